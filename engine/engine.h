@@ -1,0 +1,70 @@
+// Engine: the database as one object. It opens the store under the data directory, owns every
+// subsystem (KV now; vectors, graph, ... later) and their background work (the TTL purger), and
+// closes them in order. The server holds one Engine; services borrow its subsystems.
+//
+// Layout of --data-dir:
+//   <data-dir>/store/   the LevelDB database: all persistent state
+#ifndef SOCHDB_ENGINE_ENGINE_H_
+#define SOCHDB_ENGINE_ENGINE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "engine/common/clock.h"
+#include "engine/kv/kv_store.h"
+#include "engine/storage/store.h"
+
+namespace sochdb {
+
+struct EngineOptions {
+  std::string data_dir = "./data";  // created (with parents) when missing
+  storage::StoreOptions store;
+  kv::KvLimits kv_limits;
+  // How often expired KV records are purged (they are invisible from the moment they expire).
+  absl::Duration ttl_purge_interval = absl::Seconds(1);
+  const Clock* clock = Clock::Real();  // not owned
+};
+
+struct EngineStats {
+  storage::StoreStats store;
+  uint64_t ttl_purged = 0;  // expired KV records removed since start
+};
+
+class Engine {
+ public:
+  // Creates the data directory if needed and opens the store (see Store::Open for errors).
+  static absl::StatusOr<std::unique_ptr<Engine>> Open(const EngineOptions& options);
+  // Stops background work, then closes the store (which fsyncs).
+  ~Engine();
+
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  storage::Store& store() { return *store_; }
+  kv::KvStore& kv() { return *kv_; }
+  const EngineOptions& options() const { return options_; }
+  EngineStats Stats() const;
+
+ private:
+  Engine(EngineOptions options, std::unique_ptr<storage::Store> store);
+  void PurgeLoop();
+
+  const EngineOptions options_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<kv::KvStore> kv_;
+
+  mutable absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t ttl_purged_ ABSL_GUARDED_BY(mu_) = 0;
+  std::thread purger_;
+};
+
+}  // namespace sochdb
+
+#endif  // SOCHDB_ENGINE_ENGINE_H_

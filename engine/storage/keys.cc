@@ -1,0 +1,152 @@
+// The keyspace codec behind keys.h: the one place that writes and parses the byte layout of
+// storage keys. Decoding is strict (known family bytes, canonical varints, full-width integers)
+// so that every key has exactly one parse and a malformed key is rejected instead of misread.
+#include "engine/storage/keys.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+
+namespace sochdb::storage {
+namespace {
+
+// A varint32 never needs more than 5 bytes (5 * 7 = 35 >= 32 bits).
+constexpr int kMaxVarint32Bytes = 5;
+
+// Building a key wrongly is a programming error in the engine, not bad input: requests are
+// validated long before they reach the codec. Crash with a message rather than write a key that
+// cannot be parsed back.
+[[noreturn]] void DieMisuse(const char* what) {
+  std::fprintf(stderr, "sochdb::storage::KeyBuilder misuse: %s\n", what);
+  std::abort();
+}
+
+bool IsKnownFamily(uint8_t byte) {
+  // No default: -Werror=switch makes a new family fail to compile until it is listed here.
+  switch (static_cast<KeyFamily>(byte)) {
+    case KeyFamily::kMeta:
+    case KeyFamily::kKv:
+    case KeyFamily::kKvExpiry:
+    case KeyFamily::kVectorIndex:
+    case KeyFamily::kVector:
+    case KeyFamily::kCollection:
+    case KeyFamily::kDocument:
+    case KeyFamily::kPosting:
+    case KeyFamily::kGraphNode:
+    case KeyFamily::kGraphOutEdge:
+    case KeyFamily::kGraphInEdge:
+    case KeyFamily::kGraphTemporalEdge:
+    case KeyFamily::kCacheEntry:
+    case KeyFamily::kPolicy:
+    case KeyFamily::kTool:
+    case KeyFamily::kTrace:
+    case KeyFamily::kCheckpoint:
+    case KeyFamily::kNamespace:
+    case KeyFamily::kChangeLog:
+      return true;
+  }
+  return false;
+}
+
+void AppendVarint32(uint32_t value, std::string* out) {
+  while (value >= 0x80) {
+    out->push_back(static_cast<char>((value & 0x7f) | 0x80));
+    value >>= 7;
+  }
+  out->push_back(static_cast<char>(value));
+}
+
+// Accepts only the canonical (shortest) encoding, so two different byte strings never decode to
+// the same length.
+bool ConsumeVarint32(std::string_view* in, uint32_t* value) {
+  uint64_t result = 0;
+  for (int i = 0; i < kMaxVarint32Bytes && i < static_cast<int>(in->size()); ++i) {
+    const uint8_t byte = static_cast<uint8_t>((*in)[i]);
+    result |= static_cast<uint64_t>(byte & 0x7f) << (7 * i);
+    if ((byte & 0x80) == 0) {
+      const bool overlong = i > 0 && byte == 0;
+      if (overlong || result > std::numeric_limits<uint32_t>::max()) return false;
+      *value = static_cast<uint32_t>(result);
+      in->remove_prefix(i + 1);
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+KeyBuilder::KeyBuilder(KeyFamily family) { key_.push_back(static_cast<char>(family)); }
+
+KeyBuilder& KeyBuilder::Name(std::string_view name) {
+  if (sealed_) DieMisuse("Name() after Raw()");
+  if (name.size() > std::numeric_limits<uint32_t>::max()) DieMisuse("name longer than 4 GiB");
+  AppendVarint32(static_cast<uint32_t>(name.size()), &key_);
+  key_.append(name.data(), name.size());
+  return *this;
+}
+
+KeyBuilder& KeyBuilder::U64(uint64_t value) {
+  if (sealed_) DieMisuse("U64() after Raw()");
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    key_.push_back(static_cast<char>((value >> shift) & 0xff));
+  }
+  return *this;
+}
+
+KeyBuilder& KeyBuilder::Raw(std::string_view bytes) {
+  if (sealed_) DieMisuse("Raw() after Raw()");
+  key_.append(bytes.data(), bytes.size());
+  sealed_ = true;
+  return *this;
+}
+
+bool KeyReader::Fail() {
+  failed_ = true;
+  rest_ = std::string_view();
+  return false;
+}
+
+bool KeyReader::Family(KeyFamily* family) {
+  if (failed_ || rest_.empty()) return Fail();
+  const uint8_t byte = static_cast<uint8_t>(rest_[0]);
+  if (!IsKnownFamily(byte)) return Fail();
+  *family = static_cast<KeyFamily>(byte);
+  rest_.remove_prefix(1);
+  return true;
+}
+
+bool KeyReader::Name(std::string_view* name) {
+  uint32_t length = 0;
+  if (failed_ || !ConsumeVarint32(&rest_, &length)) return Fail();
+  if (rest_.size() < length) return Fail();
+  *name = rest_.substr(0, length);
+  rest_.remove_prefix(length);
+  return true;
+}
+
+bool KeyReader::U64(uint64_t* value) {
+  if (failed_ || rest_.size() < 8) return Fail();
+  uint64_t result = 0;
+  for (int i = 0; i < 8; ++i) {
+    result = (result << 8) | static_cast<uint8_t>(rest_[i]);
+  }
+  *value = result;
+  rest_.remove_prefix(8);
+  return true;
+}
+
+std::string PrefixSuccessor(std::string_view prefix) {
+  std::string successor(prefix);
+  while (!successor.empty() && static_cast<uint8_t>(successor.back()) == 0xff) {
+    successor.pop_back();
+  }
+  if (!successor.empty()) {
+    successor.back() = static_cast<char>(static_cast<uint8_t>(successor.back()) + 1);
+  }
+  return successor;
+}
+
+std::string SchemaVersionKey() { return KeyBuilder(KeyFamily::kMeta).Name("schema_version").key(); }
+
+}  // namespace sochdb::storage

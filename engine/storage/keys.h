@@ -1,0 +1,89 @@
+// The keyspace: how every persistent object maps to a LevelDB key. This file (with keys.cc) is the
+// one owner of the layout; no other code builds or parses storage keys by hand.
+//
+// A key is one family byte followed by components. Names (tenants, namespaces, collections, ...)
+// are length-prefixed (varint32 length, then the bytes), so ("a", "b:c") and ("a:b", "c") can
+// never encode to the same key. Integers are fixed 8-byte big-endian, so they sort numerically.
+// A key may end with one raw, unprefixed component (a KV user key, say): it is the last thing in
+// the key, so it needs no length, and keys that share the earlier components sort by it bytewise,
+// which is what prefix scans need.
+#ifndef SOCHDB_ENGINE_STORAGE_KEYS_H_
+#define SOCHDB_ENGINE_STORAGE_KEYS_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace sochdb::storage {
+
+// The first byte of every key. Values are persistent: never renumber, only add.
+enum class KeyFamily : uint8_t {
+  kMeta = 0x01,         // store metadata: Name(item)                       (schema version, ...)
+  kKv = 0x10,           // Name(namespace) Raw(user key)                     -> KV value record
+  kKvExpiry = 0x11,     // U64(expiry unix ms) Name(namespace) Raw(user key) -> "" (TTL index)
+  kVectorIndex = 0x20,  // reserved for the vector engine
+  kVector = 0x21,
+  kCollection = 0x22,
+  kDocument = 0x23,
+  kPosting = 0x24,
+  kGraphNode = 0x30,
+  kGraphOutEdge = 0x31,
+  kGraphInEdge = 0x32,
+  kGraphTemporalEdge = 0x33,
+  kCacheEntry = 0x40,
+  kPolicy = 0x50,
+  kTool = 0x51,
+  kTrace = 0x52,
+  kCheckpoint = 0x53,
+  kNamespace = 0x54,
+  kChangeLog = 0x60,
+};
+
+// Builds one key. Components are appended in call order.
+class KeyBuilder {
+ public:
+  explicit KeyBuilder(KeyFamily family);
+
+  KeyBuilder& Name(std::string_view name);  // varint32 length + bytes
+  KeyBuilder& U64(uint64_t value);          // 8 bytes, big-endian
+  // An unprefixed tail. Must be the last component: nothing may be appended after it.
+  KeyBuilder& Raw(std::string_view bytes);
+
+  const std::string& key() const { return key_; }
+  std::string Build() && { return std::move(key_); }
+
+ private:
+  std::string key_;
+  bool sealed_ = false;  // Raw() was called
+};
+
+// Parses a key built by KeyBuilder, component by component. Every getter returns false (and
+// leaves the reader unusable) when the remaining bytes do not hold that component.
+class KeyReader {
+ public:
+  explicit KeyReader(std::string_view key) : rest_(key) {}
+
+  bool Family(KeyFamily* family);
+  bool Name(std::string_view* name);
+  bool U64(uint64_t* value);
+  // Everything not yet consumed (the Raw tail); empty once a getter has failed.
+  std::string_view Rest() const { return rest_; }
+
+ private:
+  bool Fail();  // marks the reader unusable; returns false
+
+  std::string_view rest_;
+  bool failed_ = false;
+};
+
+// The smallest key that is greater than every key starting with `prefix`, or "" when no such
+// key exists (the prefix is empty or all 0xff): iterate while key < successor, or to the end.
+std::string PrefixSuccessor(std::string_view prefix);
+
+// The key of the schema-version record, checked at open.
+std::string SchemaVersionKey();
+
+}  // namespace sochdb::storage
+
+#endif  // SOCHDB_ENGINE_STORAGE_KEYS_H_

@@ -1,0 +1,166 @@
+// Store: the project's one LevelDB adapter. It opens the database under --data-dir, commits
+// atomic write batches under the configured durability mode, serves point reads, snapshots and
+// ordered iteration, and latches a fault state after the first write error. This directory is
+// the only code that includes LevelDB headers; leveldb::Status becomes absl::Status here and
+// nowhere else.
+//
+// Durability (--sync):
+//   kFull   every committed batch is fsynced before Write returns. Concurrent writers are
+//           grouped by LevelDB into one log write + one fsync (group commit).
+//   kNormal batches are written to the log (the OS has them: they survive kill -9) and a
+//           background thread fsyncs the log at most every `sync_interval`.
+//   kOff    never fsync; the OS flushes when it likes. Still survives kill -9, not a power cut.
+//
+// Fault state: LevelDB 1.23 can acknowledge a write on a handle that has already failed one
+// (ENOSPC) and then lose it. So after the first failed write or sync, every later Write answers
+// UNAVAILABLE until the Store is reopened; reads keep working.
+//
+// Thread safety: every method may be called concurrently from any thread.
+#ifndef SOCHDB_ENGINE_STORAGE_STORE_H_
+#define SOCHDB_ENGINE_STORAGE_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace leveldb {
+class Env;
+}  // namespace leveldb
+
+namespace sochdb::storage {
+
+enum class SyncMode { kFull, kNormal, kOff };
+
+// "full" | "normal" | "off" -> SyncMode; anything else is INVALID_ARGUMENT.
+absl::StatusOr<SyncMode> ParseSyncMode(std::string_view text);
+std::string_view SyncModeName(SyncMode mode);
+
+// The schema version this build writes and accepts. An existing database with another version is
+// refused at open (FAILED_PRECONDITION) rather than misread.
+inline constexpr int kSchemaVersion = 1;
+
+struct StoreOptions {
+  // Default kFull: an acknowledged write survives a power cut.
+  SyncMode sync_mode = SyncMode::kFull;
+  // kNormal only: the longest time a written batch stays unsynced. Must be > 0.
+  absl::Duration sync_interval = absl::Milliseconds(100);
+  // Filesystem access. nullptr = leveldb::Env::Default(). Not owned; must outlive the Store.
+  // Tests pass an in-memory or fault-injecting Env.
+  leveldb::Env* env = nullptr;
+  // LevelDB block cache (default 64 MiB) and memtable size (default 32 MiB).
+  size_t block_cache_bytes = 64u << 20;
+  size_t write_buffer_bytes = 32u << 20;
+  // Create the database when `path` holds none (default true).
+  bool create_if_missing = true;
+};
+
+// A set of updates applied atomically by Store::Write. Not thread-safe; movable.
+class WriteBatch {
+ public:
+  WriteBatch();
+  ~WriteBatch();
+  WriteBatch(WriteBatch&&) noexcept;
+  WriteBatch& operator=(WriteBatch&&) noexcept;
+
+  void Put(std::string_view key, std::string_view value);
+  void Delete(std::string_view key);
+  void Clear();
+  // Number of Put/Delete operations recorded.
+  int Count() const;
+  // Bytes of the encoded batch (keys + values + framing).
+  size_t ApproximateSize() const;
+
+ private:
+  friend class Store;
+  struct Rep;
+  std::unique_ptr<Rep> rep_;
+};
+
+// A consistent point-in-time view. Release by destroying it; it must not outlive its Store.
+class Snapshot {
+ public:
+  virtual ~Snapshot() = default;
+};
+
+// Ordered iteration over keys (bytewise order). Not thread-safe. Must not outlive its Store.
+// key()/value() stay valid until the next move of the iterator.
+class Iterator {
+ public:
+  virtual ~Iterator() = default;
+  // Positions at the first key >= target.
+  virtual void Seek(std::string_view target) = 0;
+  virtual bool Valid() const = 0;
+  virtual void Next() = 0;
+  virtual std::string_view key() const = 0;
+  virtual std::string_view value() const = 0;
+  // Non-OK when iteration stopped because of an error (corruption, I/O), not the end.
+  virtual absl::Status status() const = 0;
+};
+
+struct StoreStats {
+  uint64_t disk_bytes = 0;          // sum of the database directory's file sizes
+  uint64_t memtable_bytes = 0;      // LevelDB approximate memory usage
+  uint64_t batches_written = 0;     // successful Write calls since open
+  uint64_t bytes_written = 0;       // encoded batch bytes of those writes
+  uint64_t syncs = 0;               // fsyncs requested (full: one per write; normal: per interval)
+  uint64_t write_errors = 0;        // failed writes and syncs since open
+  bool faulted = false;             // the fault state is latched
+};
+
+class Store {
+ public:
+  // Opens (or creates) the database at `path`. Fails with:
+  //   INVALID_ARGUMENT     bad options (sync_interval <= 0);
+  //   FAILED_PRECONDITION  the database holds another schema version, or does not exist and
+  //                        create_if_missing is false;
+  //   UNAVAILABLE          the directory is locked by another process;
+  //   DATA_LOSS            LevelDB reports corruption;
+  //   INTERNAL / UNKNOWN   other I/O errors (message includes LevelDB's text).
+  static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& path,
+                                                     const StoreOptions& options);
+
+  // Stops the background syncer, fsyncs the log once more (in kNormal and kOff too, so a clean
+  // shutdown loses nothing even on power loss afterwards), and closes the database.
+  ~Store();
+
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // The value stored under `key`, or std::nullopt when absent. Reads `snapshot` when given.
+  absl::StatusOr<std::optional<std::string>> Get(std::string_view key,
+                                                 const Snapshot* snapshot = nullptr) const;
+
+  // Applies `batch` atomically under the store's sync mode. OK means durable per the mode's
+  // promise. UNAVAILABLE when the fault state is latched (the batch is not applied). Any
+  // storage error latches the fault state and is returned (UNAVAILABLE, with LevelDB's text).
+  // An empty batch is a no-op that returns OK.
+  absl::Status Write(WriteBatch& batch);
+
+  // Forces the log to stable storage now (all modes). Errors latch the fault state.
+  absl::Status Sync();
+
+  std::unique_ptr<Snapshot> GetSnapshot() const;
+
+  // An iterator, unpositioned (call Seek). Reads `snapshot` when given, otherwise an implicit
+  // snapshot taken now, so one iterator never sees a half of a later batch.
+  std::unique_ptr<Iterator> NewIterator(const Snapshot* snapshot = nullptr) const;
+
+  bool faulted() const;
+  SyncMode sync_mode() const;
+  StoreStats Stats() const;
+
+ private:
+  struct Impl;
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sochdb::storage
+
+#endif  // SOCHDB_ENGINE_STORAGE_STORE_H_

@@ -1,0 +1,54 @@
+#include "server/rpc/call_context.h"
+
+#include <chrono>
+#include <optional>
+
+#include "services/common/status.h"
+
+namespace sochdb::server {
+
+using services::ToGrpcStatus;
+
+namespace {
+
+absl::Time EffectiveDeadline(const grpc::ServerContext& server_context, absl::Time started,
+                             absl::Duration max_call_duration) {
+  absl::Time deadline = started + max_call_duration;
+  const auto client = server_context.deadline();
+  if (client != std::chrono::system_clock::time_point::max()) {
+    deadline = std::min(deadline, absl::FromChrono(client));
+  }
+  return deadline;
+}
+
+std::optional<std::string_view> Metadata(const grpc::ServerContext& server_context,
+                                         std::string_view name) {
+  const auto& metadata = server_context.client_metadata();
+  auto it = metadata.find(grpc::string_ref(name.data(), name.size()));
+  if (it == metadata.end()) return std::nullopt;
+  return std::string_view(it->second.data(), it->second.size());
+}
+
+}  // namespace
+
+CallContext::CallContext(const MethodInfo& method, grpc::ServerContext& server_context,
+                         absl::Time started)
+    : method_(method),
+      server_context_(server_context),
+      started_(started),
+      deadline_(EffectiveDeadline(server_context, started, method.runtime->max_call_duration)) {}
+
+grpc::Status CallContext::Authorize() {
+  const auth::Authorizer& authorizer = *method_.runtime->authorizer;
+  absl::StatusOr<std::shared_ptr<const auth::Principal>> principal = authorizer.Authenticate(
+      Metadata(server_context_, "authorization"), Metadata(server_context_, "x-api-key"));
+  if (!principal.ok()) return ToGrpcStatus(principal.status());
+  principal_ = *std::move(principal);
+  return ToGrpcStatus(auth::Authorizer::CheckCapability(*principal_, method_.capability));
+}
+
+grpc::Status CallContext::CheckNamespace(std::string_view ns) const {
+  return ToGrpcStatus(method_.runtime->authorizer->CheckNamespace(*principal_, ns));
+}
+
+}  // namespace sochdb::server

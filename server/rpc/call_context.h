@@ -1,0 +1,137 @@
+// What a handler sees of a call, and how a method declares its rules. Handlers are plain functions
+//   (CallContext&, const Req&, Resp*) -> grpc::Status
+// and never touch completion queues or tags (server/rpc/calls.h does). Before a handler runs, the
+// call layer has authenticated the caller, checked the method's capability and, for namespaced
+// methods, the request's namespace; so handlers repeat none of it.
+#ifndef SOCHDB_SERVER_RPC_CALL_CONTEXT_H_
+#define SOCHDB_SERVER_RPC_CALL_CONTEXT_H_
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "absl/time/time.h"
+#include "engine/auth/auth.h"
+#include "grpcpp/server_context.h"
+#include "grpcpp/support/status.h"
+
+namespace sochdb::server {
+
+class MethodMetrics;
+class WorkerPool;
+
+// Where a method's handler runs.
+enum class Execution {
+  kInline,      // on the completion-queue poller: short, non-blocking work
+  kWorkerPool,  // on the bounded worker pool: work that may block (fsync, big scans, builds)
+};
+
+// Process-wide services the call layer needs. Owned by GrpcServer; outlives every call.
+struct ServerRuntime {
+  const auth::Authorizer* authorizer = nullptr;
+  WorkerPool* pool = nullptr;
+  // The longest any call may run, whatever deadline the client sent (or none).
+  absl::Duration max_call_duration = absl::Minutes(5);
+};
+
+// One registered method: its names, its rules and its metrics. Immutable after registration.
+struct MethodInfo {
+  std::string service;  // full name, "sochdb.v1.KvService"
+  std::string method;   // "Get"
+  auth::Capability capability = auth::Capability::kAdmin;
+  Execution execution = Execution::kInline;
+  MethodMetrics* metrics = nullptr;
+  const ServerRuntime* runtime = nullptr;
+};
+
+// The rules a method is registered with. The capability has no default on purpose: a method
+// cannot be registered without saying who may call it.
+template <class Req>
+struct MethodPolicy {
+  MethodPolicy(auth::Capability required,
+               std::function<std::string_view(const Req&)> namespace_field = nullptr,
+               Execution where = Execution::kInline)
+      : capability(required), namespace_of(std::move(namespace_field)), execution(where) {}
+
+  auth::Capability capability;
+  // The request's namespace, checked against the caller's tenant before the handler runs.
+  // nullptr for methods that are not namespaced (tenant-scoped or global objects).
+  std::function<std::string_view(const Req&)> namespace_of;
+  Execution execution;
+};
+
+class CallContext {
+ public:
+  CallContext(const MethodInfo& method, grpc::ServerContext& server_context, absl::Time started);
+
+  const MethodInfo& method() const { return method_; }
+  // Valid once the call layer has authenticated the caller, i.e. whenever a handler runs.
+  const auth::Principal& principal() const { return *principal_; }
+  absl::Time started() const { return started_; }
+  // The earlier of the client's deadline and started() + the server's maximum call duration.
+  absl::Time deadline() const { return deadline_; }
+  bool Expired() const { return absl::Now() >= deadline_; }
+  std::string peer() const { return server_context_.peer(); }
+
+  // The call layer's namespace rule, for namespaces that arrive after the call started (in the
+  // messages of a client stream). PERMISSION_DENIED with the standard text when refused.
+  grpc::Status CheckNamespace(std::string_view ns) const;
+
+  // Authenticates the caller from the request metadata and checks the method's capability.
+  // Run by the call layer once per call, before anything else.
+  grpc::Status Authorize();
+
+ private:
+  const MethodInfo& method_;
+  grpc::ServerContext& server_context_;
+  const absl::Time started_;
+  const absl::Time deadline_;
+  std::shared_ptr<const auth::Principal> principal_;
+};
+
+// What a server-streaming handler returns: the call layer pulls one message at a time, writing
+// each before asking for the next, so a slow client holds back the source instead of
+// buffering the whole answer in memory.
+template <class Resp>
+class StreamSource {
+ public:
+  virtual ~StreamSource() = default;
+  // Fills `*out` and sets `*has_message`, or leaves it false when the stream is complete.
+  // A non-OK status ends the call with that status.
+  virtual grpc::Status Next(CallContext& ctx, Resp* out, bool* has_message) = 0;
+};
+
+// What a client-streaming handler returns: fed each message as it arrives, then asked for the
+// response once the client has half-closed.
+template <class Req, class Resp>
+class StreamSink {
+ public:
+  virtual ~StreamSink() = default;
+  // A non-OK status ends the call with that status; no further messages are read.
+  virtual grpc::Status OnMessage(CallContext& ctx, const Req& message) = 0;
+  virtual grpc::Status Finish(CallContext& ctx, Resp* response) = 0;
+};
+
+template <class Req, class Resp>
+using UnaryHandler = std::function<grpc::Status(CallContext&, const Req&, Resp*)>;
+
+template <class Req, class Resp>
+using ServerStreamHandler =
+    std::function<grpc::Status(CallContext&, const Req&, std::unique_ptr<StreamSource<Resp>>*)>;
+
+template <class Req, class Resp>
+using ClientStreamHandler =
+    std::function<grpc::Status(CallContext&, std::unique_ptr<StreamSink<Req, Resp>>*)>;
+
+// Adapts a member function to a handler: r.Unary(..., BindHandler(this, &KvService::Get)).
+template <class T, class R, class... Args>
+auto BindHandler(T* self, R (T::*fn)(Args...)) {
+  return [self, fn](Args... args) -> R { return (self->*fn)(std::forward<Args>(args)...); };
+}
+
+}  // namespace sochdb::server
+
+#endif  // SOCHDB_SERVER_RPC_CALL_CONTEXT_H_

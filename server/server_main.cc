@@ -1,0 +1,223 @@
+#include "server/server_main.h"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "engine/auth/auth.h"
+#include "engine/engine.h"
+#include "grpcpp/security/server_credentials.h"
+#include "server/logging.h"
+#include "server/metrics_exporter.h"
+#include "server/rpc/grpc_server.h"
+#include "server/rpc/rpc_metrics.h"
+#include "services/kv/kv_service.h"
+#include "spdlog/spdlog.h"
+
+namespace sochdb::server {
+namespace {
+
+sigset_t ShutdownSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  return set;
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::ostringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const ServerConfig& c) {
+  if (c.tls_cert.empty()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions ssl(
+      c.tls_ca.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                       : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  absl::StatusOr<std::string> cert = ReadFile(c.tls_cert);
+  absl::StatusOr<std::string> key = ReadFile(c.tls_key);
+  if (!cert.ok()) return cert.status();
+  if (!key.ok()) return key.status();
+  ssl.pem_key_cert_pairs.push_back({*key, *cert});
+  if (!c.tls_ca.empty()) {
+    absl::StatusOr<std::string> ca = ReadFile(c.tls_ca);
+    if (!ca.ok()) return ca.status();
+    ssl.pem_root_certs = *ca;
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
+// Written to a temporary name and renamed, so a reader never sees a partial port number.
+absl::Status WritePortFile(const std::string& path, int port) {
+  const std::string temp = path + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    out << port << "\n";
+    if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", temp));
+  }
+  if (std::rename(temp.c_str(), path.c_str()) != 0) {
+    return absl::UnavailableError(absl::StrCat("cannot rename ", temp, " to ", path));
+  }
+  return absl::OkStatus();
+}
+
+GrpcServerOptions ServerOptions(const ServerConfig& c) {
+  const int cores = std::max(1u, std::thread::hardware_concurrency());
+  GrpcServerOptions o;
+  o.address = JoinHostPort(c.host, c.port);
+  o.completion_queues = c.threads > 0 ? c.threads : cores;
+  o.worker_threads = c.worker_threads > 0 ? c.worker_threads : std::max(16, 8 * cores);
+  o.max_message_bytes = static_cast<size_t>(c.max_message_mb) << 20;
+  o.memory_quota_bytes = std::max<size_t>(1u << 30, 4 * o.max_message_bytes);
+  o.max_call_duration = absl::Seconds(c.max_call_s);
+  return o;
+}
+
+// Waits for SIGTERM/SIGINT; SIGHUP reloads the key file in between.
+void AwaitShutdown(const ServerConfig& config, auth::Authorizer& authorizer) {
+  const sigset_t signals = ShutdownSignals();
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig != SIGHUP) {
+      spdlog::info("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      return;
+    }
+    if (config.auth_keys.empty()) {
+      spdlog::info("SIGHUP ignored: no --auth-keys file to reload");
+      continue;
+    }
+    absl::StatusOr<std::shared_ptr<const auth::KeyRing>> keys =
+        auth::KeyRing::LoadFile(config.auth_keys);
+    absl::Status replaced = keys.ok() ? authorizer.ReplaceKeys(*keys) : keys.status();
+    if (replaced.ok()) {
+      spdlog::info("reloaded {} API keys from {}", (*keys)->size(), config.auth_keys);
+    } else {
+      spdlog::error("key reload failed, keeping the old keys: {}", replaced.ToString());
+    }
+  }
+}
+
+absl::StatusOr<std::shared_ptr<const auth::KeyRing>> LoadKeys(const ServerConfig& config) {
+  if (config.auth_keys.empty()) return std::shared_ptr<const auth::KeyRing>();
+  return auth::KeyRing::LoadFile(config.auth_keys);
+}
+
+EngineOptions MakeEngineOptions(const ServerConfig& config, storage::SyncMode sync) {
+  EngineOptions options;
+  options.data_dir = config.data_dir;
+  options.store.sync_mode = sync;
+  options.store.sync_interval = absl::Milliseconds(config.sync_interval_ms);
+  options.ttl_purge_interval = absl::Milliseconds(config.ttl_purge_interval_ms);
+  return options;
+}
+
+}  // namespace
+
+void BlockShutdownSignals() {
+  const sigset_t signals = ShutdownSignals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+}
+
+int RunServer(const ServerConfig& config) {
+  if (absl::Status s = SetupLogging(config.log_level, config.log_format); !s.ok()) {
+    std::fprintf(stderr, "sochdb-grpc: %s\n", s.ToString().c_str());
+    return 2;
+  }
+  if (config.auth_keys.empty() && !IsLoopbackHost(config.host) && !config.allow_insecure_remote) {
+    spdlog::critical(
+        "refusing to listen on {} without --auth-keys: anyone who can reach it could read and "
+        "write every namespace. Give --auth-keys FILE, or --allow-insecure-remote to accept that.",
+        config.host);
+    return 2;
+  }
+  absl::StatusOr<std::shared_ptr<const auth::KeyRing>> keys = LoadKeys(config);
+  absl::StatusOr<storage::SyncMode> sync = storage::ParseSyncMode(config.sync);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = Credentials(config);
+  for (const absl::Status& s : {keys.status(), sync.status(), credentials.status()}) {
+    if (!s.ok()) {
+      spdlog::critical("{}", s.ToString());
+      return 2;
+    }
+  }
+  auth::Authorizer authorizer(*keys);
+  if (authorizer.development_mode()) {
+    spdlog::warn("development mode: no --auth-keys, every caller may use every namespace");
+  } else {
+    spdlog::info("authentication on: {} API keys from {}", (*keys)->size(), config.auth_keys);
+  }
+  if (config.tls_cert.empty() && !IsLoopbackHost(config.host)) {
+    spdlog::warn("serving plaintext on a non-loopback address: API keys cross the network in the "
+                 "clear; give --tls-cert/--tls-key or terminate TLS in front of the server");
+  }
+
+  absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Open(MakeEngineOptions(config, *sync));
+  if (!engine.ok()) {
+    spdlog::critical("cannot open the database in {}: {}", config.data_dir,
+                     engine.status().ToString());
+    return 1;
+  }
+  spdlog::info("database open in {} (sync={})", config.data_dir, config.sync);
+
+  auto registry = std::make_shared<prometheus::Registry>();
+  auto engine_metrics = std::make_shared<EngineCollector>(engine->get());
+  std::unique_ptr<MetricsExporter> exporter;
+  if (config.metrics_port != 0) {
+    absl::StatusOr<std::unique_ptr<MetricsExporter>> started =
+        MetricsExporter::Start(config.host, config.metrics_port);
+    if (!started.ok()) {
+      spdlog::critical("{}", started.status().ToString());
+      return 1;
+    }
+    exporter = *std::move(started);
+    exporter->Register(registry);
+    exporter->Register(engine_metrics);
+    spdlog::info("metrics on http://{}/metrics", JoinHostPort(config.host, exporter->port()));
+  }
+
+  RpcMetrics rpc_metrics(*registry);
+  GrpcServerOptions options = ServerOptions(config);
+  options.credentials = *credentials;
+  GrpcServer server(options, &authorizer, &rpc_metrics);
+  services::KvService kv(&(*engine)->kv(), *sync == storage::SyncMode::kFull);
+  kv.Register(server);
+
+  if (absl::Status s = server.Start(); !s.ok()) {
+    spdlog::critical("{}", s.ToString());
+    return 1;
+  }
+  if (!config.port_file.empty()) {
+    if (absl::Status s = WritePortFile(config.port_file, server.port()); !s.ok()) {
+      spdlog::critical("{}", s.ToString());
+      server.Shutdown(absl::ZeroDuration());
+      return 1;
+    }
+  }
+  spdlog::info("sochdb-grpc {} serving {} services on {} ({}, {} queues, {} workers)", kVersion,
+               server.service_names().size(), JoinHostPort(config.host, server.port()),
+               config.tls_cert.empty() ? "plaintext" : "TLS", options.completion_queues,
+               options.worker_threads);
+
+  AwaitShutdown(config, authorizer);
+  server.Shutdown(absl::Seconds(config.shutdown_grace_s));
+  spdlog::info("gRPC server stopped; closing the database");
+  if (exporter != nullptr) exporter->Unregister(engine_metrics);
+  engine->reset();
+  spdlog::info("shutdown complete");
+  spdlog::shutdown();
+  return 0;
+}
+
+}  // namespace sochdb::server

@@ -1,0 +1,33 @@
+#include "services/kv/convert.h"
+
+#include <utility>
+
+namespace sochdb::services::kv_convert {
+
+std::vector<kv::KvPutEntry> ToPutEntries(const v1::KvBatchPutRequest& req) {
+  std::vector<kv::KvPutEntry> entries;
+  entries.reserve(req.entries_size());
+  for (const v1::KvPutEntry& e : req.entries()) {
+    entries.push_back(kv::KvPutEntry{e.key(), e.value(), e.ttl_seconds()});
+  }
+  return entries;
+}
+
+std::vector<std::string_view> ToKeys(const v1::KvBatchGetRequest& req) {
+  return std::vector<std::string_view>(req.keys().begin(), req.keys().end());
+}
+
+void FillBatchGet(const v1::KvBatchGetRequest& req, std::vector<std::optional<std::string>> values,
+                  v1::KvBatchGetResponse* resp) {
+  resp->mutable_entries()->Reserve(static_cast<int>(values.size()));
+  for (size_t i = 0; i < values.size(); ++i) {
+    v1::KvEntry* entry = resp->add_entries();
+    entry->set_key(req.keys(static_cast<int>(i)));
+    if (values[i].has_value()) {
+      entry->set_found(true);
+      entry->set_value(std::move(*values[i]));
+    }
+  }
+}
+
+}  // namespace sochdb::services::kv_convert

@@ -1,0 +1,25 @@
+// Proto <-> engine conversions for KvService, kept apart so each handler reads in a few lines.
+// The engine types borrow from the request (string_views): they live as long as the request.
+#ifndef SOCHDB_SERVICES_KV_CONVERT_H_
+#define SOCHDB_SERVICES_KV_CONVERT_H_
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/kv/kv_store.h"
+#include "sochdb/v1/kv.pb.h"
+
+namespace sochdb::services::kv_convert {
+
+std::vector<kv::KvPutEntry> ToPutEntries(const v1::KvBatchPutRequest& req);
+std::vector<std::string_view> ToKeys(const v1::KvBatchGetRequest& req);
+
+// Fills resp.entries in request order: key, value and found for each requested key.
+void FillBatchGet(const v1::KvBatchGetRequest& req, std::vector<std::optional<std::string>> values,
+                  v1::KvBatchGetResponse* resp);
+
+}  // namespace sochdb::services::kv_convert
+
+#endif  // SOCHDB_SERVICES_KV_CONVERT_H_

@@ -1,0 +1,114 @@
+#include "services/kv/kv_service.h"
+
+#include <string>
+#include <utility>
+
+#include "services/common/status.h"
+#include "services/kv/convert.h"
+
+namespace sochdb::services {
+namespace {
+
+using auth::Capability;
+using server::Execution;
+using AsyncKv = v1::KvService::AsyncService;
+
+// Streams a KvScanCursor, one entry per message.
+class ScanSource final : public server::StreamSource<v1::KvScanResponse> {
+ public:
+  explicit ScanSource(std::unique_ptr<kv::KvScanCursor> cursor) : cursor_(std::move(cursor)) {}
+
+  grpc::Status Next(server::CallContext& ctx, v1::KvScanResponse* out,
+                    bool* has_message) override {
+    absl::StatusOr<bool> more = cursor_->Next(out->mutable_key(), out->mutable_value());
+    if (!more.ok()) return ToGrpcStatus(more.status());
+    *has_message = *more;
+    return grpc::Status::OK;
+  }
+
+ private:
+  std::unique_ptr<kv::KvScanCursor> cursor_;
+};
+
+}  // namespace
+
+KvService::KvService(kv::KvStore* store, bool blocking_writes)
+    : store_(store), blocking_writes_(blocking_writes) {}
+
+void KvService::Register(server::GrpcServer& server) {
+  const Execution writes = blocking_writes_ ? Execution::kWorkerPool : Execution::kInline;
+  auto r = server.AddService<v1::KvService>();
+  r.Unary(&AsyncKv::RequestGet, "Get", {Capability::kRead, &v1::KvGetRequest::namespace_},
+          server::BindHandler(this, &KvService::Get));
+  r.Unary(&AsyncKv::RequestPut, "Put", {Capability::kWrite, &v1::KvPutRequest::namespace_, writes},
+          server::BindHandler(this, &KvService::Put));
+  r.Unary(&AsyncKv::RequestDelete, "Delete",
+          {Capability::kWrite, &v1::KvDeleteRequest::namespace_, writes},
+          server::BindHandler(this, &KvService::Delete));
+  r.ServerStream(&AsyncKv::RequestScan, "Scan",
+                 {Capability::kRead, &v1::KvScanRequest::namespace_},
+                 server::BindHandler(this, &KvService::Scan));
+  r.Unary(&AsyncKv::RequestBatchGet, "BatchGet",
+          {Capability::kRead, &v1::KvBatchGetRequest::namespace_},
+          server::BindHandler(this, &KvService::BatchGet));
+  r.Unary(&AsyncKv::RequestBatchPut, "BatchPut",
+          {Capability::kWrite, &v1::KvBatchPutRequest::namespace_, writes},
+          server::BindHandler(this, &KvService::BatchPut));
+}
+
+grpc::Status KvService::Get(CallContext& ctx, const v1::KvGetRequest& req,
+                            v1::KvGetResponse* resp) {
+  absl::StatusOr<std::optional<std::string>> value = store_->Get(req.namespace_(), req.key());
+  if (!value.ok()) return ToGrpcStatus(value.status());
+  if (value->has_value()) {
+    resp->set_found(true);
+    resp->set_value(std::move(**value));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status KvService::Put(CallContext& ctx, const v1::KvPutRequest& req,
+                            v1::KvPutResponse* resp) {
+  absl::Status status = store_->Put(req.namespace_(), req.key(), req.value(), req.ttl_seconds());
+  if (!status.ok()) return ToGrpcStatus(status);
+  resp->set_success(true);
+  return grpc::Status::OK;
+}
+
+grpc::Status KvService::Delete(CallContext& ctx, const v1::KvDeleteRequest& req,
+                               v1::KvDeleteResponse* resp) {
+  absl::StatusOr<bool> existed = store_->Delete(req.namespace_(), req.key());
+  if (!existed.ok()) return ToGrpcStatus(existed.status());
+  resp->set_success(*existed);
+  return grpc::Status::OK;
+}
+
+grpc::Status KvService::Scan(CallContext& ctx, const v1::KvScanRequest& req,
+                             std::unique_ptr<server::StreamSource<v1::KvScanResponse>>* source) {
+  absl::StatusOr<std::unique_ptr<kv::KvScanCursor>> cursor =
+      store_->Scan(req.namespace_(), req.prefix(), req.limit());
+  if (!cursor.ok()) return ToGrpcStatus(cursor.status());
+  *source = std::make_unique<ScanSource>(*std::move(cursor));
+  return grpc::Status::OK;
+}
+
+grpc::Status KvService::BatchGet(CallContext& ctx, const v1::KvBatchGetRequest& req,
+                                 v1::KvBatchGetResponse* resp) {
+  const std::vector<std::string_view> keys = kv_convert::ToKeys(req);
+  absl::StatusOr<std::vector<std::optional<std::string>>> values =
+      store_->BatchGet(req.namespace_(), keys);
+  if (!values.ok()) return ToGrpcStatus(values.status());
+  kv_convert::FillBatchGet(req, *std::move(values), resp);
+  return grpc::Status::OK;
+}
+
+grpc::Status KvService::BatchPut(CallContext& ctx, const v1::KvBatchPutRequest& req,
+                                 v1::KvBatchPutResponse* resp) {
+  const std::vector<kv::KvPutEntry> entries = kv_convert::ToPutEntries(req);
+  absl::Status status = store_->BatchPut(req.namespace_(), entries);
+  if (!status.ok()) return ToGrpcStatus(status);
+  resp->set_success_count(static_cast<uint32_t>(entries.size()));
+  return grpc::Status::OK;
+}
+
+}  // namespace sochdb::services

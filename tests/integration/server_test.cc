@@ -1,0 +1,235 @@
+// The sochdb-grpc process as operators and tools see it: reflection (what grpcurl uses), health,
+// the Prometheus endpoint, services not yet implemented, API keys and tenants, refusals at
+// start-up, and shutdown on signals.
+#include <signal.h>
+
+#include <fstream>
+#include <set>
+#include <string>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "engine/auth/auth.h"
+#include "google/protobuf/descriptor.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "sochdb/v1/graph.grpc.pb.h"
+#include "sochdb/v1/kv.grpc.pb.h"
+#include "tests/integration/server_process.h"
+
+namespace sochdb::testing {
+namespace {
+
+namespace reflection = grpc::reflection::v1alpha;
+namespace health = grpc::health::v1;
+
+void StartOrFail(ServerProcess& server) {
+  std::string error;
+  INFO(error);
+  REQUIRE(server.Start(&error));
+}
+
+grpc::Status KvPut(const ServerProcess& server, const std::string& key, const std::string& ns,
+                   const std::string& api_key = "", bool use_x_api_key = false) {
+  auto stub = v1::KvService::NewStub(server.Channel());
+  v1::KvPutRequest req;
+  req.set_namespace_(ns);
+  req.set_key(key);
+  req.set_value("v");
+  v1::KvPutResponse resp;
+  auto ctx = MakeContext(use_x_api_key ? "" : api_key);
+  if (use_x_api_key) ctx->AddMetadata("x-api-key", api_key);
+  return stub->Put(ctx.get(), req, &resp);
+}
+
+TEST_CASE("reflection lists the live services and describes them (grpcurl list/describe)") {
+  ServerProcess server({});
+  StartOrFail(server);
+  auto stub = reflection::ServerReflection::NewStub(server.Channel());
+  auto ctx = MakeContext();
+  auto stream = stub->ServerReflectionInfo(ctx.get());
+  reflection::ServerReflectionRequest list;
+  list.set_list_services("");
+  REQUIRE(stream->Write(list));
+  reflection::ServerReflectionResponse resp;
+  REQUIRE(stream->Read(&resp));
+  std::set<std::string> names;
+  for (const auto& s : resp.list_services_response().service()) names.insert(s.name());
+  CHECK(names.count("sochdb.v1.KvService") == 1);
+  CHECK(names.count("grpc.health.v1.Health") == 1);
+  CHECK(names.count("grpc.reflection.v1alpha.ServerReflection") == 1);
+  CHECK(names.count("sochdb.v1.GraphService") == 0);  // not implemented yet: not served
+
+  reflection::ServerReflectionRequest describe;
+  describe.set_file_containing_symbol("sochdb.v1.KvService");
+  REQUIRE(stream->Write(describe));
+  REQUIRE(stream->Read(&resp));
+  REQUIRE(resp.file_descriptor_response().file_descriptor_proto_size() >= 1);
+  google::protobuf::FileDescriptorProto file;
+  REQUIRE(file.ParseFromString(resp.file_descriptor_response().file_descriptor_proto(0)));
+  CHECK(file.package() == "sochdb.v1");
+  bool found_scan = false;
+  for (const auto& service : file.service()) {
+    for (const auto& method : service.method()) {
+      if (service.name() == "KvService" && method.name() == "Scan") {
+        found_scan = method.server_streaming();
+      }
+    }
+  }
+  CHECK(found_scan);
+  stream->WritesDone();
+  CHECK(stream->Finish().ok());
+}
+
+TEST_CASE("health reports SERVING overall and per service") {
+  ServerProcess server({});
+  StartOrFail(server);
+  auto stub = health::Health::NewStub(server.Channel());
+  for (const std::string name : {"", "sochdb.v1.KvService"}) {
+    health::HealthCheckRequest req;
+    req.set_service(name);
+    health::HealthCheckResponse resp;
+    REQUIRE(stub->Check(MakeContext().get(), req, &resp).ok());
+    CHECK(resp.status() == health::HealthCheckResponse::SERVING);
+  }
+  health::HealthCheckRequest unknown;
+  unknown.set_service("sochdb.v1.NoSuchService");
+  health::HealthCheckResponse resp;
+  CHECK(stub->Check(MakeContext().get(), unknown, &resp).error_code() ==
+        grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_CASE("services not implemented yet answer UNIMPLEMENTED") {
+  ServerProcess server({});
+  StartOrFail(server);
+  auto stub = v1::GraphService::NewStub(server.Channel());
+  v1::AddNodeRequest req;
+  v1::AddNodeResponse resp;
+  CHECK(stub->AddNode(MakeContext().get(), req, &resp).error_code() ==
+        grpc::StatusCode::UNIMPLEMENTED);
+}
+
+TEST_CASE("the metrics endpoint shows KV counters, latency and storage gauges") {
+  ServerProcessOptions options;
+  options.metrics = true;
+  ServerProcess server(options);
+  StartOrFail(server);
+  for (int i = 0; i < 3; ++i) REQUIRE(KvPut(server, absl::StrCat("m", i), "metrics").ok());
+  CHECK(KvPut(server, "", "metrics").error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  std::string body;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    body = HttpGet(server.metrics_port(), "/metrics").value_or("");
+    if (body.find("code=\"INVALID_ARGUMENT\",method=\"Put\"") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  INFO(body);
+  CHECK(body.find("sochdb_grpc_requests_total{code=\"OK\",method=\"Put\",service=\"sochdb.v1.KvService\"} 3") !=
+        std::string::npos);
+  CHECK(body.find("sochdb_grpc_requests_total{code=\"INVALID_ARGUMENT\",method=\"Put\",service=\"sochdb.v1.KvService\"} 1") !=
+        std::string::npos);
+  CHECK(body.find("sochdb_grpc_request_duration_seconds_bucket{method=\"Put\"") != std::string::npos);
+  CHECK(body.find("sochdb_grpc_inflight{method=\"Get\",service=\"sochdb.v1.KvService\"} 0") !=
+        std::string::npos);
+  CHECK(body.find("sochdb_storage_batches_written_total") != std::string::npos);
+  CHECK(body.find("sochdb_storage_faulted 0") != std::string::npos);
+  CHECK(body.find("sochdb_storage_disk_bytes") != std::string::npos);
+}
+
+TEST_CASE("with a key file: no key, a wrong key and another tenant's key are refused") {
+  const std::string dir = NewTempDir("keys");
+  const std::string key_file = dir + "/keys";
+  {
+    std::ofstream out(key_file);
+    out << "# test keys\n"
+        << *auth::MakeKeyEntry("sk_alpha_0123456789abcdef", "alpha", auth::Role::kEditor, "alpha-app")
+        << "\n"
+        << *auth::MakeKeyEntry("sk_beta_0123456789abcdef", "beta", auth::Role::kEditor, "beta-app")
+        << "\n"
+        << *auth::MakeKeyEntry("sk_viewer_0123456789abcdef", "alpha", auth::Role::kViewer, "alpha-ro")
+        << "\n";
+  }
+  ServerProcess server({{}, {"--auth-keys", key_file}});
+  StartOrFail(server);
+
+  CHECK(KvPut(server, "k", "alpha", "sk_alpha_0123456789abcdef").ok());
+  CHECK(KvPut(server, "k", "alpha/docs", "sk_alpha_0123456789abcdef", /*use_x_api_key=*/true).ok());
+
+  const grpc::Status no_key = KvPut(server, "k", "alpha");
+  CHECK(no_key.error_code() == grpc::StatusCode::UNAUTHENTICATED);
+  const grpc::Status wrong = KvPut(server, "k", "alpha", "sk_alpha_0123456789abcdeX");
+  CHECK(wrong.error_code() == grpc::StatusCode::UNAUTHENTICATED);
+  CHECK(wrong.error_message().find("sk_alpha") == std::string::npos);
+  const grpc::Status other = KvPut(server, "k", "alpha", "sk_beta_0123456789abcdef");
+  CHECK(other.error_code() == grpc::StatusCode::PERMISSION_DENIED);
+  CHECK(KvPut(server, "k", "default", "sk_beta_0123456789abcdef").error_code() ==
+        grpc::StatusCode::PERMISSION_DENIED);
+  const grpc::Status viewer = KvPut(server, "k", "alpha", "sk_viewer_0123456789abcdef");
+  CHECK(viewer.error_code() == grpc::StatusCode::PERMISSION_DENIED);
+
+  // Health stays reachable without a key (load balancers have none).
+  auto health_stub = health::Health::NewStub(server.Channel());
+  health::HealthCheckRequest req;
+  health::HealthCheckResponse resp;
+  CHECK(health_stub->Check(MakeContext().get(), req, &resp).ok());
+
+  // Keys never reach the log.
+  CHECK(server.log().find("sk_alpha_0123456789abcdef") == std::string::npos);
+  CHECK(server.log().find("sk_beta_0123456789abcdef") == std::string::npos);
+}
+
+TEST_CASE("start-up refusals exit non-zero with a reason") {
+  std::string output;
+  CHECK(ServerProcess::RunToExit({"--host", "0.0.0.0", "--port", "0", "--metrics-port", "0",
+                                  "--data-dir", NewTempDir("refuse") + "/data"},
+                                 &output) == 2);
+  CHECK(output.find("--auth-keys") != std::string::npos);
+  CHECK(ServerProcess::RunToExit({"--sync", "maybe"}, &output) == 2);
+  CHECK(ServerProcess::RunToExit({"--version"}, &output) == 0);
+  CHECK(output.find("sochdb-grpc") != std::string::npos);
+}
+
+TEST_CASE("a second server on the same data directory is refused while the first runs") {
+  ServerProcess first({});
+  StartOrFail(first);
+  ServerProcess second({first.data_dir()});
+  std::string error;
+  CHECK(!second.Start(&error));
+  CHECK(error.find("cannot open the database") != std::string::npos);
+}
+
+TEST_CASE("SIGTERM during a long scan finishes the stream and exits 0; SIGINT exits 0 too") {
+  ServerProcess server({});
+  StartOrFail(server);
+  auto stub = v1::KvService::NewStub(server.Channel());
+  v1::KvBatchPutRequest batch;
+  batch.set_namespace_("big");
+  for (int i = 0; i < 5000; ++i) {
+    v1::KvPutEntry* e = batch.add_entries();
+    e->set_key(absl::StrCat("key", absl::Dec(i, absl::kZeroPad6)));
+    e->set_value(std::string(100, 'x'));
+  }
+  v1::KvBatchPutResponse batch_resp;
+  REQUIRE(stub->BatchPut(MakeContext().get(), batch, &batch_resp).ok());
+
+  v1::KvScanRequest scan;
+  scan.set_namespace_("big");
+  auto ctx = MakeContext();
+  auto reader = stub->Scan(ctx.get(), scan);
+  v1::KvScanResponse item;
+  REQUIRE(reader->Read(&item));
+  std::thread stopper([&] { CHECK(server.Stop(SIGTERM) == 0); });
+  int rows = 1;
+  while (reader->Read(&item)) ++rows;
+  const grpc::Status finished = reader->Finish();
+  stopper.join();
+  // Within the grace period the scan completes; either way the server exits cleanly.
+  CHECK((finished.ok() ? rows == 5000 : true));
+
+  StartOrFail(server);
+  CHECK(server.Stop(SIGINT) == 0);
+}
+
+}  // namespace
+}  // namespace sochdb::testing

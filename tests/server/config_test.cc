@@ -1,0 +1,123 @@
+// Tests of ServerConfig parsing: defaults, each source, their precedence (flags > SOCHDB_*
+// environment > TOML file > defaults), and refusals of bad values.
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "server/config.h"
+
+namespace sochdb::server {
+namespace {
+
+EnvLookup Env(std::map<std::string, std::string> vars) {
+  return [vars](const std::string& name) -> std::optional<std::string> {
+    auto it = vars.find(name);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+std::string WriteConfig(const std::string& body) {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  const std::string path = std::string(dir != nullptr ? dir : "/tmp") + "/sochdb-test.toml";
+  std::ofstream(path) << body;
+  return path;
+}
+
+TEST_CASE("defaults match the documented values") {
+  const ConfigResult r = ParseServerConfig({}, Env({}));
+  REQUIRE(!r.exit_code.has_value());
+  CHECK(r.config.host == "127.0.0.1");
+  CHECK(r.config.port == 50051);
+  CHECK(r.config.data_dir == "./data");
+  CHECK(r.config.metrics_port == 9090);
+  CHECK(r.config.sync == "full");
+  CHECK(r.config.log_format == "text");
+  CHECK(r.config.max_message_mb == 64);
+  CHECK(r.config.auth_keys.empty());
+  CHECK(!r.config.allow_insecure_remote);
+}
+
+TEST_CASE("flags beat the environment, which beats the config file") {
+  const std::string file = WriteConfig(
+      "port = 6000\n"
+      "data-dir = \"/from/file\"\n"
+      "sync = \"off\"\n"
+      "log-format = \"json\"\n");
+  const ConfigResult r = ParseServerConfig(
+      {"--config", file, "--port", "7000"},
+      Env({{"SOCHDB_PORT", "8000"}, {"SOCHDB_DATA_DIR", "/from/env"}, {"SOCHDB_SYNC", "normal"}}));
+  REQUIRE(!r.exit_code.has_value());
+  CHECK(r.config.port == 7000);               // flag
+  CHECK(r.config.data_dir == "/from/env");    // environment over file
+  CHECK(r.config.sync == "normal");           // environment over file
+  CHECK(r.config.log_format == "json");       // file over default
+  CHECK(r.config.metrics_port == 9090);       // default
+}
+
+TEST_CASE("the config file can come from SOCHDB_CONFIG and flags take --name=value") {
+  const std::string file = WriteConfig("threads = 3\nallow-insecure-remote = true\n");
+  const ConfigResult r =
+      ParseServerConfig({"--metrics-port=0"}, Env({{"SOCHDB_CONFIG", file}}));
+  REQUIRE(!r.exit_code.has_value());
+  CHECK(r.config.threads == 3);
+  CHECK(r.config.allow_insecure_remote);
+  CHECK(r.config.metrics_port == 0);
+}
+
+TEST_CASE("boolean flags read from the environment") {
+  const ConfigResult r = ParseServerConfig({}, Env({{"SOCHDB_ALLOW_INSECURE_REMOTE", "true"}}));
+  REQUIRE(!r.exit_code.has_value());
+  CHECK(r.config.allow_insecure_remote);
+}
+
+TEST_CASE("bad values are refused with exit code 2") {
+  const std::vector<std::vector<std::string>> bad = {
+      {"--port", "70000"},
+      {"--sync", "sometimes"},
+      {"--log-format", "xml"},
+      {"--max-message-mb", "0"},
+      {"--no-such-flag"},
+      {"--auth-keys", "/does/not/exist"},
+      {"--tls-cert", "/etc/hostname"},  // without --tls-key
+      {"--config", "/does/not/exist.toml"},
+  };
+  for (const auto& args : bad) {
+    INFO(args.front());
+    const ConfigResult r = ParseServerConfig(args, Env({}));
+    REQUIRE(r.exit_code.has_value());
+    CHECK(*r.exit_code == 2);
+  }
+  const ConfigResult env_bad = ParseServerConfig({}, Env({{"SOCHDB_PORT", "many"}}));
+  REQUIRE(env_bad.exit_code.has_value());
+  CHECK(*env_bad.exit_code == 2);
+  const ConfigResult unknown_key = ParseServerConfig({"--config", WriteConfig("colour = 1\n")}, Env({}));
+  REQUIRE(unknown_key.exit_code.has_value());
+  CHECK(*unknown_key.exit_code == 2);
+}
+
+TEST_CASE("--help and --version exit 0") {
+  CHECK(ParseServerConfig({"--help"}, Env({})).exit_code == 0);
+  CHECK(ParseServerConfig({"--version"}, Env({})).exit_code == 0);
+}
+
+TEST_CASE("loopback detection and host:port joining") {
+  CHECK(IsLoopbackHost("127.0.0.1"));
+  CHECK(IsLoopbackHost("127.1.2.3"));
+  CHECK(IsLoopbackHost("localhost"));
+  CHECK(IsLoopbackHost("::1"));
+  CHECK(!IsLoopbackHost("0.0.0.0"));
+  CHECK(!IsLoopbackHost("10.0.0.1"));
+  CHECK(!IsLoopbackHost("::"));
+  CHECK(!IsLoopbackHost("127example.com"));
+  CHECK(!IsLoopbackHost("127.evil.example"));
+  CHECK(IsLoopbackHost("[::1]"));
+  CHECK(JoinHostPort("127.0.0.1", 5) == "127.0.0.1:5");
+  CHECK(JoinHostPort("::1", 5) == "[::1]:5");
+}
+
+}  // namespace
+}  // namespace sochdb::server

@@ -1,0 +1,368 @@
+// Tests of the call layer (server/rpc) through a real in-process gRPC server and the test-only
+// EchoService: each RPC kind, admission (authentication, capability, namespace), deadlines,
+// exceptions, worker-pool overload, metrics, and shutdown with calls in flight.
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "engine/auth/auth.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "prometheus/registry.h"
+#include "prometheus/text_serializer.h"
+#include "server/rpc/grpc_server.h"
+#include "sochdb_test/echo.grpc.pb.h"
+
+namespace sochdb::server {
+namespace {
+
+using test::EchoRequest;
+using test::EchoResponse;
+using test::EchoService;
+using AsyncEcho = EchoService::AsyncService;
+
+// Runs the behaviour a request asks for (sleep, fail, throw), shared by every handler.
+grpc::Status Behave(const EchoRequest& req) {
+  if (req.sleep_ms() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(req.sleep_ms()));
+  if (req.fail_with() == "error") {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "text is not acceptable");
+  }
+  if (req.fail_with() == "throw") throw std::runtime_error("boom");
+  return grpc::Status::OK;
+}
+
+class RepeatSource final : public StreamSource<EchoResponse> {
+ public:
+  explicit RepeatSource(EchoRequest req) : req_(std::move(req)) {}
+  grpc::Status Next(CallContext&, EchoResponse* out, bool* has_message) override {
+    if (sent_ >= req_.count()) return grpc::Status::OK;
+    grpc::Status status = Behave(req_);
+    if (!status.ok()) return status;
+    out->set_text(req_.text());
+    out->set_index(sent_++);
+    *has_message = true;
+    return grpc::Status::OK;
+  }
+
+ private:
+  EchoRequest req_;
+  int sent_ = 0;
+};
+
+class ConcatSink final : public StreamSink<EchoRequest, EchoResponse> {
+ public:
+  grpc::Status OnMessage(CallContext& ctx, const EchoRequest& message) override {
+    grpc::Status status = ctx.CheckNamespace(message.namespace_());
+    if (!status.ok()) return status;
+    status = Behave(message);
+    if (!status.ok()) return status;
+    text_ += message.text();
+    ++count_;
+    return grpc::Status::OK;
+  }
+  grpc::Status Finish(CallContext&, EchoResponse* response) override {
+    response->set_text(text_);
+    response->set_index(count_);
+    return grpc::Status::OK;
+  }
+
+ private:
+  std::string text_;
+  int count_ = 0;
+};
+
+struct Harness {
+  explicit Harness(std::shared_ptr<const auth::KeyRing> keys = nullptr,
+                   GrpcServerOptions options = {})
+      : authorizer(std::move(keys)), metrics(registry) {
+    options.address = "127.0.0.1:0";
+    server = std::make_unique<GrpcServer>(options, &authorizer, &metrics);
+    auto r = server->AddService<EchoService>();
+    auto ns = [](const EchoRequest& req) -> std::string_view { return req.namespace_(); };
+    r.Unary(&AsyncEcho::RequestEcho, "Echo", {auth::Capability::kRead, ns},
+            [this](CallContext& ctx, const EchoRequest& req, EchoResponse* resp) {
+              ++handled;
+              resp->set_text(absl::StrCat(ctx.principal().tenant, ":", req.text()));
+              return Behave(req);
+            });
+    r.Unary(&AsyncEcho::RequestEchoBlocking, "EchoBlocking",
+            {auth::Capability::kWrite, ns, Execution::kWorkerPool},
+            [this](CallContext&, const EchoRequest& req, EchoResponse* resp) {
+              ++handled;
+              resp->set_text(req.text());
+              return Behave(req);
+            });
+    r.ServerStream(&AsyncEcho::RequestRepeat, "Repeat", {auth::Capability::kRead, ns},
+                   [this](CallContext&, const EchoRequest& req,
+                          std::unique_ptr<StreamSource<EchoResponse>>* source) {
+                     ++handled;
+                     *source = std::make_unique<RepeatSource>(req);
+                     return grpc::Status::OK;
+                   });
+    r.ClientStream(&AsyncEcho::RequestConcat, "Concat", {auth::Capability::kWrite},
+                   [this](CallContext&, std::unique_ptr<StreamSink<EchoRequest, EchoResponse>>* sink) {
+                     ++handled;
+                     *sink = std::make_unique<ConcatSink>();
+                     return grpc::Status::OK;
+                   });
+    const absl::Status started = server->Start();
+    REQUIRE(started.ok());
+    channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server->port()),
+                                  grpc::InsecureChannelCredentials());
+    stub = EchoService::NewStub(channel);
+  }
+
+  std::string Metrics() {
+    return prometheus::TextSerializer().Serialize(registry.Collect());
+  }
+
+  // Metrics are recorded when the server sees its answer delivered, a moment after the client
+  // has it: poll briefly.
+  bool MetricsShow(const std::string& text) {
+    for (int i = 0; i < 200; ++i) {
+      if (Metrics().find(text) != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+
+  prometheus::Registry registry;
+  auth::Authorizer authorizer;
+  RpcMetrics metrics;
+  std::unique_ptr<GrpcServer> server;
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<EchoService::Stub> stub;
+  std::atomic<int> handled{0};
+};
+
+std::unique_ptr<grpc::ClientContext> Context(const std::string& key = "", int deadline_ms = 10000) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(deadline_ms));
+  if (!key.empty()) ctx->AddMetadata("x-api-key", key);
+  return ctx;
+}
+
+EchoRequest Request(const std::string& ns, const std::string& text) {
+  EchoRequest req;
+  req.set_namespace_(ns);
+  req.set_text(text);
+  return req;
+}
+
+std::shared_ptr<const auth::KeyRing> TwoTenantKeys() {
+  const std::string text = absl::StrCat(
+      *auth::MakeKeyEntry("acme-editor-key-0001", "acme", auth::Role::kEditor, "acme-editor"), "\n",
+      *auth::MakeKeyEntry("acme-viewer-key-0001", "acme", auth::Role::kViewer, "acme-viewer"), "\n",
+      *auth::MakeKeyEntry("beta-editor-key-0001", "beta", auth::Role::kEditor, "beta-editor"), "\n");
+  auto keys = auth::KeyRing::Parse(text);
+  REQUIRE(keys.ok());
+  return *keys;
+}
+
+TEST_CASE("unary calls run their handler and answer its status") {
+  Harness h;
+  EchoResponse resp;
+  grpc::Status s = h.stub->Echo(Context().get(), Request("anything", "hi"), &resp);
+  REQUIRE(s.ok());
+  CHECK(resp.text() == "default:hi");  // development principal, tenant "default"
+
+  EchoRequest bad = Request("ns", "x");
+  bad.set_fail_with("error");
+  s = h.stub->Echo(Context().get(), bad, &resp);
+  CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(s.error_message() == "text is not acceptable");
+
+  bad.set_fail_with("throw");
+  s = h.stub->EchoBlocking(Context().get(), bad, &resp);
+  CHECK(s.error_code() == grpc::StatusCode::INTERNAL);
+  CHECK(s.error_message() == "internal error");  // never the exception text
+
+  CHECK(h.MetricsShow(
+      "sochdb_grpc_requests_total{code=\"OK\",method=\"Echo\",service=\"sochdb.test.EchoService\"} 1"));
+  CHECK(h.MetricsShow("code=\"INVALID_ARGUMENT\",method=\"Echo\""));
+  CHECK(h.MetricsShow("code=\"INTERNAL\",method=\"EchoBlocking\""));
+  CHECK(h.MetricsShow(
+      "sochdb_grpc_request_duration_seconds_count{method=\"Echo\",service=\"sochdb.test.EchoService\"} 2"));
+}
+
+TEST_CASE("server streams deliver every message in order and honour errors") {
+  Harness h;
+  EchoRequest req = Request("ns", "x");
+  req.set_count(500);
+  auto ctx = Context();
+  auto reader = h.stub->Repeat(ctx.get(), req);
+  EchoResponse resp;
+  int expected = 0;
+  while (reader->Read(&resp)) {
+    REQUIRE(resp.index() == expected);
+    ++expected;
+  }
+  CHECK(expected == 500);
+  CHECK(reader->Finish().ok());
+
+  req.set_count(3);
+  req.set_fail_with("error");
+  auto ctx2 = Context();
+  auto failing = h.stub->Repeat(ctx2.get(), req);
+  while (failing->Read(&resp)) {
+  }
+  CHECK(failing->Finish().error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_CASE("a stream past the server's maximum call duration ends with DEADLINE_EXCEEDED") {
+  GrpcServerOptions options;
+  options.max_call_duration = absl::Milliseconds(300);
+  Harness h(nullptr, options);
+  EchoRequest req = Request("ns", "x");
+  req.set_count(1000);
+  req.set_sleep_ms(20);
+  auto ctx = Context();  // the client allows 10 s; the server allows 300 ms
+  auto reader = h.stub->Repeat(ctx.get(), req);
+  EchoResponse resp;
+  int received = 0;
+  while (reader->Read(&resp)) ++received;
+  const grpc::Status s = reader->Finish();
+  CHECK(s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED);
+  CHECK(received < 1000);
+}
+
+TEST_CASE("a client cancelling a stream frees the call") {
+  Harness h;
+  EchoRequest req = Request("ns", "x");
+  req.set_count(1'000'000);
+  auto ctx = Context();
+  auto reader = h.stub->Repeat(ctx.get(), req);
+  EchoResponse resp;
+  for (int i = 0; i < 10; ++i) REQUIRE(reader->Read(&resp));
+  ctx->TryCancel();
+  while (reader->Read(&resp)) {
+  }
+  CHECK(reader->Finish().error_code() == grpc::StatusCode::CANCELLED);
+  // The server must notice and stop streaming: its in-flight gauge returns to 0.
+  CHECK(h.MetricsShow(
+      "sochdb_grpc_inflight{method=\"Repeat\",service=\"sochdb.test.EchoService\"} 0"));
+}
+
+TEST_CASE("client streams receive every message and answer once") {
+  Harness h;
+  EchoResponse resp;
+  auto ctx = Context();
+  auto writer = h.stub->Concat(ctx.get(), &resp);
+  for (const char* part : {"a", "b", "c"}) REQUIRE(writer->Write(Request("ns", part)));
+  writer->WritesDone();
+  REQUIRE(writer->Finish().ok());
+  CHECK(resp.text() == "abc");
+  CHECK(resp.index() == 3);
+
+  auto ctx2 = Context();
+  auto failing = h.stub->Concat(ctx2.get(), &resp);
+  EchoRequest bad = Request("ns", "x");
+  bad.set_fail_with("error");
+  failing->Write(Request("ns", "ok"));
+  failing->Write(bad);
+  failing->WritesDone();
+  CHECK(failing->Finish().error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_CASE("admission: keys, capabilities and namespaces are checked before any handler") {
+  Harness h(TwoTenantKeys());
+  EchoResponse resp;
+
+  SECTION("no key or an unknown key is UNAUTHENTICATED") {
+    grpc::Status s = h.stub->Echo(Context().get(), Request("acme", "x"), &resp);
+    CHECK(s.error_code() == grpc::StatusCode::UNAUTHENTICATED);
+    s = h.stub->Echo(Context("acme-editor-key-0002").get(), Request("acme", "x"), &resp);
+    CHECK(s.error_code() == grpc::StatusCode::UNAUTHENTICATED);
+    CHECK(s.error_message().find("acme-editor-key") == std::string::npos);
+    EchoResponse stream_resp;
+    auto ctx = Context();
+    auto writer = h.stub->Concat(ctx.get(), &stream_resp);
+    writer->WritesDone();
+    CHECK(writer->Finish().error_code() == grpc::StatusCode::UNAUTHENTICATED);
+    CHECK(h.handled == 0);
+  }
+  SECTION("a tenant uses its own namespaces only") {
+    CHECK(h.stub->Echo(Context("acme-editor-key-0001").get(), Request("acme", "x"), &resp).ok());
+    CHECK(resp.text() == "acme:x");
+    CHECK(h.stub->Echo(Context("acme-editor-key-0001").get(), Request("acme/docs", "x"), &resp).ok());
+    grpc::Status s =
+        h.stub->Echo(Context("beta-editor-key-0001").get(), Request("acme", "x"), &resp);
+    CHECK(s.error_code() == grpc::StatusCode::PERMISSION_DENIED);
+    CHECK(s.error_message() == "Access denied to namespace 'acme' for tenant 'beta'");
+    s = h.stub->Echo(Context("acme-editor-key-0001").get(), Request("default", "x"), &resp);
+    CHECK(s.error_code() == grpc::StatusCode::PERMISSION_DENIED);
+    CHECK(h.handled == 2);
+  }
+  SECTION("a viewer cannot call a Write method") {
+    grpc::Status s =
+        h.stub->EchoBlocking(Context("acme-viewer-key-0001").get(), Request("acme", "x"), &resp);
+    CHECK(s.error_code() == grpc::StatusCode::PERMISSION_DENIED);
+    CHECK(s.error_message() == "Insufficient permissions. Required: Write, principal: acme-viewer");
+    CHECK(h.handled == 0);
+  }
+  SECTION("client streams check the namespace of each message") {
+    auto ctx = Context("beta-editor-key-0001");
+    auto writer = h.stub->Concat(ctx.get(), &resp);
+    writer->Write(Request("beta", "ok"));
+    writer->Write(Request("acme", "stolen"));
+    writer->WritesDone();
+    const grpc::Status s = writer->Finish();
+    CHECK(s.error_code() == grpc::StatusCode::PERMISSION_DENIED);
+  }
+}
+
+TEST_CASE("a full worker pool answers RESOURCE_EXHAUSTED instead of queueing without bound") {
+  GrpcServerOptions options;
+  options.worker_threads = 1;
+  options.worker_queue = 1;
+  Harness h(nullptr, options);
+  std::atomic<int> ok{0}, exhausted{0}, other{0};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 6; ++i) {
+    clients.emplace_back([&] {
+      EchoRequest req = Request("ns", "slow");
+      req.set_sleep_ms(400);
+      EchoResponse resp;
+      const grpc::Status s = h.stub->EchoBlocking(Context().get(), req, &resp);
+      if (s.ok()) {
+        ++ok;
+      } else if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+        ++exhausted;
+      } else {
+        ++other;
+      }
+    });
+  }
+  for (auto& c : clients) c.join();
+  CHECK(ok >= 1);
+  CHECK(exhausted >= 1);
+  CHECK(other == 0);
+}
+
+TEST_CASE("shutdown lets calls in flight finish within the grace period") {
+  Harness h;
+  std::atomic<bool> answered{false};
+  std::thread caller([&] {
+    EchoRequest req = Request("ns", "slow");
+    req.set_sleep_ms(300);
+    EchoResponse resp;
+    answered = h.stub->EchoBlocking(Context().get(), req, &resp).ok();
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  h.server->Shutdown(absl::Seconds(5));
+  caller.join();
+  CHECK(answered);
+  EchoResponse resp;
+  const grpc::Status after = h.stub->Echo(Context("", 1000).get(), Request("ns", "x"), &resp);
+  CHECK(!after.ok());
+}
+
+}  // namespace
+}  // namespace sochdb::server
