@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/descriptor.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/resource_quota.h"
@@ -34,6 +35,7 @@ GrpcServer::~GrpcServer() { Shutdown(absl::ZeroDuration()); }
 
 MethodInfo GrpcServer::DescribeMethod(std::string_view service, std::string_view method,
                                       auth::Capability capability, Execution execution) {
+  ++registered_methods_[std::string(service)];
   MethodInfo info;
   info.service = std::string(service);
   info.method = std::string(method);
@@ -70,6 +72,17 @@ void GrpcServer::ApplyOptions(grpc::ServerBuilder& builder) {
 
 absl::Status GrpcServer::Start() {
   if (running_) return absl::FailedPreconditionError("server already started");
+  for (const std::string& name : service_names_) {
+    const google::protobuf::ServiceDescriptor* descriptor =
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(name);
+    const int expected = descriptor != nullptr ? descriptor->method_count() : -1;
+    if (registered_methods_[name] != expected) {
+      DieBadRegistration(name, "*",
+                         absl::StrCat("registered ", registered_methods_[name], " of ", expected,
+                                      " methods; every method of a served service needs a "
+                                      "handler"));
+    }
+  }
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 

@@ -7,6 +7,7 @@
 #define SOCHDB_SERVER_RPC_GRPC_SERVER_H_
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -120,7 +121,8 @@ class GrpcServer {
   }
 
   // Binds the port, starts the pollers and marks every service SERVING. UNAVAILABLE when the
-  // address cannot be bound.
+  // address cannot be bound. Aborts when a service left one of its methods unregistered: an
+  // async method nobody requests would leave its callers waiting forever.
   absl::Status Start();
   // The bound port (useful with port 0). Valid after Start.
   int port() const { return port_; }
@@ -148,6 +150,7 @@ class GrpcServer {
   std::unique_ptr<WorkerPool> pool_;
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::vector<std::string> service_names_;
+  std::map<std::string, int> registered_methods_;  // by service name
   std::vector<std::shared_ptr<const void>> methods_;
   std::vector<std::function<void(grpc::ServerCompletionQueue*)>> posters_;
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues_;

@@ -35,6 +35,26 @@ void RegisterEchoKv(sochdb::server::GrpcServer& server) {
             resp->set_success(true);
             return grpc::Status::OK;
           });
+  r.Unary(&AsyncKv::RequestDelete, "Delete", {Capability::kWrite, &v1::KvDeleteRequest::namespace_},
+          [](CallContext&, const v1::KvDeleteRequest&, v1::KvDeleteResponse*) {
+            return grpc::Status::OK;
+          });
+  r.ServerStream(&AsyncKv::RequestScan, "Scan", {Capability::kRead, &v1::KvScanRequest::namespace_},
+                 [](CallContext&, const v1::KvScanRequest&,
+                    std::unique_ptr<sochdb::server::StreamSource<v1::KvScanResponse>>*) {
+                   return grpc::Status::OK;
+                 });
+  r.Unary(&AsyncKv::RequestBatchGet, "BatchGet",
+          {Capability::kRead, &v1::KvBatchGetRequest::namespace_},
+          [](CallContext&, const v1::KvBatchGetRequest&, v1::KvBatchGetResponse*) {
+            return grpc::Status::OK;
+          });
+  r.Unary(&AsyncKv::RequestBatchPut, "BatchPut",
+          {Capability::kWrite, &v1::KvBatchPutRequest::namespace_},
+          [](CallContext&, const v1::KvBatchPutRequest& req, v1::KvBatchPutResponse* resp) {
+            resp->set_success_count(static_cast<uint32_t>(req.entries_size()));
+            return grpc::Status::OK;
+          });
 }
 
 }  // namespace

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The developer script behind the README's commands. Every command first installs what it needs
+# from Debian (apt-get, only what is missing, so a second run installs nothing).
+#
+#   tools/dev.sh run [sochdb-grpc flags]   build and start the server (data in ./data)
+#   tools/dev.sh test                      build and run every test; ends with "N passed, N failed"
+#   tools/dev.sh build [DIR]               build release binaries into DIR (default ./dist)
+#   tools/dev.sh setup                     only install the packages
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  bazel-bootstrap g++ git ca-certificates
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libabsl-dev libleveldb-dev libfaiss-dev libblas-dev liblapack-dev
+  libspdlog-dev libfmt-dev libcli11-dev prometheus-cpp-dev libssl-dev libre2-dev catch2
+  python3 python3-grpcio python3-protobuf
+)
+
+setup() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "installing: ${missing[*]}" >&2
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+BAZEL_FLAGS=(--noshow_progress --curses=no --color=no)
+
+build() {
+  local out="${1:-dist}"
+  bazel build "${BAZEL_FLAGS[@]}" //server:sochdb-grpc //tools/keytool:sochdb-keytool \
+    //tools/bench:sochdb-bench //tools/bench:sochdb-echo-server
+  mkdir -p "$out"
+  for b in server/sochdb-grpc tools/keytool/sochdb-keytool tools/bench/sochdb-bench \
+           tools/bench/sochdb-echo-server; do
+    install -m 0755 "bazel-bin/$b" "$out/"
+  done
+  echo "binaries in $out/" >&2
+}
+
+# Runs every test target and ends with one plain summary line, counting test targets.
+run_tests() {
+  local log
+  log=$(mktemp)
+  set +e
+  bazel test "${BAZEL_FLAGS[@]}" --test_summary=short //... "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  set -e
+  local passed failed
+  passed=$(grep -cE '^//[^ ]+ +(\(cached\) )?PASSED' "$log" || true)
+  failed=$(grep -cE '^//[^ ]+ +(\(cached\) )?(FAILED|TIMEOUT|NO STATUS|FLAKY|INCOMPLETE|REMOTE FAILURE|FAILED TO BUILD)' "$log" || true)
+  rm -f "$log"
+  # A build failure can leave no per-target lines: never report it as green.
+  if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+  echo "$passed passed, $failed failed"
+  return "$rc"
+}
+
+cmd="${1:-}"
+[ $# -gt 0 ] && shift
+case "$cmd" in
+  setup) setup ;;
+  build) setup; build "$@" ;;
+  run)
+    setup
+    bazel build "${BAZEL_FLAGS[@]}" //server:sochdb-grpc
+    exec bazel-bin/server/sochdb-grpc "$@"
+    ;;
+  test) setup; run_tests "$@" ;;
+  *)
+    sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+    ;;
+esac
