@@ -14,7 +14,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libleveldb-dev libfaiss-dev libblas-dev liblapack-dev
   libspdlog-dev libfmt-dev libcli11-dev prometheus-cpp-dev libssl-dev libre2-dev catch2
-  python3 python3-grpcio python3-protobuf
+  python3 python3-grpcio python3-protobuf openssl
 )
 
 setup() {

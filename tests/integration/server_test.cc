@@ -3,7 +3,9 @@
 // start-up, and shutdown on signals.
 #include <signal.h>
 
+#include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <string>
 #include <thread>
@@ -13,6 +15,8 @@
 #include "absl/strings/str_cat.h"
 #include "engine/auth/auth.h"
 #include "google/protobuf/descriptor.pb.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "sochdb/v1/graph.grpc.pb.h"
@@ -229,6 +233,43 @@ TEST_CASE("SIGTERM during a long scan finishes the stream and exits 0; SIGINT ex
 
   StartOrFail(server);
   CHECK(server.Stop(SIGINT) == 0);
+}
+
+std::string ReadFileOrEmpty(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+TEST_CASE("TLS: clients that trust the certificate are served; plaintext clients are not") {
+  const std::string dir = NewTempDir("tls");
+  const std::string command = absl::StrCat(
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost "
+      "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout ", dir, "/server.key -out ", dir,
+      "/server.crt >", dir, "/openssl.log 2>&1");
+  REQUIRE(std::system(command.c_str()) == 0);
+  ServerProcess server({{}, {"--tls-cert", dir + "/server.crt", "--tls-key", dir + "/server.key"}});
+  StartOrFail(server);
+
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ReadFileOrEmpty(dir + "/server.crt");
+  auto secure = grpc::CreateChannel(absl::StrCat("localhost:", server.port()),
+                                    grpc::SslCredentials(ssl));
+  auto stub = v1::KvService::NewStub(secure);
+  v1::KvPutRequest put;
+  put.set_namespace_("tls");
+  put.set_key("k");
+  put.set_value("over TLS");
+  v1::KvPutResponse put_resp;
+  REQUIRE(stub->Put(MakeContext().get(), put, &put_resp).ok());
+  v1::KvGetRequest get;
+  get.set_namespace_("tls");
+  get.set_key("k");
+  v1::KvGetResponse get_resp;
+  REQUIRE(stub->Get(MakeContext().get(), get, &get_resp).ok());
+  CHECK(get_resp.value() == "over TLS");
+
+  // A plaintext client cannot talk to the TLS port.
+  CHECK(!KvPut(server, "k", "tls").ok());
 }
 
 }  // namespace

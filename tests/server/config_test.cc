@@ -99,6 +99,35 @@ TEST_CASE("bad values are refused with exit code 2") {
   CHECK(*unknown_key.exit_code == 2);
 }
 
+// config/sochdb.toml is the documentation of every key: it must parse, and the values it shows
+// must be the real defaults.
+TEST_CASE("the shipped config/sochdb.toml parses and states the defaults") {
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  REQUIRE(srcdir != nullptr);
+  const std::string path = std::string(srcdir) + "/sochdb_grpc/config/sochdb.toml";
+  const ConfigResult shipped = ParseServerConfig({"--config", path}, Env({}));
+  REQUIRE(!shipped.exit_code.has_value());
+  const ServerConfig defaults;
+  const ServerConfig& c = shipped.config;
+  CHECK(c.host == defaults.host);
+  CHECK(c.port == defaults.port);
+  CHECK(c.port_file == defaults.port_file);
+  CHECK(c.data_dir == defaults.data_dir);
+  CHECK(c.threads == defaults.threads);
+  CHECK(c.worker_threads == defaults.worker_threads);
+  CHECK(c.metrics_port == defaults.metrics_port);
+  CHECK(c.sync == defaults.sync);
+  CHECK(c.sync_interval_ms == defaults.sync_interval_ms);
+  CHECK(c.log_level == defaults.log_level);
+  CHECK(c.log_format == defaults.log_format);
+  CHECK(c.max_message_mb == defaults.max_message_mb);
+  CHECK(c.auth_keys == defaults.auth_keys);
+  CHECK(c.allow_insecure_remote == defaults.allow_insecure_remote);
+  CHECK(c.shutdown_grace_s == defaults.shutdown_grace_s);
+  CHECK(c.max_call_s == defaults.max_call_s);
+  CHECK(c.ttl_purge_interval_ms == defaults.ttl_purge_interval_ms);
+}
+
 TEST_CASE("--help and --version exit 0") {
   CHECK(ParseServerConfig({"--help"}, Env({})).exit_code == 0);
   CHECK(ParseServerConfig({"--version"}, Env({})).exit_code == 0);
