@@ -72,8 +72,12 @@ void DefineOptions(CLI::App& app, ServerConfig& c) {
   app.add_option("--ttl-purge-interval-ms", c.ttl_purge_interval_ms,
                  "how often expired keys are removed from disk")
       ->check(CLI::Range(10, 3'600'000))->capture_default_str();
+  // The environment layer is WithEnvironment's (through the injected lookup); CLI11's own
+  // envname() would read the real environment behind its back, so the names only go in the help.
   for (CLI::Option* opt : app.get_options()) {
-    if (!opt->get_lnames().empty()) opt->envname(EnvName(opt->get_lnames().front()));
+    const std::vector<std::string>& names = opt->get_lnames();
+    if (names.empty() || names.front() == "help" || names.front() == "version") continue;
+    opt->description(absl::StrCat(opt->get_description(), " [env ", EnvName(names.front()), "]"));
   }
 }
 

@@ -191,7 +191,7 @@ int RunServer(const ServerConfig& config) {
   GrpcServerOptions options = ServerOptions(config);
   options.credentials = *credentials;
   GrpcServer server(options, &authorizer, &rpc_metrics);
-  services::KvService kv(&(*engine)->kv(), *sync == storage::SyncMode::kFull);
+  services::KvService kv(&(*engine)->kv());
   kv.Register(server);
 
   if (absl::Status s = server.Start(); !s.ok()) {
@@ -205,7 +205,7 @@ int RunServer(const ServerConfig& config) {
       return 1;
     }
   }
-  spdlog::info("sochdb-grpc {} serving {} services on {} ({}, {} queues, {} workers)", kVersion,
+  spdlog::info("sochdb-grpc {} serving {} sochdb.v1 services on {} ({}, {} queues, {} workers)", kVersion,
                server.service_names().size(), JoinHostPort(config.host, server.port()),
                config.tls_cert.empty() ? "plaintext" : "TLS", options.completion_queues,
                options.worker_threads);

@@ -1,5 +1,6 @@
 #include "server/rpc/call_context.h"
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 
@@ -11,14 +12,10 @@ using services::ToGrpcStatus;
 
 namespace {
 
-absl::Time EffectiveDeadline(const grpc::ServerContext& server_context, absl::Time started,
-                             absl::Duration max_call_duration) {
-  absl::Time deadline = started + max_call_duration;
+absl::Time ClientDeadline(const grpc::ServerContext& server_context) {
   const auto client = server_context.deadline();
-  if (client != std::chrono::system_clock::time_point::max()) {
-    deadline = std::min(deadline, absl::FromChrono(client));
-  }
-  return deadline;
+  if (client == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
+  return absl::FromChrono(client);
 }
 
 std::optional<std::string_view> Metadata(const grpc::ServerContext& server_context,
@@ -36,7 +33,8 @@ CallContext::CallContext(const MethodInfo& method, grpc::ServerContext& server_c
     : method_(method),
       server_context_(server_context),
       started_(started),
-      deadline_(EffectiveDeadline(server_context, started, method.runtime->max_call_duration)) {}
+      client_deadline_(ClientDeadline(server_context)),
+      deadline_(std::min(client_deadline_, started + method.runtime->max_call_duration)) {}
 
 grpc::Status CallContext::Authorize() {
   const auth::Authorizer& authorizer = *method_.runtime->authorizer;

@@ -6,6 +6,7 @@
 #ifndef SOCHDB_SERVER_RPC_CALL_CONTEXT_H_
 #define SOCHDB_SERVER_RPC_CALL_CONTEXT_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -35,6 +36,8 @@ struct ServerRuntime {
   WorkerPool* pool = nullptr;
   // The longest any call may run, whatever deadline the client sent (or none).
   absl::Duration max_call_duration = absl::Minutes(5);
+  // False once shutdown has begun: arriving calls no longer post replacements.
+  std::atomic<bool> accepting{true};
 };
 
 // One registered method: its names, its rules and its metrics. Immutable after registration.
@@ -81,13 +84,20 @@ class CallContext {
   grpc::Status CheckNamespace(std::string_view ns) const;
 
   // Authenticates the caller from the request metadata and checks the method's capability.
-  // Run by the call layer once per call, before anything else.
+  // Run by the call layer once per call, before anything else (even before the request is
+  // parsed: an unauthenticated caller learns nothing about its request).
   grpc::Status Authorize();
+
+  // True when the client's own deadline comes before the server's maximum call duration.
+  bool ClientDeadlineIsEarlier() const {
+    return client_deadline_ < started_ + method_.runtime->max_call_duration;
+  }
 
  private:
   const MethodInfo& method_;
   grpc::ServerContext& server_context_;
   const absl::Time started_;
+  const absl::Time client_deadline_;
   const absl::Time deadline_;
   std::shared_ptr<const auth::Principal> principal_;
 };

@@ -1,29 +1,45 @@
 // The call layer: one generic call object per RPC kind (unary, server-streaming,
-// client-streaming) over gRPC's asynchronous API. Each object's address is its completion-queue
-// tag; Proceed(ok) advances its small state machine. Every kind runs the same admission step
-// before the handler (authenticate, capability, namespace, deadline), records the same metrics
-// and turns handler exceptions into INTERNAL. This file and grpc_server.* are the only code that
-// knows about completion queues or tags.
+// client-streaming) over gRPC's asynchronous API and RawService (bytes in, bytes out). Each
+// object's address is its completion-queue tag; Proceed(ok) advances its small state machine.
+// Every kind runs the same admission before the handler (authenticate and check the capability,
+// parse the request, check its namespace and the deadline), records the same metrics and turns
+// handler exceptions into INTERNAL. This file and grpc_server.* are the only code that knows
+// about completion queues or tags.
 //
-// Lifetime: a call object deletes itself after its Finish has completed, or when its request
-// tag comes back !ok (server shutting down). It posts a fresh call for its method as soon as a
-// request arrives, so each queue always has calls waiting for every method.
+// Lifetime rules:
+//  * Every operation is started through the queue's CompletionQueueGate; a call whose operation
+//    cannot start (the queue is closing) ends at once instead.
+//  * `ok == false` on a read, write or alarm means the call is dead: it ends without starting
+//    another operation (destroying its ServerContext cancels it in gRPC).
+//  * After a step has started an operation it touches nothing more: the completion may already
+//    be running on another thread.
+//  * Streaming calls also hold a deadline alarm that cancels them at the server's maximum call
+//    duration even when the client stops reading or writing; such a call is freed only once both
+//    its last operation and its alarm have come back (a reference count of two).
 #ifndef SOCHDB_SERVER_RPC_CALLS_H_
 #define SOCHDB_SERVER_RPC_CALLS_H_
 
+#include <atomic>
 #include <exception>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "google/protobuf/message.h"
+#include "grpcpp/alarm.h"
 #include "grpcpp/completion_queue.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/async_stream.h"
 #include "grpcpp/support/async_unary_call.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "server/rpc/call_context.h"
+#include "server/rpc/raw_service.h"
 #include "server/rpc/rpc_metrics.h"
 
 namespace sochdb::server {
@@ -35,14 +51,64 @@ class CallTag {
   virtual void Proceed(bool ok) = 0;
 };
 
+// One completion queue and the gate every operation on it passes, so that no operation can be
+// started after the queue's Shutdown (gRPC aborts the process if one is).
+class CompletionQueueGate {
+ public:
+  explicit CompletionQueueGate(std::unique_ptr<grpc::ServerCompletionQueue> cq)
+      : cq_(std::move(cq)) {}
+
+  grpc::ServerCompletionQueue* cq() const { return cq_.get(); }
+
+  // Runs `start` (which starts one operation on this queue) unless the queue is closing.
+  // False when it did not run.
+  template <class Fn>
+  bool Post(Fn&& start) {
+    absl::ReaderMutexLock lock(&mu_);
+    if (closed_) return false;
+    start();
+    return true;
+  }
+
+  // Refuses every later Post, then shuts the queue down (its poller drains it and exits).
+  void Close() {
+    absl::WriterMutexLock lock(&mu_);
+    closed_ = true;
+    cq_->Shutdown();
+  }
+
+ private:
+  absl::Mutex mu_;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  std::unique_ptr<grpc::ServerCompletionQueue> cq_;
+};
+
+// What every call object knows of its method.
+struct MethodBinding {
+  MethodInfo info;
+  RawService* service = nullptr;
+  int index = 0;  // position of the method in its service descriptor
+};
+
 namespace internal {
 
-// Authenticates, checks the capability, the namespace (when the method has one) and the
-// deadline. OK means the handler may run.
-grpc::Status AdmitCall(CallContext& ctx, std::optional<std::string_view> ns);
+// Authenticates the caller and checks the method's capability.
+grpc::Status AdmitCaller(CallContext& ctx);
+// Checks the request's namespace (when the method has one) and the deadline.
+grpc::Status AdmitRequest(CallContext& ctx, std::optional<std::string_view> ns);
+
+// Parses a request (or a client-stream message: `position` > 0 names it) into `message`.
+// INVALID_ARGUMENT naming the message type, and the field for invalid UTF-8, when it is not one.
+grpc::Status ParseMessage(grpc::ByteBuffer* buffer, google::protobuf::Message* message,
+                          int position = 0);
+// Serializes a response; INTERNAL if that fails (it cannot for a well-formed message).
+grpc::Status SerializeMessage(const google::protobuf::Message& message, grpc::ByteBuffer* buffer);
 
 // Runs `work` inline or on the worker pool, as the method says. False when the pool refused it.
 bool Dispatch(const MethodInfo& info, std::function<void()> work);
+// For steps of a call already admitted: on the pool when it has room, otherwise inline, so a
+// momentarily full queue never cuts a stream in half.
+void Continue(const MethodInfo& info, std::function<void()> work);
 
 grpc::Status OverloadedStatus();
 grpc::Status DeadlineStatus(const CallContext& ctx);
@@ -60,104 +126,190 @@ grpc::Status Guarded(const MethodInfo& info, Fn&& fn) {
   }
 }
 
+// Something reference-counted that an alarm releases when its tag comes back.
+class Releasable {
+ public:
+  virtual ~Releasable() = default;
+  virtual void Release() = 0;
+};
+
+// Cancels a streaming call when its deadline passes: the alarm's tag.
+class DeadlineAlarm final : public CallTag {
+ public:
+  DeadlineAlarm(grpc::ServerContext* context, Releasable* owner)
+      : context_(context), owner_(owner) {}
+  // Arms the alarm on `gate`'s queue; false when the queue is closing (not armed).
+  bool Arm(CompletionQueueGate* gate, absl::Time deadline);
+  // Fires the alarm early (with ok == false) if it is armed.
+  void Disarm();
+  void Proceed(bool ok) override;
+
+ private:
+  grpc::ServerContext* const context_;
+  Releasable* const owner_;  // may be destroyed by Release(), this object with it
+  grpc::Alarm alarm_;
+  bool armed_ = false;
+};
+
 }  // namespace internal
 
-template <class Service, class Req, class Resp>
+template <class Req, class Resp>
 struct UnaryMethod {
-  using RequestFn = void (Service::*)(grpc::ServerContext*, Req*,
-                                      grpc::ServerAsyncResponseWriter<Resp>*,
-                                      grpc::CompletionQueue*, grpc::ServerCompletionQueue*, void*);
-  MethodInfo info;
-  Service* service;
-  RequestFn request;
+  MethodBinding binding;
   std::function<std::string_view(const Req&)> namespace_of;
   UnaryHandler<Req, Resp> handler;
 };
 
-template <class Service, class Req, class Resp>
+template <class Req, class Resp>
 class UnaryCall final : public CallTag {
  public:
-  using Method = UnaryMethod<Service, Req, Resp>;
+  using Method = UnaryMethod<Req, Resp>;
 
-  static void Post(const Method* method, grpc::ServerCompletionQueue* cq) {
-    new UnaryCall(method, cq);
+  // Waits for the method's next call on `gate`'s queue (unless the server is shutting down).
+  static void Post(const Method* method, CompletionQueueGate* gate) {
+    if (!method->binding.info.runtime->accepting.load(std::memory_order_acquire)) return;
+    auto* call = new UnaryCall(method, gate);
+    const bool posted = gate->Post([call, method, gate] {
+      method->binding.service->RequestUnary(method->binding.index, &call->server_context_,
+                                            &call->request_buffer_, &call->responder_,
+                                            gate->cq(), call);
+    });
+    if (!posted) delete call;
   }
 
   void Proceed(bool ok) override {
     if (finishing_) {
-      method_->info.metrics->Finished(code_, absl::Now() - ctx_->started());
-      delete this;
+      End(code_);
       return;
     }
     if (!ok) {  // the server is shutting down; no call arrived
       delete this;
       return;
     }
-    Post(method_, cq_);
-    method_->info.metrics->Started();
-    ctx_.emplace(method_->info, server_context_, absl::Now());
-    if (!internal::Dispatch(method_->info, [this] { Run(); })) {
-      Finish(internal::OverloadedStatus());
-    }
+    Post(method_, gate_);
+    info().metrics->Started();
+    ctx_.emplace(info(), server_context_, absl::Now());
+    if (!internal::Dispatch(info(), [this] { Run(); })) Finish(internal::OverloadedStatus());
   }
 
  private:
-  UnaryCall(const Method* method, grpc::ServerCompletionQueue* cq)
-      : method_(method), cq_(cq), responder_(&server_context_) {
-    (method->service->*method->request)(&server_context_, &request_, &responder_, cq, cq, this);
-  }
+  UnaryCall(const Method* method, CompletionQueueGate* gate)
+      : method_(method), gate_(gate), responder_(&server_context_) {}
+
+  const MethodInfo& info() const { return method_->binding.info; }
 
   void Run() {
-    grpc::Status status = internal::Guarded(method_->info, [this] {
+    Resp response;
+    grpc::Status status = internal::Guarded(info(), [this, &response] {
+      grpc::Status s = internal::AdmitCaller(*ctx_);
+      if (!s.ok()) return s;
+      Req request;
+      s = internal::ParseMessage(&request_buffer_, &request);
+      if (!s.ok()) return s;
       std::optional<std::string_view> ns;
-      if (method_->namespace_of) ns = method_->namespace_of(request_);
-      grpc::Status admitted = internal::AdmitCall(*ctx_, ns);
-      if (!admitted.ok()) return admitted;
-      return method_->handler(*ctx_, request_, &response_);
+      if (method_->namespace_of) ns = method_->namespace_of(request);
+      s = internal::AdmitRequest(*ctx_, ns);
+      if (!s.ok()) return s;
+      s = method_->handler(*ctx_, request, &response);
+      if (!s.ok()) return s;
+      return internal::SerializeMessage(response, &response_buffer_);
     });
     Finish(status);
   }
 
-  // The last thing a step does: once Finish is posted, another thread may delete `this`.
   void Finish(const grpc::Status& status) {
     finishing_ = true;
     code_ = status.error_code();
-    if (status.ok()) {
-      responder_.Finish(response_, status, this);
-    } else {
-      responder_.FinishWithError(status, this);
-    }
+    const bool posted = gate_->Post([this, &status] {
+      if (status.ok()) {
+        responder_.Finish(response_buffer_, status, this);
+      } else {
+        responder_.FinishWithError(status, this);
+      }
+    });
+    if (!posted) End(grpc::StatusCode::CANCELLED);
+  }
+
+  void End(grpc::StatusCode code) {
+    info().metrics->Finished(code, absl::Now() - ctx_->started());
+    delete this;
   }
 
   const Method* const method_;
-  grpc::ServerCompletionQueue* const cq_;
+  CompletionQueueGate* const gate_;
   grpc::ServerContext server_context_;
-  Req request_;
-  Resp response_;
-  grpc::ServerAsyncResponseWriter<Resp> responder_;
+  grpc::ByteBuffer request_buffer_;
+  grpc::ByteBuffer response_buffer_;
+  grpc::ServerAsyncResponseWriter<grpc::ByteBuffer> responder_;
   std::optional<CallContext> ctx_;
   bool finishing_ = false;
   grpc::StatusCode code_ = grpc::StatusCode::OK;
 };
 
-template <class Service, class Req, class Resp>
+// Shared by the two streaming kinds: the deadline alarm and the two-reference lifetime.
+class StreamingCallBase : public CallTag, public internal::Releasable {
+ public:
+  static constexpr absl::Duration kStalledStreamGrace = absl::Seconds(1);
+
+  void Release() override {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+ protected:
+  StreamingCallBase(const MethodBinding& binding, CompletionQueueGate* gate)
+      : binding_(binding), gate_(gate), alarm_(&server_context_, this) {}
+
+  const MethodInfo& info() const { return binding_.info; }
+
+  // Records arrival and arms the deadline alarm. Call once, when the request has arrived.
+  void Begin() {
+    info().metrics->Started();
+    ctx_.emplace(info(), server_context_, absl::Now());
+    refs_.fetch_add(1, std::memory_order_relaxed);
+    // A stream that keeps moving meets its deadline in its own steps (DEADLINE_EXCEEDED); the
+    // alarm, a little later, is for one stalled on its client, which it cancels.
+    if (!alarm_.Arm(gate_, ctx_->deadline() + kStalledStreamGrace)) Release();
+  }
+
+  // The call is over (answered, or dead): record it, stop the alarm, drop the chain's reference.
+  void End(grpc::StatusCode code) {
+    info().metrics->Finished(code, absl::Now() - ctx_->started());
+    alarm_.Disarm();
+    Release();
+  }
+
+  const MethodBinding& binding_;
+  CompletionQueueGate* const gate_;
+  grpc::ServerContext server_context_;
+  std::optional<CallContext> ctx_;
+  grpc::StatusCode code_ = grpc::StatusCode::OK;
+
+ private:
+  internal::DeadlineAlarm alarm_;
+  std::atomic<int> refs_{1};  // the operation chain, plus the alarm while armed
+};
+
+template <class Req, class Resp>
 struct ServerStreamMethod {
-  using RequestFn = void (Service::*)(grpc::ServerContext*, Req*, grpc::ServerAsyncWriter<Resp>*,
-                                      grpc::CompletionQueue*, grpc::ServerCompletionQueue*, void*);
-  MethodInfo info;
-  Service* service;
-  RequestFn request;
+  MethodBinding binding;
   std::function<std::string_view(const Req&)> namespace_of;
   ServerStreamHandler<Req, Resp> handler;
 };
 
-template <class Service, class Req, class Resp>
-class ServerStreamCall final : public CallTag {
+template <class Req, class Resp>
+class ServerStreamCall final : public StreamingCallBase {
  public:
-  using Method = ServerStreamMethod<Service, Req, Resp>;
+  using Method = ServerStreamMethod<Req, Resp>;
 
-  static void Post(const Method* method, grpc::ServerCompletionQueue* cq) {
-    new ServerStreamCall(method, cq);
+  static void Post(const Method* method, CompletionQueueGate* gate) {
+    if (!method->binding.info.runtime->accepting.load(std::memory_order_acquire)) return;
+    auto* call = new ServerStreamCall(method, gate);
+    const bool posted = gate->Post([call, method, gate] {
+      method->binding.service->RequestServerStream(method->binding.index, &call->server_context_,
+                                                   &call->request_buffer_, &call->writer_,
+                                                   gate->cq(), call);
+    });
+    if (!posted) delete call;
   }
 
   void Proceed(bool ok) override {
@@ -167,25 +319,21 @@ class ServerStreamCall final : public CallTag {
           delete this;
           return;
         }
-        Post(method_, cq_);
-        method_->info.metrics->Started();
-        ctx_.emplace(method_->info, server_context_, absl::Now());
-        if (!internal::Dispatch(method_->info, [this] { Start(); })) {
+        Post(method_, gate_);
+        Begin();
+        if (!internal::Dispatch(info(), [this] { Start(); })) {
           Finish(internal::OverloadedStatus());
         }
         return;
       case State::kWriting:
-        if (!ok) {  // the client went away or the call was cancelled
-          Finish(grpc::Status(grpc::StatusCode::CANCELLED, "stream write failed"));
+        if (!ok) {  // the client went away, or the deadline alarm cancelled the call
+          Abandon();
           return;
         }
-        if (!internal::Dispatch(method_->info, [this] { Pump(); })) {
-          Finish(internal::OverloadedStatus());
-        }
+        internal::Continue(info(), [this] { Pump(); });
         return;
       case State::kFinishing:
-        method_->info.metrics->Finished(code_, absl::Now() - ctx_->started());
-        delete this;
+        End(code_);
         return;
     }
   }
@@ -193,18 +341,21 @@ class ServerStreamCall final : public CallTag {
  private:
   enum class State { kWaitingForRequest, kWriting, kFinishing };
 
-  ServerStreamCall(const Method* method, grpc::ServerCompletionQueue* cq)
-      : method_(method), cq_(cq), writer_(&server_context_) {
-    (method->service->*method->request)(&server_context_, &request_, &writer_, cq, cq, this);
-  }
+  ServerStreamCall(const Method* method, CompletionQueueGate* gate)
+      : StreamingCallBase(method->binding, gate), method_(method), writer_(&server_context_) {}
 
   void Start() {
-    grpc::Status status = internal::Guarded(method_->info, [this] {
+    grpc::Status status = internal::Guarded(info(), [this] {
+      grpc::Status s = internal::AdmitCaller(*ctx_);
+      if (!s.ok()) return s;
+      Req request;
+      s = internal::ParseMessage(&request_buffer_, &request);
+      if (!s.ok()) return s;
       std::optional<std::string_view> ns;
-      if (method_->namespace_of) ns = method_->namespace_of(request_);
-      grpc::Status admitted = internal::AdmitCall(*ctx_, ns);
-      if (!admitted.ok()) return admitted;
-      return method_->handler(*ctx_, request_, &source_);
+      if (method_->namespace_of) ns = method_->namespace_of(request);
+      s = internal::AdmitRequest(*ctx_, ns);
+      if (!s.ok()) return s;
+      return method_->handler(*ctx_, request, &source_);
     });
     if (!status.ok() || source_ == nullptr) {
       Finish(status);
@@ -220,55 +371,65 @@ class ServerStreamCall final : public CallTag {
       return;
     }
     bool has_message = false;
-    response_.Clear();
-    grpc::Status status = internal::Guarded(
-        method_->info, [this, &has_message] { return source_->Next(*ctx_, &response_, &has_message); });
+    Resp response;
+    grpc::Status status = internal::Guarded(info(), [this, &response, &has_message] {
+      grpc::Status s = source_->Next(*ctx_, &response, &has_message);
+      if (!s.ok() || !has_message) return s;
+      return internal::SerializeMessage(response, &write_buffer_);
+    });
     if (!status.ok() || !has_message) {
       Finish(status);
       return;
     }
     state_ = State::kWriting;
-    writer_.Write(response_, this);
+    if (!gate_->Post([this] { writer_.Write(write_buffer_, this); })) Abandon();
   }
 
   void Finish(const grpc::Status& status) {
     source_.reset();  // release snapshots and iterators before the answer goes out
     state_ = State::kFinishing;
     code_ = status.error_code();
-    writer_.Finish(status, this);
+    if (!gate_->Post([this, &status] { writer_.Finish(status, this); })) {
+      End(grpc::StatusCode::CANCELLED);
+    }
+  }
+
+  void Abandon() {
+    source_.reset();
+    End(grpc::StatusCode::CANCELLED);
   }
 
   const Method* const method_;
-  grpc::ServerCompletionQueue* const cq_;
-  grpc::ServerContext server_context_;
-  Req request_;
-  Resp response_;
-  grpc::ServerAsyncWriter<Resp> writer_;
-  std::optional<CallContext> ctx_;
+  grpc::ByteBuffer request_buffer_;
+  grpc::ByteBuffer write_buffer_;
+  grpc::ServerAsyncWriter<grpc::ByteBuffer> writer_;
   std::unique_ptr<StreamSource<Resp>> source_;
   State state_ = State::kWaitingForRequest;
-  grpc::StatusCode code_ = grpc::StatusCode::OK;
 };
 
-template <class Service, class Req, class Resp>
+template <class Req, class Resp>
 struct ClientStreamMethod {
-  using RequestFn = void (Service::*)(grpc::ServerContext*, grpc::ServerAsyncReader<Resp, Req>*,
-                                      grpc::CompletionQueue*, grpc::ServerCompletionQueue*, void*);
-  MethodInfo info;
-  Service* service;
-  RequestFn request;
+  MethodBinding binding;
   ClientStreamHandler<Req, Resp> handler;
 };
 
 // Namespaces in a client stream arrive with its messages: the sink checks each one with
-// CallContext::CheckNamespace.
-template <class Service, class Req, class Resp>
-class ClientStreamCall final : public CallTag {
+// CallContext::CheckNamespace. A message that does not parse ends the call with
+// INVALID_ARGUMENT before the sink sees it. When the client cancels, the messages the sink has
+// already accepted stay applied (as with any cancelled call, the outcome is unknown to the client).
+template <class Req, class Resp>
+class ClientStreamCall final : public StreamingCallBase {
  public:
-  using Method = ClientStreamMethod<Service, Req, Resp>;
+  using Method = ClientStreamMethod<Req, Resp>;
 
-  static void Post(const Method* method, grpc::ServerCompletionQueue* cq) {
-    new ClientStreamCall(method, cq);
+  static void Post(const Method* method, CompletionQueueGate* gate) {
+    if (!method->binding.info.runtime->accepting.load(std::memory_order_acquire)) return;
+    auto* call = new ClientStreamCall(method, gate);
+    const bool posted = gate->Post([call, method, gate] {
+      method->binding.service->RequestClientStream(method->binding.index, &call->server_context_,
+                                                   &call->reader_, gate->cq(), call);
+    });
+    if (!posted) delete call;
   }
 
   void Proceed(bool ok) override {
@@ -278,22 +439,25 @@ class ClientStreamCall final : public CallTag {
           delete this;
           return;
         }
-        Post(method_, cq_);
-        method_->info.metrics->Started();
-        ctx_.emplace(method_->info, server_context_, absl::Now());
-        Step([this] { Start(); });
+        Post(method_, gate_);
+        Begin();
+        if (!internal::Dispatch(info(), [this] { Start(); })) {
+          Finish(internal::OverloadedStatus());
+        }
         return;
       case State::kReading:
-        // !ok: the client half-closed (or the call ended); answer with what was received.
         if (ok) {
-          Step([this] { Consume(); });
+          internal::Continue(info(), [this] { Consume(); });
+        } else if (ctx_->Expired()) {
+          // The deadline alarm cancelled the call: nothing more is applied.
+          Finish(internal::DeadlineStatus(*ctx_));
         } else {
-          Step([this] { Complete(); });
+          // The client half-closed: answer with what was received.
+          internal::Continue(info(), [this] { Complete(); });
         }
         return;
       case State::kFinishing:
-        method_->info.metrics->Finished(code_, absl::Now() - ctx_->started());
-        delete this;
+        End(code_);
         return;
     }
   }
@@ -301,22 +465,15 @@ class ClientStreamCall final : public CallTag {
  private:
   enum class State { kWaitingForRequest, kReading, kFinishing };
 
-  ClientStreamCall(const Method* method, grpc::ServerCompletionQueue* cq)
-      : method_(method), cq_(cq), reader_(&server_context_) {
-    (method->service->*method->request)(&server_context_, &reader_, cq, cq, this);
-  }
-
-  template <class Fn>
-  void Step(Fn&& work) {
-    if (!internal::Dispatch(method_->info, std::forward<Fn>(work))) {
-      Finish(internal::OverloadedStatus());
-    }
-  }
+  ClientStreamCall(const Method* method, CompletionQueueGate* gate)
+      : StreamingCallBase(method->binding, gate), method_(method), reader_(&server_context_) {}
 
   void Start() {
-    grpc::Status status = internal::Guarded(method_->info, [this] {
-      grpc::Status admitted = internal::AdmitCall(*ctx_, std::nullopt);
-      if (!admitted.ok()) return admitted;
+    grpc::Status status = internal::Guarded(info(), [this] {
+      grpc::Status s = internal::AdmitCaller(*ctx_);
+      if (!s.ok()) return s;
+      s = internal::AdmitRequest(*ctx_, std::nullopt);
+      if (!s.ok()) return s;
       return method_->handler(*ctx_, &sink_);
     });
     if (status.ok() && sink_ == nullptr) {
@@ -330,9 +487,9 @@ class ClientStreamCall final : public CallTag {
   }
 
   void Read() {
-    request_.Clear();
+    read_buffer_.Clear();
     state_ = State::kReading;
-    reader_.Read(&request_, this);
+    if (!gate_->Post([this] { reader_.Read(&read_buffer_, this); })) Abandon();
   }
 
   void Consume() {
@@ -340,8 +497,13 @@ class ClientStreamCall final : public CallTag {
       Finish(internal::DeadlineStatus(*ctx_));
       return;
     }
-    grpc::Status status =
-        internal::Guarded(method_->info, [this] { return sink_->OnMessage(*ctx_, request_); });
+    ++received_;
+    grpc::Status status = internal::Guarded(info(), [this] {
+      Req message;
+      grpc::Status s = internal::ParseMessage(&read_buffer_, &message, received_);
+      if (!s.ok()) return s;
+      return sink_->OnMessage(*ctx_, message);
+    });
     if (!status.ok()) {
       Finish(status);
       return;
@@ -350,8 +512,12 @@ class ClientStreamCall final : public CallTag {
   }
 
   void Complete() {
-    grpc::Status status =
-        internal::Guarded(method_->info, [this] { return sink_->Finish(*ctx_, &response_); });
+    Resp response;
+    grpc::Status status = internal::Guarded(info(), [this, &response] {
+      grpc::Status s = sink_->Finish(*ctx_, &response);
+      if (!s.ok()) return s;
+      return internal::SerializeMessage(response, &response_buffer_);
+    });
     Finish(status);
   }
 
@@ -359,23 +525,28 @@ class ClientStreamCall final : public CallTag {
     sink_.reset();
     state_ = State::kFinishing;
     code_ = status.error_code();
-    if (status.ok()) {
-      reader_.Finish(response_, status, this);
-    } else {
-      reader_.FinishWithError(status, this);
-    }
+    const bool posted = gate_->Post([this, &status] {
+      if (status.ok()) {
+        reader_.Finish(response_buffer_, status, this);
+      } else {
+        reader_.FinishWithError(status, this);
+      }
+    });
+    if (!posted) End(grpc::StatusCode::CANCELLED);
+  }
+
+  void Abandon() {
+    sink_.reset();
+    End(grpc::StatusCode::CANCELLED);
   }
 
   const Method* const method_;
-  grpc::ServerCompletionQueue* const cq_;
-  grpc::ServerContext server_context_;
-  Req request_;
-  Resp response_;
-  grpc::ServerAsyncReader<Resp, Req> reader_;
-  std::optional<CallContext> ctx_;
+  grpc::ByteBuffer read_buffer_;
+  grpc::ByteBuffer response_buffer_;
+  grpc::ServerAsyncReader<grpc::ByteBuffer, grpc::ByteBuffer> reader_;
   std::unique_ptr<StreamSink<Req, Resp>> sink_;
   State state_ = State::kWaitingForRequest;
-  grpc::StatusCode code_ = grpc::StatusCode::OK;
+  int received_ = 0;
 };
 
 }  // namespace sochdb::server

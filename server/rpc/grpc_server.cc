@@ -1,12 +1,13 @@
 #include "server/rpc/grpc_server.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/descriptor.h"
+#include "absl/strings/str_join.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/resource_quota.h"
@@ -22,6 +23,31 @@ void DieBadRegistration(std::string_view service, std::string_view method, std::
   std::abort();
 }
 
+MethodBinding ServiceRegistrar::Bind(std::string_view method, Kind kind,
+                                     const google::protobuf::Descriptor* request,
+                                     const google::protobuf::Descriptor* response,
+                                     auth::Capability capability, Execution execution) {
+  const google::protobuf::ServiceDescriptor& service = service_->descriptor();
+  const google::protobuf::MethodDescriptor* m =
+      service.FindMethodByName(std::string(method));
+  if (m == nullptr) DieBadRegistration(service.full_name(), method, "no such method");
+  const Kind declared = m->client_streaming()
+                            ? (m->server_streaming() ? Kind::kUnary : Kind::kClientStream)
+                            : (m->server_streaming() ? Kind::kServerStream : Kind::kUnary);
+  if (m->client_streaming() && m->server_streaming()) {
+    DieBadRegistration(service.full_name(), method, "bidirectional streams are not supported");
+  }
+  if (declared != kind) DieBadRegistration(service.full_name(), method, "wrong RPC kind");
+  if (m->input_type() != request || m->output_type() != response) {
+    DieBadRegistration(service.full_name(), method, "wrong request or response type");
+  }
+  MethodBinding binding;
+  binding.info = server_->DescribeMethod(*service_, method, capability, execution);
+  binding.service = service_;
+  binding.index = m->index();
+  return binding;
+}
+
 GrpcServer::GrpcServer(GrpcServerOptions options, const auth::Authorizer* authorizer,
                        RpcMetrics* metrics)
     : options_(std::move(options)), metrics_(metrics) {
@@ -33,24 +59,56 @@ GrpcServer::GrpcServer(GrpcServerOptions options, const auth::Authorizer* author
 
 GrpcServer::~GrpcServer() { Shutdown(absl::ZeroDuration()); }
 
-MethodInfo GrpcServer::DescribeMethod(std::string_view service, std::string_view method,
+ServiceRegistrar GrpcServer::AddService(std::string_view full_name) {
+  if (running_) DieBadRegistration(full_name, "*", "services must be added before Start");
+  const google::protobuf::ServiceDescriptor* descriptor =
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+          std::string(full_name));
+  if (descriptor == nullptr) DieBadRegistration(full_name, "*", "no such service descriptor");
+  if (registered_.count(descriptor->full_name()) > 0) {
+    DieBadRegistration(full_name, "*", "service added twice");
+  }
+  registered_[descriptor->full_name()];
+  services_.push_back(std::make_unique<RawService>(*descriptor));
+  return ServiceRegistrar(services_.back().get(), this);
+}
+
+MethodInfo GrpcServer::DescribeMethod(const RawService& service, std::string_view method,
                                       auth::Capability capability, Execution execution) {
-  ++registered_methods_[std::string(service)];
+  const std::string& name = service.descriptor().full_name();
+  std::vector<std::string>& methods = registered_[name];
+  if (std::find(methods.begin(), methods.end(), method) != methods.end()) {
+    DieBadRegistration(name, method, "method registered twice");
+  }
+  methods.emplace_back(method);
   MethodInfo info;
-  info.service = std::string(service);
+  info.service = name;
   info.method = std::string(method);
   info.capability = capability;
   info.execution = execution;
-  info.metrics = metrics_->ForMethod(service, method);
+  info.metrics = metrics_->ForMethod(name, method);
   info.runtime = &runtime_;
   return info;
 }
 
 void GrpcServer::AddMethod(std::shared_ptr<const void> method,
-                           std::function<void(grpc::ServerCompletionQueue*)> post) {
+                           std::function<void(CompletionQueueGate*)> post) {
   if (running_) DieBadRegistration("", "", "methods must be registered before Start");
   methods_.push_back(std::move(method));
   posters_.push_back(std::move(post));
+}
+
+void GrpcServer::CheckEveryMethodRegistered() const {
+  for (const auto& service : services_) {
+    const google::protobuf::ServiceDescriptor& d = service->descriptor();
+    const std::vector<std::string>& methods = registered_.at(d.full_name());
+    if (static_cast<int>(methods.size()) != d.method_count()) {
+      DieBadRegistration(d.full_name(), "*",
+                         absl::StrCat("registered ", methods.size(), " of ", d.method_count(),
+                                      " methods (", absl::StrJoin(methods, ", "),
+                                      "); every method of a served service needs a handler"));
+    }
+  }
 }
 
 void GrpcServer::ApplyOptions(grpc::ServerBuilder& builder) {
@@ -71,18 +129,10 @@ void GrpcServer::ApplyOptions(grpc::ServerBuilder& builder) {
 }
 
 absl::Status GrpcServer::Start() {
-  if (running_) return absl::FailedPreconditionError("server already started");
-  for (const std::string& name : service_names_) {
-    const google::protobuf::ServiceDescriptor* descriptor =
-        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(name);
-    const int expected = descriptor != nullptr ? descriptor->method_count() : -1;
-    if (registered_methods_[name] != expected) {
-      DieBadRegistration(name, "*",
-                         absl::StrCat("registered ", registered_methods_[name], " of ", expected,
-                                      " methods; every method of a served service needs a "
-                                      "handler"));
-    }
+  if (running_ || server_ != nullptr) {
+    return absl::FailedPreconditionError("a server can be started only once");
   }
+  CheckEveryMethodRegistered();
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
@@ -93,30 +143,30 @@ absl::Status GrpcServer::Start() {
                                                 : grpc::InsecureServerCredentials(),
                            &port_);
   for (auto& service : services_) builder.RegisterService(service.get());
-  const int queues = options_.completion_queues < 1 ? 1 : options_.completion_queues;
-  for (int i = 0; i < queues; ++i) queues_.push_back(builder.AddCompletionQueue());
-
+  const int queues = std::max(1, options_.completion_queues);
+  for (int i = 0; i < queues; ++i) {
+    gates_.push_back(std::make_unique<CompletionQueueGate>(builder.AddCompletionQueue()));
+  }
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
     server_.reset();
-    queues_.clear();
+    gates_.clear();
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options_.address,
                      " (address in use, not local, or not permitted)"));
   }
   running_ = true;
-
-  for (auto& cq : queues_) {
+  for (auto& gate : gates_) {
     for (const auto& post : posters_) {
-      for (int i = 0; i < options_.calls_posted_per_method; ++i) post(cq.get());
+      for (int i = 0; i < options_.calls_posted_per_method; ++i) post(gate.get());
     }
   }
-  for (auto& cq : queues_) pollers_.emplace_back([this, q = cq.get()] { Poll(q); });
+  for (auto& gate : gates_) pollers_.emplace_back([this, cq = gate->cq()] { Poll(cq); });
 
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
   if (health != nullptr) {
     health->SetServingStatus(true);
-    for (const std::string& name : service_names_) health->SetServingStatus(name, true);
+    for (const std::string& name : service_names()) health->SetServingStatus(name, true);
   }
   return absl::OkStatus();
 }
@@ -131,17 +181,27 @@ void GrpcServer::Poll(grpc::ServerCompletionQueue* cq) {
 void GrpcServer::Shutdown(absl::Duration grace) {
   if (!running_) return;
   running_ = false;
+  runtime_.accepting.store(false, std::memory_order_release);
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
   if (health != nullptr) health->SetServingStatus(false);
   // Stops accepting calls; calls in flight may finish until the deadline, then are cancelled.
   // The pollers keep running meanwhile so those calls can complete.
   server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
-  for (auto& cq : queues_) cq->Shutdown();
+  // Tasks still queued on the pool answer their calls now, while the queues are open.
+  pool_->Drain();
+  for (auto& gate : gates_) gate->Close();
   for (std::thread& poller : pollers_) poller.join();
   pollers_.clear();
-  pool_.reset();  // every call has finished, so the queue is empty: this just joins
+  runtime_.pool = nullptr;
+  pool_.reset();
   server_.reset();
-  queues_.clear();
+  gates_.clear();
+}
+
+std::vector<std::string> GrpcServer::service_names() const {
+  std::vector<std::string> names;
+  for (const auto& service : services_) names.push_back(service->descriptor().full_name());
+  return names;
 }
 
 }  // namespace sochdb::server

@@ -1,8 +1,9 @@
 // GrpcServer: the process's gRPC front: listening port and credentials, gRPC limits, several
 // completion queues with one poller thread each, the worker pool, health and reflection, and the
-// registry of async services. Services register their methods through ServiceRegistrar (one line
-// per method); Start() binds and pre-posts calls; Shutdown() drains and stops in the order gRPC
-// requires: server, then queues, then drain, then join.
+// registry of services. A service is a RawService built from its descriptor; its methods are
+// registered through ServiceRegistrar, one line each, and checked against the descriptor (name,
+// RPC kind, request and response types) at start-up. Start() binds and posts calls; Shutdown()
+// drains and stops in the order gRPC requires.
 #ifndef SOCHDB_SERVER_RPC_GRPC_SERVER_H_
 #define SOCHDB_SERVER_RPC_GRPC_SERVER_H_
 
@@ -10,17 +11,20 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "engine/auth/auth.h"
+#include "google/protobuf/descriptor.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "server/rpc/call_context.h"
 #include "server/rpc/calls.h"
+#include "server/rpc/raw_service.h"
 #include "server/rpc/rpc_metrics.h"
 #include "server/rpc/worker_pool.h"
 
@@ -45,10 +49,14 @@ struct GrpcServerOptions {
   absl::Duration max_call_duration = absl::Minutes(5);
 };
 
+// Registration mistakes are programming errors: report and abort at start-up.
+[[noreturn]] void DieBadRegistration(std::string_view service, std::string_view method,
+                                     std::string_view why);
+
 class GrpcServer;
 
 // Keeps a parameter out of template argument deduction, so handlers can be lambdas and policies
-// braced lists: the types come from the generated RequestXxx member alone.
+// braced lists.
 template <class T>
 struct NonDeducedType {
   using type = T;
@@ -56,47 +64,53 @@ struct NonDeducedType {
 template <class T>
 using NonDeduced = typename NonDeducedType<T>::type;
 
-// Registration mistakes are programming errors: report and abort at start-up.
-[[noreturn]] void DieBadRegistration(std::string_view service, std::string_view method,
-                                     std::string_view why);
-
-// Registers one async service's methods. Obtained from GrpcServer::AddService before Start.
-template <class AsyncService>
+// Registers one service's methods. Obtained from GrpcServer::AddService before Start. Each
+// method comes in two spellings: a handler function with explicit <Req, Resp>, or an object and
+// its member function (types deduced):
+//   r.Unary("Get", {Capability::kRead, &KvGetRequest::namespace_}, this, &KvService::Get);
 class ServiceRegistrar {
  public:
-  ServiceRegistrar(AsyncService* service, std::string service_name, GrpcServer* server)
-      : service_(service), service_name_(std::move(service_name)), server_(server) {}
+  ServiceRegistrar(RawService* service, GrpcServer* server) : service_(service), server_(server) {}
 
-  // One line per method, e.g.
-  //   r.Unary(&KvService::AsyncService::RequestGet, "Get",
-  //           {Capability::kRead, &KvGetRequest::namespace_}, handler);
-  template <class Base, class Req, class Resp>
-  void Unary(void (Base::*request)(grpc::ServerContext*, Req*,
-                                   grpc::ServerAsyncResponseWriter<Resp>*,
-                                   grpc::CompletionQueue*, grpc::ServerCompletionQueue*, void*),
-             std::string_view method, NonDeduced<MethodPolicy<Req>> policy,
+  template <class Req, class Resp>
+  void Unary(std::string_view method, NonDeduced<MethodPolicy<Req>> policy,
              NonDeduced<UnaryHandler<Req, Resp>> handler);
+  template <class T, class Req, class Resp>
+  void Unary(std::string_view method, NonDeduced<MethodPolicy<Req>> policy, T* self,
+             grpc::Status (T::*fn)(CallContext&, const Req&, Resp*)) {
+    Unary<Req, Resp>(method, std::move(policy), BindHandler(self, fn));
+  }
 
-  template <class Base, class Req, class Resp>
-  void ServerStream(void (Base::*request)(grpc::ServerContext*, Req*,
-                                          grpc::ServerAsyncWriter<Resp>*, grpc::CompletionQueue*,
-                                          grpc::ServerCompletionQueue*, void*),
-                    std::string_view method, NonDeduced<MethodPolicy<Req>> policy,
+  template <class Req, class Resp>
+  void ServerStream(std::string_view method, NonDeduced<MethodPolicy<Req>> policy,
                     NonDeduced<ServerStreamHandler<Req, Resp>> handler);
+  template <class T, class Req, class Resp>
+  void ServerStream(std::string_view method, NonDeduced<MethodPolicy<Req>> policy, T* self,
+                    grpc::Status (T::*fn)(CallContext&, const Req&,
+                                          std::unique_ptr<StreamSource<Resp>>*)) {
+    ServerStream<Req, Resp>(method, std::move(policy), BindHandler(self, fn));
+  }
 
   // Client streams carry no namespace in the call itself: the policy's namespace_of must be null
   // and the sink checks each message's namespace with CallContext::CheckNamespace.
-  template <class Base, class Req, class Resp>
-  void ClientStream(void (Base::*request)(grpc::ServerContext*,
-                                          grpc::ServerAsyncReader<Resp, Req>*,
-                                          grpc::CompletionQueue*, grpc::ServerCompletionQueue*,
-                                          void*),
-                    std::string_view method, NonDeduced<MethodPolicy<Req>> policy,
+  template <class Req, class Resp>
+  void ClientStream(std::string_view method, NonDeduced<MethodPolicy<Req>> policy,
                     NonDeduced<ClientStreamHandler<Req, Resp>> handler);
+  template <class T, class Req, class Resp>
+  void ClientStream(std::string_view method, NonDeduced<MethodPolicy<Req>> policy, T* self,
+                    grpc::Status (T::*fn)(CallContext&, std::unique_ptr<StreamSink<Req, Resp>>*)) {
+    ClientStream<Req, Resp>(method, std::move(policy), BindHandler(self, fn));
+  }
 
  private:
-  AsyncService* const service_;
-  const std::string service_name_;
+  enum class Kind { kUnary, kServerStream, kClientStream };
+  // The method's binding, after checking it exists with this kind and these message types.
+  MethodBinding Bind(std::string_view method, Kind kind,
+                     const google::protobuf::Descriptor* request,
+                     const google::protobuf::Descriptor* response, auth::Capability capability,
+                     Execution execution);
+
+  RawService* const service_;
   GrpcServer* const server_;
 };
 
@@ -108,114 +122,99 @@ class GrpcServer {
   GrpcServer(const GrpcServer&) = delete;
   GrpcServer& operator=(const GrpcServer&) = delete;
 
-  // Creates and owns the AsyncService of a generated service class (e.g. v1::KvService);
-  // register its methods on the returned registrar. Before Start only.
+  // Serves the generated service class `GeneratedService` (e.g. v1::KvService); register every
+  // one of its methods on the returned registrar. Before Start only.
   template <class GeneratedService>
-  ServiceRegistrar<typename GeneratedService::AsyncService> AddService() {
-    using AsyncService = typename GeneratedService::AsyncService;
-    auto service = std::make_unique<AsyncService>();
-    AsyncService* raw = service.get();
-    services_.push_back(std::move(service));
-    service_names_.push_back(GeneratedService::service_full_name());
-    return ServiceRegistrar<AsyncService>(raw, service_names_.back(), this);
+  ServiceRegistrar AddService() {
+    return AddService(GeneratedService::service_full_name());
   }
+  ServiceRegistrar AddService(std::string_view full_name);
 
   // Binds the port, starts the pollers and marks every service SERVING. UNAVAILABLE when the
-  // address cannot be bound. Aborts when a service left one of its methods unregistered: an
-  // async method nobody requests would leave its callers waiting forever.
+  // address cannot be bound. Aborts when a service left one of its methods unregistered: a
+  // method nobody serves would leave its callers waiting forever.
   absl::Status Start();
   // The bound port (useful with port 0). Valid after Start.
   int port() const { return port_; }
 
   // Marks every service NOT_SERVING, stops accepting calls, lets calls in flight finish for up
-  // to `grace` (then cancels them), stops the queues and joins every thread. Idempotent.
+  // to `grace` (then cancels them), finishes the worker pool's tasks, stops the queues and joins
+  // every thread. Idempotent.
   void Shutdown(absl::Duration grace);
 
-  const std::vector<std::string>& service_names() const { return service_names_; }
+  std::vector<std::string> service_names() const;
 
-  // For ServiceRegistrar: a method's shared description, and a function that posts its first
-  // calls on a queue once the server runs.
-  MethodInfo DescribeMethod(std::string_view service, std::string_view method,
+  // For ServiceRegistrar: a method's description (with its metrics), and a function that posts
+  // its calls on a queue once the server runs.
+  MethodInfo DescribeMethod(const RawService& service, std::string_view method,
                             auth::Capability capability, Execution execution);
   void AddMethod(std::shared_ptr<const void> method,
-                 std::function<void(grpc::ServerCompletionQueue*)> post);
+                 std::function<void(CompletionQueueGate*)> post);
 
  private:
   void Poll(grpc::ServerCompletionQueue* cq);
   void ApplyOptions(grpc::ServerBuilder& builder);
+  void CheckEveryMethodRegistered() const;
 
   const GrpcServerOptions options_;
   RpcMetrics* const metrics_;
   ServerRuntime runtime_;
   std::unique_ptr<WorkerPool> pool_;
-  std::vector<std::unique_ptr<grpc::Service>> services_;
-  std::vector<std::string> service_names_;
-  std::map<std::string, int> registered_methods_;  // by service name
+  std::vector<std::unique_ptr<RawService>> services_;
+  std::map<std::string, std::vector<std::string>> registered_;  // service -> methods
   std::vector<std::shared_ptr<const void>> methods_;
-  std::vector<std::function<void(grpc::ServerCompletionQueue*)>> posters_;
-  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues_;
+  std::vector<std::function<void(CompletionQueueGate*)>> posters_;
+  std::vector<std::unique_ptr<CompletionQueueGate>> gates_;
   std::vector<std::thread> pollers_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   bool running_ = false;
 };
 
-template <class AsyncService>
-template <class Base, class Req, class Resp>
-void ServiceRegistrar<AsyncService>::Unary(
-    void (Base::*request)(grpc::ServerContext*, Req*, grpc::ServerAsyncResponseWriter<Resp>*,
-                          grpc::CompletionQueue*, grpc::ServerCompletionQueue*, void*),
-    std::string_view method, NonDeduced<MethodPolicy<Req>> policy,
-    NonDeduced<UnaryHandler<Req, Resp>> handler) {
-  using Method = UnaryMethod<Base, Req, Resp>;
-  auto m = std::make_shared<Method>(Method{
-      server_->DescribeMethod(service_name_, method, policy.capability,
-                              policy.execution),
-      service_, request, std::move(policy.namespace_of), std::move(handler)});
+template <class Req, class Resp>
+void ServiceRegistrar::Unary(std::string_view method, NonDeduced<MethodPolicy<Req>> policy,
+                             NonDeduced<UnaryHandler<Req, Resp>> handler) {
+  using Method = UnaryMethod<Req, Resp>;
+  auto m = std::make_shared<Method>(
+      Method{Bind(method, Kind::kUnary, Req::descriptor(), Resp::descriptor(), policy.capability,
+                  policy.execution),
+             std::move(policy.namespace_of), std::move(handler)});
   const Method* raw = m.get();
-  server_->AddMethod(std::move(m), [raw](grpc::ServerCompletionQueue* cq) {
-    UnaryCall<Base, Req, Resp>::Post(raw, cq);
+  server_->AddMethod(std::move(m), [raw](CompletionQueueGate* gate) {
+    UnaryCall<Req, Resp>::Post(raw, gate);
   });
 }
 
-template <class AsyncService>
-template <class Base, class Req, class Resp>
-void ServiceRegistrar<AsyncService>::ServerStream(
-    void (Base::*request)(grpc::ServerContext*, Req*, grpc::ServerAsyncWriter<Resp>*,
-                          grpc::CompletionQueue*, grpc::ServerCompletionQueue*, void*),
-    std::string_view method, NonDeduced<MethodPolicy<Req>> policy,
-    NonDeduced<ServerStreamHandler<Req, Resp>> handler) {
-  using Method = ServerStreamMethod<Base, Req, Resp>;
-  auto m = std::make_shared<Method>(Method{
-      server_->DescribeMethod(service_name_, method, policy.capability,
-                              policy.execution),
-      service_, request, std::move(policy.namespace_of), std::move(handler)});
+template <class Req, class Resp>
+void ServiceRegistrar::ServerStream(std::string_view method, NonDeduced<MethodPolicy<Req>> policy,
+                                    NonDeduced<ServerStreamHandler<Req, Resp>> handler) {
+  using Method = ServerStreamMethod<Req, Resp>;
+  auto m = std::make_shared<Method>(
+      Method{Bind(method, Kind::kServerStream, Req::descriptor(), Resp::descriptor(),
+                  policy.capability, policy.execution),
+             std::move(policy.namespace_of), std::move(handler)});
   const Method* raw = m.get();
-  server_->AddMethod(std::move(m), [raw](grpc::ServerCompletionQueue* cq) {
-    ServerStreamCall<Base, Req, Resp>::Post(raw, cq);
+  server_->AddMethod(std::move(m), [raw](CompletionQueueGate* gate) {
+    ServerStreamCall<Req, Resp>::Post(raw, gate);
   });
 }
 
-template <class AsyncService>
-template <class Base, class Req, class Resp>
-void ServiceRegistrar<AsyncService>::ClientStream(
-    void (Base::*request)(grpc::ServerContext*, grpc::ServerAsyncReader<Resp, Req>*,
-                          grpc::CompletionQueue*, grpc::ServerCompletionQueue*, void*),
-    std::string_view method, NonDeduced<MethodPolicy<Req>> policy,
-    NonDeduced<ClientStreamHandler<Req, Resp>> handler) {
-  using Method = ClientStreamMethod<Base, Req, Resp>;
+template <class Req, class Resp>
+void ServiceRegistrar::ClientStream(std::string_view method, NonDeduced<MethodPolicy<Req>> policy,
+                                    NonDeduced<ClientStreamHandler<Req, Resp>> handler) {
+  using Method = ClientStreamMethod<Req, Resp>;
   if (policy.namespace_of != nullptr) {
     // A programming error, found at start-up: the namespace would never be checked.
-    DieBadRegistration(service_name_, method,
+    DieBadRegistration(service_->descriptor().full_name(), method,
                        "a client stream cannot have a request namespace field");
   }
-  auto m = std::make_shared<Method>(Method{
-      server_->DescribeMethod(service_name_, method, policy.capability,
-                              policy.execution),
-      service_, request, std::move(handler)});
+  auto m = std::make_shared<Method>(
+      Method{Bind(method, Kind::kClientStream, Req::descriptor(), Resp::descriptor(),
+                  policy.capability, policy.execution),
+             std::move(handler)});
   const Method* raw = m.get();
-  server_->AddMethod(std::move(m), [raw](grpc::ServerCompletionQueue* cq) {
-    ClientStreamCall<Base, Req, Resp>::Post(raw, cq);
+  server_->AddMethod(std::move(m), [raw](CompletionQueueGate* gate) {
+    ClientStreamCall<Req, Resp>::Post(raw, gate);
   });
 }
 

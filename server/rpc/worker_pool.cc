@@ -12,11 +12,18 @@ WorkerPool::WorkerPool(size_t threads, size_t max_queued)
 }
 
 WorkerPool::~WorkerPool() {
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-  }
+  Drain();
   for (std::thread& worker : workers_) worker.join();
+}
+
+void WorkerPool::Drain() {
+  absl::MutexLock lock(&mu_);
+  stopping_ = true;
+  mu_.Await(absl::Condition(
+      +[](WorkerPool* pool) ABSL_EXCLUSIVE_LOCKS_REQUIRED(pool->mu_) {
+        return pool->queue_.empty() && pool->running_ == 0;
+      },
+      this));
 }
 
 bool WorkerPool::TrySubmit(std::function<void()> task) {
@@ -45,8 +52,11 @@ void WorkerPool::Run() {
       if (queue_.empty()) return;
       task = std::move(queue_.front());
       queue_.pop_front();
+      ++running_;
     }
     task();
+    absl::MutexLock lock(&mu_);
+    --running_;
   }
 }
 

@@ -20,7 +20,7 @@ class WorkerPool {
  public:
   // Starts `threads` (>= 1) workers; at most `max_queued` (>= 1) tasks wait for a worker.
   WorkerPool(size_t threads, size_t max_queued);
-  // Runs every queued task, then joins the workers.
+  // Drain(), then joins the workers.
   ~WorkerPool();
 
   WorkerPool(const WorkerPool&) = delete;
@@ -28,6 +28,10 @@ class WorkerPool {
 
   // Queues `task`; false (task dropped) when the queue is full or the pool is stopping.
   bool TrySubmit(std::function<void()> task);
+
+  // Refuses new tasks from now on and returns once every queued and running task has finished.
+  // Idempotent.
+  void Drain();
 
   size_t threads() const { return workers_.size(); }
   size_t max_queued() const { return max_queued_; }
@@ -40,6 +44,7 @@ class WorkerPool {
   mutable absl::Mutex mu_;
   std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  size_t running_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::thread> workers_;
 };
 

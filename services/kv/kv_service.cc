@@ -11,7 +11,6 @@ namespace {
 
 using auth::Capability;
 using server::Execution;
-using AsyncKv = v1::KvService::AsyncService;
 
 // Streams a KvScanCursor, one entry per message.
 class ScanSource final : public server::StreamSource<v1::KvScanResponse> {
@@ -32,28 +31,25 @@ class ScanSource final : public server::StreamSource<v1::KvScanResponse> {
 
 }  // namespace
 
-KvService::KvService(kv::KvStore* store, bool blocking_writes)
-    : store_(store), blocking_writes_(blocking_writes) {}
+KvService::KvService(kv::KvStore* store) : store_(store) {}
 
 void KvService::Register(server::GrpcServer& server) {
-  const Execution writes = blocking_writes_ ? Execution::kWorkerPool : Execution::kInline;
+  // Writes run on the worker pool in every --sync mode: under "full" they wait for an fsync
+  // (and LevelDB groups concurrent ones into one), and in the other modes LevelDB can still
+  // queue them behind the background syncer's fsync or a compaction stall. Reads stay inline.
+  constexpr Execution kWrites = Execution::kWorkerPool;
   auto r = server.AddService<v1::KvService>();
-  r.Unary(&AsyncKv::RequestGet, "Get", {Capability::kRead, &v1::KvGetRequest::namespace_},
-          server::BindHandler(this, &KvService::Get));
-  r.Unary(&AsyncKv::RequestPut, "Put", {Capability::kWrite, &v1::KvPutRequest::namespace_, writes},
-          server::BindHandler(this, &KvService::Put));
-  r.Unary(&AsyncKv::RequestDelete, "Delete",
-          {Capability::kWrite, &v1::KvDeleteRequest::namespace_, writes},
-          server::BindHandler(this, &KvService::Delete));
-  r.ServerStream(&AsyncKv::RequestScan, "Scan",
-                 {Capability::kRead, &v1::KvScanRequest::namespace_},
-                 server::BindHandler(this, &KvService::Scan));
-  r.Unary(&AsyncKv::RequestBatchGet, "BatchGet",
-          {Capability::kRead, &v1::KvBatchGetRequest::namespace_},
-          server::BindHandler(this, &KvService::BatchGet));
-  r.Unary(&AsyncKv::RequestBatchPut, "BatchPut",
-          {Capability::kWrite, &v1::KvBatchPutRequest::namespace_, writes},
-          server::BindHandler(this, &KvService::BatchPut));
+  r.Unary("Get", {Capability::kRead, &v1::KvGetRequest::namespace_}, this, &KvService::Get);
+  r.Unary("Put", {Capability::kWrite, &v1::KvPutRequest::namespace_, kWrites}, this,
+          &KvService::Put);
+  r.Unary("Delete", {Capability::kWrite, &v1::KvDeleteRequest::namespace_, kWrites}, this,
+          &KvService::Delete);
+  r.ServerStream("Scan", {Capability::kRead, &v1::KvScanRequest::namespace_}, this,
+                 &KvService::Scan);
+  r.Unary("BatchGet", {Capability::kRead, &v1::KvBatchGetRequest::namespace_}, this,
+          &KvService::BatchGet);
+  r.Unary("BatchPut", {Capability::kWrite, &v1::KvBatchPutRequest::namespace_, kWrites}, this,
+          &KvService::BatchPut);
 }
 
 grpc::Status KvService::Get(CallContext& ctx, const v1::KvGetRequest& req,

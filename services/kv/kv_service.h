@@ -17,9 +17,8 @@ namespace sochdb::services {
 
 class KvService {
  public:
-  // `store` is not owned. `blocking_writes`: writes wait for an fsync (--sync full), so they run
-  // on the worker pool where LevelDB can group concurrent commits into one fsync.
-  KvService(kv::KvStore* store, bool blocking_writes);
+  // `store` is not owned and must outlive the server.
+  explicit KvService(kv::KvStore* store);
 
   void Register(server::GrpcServer& server);
 
@@ -38,7 +37,6 @@ class KvService {
                         v1::KvBatchPutResponse* resp);
 
   kv::KvStore* const store_;
-  const bool blocking_writes_;
 };
 
 }  // namespace sochdb::services

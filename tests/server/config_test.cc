@@ -1,5 +1,7 @@
 // Tests of ServerConfig parsing: defaults, each source, their precedence (flags > SOCHDB_*
 // environment > TOML file > defaults), and refusals of bad values.
+#include <stdlib.h>
+
 #include <fstream>
 #include <map>
 #include <string>
@@ -66,6 +68,14 @@ TEST_CASE("the config file can come from SOCHDB_CONFIG and flags take --name=val
   CHECK(r.config.threads == 3);
   CHECK(r.config.allow_insecure_remote);
   CHECK(r.config.metrics_port == 0);
+}
+
+TEST_CASE("only the injected environment is read, and never for --help or --version") {
+  setenv("SOCHDB_PORT", "9", 1);  // the real environment must not leak into the parse
+  const ConfigResult r = ParseServerConfig({}, Env({{"SOCHDB_VERSION", "1"}, {"SOCHDB_HELP", "x"}}));
+  unsetenv("SOCHDB_PORT");
+  REQUIRE(!r.exit_code.has_value());
+  CHECK(r.config.port == 50051);
 }
 
 TEST_CASE("boolean flags read from the environment") {

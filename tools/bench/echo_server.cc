@@ -21,40 +21,44 @@ namespace {
 
 using sochdb::auth::Capability;
 using sochdb::server::CallContext;
-using AsyncKv = sochdb::v1::KvService::AsyncService;
 namespace v1 = sochdb::v1;
 
 void RegisterEchoKv(sochdb::server::GrpcServer& server) {
+  using sochdb::server::Execution;
+  using sochdb::server::StreamSource;
   auto r = server.AddService<v1::KvService>();
-  r.Unary(&AsyncKv::RequestGet, "Get", {Capability::kRead, &v1::KvGetRequest::namespace_},
-          [](CallContext&, const v1::KvGetRequest&, v1::KvGetResponse*) {
-            return grpc::Status::OK;
-          });
-  r.Unary(&AsyncKv::RequestPut, "Put", {Capability::kWrite, &v1::KvPutRequest::namespace_},
-          [](CallContext&, const v1::KvPutRequest&, v1::KvPutResponse* resp) {
-            resp->set_success(true);
-            return grpc::Status::OK;
-          });
-  r.Unary(&AsyncKv::RequestDelete, "Delete", {Capability::kWrite, &v1::KvDeleteRequest::namespace_},
-          [](CallContext&, const v1::KvDeleteRequest&, v1::KvDeleteResponse*) {
-            return grpc::Status::OK;
-          });
-  r.ServerStream(&AsyncKv::RequestScan, "Scan", {Capability::kRead, &v1::KvScanRequest::namespace_},
-                 [](CallContext&, const v1::KvScanRequest&,
-                    std::unique_ptr<sochdb::server::StreamSource<v1::KvScanResponse>>*) {
-                   return grpc::Status::OK;
-                 });
-  r.Unary(&AsyncKv::RequestBatchGet, "BatchGet",
-          {Capability::kRead, &v1::KvBatchGetRequest::namespace_},
-          [](CallContext&, const v1::KvBatchGetRequest&, v1::KvBatchGetResponse*) {
-            return grpc::Status::OK;
-          });
-  r.Unary(&AsyncKv::RequestBatchPut, "BatchPut",
-          {Capability::kWrite, &v1::KvBatchPutRequest::namespace_},
-          [](CallContext&, const v1::KvBatchPutRequest& req, v1::KvBatchPutResponse* resp) {
-            resp->set_success_count(static_cast<uint32_t>(req.entries_size()));
-            return grpc::Status::OK;
-          });
+  // Same placement as sochdb-grpc: reads inline, writes on the worker pool.
+  r.Unary<v1::KvGetRequest, v1::KvGetResponse>(
+      "Get", {Capability::kRead, &v1::KvGetRequest::namespace_},
+      [](CallContext&, const v1::KvGetRequest&, v1::KvGetResponse*) { return grpc::Status::OK; });
+  r.Unary<v1::KvPutRequest, v1::KvPutResponse>(
+      "Put", {Capability::kWrite, &v1::KvPutRequest::namespace_, Execution::kWorkerPool},
+      [](CallContext&, const v1::KvPutRequest&, v1::KvPutResponse* resp) {
+        resp->set_success(true);
+        return grpc::Status::OK;
+      });
+  r.Unary<v1::KvDeleteRequest, v1::KvDeleteResponse>(
+      "Delete", {Capability::kWrite, &v1::KvDeleteRequest::namespace_, Execution::kWorkerPool},
+      [](CallContext&, const v1::KvDeleteRequest&, v1::KvDeleteResponse*) {
+        return grpc::Status::OK;
+      });
+  r.ServerStream<v1::KvScanRequest, v1::KvScanResponse>(
+      "Scan", {Capability::kRead, &v1::KvScanRequest::namespace_},
+      [](CallContext&, const v1::KvScanRequest&, std::unique_ptr<StreamSource<v1::KvScanResponse>>*) {
+        return grpc::Status::OK;
+      });
+  r.Unary<v1::KvBatchGetRequest, v1::KvBatchGetResponse>(
+      "BatchGet", {Capability::kRead, &v1::KvBatchGetRequest::namespace_},
+      [](CallContext&, const v1::KvBatchGetRequest&, v1::KvBatchGetResponse*) {
+        return grpc::Status::OK;
+      });
+  r.Unary<v1::KvBatchPutRequest, v1::KvBatchPutResponse>(
+      "BatchPut",
+      {Capability::kWrite, &v1::KvBatchPutRequest::namespace_, Execution::kWorkerPool},
+      [](CallContext&, const v1::KvBatchPutRequest& req, v1::KvBatchPutResponse* resp) {
+        resp->set_success_count(static_cast<uint32_t>(req.entries_size()));
+        return grpc::Status::OK;
+      });
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/auth/auth.h"
 #include "grpcpp/create_channel.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/security/credentials.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
@@ -26,7 +27,6 @@ namespace {
 using test::EchoRequest;
 using test::EchoResponse;
 using test::EchoService;
-using AsyncEcho = EchoService::AsyncService;
 
 // Runs the behaviour a request asks for (sleep, fail, throw), shared by every handler.
 grpc::Status Behave(const EchoRequest& req) {
@@ -58,6 +58,7 @@ class RepeatSource final : public StreamSource<EchoResponse> {
 
 class ConcatSink final : public StreamSink<EchoRequest, EchoResponse> {
  public:
+  explicit ConcatSink(std::atomic<int>* commits) : commits_(commits) {}
   grpc::Status OnMessage(CallContext& ctx, const EchoRequest& message) override {
     grpc::Status status = ctx.CheckNamespace(message.namespace_());
     if (!status.ok()) return status;
@@ -68,12 +69,14 @@ class ConcatSink final : public StreamSink<EchoRequest, EchoResponse> {
     return grpc::Status::OK;
   }
   grpc::Status Finish(CallContext&, EchoResponse* response) override {
+    ++*commits_;
     response->set_text(text_);
     response->set_index(count_);
     return grpc::Status::OK;
   }
 
  private:
+  std::atomic<int>* const commits_;
   std::string text_;
   int count_ = 0;
 };
@@ -86,30 +89,30 @@ struct Harness {
     server = std::make_unique<GrpcServer>(options, &authorizer, &metrics);
     auto r = server->AddService<EchoService>();
     auto ns = [](const EchoRequest& req) -> std::string_view { return req.namespace_(); };
-    r.Unary(&AsyncEcho::RequestEcho, "Echo", {auth::Capability::kRead, ns},
+    r.Unary<EchoRequest, EchoResponse>("Echo", {auth::Capability::kRead, ns},
             [this](CallContext& ctx, const EchoRequest& req, EchoResponse* resp) {
               ++handled;
               resp->set_text(absl::StrCat(ctx.principal().tenant, ":", req.text()));
               return Behave(req);
             });
-    r.Unary(&AsyncEcho::RequestEchoBlocking, "EchoBlocking",
+    r.Unary<EchoRequest, EchoResponse>("EchoBlocking",
             {auth::Capability::kWrite, ns, Execution::kWorkerPool},
             [this](CallContext&, const EchoRequest& req, EchoResponse* resp) {
               ++handled;
               resp->set_text(req.text());
               return Behave(req);
             });
-    r.ServerStream(&AsyncEcho::RequestRepeat, "Repeat", {auth::Capability::kRead, ns},
+    r.ServerStream<EchoRequest, EchoResponse>("Repeat", {auth::Capability::kRead, ns},
                    [this](CallContext&, const EchoRequest& req,
                           std::unique_ptr<StreamSource<EchoResponse>>* source) {
                      ++handled;
                      *source = std::make_unique<RepeatSource>(req);
                      return grpc::Status::OK;
                    });
-    r.ClientStream(&AsyncEcho::RequestConcat, "Concat", {auth::Capability::kWrite},
+    r.ClientStream<EchoRequest, EchoResponse>("Concat", {auth::Capability::kWrite},
                    [this](CallContext&, std::unique_ptr<StreamSink<EchoRequest, EchoResponse>>* sink) {
                      ++handled;
-                     *sink = std::make_unique<ConcatSink>();
+                     *sink = std::make_unique<ConcatSink>(&commits);
                      return grpc::Status::OK;
                    });
     const absl::Status started = server->Start();
@@ -140,7 +143,51 @@ struct Harness {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<EchoService::Stub> stub;
   std::atomic<int> handled{0};
+  std::atomic<int> commits{0};  // client streams answered after the client half-closed
 };
+
+// Sends raw bytes as the messages of `method` through the generic API (any RPC kind) and
+// returns the final status.
+grpc::Status CallRaw(grpc::Channel* channel, const std::string& method,
+                     const std::vector<std::string>& messages, const std::string& api_key = "") {
+  grpc::GenericStub stub(channel->shared_from_this());
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  if (!api_key.empty()) ctx.AddMetadata("x-api-key", api_key);
+  grpc::CompletionQueue cq;
+  auto call = stub.PrepareCall(&ctx, method, &cq);
+  void* tag;
+  bool ok;
+  intptr_t step = 0;
+  call->StartCall(reinterpret_cast<void*>(++step));
+  cq.Next(&tag, &ok);
+  for (const std::string& bytes : messages) {
+    grpc::Slice slice(bytes);
+    call->Write(grpc::ByteBuffer(&slice, 1), reinterpret_cast<void*>(++step));
+    cq.Next(&tag, &ok);
+  }
+  call->WritesDone(reinterpret_cast<void*>(++step));
+  cq.Next(&tag, &ok);
+  grpc::ByteBuffer reply;
+  call->Read(&reply, reinterpret_cast<void*>(++step));
+  cq.Next(&tag, &ok);
+  grpc::Status status;
+  call->Finish(&status, reinterpret_cast<void*>(++step));
+  cq.Next(&tag, &ok);
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+  return status;
+}
+
+// An EchoRequest whose `namespace` (field 1, a proto3 string) holds invalid UTF-8.
+std::string BadUtf8Request() { return std::string("\x0a\x02\xff\xfe", 4); }
+std::string ValidRequest(const std::string& text) {
+  EchoRequest req;
+  req.set_namespace_("ns");
+  req.set_text(text);
+  return req.SerializeAsString();
+}
 
 std::unique_ptr<grpc::ClientContext> Context(const std::string& key = "", int deadline_ms = 10000) {
   auto ctx = std::make_unique<grpc::ClientContext>();
@@ -362,6 +409,73 @@ TEST_CASE("shutdown lets calls in flight finish within the grace period") {
   EchoResponse resp;
   const grpc::Status after = h.stub->Echo(Context("", 1000).get(), Request("ns", "x"), &resp);
   CHECK(!after.ok());
+}
+
+TEST_CASE("malformed requests get INVALID_ARGUMENT naming the type and field; nothing applied") {
+  Harness h;
+  grpc::Status s = CallRaw(h.channel.get(), "/sochdb.test.EchoService/Echo", {BadUtf8Request()});
+  CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(s.error_message().find("request is not a valid sochdb.test.EchoRequest") !=
+        std::string::npos);
+  CHECK(s.error_message().find("sochdb.test.EchoRequest.namespace") != std::string::npos);
+
+  s = CallRaw(h.channel.get(), "/sochdb.test.EchoService/Repeat", {std::string("\xff\xff\xff", 3)});
+  CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(h.handled == 0);
+
+  // A client stream whose second message is malformed is refused without committing the first.
+  s = CallRaw(h.channel.get(), "/sochdb.test.EchoService/Concat",
+              {ValidRequest("a"), BadUtf8Request(), ValidRequest("c")});
+  CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(s.error_message().find("stream message 2") != std::string::npos);
+  CHECK(h.commits == 0);
+  CHECK(CallRaw(h.channel.get(), "/sochdb.test.EchoService/Concat", {ValidRequest("a")}).ok());
+  CHECK(h.commits == 1);
+}
+
+TEST_CASE("an unauthenticated caller learns nothing about its malformed request") {
+  Harness h(TwoTenantKeys());
+  const grpc::Status s =
+      CallRaw(h.channel.get(), "/sochdb.test.EchoService/Echo", {BadUtf8Request()});
+  CHECK(s.error_code() == grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST_CASE("a stream whose client stops reading is cancelled at the server's maximum duration") {
+  GrpcServerOptions options;
+  options.max_call_duration = absl::Milliseconds(500);
+  Harness h(nullptr, options);
+  EchoRequest req = Request("ns", std::string(64 * 1024, 'x'));
+  req.set_count(100'000);  // ~6 GB if it were all sent: flow control stalls the server
+  auto ctx = Context("", 60'000);
+  auto reader = h.stub->Repeat(ctx.get(), req);
+  EchoResponse resp;
+  REQUIRE(reader->Read(&resp));
+  // Read nothing more: the server's writes stall on flow control until its alarm fires.
+  CHECK(h.MetricsShow(
+      "sochdb_grpc_inflight{method=\"Repeat\",service=\"sochdb.test.EchoService\"} 0"));
+  ctx->TryCancel();
+}
+
+TEST_CASE("shutdown with a backlog on the worker pool answers every call and does not crash") {
+  GrpcServerOptions options;
+  options.worker_threads = 1;
+  options.worker_queue = 16;
+  Harness h(nullptr, options);
+  std::vector<std::thread> callers;
+  std::atomic<int> answered{0};
+  for (int i = 0; i < 4; ++i) {
+    callers.emplace_back([&] {
+      EchoRequest req = Request("ns", "slow");
+      req.set_sleep_ms(300);
+      EchoResponse resp;
+      h.stub->EchoBlocking(Context().get(), req, &resp);
+      ++answered;
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  h.server->Shutdown(absl::ZeroDuration());  // grace shorter than the backlog
+  for (auto& c : callers) c.join();
+  CHECK(answered == 4);
 }
 
 }  // namespace
