@@ -46,26 +46,29 @@ Engine::~Engine() {
 }
 
 void Engine::PurgeLoop() {
-  absl::MutexLock lock(&mu_);
-  while (!stopping_) {
-    mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.ttl_purge_interval);
-    if (stopping_) break;
-    mu_.Unlock();
-    uint64_t purged = 0;
-    absl::Status error;
-    for (;;) {
-      absl::StatusOr<size_t> n = kv_->PurgeExpired(kPurgeBatch);
-      if (!n.ok()) {
-        error = n.status();
-        break;
-      }
-      purged += *n;
-      if (*n < kPurgeBatch) break;
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.ttl_purge_interval);
+      if (stopping_) return;
     }
-    // Storage errors (a fault state, say) are reported once per round, not per key.
-    if (!error.ok()) spdlog::warn("TTL purge stopped: {}", error.ToString());
-    mu_.Lock();
+    const uint64_t purged = PurgeRound();
+    absl::MutexLock lock(&mu_);
     ttl_purged_ += purged;
+  }
+}
+
+uint64_t Engine::PurgeRound() {
+  uint64_t purged = 0;
+  for (;;) {
+    absl::StatusOr<size_t> n = kv_->PurgeExpired(kPurgeBatch);
+    if (!n.ok()) {
+      // Storage errors (a fault state, say) are reported once per round, not per key.
+      spdlog::warn("TTL purge stopped: {}", n.status().ToString());
+      return purged;
+    }
+    purged += *n;
+    if (*n < kPurgeBatch) return purged;
   }
 }
 

@@ -54,6 +54,8 @@ class Engine {
  private:
   Engine(EngineOptions options, std::unique_ptr<storage::Store> store);
   void PurgeLoop();
+  // Purges until a round comes back short; returns the records removed.
+  uint64_t PurgeRound();
 
   const EngineOptions options_;
   std::unique_ptr<storage::Store> store_;

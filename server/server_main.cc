@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <optional>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -12,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "engine/auth/auth.h"
+#include "engine/common/status_macros.h"
 #include "engine/engine.h"
 #include "grpcpp/security/server_credentials.h"
 #include "server/logging.h"
@@ -131,11 +133,11 @@ void BlockShutdownSignals() {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 }
 
-int RunServer(const ServerConfig& config) {
-  if (absl::Status s = SetupLogging(config.log_level, config.log_format); !s.ok()) {
-    std::fprintf(stderr, "sochdb-grpc: %s\n", s.ToString().c_str());
-    return 2;
-  }
+namespace {
+
+// Refuses configurations that would expose data, and warns about risky ones. Returns the exit
+// code to stop with, or nullopt to go on.
+std::optional<int> CheckExposure(const ServerConfig& config) {
   if (config.auth_keys.empty() && !IsLoopbackHost(config.host) && !config.allow_insecure_remote) {
     spdlog::critical(
         "refusing to listen on {} without --auth-keys: anyone who can reach it could read and "
@@ -143,6 +145,66 @@ int RunServer(const ServerConfig& config) {
         config.host);
     return 2;
   }
+  if (config.tls_cert.empty() && !IsLoopbackHost(config.host)) {
+    spdlog::warn("serving plaintext on a non-loopback address: API keys cross the network in the "
+                 "clear; give --tls-cert/--tls-key or terminate TLS in front of the server");
+  }
+  return std::nullopt;
+}
+
+// The metrics endpoint with the RPC registry and the engine's gauges; nullptr when disabled.
+absl::StatusOr<std::unique_ptr<MetricsExporter>> StartMetrics(
+    const ServerConfig& config, const std::shared_ptr<prometheus::Registry>& registry,
+    const std::shared_ptr<EngineCollector>& engine_metrics) {
+  if (config.metrics_port == 0) return std::unique_ptr<MetricsExporter>();
+  SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<MetricsExporter> exporter,
+                          MetricsExporter::Start(config.host, config.metrics_port));
+  exporter->Register(registry);
+  exporter->Register(engine_metrics);
+  spdlog::info("metrics on http://{}/metrics", JoinHostPort(config.host, exporter->port()));
+  return exporter;
+}
+
+// Registers every live service (the README's service table lists the same ones).
+void RegisterServices(GrpcServer& server, Engine& engine,
+                      std::vector<std::shared_ptr<void>>* keep_alive) {
+  auto kv = std::make_shared<services::KvService>(&engine.kv());
+  kv->Register(server);
+  keep_alive->push_back(kv);
+}
+
+// Runs the gRPC server until SIGTERM/SIGINT, then shuts it down gracefully.
+int Serve(const ServerConfig& config, GrpcServer& server, auth::Authorizer& authorizer,
+          const GrpcServerOptions& options) {
+  if (absl::Status s = server.Start(); !s.ok()) {
+    spdlog::critical("{}", s.ToString());
+    return 1;
+  }
+  if (!config.port_file.empty()) {
+    if (absl::Status s = WritePortFile(config.port_file, server.port()); !s.ok()) {
+      spdlog::critical("{}", s.ToString());
+      server.Shutdown(absl::ZeroDuration());
+      return 1;
+    }
+  }
+  spdlog::info("sochdb-grpc {} serving {} sochdb.v1 services on {} ({}, {} queues, {} workers)",
+               kVersion, server.service_names().size(), JoinHostPort(config.host, server.port()),
+               config.tls_cert.empty() ? "plaintext" : "TLS", options.completion_queues,
+               options.worker_threads);
+  AwaitShutdown(config, authorizer);
+  server.Shutdown(absl::Seconds(config.shutdown_grace_s));
+  spdlog::info("gRPC server stopped; closing the database");
+  return 0;
+}
+
+}  // namespace
+
+int RunServer(const ServerConfig& config) {
+  if (absl::Status s = SetupLogging(config.log_level, config.log_format); !s.ok()) {
+    std::fprintf(stderr, "sochdb-grpc: %s\n", s.ToString().c_str());
+    return 2;
+  }
+  if (std::optional<int> refused = CheckExposure(config)) return *refused;
   absl::StatusOr<std::shared_ptr<const auth::KeyRing>> keys = LoadKeys(config);
   absl::StatusOr<storage::SyncMode> sync = storage::ParseSyncMode(config.sync);
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = Credentials(config);
@@ -158,10 +220,6 @@ int RunServer(const ServerConfig& config) {
   } else {
     spdlog::info("authentication on: {} API keys from {}", (*keys)->size(), config.auth_keys);
   }
-  if (config.tls_cert.empty() && !IsLoopbackHost(config.host)) {
-    spdlog::warn("serving plaintext on a non-loopback address: API keys cross the network in the "
-                 "clear; give --tls-cert/--tls-key or terminate TLS in front of the server");
-  }
 
   absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Open(MakeEngineOptions(config, *sync));
   if (!engine.ok()) {
@@ -173,51 +231,28 @@ int RunServer(const ServerConfig& config) {
 
   auto registry = std::make_shared<prometheus::Registry>();
   auto engine_metrics = std::make_shared<EngineCollector>(engine->get());
-  std::unique_ptr<MetricsExporter> exporter;
-  if (config.metrics_port != 0) {
-    absl::StatusOr<std::unique_ptr<MetricsExporter>> started =
-        MetricsExporter::Start(config.host, config.metrics_port);
-    if (!started.ok()) {
-      spdlog::critical("{}", started.status().ToString());
-      return 1;
-    }
-    exporter = *std::move(started);
-    exporter->Register(registry);
-    exporter->Register(engine_metrics);
-    spdlog::info("metrics on http://{}/metrics", JoinHostPort(config.host, exporter->port()));
-  }
-
-  RpcMetrics rpc_metrics(*registry);
-  GrpcServerOptions options = ServerOptions(config);
-  options.credentials = *credentials;
-  GrpcServer server(options, &authorizer, &rpc_metrics);
-  services::KvService kv(&(*engine)->kv());
-  kv.Register(server);
-
-  if (absl::Status s = server.Start(); !s.ok()) {
-    spdlog::critical("{}", s.ToString());
+  absl::StatusOr<std::unique_ptr<MetricsExporter>> exporter =
+      StartMetrics(config, registry, engine_metrics);
+  if (!exporter.ok()) {
+    spdlog::critical("{}", exporter.status().ToString());
     return 1;
   }
-  if (!config.port_file.empty()) {
-    if (absl::Status s = WritePortFile(config.port_file, server.port()); !s.ok()) {
-      spdlog::critical("{}", s.ToString());
-      server.Shutdown(absl::ZeroDuration());
-      return 1;
-    }
-  }
-  spdlog::info("sochdb-grpc {} serving {} sochdb.v1 services on {} ({}, {} queues, {} workers)", kVersion,
-               server.service_names().size(), JoinHostPort(config.host, server.port()),
-               config.tls_cert.empty() ? "plaintext" : "TLS", options.completion_queues,
-               options.worker_threads);
 
-  AwaitShutdown(config, authorizer);
-  server.Shutdown(absl::Seconds(config.shutdown_grace_s));
-  spdlog::info("gRPC server stopped; closing the database");
-  if (exporter != nullptr) exporter->Unregister(engine_metrics);
+  int code = 0;
+  {
+    RpcMetrics rpc_metrics(*registry);
+    GrpcServerOptions options = ServerOptions(config);
+    options.credentials = *credentials;
+    GrpcServer server(options, &authorizer, &rpc_metrics);
+    std::vector<std::shared_ptr<void>> services;
+    RegisterServices(server, **engine, &services);
+    code = Serve(config, server, authorizer, options);
+  }
+  if (*exporter != nullptr) (*exporter)->Unregister(engine_metrics);
   engine->reset();
-  spdlog::info("shutdown complete");
+  if (code == 0) spdlog::info("shutdown complete");
   spdlog::shutdown();
-  return 0;
+  return code;
 }
 
 }  // namespace sochdb::server

@@ -14,7 +14,11 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace sochdb::auth {
 namespace {
@@ -34,43 +38,26 @@ constexpr uint32_t kAllCapabilities =
     static_cast<uint32_t>(Capability::kManageIndexes) |
     static_cast<uint32_t>(Capability::kViewMetrics) | static_cast<uint32_t>(Capability::kAdmin);
 
-// absl::string_view is not std::string_view in Debian's Abseil build.
+// absl::string_view is not std::string_view in Debian's Abseil build (20220623, built with
+// ABSL_OPTION_USE_STD_STRING_VIEW 0), so crossing between the two is explicit.
 absl::string_view AbslView(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
-bool IsSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+// A refused namespace is echoed in the error, but it is the caller's input: control bytes are
+// escaped and a long name is cut, so the status stays printable and well under gRPC's metadata
+// limit (a 16 KiB name would otherwise turn PERMISSION_DENIED into a transport error).
+std::string PrintableNamespace(std::string_view ns) {
+  constexpr size_t kShown = 128;
+  std::string out = absl::CHexEscape(AbslView(ns.substr(0, kShown)));
+  if (ns.size() > kShown) absl::StrAppend(&out, "... (", ns.size(), " bytes)");
+  return out;
 }
+std::string_view StdView(absl::string_view s) { return std::string_view(s.data(), s.size()); }
 
-std::string_view TrimSpaces(std::string_view s) {
-  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
-  return s;
-}
+// The characters absl::StripAsciiWhitespace strips (absl::ascii_isspace).
+constexpr char kAsciiWhitespace[] = " \t\n\v\f\r";
 
-std::vector<std::string_view> SplitOnSpaces(std::string_view s) {
-  std::vector<std::string_view> tokens;
-  size_t i = 0;
-  while (i < s.size()) {
-    while (i < s.size() && IsSpace(s[i])) ++i;
-    size_t start = i;
-    while (i < s.size() && !IsSpace(s[i])) ++i;
-    if (i > start) tokens.push_back(s.substr(start, i - start));
-  }
-  return tokens;
-}
-
-bool StartsWith(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && s.substr(0, prefix.size()) == prefix;
-}
-
-char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool EqualsIgnoreAsciiCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (AsciiLower(a[i]) != AsciiLower(b[i])) return false;
-  }
-  return true;
+std::string_view StripWhitespace(std::string_view s) {
+  return StdView(absl::StripAsciiWhitespace(AbslView(s)));
 }
 
 // A key, id or tenant ends up in HTTP headers, logs and error texts: printable ASCII only.
@@ -151,13 +138,13 @@ absl::StatusOr<ParsedEntry> ParseEntry(const std::vector<std::string_view>& toke
   for (std::string_view token : tokens) {
     std::optional<std::string_view>* field = nullptr;
     std::string_view prefix;
-    if (StartsWith(token, "sha256:")) {
+    if (absl::StartsWith(AbslView(token), "sha256:")) {
       field = &digest_hex, prefix = "sha256:";
-    } else if (StartsWith(token, "tenant=")) {
+    } else if (absl::StartsWith(AbslView(token), "tenant=")) {
       field = &tenant, prefix = "tenant=";
-    } else if (StartsWith(token, "role=")) {
+    } else if (absl::StartsWith(AbslView(token), "role=")) {
       field = &role, prefix = "role=";
-    } else if (StartsWith(token, "id=")) {
+    } else if (absl::StartsWith(AbslView(token), "id=")) {
       field = &id, prefix = "id=";
     } else {
       return absl::InvalidArgumentError(
@@ -194,13 +181,14 @@ absl::StatusOr<ParsedEntry> ParseEntry(const std::vector<std::string_view>& toke
 // The key from "Bearer <key>" (scheme case-insensitive), or nullopt when malformed or empty.
 std::optional<std::string_view> BearerKey(std::string_view authorization) {
   constexpr std::string_view kScheme = "bearer";
-  authorization = TrimSpaces(authorization);
+  authorization = StripWhitespace(authorization);
   if (authorization.size() <= kScheme.size() ||
-      !EqualsIgnoreAsciiCase(authorization.substr(0, kScheme.size()), kScheme) ||
+      !absl::EqualsIgnoreCase(AbslView(authorization.substr(0, kScheme.size())),
+                              AbslView(kScheme)) ||
       authorization[kScheme.size()] != ' ') {
     return std::nullopt;
   }
-  std::string_view key = TrimSpaces(authorization.substr(kScheme.size() + 1));
+  std::string_view key = StripWhitespace(authorization.substr(kScheme.size() + 1));
   if (key.empty()) return std::nullopt;
   return key;
 }
@@ -213,7 +201,7 @@ std::optional<std::string_view> PresentedKey(std::optional<std::string_view> aut
     if (std::optional<std::string_view> key = BearerKey(*authorization)) return key;
   }
   if (x_api_key) {
-    std::string_view key = TrimSpaces(*x_api_key);
+    std::string_view key = StripWhitespace(*x_api_key);
     if (!key.empty()) return key;
   }
   return std::nullopt;
@@ -249,9 +237,9 @@ std::string_view CapabilityName(Capability capability) {
 }
 
 absl::StatusOr<Role> ParseRole(std::string_view text) {
-  if (EqualsIgnoreAsciiCase(text, "admin")) return Role::kAdmin;
-  if (EqualsIgnoreAsciiCase(text, "editor")) return Role::kEditor;
-  if (EqualsIgnoreAsciiCase(text, "viewer")) return Role::kViewer;
+  if (absl::EqualsIgnoreCase(AbslView(text), "admin")) return Role::kAdmin;
+  if (absl::EqualsIgnoreCase(AbslView(text), "editor")) return Role::kEditor;
+  if (absl::EqualsIgnoreCase(AbslView(text), "viewer")) return Role::kViewer;
   return absl::InvalidArgumentError("role must be admin, editor or viewer");
 }
 
@@ -293,7 +281,8 @@ bool Principal::OwnsNamespace(std::string_view ns) const {
   // An empty tenant would otherwise own "" and every "/..." namespace.
   if (tenant.empty()) return false;
   if (ns == tenant) return true;
-  return ns.size() > tenant.size() && StartsWith(ns, tenant) && ns[tenant.size()] == '/';
+  return ns.size() > tenant.size() && absl::StartsWith(AbslView(ns), tenant) &&
+         ns[tenant.size()] == '/';
 }
 
 std::string Sha256Hex(std::string_view data) {
@@ -317,7 +306,11 @@ absl::StatusOr<std::shared_ptr<const KeyRing>> KeyRing::Parse(std::string_view t
     ++line_number;
 
     line = line.substr(0, line.find('#'));
-    std::vector<std::string_view> tokens = SplitOnSpaces(line);
+    std::vector<std::string_view> tokens;
+    for (absl::string_view token :
+         absl::StrSplit(AbslView(line), absl::ByAnyChar(kAsciiWhitespace), absl::SkipEmpty())) {
+      tokens.push_back(StdView(token));
+    }
     if (tokens.empty()) continue;
     absl::StatusOr<ParsedEntry> parsed = ParseEntry(tokens);
     if (!parsed.ok()) {
@@ -442,8 +435,9 @@ absl::Status Authorizer::CheckCapability(const Principal& principal, Capability 
 
 absl::Status Authorizer::CheckNamespace(const Principal& principal, std::string_view ns) const {
   if (development_mode_ || principal.OwnsNamespace(ns)) return absl::OkStatus();
-  return absl::PermissionDeniedError(absl::StrCat("Access denied to namespace '", AbslView(ns),
-                                                  "' for tenant '", principal.tenant, "'"));
+  return absl::PermissionDeniedError(absl::StrCat("Access denied to namespace '",
+                                                  PrintableNamespace(ns), "' for tenant '",
+                                                  principal.tenant, "'"));
 }
 
 absl::Status Authorizer::ReplaceKeys(std::shared_ptr<const KeyRing> keys) {

@@ -3,10 +3,13 @@
 //
 // A value record is one flags byte (bit 0: has expiry), then, when it has one, the expiry as a
 // fixed64 little-endian count of Unix milliseconds, then the value bytes. Every record with an
-// expiry has an index entry kKvExpiry/U64(expiry)/Name(ns)/Raw(key) written in the same batch;
-// overwrites leave the old entry behind, and the purger drops such stale entries when their time
-// comes. Writers of a key and the purger's read-check-delete of that key hold the key's stripe
-// lock, which is what makes "a key rewritten during a purge is never deleted" true.
+// expiry has an index entry kKvExpiry/U64(expiry)/Name(ns)/Raw(key) written in the same batch.
+// Put, BatchPut and Delete read the record they replace and delete its index entry in that same
+// batch, so the index holds one entry per expiring key; the purger still drops any entry that no
+// record matches (one left by an older build, or pointing at a damaged record). Writers of a key
+// and the purger's read-check-delete of that key hold the key's stripe lock, which is what makes
+// "a key rewritten during a purge is never deleted" and "the index entry removed is the one the
+// replaced record named" true.
 #include "engine/kv/kv_store.h"
 
 #include <algorithm>
@@ -16,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/hash/hash.h"
 #include "absl/strings/str_format.h"
 #include "engine/common/status_macros.h"
@@ -89,13 +93,15 @@ bool IsLive(const ValueRecord& record, int64_t now_ms) {
   return !record.has_expiry || now_ms < 0 || record.expiry_ms > static_cast<uint64_t>(now_ms);
 }
 
-// The live value held in a stored record (nullopt when the record is absent or expired).
-absl::StatusOr<std::optional<std::string>> LiveValue(const std::optional<std::string>& stored,
+// The live value held in a stored record (nullopt when the record is absent or expired). The
+// value is cut out of `stored` in place, so a large value is never held twice.
+absl::StatusOr<std::optional<std::string>> LiveValue(std::optional<std::string> stored,
                                                      int64_t now_ms) {
   if (!stored.has_value()) return std::nullopt;
   SOCHDB_ASSIGN_OR_RETURN(const ValueRecord record, DecodeRecord(*stored));
   if (!IsLive(record, now_ms)) return std::nullopt;
-  return std::string(record.value);
+  stored->erase(0, stored->size() - record.value.size());
+  return stored;
 }
 
 uint64_t ExpiryMillis(int64_t now_ms, uint64_t ttl_seconds) {
@@ -107,18 +113,39 @@ uint64_t ExpiryMillis(int64_t now_ms, uint64_t ttl_seconds) {
   return now + ttl_seconds * 1000;
 }
 
+// The expiry a Put at `now_ms` gives its record; nullopt for ttl_seconds 0 (never expires).
+std::optional<uint64_t> ExpiryFor(int64_t now_ms, uint64_t ttl_seconds) {
+  if (ttl_seconds == 0) return std::nullopt;
+  return ExpiryMillis(now_ms, ttl_seconds);
+}
+
 // Adds the record (and its index entry when it expires) for one Put to `batch`.
-void AddPut(std::string_view ns, std::string_view key, std::string_view value, uint64_t ttl_seconds,
-            int64_t now_ms, storage::WriteBatch* batch) {
-  std::optional<uint64_t> expiry_ms;
-  if (ttl_seconds > 0) expiry_ms = ExpiryMillis(now_ms, ttl_seconds);
+void AddPut(std::string_view ns, std::string_view key, std::string_view value,
+            std::optional<uint64_t> expiry_ms, storage::WriteBatch* batch) {
   batch->Put(DataKey(ns, key), EncodeRecord(value, expiry_ms));
   if (expiry_ms.has_value()) batch->Put(ExpiryKey(*expiry_ms, ns, key), "");
+}
+
+// The expiry of the record now stored for `key`, i.e. the index entry that record owns; nullopt
+// when there is no record, it never expires, or it cannot be decoded (a damaged record's entry,
+// if any, is left for the purger). The caller holds the key's stripe.
+absl::StatusOr<std::optional<uint64_t>> StoredExpiry(const storage::Store& store,
+                                                     std::string_view ns, std::string_view key) {
+  SOCHDB_ASSIGN_OR_RETURN(const std::optional<std::string> stored, store.Get(DataKey(ns, key)));
+  if (!stored.has_value()) return std::nullopt;
+  const absl::StatusOr<ValueRecord> record = DecodeRecord(*stored);
+  if (!record.ok() || !record->has_expiry) return std::nullopt;
+  return record->expiry_ms;
 }
 
 absl::Status TooLarge(std::string_view field, size_t size, size_t limit) {
   return absl::InvalidArgumentError(
       absl::StrFormat("%s is %d bytes; the limit is %d bytes", field, size, limit));
+}
+
+absl::Status BatchGetTooLarge(const KvLimits& limits) {
+  return absl::ResourceExhaustedError(absl::StrFormat(
+      "BatchGet result exceeds %d bytes; request fewer keys", limits.max_batch_get_bytes));
 }
 
 absl::Status TooManyItems(std::string_view field, size_t count, size_t limit) {
@@ -300,8 +327,8 @@ absl::StatusOr<std::optional<std::string>> KvStore::Get(std::string_view ns,
   SOCHDB_RETURN_IF_ERROR(ValidateNamespace(ns));
   SOCHDB_RETURN_IF_ERROR(ValidateKey(key));
   const int64_t now_ms = clock_->NowMillis();
-  SOCHDB_ASSIGN_OR_RETURN(const std::optional<std::string> stored, store_->Get(DataKey(ns, key)));
-  return LiveValue(stored, now_ms);
+  SOCHDB_ASSIGN_OR_RETURN(std::optional<std::string> stored, store_->Get(DataKey(ns, key)));
+  return LiveValue(std::move(stored), now_ms);
 }
 
 absl::Status KvStore::Put(std::string_view ns, std::string_view key, std::string_view value,
@@ -310,10 +337,19 @@ absl::Status KvStore::Put(std::string_view ns, std::string_view key, std::string
   SOCHDB_RETURN_IF_ERROR(ValidateKey(key));
   SOCHDB_RETURN_IF_ERROR(ValidateValue(value, "value", limits_));
   SOCHDB_RETURN_IF_ERROR(ValidateTtl(ttl_seconds, "ttl_seconds", limits_));
+  // The record is encoded before taking the stripe: only the read of the record being replaced
+  // and the commit need it.
+  const std::optional<uint64_t> expiry_ms = ExpiryFor(clock_->NowMillis(), ttl_seconds);
   storage::WriteBatch batch;
-  AddPut(ns, key, value, ttl_seconds, clock_->NowMillis(), &batch);
+  AddPut(ns, key, value, expiry_ms, &batch);
   std::lock_guard<std::mutex> lock(StripeFor(ns, key));
-  return store_->Write(batch);
+  SOCHDB_ASSIGN_OR_RETURN(const std::optional<uint64_t> old_expiry_ms,
+                          StoredExpiry(*store_, ns, key));
+  // Distinct from the new entry, so deleting it after the batch's Put cannot undo that Put.
+  if (old_expiry_ms.has_value() && old_expiry_ms != expiry_ms) {
+    batch.Delete(ExpiryKey(*old_expiry_ms, ns, key));
+  }
+  return store_->Write(&batch);
 }
 
 absl::StatusOr<bool> KvStore::Delete(std::string_view ns, std::string_view key) {
@@ -329,7 +365,7 @@ absl::StatusOr<bool> KvStore::Delete(std::string_view ns, std::string_view key) 
   batch.Delete(data_key);
   // The record names its own index entry; dropping it now saves the purger a visit.
   if (record.has_expiry) batch.Delete(ExpiryKey(record.expiry_ms, ns, key));
-  SOCHDB_RETURN_IF_ERROR(store_->Write(batch));
+  SOCHDB_RETURN_IF_ERROR(store_->Write(&batch));
   return was_live;
 }
 
@@ -347,10 +383,20 @@ absl::StatusOr<std::vector<std::optional<std::string>>> KvStore::BatchGet(
   values.reserve(keys.size());
   const int64_t now_ms = clock_->NowMillis();
   const std::unique_ptr<storage::Snapshot> snapshot = store_->GetSnapshot();
+  // Checked as the answer grows, so that an over-limit request stops at the first value past
+  // the limit instead of building the whole answer (10,000 keys of an 8 MiB value would be
+  // 80 GiB).
+  size_t result_bytes = 0;
+  const auto over_limit = [&](size_t more) {
+    result_bytes += more;
+    return result_bytes > limits_.max_batch_get_bytes;
+  };
   for (std::string_view key : keys) {
-    SOCHDB_ASSIGN_OR_RETURN(const std::optional<std::string> stored,
+    if (over_limit(key.size())) return BatchGetTooLarge(limits_);
+    SOCHDB_ASSIGN_OR_RETURN(std::optional<std::string> stored,
                             store_->Get(DataKey(ns, key), snapshot.get()));
-    SOCHDB_ASSIGN_OR_RETURN(std::optional<std::string> value, LiveValue(stored, now_ms));
+    SOCHDB_ASSIGN_OR_RETURN(std::optional<std::string> value, LiveValue(std::move(stored), now_ms));
+    if (value.has_value() && over_limit(value->size())) return BatchGetTooLarge(limits_);
     values.push_back(std::move(value));
   }
   return values;
@@ -377,15 +423,29 @@ absl::Status KvStore::BatchPut(std::string_view ns, absl::Span<const KvPutEntry>
   }
   if (entries.empty()) return absl::OkStatus();
   const int64_t now_ms = clock_->NowMillis();
-  storage::WriteBatch batch;
   std::vector<std::mutex*> stripes;
   stripes.reserve(entries.size());
-  for (const KvPutEntry& entry : entries) {
-    AddPut(ns, entry.key, entry.value, entry.ttl_seconds, now_ms, &batch);
-    stripes.push_back(&StripeFor(ns, entry.key));
-  }
+  for (const KvPutEntry& entry : entries) stripes.push_back(&StripeFor(ns, entry.key));
   OrderedStripeLocks locks(std::move(stripes));
-  return store_->Write(batch);
+  // The expiry each key's index entry has at this point of the batch: first the stored
+  // record's, then each entry's in turn. Every change deletes the entry it replaces, in batch
+  // order, so a key repeated in the batch ends with exactly its last entry's index entry.
+  absl::flat_hash_map<absl::string_view, std::optional<uint64_t>> indexed_expiry;
+  storage::WriteBatch batch;
+  for (const KvPutEntry& entry : entries) {
+    auto [it, first_time] =
+        indexed_expiry.try_emplace(absl::string_view(entry.key.data(), entry.key.size()));
+    if (first_time) {
+      SOCHDB_ASSIGN_OR_RETURN(it->second, StoredExpiry(*store_, ns, entry.key));
+    }
+    const std::optional<uint64_t> expiry_ms = ExpiryFor(now_ms, entry.ttl_seconds);
+    if (it->second.has_value() && it->second != expiry_ms) {
+      batch.Delete(ExpiryKey(*it->second, ns, entry.key));
+    }
+    AddPut(ns, entry.key, entry.value, expiry_ms, &batch);
+    it->second = expiry_ms;
+  }
+  return store_->Write(&batch);
 }
 
 absl::StatusOr<std::unique_ptr<KvScanCursor>> KvStore::Scan(std::string_view ns,
@@ -427,7 +487,7 @@ absl::StatusOr<size_t> KvStore::PurgeExpired(size_t max_keys) {
     OrderedStripeLocks locks(std::move(stripes));
     storage::WriteBatch batch;
     SOCHDB_ASSIGN_OR_RETURN(const size_t records, AddPurgeDeletions(*store_, due, &batch));
-    SOCHDB_RETURN_IF_ERROR(store_->Write(batch));
+    SOCHDB_RETURN_IF_ERROR(store_->Write(&batch));
     records_deleted += records;
   }
   return records_deleted;

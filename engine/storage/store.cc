@@ -1,11 +1,12 @@
 // The LevelDB adapter behind store.h: opening and closing the database, the schema-version check,
-// durable writes under the three sync modes (with the background syncer for kNormal), the write
-// fault latch, and thin wrappers for snapshots and iterators. leveldb::Status is translated to
-// absl::Status in exactly one function here (FromLevelDb).
+// durable writes under the three sync modes (with the background syncer for kNormal), the
+// client-facing side of the write fault latch (fault_latch.h sets it from inside the I/O), and
+// thin wrappers for snapshots and iterators. leveldb::Status is translated to absl::Status in
+// exactly one function here (FromLevelDb); write errors never carry LevelDB's text (it names
+// files) to clients: it goes to the server log instead.
 #include "engine/storage/store.h"
 
 #include <atomic>
-#include <cstdio>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -18,6 +19,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "engine/common/status_macros.h"
+#include "engine/storage/fault_latch.h"
 #include "engine/storage/keys.h"
 #include "leveldb/cache.h"
 #include "leveldb/db.h"
@@ -26,6 +28,7 @@
 #include "leveldb/iterator.h"
 #include "leveldb/options.h"
 #include "leveldb/write_batch.h"
+#include "spdlog/spdlog.h"
 
 namespace sochdb::storage {
 namespace {
@@ -170,7 +173,9 @@ struct Store::Impl {
   Impl(std::string path_in, const StoreOptions& options_in)
       : path(std::move(path_in)),
         options(options_in),
-        env(options_in.env != nullptr ? options_in.env : leveldb::Env::Default()) {}
+        env(options_in.env != nullptr ? options_in.env : leveldb::Env::Default()),
+        latch(path),
+        latching_env(env, &latch) {}
 
   ~Impl() {
     // LevelDB reads the cache and the filter policy until the DB is closed.
@@ -186,23 +191,25 @@ struct Store::Impl {
   // Appends an empty record to the log with sync=true: LevelDB fsyncs the log file, which makes
   // every earlier record in it durable.
   absl::Status SyncLog();
+  // Latches the fault (a no-op when the I/O already did) and returns the client's status for the
+  // failed `operation` ("write", "sync").
   absl::Status LatchFault(const leveldb::Status& status, std::string_view operation);
+  // UNAVAILABLE for a write refused in the fault state. `what` opens the message.
+  absl::Status Refusal(std::string_view what) const;
   absl::Status FaultError() const;
   void SyncerLoop();
   void StopSyncer();
 
   const std::string path;
   const StoreOptions options;
-  leveldb::Env* const env;
+  leveldb::Env* const env;  // the caller's (or the default) Env, for Stats' directory listing
+  // The fault latch, and the Env LevelDB actually uses, which sets it from inside the I/O. Both
+  // are declared before `db`, so they outlive it.
+  FaultLatch latch;
+  LatchingEnv latching_env;
   std::unique_ptr<leveldb::Cache> block_cache;
   std::unique_ptr<const leveldb::FilterPolicy> filter_policy;
   std::unique_ptr<leveldb::DB> db;
-
-  // The fault latch: `faulted` is read lock-free on every write; it only ever goes false -> true,
-  // under fault_mu, together with first_error.
-  std::atomic<bool> faulted{false};
-  mutable absl::Mutex fault_mu;
-  std::string first_error ABSL_GUARDED_BY(fault_mu);
 
   // Set after an unsynced write returns; cleared just before a sync, so a write that lands
   // during the sync stays marked for the next one.
@@ -224,7 +231,7 @@ absl::Status Store::Impl::OpenDb() {
   leveldb::Options db_options;
   db_options.create_if_missing = options.create_if_missing;
   db_options.paranoid_checks = false;
-  db_options.env = env;
+  db_options.env = &latching_env;
   db_options.block_cache = block_cache.get();
   db_options.filter_policy = filter_policy.get();
   db_options.write_buffer_size = options.write_buffer_bytes;
@@ -272,7 +279,7 @@ absl::StatusOr<std::optional<std::string>> Store::Impl::Get(
 }
 
 absl::Status Store::Impl::SyncLog() {
-  if (faulted.load(std::memory_order_acquire)) return FaultError();
+  if (latch.latched()) return FaultError();
   dirty.store(false, std::memory_order_release);
   leveldb::WriteBatch empty;
   leveldb::WriteOptions write_options;
@@ -285,23 +292,21 @@ absl::Status Store::Impl::SyncLog() {
 
 absl::Status Store::Impl::LatchFault(const leveldb::Status& status, std::string_view operation) {
   write_errors.fetch_add(1, std::memory_order_relaxed);
-  const std::string error = absl::StrFormat("%s failed: leveldb: %s", operation, status.ToString());
-  {
-    absl::MutexLock lock(&fault_mu);
-    if (!faulted.load(std::memory_order_relaxed)) {
-      first_error = error;
-      faulted.store(true, std::memory_order_release);
-    }
-  }
-  return absl::UnavailableError(absl::StrCat(
-      "storage ", error, "; the store now refuses writes until the server is restarted"));
+  latch.Latch(operation, status);
+  return Refusal(
+      absl::StrCat("storage ", absl::string_view(operation.data(), operation.size()), " failed"));
+}
+
+// The same wording for every refusal, so clients and alerts can match on it; the kind ("I/O
+// error", "disk full", ...) is all a client learns, the details are in the server log.
+absl::Status Store::Impl::Refusal(std::string_view what) const {
+  return absl::UnavailableError(
+      absl::StrCat(absl::string_view(what.data(), what.size()), " (", latch.kind(),
+                   "); writes are refused until the server restarts; see the server log"));
 }
 
 absl::Status Store::Impl::FaultError() const {
-  absl::MutexLock lock(&fault_mu);
-  return absl::UnavailableError(absl::StrCat("storage is in a fault state after a write error (",
-                                             first_error,
-                                             "); restart the server to reopen the store"));
+  return Refusal("storage is in a fault state after a write failure");
 }
 
 void Store::Impl::SyncerLoop() {
@@ -351,12 +356,16 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
 
 Store::~Store() {
   impl_->StopSyncer();
-  if (impl_->faulted.load(std::memory_order_acquire)) return;
+  if (impl_->latch.latched()) {
+    // Repeated at close, so that the reason sits next to the restart in the log.
+    spdlog::warn("storage at {} closes in the fault state; the first failure was: {}", impl_->path,
+                 impl_->latch.first_error());
+    return;
+  }
   if (!impl_->dirty.load(std::memory_order_acquire)) return;
-  const absl::Status status = impl_->SyncLog();
-  if (!status.ok()) {
-    std::fprintf(stderr, "sochdb storage: final sync at close of %s failed: %s\n",
-                 impl_->path.c_str(), status.ToString().c_str());
+  // A failure here latches the fault, which logs LevelDB's full text.
+  if (!impl_->SyncLog().ok()) {
+    spdlog::error("storage at {}: final sync at close failed", impl_->path);
   }
 }
 
@@ -365,22 +374,24 @@ absl::StatusOr<std::optional<std::string>> Store::Get(std::string_view key,
   return impl_->Get(key, Unwrap(snapshot));
 }
 
-absl::Status Store::Write(WriteBatch& batch) {
+absl::Status Store::Write(WriteBatch* batch) {
   Impl& impl = *impl_;
-  if (impl.faulted.load(std::memory_order_acquire)) return impl.FaultError();
-  if (batch.Count() == 0) return absl::OkStatus();
+  if (impl.latch.latched()) return impl.FaultError();
+  if (batch->Count() == 0) return absl::OkStatus();
   leveldb::WriteOptions write_options;
   write_options.sync = impl.options.sync_mode == SyncMode::kFull;
-  const leveldb::Status status = impl.db->Write(write_options, &batch.rep_->batch);
+  const leveldb::Status status = impl.db->Write(write_options, &batch->rep_->batch);
   if (!status.ok()) return impl.LatchFault(status, "write");
-  // A write that committed after (or alongside) another's failure may sit behind a damaged log
-  // record and be lost at recovery; it must not be acknowledged.
-  if (impl.faulted.load(std::memory_order_acquire)) {
-    return absl::UnavailableError(absl::StrCat(
-        impl.FaultError().message(), "; this write raced with the failure and may be lost"));
+  // A write that LevelDB logged after another's failed append may sit behind a torn record and
+  // be dropped at recovery; it must not be acknowledged. The latch is set inside the failing
+  // I/O call (fault_latch.h), and LevelDB's writer queue runs this write's append after that
+  // call returned, so this check cannot miss such a write.
+  if (impl.latch.latched()) {
+    return impl.Refusal(
+        "this write may not survive a restart: storage failed a write alongside it");
   }
   impl.batches_written.fetch_add(1, std::memory_order_relaxed);
-  impl.bytes_written.fetch_add(batch.ApproximateSize(), std::memory_order_relaxed);
+  impl.bytes_written.fetch_add(batch->ApproximateSize(), std::memory_order_relaxed);
   if (write_options.sync) {
     impl.syncs.fetch_add(1, std::memory_order_relaxed);
   } else {
@@ -403,7 +414,7 @@ std::unique_ptr<Iterator> Store::NewIterator(const Snapshot* snapshot) const {
   return std::make_unique<LevelDbIterator>(impl_->db->NewIterator(read_options));
 }
 
-bool Store::faulted() const { return impl_->faulted.load(std::memory_order_acquire); }
+bool Store::faulted() const { return impl_->latch.latched(); }
 
 SyncMode Store::sync_mode() const { return impl_->options.sync_mode; }
 
@@ -426,7 +437,7 @@ StoreStats Store::Stats() const {
   stats.bytes_written = impl.bytes_written.load(std::memory_order_relaxed);
   stats.syncs = impl.syncs.load(std::memory_order_relaxed);
   stats.write_errors = impl.write_errors.load(std::memory_order_relaxed);
-  stats.faulted = impl.faulted.load(std::memory_order_acquire);
+  stats.faulted = impl.latch.latched();
   return stats;
 }
 

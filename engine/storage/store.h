@@ -12,8 +12,16 @@
 //   kOff    never fsync; the OS flushes when it likes. Still survives kill -9, not a power cut.
 //
 // Fault state: LevelDB 1.23 can acknowledge a write on a handle that has already failed one
-// (ENOSPC) and then lose it. So after the first failed write or sync, every later Write answers
-// UNAVAILABLE until the Store is reopened; reads keep working.
+// (ENOSPC, a torn log append) and then lose it at recovery. So after the first failed write,
+// sync, or write-side file operation (append, flush, sync, close, create, rename: the Store
+// wraps the Env to see them, including the background compaction's), every later Write answers
+// UNAVAILABLE until the Store is reopened; reads keep working. The failure is latched inside the
+// failing I/O call, before LevelDB lets the next writer log anything, so no write logged after a
+// failure is ever acknowledged. The full LevelDB error (with file paths) is logged once with
+// spdlog::error when the fault latches (and repeated as a warning at close); statuses returned
+// to callers name only its kind, e.g.
+// "storage write failed (I/O error); writes are refused until the server restarts; see the
+// server log".
 //
 // Thread safety: every method may be called concurrently from any thread.
 #ifndef SOCHDB_ENGINE_STORAGE_STORE_H_
@@ -51,7 +59,7 @@ struct StoreOptions {
   // kNormal only: the longest time a written batch stays unsynced. Must be > 0.
   absl::Duration sync_interval = absl::Milliseconds(100);
   // Filesystem access. nullptr = leveldb::Env::Default(). Not owned; must outlive the Store.
-  // Tests pass an in-memory or fault-injecting Env.
+  // Tests pass an in-memory or fault-injecting Env. The Store wraps it to latch write faults.
   leveldb::Env* env = nullptr;
   // LevelDB block cache (default 64 MiB) and memtable size (default 32 MiB).
   size_t block_cache_bytes = 64u << 20;
@@ -104,13 +112,13 @@ class Iterator {
 };
 
 struct StoreStats {
-  uint64_t disk_bytes = 0;          // sum of the database directory's file sizes
-  uint64_t memtable_bytes = 0;      // LevelDB approximate memory usage
-  uint64_t batches_written = 0;     // successful Write calls since open
-  uint64_t bytes_written = 0;       // encoded batch bytes of those writes
-  uint64_t syncs = 0;               // fsyncs requested (full: one per write; normal: per interval)
-  uint64_t write_errors = 0;        // failed writes and syncs since open
-  bool faulted = false;             // the fault state is latched
+  uint64_t disk_bytes = 0;       // sum of the database directory's file sizes
+  uint64_t memtable_bytes = 0;   // LevelDB approximate memory usage
+  uint64_t batches_written = 0;  // successful Write calls since open
+  uint64_t bytes_written = 0;    // encoded batch bytes of those writes
+  uint64_t syncs = 0;            // fsyncs requested (full: one per write; normal: per interval)
+  uint64_t write_errors = 0;     // failed writes and syncs since open
+  bool faulted = false;          // the fault state is latched
 };
 
 class Store {
@@ -136,13 +144,18 @@ class Store {
   absl::StatusOr<std::optional<std::string>> Get(std::string_view key,
                                                  const Snapshot* snapshot = nullptr) const;
 
-  // Applies `batch` atomically under the store's sync mode. OK means durable per the mode's
-  // promise. UNAVAILABLE when the fault state is latched (the batch is not applied). Any
-  // storage error latches the fault state and is returned (UNAVAILABLE, with LevelDB's text).
-  // An empty batch is a no-op that returns OK.
-  absl::Status Write(WriteBatch& batch);
+  // Applies `*batch` atomically under the store's sync mode. OK means durable per the mode's
+  // promise. UNAVAILABLE when the fault state was latched before the call (the batch is not
+  // applied). Any storage error latches the fault state and answers UNAVAILABLE; so does a
+  // write that LevelDB logged alongside or after another write's failure (it may or may not
+  // survive a restart). UNAVAILABLE messages are generic (no paths, no LevelDB text; see "Fault
+  // state" above). The caller keeps `batch` (LevelDB stamps a sequence number into it; its
+  // operations are unchanged, so it may be inspected, cleared or reused afterwards). An empty
+  // batch is a no-op that returns OK (UNAVAILABLE in the fault state).
+  absl::Status Write(WriteBatch* batch);
 
-  // Forces the log to stable storage now (all modes). Errors latch the fault state.
+  // Forces the log to stable storage now (all modes). Errors latch the fault state; statuses
+  // are UNAVAILABLE with the same generic messages as Write's.
   absl::Status Sync();
 
   std::unique_ptr<Snapshot> GetSnapshot() const;

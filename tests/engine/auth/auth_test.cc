@@ -416,4 +416,20 @@ TEST_CASE("MakeKeyEntry rejects what Parse or a header could not carry", "[auth]
   }
 }
 
+TEST_CASE("a refused namespace is echoed escaped and cut short") {
+  absl::StatusOr<std::shared_ptr<const KeyRing>> keys =
+      KeyRing::Parse(*MakeKeyEntry("sk_echo_test_key_0001", "acme", Role::kEditor, "echo"));
+  REQUIRE(keys.ok());
+  Authorizer authorizer(*keys);
+  auto principal = authorizer.Authenticate(std::string_view("Bearer sk_echo_test_key_0001"),
+                                           std::nullopt);
+  REQUIRE(principal.ok());
+  const absl::Status control = authorizer.CheckNamespace(**principal, std::string("be\nta\0x", 7));
+  CHECK(Message(control) == "Access denied to namespace 'be\\nta\\x00x' for tenant 'acme'");
+  const absl::Status huge = authorizer.CheckNamespace(**principal, std::string(20000, 'z'));
+  CHECK(huge.code() == absl::StatusCode::kPermissionDenied);
+  CHECK(Message(huge).size() < 300);
+  CHECK(Contains(Message(huge), "(20000 bytes)"));
+}
+
 }  // namespace sochdb::auth

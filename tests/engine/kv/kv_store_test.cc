@@ -1,6 +1,7 @@
 // Tests for KvStore: CRUD, namespace isolation, TTL visibility and purging (with a manual clock),
-// scans, batches and their atomicity, every validation message, malformed records, and a
-// multi-threaded smoke test of writers racing the purger.
+// the TTL index holding exactly one entry per expiring key across overwrites, scans, batches and
+// their atomicity, the BatchGet answer-size limit, every validation message, malformed records,
+// and a multi-threaded smoke test of writers racing the purger.
 #include "engine/kv/kv_store.h"
 
 #include <algorithm>
@@ -212,6 +213,70 @@ TEST_CASE("an overwrite is not purged by the old index entry", "[kv][ttl]") {
   }
 }
 
+TEST_CASE("overwrites replace the TTL index entry instead of adding one", "[kv][ttl]") {
+  KvFixture f;
+  SECTION("1000 overwrites of a TTL key leave exactly one entry, the live record's") {
+    for (int i = 0; i < 1000; ++i) {
+      REQUIRE_OK(f.kv->Put("ns", "hot", "v" + std::to_string(i), 60 + i % 3));
+      f.clock.AdvanceMicros(1500);  // every write gets a new expiry
+    }
+    const int64_t last_write_ms = (f.clock.NowMicros() - 1500) / 1000;
+    const std::vector<std::string> index = f.ExpiryIndex();
+    REQUIRE(index.size() == 1);
+    CHECK(index[0] == std::to_string(last_write_ms + (60 + 999 % 3) * 1000) + "/ns/hot");
+    CHECK(f.Get("ns", "hot") == "v999");
+  }
+  SECTION("the same expiry twice keeps its one entry") {
+    REQUIRE_OK(f.kv->Put("ns", "k", "a", 10));
+    REQUIRE_OK(f.kv->Put("ns", "k", "b", 10));  // same clock, same TTL: same index key
+    CHECK(f.ExpiryIndex().size() == 1);
+  }
+  SECTION("dropping the TTL drops the entry; adding one back adds it") {
+    REQUIRE_OK(f.kv->Put("ns", "k", "a", 10));
+    REQUIRE_OK(f.kv->Put("ns", "k", "b", 0));
+    CHECK(f.ExpiryIndex().empty());
+    REQUIRE_OK(f.kv->Put("ns", "k", "c", 20));
+    CHECK(f.ExpiryIndex() ==
+          std::vector<std::string>{std::to_string(f.NowMs() + 20'000) + "/ns/k"});
+  }
+  SECTION("the same key in another namespace keeps its own entry") {
+    REQUIRE_OK(f.kv->Put("a", "k", "1", 10));
+    REQUIRE_OK(f.kv->Put("b", "k", "1", 10));
+    f.clock.AdvanceSeconds(1);
+    REQUIRE_OK(f.kv->Put("a", "k", "2", 10));
+    const std::string now = std::to_string(f.NowMs() + 10'000);
+    const std::string before = std::to_string(f.NowMs() - 1000 + 10'000);
+    CHECK(f.ExpiryIndex() == std::vector<std::string>{before + "/b/k", now + "/a/k"});
+  }
+  SECTION("BatchPut: a key repeated in the batch ends with its last entry's index entry") {
+    REQUIRE_OK(f.kv->Put("ns", "k", "stored", 5));
+    REQUIRE_OK(f.kv->Put("ns", "j", "stored", 5));
+    f.clock.AdvanceSeconds(1);
+    const std::vector<KvPutEntry> entries = {
+        {"k", "1", 10}, {"k", "2", 20}, {"k", "3", 0},                   // ends without TTL
+        {"j", "1", 0},  {"j", "2", 30}, {"j", "3", 7},                   // ends with 7 s
+        {"m", "1", 3},  {"m", "2", 3},                                   // new key, same expiry
+        {"n", "1", 9},  {"n", "2", 0},  {"n", "3", 40}, {"n", "4", 40},  // back and forth
+    };
+    REQUIRE_OK(f.kv->BatchPut("ns", entries));
+    const int64_t now = f.NowMs();
+    std::vector<std::string> expected = {std::to_string(now + 3'000) + "/ns/m",
+                                         std::to_string(now + 7'000) + "/ns/j",
+                                         std::to_string(now + 40'000) + "/ns/n"};
+    CHECK(f.ExpiryIndex() == expected);
+    CHECK(f.Get("ns", "k") == "3");
+    CHECK(f.Get("ns", "j") == "3");
+    // And the purger agrees: each key expires exactly when its last entry said.
+    f.clock.AdvanceSeconds(8);
+    absl::StatusOr<size_t> purged = f.kv->PurgeExpired(1000);
+    REQUIRE(purged.ok());
+    CHECK(*purged == 2);
+    CHECK(f.Get("ns", "k") == "3");
+    CHECK(f.Get("ns", "n") == "4");
+    CHECK(f.ExpiryIndex() == std::vector<std::string>{expected[2]});
+  }
+}
+
 TEST_CASE("PurgeExpired honours max_keys and works through many chunks", "[kv][ttl]") {
   KvFixture f;
   std::vector<KvPutEntry> entries;
@@ -334,6 +399,55 @@ TEST_CASE("BatchGet answers in request order from one snapshot", "[kv][batch]") 
   CHECK(none->empty());
 }
 
+TEST_CASE("BatchGet stops at max_batch_get_bytes with RESOURCE_EXHAUSTED", "[kv][batch]") {
+  KvFixture f;
+  SECTION("10,000 copies of an 8 MiB value are refused, not built") {
+    REQUIRE_OK(f.kv->Put("ns", "big", std::string(8u << 20, 'v'), 0));
+    const std::vector<std::string_view> keys(10'000, "big");
+    const absl::Status status = f.kv->BatchGet("ns", keys).status();
+    CHECK(status.code() == absl::StatusCode::kResourceExhausted);
+    CHECK(Message(status) == "BatchGet result exceeds 50331648 bytes; request fewer keys");
+    // Five copies (40 MiB of values) are within the default limit.
+    absl::StatusOr<std::vector<std::optional<std::string>>> five =
+        f.kv->BatchGet("ns", absl::MakeConstSpan(keys).subspan(0, 5));
+    REQUIRE(five.ok());
+    CHECK(five->size() == 5);
+    CHECK((*five)[4]->size() == (8u << 20));
+  }
+  SECTION("the limit counts every key's bytes and every found value's, and is inclusive") {
+    KvLimits limits;
+    limits.max_batch_get_bytes = 20;
+    KvStore small(f.store.get(), &f.clock, limits);
+    REQUIRE_OK(small.Put("ns", "a", "12345", 0));                          // 1 + 5 bytes
+    REQUIRE_OK(small.Put("ns", "b", "1234", 0));                           // 1 + 4 bytes
+    const std::vector<std::string_view> over_by_2 = {"a", "b", "a", "b"};  // 6+5+6+5 = 22
+    CHECK(small.BatchGet("ns", over_by_2).status().code() == absl::StatusCode::kResourceExhausted);
+    // An absent key still costs its bytes: the answer echoes it.
+    const std::vector<std::string_view> over_by_1 = {"a", "b", "a", "xxxx"};  // 6+5+6+4 = 21
+    CHECK(small.BatchGet("ns", over_by_1).status().code() == absl::StatusCode::kResourceExhausted);
+    const std::vector<std::string_view> fits = {"a", "b", "a", "xxx"};  // 6+5+6+3 = 20
+    absl::StatusOr<std::vector<std::optional<std::string>>> values = small.BatchGet("ns", fits);
+    REQUIRE(values.ok());
+    CHECK(*values ==
+          std::vector<std::optional<std::string>>{"12345", "1234", "12345", std::nullopt});
+    CHECK(Message(small.BatchGet("ns", over_by_2).status()) ==
+          "BatchGet result exceeds 20 bytes; request fewer keys");
+  }
+  SECTION("expired values count as absent") {
+    KvLimits limits;
+    limits.max_batch_get_bytes = 10;
+    KvStore small(f.store.get(), &f.clock, limits);
+    REQUIRE_OK(small.Put("ns", "k", "0123456789", 1));
+    CHECK(small.BatchGet("ns", std::vector<std::string_view>{"k"}).status().code() ==
+          absl::StatusCode::kResourceExhausted);
+    f.clock.AdvanceSeconds(2);
+    absl::StatusOr<std::vector<std::optional<std::string>>> values =
+        small.BatchGet("ns", std::vector<std::string_view>{"k", "k"});
+    REQUIRE(values.ok());
+    CHECK(*values == std::vector<std::optional<std::string>>{std::nullopt, std::nullopt});
+  }
+}
+
 TEST_CASE("BatchPut is all or nothing", "[kv][batch]") {
   KvFixture f;
   std::vector<std::string> keys;
@@ -440,7 +554,7 @@ TEST_CASE("malformed records are reported as DATA_LOSS, never crash", "[kv]") {
   for (const std::string& record : {""s, "\x02value"s, "\x01short"s}) {
     storage::WriteBatch batch;
     batch.Put(KeyBuilder(KeyFamily::kKv).Name("ns").Raw("bad").key(), record);
-    REQUIRE_OK(f.store->Write(batch));
+    REQUIRE_OK(f.store->Write(&batch));
     CHECK(f.kv->Get("ns", "bad").status().code() == absl::StatusCode::kDataLoss);
     CHECK(f.kv->Delete("ns", "bad").status().code() == absl::StatusCode::kDataLoss);
     absl::StatusOr<std::unique_ptr<KvScanCursor>> cursor = f.kv->Scan("ns", "", 0);
@@ -451,7 +565,7 @@ TEST_CASE("malformed records are reported as DATA_LOSS, never crash", "[kv]") {
   // An index entry pointing at the damaged record is dropped without touching the record.
   storage::WriteBatch index;
   index.Put(KeyBuilder(KeyFamily::kKvExpiry).U64(1).Name("ns").Raw("bad").key(), "");
-  REQUIRE_OK(f.store->Write(index));
+  REQUIRE_OK(f.store->Write(&index));
   absl::StatusOr<size_t> purged = f.kv->PurgeExpired(100);
   REQUIRE(purged.ok());
   CHECK(*purged == 0);

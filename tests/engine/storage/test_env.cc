@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <utility>
 
 namespace sochdb::storage::testing {
 namespace {
@@ -15,15 +16,11 @@ class FaultyWritableFile final : public leveldb::WritableFile {
       : env_(env), name_(std::move(name)), base_(base) {}
 
   leveldb::Status Append(const leveldb::Slice& data) override {
-    leveldb::Status status = env_->BeforeAppend(name_);
-    return status.ok() ? base_->Append(data) : status;
+    return env_->Append(name_, data, base_.get());
   }
   leveldb::Status Close() override { return base_->Close(); }
   leveldb::Status Flush() override { return base_->Flush(); }
-  leveldb::Status Sync() override {
-    leveldb::Status status = env_->BeforeSync(name_);
-    return status.ok() ? base_->Sync() : status;
-  }
+  leveldb::Status Sync() override { return env_->Sync(name_, base_.get()); }
 
  private:
   FaultInjectionEnv* const env_;
@@ -35,17 +32,27 @@ class FaultyWritableFile final : public leveldb::WritableFile {
 
 leveldb::Status FaultInjectionEnv::NewWritableFile(const std::string& name,
                                                    leveldb::WritableFile** file) {
-  leveldb::WritableFile* base = nullptr;
-  leveldb::Status status = target()->NewWritableFile(name, &base);
-  *file = status.ok() ? new FaultyWritableFile(this, name, base) : nullptr;
-  return status;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const std::string& suffix = failing_create_suffix_;
+    if (!suffix.empty() && name.size() >= suffix.size() &&
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      ++failures_;
+      *file = nullptr;
+      return leveldb::Status::IOError(name, "injected create failure");
+    }
+  }
+  return Wrap(name, target()->NewWritableFile(name, file), file);
 }
 
 leveldb::Status FaultInjectionEnv::NewAppendableFile(const std::string& name,
                                                      leveldb::WritableFile** file) {
-  leveldb::WritableFile* base = nullptr;
-  leveldb::Status status = target()->NewAppendableFile(name, &base);
-  *file = status.ok() ? new FaultyWritableFile(this, name, base) : nullptr;
+  return Wrap(name, target()->NewAppendableFile(name, file), file);
+}
+
+leveldb::Status FaultInjectionEnv::Wrap(const std::string& name, leveldb::Status status,
+                                        leveldb::WritableFile** file) {
+  *file = status.ok() ? new FaultyWritableFile(this, name, *file) : nullptr;
   return status;
 }
 
@@ -54,9 +61,11 @@ void FaultInjectionEnv::WatchAllFiles(bool all) {
   watch_all_ = all;
 }
 
-void FaultInjectionEnv::FailAppendsAfter(int64_t n, Persistence persistence) {
+void FaultInjectionEnv::FailAppendsAfter(int64_t n, Persistence persistence,
+                                         AppendFailure failure) {
   std::lock_guard<std::mutex> lock(mu_);
   append_plan_ = {n, persistence};
+  append_failure_ = failure;
 }
 
 void FaultInjectionEnv::FailSyncsAfter(int64_t n, Persistence persistence) {
@@ -64,10 +73,22 @@ void FaultInjectionEnv::FailSyncsAfter(int64_t n, Persistence persistence) {
   sync_plan_ = {n, persistence};
 }
 
+void FaultInjectionEnv::FailNewWritableFilesEndingWith(std::string suffix) {
+  std::lock_guard<std::mutex> lock(mu_);
+  failing_create_suffix_ = std::move(suffix);
+}
+
 void FaultInjectionEnv::ClearFaults() {
   std::lock_guard<std::mutex> lock(mu_);
   append_plan_ = {};
+  append_failure_ = AppendFailure::kNothingWritten;
   sync_plan_ = {};
+  failing_create_suffix_.clear();
+}
+
+void FaultInjectionEnv::SetAppendHook(AppendHook hook) {
+  std::lock_guard<std::mutex> lock(mu_);
+  append_hook_ = hook ? std::make_shared<const AppendHook>(std::move(hook)) : nullptr;
 }
 
 int64_t FaultInjectionEnv::appends() const {
@@ -104,18 +125,39 @@ leveldb::Status FaultInjectionEnv::Check(FaultPlan* plan, const char* operation,
   return leveldb::Status::IOError(name, std::string("injected ") + operation + " failure");
 }
 
-leveldb::Status FaultInjectionEnv::BeforeAppend(const std::string& name) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (!Watched(name)) return leveldb::Status::OK();
-  ++appends_;
-  return Check(&append_plan_, "append", name);
+leveldb::Status FaultInjectionEnv::Append(const std::string& name, const leveldb::Slice& data,
+                                          leveldb::WritableFile* base) {
+  leveldb::Status status;
+  AppendFailure failure = AppendFailure::kNothingWritten;
+  std::shared_ptr<const AppendHook> hook;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!Watched(name)) return base->Append(data);
+    ++appends_;
+    status = Check(&append_plan_, "append", name);
+    failure = append_failure_;
+    hook = append_hook_;
+  }
+  if (status.ok()) {
+    status = base->Append(data);
+  } else if (failure == AppendFailure::kTorn) {
+    // The torn half is flushed so that it reaches the file like a short write(2) would.
+    if (base->Append(leveldb::Slice(data.data(), data.size() / 2)).ok()) base->Flush();
+  }
+  if (hook != nullptr) (*hook)(!status.ok());
+  return status;
 }
 
-leveldb::Status FaultInjectionEnv::BeforeSync(const std::string& name) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (!Watched(name)) return leveldb::Status::OK();
-  ++syncs_;
-  return Check(&sync_plan_, "sync", name);
+leveldb::Status FaultInjectionEnv::Sync(const std::string& name, leveldb::WritableFile* base) {
+  leveldb::Status status;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (Watched(name)) {
+      ++syncs_;
+      status = Check(&sync_plan_, "sync", name);
+    }
+  }
+  return status.ok() ? base->Sync() : status;
 }
 
 std::string FreshTestDir(std::string_view name) {

@@ -5,6 +5,8 @@
 #define SOCHDB_TESTS_ENGINE_STORAGE_TEST_ENV_H_
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -16,10 +18,18 @@ namespace sochdb::storage::testing {
 // Wraps another Env. Appends and Syncs on the files it watches (by default LevelDB's write-ahead
 // logs, "*.log") are counted, and can be made to fail: after `n` more successful calls, every
 // later call fails with an IO error until ClearFaults() (persistent), or only the next one
-// (transient). Failed calls never reach the wrapped file. Thread-safe.
+// (transient). A failed Sync never reaches the wrapped file; a failed Append writes nothing, or
+// (AppendFailure::kTorn) the first half of its data, as a short write or a crash mid-write
+// leaves it. Creating writable files can be made to fail too. Thread-safe.
 class FaultInjectionEnv : public leveldb::EnvWrapper {
  public:
   enum class Persistence { kPersistent, kTransient };
+  enum class AppendFailure { kNothingWritten, kTorn };
+
+  // Runs on the thread of every watched Append, after its fate is decided (and a torn append's
+  // half is written), before it returns; `failed` says whether it will fail. It may block, to
+  // hold a writer inside its I/O; no lock of this Env is held while it runs.
+  using AppendHook = std::function<void(bool failed)>;
 
   explicit FaultInjectionEnv(leveldb::Env* base) : leveldb::EnvWrapper(base) {}
 
@@ -28,18 +38,26 @@ class FaultInjectionEnv : public leveldb::EnvWrapper {
 
   // Watch every writable file instead of only the logs.
   void WatchAllFiles(bool all);
-  void FailAppendsAfter(int64_t n, Persistence persistence = Persistence::kPersistent);
+  void FailAppendsAfter(int64_t n, Persistence persistence = Persistence::kPersistent,
+                        AppendFailure failure = AppendFailure::kNothingWritten);
   void FailSyncsAfter(int64_t n, Persistence persistence = Persistence::kPersistent);
+  // NewWritableFile fails (IO error, nothing created) for names ending with `suffix` ("" =
+  // none), watched or not, until ClearFaults().
+  void FailNewWritableFilesEndingWith(std::string suffix);
   void ClearFaults();
+  // nullptr removes the hook.
+  void SetAppendHook(AppendHook hook);
 
   // Calls on watched files since construction, failed ones included.
   int64_t appends() const;
   int64_t syncs() const;
+  // Injected failures of every kind.
   int64_t failures() const;
 
-  // Called by the file wrappers: OK, or the injected failure for this call.
-  leveldb::Status BeforeAppend(const std::string& name);
-  leveldb::Status BeforeSync(const std::string& name);
+  // Called by the file wrappers: performs (or fails) the call on `base`.
+  leveldb::Status Append(const std::string& name, const leveldb::Slice& data,
+                         leveldb::WritableFile* base);
+  leveldb::Status Sync(const std::string& name, leveldb::WritableFile* base);
 
  private:
   struct FaultPlan {
@@ -49,11 +67,16 @@ class FaultInjectionEnv : public leveldb::EnvWrapper {
 
   bool Watched(const std::string& name) const;
   leveldb::Status Check(FaultPlan* plan, const char* operation, const std::string& name);
+  leveldb::Status Wrap(const std::string& name, leveldb::Status status,
+                       leveldb::WritableFile** file);
 
   mutable std::mutex mu_;
   bool watch_all_ = false;
   FaultPlan append_plan_;
+  AppendFailure append_failure_ = AppendFailure::kNothingWritten;
   FaultPlan sync_plan_;
+  std::string failing_create_suffix_;
+  std::shared_ptr<const AppendHook> append_hook_;
   int64_t appends_ = 0;
   int64_t syncs_ = 0;
   int64_t failures_ = 0;
