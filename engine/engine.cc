@@ -26,11 +26,22 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& option
   }
   SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<storage::Store> store,
                           storage::Store::Open(store_dir.string(), options.store));
-  return std::unique_ptr<Engine>(new Engine(options, std::move(store)));
+  vector::VectorIndexStoreOptions vector_options;
+  vector_options.snapshot_dir = (std::filesystem::path(options.data_dir) / "vectors").string();
+  vector_options.maintenance_interval = options.vector_maintenance_interval;
+  vector_options.snapshot_every_changes = options.vector_snapshot_every_changes;
+  vector_options.clock = options.clock;
+  SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<vector::VectorIndexStore> vector_indexes,
+                          vector::VectorIndexStore::Open(store.get(), vector_options));
+  return std::unique_ptr<Engine>(
+      new Engine(options, std::move(store), std::move(vector_indexes)));
 }
 
-Engine::Engine(EngineOptions options, std::unique_ptr<storage::Store> store)
-    : options_(std::move(options)), store_(std::move(store)) {
+Engine::Engine(EngineOptions options, std::unique_ptr<storage::Store> store,
+               std::unique_ptr<vector::VectorIndexStore> vector_indexes)
+    : options_(std::move(options)),
+      store_(std::move(store)),
+      vector_indexes_(std::move(vector_indexes)) {
   kv_ = std::make_unique<kv::KvStore>(store_.get(), options_.clock, options_.kv_limits);
   purger_ = std::thread([this] { PurgeLoop(); });
 }
@@ -41,6 +52,7 @@ Engine::~Engine() {
     stopping_ = true;
   }
   purger_.join();
+  vector_indexes_.reset();  // snapshots indexes with uncovered changes
   kv_.reset();
   store_.reset();
 }
@@ -75,6 +87,9 @@ uint64_t Engine::PurgeRound() {
 EngineStats Engine::Stats() const {
   EngineStats stats;
   stats.store = store_->Stats();
+  stats.vector_indexes = vector_indexes_->IndexCount();
+  stats.vectors = vector_indexes_->TotalVectors();
+  stats.vector_memory_bytes = vector_indexes_->TotalMemoryBytes();
   absl::MutexLock lock(&mu_);
   stats.ttl_purged = ttl_purged_;
   return stats;

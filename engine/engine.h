@@ -3,7 +3,8 @@
 // closes them in order. The server holds one Engine; services borrow its subsystems.
 //
 // Layout of --data-dir:
-//   <data-dir>/store/   the LevelDB database: all persistent state
+//   <data-dir>/store/     the LevelDB database: all persistent state
+//   <data-dir>/vectors/   vector index snapshots (derived: rebuilt from the store when missing)
 #ifndef SOCHDB_ENGINE_ENGINE_H_
 #define SOCHDB_ENGINE_ENGINE_H_
 
@@ -19,6 +20,7 @@
 #include "engine/common/clock.h"
 #include "engine/kv/kv_store.h"
 #include "engine/storage/store.h"
+#include "engine/vector/vector_index_store.h"
 
 namespace sochdb {
 
@@ -28,12 +30,19 @@ struct EngineOptions {
   kv::KvLimits kv_limits;
   // How often expired KV records are purged (they are invisible from the moment they expire).
   absl::Duration ttl_purge_interval = absl::Seconds(1);
+  // How often vector indexes are checked for a snapshot or a compaction.
+  absl::Duration vector_maintenance_interval = absl::Seconds(10);
+  // A vector index is snapshotted once this many changes are not covered by its snapshot.
+  uint64_t vector_snapshot_every_changes = 50'000;
   const Clock* clock = Clock::Real();  // not owned
 };
 
 struct EngineStats {
   storage::StoreStats store;
   uint64_t ttl_purged = 0;  // expired KV records removed since start
+  uint64_t vector_indexes = 0;
+  uint64_t vectors = 0;
+  uint64_t vector_memory_bytes = 0;
 };
 
 class Engine {
@@ -48,11 +57,13 @@ class Engine {
 
   storage::Store& store() { return *store_; }
   kv::KvStore& kv() { return *kv_; }
+  vector::VectorIndexStore& vector_indexes() { return *vector_indexes_; }
   const EngineOptions& options() const { return options_; }
   EngineStats Stats() const;
 
  private:
-  Engine(EngineOptions options, std::unique_ptr<storage::Store> store);
+  Engine(EngineOptions options, std::unique_ptr<storage::Store> store,
+         std::unique_ptr<vector::VectorIndexStore> vector_indexes);
   void PurgeLoop();
   // Purges until a round comes back short; returns the records removed.
   uint64_t PurgeRound();
@@ -60,6 +71,7 @@ class Engine {
   const EngineOptions options_;
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<kv::KvStore> kv_;
+  std::unique_ptr<vector::VectorIndexStore> vector_indexes_;
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

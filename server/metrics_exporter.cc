@@ -53,6 +53,12 @@ std::vector<prometheus::MetricFamily> EngineCollector::Collect() const {
              MetricType::Gauge, s.faulted ? 1 : 0),
       Family("sochdb_kv_ttl_purged_total", "Expired KV records removed from disk.",
              MetricType::Counter, static_cast<double>(stats.ttl_purged)),
+      Family("sochdb_vector_indexes", "Vector indexes (VectorIndexService), all tenants.",
+             MetricType::Gauge, static_cast<double>(stats.vector_indexes)),
+      Family("sochdb_vector_vectors", "Live vectors in all vector indexes.", MetricType::Gauge,
+             static_cast<double>(stats.vectors)),
+      Family("sochdb_vector_memory_bytes", "Memory of the in-memory vector indexes (measured).",
+             MetricType::Gauge, static_cast<double>(stats.vector_memory_bytes)),
   };
 }
 

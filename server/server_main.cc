@@ -21,6 +21,7 @@
 #include "server/rpc/grpc_server.h"
 #include "server/rpc/rpc_metrics.h"
 #include "services/kv/kv_service.h"
+#include "services/vector/vector_index_service.h"
 #include "spdlog/spdlog.h"
 
 namespace sochdb::server {
@@ -171,6 +172,9 @@ void RegisterServices(GrpcServer& server, Engine& engine,
   auto kv = std::make_shared<services::KvService>(&engine.kv());
   kv->Register(server);
   keep_alive->push_back(kv);
+  auto vectors = std::make_shared<services::VectorIndexService>(&engine.vector_indexes());
+  vectors->Register(server);
+  keep_alive->push_back(vectors);
 }
 
 // Runs the gRPC server until SIGTERM/SIGINT, then shuts it down gracefully.

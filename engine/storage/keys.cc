@@ -32,6 +32,7 @@ bool IsKnownFamily(uint8_t byte) {
     case KeyFamily::kCollection:
     case KeyFamily::kDocument:
     case KeyFamily::kPosting:
+    case KeyFamily::kVectorLog:
     case KeyFamily::kGraphNode:
     case KeyFamily::kGraphOutEdge:
     case KeyFamily::kGraphInEdge:

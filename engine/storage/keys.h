@@ -22,11 +22,12 @@ enum class KeyFamily : uint8_t {
   kMeta = 0x01,         // store metadata: Name(item)                       (schema version, ...)
   kKv = 0x10,           // Name(namespace) Raw(user key)                     -> KV value record
   kKvExpiry = 0x11,     // U64(expiry unix ms) Name(namespace) Raw(user key) -> "" (TTL index)
-  kVectorIndex = 0x20,  // reserved for the vector engine
-  kVector = 0x21,
-  kCollection = 0x22,
-  kDocument = 0x23,
-  kPosting = 0x24,
+  kVectorIndex = 0x20,  // Name(tenant) Name(index)                      -> index definition
+  kVector = 0x21,       // Name(scope...) Raw(vector id)                 -> vector record
+  kCollection = 0x22,   // Name(namespace) Name(collection)              -> collection definition
+  kDocument = 0x23,     // Name(namespace) Name(collection) Raw(doc id)  -> document record
+  kPosting = 0x24,      // BM25 postings (engine/text)
+  kVectorLog = 0x25,    // Name(scope...) U64(sequence)                  -> vector change (replay)
   kGraphNode = 0x30,
   kGraphOutEdge = 0x31,
   kGraphInEdge = 0x32,

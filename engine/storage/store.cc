@@ -89,6 +89,10 @@ class LevelDbIterator final : public Iterator {
   explicit LevelDbIterator(leveldb::Iterator* iterator) : iterator_(iterator) {}
 
   void Seek(std::string_view target) override { iterator_->Seek(ToSlice(target)); }
+  void SeekToLast() override { iterator_->SeekToLast(); }
+  void Prev() override {
+    if (iterator_->Valid()) iterator_->Prev();
+  }
   bool Valid() const override { return iterator_->Valid(); }
   // LevelDB asserts on Next()/key() of an invalid iterator; the engine's contract is softer.
   void Next() override {

@@ -103,8 +103,12 @@ class Iterator {
   virtual ~Iterator() = default;
   // Positions at the first key >= target.
   virtual void Seek(std::string_view target) = 0;
+  // Positions at the last key of the database.
+  virtual void SeekToLast() = 0;
   virtual bool Valid() const = 0;
   virtual void Next() = 0;
+  // Moves to the previous key (invalid before the first).
+  virtual void Prev() = 0;
   virtual std::string_view key() const = 0;
   virtual std::string_view value() const = 0;
   // Non-OK when iteration stopped because of an error (corruption, I/O), not the end.

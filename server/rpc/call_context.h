@@ -122,6 +122,8 @@ class StreamSink {
   virtual ~StreamSink() = default;
   // A non-OK status ends the call with that status; no further messages are read.
   virtual grpc::Status OnMessage(CallContext& ctx, const Req& message) = 0;
+  // True to stop reading and answer now (Finish), e.g. when later messages cannot succeed.
+  virtual bool StopReading() const { return false; }
   virtual grpc::Status Finish(CallContext& ctx, Resp* response) = 0;
 };
 

@@ -508,6 +508,10 @@ class ClientStreamCall final : public StreamingCallBase {
       Finish(status);
       return;
     }
+    if (sink_->StopReading()) {
+      Complete();
+      return;
+    }
     Read();
   }
 

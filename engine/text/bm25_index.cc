@@ -1,0 +1,283 @@
+// Bm25Index: posting and statistics records (see bm25_index.h for the layout), the write-side
+// bookkeeping of pending statistics, and exhaustive BM25 scoring over one snapshot.
+#include "engine/text/bm25_index.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "engine/common/status_macros.h"
+#include "engine/storage/keys.h"
+#include "engine/text/tokenizer.h"
+
+namespace sochdb::text {
+namespace {
+
+constexpr char kStatsFormat = 0x01;
+constexpr int kDropBatchKeys = 1000;
+
+// KeyBuilder starts every key with a family byte and cannot resume from an encoded prefix, so
+// the index encodes its components after a throwaway family byte and drops that byte. A
+// component's encoding does not depend on what precedes it, so scope + these bytes is exactly
+// the key KeyBuilder would build from the scope's components.
+std::string ComponentsOf(const storage::KeyBuilder& builder) { return builder.key().substr(1); }
+
+void PutVarint64(uint64_t value, std::string* out) {
+  while (value >= 0x80) {
+    out->push_back(static_cast<char>((value & 0x7f) | 0x80));
+    value >>= 7;
+  }
+  out->push_back(static_cast<char>(value));
+}
+
+bool GetVarint64(std::string_view* in, uint64_t* value) {
+  uint64_t result = 0;
+  for (size_t i = 0; i < 10 && i < in->size(); ++i) {
+    const uint8_t byte = static_cast<uint8_t>((*in)[i]);
+    if (i == 9 && byte > 1) return false;  // would overflow 64 bits
+    result |= static_cast<uint64_t>(byte & 0x7f) << (7 * i);
+    if ((byte & 0x80) == 0) {
+      *value = result;
+      in->remove_prefix(i + 1);
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string EncodeStats(const Bm25Stats& stats) {
+  std::string out(1, kStatsFormat);
+  PutVarint64(stats.document_count, &out);
+  PutVarint64(stats.total_tokens, &out);
+  return out;
+}
+
+absl::StatusOr<Bm25Stats> DecodeStats(std::string_view in) {
+  Bm25Stats stats;
+  if (in.empty() || in[0] != kStatsFormat) {
+    return absl::DataLossError("bm25 statistics record has an unknown format");
+  }
+  in.remove_prefix(1);
+  if (!GetVarint64(&in, &stats.document_count) || !GetVarint64(&in, &stats.total_tokens) ||
+      !in.empty()) {
+    return absl::DataLossError("bm25 statistics record is malformed");
+  }
+  return stats;
+}
+
+std::string EncodePosting(uint64_t frequency, uint64_t length) {
+  std::string out;
+  PutVarint64(frequency, &out);
+  PutVarint64(length, &out);
+  return out;
+}
+
+bool DecodePosting(std::string_view in, uint64_t* frequency, uint64_t* length) {
+  return GetVarint64(&in, frequency) && GetVarint64(&in, length) && in.empty() && *frequency > 0 &&
+         *frequency <= *length;
+}
+
+absl::Status CheckScope(std::string_view scope) {
+  if (scope.size() < 2 ||
+      static_cast<uint8_t>(scope[0]) != static_cast<uint8_t>(storage::KeyFamily::kPosting)) {
+    return absl::InvalidArgumentError(
+        "bm25 scope must start with the posting family byte and name something after it");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Bm25Stats> ReadStats(const storage::Store& store, const std::string& key,
+                                    const storage::Snapshot* snapshot) {
+  SOCHDB_ASSIGN_OR_RETURN(std::optional<std::string> record, store.Get(key, snapshot));
+  if (!record.has_value()) return Bm25Stats{};
+  return DecodeStats(*record);
+}
+
+// Term -> occurrences; ordered so a batch's operations come out in a deterministic order.
+std::map<std::string, uint64_t> TermFrequencies(const std::vector<std::string>& tokens) {
+  std::map<std::string, uint64_t> frequencies;
+  for (const std::string& token : tokens) ++frequencies[token];
+  return frequencies;
+}
+
+struct Posting {
+  std::string doc_id;
+  uint64_t frequency;
+  uint64_t length;
+};
+
+// Adds the BM25 contribution of the term whose postings start with `prefix` to `scores`.
+absl::Status ScoreTerm(storage::Iterator* it, const std::string& prefix, double n, double avgdl,
+                       absl::flat_hash_map<std::string, double>* scores) {
+  std::vector<Posting> postings;
+  for (it->Seek(prefix); it->Valid() && it->key().substr(0, prefix.size()) == prefix; it->Next()) {
+    Posting posting{std::string(it->key().substr(prefix.size())), 0, 0};
+    if (!DecodePosting(it->value(), &posting.frequency, &posting.length)) {
+      return absl::DataLossError("bm25 posting record is malformed");
+    }
+    postings.push_back(std::move(posting));
+  }
+  SOCHDB_RETURN_IF_ERROR(it->status());
+  const double df = static_cast<double>(postings.size());
+  const double idf = std::log(1.0 + (n - df + 0.5) / (df + 0.5));
+  for (const Posting& posting : postings) {
+    const double tf = static_cast<double>(posting.frequency);
+    const double dl = static_cast<double>(posting.length);
+    (*scores)[posting.doc_id] +=
+        idf * (tf * (kBm25K1 + 1)) / (tf + kBm25K1 * (1 - kBm25B + kBm25B * dl / avgdl));
+  }
+  return absl::OkStatus();
+}
+
+// The best k of `scores` that pass `filter`, in rank order. Sorting first lets the filter (which
+// may read the store) run only until k candidates passed.
+std::vector<ScoredDoc> Rank(absl::flat_hash_map<std::string, double> scores, size_t k,
+                            const std::function<bool(std::string_view)>* filter) {
+  std::vector<ScoredDoc> candidates;
+  candidates.reserve(scores.size());
+  for (auto& [doc_id, score] : scores) candidates.push_back(ScoredDoc{doc_id, score});
+  std::sort(candidates.begin(), candidates.end(), [](const ScoredDoc& a, const ScoredDoc& b) {
+    if (a.score != b.score) return a.score > b.score;
+    return a.doc_id < b.doc_id;
+  });
+  std::vector<ScoredDoc> results;
+  for (ScoredDoc& candidate : candidates) {
+    if (results.size() == k) break;
+    if (filter != nullptr && !(*filter)(candidate.doc_id)) continue;
+    results.push_back(std::move(candidate));
+  }
+  return results;
+}
+
+}  // namespace
+
+std::string Bm25Index::StatsKey(std::string_view scope) {
+  return absl::StrCat(absl::string_view(scope.data(), scope.size()),
+                      ComponentsOf(storage::KeyBuilder(storage::KeyFamily::kPosting).Name("")));
+}
+
+std::string Bm25Index::TermPrefix(std::string_view scope, std::string_view term) {
+  return absl::StrCat(absl::string_view(scope.data(), scope.size()),
+                      ComponentsOf(storage::KeyBuilder(storage::KeyFamily::kPosting).Name(term)));
+}
+
+std::string Bm25Index::PostingKey(std::string_view scope, std::string_view term,
+                                  std::string_view doc_id) {
+  return absl::StrCat(
+      absl::string_view(scope.data(), scope.size()),
+      ComponentsOf(storage::KeyBuilder(storage::KeyFamily::kPosting).Name(term).Raw(doc_id)));
+}
+
+Bm25Index::Bm25Index(storage::Store* store, std::string scope, Bm25Stats stats)
+    : store_(store), scope_(std::move(scope)), stats_key_(StatsKey(scope_)), committed_(stats) {}
+
+absl::StatusOr<std::unique_ptr<Bm25Index>> Bm25Index::Open(storage::Store* store,
+                                                           std::string scope) {
+  SOCHDB_RETURN_IF_ERROR(CheckScope(scope));
+  SOCHDB_ASSIGN_OR_RETURN(Bm25Stats stats, ReadStats(*store, StatsKey(scope), nullptr));
+  return std::unique_ptr<Bm25Index>(new Bm25Index(store, std::move(scope), stats));
+}
+
+void Bm25Index::AddDocument(storage::WriteBatch* batch, std::string_view doc_id,
+                            std::string_view content) {
+  const std::vector<std::string> tokens = Tokenize(content);
+  for (const auto& [term, frequency] : TermFrequencies(tokens)) {
+    batch->Put(PostingKey(scope_, term, doc_id), EncodePosting(frequency, tokens.size()));
+  }
+  StageStats(batch, /*add=*/true, tokens.size());
+}
+
+void Bm25Index::RemoveDocument(storage::WriteBatch* batch, std::string_view doc_id,
+                               std::string_view old_content) {
+  const std::vector<std::string> tokens = Tokenize(old_content);
+  for (const auto& entry : TermFrequencies(tokens)) {
+    batch->Delete(PostingKey(scope_, entry.first, doc_id));
+  }
+  StageStats(batch, /*add=*/false, tokens.size());
+}
+
+void Bm25Index::StageStats(storage::WriteBatch* batch, bool add, uint64_t length) {
+  absl::MutexLock lock(&mu_);
+  if (!pending_.has_value()) pending_ = committed_;
+  Bm25Stats& stats = *pending_;
+  if (add) {
+    stats.document_count += 1;
+    stats.total_tokens += length;
+  } else {
+    // Clamped: a caller that broke the precondition must not wrap the counts to 2^64.
+    stats.document_count -= std::min<uint64_t>(stats.document_count, 1);
+    stats.total_tokens -= std::min(stats.total_tokens, length);
+  }
+  batch->Put(stats_key_, EncodeStats(stats));
+}
+
+void Bm25Index::Commit() {
+  absl::MutexLock lock(&mu_);
+  if (pending_.has_value()) committed_ = *pending_;
+  pending_.reset();
+}
+
+void Bm25Index::Abort() {
+  absl::MutexLock lock(&mu_);
+  pending_.reset();
+}
+
+Bm25Stats Bm25Index::stats() const {
+  absl::MutexLock lock(&mu_);
+  return committed_;
+}
+
+absl::StatusOr<std::vector<ScoredDoc>> Bm25Index::Search(
+    std::string_view query, size_t k, const std::function<bool(std::string_view)>* filter,
+    const storage::Snapshot* snapshot) const {
+  if (k == 0 || k > kMaxSearchResults) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("k is ", k, "; it must be between 1 and ", kMaxSearchResults));
+  }
+  std::vector<std::string> terms = Tokenize(query);
+  std::sort(terms.begin(), terms.end());
+  terms.erase(std::unique(terms.begin(), terms.end()), terms.end());
+  if (terms.size() > kMaxQueryTerms) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("query has ", terms.size(), " distinct terms; the limit is ", kMaxQueryTerms));
+  }
+  if (terms.empty()) return std::vector<ScoredDoc>();
+
+  std::unique_ptr<storage::Snapshot> own_snapshot;
+  if (snapshot == nullptr) {
+    own_snapshot = store_->GetSnapshot();
+    snapshot = own_snapshot.get();
+  }
+  SOCHDB_ASSIGN_OR_RETURN(Bm25Stats stats, ReadStats(*store_, stats_key_, snapshot));
+  if (stats.document_count == 0) return std::vector<ScoredDoc>();
+  const double n = static_cast<double>(stats.document_count);
+  const double avgdl = std::max(1.0, static_cast<double>(stats.total_tokens)) / n;
+
+  // Terms in sorted order, so every document's score is summed in one deterministic order.
+  absl::flat_hash_map<std::string, double> scores;
+  std::unique_ptr<storage::Iterator> it = store_->NewIterator(snapshot);
+  for (const std::string& term : terms) {
+    SOCHDB_RETURN_IF_ERROR(ScoreTerm(it.get(), TermPrefix(scope_, term), n, avgdl, &scores));
+  }
+  return Rank(std::move(scores), k, filter);
+}
+
+absl::Status Bm25Index::DropAll(storage::Store* store, std::string_view scope) {
+  SOCHDB_RETURN_IF_ERROR(CheckScope(scope));
+  std::unique_ptr<storage::Iterator> it = store->NewIterator();
+  storage::WriteBatch batch;
+  for (it->Seek(scope); it->Valid() && it->key().substr(0, scope.size()) == scope; it->Next()) {
+    batch.Delete(it->key());
+    if (batch.Count() >= kDropBatchKeys) {
+      SOCHDB_RETURN_IF_ERROR(store->Write(&batch));
+      batch.Clear();
+    }
+  }
+  SOCHDB_RETURN_IF_ERROR(it->status());
+  return store->Write(&batch);
+}
+
+}  // namespace sochdb::text

@@ -1,0 +1,437 @@
+#include "engine/vector/vector_index_store.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <random>
+#include <system_error>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "engine/common/status_macros.h"
+#include "engine/storage/keys.h"
+#include "spdlog/spdlog.h"
+
+namespace sochdb::vector {
+namespace {
+
+using storage::KeyBuilder;
+using storage::KeyFamily;
+
+constexpr char kScopeTag[] = "vi";  // vector-index spaces, apart from collections' spaces
+
+std::string DefinitionKey(const std::string& tenant, const std::string& name) {
+  return KeyBuilder(KeyFamily::kVectorIndex).Name(tenant).Name(name).key();
+}
+
+// "key=value" pairs separated by spaces: readable in a dump, and new fields are easy to add.
+std::string EncodeDefinition(const VectorIndexDefinition& d) {
+  const IndexSpec& s = d.spec;
+  return absl::StrFormat(
+      "format=1 dimension=%d metric=%d quantization=%d m=%d m0=%d ef_construction=%d "
+      "ef_search=%d pq_subvectors=%d exact_threshold=%d metric_code=%d req_m=%d req_m0=%d "
+      "req_efc=%d req_efs=%d created_at=%d incarnation=%d",
+      s.dimension, static_cast<int>(s.metric), static_cast<int>(s.quantization), s.m, s.m0,
+      s.ef_construction, s.ef_search, s.pq_subvectors, s.exact_threshold, d.metric_code,
+      d.requested_m, d.requested_m0, d.requested_ef_construction, d.requested_ef_search,
+      d.created_at, d.incarnation);
+}
+
+absl::StatusOr<VectorIndexDefinition> DecodeDefinition(std::string_view text) {
+  absl::flat_hash_map<std::string, uint64_t> fields;
+  for (absl::string_view pair : absl::StrSplit(absl::string_view(text.data(), text.size()), ' ',
+                                               absl::SkipEmpty())) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(pair, absl::MaxSplits('=', 1));
+    uint64_t value = 0;
+    if (!absl::SimpleAtoi(kv.second, &value)) {
+      return absl::DataLossError(absl::StrCat("bad vector index definition field ", kv.first));
+    }
+    fields[kv.first] = value;
+  }
+  if (fields["format"] != 1) return absl::DataLossError("unknown vector index definition format");
+  VectorIndexDefinition d;
+  d.spec.dimension = static_cast<uint32_t>(fields["dimension"]);
+  d.spec.metric = static_cast<Metric>(fields["metric"]);
+  d.spec.quantization = static_cast<Quantization>(fields["quantization"]);
+  d.spec.m = static_cast<uint32_t>(fields["m"]);
+  d.spec.m0 = static_cast<uint32_t>(fields["m0"]);
+  d.spec.ef_construction = static_cast<uint32_t>(fields["ef_construction"]);
+  d.spec.ef_search = static_cast<uint32_t>(fields["ef_search"]);
+  d.spec.pq_subvectors = static_cast<uint32_t>(fields["pq_subvectors"]);
+  d.spec.exact_threshold = static_cast<uint32_t>(fields["exact_threshold"]);
+  d.metric_code = static_cast<int32_t>(fields["metric_code"]);
+  d.requested_m = static_cast<uint32_t>(fields["req_m"]);
+  d.requested_m0 = static_cast<uint32_t>(fields["req_m0"]);
+  d.requested_ef_construction = static_cast<uint32_t>(fields["req_efc"]);
+  d.requested_ef_search = static_cast<uint32_t>(fields["req_efs"]);
+  d.created_at = fields["created_at"];
+  d.incarnation = fields["incarnation"];
+  return d;
+}
+
+std::string EncodeMetadata(const VectorMetadata& m) {
+  std::string out(1, static_cast<char>((m.parent_id ? 1 : 0) | (m.view_type ? 2 : 0)));
+  if (m.parent_id) {
+    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((*m.parent_id >> (8 * i)) & 0xff));
+  }
+  if (m.view_type) out.append(*m.view_type);
+  return out;
+}
+
+VectorMetadata DecodeMetadata(std::string_view extra) {
+  VectorMetadata m;
+  if (extra.empty()) return m;
+  const unsigned flags = static_cast<unsigned char>(extra[0]);
+  extra.remove_prefix(1);
+  if ((flags & 1) && extra.size() >= 8) {
+    uint64_t parent = 0;
+    for (int i = 0; i < 8; ++i) parent |= uint64_t{static_cast<unsigned char>(extra[i])} << (8 * i);
+    m.parent_id = parent;
+    extra.remove_prefix(8);
+  }
+  if (flags & 2) m.view_type = std::string(extra);
+  return m;
+}
+
+absl::Status ValidateName(const std::string& name) {
+  if (name.empty()) return absl::InvalidArgumentError("name must not be empty");
+  if (name.size() > kMaxIndexNameBytes) {
+    return absl::InvalidArgumentError(absl::StrFormat("name is %d bytes; the limit is %d bytes",
+                                                      name.size(), kMaxIndexNameBytes));
+  }
+  if (name.find('\0') != std::string::npos) {
+    return absl::InvalidArgumentError("name must not contain NUL bytes");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status NotFound(const std::string& tenant, const std::string& name) {
+  return absl::NotFoundError(absl::StrCat("Index not found: ", tenant, ":", name));
+}
+
+uint64_t NewIncarnation() {
+  std::random_device device;
+  std::mt19937_64 rng((uint64_t{device()} << 32) ^ device());
+  return rng() | 1;  // never 0
+}
+
+}  // namespace
+
+std::string EncodeVectorId(uint64_t id) {
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((id >> (56 - 8 * i)) & 0xff);
+  return out;
+}
+
+uint64_t DecodeVectorId(std::string_view bytes) {
+  uint64_t id = 0;
+  for (size_t i = 0; i < bytes.size() && i < 8; ++i) {
+    id = (id << 8) | static_cast<unsigned char>(bytes[i]);
+  }
+  return id;
+}
+
+VectorIndexStore::VectorIndexStore(storage::Store* store, VectorIndexStoreOptions options)
+    : store_(store), options_(std::move(options)) {}
+
+absl::StatusOr<std::unique_ptr<VectorIndexStore>> VectorIndexStore::Open(
+    storage::Store* store, VectorIndexStoreOptions options) {
+  std::error_code error;
+  std::filesystem::create_directories(options.snapshot_dir, error);
+  if (error) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot create snapshot directory ", options.snapshot_dir, ": ", error.message()));
+  }
+  std::unique_ptr<VectorIndexStore> indexes(new VectorIndexStore(store, std::move(options)));
+  SOCHDB_RETURN_IF_ERROR(indexes->LoadAll());
+  indexes->maintenance_ = std::thread([raw = indexes.get()] { raw->MaintenanceLoop(); });
+  return indexes;
+}
+
+VectorIndexStore::~VectorIndexStore() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (maintenance_.joinable()) maintenance_.join();
+  absl::MutexLock lock(&mu_);
+  for (auto& [key, entry] : indexes_) {
+    if (entry.space == nullptr) continue;
+    absl::Status s = entry.space->Snapshot();
+    if (!s.ok()) spdlog::warn("snapshot of vector index {} at shutdown: {}", key.second, s.ToString());
+  }
+}
+
+std::string VectorIndexStore::SnapshotPath(const VectorIndexDefinition& d) const {
+  return absl::StrFormat("%s/vi-%016x.snap", options_.snapshot_dir, d.incarnation);
+}
+
+absl::StatusOr<std::shared_ptr<VectorSpace>> VectorIndexStore::OpenSpace(
+    const VectorIndexDefinition& d) const {
+  VectorSpaceOptions space;
+  space.scope = {kScopeTag, d.tenant, d.name, EncodeVectorId(d.incarnation)};
+  space.spec = d.spec;
+  space.snapshot_path = SnapshotPath(d);
+  space.snapshot_every_changes = options_.snapshot_every_changes;
+  SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<VectorSpace> opened,
+                          VectorSpace::Open(store_, std::move(space)));
+  return std::shared_ptr<VectorSpace>(std::move(opened));
+}
+
+absl::Status VectorIndexStore::LoadAll() {
+  const std::string prefix = KeyBuilder(KeyFamily::kVectorIndex).key();
+  std::vector<VectorIndexDefinition> definitions;
+  {
+    std::unique_ptr<storage::Iterator> it = store_->NewIterator();
+    for (it->Seek(prefix); it->Valid() && it->key().substr(0, prefix.size()) == prefix;
+         it->Next()) {
+      storage::KeyReader key(it->key());
+      storage::KeyFamily family;
+      std::string_view tenant, name;
+      absl::StatusOr<VectorIndexDefinition> d = DecodeDefinition(it->value());
+      if (!key.Family(&family) || !key.Name(&tenant) || !key.Name(&name) || !d.ok()) {
+        spdlog::error("skipping an unreadable vector index definition");
+        continue;
+      }
+      d->tenant = std::string(tenant);
+      d->name = std::string(name);
+      definitions.push_back(*std::move(d));
+    }
+    SOCHDB_RETURN_IF_ERROR(it->status());
+  }
+  for (VectorIndexDefinition& d : definitions) {
+    const absl::Time started = absl::Now();
+    absl::StatusOr<std::shared_ptr<VectorSpace>> space = OpenSpace(d);
+    Entry entry{d, nullptr, absl::OkStatus()};
+    if (space.ok()) {
+      entry.space = *std::move(space);
+      const VectorSpaceStats stats = entry.space->Stats();
+      spdlog::info("vector index {}:{} open: {} vectors ({}, {} changes replayed) in {}", d.tenant,
+                   d.name, stats.vectors,
+                   stats.loaded_from_snapshot ? "from snapshot" : "rebuilt from records",
+                   stats.replayed_changes, absl::FormatDuration(absl::Now() - started));
+    } else {
+      entry.open_error = space.status();
+      spdlog::error("vector index {}:{} failed to open and is out of service: {}", d.tenant,
+                    d.name, space.status().ToString());
+    }
+    absl::MutexLock lock(&mu_);
+    indexes_.emplace(Key{d.tenant, d.name}, std::move(entry));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<VectorIndexDefinition> VectorIndexStore::Create(
+    const VectorIndexDefinition& request) {
+  SOCHDB_RETURN_IF_ERROR(ValidateName(request.name));
+  SOCHDB_ASSIGN_OR_RETURN(const IndexSpec spec, ResolveSpec(request.spec));
+  VectorIndexDefinition d = request;
+  d.spec = spec;
+  d.created_at = static_cast<uint64_t>(options_.clock->NowMicros() / 1'000'000);
+  d.incarnation = NewIncarnation();
+  absl::MutexLock lock(&mu_);
+  if (indexes_.count(Key{d.tenant, d.name}) > 0) {
+    return absl::AlreadyExistsError(absl::StrCat("Index '", d.name, "' already exists"));
+  }
+  storage::WriteBatch batch;
+  batch.Put(DefinitionKey(d.tenant, d.name), EncodeDefinition(d));
+  SOCHDB_RETURN_IF_ERROR(store_->Write(&batch));
+  SOCHDB_ASSIGN_OR_RETURN(std::shared_ptr<VectorSpace> space, OpenSpace(d));
+  indexes_.emplace(Key{d.tenant, d.name}, Entry{d, std::move(space), absl::OkStatus()});
+  return d;
+}
+
+absl::Status VectorIndexStore::Drop(const std::string& tenant, const std::string& name) {
+  std::shared_ptr<VectorSpace> space;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = indexes_.find(Key{tenant, name});
+    if (it == indexes_.end()) {
+      return absl::NotFoundError(absl::StrCat("Index '", name, "' not found"));
+    }
+    storage::WriteBatch batch;
+    batch.Delete(DefinitionKey(tenant, name));
+    SOCHDB_RETURN_IF_ERROR(store_->Write(&batch));
+    space = std::move(it->second.space);
+    indexes_.erase(it);
+  }
+  // The definition is gone, so the index is gone for every caller; its records (under a scope
+  // no new index can reuse: the incarnation is part of it) are removed now, outside the lock.
+  if (space != nullptr) SOCHDB_RETURN_IF_ERROR(space->DropAll());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<VectorSpace>> VectorIndexStore::SpaceFor(
+    const std::string& tenant, const std::string& name) const {
+  absl::MutexLock lock(&mu_);
+  auto it = indexes_.find(Key{tenant, name});
+  if (it == indexes_.end()) return NotFound(tenant, name);
+  if (it->second.space == nullptr) {
+    return absl::UnavailableError(absl::StrCat("index '", name, "' could not be loaded (",
+                                               it->second.open_error.message(),
+                                               "); see the server log"));
+  }
+  return it->second.space;
+}
+
+absl::StatusOr<size_t> VectorIndexStore::Insert(const std::string& tenant,
+                                                const std::string& name,
+                                                absl::Span<const uint64_t> ids,
+                                                absl::Span<const float> vectors,
+                                                absl::Span<const VectorMetadata> metadata) {
+  SOCHDB_ASSIGN_OR_RETURN(std::shared_ptr<VectorSpace> space, SpaceFor(tenant, name));
+  const uint32_t dimension = space->spec().dimension;
+  if (ids.size() > kMaxBatchVectors) {
+    return absl::InvalidArgumentError(absl::StrFormat("ids has %d items; the limit is %d",
+                                                      ids.size(), kMaxBatchVectors));
+  }
+  if (vectors.size() != ids.size() * dimension) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "Vector data size mismatch: expected %d floats, got %d", ids.size() * dimension,
+        vectors.size()));
+  }
+  if (!metadata.empty() && metadata.size() != ids.size()) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "Metadata length mismatch: expected %d entries, got %d", ids.size(), metadata.size()));
+  }
+  std::vector<std::string> keys(ids.size()), extras(ids.size());
+  std::vector<VectorItem> items(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    keys[i] = EncodeVectorId(ids[i]);
+    if (!metadata.empty()) extras[i] = EncodeMetadata(metadata[i]);
+    items[i] = VectorItem{keys[i], vectors.subspan(i * dimension, dimension), extras[i]};
+  }
+  storage::WriteBatch batch;
+  SOCHDB_RETURN_IF_ERROR(space->Upsert(items, &batch));
+  return ids.size();
+}
+
+absl::StatusOr<VectorIndexDefinition> VectorIndexStore::Definition(const std::string& tenant,
+                                                                   const std::string& name) const {
+  absl::MutexLock lock(&mu_);
+  auto it = indexes_.find(Key{tenant, name});
+  if (it == indexes_.end()) return NotFound(tenant, name);
+  return it->second.definition;
+}
+
+absl::StatusOr<VectorSearchOutcome> VectorIndexStore::Search(
+    const std::string& tenant, const std::string& name, absl::Span<const float> query,
+    const VectorSearchOptions& options) const {
+  SOCHDB_ASSIGN_OR_RETURN(std::shared_ptr<VectorSpace> space, SpaceFor(tenant, name));
+  const IndexSpec& spec = space->spec();
+  if (query.size() != spec.dimension) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "Query dimension mismatch: expected %d, got %d", spec.dimension, query.size()));
+  }
+  const uint32_t k = options.k == 0 ? 1 : options.k;
+  if (k > kMaxK) {
+    return absl::InvalidArgumentError(absl::StrFormat("k is %d; the limit is %d", k, kMaxK));
+  }
+  VectorSearchOutcome out;
+  out.candidate_k = k;
+  uint32_t per_group = 1;
+  if (options.group_by_parent) {
+    out.candidate_k = options.group_by_parent->candidate_k == 0
+                          ? std::min<uint32_t>(4 * k, kMaxK)
+                          : options.group_by_parent->candidate_k;
+    if (out.candidate_k < k) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "candidate_k (%d) must be >= k (%d) when grouping is active", out.candidate_k, k));
+    }
+    if (out.candidate_k > kMaxK) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("candidate_k is %d; the limit is %d", out.candidate_k, kMaxK));
+    }
+    per_group = std::max<uint32_t>(1, options.group_by_parent->max_per_group);
+  }
+  const uint32_t ef = options.ef == 0 ? 0 : std::max(options.ef, out.candidate_k);
+  SOCHDB_ASSIGN_OR_RETURN(std::vector<VectorHit> raw,
+                          space->Search(query, out.candidate_k, ef, nullptr, -1, true));
+  out.raw_candidates = static_cast<uint32_t>(raw.size());
+  out.index_size = space->size();
+  absl::flat_hash_map<uint64_t, uint32_t> kept_per_group;
+  for (VectorHit& hit : raw) {
+    VectorSearchHit h{DecodeVectorId(hit.id), hit.distance, DecodeMetadata(hit.extra)};
+    if (options.group_by_parent) {
+      const uint64_t group = h.metadata.parent_id.value_or(h.id);
+      uint32_t& kept = kept_per_group[group];
+      if (kept >= per_group) {
+        ++out.excluded_by_group_limit;
+        continue;
+      }
+      ++kept;
+    }
+    if (out.hits.size() < k) out.hits.push_back(std::move(h));
+  }
+  out.groups_considered = static_cast<uint32_t>(kept_per_group.size());
+  return out;
+}
+
+absl::StatusOr<VectorIndexStats> VectorIndexStore::Stats(const std::string& tenant,
+                                                         const std::string& name) const {
+  absl::StatusOr<std::shared_ptr<VectorSpace>> space = SpaceFor(tenant, name);
+  if (absl::IsNotFound(space.status())) {
+    return absl::NotFoundError(absl::StrCat("Index '", name, "' not found"));
+  }
+  if (!space.ok()) return space.status();
+  const VectorSpaceStats s = (*space)->Stats();
+  VectorIndexStats out;
+  out.num_vectors = s.vectors;
+  out.dimension = (*space)->spec().dimension;
+  out.max_layer = s.ann.max_level;
+  out.memory_bytes = s.ann.memory_bytes;
+  out.avg_connections = static_cast<float>(s.ann.avg_connections);
+  return out;
+}
+
+void VectorIndexStore::MaintainAll() {
+  std::vector<std::pair<Key, std::shared_ptr<VectorSpace>>> spaces;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [key, entry] : indexes_) {
+      if (entry.space != nullptr) spaces.emplace_back(key, entry.space);
+    }
+  }
+  for (const auto& [key, space] : spaces) {
+    absl::Status s = space->Maintain();
+    if (!s.ok()) spdlog::warn("vector index {}:{} maintenance: {}", key.first, key.second, s.ToString());
+  }
+}
+
+void VectorIndexStore::MaintenanceLoop() {
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.maintenance_interval);
+      if (stopping_) return;
+    }
+    MaintainAll();
+  }
+}
+
+uint64_t VectorIndexStore::TotalVectors() const {
+  absl::MutexLock lock(&mu_);
+  uint64_t total = 0;
+  for (const auto& [key, entry] : indexes_) {
+    if (entry.space != nullptr) total += entry.space->size();
+  }
+  return total;
+}
+
+uint64_t VectorIndexStore::TotalMemoryBytes() const {
+  absl::MutexLock lock(&mu_);
+  uint64_t total = 0;
+  for (const auto& [key, entry] : indexes_) {
+    if (entry.space != nullptr) total += entry.space->Stats().ann.memory_bytes;
+  }
+  return total;
+}
+
+size_t VectorIndexStore::IndexCount() const {
+  absl::MutexLock lock(&mu_);
+  return indexes_.size();
+}
+
+}  // namespace sochdb::vector

@@ -1,0 +1,169 @@
+// VectorIndexStore: the named, tenant-scoped HNSW indexes behind VectorIndexService. Each index
+// is a definition record (kVectorIndex: Name(tenant) Name(name)) plus a VectorSpace whose ids are
+// the uint64 vector ids (8 bytes big-endian) and whose extra bytes hold the optional parent_id /
+// view_type metadata. Indexes of one tenant are invisible to every other tenant: the tenant is
+// part of every key and comes from the caller's credentials, never from the request.
+//
+// Start-up opens every index (snapshot + log, or rebuild); an index that fails to open is kept
+// out of service with its error (UNAVAILABLE on use) and never blocks the others. A background
+// thread snapshots and compacts indexes.
+//
+// Error texts follow the upstream server where clients may match them: NOT_FOUND
+// "Index not found: <tenant>:<name>", ALREADY_EXISTS "Index '<name>' already exists", ...
+//
+// Thread safety: all methods may be called concurrently.
+#ifndef SOCHDB_ENGINE_VECTOR_VECTOR_INDEX_STORE_H_
+#define SOCHDB_ENGINE_VECTOR_VECTOR_INDEX_STORE_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "engine/common/clock.h"
+#include "engine/storage/store.h"
+#include "engine/vector/ann_index.h"
+#include "engine/vector/vector_space.h"
+
+namespace sochdb::vector {
+
+// Names of indexes: 1..256 bytes, no NUL.
+inline constexpr size_t kMaxIndexNameBytes = 256;
+// Vectors per InsertBatch call and queries per SearchBatch call.
+inline constexpr size_t kMaxBatchVectors = 100'000;
+inline constexpr size_t kMaxBatchQueries = 10'000;
+
+struct VectorIndexDefinition {
+  std::string tenant;
+  std::string name;
+  IndexSpec spec;            // effective (resolved) parameters
+  int32_t metric_code = 0;   // the DistanceMetric the client asked for, echoed verbatim
+  // The HNSW parameters exactly as requested (zeros stay zeros), echoed verbatim.
+  uint32_t requested_m = 0, requested_m0 = 0, requested_ef_construction = 0,
+           requested_ef_search = 0;
+  uint64_t created_at = 0;   // Unix seconds
+  uint64_t incarnation = 0;  // random per creation; names the snapshot file
+};
+
+struct VectorMetadata {
+  std::optional<uint64_t> parent_id;
+  std::optional<std::string> view_type;
+};
+
+struct GroupingOptions {
+  uint32_t max_per_group = 0;  // 0 = 1
+  uint32_t candidate_k = 0;    // 0 = 4 * k
+};
+
+struct VectorSearchOptions {
+  uint32_t k = 10;             // 0 = 1
+  uint32_t ef = 0;             // 0 = the index's ef_search
+  std::optional<GroupingOptions> group_by_parent;
+};
+
+struct VectorSearchHit {
+  uint64_t id = 0;
+  float distance = 0;
+  VectorMetadata metadata;
+};
+
+struct VectorSearchOutcome {
+  std::vector<VectorSearchHit> hits;
+  // Grouping facts (also the diagnostics' source).
+  uint32_t candidate_k = 0;          // raw candidates asked for
+  uint32_t raw_candidates = 0;       // raw candidates returned by the index
+  uint32_t groups_considered = 0;
+  uint32_t excluded_by_group_limit = 0;
+  uint64_t index_size = 0;
+};
+
+struct VectorIndexStats {
+  uint64_t num_vectors = 0;
+  uint32_t dimension = 0;
+  uint32_t max_layer = 0;
+  uint64_t memory_bytes = 0;
+  float avg_connections = 0;
+};
+
+struct VectorIndexStoreOptions {
+  std::string snapshot_dir;                        // created if missing
+  absl::Duration maintenance_interval = absl::Seconds(10);
+  uint64_t snapshot_every_changes = 50'000;
+  const Clock* clock = Clock::Real();
+};
+
+class VectorIndexStore {
+ public:
+  static absl::StatusOr<std::unique_ptr<VectorIndexStore>> Open(storage::Store* store,
+                                                                 VectorIndexStoreOptions options);
+  // Stops maintenance and snapshots every index with changes not yet covered.
+  ~VectorIndexStore();
+
+  // ALREADY_EXISTS "Index '<name>' already exists"; INVALID_ARGUMENT for a bad name or spec.
+  absl::StatusOr<VectorIndexDefinition> Create(const VectorIndexDefinition& request);
+  // NOT_FOUND "Index '<name>' not found".
+  absl::Status Drop(const std::string& tenant, const std::string& name);
+
+  // Inserts (or replaces) `ids` with `vectors` (ids.size() * dimension floats, row-major) and the
+  // optional per-id metadata (empty, or one per id). One atomic batch.
+  absl::StatusOr<size_t> Insert(const std::string& tenant, const std::string& name,
+                                absl::Span<const uint64_t> ids, absl::Span<const float> vectors,
+                                absl::Span<const VectorMetadata> metadata);
+
+  absl::StatusOr<VectorSearchOutcome> Search(const std::string& tenant, const std::string& name,
+                                             absl::Span<const float> query,
+                                             const VectorSearchOptions& options) const;
+
+  absl::StatusOr<VectorIndexDefinition> Definition(const std::string& tenant,
+                                                   const std::string& name) const;
+  absl::StatusOr<VectorIndexStats> Stats(const std::string& tenant, const std::string& name) const;
+
+  // Snapshots and compacts every index that needs it (what the background thread runs).
+  void MaintainAll();
+  // Every index's vector count and memory, for metrics.
+  uint64_t TotalVectors() const;
+  uint64_t TotalMemoryBytes() const;
+  size_t IndexCount() const;
+
+ private:
+  struct Entry {
+    VectorIndexDefinition definition;
+    std::shared_ptr<VectorSpace> space;  // null when it failed to open
+    absl::Status open_error;
+  };
+  using Key = std::pair<std::string, std::string>;  // (tenant, name)
+
+  VectorIndexStore(storage::Store* store, VectorIndexStoreOptions options);
+  absl::Status LoadAll();
+  absl::StatusOr<std::shared_ptr<VectorSpace>> SpaceFor(const std::string& tenant,
+                                                        const std::string& name) const;
+  absl::StatusOr<std::shared_ptr<VectorSpace>> OpenSpace(const VectorIndexDefinition& d) const;
+  std::string SnapshotPath(const VectorIndexDefinition& d) const;
+  void MaintenanceLoop();
+
+  storage::Store* const store_;
+  const VectorIndexStoreOptions options_;
+
+  mutable absl::Mutex mu_;
+  std::map<Key, Entry> indexes_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread maintenance_;
+};
+
+// Ids are stored as 8 big-endian bytes, so byte order is numeric order.
+std::string EncodeVectorId(uint64_t id);
+uint64_t DecodeVectorId(std::string_view bytes);
+
+}  // namespace sochdb::vector
+
+#endif  // SOCHDB_ENGINE_VECTOR_VECTOR_INDEX_STORE_H_

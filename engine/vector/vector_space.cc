@@ -1,0 +1,247 @@
+// VectorSpace: writes (validate -> one batch with records and change log -> commit -> apply to
+// the index), searches and reads. Recovery, snapshots and compaction are in
+// vector_space_recovery.cc.
+#include "engine/vector/vector_space.h"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_format.h"
+#include "engine/common/status_macros.h"
+#include "engine/storage/keys.h"
+#include "engine/vector/vector_record.h"
+
+namespace sochdb::vector {
+namespace {
+
+using storage::KeyBuilder;
+using storage::KeyFamily;
+
+std::string ScopePrefix(KeyFamily family, const std::vector<std::string>& scope) {
+  KeyBuilder key(family);
+  for (const std::string& name : scope) key.Name(name);
+  return key.key();
+}
+
+absl::Status ValidateItems(absl::Span<const VectorItem> items, uint32_t dimension) {
+  for (size_t i = 0; i < items.size(); ++i) {
+    const VectorItem& item = items[i];
+    if (item.id.empty()) {
+      return absl::InvalidArgumentError(absl::StrFormat("ids[%d] is empty", i));
+    }
+    if (item.id.size() > kMaxVectorIdBytes) {
+      return absl::InvalidArgumentError(absl::StrFormat("ids[%d] is %d bytes; the limit is %d",
+                                                        i, item.id.size(), kMaxVectorIdBytes));
+    }
+    if (item.vector.size() != dimension) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "vectors[%d] has %d floats; the index dimension is %d", i, item.vector.size(), dimension));
+    }
+    absl::Status finite = ValidateVectors(item.vector, dimension);
+    if (!finite.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("vectors[%d]: %s", i, std::string(finite.message())));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+VectorSpace::VectorSpace(storage::Store* store, VectorSpaceOptions options)
+    : store_(store),
+      options_(std::move(options)),
+      record_prefix_(ScopePrefix(KeyFamily::kVector, options_.scope)),
+      log_prefix_(ScopePrefix(KeyFamily::kVectorLog, options_.scope)) {}
+
+VectorSpace::~VectorSpace() = default;
+
+absl::StatusOr<std::unique_ptr<VectorSpace>> VectorSpace::Open(storage::Store* store,
+                                                               VectorSpaceOptions options) {
+  std::unique_ptr<VectorSpace> space(new VectorSpace(store, std::move(options)));
+  SOCHDB_RETURN_IF_ERROR(space->Load());
+  return space;
+}
+
+std::string VectorSpace::RecordKey(std::string_view id) const {
+  std::string key = record_prefix_;
+  key.append(id.data(), id.size());
+  return key;
+}
+
+std::string VectorSpace::LogKey(uint64_t sequence) const {
+  std::string key = log_prefix_;
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    key.push_back(static_cast<char>((sequence >> shift) & 0xff));
+  }
+  return key;
+}
+
+absl::Status VectorSpace::Upsert(absl::Span<const VectorItem> items, storage::WriteBatch* batch) {
+  SOCHDB_RETURN_IF_ERROR(ValidateItems(items, options_.spec.dimension));
+  absl::MutexLock write_lock(&write_mu_);
+  uint64_t sequence = last_sequence_;
+  for (const VectorItem& item : items) {
+    batch->Put(RecordKey(item.id), EncodeVectorRecord(item.vector, item.extra));
+    batch->Put(LogKey(++sequence), EncodeLogEntry(kLogUpsert, item.id));
+  }
+  SOCHDB_RETURN_IF_ERROR(store_->Write(batch));
+  last_sequence_ = sequence;
+
+  std::vector<std::pair<std::string_view, absl::Span<const float>>> apply;
+  apply.reserve(items.size());
+  for (const VectorItem& item : items) apply.emplace_back(item.id, item.vector);
+  absl::MutexLock index_lock(&index_mu_);
+  return ApplyUpserts(*state_, apply);
+}
+
+absl::StatusOr<size_t> VectorSpace::Delete(absl::Span<const std::string_view> ids,
+                                           storage::WriteBatch* batch) {
+  absl::MutexLock write_lock(&write_mu_);
+  std::vector<std::string_view> present;
+  {
+    absl::ReaderMutexLock index_lock(&index_mu_);
+    absl::flat_hash_set<std::string_view, IdHash, IdEq> seen;
+    for (std::string_view id : ids) {
+      if (state_->label_of.contains(id) && seen.insert(id).second) present.push_back(id);
+    }
+  }
+  uint64_t sequence = last_sequence_;
+  for (std::string_view id : present) {
+    batch->Delete(RecordKey(id));
+    batch->Put(LogKey(++sequence), EncodeLogEntry(kLogDelete, id));
+  }
+  SOCHDB_RETURN_IF_ERROR(store_->Write(batch));
+  last_sequence_ = sequence;
+  absl::MutexLock index_lock(&index_mu_);
+  for (std::string_view id : present) SOCHDB_RETURN_IF_ERROR(ApplyDelete(*state_, id));
+  return present.size();
+}
+
+absl::Status VectorSpace::ApplyUpserts(
+    IndexState& state,
+    absl::Span<const std::pair<std::string_view, absl::Span<const float>>> items) {
+  if (items.empty()) return absl::OkStatus();
+  const uint32_t dimension = state.ann->spec().dimension;
+  std::vector<float> flat;
+  flat.reserve(items.size() * dimension);
+  for (const auto& [id, vector] : items) flat.insert(flat.end(), vector.begin(), vector.end());
+  SOCHDB_ASSIGN_OR_RETURN(const int64_t first, state.ann->Add(flat));
+  for (size_t i = 0; i < items.size(); ++i) {
+    const std::string id(items[i].first);
+    const int64_t label = first + static_cast<int64_t>(i);
+    auto [it, inserted] = state.label_of.try_emplace(id, label);
+    if (!inserted) {  // a replaced vector: its old label goes
+      SOCHDB_RETURN_IF_ERROR(state.ann->Remove(it->second));
+      state.id_of[static_cast<size_t>(it->second)].clear();
+      it->second = label;
+    }
+    if (state.id_of.size() <= static_cast<size_t>(label)) state.id_of.resize(label + 1);
+    state.id_of[static_cast<size_t>(label)] = id;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status VectorSpace::ApplyDelete(IndexState& state, std::string_view id) {
+  auto it = state.label_of.find(id);
+  if (it == state.label_of.end()) return absl::OkStatus();
+  SOCHDB_RETURN_IF_ERROR(state.ann->Remove(it->second));
+  state.id_of[static_cast<size_t>(it->second)].clear();
+  state.label_of.erase(it);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<VectorHit>> VectorSpace::Nearest(
+    absl::Span<const float> query, uint32_t k, uint32_t ef,
+    const std::function<bool(std::string_view)>* accept, double selectivity_hint) const {
+  absl::ReaderMutexLock index_lock(&index_mu_);
+  const IndexState& state = *state_;
+  LabelFilter filter;
+  if (accept != nullptr) {
+    filter.accept = [&state, accept](int64_t label) {
+      const std::string& id = state.id_of[static_cast<size_t>(label)];
+      return !id.empty() && (*accept)(id);
+    };
+    filter.selectivity_hint = selectivity_hint;
+  }
+  SOCHDB_ASSIGN_OR_RETURN(std::vector<Neighbor> neighbors,
+                          state.ann->Search(query, k, ef, accept != nullptr ? &filter : nullptr));
+  std::vector<VectorHit> hits;
+  hits.reserve(neighbors.size());
+  for (const Neighbor& n : neighbors) {
+    if (n.label < 0 || static_cast<size_t>(n.label) >= state.id_of.size()) continue;
+    const std::string& id = state.id_of[static_cast<size_t>(n.label)];
+    if (id.empty()) continue;  // tombstoned (AnnIndex should never return these)
+    hits.push_back(VectorHit{id, n.distance, {}});
+  }
+  return hits;
+}
+
+absl::StatusOr<std::vector<VectorHit>> VectorSpace::Search(
+    absl::Span<const float> query, uint32_t k, uint32_t ef,
+    const std::function<bool(std::string_view id)>* accept, double selectivity_hint,
+    bool with_extra) const {
+  SOCHDB_ASSIGN_OR_RETURN(std::vector<VectorHit> hits,
+                          Nearest(query, k, ef, accept, selectivity_hint));
+  // The index orders equal distances by label (insertion order); the contract is by id.
+  std::stable_sort(hits.begin(), hits.end(), [](const VectorHit& a, const VectorHit& b) {
+    return a.distance < b.distance || (a.distance == b.distance && a.id < b.id);
+  });
+  if (with_extra) {
+    for (VectorHit& hit : hits) {
+      SOCHDB_ASSIGN_OR_RETURN(std::optional<StoredVector> stored, Get(hit.id));
+      if (stored.has_value()) hit.extra = std::move(stored->extra);
+    }
+  }
+  return hits;
+}
+
+absl::StatusOr<std::optional<StoredVector>> VectorSpace::Get(std::string_view id) const {
+  SOCHDB_ASSIGN_OR_RETURN(std::optional<std::string> record, store_->Get(RecordKey(id)));
+  if (!record.has_value()) return std::optional<StoredVector>();
+  StoredVector stored;
+  SOCHDB_RETURN_IF_ERROR(
+      DecodeVectorRecord(*record, options_.spec.dimension, &stored.vector, &stored.extra));
+  return std::optional<StoredVector>(std::move(stored));
+}
+
+bool VectorSpace::Contains(std::string_view id) const {
+  absl::ReaderMutexLock index_lock(&index_mu_);
+  return state_->label_of.contains(id);
+}
+
+size_t VectorSpace::size() const {
+  absl::ReaderMutexLock index_lock(&index_mu_);
+  return state_->label_of.size();
+}
+
+VectorSpaceStats VectorSpace::Stats() const {
+  VectorSpaceStats stats;
+  absl::MutexLock write_lock(&write_mu_);
+  stats.last_sequence = last_sequence_;
+  stats.snapshot_sequence = snapshot_sequence_;
+  stats.loaded_from_snapshot = loaded_from_snapshot_;
+  stats.replayed_changes = replayed_changes_;
+  absl::ReaderMutexLock index_lock(&index_mu_);
+  stats.ann = state_->ann->Stats();
+  stats.vectors = state_->label_of.size();
+  return stats;
+}
+
+absl::Status VectorSpace::ForEach(
+    const std::function<void(std::string_view id, std::string_view extra)>& fn) const {
+  std::unique_ptr<storage::Snapshot> view = store_->GetSnapshot();
+  std::unique_ptr<storage::Iterator> it = store_->NewIterator(view.get());
+  for (it->Seek(record_prefix_); it->Valid(); it->Next()) {
+    const std::string_view key = it->key();
+    if (key.substr(0, record_prefix_.size()) != record_prefix_) break;
+    std::string_view extra;
+    SOCHDB_RETURN_IF_ERROR(VectorRecordExtra(it->value(), options_.spec.dimension, &extra));
+    fn(key.substr(record_prefix_.size()), extra);
+  }
+  return it->status();
+}
+
+}  // namespace sochdb::vector

@@ -1,0 +1,202 @@
+// VectorSpace: one persistent set of vectors with its ANN index, the building block of vector
+// indexes (VectorIndexService) and collections. It keeps LevelDB as the record of truth and the
+// FAISS index (AnnIndex) as a derived structure that is snapshotted and recovered:
+//
+//   kVector    scope... Raw(id)   -> vector record: format byte, dimension floats, caller's extra
+//   kVectorLog scope... U64(seq)  -> change: op byte ('u' upsert / 'd' delete), Raw(id)
+//
+// Every write (Upsert/Delete) goes into ONE WriteBatch together with its change-log entries and
+// whatever the caller added to the batch (a document, its postings), is committed under the
+// store's sync mode, and only then applied to the in-memory index. A snapshot file holds the
+// AnnIndex image, the label -> id table and the last change sequence it covers; it is written to
+// a temporary file, fsynced, renamed and the directory fsynced, with a CRC-32 over the whole.
+// Opening a space loads the snapshot and replays the log after it; a missing, corrupt or
+// mismatched snapshot means a rebuild from the vector records (never garbage, never a refusal).
+// Log entries covered by a snapshot are deleted after it is durable.
+//
+// Ids are opaque byte strings (8 big-endian bytes for uint64 ids, a document id for collections).
+// Upserting an existing id replaces its vector: the old label is tombstoned. When tombstones pass
+// `rebuild_tombstone_ratio`, MaybeCompact() rebuilds the index from the records without blocking
+// searches (writers wait only for the final swap and the replay of what they wrote meanwhile).
+//
+// Thread safety: all methods may be called concurrently. Writes to one space are serialised (log
+// order = commit order = apply order); searches run in parallel with each other and with writes.
+#ifndef SOCHDB_ENGINE_VECTOR_VECTOR_SPACE_H_
+#define SOCHDB_ENGINE_VECTOR_VECTOR_SPACE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
+#include "engine/storage/store.h"
+#include "engine/vector/ann_index.h"
+
+namespace sochdb::vector {
+
+// Hash and equality over ids that accept std::string_view lookups (Debian's Abseil has its own
+// string_view type, so its default string hasher does not take std::string_view).
+struct IdHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view id) const {
+    return absl::Hash<absl::string_view>{}(absl::string_view(id.data(), id.size()));
+  }
+};
+struct IdEq {
+  using is_transparent = void;
+  bool operator()(std::string_view a, std::string_view b) const { return a == b; }
+};
+
+struct VectorSpaceOptions {
+  // The names that identify this space in the keyspace, e.g. {"t:" + tenant, index name}; they
+  // are length-prefixed into every key, so spaces can never overlap.
+  std::vector<std::string> scope;
+  IndexSpec spec;  // resolved (ResolveSpec)
+  // Snapshot file path (its directory must exist). Empty = never snapshot (always rebuild).
+  std::string snapshot_path;
+  // Snapshot when this many changes are not yet covered by the last snapshot.
+  uint64_t snapshot_every_changes = 50'000;
+  // Rebuild when tombstones exceed this fraction of labels (and at least 1,000 of them).
+  double rebuild_tombstone_ratio = 0.3;
+};
+
+struct VectorItem {
+  std::string_view id;
+  absl::Span<const float> vector;  // dimension floats
+  std::string_view extra;          // stored with the vector, returned by Get/Search
+};
+
+struct VectorHit {
+  std::string id;
+  float distance = 0;
+  std::string extra;
+};
+
+struct StoredVector {
+  std::vector<float> vector;  // as given at Upsert (not normalised)
+  std::string extra;
+};
+
+struct VectorSpaceStats {
+  AnnStats ann;
+  uint64_t vectors = 0;           // live ids
+  uint64_t last_sequence = 0;     // last committed change
+  uint64_t snapshot_sequence = 0; // last change covered by the newest snapshot
+  bool loaded_from_snapshot = false;
+  uint64_t replayed_changes = 0;  // at open
+};
+
+class VectorSpace {
+ public:
+  // Opens (or creates, when nothing is stored) the space: snapshot + log replay, or a rebuild
+  // from records. Errors are storage errors only; a bad snapshot is logged and rebuilt over.
+  static absl::StatusOr<std::unique_ptr<VectorSpace>> Open(storage::Store* store,
+                                                           VectorSpaceOptions options);
+  ~VectorSpace();
+
+  const IndexSpec& spec() const { return options_.spec; }
+
+  // Stores and indexes `items` in one atomic batch that also carries whatever the caller put in
+  // `batch` (may be empty, not null). Validates everything first (dimension, finite values,
+  // non-empty ids, no id twice in one call: INVALID_ARGUMENT naming the item); nothing is written
+  // on error. Replacing an existing id is allowed.
+  absl::Status Upsert(absl::Span<const VectorItem> items, storage::WriteBatch* batch);
+
+  // Deletes `ids` (absent ones are skipped) in one batch with the caller's `batch`. Returns how
+  // many existed.
+  absl::StatusOr<size_t> Delete(absl::Span<const std::string_view> ids, storage::WriteBatch* batch);
+
+  // The k nearest ids (distance conventions of AnnIndex), ties by id bytes. `accept` (optional)
+  // restricts results by id; `selectivity_hint` as in LabelFilter. `with_extra` fills hit.extra
+  // from the records (one read per hit).
+  absl::StatusOr<std::vector<VectorHit>> Search(
+      absl::Span<const float> query, uint32_t k, uint32_t ef,
+      const std::function<bool(std::string_view id)>* accept = nullptr,
+      double selectivity_hint = -1, bool with_extra = false) const;
+
+  // The stored vector and extra of `id`, or nullopt.
+  absl::StatusOr<std::optional<StoredVector>> Get(std::string_view id) const;
+  bool Contains(std::string_view id) const;
+  size_t size() const;  // live ids
+
+  // Writes a snapshot now if any change is not covered (then trims the covered log).
+  absl::Status Snapshot();
+  // Background maintenance: snapshot when `snapshot_every_changes` are pending, rebuild when
+  // tombstones pass the ratio. Cheap when there is nothing to do.
+  absl::Status Maintain();
+
+  // Deletes every record, log entry and the snapshot file of this space (in several batches).
+  // The space must not be used afterwards.
+  absl::Status DropAll();
+
+  VectorSpaceStats Stats() const;
+
+  // Calls `fn` for every live (id, extra) in id order, from one store snapshot.
+  absl::Status ForEach(const std::function<void(std::string_view id, std::string_view extra)>& fn) const;
+
+ private:
+  // The derived in-memory index: the ANN index and the maps between ids and its labels.
+  struct IndexState {
+    std::unique_ptr<AnnIndex> ann;
+    absl::flat_hash_map<std::string, int64_t, IdHash, IdEq> label_of;
+    std::vector<std::string> id_of;  // by label; "" once the label is tombstoned
+  };
+
+  VectorSpace(storage::Store* store, VectorSpaceOptions options);
+
+  std::string RecordKey(std::string_view id) const;
+  std::string LogKey(uint64_t sequence) const;
+
+  // Recovery: a fresh state from a snapshot file, or from the records of `view`, then the log.
+  absl::Status Load();
+  absl::StatusOr<std::unique_ptr<IndexState>> LoadSnapshotFile(uint64_t* sequence) const;
+  absl::StatusOr<std::unique_ptr<IndexState>> BuildFromRecords(const storage::Snapshot* view) const;
+  absl::StatusOr<uint64_t> ReplayLog(IndexState& state, uint64_t after,
+                                     const storage::Snapshot* view) const;
+  absl::StatusOr<uint64_t> LastLoggedSequence(const storage::Snapshot* view) const;
+
+  // Index updates (after a commit, or during replay).
+  static absl::Status ApplyUpserts(IndexState& state,
+                                   absl::Span<const std::pair<std::string_view,
+                                                              absl::Span<const float>>> items);
+  static absl::Status ApplyDelete(IndexState& state, std::string_view id);
+
+  absl::Status WriteSnapshotFile(const IndexState& state, uint64_t sequence) const;
+  absl::Status TrimLog(uint64_t through) const;
+  absl::Status CompactIndex();
+  absl::StatusOr<std::vector<VectorHit>> Nearest(absl::Span<const float> query, uint32_t k,
+                                                 uint32_t ef,
+                                                 const std::function<bool(std::string_view)>* accept,
+                                                 double selectivity_hint) const;
+
+  storage::Store* const store_;
+  const VectorSpaceOptions options_;
+  const std::string record_prefix_;
+  const std::string log_prefix_;
+
+  // Serialises writers: log sequence order = commit order = index order.
+  mutable absl::Mutex write_mu_;
+  uint64_t last_sequence_ ABSL_GUARDED_BY(write_mu_) = 0;
+  uint64_t snapshot_sequence_ ABSL_GUARDED_BY(write_mu_) = 0;
+  bool loaded_from_snapshot_ ABSL_GUARDED_BY(write_mu_) = false;
+  uint64_t replayed_changes_ ABSL_GUARDED_BY(write_mu_) = 0;
+
+  // Readers (searches) share; writers hold write_mu_ first, then this exclusively.
+  mutable absl::Mutex index_mu_ ABSL_ACQUIRED_AFTER(write_mu_);
+  std::unique_ptr<IndexState> state_ ABSL_GUARDED_BY(index_mu_);
+};
+
+}  // namespace sochdb::vector
+
+#endif  // SOCHDB_ENGINE_VECTOR_VECTOR_SPACE_H_

@@ -1,0 +1,39 @@
+// Proto <-> engine conversions for VectorIndexService: index definitions, metadata, search
+// options and the search response (grouping info, diagnostics, per-result metric labels).
+#ifndef SOCHDB_SERVICES_VECTOR_CONVERT_H_
+#define SOCHDB_SERVICES_VECTOR_CONVERT_H_
+
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/vector/vector_index_store.h"
+#include "sochdb/v1/vector_index.pb.h"
+
+namespace sochdb::services::vector_convert {
+
+// The engine definition for a CreateIndex request (tenant from the caller). INVALID_ARGUMENT
+// for an unknown metric or quantization value.
+absl::StatusOr<vector::VectorIndexDefinition> ToDefinition(const v1::CreateIndexRequest& req,
+                                                           std::string_view tenant);
+void FillIndexInfo(const vector::VectorIndexDefinition& d, v1::IndexInfo* info);
+
+std::vector<vector::VectorMetadata> ToMetadata(
+    const google::protobuf::RepeatedPtrField<v1::VectorMetadata>& metadata);
+
+vector::VectorSearchOptions ToSearchOptions(uint32_t k, uint32_t ef,
+                                            const v1::GroupingOptions* grouping);
+bool GroupingActive(const v1::GroupingOptions* grouping);
+
+// "cosine" | "euclidean" | "dot_product" | "unspecified", from the metric the client asked for.
+std::string_view MetricLabel(int32_t metric_code);
+
+// Fills results (+ grouping info and diagnostics when asked) of one query's outcome.
+void FillResults(const vector::VectorSearchOutcome& outcome, uint32_t k, int32_t metric_code,
+                 const v1::GroupingOptions* grouping, bool diagnostics,
+                 google::protobuf::RepeatedPtrField<v1::SearchResult>* results,
+                 v1::GroupingInfo* grouping_info, v1::SearchDiagnostics* diag);
+
+}  // namespace sochdb::services::vector_convert
+
+#endif  // SOCHDB_SERVICES_VECTOR_CONVERT_H_

@@ -1,0 +1,257 @@
+#include "services/vector/vector_index_service.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "server/config.h"
+#include "services/common/status.h"
+#include "services/vector/convert.h"
+
+namespace sochdb::services {
+namespace {
+
+using auth::Capability;
+using server::Execution;
+namespace convert = vector_convert;
+
+uint64_t MicrosSince(absl::Time start) {
+  return static_cast<uint64_t>(absl::ToInt64Microseconds(absl::Now() - start));
+}
+
+// Buffers an InsertStream and inserts it 128 vectors at a time, collecting errors as upstream
+// does (they never become a status).
+class InsertStreamSink final
+    : public server::StreamSink<v1::InsertStreamRequest, v1::InsertStreamResponse> {
+ public:
+  explicit InsertStreamSink(vector::VectorIndexStore* indexes)
+      : indexes_(indexes), started_(absl::Now()) {}
+
+  grpc::Status OnMessage(server::CallContext& ctx, const v1::InsertStreamRequest& m) override {
+    if (index_.empty()) {
+      if (m.index_name().empty()) {
+        errors_.push_back("First message must include index_name");
+        return grpc::Status::OK;
+      }
+      index_ = m.index_name();
+      tenant_ = ctx.principal().tenant;
+      absl::StatusOr<vector::VectorIndexDefinition> d = indexes_->Definition(tenant_, index_);
+      if (!d.ok()) {
+        errors_.push_back(std::string(d.status().message()));
+        stop_ = true;
+        return grpc::Status::OK;
+      }
+    }
+    ids_.push_back(m.id());
+    vectors_.insert(vectors_.end(), m.vector().begin(), m.vector().end());
+    vector::VectorMetadata meta;
+    if (m.has_metadata()) {
+      if (m.metadata().has_parent_id()) meta.parent_id = m.metadata().parent_id();
+      if (m.metadata().has_view_type()) meta.view_type = m.metadata().view_type();
+    }
+    metadata_.push_back(std::move(meta));
+    if (ids_.size() >= kBatch) Flush();
+    return grpc::Status::OK;
+  }
+
+  bool StopReading() const override { return stop_; }
+
+  grpc::Status Finish(server::CallContext& ctx, v1::InsertStreamResponse* resp) override {
+    Flush();
+    resp->set_total_inserted(inserted_);
+    for (const std::string& e : errors_) resp->add_errors(e);
+    resp->set_duration_us(MicrosSince(started_));
+    return grpc::Status::OK;
+  }
+
+ private:
+  static constexpr size_t kBatch = 128;
+
+  void Flush() {
+    if (ids_.empty()) return;
+    absl::StatusOr<size_t> n = indexes_->Insert(tenant_, index_, ids_, vectors_, metadata_);
+    if (n.ok()) {
+      inserted_ += static_cast<uint32_t>(*n);
+    } else {
+      errors_.push_back(std::string(n.status().message()));
+    }
+    ids_.clear();
+    vectors_.clear();
+    metadata_.clear();
+  }
+
+  vector::VectorIndexStore* const indexes_;
+  const absl::Time started_;
+  std::string tenant_, index_;
+  std::vector<uint64_t> ids_;
+  std::vector<float> vectors_;
+  std::vector<vector::VectorMetadata> metadata_;
+  std::vector<std::string> errors_;
+  uint32_t inserted_ = 0;
+  bool stop_ = false;
+};
+
+}  // namespace
+
+VectorIndexService::VectorIndexService(vector::VectorIndexStore* indexes) : indexes_(indexes) {}
+
+void VectorIndexService::Register(server::GrpcServer& server) {
+  // Builds, drops and batches can take long: they run on the worker pool; single searches are
+  // short and CPU-bound: inline.
+  constexpr Execution kPool = Execution::kWorkerPool;
+  auto r = server.AddService<v1::VectorIndexService>();
+  r.Unary("CreateIndex", {Capability::kManageCollections, nullptr, kPool}, this,
+          &VectorIndexService::CreateIndex);
+  r.Unary("DropIndex", {Capability::kManageCollections, nullptr, kPool}, this,
+          &VectorIndexService::DropIndex);
+  r.Unary("InsertBatch", {Capability::kWrite, nullptr, kPool}, this,
+          &VectorIndexService::InsertBatch);
+  r.ClientStream("InsertStream", {Capability::kWrite, nullptr, kPool}, this,
+                 &VectorIndexService::InsertStream);
+  r.Unary("Search", {Capability::kRead}, this, &VectorIndexService::Search);
+  r.Unary("SearchBatch", {Capability::kRead, nullptr, kPool}, this,
+          &VectorIndexService::SearchBatch);
+  r.Unary("GetStats", {Capability::kRead}, this, &VectorIndexService::GetStats);
+  r.Unary("HealthCheck", {Capability::kRead}, this, &VectorIndexService::HealthCheck);
+}
+
+grpc::Status VectorIndexService::CreateIndex(CallContext& ctx, const v1::CreateIndexRequest& req,
+                                             v1::CreateIndexResponse* resp) {
+  absl::StatusOr<vector::VectorIndexDefinition> request =
+      convert::ToDefinition(req, ctx.principal().tenant);
+  if (!request.ok()) return ToGrpcStatus(request.status());
+  absl::StatusOr<vector::VectorIndexDefinition> created = indexes_->Create(*request);
+  if (absl::IsAlreadyExists(created.status())) {
+    resp->set_error(std::string(created.status().message()));
+    return grpc::Status::OK;
+  }
+  if (!created.ok()) return ToGrpcStatus(created.status());
+  resp->set_success(true);
+  convert::FillIndexInfo(*created, resp->mutable_info());
+  return grpc::Status::OK;
+}
+
+grpc::Status VectorIndexService::DropIndex(CallContext& ctx, const v1::DropIndexRequest& req,
+                                           v1::DropIndexResponse* resp) {
+  absl::Status dropped = indexes_->Drop(ctx.principal().tenant, req.name());
+  if (absl::IsNotFound(dropped)) {
+    resp->set_error(std::string(dropped.message()));
+    return grpc::Status::OK;
+  }
+  if (!dropped.ok()) return ToGrpcStatus(dropped);
+  resp->set_success(true);
+  return grpc::Status::OK;
+}
+
+grpc::Status VectorIndexService::InsertBatch(CallContext& ctx, const v1::InsertBatchRequest& req,
+                                             v1::InsertBatchResponse* resp) {
+  const absl::Time start = absl::Now();
+  absl::StatusOr<size_t> inserted = indexes_->Insert(
+      ctx.principal().tenant, req.index_name(), req.ids(), req.vectors(),
+      convert::ToMetadata(req.metadata()));
+  if (!inserted.ok()) return ToGrpcStatus(inserted.status());
+  resp->set_inserted_count(static_cast<uint32_t>(*inserted));
+  resp->set_duration_us(MicrosSince(start));
+  return grpc::Status::OK;
+}
+
+grpc::Status VectorIndexService::InsertStream(
+    CallContext& ctx,
+    std::unique_ptr<server::StreamSink<v1::InsertStreamRequest, v1::InsertStreamResponse>>* sink) {
+  *sink = std::make_unique<InsertStreamSink>(indexes_);
+  return grpc::Status::OK;
+}
+
+grpc::Status VectorIndexService::Search(CallContext& ctx, const v1::SearchRequest& req,
+                                        v1::SearchResponse* resp) {
+  const absl::Time start = absl::Now();
+  const std::string& tenant = ctx.principal().tenant;
+  absl::StatusOr<vector::VectorIndexDefinition> d = indexes_->Definition(tenant, req.index_name());
+  if (!d.ok()) return ToGrpcStatus(d.status());
+  const v1::GroupingOptions* grouping = req.has_grouping() ? &req.grouping() : nullptr;
+  absl::StatusOr<vector::VectorSearchOutcome> outcome =
+      indexes_->Search(tenant, req.index_name(), req.query(),
+                       convert::ToSearchOptions(req.k(), req.ef(), grouping));
+  if (!outcome.ok()) return ToGrpcStatus(outcome.status());
+  convert::FillResults(*outcome, req.k(), d->metric_code, grouping, req.include_diagnostics(),
+                       resp->mutable_results(),
+                       convert::GroupingActive(grouping) ? resp->mutable_grouping() : nullptr,
+                       req.include_diagnostics() ? resp->mutable_diagnostics() : nullptr);
+  resp->set_metric(static_cast<v1::DistanceMetric>(d->metric_code));
+  resp->set_duration_us(MicrosSince(start));
+  return grpc::Status::OK;
+}
+
+grpc::Status VectorIndexService::SearchBatch(CallContext& ctx, const v1::SearchBatchRequest& req,
+                                             v1::SearchBatchResponse* resp) {
+  const absl::Time start = absl::Now();
+  const std::string& tenant = ctx.principal().tenant;
+  absl::StatusOr<vector::VectorIndexDefinition> d = indexes_->Definition(tenant, req.index_name());
+  if (!d.ok()) return ToGrpcStatus(d.status());
+  const uint64_t dimension = d->spec.dimension;
+  const uint64_t queries = req.num_queries();
+  if (queries > vector::kMaxBatchQueries) {
+    return ToGrpcStatus(absl::InvalidArgumentError(absl::StrFormat(
+        "num_queries is %d; the limit is %d", queries, vector::kMaxBatchQueries)));
+  }
+  if (static_cast<uint64_t>(req.queries_size()) != queries * dimension) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrFormat("Query data size mismatch: expected %d floats, got %d",
+                        queries * dimension, req.queries_size())));
+  }
+  const uint64_t k = req.k() == 0 ? 1 : req.k();
+  if (queries * k > vector::kMaxResultsPerCall) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrFormat("num_queries * k is %d; the limit is %d", queries * k,
+                        vector::kMaxResultsPerCall)));
+  }
+  const v1::GroupingOptions* grouping = req.has_grouping() ? &req.grouping() : nullptr;
+  // As upstream: `ef` is not used by SearchBatch, and a failing query yields an empty list.
+  const vector::VectorSearchOptions options = convert::ToSearchOptions(req.k(), 0, grouping);
+  absl::Span<const float> all(req.queries().data(), req.queries_size());
+  for (uint64_t q = 0; q < queries; ++q) {
+    v1::QueryResults* out = resp->add_results();
+    if (ctx.Expired()) continue;
+    absl::StatusOr<vector::VectorSearchOutcome> outcome = indexes_->Search(
+        tenant, req.index_name(), all.subspan(q * dimension, dimension), options);
+    if (!outcome.ok()) continue;
+    convert::FillResults(*outcome, req.k(), d->metric_code, grouping, req.include_diagnostics(),
+                         out->mutable_results(),
+                         convert::GroupingActive(grouping) ? out->mutable_grouping() : nullptr,
+                         req.include_diagnostics() ? out->mutable_diagnostics() : nullptr);
+  }
+  resp->set_metric(static_cast<v1::DistanceMetric>(d->metric_code));
+  resp->set_duration_us(MicrosSince(start));
+  return grpc::Status::OK;
+}
+
+grpc::Status VectorIndexService::GetStats(CallContext& ctx, const v1::GetStatsRequest& req,
+                                          v1::GetStatsResponse* resp) {
+  absl::StatusOr<vector::VectorIndexStats> stats =
+      indexes_->Stats(ctx.principal().tenant, req.index_name());
+  if (absl::IsNotFound(stats.status())) {
+    resp->set_error(std::string(stats.status().message()));
+    return grpc::Status::OK;
+  }
+  if (!stats.ok()) return ToGrpcStatus(stats.status());
+  v1::IndexStats* out = resp->mutable_stats();
+  out->set_num_vectors(stats->num_vectors);
+  out->set_dimension(stats->dimension);
+  out->set_max_layer(stats->max_layer);
+  out->set_memory_bytes(stats->memory_bytes);
+  out->set_avg_connections(stats->avg_connections);
+  return grpc::Status::OK;
+}
+
+grpc::Status VectorIndexService::HealthCheck(CallContext& ctx, const v1::HealthCheckRequest& req,
+                                             v1::HealthCheckResponse* resp) {
+  // Index names are never listed: that would show one tenant's inventory to another.
+  resp->set_status(v1::HealthCheckResponse::SERVING);
+  resp->set_version(server::kProtocolVersion);
+  return grpc::Status::OK;
+}
+
+}  // namespace sochdb::services
