@@ -24,7 +24,6 @@
 #include <cmath>
 #include <thread>
 
-#include "absl/strings/str_cat.h"
 #include "engine/common/status_macros.h"
 #include "engine/vector/ann_internal.h"
 
@@ -98,9 +97,14 @@ faiss::IndexHNSW* NewGraph(const IndexSpec& spec) {
       break;
     case Quantization::kProduct: {
       graph = new faiss::IndexHNSWPQ(d, static_cast<int>(spec.pq_subvectors), m);
+      faiss::ClusteringParameters& training = static_cast<faiss::IndexPQ*>(graph->storage)->pq.cp;
       // The threshold guarantees >= 256 training vectors (one per centroid); FAISS would
       // otherwise print a warning to stderr for anything under 39 per centroid.
-      static_cast<faiss::IndexPQ*>(graph->storage)->pq.cp.min_points_per_centroid = 1;
+      training.min_points_per_centroid = 1;
+      // Training runs under the writer lock. 10 k-means iterations instead of 25 cut it by
+      // 2.5x (20k x 64, 32 sub-vectors: 8.7 s -> 3.3 s with Debian's reference BLAS) for a
+      // recall@10 loss of about 0.01.
+      training.niter = 10;
       break;
     }
   }
@@ -153,6 +157,19 @@ double AcceptedFraction(const LabelFilter& filter, int64_t labels) {
   return static_cast<double>(accepted) / static_cast<double>(samples);
 }
 
+// A visited-node table for one search, kept per thread: allocating and zeroing one byte per
+// label on every query would cost more than the search itself on large indexes. advance()
+// makes earlier marks stale, so one table serves every index this thread searches.
+faiss::VisitedTable& VisitedTableFor(int64_t labels) {
+  thread_local std::unique_ptr<faiss::VisitedTable> table;
+  if (table == nullptr || table->visited.size() < static_cast<size_t>(labels)) {
+    table = std::make_unique<faiss::VisitedTable>(static_cast<int>(labels));
+  } else {
+    table->advance();
+  }
+  return *table;
+}
+
 // ef for a search where only `fraction` of the labels can be returned: enough that about 2k
 // accepted candidates are expected in the beam, within kMaxEf.
 uint32_t WidenedEf(uint32_t ef, uint32_t k, double fraction) {
@@ -189,8 +206,8 @@ absl::Status AddToGraph(faiss::IndexHNSW& graph, const float* vectors, int64_t n
 
 absl::StatusOr<std::vector<Neighbor>> SearchGraph(const IndexSpec& spec,
                                                   const faiss::IndexHNSW& graph,
-                                                  const LabelBitmap& tombstones,
-                                                  const float* query, uint32_t k, uint32_t ef,
+                                                  const LabelBitmap& tombstones, const float* query,
+                                                  uint32_t k, uint32_t ef,
                                                   const LabelFilter* filter) {
   const int64_t labels = graph.ntotal;
   const int64_t live = labels - tombstones.count();
@@ -214,10 +231,9 @@ absl::StatusOr<std::vector<Neighbor>> SearchGraph(const IndexSpec& spec,
     // and the latter also updates a process-wide statistics struct without synchronisation.
     std::unique_ptr<faiss::DistanceComputer> distance = SearchDistance(graph);
     distance->set_query(query);
-    faiss::VisitedTable visited(static_cast<int>(labels));
     faiss::maxheap_heapify(k, distances.data(), ids.data());
-    graph.hnsw.search(*distance, static_cast<int>(k), ids.data(), distances.data(), visited,
-                      &params);
+    graph.hnsw.search(*distance, static_cast<int>(k), ids.data(), distances.data(),
+                      VisitedTableFor(labels), &params);
   }));
   const bool negated = graph.metric_type == faiss::METRIC_INNER_PRODUCT;
   TopK top(k);
@@ -249,8 +265,7 @@ void AddGraphStats(const faiss::IndexHNSW& graph, AnnStats* stats) {
 
   uint64_t bytes = sizeof(faiss::IndexHNSW) + hnsw.assign_probas.capacity() * sizeof(double) +
                    hnsw.cum_nneighbor_per_level.capacity() * sizeof(int) +
-                   hnsw.levels.capacity() * sizeof(int) +
-                   hnsw.offsets.capacity() * sizeof(size_t) +
+                   hnsw.levels.capacity() * sizeof(int) + hnsw.offsets.capacity() * sizeof(size_t) +
                    hnsw.neighbors.capacity() * sizeof(faiss::HNSW::storage_idx_t);
   if (const auto* codes = dynamic_cast<const faiss::IndexFlatCodes*>(graph.storage)) {
     bytes += sizeof(*codes) + codes->codes.capacity();

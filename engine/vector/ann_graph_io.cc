@@ -125,8 +125,8 @@ class LayoutWalker {
   }
 
   absl::Status IndexHeader() {
-    const int32_t metric = FaissUsesInnerProduct(spec_) ? faiss::METRIC_INNER_PRODUCT
-                                                        : faiss::METRIC_L2;
+    const int32_t metric =
+        FaissUsesInnerProduct(spec_) ? faiss::METRIC_INNER_PRODUCT : faiss::METRIC_L2;
     int64_t dummy = 0;
     SOCHDB_RETURN_IF_ERROR(Expect<int32_t>(static_cast<int32_t>(spec_.dimension), "d"));
     SOCHDB_RETURN_IF_ERROR(Expect<int64_t>(labels_, "ntotal"));
@@ -303,8 +303,7 @@ absl::Status WriteGraph(const faiss::IndexHNSW& graph, std::string* out) {
   });
 }
 
-absl::StatusOr<GraphPtr> ReadGraph(std::string_view bytes, const IndexSpec& spec,
-                                   int64_t labels) {
+absl::StatusOr<GraphPtr> ReadGraph(std::string_view bytes, const IndexSpec& spec, int64_t labels) {
   SOCHDB_RETURN_IF_ERROR(LayoutWalker(bytes, spec, labels).Walk());
   GraphPtr graph;
   absl::Status read = CatchFaiss("reading the HNSW graph", [&] {
@@ -317,8 +316,8 @@ absl::StatusOr<GraphPtr> ReadGraph(std::string_view bytes, const IndexSpec& spec
   if (graph == nullptr) return Damaged("not an HNSW index");
   SOCHDB_RETURN_IF_ERROR(CheckHnsw(graph->hnsw, spec, labels));
   absl::Status checked;
-  SOCHDB_RETURN_IF_ERROR(CatchFaiss("checking the graph storage",
-                                    [&] { checked = CheckStorage(*graph, labels); }));
+  SOCHDB_RETURN_IF_ERROR(
+      CatchFaiss("checking the graph storage", [&] { checked = CheckStorage(*graph, labels); }));
   SOCHDB_RETURN_IF_ERROR(checked);
   return graph;
 }

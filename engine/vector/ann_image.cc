@@ -24,16 +24,20 @@ void Put(std::string* out, T value) {
 
 // The spec as stored, in a fixed order; enums as their integer values.
 std::vector<uint32_t> SpecFields(const IndexSpec& spec) {
-  return {spec.dimension,       static_cast<uint32_t>(spec.metric),
-          spec.m,               spec.m0,
-          spec.ef_construction, spec.ef_search,
-          static_cast<uint32_t>(spec.quantization), spec.pq_subvectors,
+  return {spec.dimension,
+          static_cast<uint32_t>(spec.metric),
+          spec.m,
+          spec.m0,
+          spec.ef_construction,
+          spec.ef_search,
+          static_cast<uint32_t>(spec.quantization),
+          spec.pq_subvectors,
           spec.exact_threshold};
 }
 
-constexpr const char* kSpecFieldNames[] = {
-    "dimension", "metric",       "m",         "m0",
-    "ef_construction", "ef_search", "quantization", "pq_subvectors", "exact_threshold"};
+constexpr const char* kSpecFieldNames[] = {"dimension",    "metric",          "m",
+                                           "m0",           "ef_construction", "ef_search",
+                                           "quantization", "pq_subvectors",   "exact_threshold"};
 
 absl::Status Damaged(const std::string& what) {
   return absl::DataLossError(absl::StrCat("index image: ", what));

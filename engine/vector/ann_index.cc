@@ -39,9 +39,9 @@ namespace {
 absl::Status CheckRange(const char* field, uint64_t value, uint64_t low, uint64_t high,
                         const std::string& range_text = {}) {
   if (value >= low && value <= high) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      field, " is ", value, "; the range is ",
-      range_text.empty() ? absl::StrCat(low, "..", high) : range_text));
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, " is ", value, "; the range is ",
+                   range_text.empty() ? absl::StrCat(low, "..", high) : range_text));
 }
 
 // The upstream flat-scan thresholds: larger vectors make brute force costlier sooner.
@@ -58,9 +58,8 @@ absl::Status ResolveEnums(const IndexSpec& spec) {
     case Metric::kDot:
       break;
     default:
-      return absl::InvalidArgumentError(
-          absl::StrCat("metric is ", static_cast<int>(spec.metric),
-                       "; expected L2, COSINE or DOT"));
+      return absl::InvalidArgumentError(absl::StrCat("metric is ", static_cast<int>(spec.metric),
+                                                     "; expected L2, COSINE or DOT"));
   }
   switch (spec.quantization) {
     case Quantization::kNone:
@@ -73,9 +72,9 @@ absl::Status ResolveEnums(const IndexSpec& spec) {
       }
       return absl::OkStatus();
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("quantization is ", static_cast<int>(spec.quantization),
-                   "; expected NONE, SCALAR or PRODUCT"));
+  return absl::InvalidArgumentError(absl::StrCat("quantization is ",
+                                                 static_cast<int>(spec.quantization),
+                                                 "; expected NONE, SCALAR or PRODUCT"));
 }
 
 absl::Status ResolveProduct(IndexSpec& spec) {
@@ -88,14 +87,13 @@ absl::Status ResolveProduct(IndexSpec& spec) {
     }
   }
   if (spec.pq_subvectors > spec.dimension || spec.dimension % spec.pq_subvectors != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("pq_subvectors is ", spec.pq_subvectors, "; it must divide dimension ",
-                     spec.dimension));
+    return absl::InvalidArgumentError(absl::StrCat("pq_subvectors is ", spec.pq_subvectors,
+                                                   "; it must divide dimension ", spec.dimension));
   }
   if (spec.exact_threshold < 256) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "exact_threshold is ", spec.exact_threshold,
-        "; PRODUCT quantization needs at least 256 (vectors to train its codebooks)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("exact_threshold is ", spec.exact_threshold,
+                     "; PRODUCT quantization needs at least 256 (vectors to train its codebooks)"));
   }
   return absl::OkStatus();
 }
@@ -124,11 +122,11 @@ absl::StatusOr<IndexSpec> ResolveSpec(const IndexSpec& in) {
 
 namespace internal {
 
-absl::Status ValidateFloats(absl::Span<const float> values, uint32_t dimension,
-                            const char* field, bool one_vector) {
+absl::Status ValidateFloats(absl::Span<const float> values, uint32_t dimension, const char* field,
+                            bool one_vector) {
   if (dimension == 0 || values.size() % dimension != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, " has ", values.size(), " floats; expected a multiple of ", dimension));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " has ", values.size(), " floats; expected a multiple of ", dimension));
   }
   for (size_t i = 0; i < values.size(); ++i) {
     const float v = values[i];
@@ -168,8 +166,7 @@ std::vector<Neighbor> TopK::Take() {
   return out;
 }
 
-absl::StatusOr<LabelBitmap> LabelBitmap::FromWords(std::vector<uint64_t> words,
-                                                   int64_t labels) {
+absl::StatusOr<LabelBitmap> LabelBitmap::FromWords(std::vector<uint64_t> words, int64_t labels) {
   if (labels < 0 || words.size() != static_cast<size_t>((labels + 63) / 64)) {
     return absl::DataLossError("tombstone bitmap length does not match the label count");
   }
@@ -220,12 +217,10 @@ class AnnIndexImpl final : public AnnIndex {
 
  private:
   // Appends prepared vectors to the raw array, building the graph when the threshold is met.
-  absl::Status AddExact(std::vector<float> prepared, int64_t n)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status AddExact(std::vector<float> prepared, int64_t n) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status AddToGraph(const std::vector<float>& prepared, int64_t n)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::vector<Neighbor> SearchExact(const float* query, uint32_t k,
-                                    const LabelFilter* filter) const
+  std::vector<Neighbor> SearchExact(const float* query, uint32_t k, const LabelFilter* filter) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // Under COSINE a zero query is at distance 1 from everything, so the answer is the first k
   // live accepted labels; handled here because PRODUCT (L2 on unit vectors) would say 0.5.
@@ -249,9 +244,9 @@ absl::StatusOr<int64_t> AnnIndexImpl::Add(absl::Span<const float> vectors) {
   const int64_t first = state_.labels;
   if (n == 0) return first;
   if (n > internal::kMaxLabels - first) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "the index holds ", first, " vectors; adding ", n, " would pass the limit of ",
-        internal::kMaxLabels));
+    return absl::ResourceExhaustedError(absl::StrCat("the index holds ", first, " vectors; adding ",
+                                                     n, " would pass the limit of ",
+                                                     internal::kMaxLabels));
   }
   if (state_.graph != nullptr) {
     SOCHDB_RETURN_IF_ERROR(AddToGraph(prepared, n));
@@ -296,9 +291,8 @@ absl::Status AnnIndexImpl::AddToGraph(const std::vector<float>& prepared, int64_
 absl::Status AnnIndexImpl::Remove(int64_t label) {
   absl::WriterMutexLock lock(&mu_);
   if (label < 0 || label >= state_.labels) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("label ", label, " was never added (the index holds ", state_.labels,
-                     " labels)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "label ", label, " was never added (the index holds ", state_.labels, " labels)"));
   }
   state_.tombstones.Set(label);
   return absl::OkStatus();
@@ -341,8 +335,7 @@ std::vector<Neighbor> AnnIndexImpl::SearchExact(const float* query, uint32_t k,
   return top.Take();
 }
 
-std::vector<Neighbor> AnnIndexImpl::SearchZeroCosine(uint32_t k,
-                                                     const LabelFilter* filter) const {
+std::vector<Neighbor> AnnIndexImpl::SearchZeroCosine(uint32_t k, const LabelFilter* filter) const {
   std::vector<Neighbor> out;
   for (int64_t label = 0; label < state_.labels && out.size() < k; ++label) {
     if (state_.tombstones.Test(label) || !internal::FilterAccepts(filter, label)) continue;
@@ -354,13 +347,11 @@ std::vector<Neighbor> AnnIndexImpl::SearchZeroCosine(uint32_t k,
 absl::Status AnnIndexImpl::Reconstruct(int64_t label, float* out) const {
   absl::ReaderMutexLock lock(&mu_);
   if (label < 0 || label >= state_.labels) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("label ", label, " was never added (the index holds ", state_.labels,
-                     " labels)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "label ", label, " was never added (the index holds ", state_.labels, " labels)"));
   }
   if (state_.graph != nullptr) return internal::ReconstructFromGraph(*state_.graph, label, out);
-  std::memcpy(out, state_.raw.data() + label * spec_.dimension,
-              spec_.dimension * sizeof(float));
+  std::memcpy(out, state_.raw.data() + label * spec_.dimension, spec_.dimension * sizeof(float));
   return absl::OkStatus();
 }
 
@@ -371,8 +362,8 @@ AnnStats AnnIndexImpl::Stats() const {
   stats.tombstones = static_cast<uint64_t>(state_.tombstones.count());
   stats.live = stats.labels - stats.tombstones;
   stats.exact_phase = state_.graph == nullptr;
-  stats.memory_bytes = sizeof(*this) + state_.tombstones.MemoryBytes() +
-                       state_.raw.capacity() * sizeof(float);
+  stats.memory_bytes =
+      sizeof(*this) + state_.tombstones.MemoryBytes() + state_.raw.capacity() * sizeof(float);
   if (state_.graph != nullptr) internal::AddGraphStats(*state_.graph, &stats);
   return stats;
 }

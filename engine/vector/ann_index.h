@@ -1,7 +1,7 @@
 // AnnIndex: one in-memory approximate-nearest-neighbour index over FAISS, the only code (with
-// ann_index.cc) that includes FAISS. It owns the vectors of one space under dense internal labels
-// (0, 1, 2, ... in insertion order); mapping labels to user ids, persistence and metadata belong to
-// its owner (engine/vector/vector_store.h).
+// its implementation files, engine/vector/ann_*.cc) that includes FAISS. It owns the vectors of
+// one space under dense internal labels (0, 1, 2, ... in insertion order); mapping labels to
+// user ids, persistence and metadata belong to its owner (engine/vector/vector_store.h).
 //
 // Two phases. While the index holds fewer than `exact_threshold` vectors it keeps them raw and
 // every search is exact (brute force): small indexes are exact and cheap. When an Add crosses the
@@ -92,9 +92,10 @@ struct Neighbor {
 };
 
 // Restricts a search to some labels (a metadata filter, say). `Accept` must be thread-safe and
-// cheap; `selectivity_hint` (0..1, the expected fraction accepted; negative = unknown) lets the
-// index switch to an exact scan of the accepted labels when few pass, so a selective filter never
-// returns fewer than k results when k exist.
+// cheap; `selectivity_hint` (0..1, the expected fraction accepted; negative = unknown, and the
+// index then estimates it from a sample of 512 labels) lets the index switch to an exact scan of
+// the accepted labels when few pass (fewer than max(10k, 1000) expected), so a selective filter
+// never returns fewer than k results when k exist.
 struct LabelFilter {
   std::function<bool(int64_t label)> accept;
   double selectivity_hint = -1;

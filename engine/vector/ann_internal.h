@@ -148,8 +148,8 @@ void Normalize(float* v, uint32_t dimension);
 
 // Validates `values`, named `field` in messages, as vectors of `dimension` (see
 // ValidateVectors). With `one_vector` positions read "query[17]" rather than "query[0][17]".
-absl::Status ValidateFloats(absl::Span<const float> values, uint32_t dimension,
-                            const char* field, bool one_vector = false);
+absl::Status ValidateFloats(absl::Span<const float> values, uint32_t dimension, const char* field,
+                            bool one_vector = false);
 
 // The HNSW phase (ann_graph.cc). The deleter lives there, where faiss::IndexHNSW is complete.
 struct GraphDeleter {
@@ -166,8 +166,8 @@ absl::Status AddToGraph(faiss::IndexHNSW& graph, const float* vectors, int64_t n
 // the contract and ann_graph.cc for how filters and tombstones are handled.
 absl::StatusOr<std::vector<Neighbor>> SearchGraph(const IndexSpec& spec,
                                                   const faiss::IndexHNSW& graph,
-                                                  const LabelBitmap& tombstones,
-                                                  const float* query, uint32_t k, uint32_t ef,
+                                                  const LabelBitmap& tombstones, const float* query,
+                                                  uint32_t k, uint32_t ef,
                                                   const LabelFilter* filter);
 absl::Status ReconstructFromGraph(const faiss::IndexHNSW& graph, int64_t label, float* out);
 // Fills max_level, avg_connections and adds the graph's bytes to memory_bytes.
@@ -178,8 +178,7 @@ void AddGraphStats(const faiss::IndexHNSW& graph, AnnStats* stats);
 // is checked link by link, so damaged bytes give DATA_LOSS instead of a crash or a huge
 // allocation.
 absl::Status WriteGraph(const faiss::IndexHNSW& graph, std::string* out);
-absl::StatusOr<GraphPtr> ReadGraph(std::string_view bytes, const IndexSpec& spec,
-                                   int64_t labels);
+absl::StatusOr<GraphPtr> ReadGraph(std::string_view bytes, const IndexSpec& spec, int64_t labels);
 
 // Everything an index holds; what the snapshot image captures.
 struct AnnState {

@@ -346,7 +346,9 @@ absl::StatusOr<VectorSearchOutcome> VectorIndexStore::Search(
     }
     per_group = std::max<uint32_t>(1, options.group_by_parent->max_per_group);
   }
-  const uint32_t ef = options.ef == 0 ? 0 : std::max(options.ef, out.candidate_k);
+  // Upstream accepts any ef; beyond kMaxEf a wider beam buys nothing, so it is clamped.
+  const uint32_t ef =
+      options.ef == 0 ? 0 : std::min<uint32_t>(std::max(options.ef, out.candidate_k), kMaxEf);
   SOCHDB_ASSIGN_OR_RETURN(std::vector<VectorHit> raw,
                           space->Search(query, out.candidate_k, ef, nullptr, -1, true));
   out.raw_candidates = static_cast<uint32_t>(raw.size());

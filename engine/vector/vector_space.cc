@@ -80,31 +80,33 @@ std::string VectorSpace::LogKey(uint64_t sequence) const {
 }
 
 absl::Status VectorSpace::Upsert(absl::Span<const VectorItem> items, storage::WriteBatch* batch) {
-  SOCHDB_RETURN_IF_ERROR(ValidateItems(items, options_.spec.dimension));
-  absl::MutexLock write_lock(&write_mu_);
-  uint64_t sequence = last_sequence_;
-  for (const VectorItem& item : items) {
-    batch->Put(RecordKey(item.id), EncodeVectorRecord(item.vector, item.extra));
-    batch->Put(LogKey(++sequence), EncodeLogEntry(kLogUpsert, item.id));
-  }
-  SOCHDB_RETURN_IF_ERROR(store_->Write(batch));
-  last_sequence_ = sequence;
-
-  std::vector<std::pair<std::string_view, absl::Span<const float>>> apply;
-  apply.reserve(items.size());
-  for (const VectorItem& item : items) apply.emplace_back(item.id, item.vector);
-  absl::MutexLock index_lock(&index_mu_);
-  return ApplyUpserts(*state_, apply);
+  return Apply(items, {}, batch);
 }
 
 absl::StatusOr<size_t> VectorSpace::Delete(absl::Span<const std::string_view> ids,
                                            storage::WriteBatch* batch) {
+  size_t existed = 0;
+  {
+    absl::ReaderMutexLock index_lock(&index_mu_);
+    absl::flat_hash_set<std::string_view, IdHash, IdEq> seen;
+    for (std::string_view id : ids) {
+      if (state_->label_of.contains(id) && seen.insert(id).second) ++existed;
+    }
+  }
+  SOCHDB_RETURN_IF_ERROR(Apply({}, ids, batch));
+  return existed;
+}
+
+absl::Status VectorSpace::Apply(absl::Span<const VectorItem> upserts,
+                                absl::Span<const std::string_view> deletes,
+                                storage::WriteBatch* batch) {
+  SOCHDB_RETURN_IF_ERROR(ValidateItems(upserts, options_.spec.dimension));
   absl::MutexLock write_lock(&write_mu_);
   std::vector<std::string_view> present;
   {
     absl::ReaderMutexLock index_lock(&index_mu_);
     absl::flat_hash_set<std::string_view, IdHash, IdEq> seen;
-    for (std::string_view id : ids) {
+    for (std::string_view id : deletes) {
       if (state_->label_of.contains(id) && seen.insert(id).second) present.push_back(id);
     }
   }
@@ -113,11 +115,19 @@ absl::StatusOr<size_t> VectorSpace::Delete(absl::Span<const std::string_view> id
     batch->Delete(RecordKey(id));
     batch->Put(LogKey(++sequence), EncodeLogEntry(kLogDelete, id));
   }
+  for (const VectorItem& item : upserts) {
+    batch->Put(RecordKey(item.id), EncodeVectorRecord(item.vector, item.extra));
+    batch->Put(LogKey(++sequence), EncodeLogEntry(kLogUpsert, item.id));
+  }
   SOCHDB_RETURN_IF_ERROR(store_->Write(batch));
   last_sequence_ = sequence;
+
   absl::MutexLock index_lock(&index_mu_);
   for (std::string_view id : present) SOCHDB_RETURN_IF_ERROR(ApplyDelete(*state_, id));
-  return present.size();
+  std::vector<std::pair<std::string_view, absl::Span<const float>>> apply;
+  apply.reserve(upserts.size());
+  for (const VectorItem& item : upserts) apply.emplace_back(item.id, item.vector);
+  return ApplyUpserts(*state_, apply);
 }
 
 absl::Status VectorSpace::ApplyUpserts(

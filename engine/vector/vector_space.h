@@ -117,6 +117,12 @@ class VectorSpace {
   // many existed.
   absl::StatusOr<size_t> Delete(absl::Span<const std::string_view> ids, storage::WriteBatch* batch);
 
+  // Both at once, in ONE batch with the caller's `batch`: deletes `deletes` (absent ones are
+  // skipped), then upserts `upserts`. For replacing a multi-vector document by one with fewer
+  // vectors atomically. Validation as in Upsert; an id in both lists ends up upserted.
+  absl::Status Apply(absl::Span<const VectorItem> upserts,
+                     absl::Span<const std::string_view> deletes, storage::WriteBatch* batch);
+
   // The k nearest ids (distance conventions of AnnIndex), ties by id bytes. `accept` (optional)
   // restricts results by id; `selectivity_hint` as in LabelFilter. `with_extra` fills hit.extra
   // from the records (one read per hit).

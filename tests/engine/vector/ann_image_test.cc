@@ -24,8 +24,7 @@ struct Fixture {
 };
 
 // `n` clustered vectors of dimension `d` with every seventh label removed.
-Fixture Make(uint32_t n, uint32_t d, uint32_t threshold, Metric metric,
-             Quantization quantization) {
+Fixture Make(uint32_t n, uint32_t d, uint32_t threshold, Metric metric, Quantization quantization) {
   Fixture f;
   f.spec.dimension = d;
   f.spec.metric = metric;
@@ -149,10 +148,10 @@ TEST_CASE("truncated, garbage and bit-flipped images never crash") {
         }
         data_loss += SurvivesDamage(damaged, f) ? 1 : 0;
       }
-      std::printf("ann image fuzz: threshold=%u quantization=%d bytes=%zu flips=%d "
-                  "data_loss=%d loaded=%d\n",
-                  threshold, static_cast<int>(q), image.size(), trials, data_loss,
-                  trials - data_loss);
+      std::printf(
+          "ann image fuzz: threshold=%u quantization=%d bytes=%zu flips=%d "
+          "data_loss=%d loaded=%d\n",
+          threshold, static_cast<int>(q), image.size(), trials, data_loss, trials - data_loss);
     }
   }
   Fixture f = Make(300, 8, 256, Metric::kL2, Quantization::kNone);

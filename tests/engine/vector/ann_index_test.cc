@@ -192,8 +192,8 @@ TEST_CASE("vectors and queries are validated before anything changes") {
     add_error({-inf, 2, 3, 4}, "vectors[0][0] is -Inf");
     add_error({1e20f, 2, 3, 4}, "vectors[0][0] is 1e+20; the limit is +-1e+16");
     CHECK(index->Stats().labels == 2);  // all or nothing
-    RequireError(ValidateVectors(std::vector<float>{1, NAN}, 2),
-                 absl::StatusCode::kInvalidArgument, "vectors[0][1] is NaN");
+    RequireError(ValidateVectors(std::vector<float>{1, NAN}, 2), absl::StatusCode::kInvalidArgument,
+                 "vectors[0][1] is NaN");
 
     const auto search_error = [&](std::vector<float> q, uint32_t k, uint32_t ef,
                                   const std::string& text) {
@@ -238,8 +238,8 @@ TEST_CASE("tombstoned labels are never returned, in either phase") {
     auto index = NewIndex(spec);
     ValueOrFail(index->Add(data.base));
     // Remove the true top-5 of every query plus a random third of everything else.
-    const bench::GroundTruth truth = bench::ExactNeighbors(data.base, data.queries, 16,
-                                                           Metric::kL2, 5);
+    const bench::GroundTruth truth =
+        bench::ExactNeighbors(data.base, data.queries, 16, Metric::kL2, 5);
     std::set<int64_t> removed(truth.labels.begin(), truth.labels.end());
     std::mt19937 rng(11);
     for (int i = 0; i < 1'000; ++i) removed.insert(rng() % 3'000);
@@ -294,8 +294,8 @@ TEST_CASE("searches race adds across the threshold and removes") {
     LabelFilter even{[](int64_t label) { return label % 2 == 0; }, -1};
     while (!done.load()) {
       const uint32_t k = 1 + rng() % 20;
-      absl::StatusOr<std::vector<Neighbor>> results = index->Search(
-          Row(data.queries, rng() % 64, d), k, 0, (rng() % 3 == 0) ? &even : nullptr);
+      absl::StatusOr<std::vector<Neighbor>> results =
+          index->Search(Row(data.queries, rng() % 64, d), k, 0, (rng() % 3 == 0) ? &even : nullptr);
       const int64_t labels = static_cast<int64_t>(index->Stats().labels);
       if (!results.ok() || results->size() > k) ++bad;
       for (const Neighbor& n : results.value_or(std::vector<Neighbor>())) {

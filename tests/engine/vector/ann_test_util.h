@@ -57,8 +57,8 @@ inline std::vector<Neighbor> SearchOk(const AnnIndex& index, absl::Span<const fl
 }
 
 inline std::vector<std::vector<int64_t>> SearchLabels(const AnnIndex& index,
-                                                      const std::vector<float>& queries,
-                                                      uint32_t k, uint32_t ef = 0,
+                                                      const std::vector<float>& queries, uint32_t k,
+                                                      uint32_t ef = 0,
                                                       const LabelFilter* filter = nullptr) {
   const uint32_t d = index.spec().dimension;
   std::vector<std::vector<int64_t>> out;
@@ -75,8 +75,7 @@ inline std::vector<std::vector<int64_t>> SearchLabels(const AnnIndex& index,
 // Sorted strictly by (distance, label), labels distinct, in [0, labels), distances not NaN.
 inline void RequireWellFormed(const std::vector<Neighbor>& results, int64_t labels) {
   for (size_t i = 0; i < results.size(); ++i) {
-    INFO("result " << i << ": label " << results[i].label << " distance "
-                   << results[i].distance);
+    INFO("result " << i << ": label " << results[i].label << " distance " << results[i].distance);
     REQUIRE(results[i].label >= 0);
     REQUIRE(results[i].label < labels);
     REQUIRE_FALSE(std::isnan(results[i].distance));

@@ -35,8 +35,8 @@ class Random {
   uint64_t state_;
 };
 
-void DrawPoints(Random& random, const std::vector<float>& centres, uint32_t clusters,
-                uint32_t d, float spread, uint32_t count, std::vector<float>* out) {
+void DrawPoints(Random& random, const std::vector<float>& centres, uint32_t clusters, uint32_t d,
+                float spread, uint32_t count, std::vector<float>* out) {
   out->resize(static_cast<size_t>(count) * d);
   for (uint32_t i = 0; i < count; ++i) {
     const float* centre = centres.data() + static_cast<size_t>(random.Below(clusters)) * d;

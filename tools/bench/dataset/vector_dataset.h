@@ -42,8 +42,8 @@ VectorDataset MakeClusteredDataset(const ClusteredOptions& options);
 // Rows are k wide; a row with fewer than k candidates is padded with label -1.
 struct GroundTruth {
   uint32_t k = 0;
-  std::vector<int64_t> labels;    // queries * k
-  std::vector<float> distances;   // queries * k (padding: +inf)
+  std::vector<int64_t> labels;   // queries * k
+  std::vector<float> distances;  // queries * k (padding: +inf)
   absl::Span<const int64_t> row(size_t query) const {
     return absl::MakeConstSpan(labels).subspan(query * k, k);
   }

@@ -1,0 +1,291 @@
+// Tests of VectorSpace: writes and reads, recovery (rebuild from records, snapshot + log replay,
+// a corrupt or stale snapshot), the sequence bookkeeping across trims, compaction of tombstones
+// with writes racing it, combined upsert+delete batches, and dropping a space.
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "engine/storage/keys.h"
+#include "engine/storage/store.h"
+#include "engine/vector/vector_space.h"
+
+namespace sochdb::vector {
+namespace {
+
+constexpr uint32_t kDim = 8;
+
+std::string TempDir(const std::string& name) {
+  const char* root = std::getenv("TEST_TMPDIR");
+  static int counter = 0;
+  const std::string dir =
+      std::string(root != nullptr ? root : "/tmp") + "/" + name + std::to_string(++counter);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+std::vector<float> Vec(uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0, 1);
+  std::vector<float> v(kDim);
+  for (float& x : v) x = normal(rng);
+  return v;
+}
+
+struct Fixture {
+  explicit Fixture(uint32_t threshold = 0) : dir(TempDir("space")) {
+    spec_request.dimension = kDim;
+    spec_request.metric = Metric::kL2;
+    spec_request.exact_threshold = threshold;
+    OpenStore();
+  }
+
+  void OpenStore() {
+    storage::StoreOptions options;
+    options.sync_mode = storage::SyncMode::kOff;
+    store = *storage::Store::Open(dir + "/db", options);
+  }
+
+  std::unique_ptr<VectorSpace> OpenSpace() {
+    VectorSpaceOptions options;
+    options.scope = {"test", "space"};
+    options.spec = *ResolveSpec(spec_request);
+    options.snapshot_path = dir + "/space.snap";
+    options.rebuild_tombstone_ratio = 0.3;
+    auto space = VectorSpace::Open(store.get(), options);
+    REQUIRE(space.ok());
+    return *std::move(space);
+  }
+
+  // Closes the space and the store, as a restart does.
+  void Restart(std::unique_ptr<VectorSpace>& space) {
+    space.reset();
+    store.reset();
+    OpenStore();
+    space = OpenSpace();
+  }
+
+  std::string dir;
+  IndexSpec spec_request;
+  std::unique_ptr<storage::Store> store;
+};
+
+absl::Status Put(VectorSpace& space, const std::string& id, uint32_t seed,
+                 const std::string& extra = "") {
+  const std::vector<float> v = Vec(seed);
+  const VectorItem item{id, v, extra};
+  storage::WriteBatch batch;
+  return space.Upsert({&item, 1}, &batch);
+}
+
+// ids of the k nearest by brute force over `model` (id -> seed).
+std::vector<std::string> Exact(const std::map<std::string, uint32_t>& model,
+                               const std::vector<float>& q, size_t k) {
+  std::vector<std::pair<float, std::string>> all;
+  for (const auto& [id, seed] : model) {
+    const std::vector<float> v = Vec(seed);
+    float d = 0;
+    for (uint32_t i = 0; i < kDim; ++i) d += (v[i] - q[i]) * (v[i] - q[i]);
+    all.emplace_back(std::sqrt(d), id);
+  }
+  std::sort(all.begin(), all.end());
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < std::min(k, all.size()); ++i) ids.push_back(all[i].second);
+  return ids;
+}
+
+std::vector<std::string> Ids(const VectorSpace& space, const std::vector<float>& q, uint32_t k) {
+  auto hits = space.Search(q, k, 0);
+  REQUIRE(hits.ok());
+  std::vector<std::string> ids;
+  for (const VectorHit& h : *hits) ids.push_back(h.id);
+  return ids;
+}
+
+TEST_CASE("upsert, get, delete and search; extra bytes round-trip") {
+  Fixture f;
+  auto space = f.OpenSpace();
+  REQUIRE(Put(*space, "a", 1, "meta-a").ok());
+  REQUIRE(Put(*space, "b", 2).ok());
+  CHECK(space->size() == 2);
+  auto got = space->Get("a");
+  REQUIRE(got.ok());
+  REQUIRE(got->has_value());
+  CHECK((*got)->vector == Vec(1));
+  CHECK((*got)->extra == "meta-a");
+  auto hits = space->Search(Vec(1), 1, 0, nullptr, -1, /*with_extra=*/true);
+  REQUIRE(hits.ok());
+  CHECK((*hits)[0].id == "a");
+  CHECK((*hits)[0].distance == Approx(0).margin(1e-6));
+  CHECK((*hits)[0].extra == "meta-a");
+
+  REQUIRE(Put(*space, "a", 3).ok());  // replace
+  CHECK(space->size() == 2);
+  CHECK(Ids(*space, Vec(3), 1) == std::vector<std::string>{"a"});
+  storage::WriteBatch batch;
+  const std::string_view del[] = {"a", "zzz"};
+  auto deleted = space->Delete(del, &batch);
+  REQUIRE(deleted.ok());
+  CHECK(*deleted == 1);
+  CHECK(!space->Contains("a"));
+  CHECK(!(*space->Get("a")).has_value());
+
+  const std::vector<float> bad(kDim + 1, 0.f);
+  const VectorItem wrong{"c", bad, ""};
+  storage::WriteBatch b2;
+  CHECK(absl::IsInvalidArgument(space->Upsert({&wrong, 1}, &b2)));
+  const VectorItem empty_id{"", Vec(4), ""};
+  CHECK(absl::IsInvalidArgument(space->Upsert({&empty_id, 1}, &b2)));
+}
+
+TEST_CASE("recovery: rebuild from records, then snapshot plus log replay") {
+  Fixture f;
+  auto space = f.OpenSpace();
+  std::map<std::string, uint32_t> model;
+  for (uint32_t i = 0; i < 300; ++i) {
+    REQUIRE(Put(*space, "id" + std::to_string(i), i).ok());
+    model["id" + std::to_string(i)] = i;
+  }
+  f.Restart(space);  // no snapshot yet
+  CHECK(!space->Stats().loaded_from_snapshot);
+  CHECK(space->size() == 300);
+  CHECK(Ids(*space, Vec(1000), 10) == Exact(model, Vec(1000), 10));
+
+  REQUIRE(space->Snapshot().ok());
+  for (uint32_t i = 300; i < 350; ++i) {
+    REQUIRE(Put(*space, "id" + std::to_string(i), i).ok());
+    model["id" + std::to_string(i)] = i;
+  }
+  storage::WriteBatch batch;
+  const std::string_view gone[] = {"id5"};
+  REQUIRE(space->Delete(gone, &batch).ok());
+  model.erase("id5");
+  f.Restart(space);
+  const VectorSpaceStats stats = space->Stats();
+  CHECK(stats.loaded_from_snapshot);
+  CHECK(stats.replayed_changes == 51);
+  CHECK(space->size() == 349);
+  CHECK(Ids(*space, Vec(1001), 10) == Exact(model, Vec(1001), 10));
+
+  // The sequence survives trims: more writes after another snapshot and restart all persist.
+  REQUIRE(space->Snapshot().ok());
+  f.Restart(space);
+  REQUIRE(Put(*space, "late", 7777).ok());
+  model["late"] = 7777;
+  f.Restart(space);
+  CHECK(space->Contains("late"));
+  CHECK(space->size() == model.size());
+}
+
+TEST_CASE("a corrupt or stale snapshot is rebuilt over, never served") {
+  Fixture f;
+  auto space = f.OpenSpace();
+  std::map<std::string, uint32_t> model;
+  for (uint32_t i = 0; i < 200; ++i) {
+    REQUIRE(Put(*space, "id" + std::to_string(i), i).ok());
+    model["id" + std::to_string(i)] = i;
+  }
+  REQUIRE(space->Snapshot().ok());
+  const std::string snapshot = f.dir + "/space.snap";
+  std::filesystem::copy_file(snapshot, f.dir + "/old.snap");
+  for (uint32_t i = 200; i < 260; ++i) {
+    REQUIRE(Put(*space, "id" + std::to_string(i), i).ok());
+    model["id" + std::to_string(i)] = i;
+  }
+  REQUIRE(space->Snapshot().ok());  // trims the log up to here
+
+  SECTION("flipped bytes") {
+    space.reset();
+    {
+      std::fstream file(snapshot, std::ios::in | std::ios::out | std::ios::binary);
+      file.seekp(40);
+      file.write("\x7f\x7f\x7f\x7f", 4);
+    }
+    f.Restart(space);
+    CHECK(!space->Stats().loaded_from_snapshot);
+  }
+  SECTION("an older snapshot put back: the log no longer reaches it") {
+    space.reset();
+    std::filesystem::copy_file(f.dir + "/old.snap", snapshot,
+                               std::filesystem::copy_options::overwrite_existing);
+    f.Restart(space);
+    CHECK(!space->Stats().loaded_from_snapshot);
+  }
+  CHECK(space->size() == 260);
+  CHECK(Ids(*space, Vec(4242), 10) == Exact(model, Vec(4242), 10));
+}
+
+TEST_CASE("compaction drops tombstones and keeps writes that race it") {
+  Fixture f(/*threshold=*/256);  // build the HNSW graph early
+  auto space = f.OpenSpace();
+  std::map<std::string, uint32_t> model;
+  for (uint32_t i = 0; i < 4000; ++i) {
+    REQUIRE(Put(*space, "id" + std::to_string(i), i).ok());
+    model["id" + std::to_string(i)] = i;
+  }
+  std::vector<std::string> victims;
+  for (uint32_t i = 0; i < 2000; ++i) victims.push_back("id" + std::to_string(i * 2));
+  std::vector<std::string_view> views(victims.begin(), victims.end());
+  storage::WriteBatch batch;
+  REQUIRE(space->Delete(views, &batch).ok());
+  for (const std::string& v : victims) model.erase(v);
+  CHECK(space->Stats().ann.tombstones == 2000);
+
+  std::thread writer([&] {
+    for (uint32_t i = 5000; i < 5200; ++i) REQUIRE(Put(*space, "w" + std::to_string(i), i).ok());
+  });
+  REQUIRE(space->Maintain().ok());
+  writer.join();
+  for (uint32_t i = 5000; i < 5200; ++i) model["w" + std::to_string(i)] = i;
+  CHECK(space->Stats().ann.tombstones < 2000);
+  CHECK(space->size() == model.size());
+  for (uint32_t i = 5000; i < 5200; ++i) CHECK(space->Contains("w" + std::to_string(i)));
+  size_t agree = 0;
+  for (uint32_t q = 0; q < 20; ++q) {
+    const auto exact = Exact(model, Vec(90'000 + q), 10);
+    const auto got = Ids(*space, Vec(90'000 + q), 10);
+    for (const std::string& id : got) agree += std::count(exact.begin(), exact.end(), id);
+  }
+  CHECK(agree >= 190);  // recall@10 >= 0.95 over 20 queries
+}
+
+TEST_CASE("Apply upserts and deletes in one batch; DropAll leaves nothing") {
+  Fixture f;
+  auto space = f.OpenSpace();
+  REQUIRE(Put(*space, "doc\0" "1", 1).ok());
+  REQUIRE(Put(*space, "keep", 2).ok());
+  const std::vector<float> v = Vec(3);
+  const VectorItem add{"new", v, ""};
+  const std::string_view del[] = {"keep"};
+  storage::WriteBatch batch;
+  batch.Put("caller-record", "x");  // commits with the vectors
+  REQUIRE(space->Apply({&add, 1}, del, &batch).ok());
+  CHECK(space->Contains("new"));
+  CHECK(!space->Contains("keep"));
+  CHECK((*f.store->Get("caller-record")).has_value());
+
+  REQUIRE(space->Snapshot().ok());
+  REQUIRE(space->DropAll().ok());
+  space.reset();
+  CHECK(!std::filesystem::exists(f.dir + "/space.snap"));
+  auto it = f.store->NewIterator();
+  size_t vector_keys = 0;
+  for (it->Seek(""); it->Valid(); it->Next()) {
+    const auto family = static_cast<storage::KeyFamily>(it->key()[0]);
+    if (family == storage::KeyFamily::kVector || family == storage::KeyFamily::kVectorLog) {
+      ++vector_keys;
+    }
+  }
+  CHECK(vector_keys == 0);
+}
+
+}  // namespace
+}  // namespace sochdb::vector
