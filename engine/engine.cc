@@ -33,15 +33,24 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& option
   vector_options.clock = options.clock;
   SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<vector::VectorIndexStore> vector_indexes,
                           vector::VectorIndexStore::Open(store.get(), vector_options));
-  return std::unique_ptr<Engine>(
-      new Engine(options, std::move(store), std::move(vector_indexes)));
+  collection::CollectionStoreOptions collection_options;
+  collection_options.snapshot_dir = vector_options.snapshot_dir;
+  collection_options.maintenance_interval = options.vector_maintenance_interval;
+  collection_options.snapshot_every_changes = options.vector_snapshot_every_changes;
+  collection_options.clock = options.clock;
+  SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<collection::CollectionStore> collections,
+                          collection::CollectionStore::Open(store.get(), collection_options));
+  return std::unique_ptr<Engine>(new Engine(options, std::move(store), std::move(vector_indexes),
+                                            std::move(collections)));
 }
 
 Engine::Engine(EngineOptions options, std::unique_ptr<storage::Store> store,
-               std::unique_ptr<vector::VectorIndexStore> vector_indexes)
+               std::unique_ptr<vector::VectorIndexStore> vector_indexes,
+               std::unique_ptr<collection::CollectionStore> collections)
     : options_(std::move(options)),
       store_(std::move(store)),
-      vector_indexes_(std::move(vector_indexes)) {
+      vector_indexes_(std::move(vector_indexes)),
+      collections_(std::move(collections)) {
   kv_ = std::make_unique<kv::KvStore>(store_.get(), options_.clock, options_.kv_limits);
   purger_ = std::thread([this] { PurgeLoop(); });
 }
@@ -52,7 +61,8 @@ Engine::~Engine() {
     stopping_ = true;
   }
   purger_.join();
-  vector_indexes_.reset();  // snapshots indexes with uncovered changes
+  collections_.reset();     // snapshots vector spaces with uncovered changes
+  vector_indexes_.reset();
   kv_.reset();
   store_.reset();
 }
@@ -90,6 +100,8 @@ EngineStats Engine::Stats() const {
   stats.vector_indexes = vector_indexes_->IndexCount();
   stats.vectors = vector_indexes_->TotalVectors();
   stats.vector_memory_bytes = vector_indexes_->TotalMemoryBytes();
+  stats.collections = collections_->CollectionCount();
+  stats.documents = collections_->TotalDocuments();
   absl::MutexLock lock(&mu_);
   stats.ttl_purged = ttl_purged_;
   return stats;

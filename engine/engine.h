@@ -4,7 +4,8 @@
 //
 // Layout of --data-dir:
 //   <data-dir>/store/     the LevelDB database: all persistent state
-//   <data-dir>/vectors/   vector index snapshots (derived: rebuilt from the store when missing)
+//   <data-dir>/vectors/   vector index and collection snapshots (derived: rebuilt from the store
+//                         when missing or damaged)
 #ifndef SOCHDB_ENGINE_ENGINE_H_
 #define SOCHDB_ENGINE_ENGINE_H_
 
@@ -17,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "engine/collection/collection_store.h"
 #include "engine/common/clock.h"
 #include "engine/kv/kv_store.h"
 #include "engine/storage/store.h"
@@ -43,6 +45,8 @@ struct EngineStats {
   uint64_t vector_indexes = 0;
   uint64_t vectors = 0;
   uint64_t vector_memory_bytes = 0;
+  uint64_t collections = 0;
+  uint64_t documents = 0;
 };
 
 class Engine {
@@ -58,12 +62,14 @@ class Engine {
   storage::Store& store() { return *store_; }
   kv::KvStore& kv() { return *kv_; }
   vector::VectorIndexStore& vector_indexes() { return *vector_indexes_; }
+  collection::CollectionStore& collections() { return *collections_; }
   const EngineOptions& options() const { return options_; }
   EngineStats Stats() const;
 
  private:
   Engine(EngineOptions options, std::unique_ptr<storage::Store> store,
-         std::unique_ptr<vector::VectorIndexStore> vector_indexes);
+         std::unique_ptr<vector::VectorIndexStore> vector_indexes,
+         std::unique_ptr<collection::CollectionStore> collections);
   void PurgeLoop();
   // Purges until a round comes back short; returns the records removed.
   uint64_t PurgeRound();
@@ -72,6 +78,7 @@ class Engine {
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<kv::KvStore> kv_;
   std::unique_ptr<vector::VectorIndexStore> vector_indexes_;
+  std::unique_ptr<collection::CollectionStore> collections_;
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -57,6 +57,10 @@ std::vector<prometheus::MetricFamily> EngineCollector::Collect() const {
              MetricType::Gauge, static_cast<double>(stats.vector_indexes)),
       Family("sochdb_vector_vectors", "Live vectors in all vector indexes.", MetricType::Gauge,
              static_cast<double>(stats.vectors)),
+      Family("sochdb_collections", "Collections (CollectionService), all namespaces.",
+             MetricType::Gauge, static_cast<double>(stats.collections)),
+      Family("sochdb_collection_documents", "Documents in all collections.", MetricType::Gauge,
+             static_cast<double>(stats.documents)),
       Family("sochdb_vector_memory_bytes", "Memory of the in-memory vector indexes (measured).",
              MetricType::Gauge, static_cast<double>(stats.vector_memory_bytes)),
   };

@@ -20,6 +20,7 @@
 #include "server/metrics_exporter.h"
 #include "server/rpc/grpc_server.h"
 #include "server/rpc/rpc_metrics.h"
+#include "services/collection/collection_service.h"
 #include "services/kv/kv_service.h"
 #include "services/vector/vector_index_service.h"
 #include "spdlog/spdlog.h"
@@ -172,6 +173,9 @@ void RegisterServices(GrpcServer& server, Engine& engine,
   auto kv = std::make_shared<services::KvService>(&engine.kv());
   kv->Register(server);
   keep_alive->push_back(kv);
+  auto collections = std::make_shared<services::CollectionService>(&engine.collections());
+  collections->Register(server);
+  keep_alive->push_back(collections);
   auto vectors = std::make_shared<services::VectorIndexService>(&engine.vector_indexes());
   vectors->Register(server);
   keep_alive->push_back(vectors);

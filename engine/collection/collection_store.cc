@@ -1,0 +1,423 @@
+// CollectionStore: opening (definitions, spaces, BM25 indexes, the documents' metadata), the
+// collection lifecycle (create, get, list, delete), clean-up of unfinished drops, and
+// maintenance. Documents are in collection_documents.cc, search in collection_search.cc.
+#include "engine/collection/collection_store.h"
+
+#include <filesystem>
+#include <random>
+#include <set>
+#include <system_error>
+#include <tuple>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "engine/collection/collection_codec.h"
+#include "engine/common/files.h"
+#include "engine/common/status_macros.h"
+#include "engine/storage/keys.h"
+#include "spdlog/spdlog.h"
+
+namespace sochdb::collection {
+namespace {
+
+using internal::DecodeDefinition;
+using internal::DefinitionKey;
+using storage::KeyBuilder;
+using storage::KeyFamily;
+
+constexpr int kDeleteBatchKeys = 1000;
+
+uint64_t NewIncarnation() {
+  std::random_device device;
+  std::mt19937_64 rng((uint64_t{device()} << 32) ^ device());
+  return rng() | 1;  // never 0: 0 marks a definition that could not be read
+}
+
+bool HasPrefix(std::string_view key, std::string_view prefix) {
+  return key.substr(0, prefix.size()) == prefix;
+}
+
+}  // namespace
+
+CollectionStore::CollectionStore(storage::Store* store, CollectionStoreOptions options)
+    : store_(store), options_(std::move(options)) {}
+
+absl::StatusOr<std::unique_ptr<CollectionStore>> CollectionStore::Open(
+    storage::Store* store, CollectionStoreOptions options) {
+  std::error_code error;
+  std::filesystem::create_directories(options.snapshot_dir, error);
+  if (error) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot create snapshot directory ", options.snapshot_dir, ": ", error.message()));
+  }
+  std::unique_ptr<CollectionStore> collections(new CollectionStore(store, std::move(options)));
+  SOCHDB_RETURN_IF_ERROR(collections->LoadAll());
+  collections->maintenance_ = std::thread([raw = collections.get()] { raw->MaintenanceLoop(); });
+  return collections;
+}
+
+CollectionStore::~CollectionStore() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (maintenance_.joinable()) maintenance_.join();
+  absl::MutexLock lock(&mu_);
+  for (auto& [key, c] : collections_) {
+    if (c->space == nullptr) continue;
+    absl::Status s = c->space->Snapshot();
+    if (!s.ok()) spdlog::warn("snapshot of collection {} at shutdown: {}", key.second, s.ToString());
+  }
+}
+
+std::string CollectionStore::SnapshotPath(uint64_t incarnation) const {
+  return absl::StrFormat("%s/col-%016x.snap", options_.snapshot_dir, incarnation);
+}
+
+absl::Status CollectionStore::OpenCollection(Collection& c) const {
+  const CollectionDefinition& d = c.definition;
+  c.document_prefix = internal::DocumentPrefix(d.ns, d.name, d.incarnation);
+  c.vector_prefix = internal::VectorPrefix(KeyFamily::kVector, d.ns, d.name, d.incarnation);
+  vector::VectorSpaceOptions space;
+  space.scope = internal::VectorScope(d.ns, d.name, d.incarnation);
+  space.spec = d.spec;
+  space.snapshot_path = SnapshotPath(d.incarnation);
+  space.snapshot_every_changes = options_.snapshot_every_changes;
+  SOCHDB_ASSIGN_OR_RETURN(c.space, vector::VectorSpace::Open(store_, std::move(space)));
+  if (d.hybrid) {
+    SOCHDB_ASSIGN_OR_RETURN(
+        c.bm25, text::Bm25Index::Open(store_, internal::PostingScope(d.ns, d.name, d.incarnation)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CollectionStore::LoadAll() {
+  const std::string prefix = KeyBuilder(KeyFamily::kCollection).key();
+  std::vector<std::shared_ptr<Collection>> loaded;
+  {
+    std::unique_ptr<storage::Iterator> it = store_->NewIterator();
+    for (it->Seek(prefix); it->Valid() && HasPrefix(it->key(), prefix); it->Next()) {
+      storage::KeyReader key(it->key());
+      KeyFamily family;
+      std::string_view ns, name;
+      if (!key.Family(&family) || !key.Name(&ns) || !key.Name(&name) || !key.Rest().empty()) {
+        spdlog::error("skipping an unreadable collection definition key");
+        continue;
+      }
+      auto c = std::make_shared<Collection>();
+      absl::StatusOr<CollectionDefinition> d = DecodeDefinition(it->value());
+      if (d.ok()) {
+        c->definition = *std::move(d);
+      } else {
+        c->open_error = d.status();  // incarnation stays 0: its data cannot be located
+      }
+      c->definition.ns = std::string(ns);
+      c->definition.name = std::string(name);
+      loaded.push_back(std::move(c));
+    }
+    SOCHDB_RETURN_IF_ERROR(it->status());
+  }
+  std::map<std::string, std::shared_ptr<Collection>> by_prefix;
+  for (std::shared_ptr<Collection>& c : loaded) {
+    const CollectionDefinition& d = c->definition;
+    if (c->open_error.ok()) c->open_error = OpenCollection(*c);
+    if (!c->open_error.ok()) {
+      c->space.reset();
+      c->bm25.reset();
+      spdlog::error("collection {}:{} failed to open and is out of service: {}", d.ns, d.name,
+                    c->open_error.ToString());
+    }
+    if (d.incarnation != 0) {
+      by_prefix.emplace(internal::DocumentPrefix(d.ns, d.name, d.incarnation), c);
+    }
+    absl::MutexLock lock(&mu_);
+    collections_.emplace(Key{d.ns, d.name}, c);
+  }
+  return LoadDocuments(by_prefix);
+}
+
+// One pass over every document record. A record under a live collection's prefix feeds its
+// in-memory metadata; one under an incarnation no definition names is what a drop left when
+// the process stopped part-way, and is deleted now with the rest of that incarnation's data.
+absl::Status CollectionStore::LoadDocuments(
+    const std::map<std::string, std::shared_ptr<Collection>>& by_prefix) {
+  std::set<std::tuple<std::string, std::string, uint64_t>> orphans;
+  std::set<Key> unreadable;  // collections whose definition is unreadable: leave their data be
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [key, c] : collections_) {
+      if (c->definition.incarnation == 0) unreadable.insert(key);
+    }
+  }
+  const std::string family = KeyBuilder(KeyFamily::kDocument).key();
+  std::unique_ptr<storage::Iterator> it = store_->NewIterator();
+  it->Seek(family);
+  while (it->Valid() && HasPrefix(it->key(), family)) {
+    storage::KeyReader key(it->key());
+    KeyFamily f;
+    std::string_view ns, name, inc_bytes;
+    uint64_t incarnation = 0;
+    if (!key.Family(&f) || !key.Name(&ns) || !key.Name(&name) || !key.Name(&inc_bytes) ||
+        !internal::ParseIncarnation(inc_bytes, &incarnation)) {
+      spdlog::error("skipping an unreadable document key");
+      it->Next();
+      continue;
+    }
+    const std::string_view id = key.Rest();
+    const std::string prefix(it->key().substr(0, it->key().size() - id.size()));
+    auto found = by_prefix.find(prefix);
+    if (found == by_prefix.end() || found->second->space == nullptr) {
+      if (found == by_prefix.end() &&
+          unreadable.count(Key{std::string(ns), std::string(name)}) == 0) {
+        orphans.emplace(std::string(ns), std::string(name), incarnation);
+      }
+      const std::string next = storage::PrefixSuccessor(prefix);
+      if (next.empty()) break;
+      it->Seek(next);
+      continue;
+    }
+    Collection& c = *found->second;
+    absl::StatusOr<internal::DocumentRecord> doc = internal::DecodeDocument(it->value());
+    if (!doc.ok()) {
+      c.open_error = absl::DataLossError(absl::StrFormat(
+          "document record of collection '%s' is unreadable: %s", c.definition.name,
+          std::string(doc.status().message())));
+      spdlog::error("collection {}:{} is out of service: {}", c.definition.ns, c.definition.name,
+                    c.open_error.ToString());
+      c.space.reset();
+      c.bm25.reset();
+      continue;  // the next key is under the same prefix and is skipped above
+    }
+    absl::MutexLock docs_lock(&c.docs_mu);
+    RecordDocument(c, std::string(id), DocumentInfo{std::move(doc->metadata), doc->embeddings});
+    it->Next();
+  }
+  SOCHDB_RETURN_IF_ERROR(it->status());
+  for (const auto& [ns, name, incarnation] : orphans) {
+    spdlog::warn("collection {}:{} (incarnation {:016x}) was dropped part-way; finishing it", ns,
+                 name, incarnation);
+    absl::Status s = DropData(ns, name, incarnation);
+    if (!s.ok()) spdlog::error("clean-up of dropped collection {}:{}: {}", ns, name, s.ToString());
+  }
+  if (unreadable.empty()) RemoveStraySnapshots(by_prefix);
+  return absl::OkStatus();
+}
+
+// Snapshot files of incarnations no definition names (a drop stopped before removing its file).
+void CollectionStore::RemoveStraySnapshots(
+    const std::map<std::string, std::shared_ptr<Collection>>& by_prefix) const {
+  std::set<std::string> live;
+  for (const auto& [prefix, c] : by_prefix) live.insert(SnapshotPath(c->definition.incarnation));
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(options_.snapshot_dir, error)) {
+    const std::string file = entry.path().filename().string();
+    if (file.size() != 4 + 16 + 5 || file.rfind("col-", 0) != 0 ||
+        file.compare(file.size() - 5, 5, ".snap") != 0) {
+      continue;
+    }
+    const std::string path = absl::StrFormat("%s/%s", options_.snapshot_dir, file);
+    if (live.count(path) > 0) continue;
+    spdlog::warn("removing the snapshot {} of a dropped collection", path);
+    absl::Status s = RemoveFile(path);
+    if (!s.ok()) spdlog::warn("cannot remove {}: {}", path, s.ToString());
+  }
+}
+
+absl::Status CollectionStore::DeletePrefix(const std::string& prefix) const {
+  for (;;) {
+    storage::WriteBatch batch;
+    std::unique_ptr<storage::Iterator> it = store_->NewIterator();
+    for (it->Seek(prefix); it->Valid() && HasPrefix(it->key(), prefix) &&
+                           batch.Count() < kDeleteBatchKeys;
+         it->Next()) {
+      batch.Delete(it->key());
+    }
+    SOCHDB_RETURN_IF_ERROR(it->status());
+    if (batch.Count() == 0) return absl::OkStatus();
+    SOCHDB_RETURN_IF_ERROR(store_->Write(&batch));
+  }
+}
+
+// Document records go last: while any is left, the next open sees the drop as unfinished.
+absl::Status CollectionStore::DropData(const std::string& ns, const std::string& name,
+                                       uint64_t incarnation) const {
+  SOCHDB_RETURN_IF_ERROR(
+      DeletePrefix(internal::VectorPrefix(KeyFamily::kVector, ns, name, incarnation)));
+  SOCHDB_RETURN_IF_ERROR(
+      DeletePrefix(internal::VectorPrefix(KeyFamily::kVectorLog, ns, name, incarnation)));
+  SOCHDB_RETURN_IF_ERROR(RemoveFile(SnapshotPath(incarnation)));
+  SOCHDB_RETURN_IF_ERROR(
+      text::Bm25Index::DropAll(store_, internal::PostingScope(ns, name, incarnation)));
+  return DeletePrefix(internal::DocumentPrefix(ns, name, incarnation));
+}
+
+absl::StatusOr<std::shared_ptr<CollectionStore::Collection>> CollectionStore::Find(
+    const std::string& ns, const std::string& name) const {
+  SOCHDB_RETURN_IF_ERROR(internal::ValidateNamespace(ns));
+  SOCHDB_RETURN_IF_ERROR(internal::ValidateCollectionName(name));
+  absl::MutexLock lock(&mu_);
+  auto it = collections_.find(Key{ns, name});
+  if (it == collections_.end()) {
+    return absl::NotFoundError(absl::StrCat("Collection '", name, "' not found"));
+  }
+  if (it->second->space == nullptr) {
+    return absl::UnavailableError(absl::StrCat("collection '", name, "' could not be loaded (",
+                                               it->second->open_error.message(),
+                                               "); see the server log"));
+  }
+  return it->second;
+}
+
+CollectionInfo CollectionStore::InfoOf(const Collection& c) {
+  CollectionInfo info;
+  info.definition = c.definition;
+  absl::ReaderMutexLock docs_lock(&c.docs_mu);
+  info.document_count = c.docs.size();
+  return info;
+}
+
+absl::StatusOr<CollectionInfo> CollectionStore::Create(const CollectionDefinition& request) {
+  SOCHDB_RETURN_IF_ERROR(internal::ValidateNamespace(request.ns));
+  SOCHDB_RETURN_IF_ERROR(internal::ValidateCollectionName(request.name));
+  if (request.spec.dimension == 0 || request.spec.dimension > vector::kMaxDimension) {
+    return absl::InvalidArgumentError(absl::StrFormat("dimension is %d; the range is 1..%d",
+                                                      request.spec.dimension,
+                                                      vector::kMaxDimension));
+  }
+  SOCHDB_ASSIGN_OR_RETURN(const vector::IndexSpec spec, vector::ResolveSpec(request.spec));
+  SOCHDB_RETURN_IF_ERROR(internal::ValidateMetadata("metadata", request.metadata));
+  if (request.content_field.size() > internal::kMaxContentFieldBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("content_field is %d bytes; the limit is %d bytes",
+                        request.content_field.size(), internal::kMaxContentFieldBytes));
+  }
+  auto c = std::make_shared<Collection>();
+  CollectionDefinition& d = c->definition;
+  d = request;
+  d.spec = spec;
+  d.created_at = static_cast<uint64_t>(options_.clock->NowMicros() / 1'000'000);
+  d.incarnation = NewIncarnation();
+
+  absl::MutexLock lock(&mu_);
+  if (collections_.count(Key{d.ns, d.name}) > 0) {
+    return absl::AlreadyExistsError(absl::StrCat("Collection '", d.name, "' already exists"));
+  }
+  storage::WriteBatch batch;
+  batch.Put(DefinitionKey(d.ns, d.name), internal::EncodeDefinition(d));
+  SOCHDB_RETURN_IF_ERROR(store_->Write(&batch));
+  // A fresh incarnation holds nothing, so this fails only on storage errors; the collection
+  // then exists out of service (its definition is stored) and can be deleted.
+  c->open_error = OpenCollection(*c);
+  collections_.emplace(Key{d.ns, d.name}, c);
+  if (!c->open_error.ok()) {
+    c->space.reset();
+    c->bm25.reset();
+    return c->open_error;
+  }
+  return InfoOf(*c);
+}
+
+absl::StatusOr<CollectionInfo> CollectionStore::Get(const std::string& ns,
+                                                    const std::string& name) const {
+  SOCHDB_ASSIGN_OR_RETURN(std::shared_ptr<Collection> c, Find(ns, name));
+  return InfoOf(*c);
+}
+
+std::vector<CollectionInfo> CollectionStore::List(
+    const std::function<bool(const std::string& ns)>& include) const {
+  std::vector<std::shared_ptr<Collection>> selected;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [key, c] : collections_) {
+      // A collection whose definition cannot be read has no facts to list.
+      if (c->definition.incarnation != 0 && include(key.first)) selected.push_back(c);
+    }
+  }
+  std::vector<CollectionInfo> out;
+  out.reserve(selected.size());
+  for (const std::shared_ptr<Collection>& c : selected) out.push_back(InfoOf(*c));
+  return out;
+}
+
+absl::Status CollectionStore::Delete(const std::string& ns, const std::string& name) {
+  SOCHDB_RETURN_IF_ERROR(internal::ValidateNamespace(ns));
+  SOCHDB_RETURN_IF_ERROR(internal::ValidateCollectionName(name));
+  std::shared_ptr<Collection> c;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = collections_.find(Key{ns, name});
+    if (it == collections_.end()) {
+      return absl::NotFoundError(absl::StrCat("Collection '", name, "' not found"));
+    }
+    storage::WriteBatch batch;
+    batch.Delete(DefinitionKey(ns, name));
+    SOCHDB_RETURN_IF_ERROR(store_->Write(&batch));
+    c = std::move(it->second);
+    collections_.erase(it);
+  }
+  // Gone for every caller now. Let a writer in flight finish, keep maintenance off the space,
+  // then remove the data (under an incarnation no new collection can reuse) outside mu_.
+  {
+    absl::MutexLock write_lock(&c->write_mu);
+    c->dropped = true;
+  }
+  {
+    absl::MutexLock maintain_lock(&c->maintain_mu);
+    c->retired = true;
+  }
+  const CollectionDefinition& d = c->definition;
+  if (d.incarnation == 0) return absl::OkStatus();  // unreadable: the next open sweeps its data
+  if (c->space != nullptr) SOCHDB_RETURN_IF_ERROR(c->space->DropAll());
+  return DropData(d.ns, d.name, d.incarnation);
+}
+
+void CollectionStore::MaintainAll() {
+  std::vector<std::shared_ptr<Collection>> all;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [key, c] : collections_) {
+      if (c->space != nullptr) all.push_back(c);
+    }
+  }
+  for (const std::shared_ptr<Collection>& c : all) {
+    absl::MutexLock maintain_lock(&c->maintain_mu);
+    if (c->retired) continue;
+    absl::Status s = c->space->Maintain();
+    if (!s.ok()) {
+      spdlog::warn("collection {}:{} maintenance: {}", c->definition.ns, c->definition.name,
+                   s.ToString());
+    }
+  }
+}
+
+void CollectionStore::MaintenanceLoop() {
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.maintenance_interval);
+      if (stopping_) return;
+    }
+    MaintainAll();
+  }
+}
+
+size_t CollectionStore::CollectionCount() const {
+  absl::MutexLock lock(&mu_);
+  return collections_.size();
+}
+
+uint64_t CollectionStore::TotalDocuments() const {
+  std::vector<std::shared_ptr<Collection>> all;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [key, c] : collections_) all.push_back(c);
+  }
+  uint64_t total = 0;
+  for (const std::shared_ptr<Collection>& c : all) {
+    absl::ReaderMutexLock docs_lock(&c->docs_mu);
+    total += c->docs.size();
+  }
+  return total;
+}
+
+}  // namespace sochdb::collection

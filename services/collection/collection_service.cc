@@ -1,0 +1,192 @@
+#include "services/collection/collection_service.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "services/collection/convert.h"
+#include "services/common/status.h"
+
+namespace sochdb::services {
+namespace {
+
+using auth::Capability;
+using server::Execution;
+namespace convert = collection_convert;
+
+// "not found" / "already exists" belong in the response's `error` field (upstream's channel);
+// anything else is a status. Returns true when `status` was put in `error`.
+template <class Resp>
+bool ReportInErrorField(const absl::Status& status, Resp* resp) {
+  if (!absl::IsNotFound(status) && !absl::IsAlreadyExists(status)) return false;
+  resp->set_error(std::string(status.message()));
+  return true;
+}
+
+}  // namespace
+
+CollectionService::CollectionService(collection::CollectionStore* collections)
+    : collections_(collections) {}
+
+void CollectionService::Register(server::GrpcServer& server) {
+  constexpr Execution kPool = Execution::kWorkerPool;
+  auto r = server.AddService<v1::CollectionService>();
+  r.Unary("CreateCollection",
+          {Capability::kManageCollections, &v1::CreateCollectionRequest::namespace_, kPool}, this,
+          &CollectionService::CreateCollection);
+  r.Unary("GetCollection", {Capability::kRead, &v1::GetCollectionRequest::namespace_}, this,
+          &CollectionService::GetCollection);
+  // An empty namespace lists the caller's own namespaces: checked in the handler.
+  r.Unary("ListCollections", {Capability::kRead}, this, &CollectionService::ListCollections);
+  r.Unary("DeleteCollection",
+          {Capability::kManageCollections, &v1::DeleteCollectionRequest::namespace_, kPool}, this,
+          &CollectionService::DeleteCollection);
+  r.Unary("AddDocuments", {Capability::kWrite, &v1::AddDocumentsRequest::namespace_, kPool},
+          this, &CollectionService::AddDocuments);
+  r.Unary("SearchCollection", {Capability::kRead, &v1::SearchCollectionRequest::namespace_},
+          this, &CollectionService::SearchCollection);
+  r.Unary("GetDocument", {Capability::kRead, &v1::GetDocumentRequest::namespace_}, this,
+          &CollectionService::GetDocument);
+  r.Unary("DeleteDocument", {Capability::kWrite, &v1::DeleteDocumentRequest::namespace_, kPool},
+          this, &CollectionService::DeleteDocument);
+
+  auto d = server.AddService<v1::CollectionDocumentService>();
+  d.Unary("UpdateDocumentMetadata",
+          {Capability::kWrite, &v1::UpdateDocumentMetadataRequest::namespace_, kPool}, this,
+          &CollectionService::UpdateDocumentMetadata);
+  d.Unary("CountDocuments", {Capability::kRead, &v1::CountDocumentsRequest::namespace_}, this,
+          &CollectionService::CountDocuments);
+}
+
+grpc::Status CollectionService::CreateCollection(CallContext& ctx,
+                                                 const v1::CreateCollectionRequest& req,
+                                                 v1::CreateCollectionResponse* resp) {
+  absl::StatusOr<collection::CollectionDefinition> definition = convert::ToDefinition(req);
+  if (!definition.ok()) return ToGrpcStatus(definition.status());
+  absl::StatusOr<collection::CollectionInfo> created = collections_->Create(*definition);
+  if (ReportInErrorField(created.status(), resp)) return grpc::Status::OK;
+  if (!created.ok()) return ToGrpcStatus(created.status());
+  resp->set_success(true);
+  convert::FillCollection(*created, resp->mutable_collection());
+  return grpc::Status::OK;
+}
+
+grpc::Status CollectionService::GetCollection(CallContext& ctx,
+                                              const v1::GetCollectionRequest& req,
+                                              v1::GetCollectionResponse* resp) {
+  absl::StatusOr<collection::CollectionInfo> info =
+      collections_->Get(req.namespace_(), req.name());
+  if (ReportInErrorField(info.status(), resp)) return grpc::Status::OK;
+  if (!info.ok()) return ToGrpcStatus(info.status());
+  convert::FillCollection(*info, resp->mutable_collection());
+  return grpc::Status::OK;
+}
+
+grpc::Status CollectionService::ListCollections(CallContext& ctx,
+                                                const v1::ListCollectionsRequest& req,
+                                                v1::ListCollectionsResponse* resp) {
+  const std::string& ns = req.namespace_();
+  if (!ns.empty()) {
+    grpc::Status allowed = ctx.CheckNamespace(ns);
+    if (!allowed.ok()) return allowed;
+  }
+  const auto include = [&](const std::string& candidate) {
+    if (!ns.empty()) return candidate == ns;
+    // Upstream lists every tenant's collections here; we list the namespaces the caller may use.
+    return ctx.CheckNamespace(candidate).ok();
+  };
+  for (const collection::CollectionInfo& info : collections_->List(include)) {
+    convert::FillCollection(info, resp->add_collections());
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status CollectionService::DeleteCollection(CallContext& ctx,
+                                                 const v1::DeleteCollectionRequest& req,
+                                                 v1::DeleteCollectionResponse* resp) {
+  absl::Status deleted = collections_->Delete(req.namespace_(), req.name());
+  if (ReportInErrorField(deleted, resp)) return grpc::Status::OK;
+  if (!deleted.ok()) return ToGrpcStatus(deleted);
+  resp->set_success(true);
+  return grpc::Status::OK;
+}
+
+grpc::Status CollectionService::AddDocuments(CallContext& ctx,
+                                             const v1::AddDocumentsRequest& req,
+                                             v1::AddDocumentsResponse* resp) {
+  absl::StatusOr<std::vector<std::string>> ids = collections_->AddDocuments(
+      req.namespace_(), req.collection_name(), convert::ToDocuments(req.documents()));
+  if (ReportInErrorField(ids.status(), resp)) return grpc::Status::OK;
+  if (!ids.ok()) return ToGrpcStatus(ids.status());
+  resp->set_added_count(static_cast<uint32_t>(ids->size()));
+  for (std::string& id : *ids) resp->add_ids(std::move(id));
+  return grpc::Status::OK;
+}
+
+grpc::Status CollectionService::SearchCollection(CallContext& ctx,
+                                                 const v1::SearchCollectionRequest& req,
+                                                 v1::SearchCollectionResponse* resp) {
+  const absl::Time start = absl::Now();
+  absl::StatusOr<collection::SearchQuery> query = convert::ToQuery(req);
+  if (!query.ok()) return ToGrpcStatus(query.status());
+  absl::StatusOr<std::vector<collection::ScoredDocument>> results =
+      collections_->Search(req.namespace_(), req.collection_name(), *query);
+  if (ReportInErrorField(results.status(), resp)) return grpc::Status::OK;
+  if (!results.ok()) return ToGrpcStatus(results.status());
+  for (const collection::ScoredDocument& r : *results) {
+    v1::DocumentResult* out = resp->add_results();
+    convert::FillDocument(r.document, query->include_embeddings, out->mutable_document());
+    out->set_score(r.score);
+  }
+  resp->set_duration_us(static_cast<uint64_t>(absl::ToInt64Microseconds(absl::Now() - start)));
+  return grpc::Status::OK;
+}
+
+grpc::Status CollectionService::GetDocument(CallContext& ctx, const v1::GetDocumentRequest& req,
+                                            v1::GetDocumentResponse* resp) {
+  absl::StatusOr<collection::Document> doc =
+      collections_->GetDocument(req.namespace_(), req.collection_name(), req.document_id());
+  if (ReportInErrorField(doc.status(), resp)) return grpc::Status::OK;
+  if (!doc.ok()) return ToGrpcStatus(doc.status());
+  convert::FillDocument(*doc, true, resp->mutable_document());
+  return grpc::Status::OK;
+}
+
+grpc::Status CollectionService::DeleteDocument(CallContext& ctx,
+                                               const v1::DeleteDocumentRequest& req,
+                                               v1::DeleteDocumentResponse* resp) {
+  absl::Status deleted =
+      collections_->DeleteDocument(req.namespace_(), req.collection_name(), req.document_id());
+  if (ReportInErrorField(deleted, resp)) return grpc::Status::OK;
+  if (!deleted.ok()) return ToGrpcStatus(deleted);
+  resp->set_success(true);
+  return grpc::Status::OK;
+}
+
+grpc::Status CollectionService::UpdateDocumentMetadata(
+    CallContext& ctx, const v1::UpdateDocumentMetadataRequest& req,
+    v1::UpdateDocumentMetadataResponse* resp) {
+  absl::Status updated = collections_->UpdateMetadata(req.namespace_(), req.collection_name(),
+                                                      req.document_id(),
+                                                      convert::ToMap(req.metadata()), req.merge());
+  if (ReportInErrorField(updated, resp)) return grpc::Status::OK;
+  if (!updated.ok()) return ToGrpcStatus(updated);
+  resp->set_success(true);
+  return grpc::Status::OK;
+}
+
+grpc::Status CollectionService::CountDocuments(CallContext& ctx,
+                                               const v1::CountDocumentsRequest& req,
+                                               v1::CountDocumentsResponse* resp) {
+  absl::StatusOr<filter::MetadataFilter> f = convert::ToFilter(req.filter(), req.filter_json());
+  if (!f.ok()) return ToGrpcStatus(f.status());
+  absl::StatusOr<uint64_t> count =
+      collections_->Count(req.namespace_(), req.collection_name(), *f);
+  if (ReportInErrorField(count.status(), resp)) return grpc::Status::OK;
+  if (!count.ok()) return ToGrpcStatus(count.status());
+  resp->set_count(*count);
+  return grpc::Status::OK;
+}
+
+}  // namespace sochdb::services

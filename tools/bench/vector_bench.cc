@@ -1,0 +1,282 @@
+// sochdb-vector-bench: the vector benchmark. Generates a clustered data set with exact ground
+// truth, loads it into an index, then measures searches at several ef values: recall@k, one
+// client sequentially (latency) and several clients concurrently (QPS). The same run works
+// against a sochdb-grpc server (VectorIndexService over gRPC) or in process on the very same
+// AnnIndex/FAISS code with the same parameters, so the two can be compared line by line.
+//
+//   sochdb-vector-bench --mode server --target 127.0.0.1:50051 --n 100000 --dim 128
+//       --m 32 --ef-construction 256 --ef 64,128,256,500 --clients 4 --duration 10
+//   sochdb-vector-bench --mode inprocess --n 100000 --dim 128 ...
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "engine/vector/ann_index.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/grpcpp.h"
+#include "sochdb/v1/vector_index.grpc.pb.h"
+#include "tools/bench/dataset/vector_dataset.h"
+
+namespace {
+
+namespace v1 = sochdb::v1;
+namespace vec = sochdb::vector;
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  std::string mode = "server";
+  std::string target = "127.0.0.1:50051";
+  std::string index = "bench-vectors";
+  uint32_t n = 100'000;
+  uint32_t dim = 128;
+  uint32_t queries = 200;
+  uint32_t k = 10;
+  uint32_t m = 32;
+  uint32_t ef_construction = 256;
+  std::string ef_list = "64,128,256,500";
+  uint32_t batch = 1000;
+  int clients = 4;
+  double duration_s = 10;
+  bool skip_load = false;  // the index already holds the data (a restart measurement)
+  uint64_t seed = 42;
+};
+
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+// One way of loading and searching: over gRPC or in process.
+class Target {
+ public:
+  virtual ~Target() = default;
+  virtual bool Create(const Options& o) = 0;
+  virtual bool Insert(uint64_t first_id, const float* vectors, uint32_t count, uint32_t dim) = 0;
+  // Fills `labels` with the ids found; false on error.
+  virtual bool Search(const float* query, uint32_t dim, uint32_t k, uint32_t ef,
+                      std::vector<int64_t>* labels) = 0;
+};
+
+class ServerTarget final : public Target {
+ public:
+  explicit ServerTarget(const Options& o) : index_(o.index) {
+    grpc::ChannelArguments args;
+    args.SetMaxSendMessageSize(256 << 20);
+    args.SetMaxReceiveMessageSize(256 << 20);
+    for (int i = 0; i < std::max(1, o.clients); ++i) {
+      args.SetInt("sochdb.bench.channel", i);
+      stubs_.push_back(v1::VectorIndexService::NewStub(
+          grpc::CreateCustomChannel(o.target, grpc::InsecureChannelCredentials(), args)));
+    }
+  }
+
+  bool Create(const Options& o) override {
+    v1::CreateIndexRequest req;
+    req.set_name(index_);
+    req.set_dimension(o.dim);
+    req.set_metric(v1::DISTANCE_METRIC_L2);
+    req.mutable_config()->set_max_connections(o.m);
+    req.mutable_config()->set_ef_construction(o.ef_construction);
+    v1::CreateIndexResponse resp;
+    grpc::ClientContext ctx;
+    const grpc::Status s = stubs_[0]->CreateIndex(&ctx, req, &resp);
+    if (!s.ok() || !resp.success()) {
+      std::fprintf(stderr, "CreateIndex: %s %s\n", s.error_message().c_str(), resp.error().c_str());
+      return false;
+    }
+    return true;
+  }
+
+  bool Insert(uint64_t first_id, const float* vectors, uint32_t count, uint32_t dim) override {
+    v1::InsertBatchRequest req;
+    req.set_index_name(index_);
+    for (uint32_t i = 0; i < count; ++i) req.add_ids(first_id + i);
+    req.mutable_vectors()->Add(vectors, vectors + static_cast<size_t>(count) * dim);
+    v1::InsertBatchResponse resp;
+    grpc::ClientContext ctx;
+    const grpc::Status s = stubs_[0]->InsertBatch(&ctx, req, &resp);
+    if (!s.ok()) std::fprintf(stderr, "InsertBatch: %s\n", s.error_message().c_str());
+    return s.ok();
+  }
+
+  bool Search(const float* query, uint32_t dim, uint32_t k, uint32_t ef,
+              std::vector<int64_t>* labels) override {
+    thread_local size_t next = 0;
+    v1::SearchRequest req;
+    req.set_index_name(index_);
+    req.mutable_query()->Add(query, query + dim);
+    req.set_k(k);
+    req.set_ef(ef);
+    v1::SearchResponse resp;
+    grpc::ClientContext ctx;
+    const grpc::Status s = stubs_[next++ % stubs_.size()]->Search(&ctx, req, &resp);
+    if (!s.ok()) return false;
+    labels->clear();
+    for (const v1::SearchResult& r : resp.results()) labels->push_back(static_cast<int64_t>(r.id()));
+    return true;
+  }
+
+ private:
+  const std::string index_;
+  std::vector<std::unique_ptr<v1::VectorIndexService::Stub>> stubs_;
+};
+
+class InProcessTarget final : public Target {
+ public:
+  bool Create(const Options& o) override {
+    vec::IndexSpec spec;
+    spec.dimension = o.dim;
+    spec.metric = vec::Metric::kL2;
+    spec.m = o.m;
+    spec.ef_construction = o.ef_construction;
+    absl::StatusOr<vec::IndexSpec> resolved = vec::ResolveSpec(spec);
+    if (!resolved.ok()) return false;
+    absl::StatusOr<std::unique_ptr<vec::AnnIndex>> index = vec::AnnIndex::Create(*resolved);
+    if (!index.ok()) return false;
+    index_ = *std::move(index);
+    return true;
+  }
+
+  bool Insert(uint64_t, const float* vectors, uint32_t count, uint32_t dim) override {
+    return index_->Add(absl::MakeConstSpan(vectors, static_cast<size_t>(count) * dim)).ok();
+  }
+
+  bool Search(const float* query, uint32_t dim, uint32_t k, uint32_t ef,
+              std::vector<int64_t>* labels) override {
+    absl::StatusOr<std::vector<vec::Neighbor>> found =
+        index_->Search(absl::MakeConstSpan(query, dim), k, ef);
+    if (!found.ok()) return false;
+    labels->clear();
+    for (const vec::Neighbor& n : *found) labels->push_back(n.label);
+    return true;
+  }
+
+ private:
+  std::unique_ptr<vec::AnnIndex> index_;
+};
+
+bool Load(const Options& o, const sochdb::bench::VectorDataset& data, Target& target) {
+  const auto start = Clock::now();
+  auto last = start;
+  for (uint32_t first = 0; first < o.n; first += o.batch) {
+    const uint32_t count = std::min(o.batch, o.n - first);
+    if (!target.Insert(first, data.base.data() + static_cast<size_t>(first) * o.dim, count, o.dim)) {
+      return false;
+    }
+    if (Seconds(last) > 30 || first + count == o.n) {
+      std::printf("  loaded %u vectors in %.1f s: %.0f vec/s\n", first + count, Seconds(start),
+                  (first + count) / Seconds(start));
+      std::fflush(stdout);
+      last = Clock::now();
+    }
+  }
+  std::printf("insert: n=%u dim=%u m=%u efC=%u batch=%u: %.1f s, %.0f vec/s\n", o.n, o.dim, o.m,
+              o.ef_construction, o.batch, Seconds(start), o.n / Seconds(start));
+  return true;
+}
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+}
+
+void MeasureEf(const Options& o, const sochdb::bench::VectorDataset& data,
+               const sochdb::bench::GroundTruth& truth, Target& target, uint32_t ef) {
+  std::vector<std::vector<int64_t>> results(data.query_count());
+  std::vector<double> latency_ms;
+  const auto start = Clock::now();
+  for (size_t q = 0; q < data.query_count(); ++q) {
+    const auto t = Clock::now();
+    target.Search(data.queries.data() + q * o.dim, o.dim, o.k, ef, &results[q]);
+    latency_ms.push_back(Seconds(t) * 1000);
+  }
+  const double sequential_qps = data.query_count() / Seconds(start);
+  const double recall = sochdb::bench::RecallAtK(truth, results, o.k);
+
+  std::atomic<uint64_t> done{0};
+  std::vector<std::vector<double>> per_client(o.clients);
+  const auto end = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(o.duration_s * 1000));
+  const auto concurrent_start = Clock::now();
+  std::vector<std::thread> threads;
+  for (int c = 0; c < o.clients; ++c) {
+    threads.emplace_back([&, c] {
+      std::vector<int64_t> labels;
+      for (size_t q = c; Clock::now() < end; q = (q + o.clients) % data.query_count()) {
+        const auto t = Clock::now();
+        if (target.Search(data.queries.data() + q * o.dim, o.dim, o.k, ef, &labels)) ++done;
+        per_client[c].push_back(Seconds(t) * 1000);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const double concurrent_qps = done.load() / Seconds(concurrent_start);
+  std::vector<double> all;
+  for (const auto& v : per_client) all.insert(all.end(), v.begin(), v.end());
+  std::printf(
+      "search %s ef=%u k=%u: recall@%u=%.4f | 1 client: %.0f qps p50=%.3fms p99=%.3fms | %d "
+      "clients: %.0f qps p50=%.3fms p99=%.3fms\n",
+      o.mode.c_str(), ef, o.k, o.k, recall, sequential_qps, Percentile(latency_ms, 0.5),
+      Percentile(latency_ms, 0.99), o.clients, concurrent_qps, Percentile(all, 0.5),
+      Percentile(all, 0.99));
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app("sochdb-vector-bench: vector index benchmark (server or in process)");
+  Options o;
+  app.add_option("--mode", o.mode, "server | inprocess")->check(CLI::IsMember({"server", "inprocess"}));
+  app.add_option("--target", o.target, "server address");
+  app.add_option("--index", o.index, "index name (server mode)");
+  app.add_option("--n", o.n, "vectors");
+  app.add_option("--dim", o.dim, "dimension");
+  app.add_option("--queries", o.queries, "queries (ground truth is exact)");
+  app.add_option("--k", o.k, "neighbours per query");
+  app.add_option("--m", o.m, "HNSW M");
+  app.add_option("--ef-construction", o.ef_construction, "HNSW efConstruction");
+  app.add_option("--ef", o.ef_list, "comma-separated search ef values");
+  app.add_option("--batch", o.batch, "vectors per insert call");
+  app.add_option("--clients", o.clients, "concurrent search clients");
+  app.add_option("--duration", o.duration_s, "seconds per concurrent measurement");
+  app.add_flag("--skip-load", o.skip_load, "the index already holds the data set");
+  app.add_option("--seed", o.seed, "data set seed");
+  CLI11_PARSE(app, argc, argv);
+
+  sochdb::bench::ClusteredOptions data_options;
+  data_options.vectors = o.n;
+  data_options.queries = o.queries;
+  data_options.dimension = o.dim;
+  data_options.clusters = std::max<uint32_t>(64, o.n / 1000);
+  data_options.seed = o.seed;
+  const auto made = Clock::now();
+  const sochdb::bench::VectorDataset data = sochdb::bench::MakeClusteredDataset(data_options);
+  const sochdb::bench::GroundTruth truth = sochdb::bench::ExactNeighbors(
+      data.base, data.queries, o.dim, vec::Metric::kL2, o.k);
+  std::printf("data: %u x %u clustered (%u clusters), %u queries, ground truth in %.1f s\n", o.n,
+              o.dim, data_options.clusters, o.queries, Seconds(made));
+
+  std::unique_ptr<Target> target;
+  if (o.mode == "server") {
+    target = std::make_unique<ServerTarget>(o);
+  } else {
+    target = std::make_unique<InProcessTarget>();
+  }
+  if (!o.skip_load || o.mode == "inprocess") {
+    if (!target->Create(o) || !Load(o, data, *target)) return 1;
+  }
+  for (absl::string_view part : absl::StrSplit(o.ef_list, ',')) {
+    uint32_t ef = 0;
+    if (!absl::SimpleAtoi(part, &ef)) return 2;
+    MeasureEf(o, data, truth, *target, ef);
+  }
+  return 0;
+}
