@@ -11,6 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "engine/auth/auth.h"
 #include "google/protobuf/descriptor.h"
+#include "google/protobuf/dynamic_message.h"
+#include "google/protobuf/message.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
@@ -44,7 +46,8 @@ std::vector<std::string> ServedServices(const ServerProcess& server) {
 // Calls `method` (a full path) with an empty request through the generic API, which works for
 // every RPC kind, and returns the final status.
 grpc::Status CallEmpty(grpc::GenericStub& stub, const std::string& method,
-                       const std::string& metadata_name, const std::string& metadata_value) {
+                       const std::string& metadata_name, const std::string& metadata_value,
+                       const std::string& payload = "") {
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   if (!metadata_name.empty()) ctx.AddMetadata(metadata_name, metadata_value);
@@ -55,10 +58,9 @@ grpc::Status CallEmpty(grpc::GenericStub& stub, const std::string& method,
   int step = 1;
   call->StartCall(reinterpret_cast<void*>(step));
   cq.Next(&tag, &ok);
-  grpc::ByteBuffer empty;
-  grpc::Slice nothing("", 0);
-  empty = grpc::ByteBuffer(&nothing, 1);
-  call->WriteLast(empty, grpc::WriteOptions(), reinterpret_cast<void*>(++step));
+  grpc::Slice bytes(payload);
+  const grpc::ByteBuffer request(&bytes, 1);
+  call->WriteLast(request, grpc::WriteOptions(), reinterpret_cast<void*>(++step));
   cq.Next(&tag, &ok);
   grpc::ByteBuffer reply;
   call->Read(&reply, reinterpret_cast<void*>(++step));
@@ -107,17 +109,25 @@ TEST_CASE("no method of any served service can be called without a valid key") {
       CHECK(refused(CallEmpty(stub, path, "authorization", "Bearer sk_matrix_alpha")));  // prefix
       CHECK(refused(CallEmpty(stub, path, "authorization", kAlphaKey)));  // no "Bearer " scheme
       CHECK(refused(CallEmpty(stub, path, "x-api-key", "")));
-      const grpc::Status other = CallEmpty(stub, path, "x-api-key", kBetaKey);
-      CHECK(other.error_message().find(kBetaKey) == std::string::npos);
-      if (service->method(i)->input_type()->FindFieldByName("namespace") != nullptr) {
-        // beta's key is valid, but the empty request names namespace "", which beta does not
-        // own: refused before the handler.
+      const google::protobuf::Descriptor* input = service->method(i)->input_type();
+      const google::protobuf::FieldDescriptor* ns_field = input->FindFieldByName("namespace");
+      if (ns_field != nullptr) {
+        // beta's key is valid, but the request names alpha's namespace: refused before the
+        // handler.
+        std::unique_ptr<google::protobuf::Message> request(
+            google::protobuf::MessageFactory::generated_factory()->GetPrototype(input)->New());
+        request->GetReflection()->SetString(request.get(), ns_field, "alpha");
+        const grpc::Status other =
+            CallEmpty(stub, path, "x-api-key", kBetaKey, request->SerializeAsString());
         CHECK(other.error_code() == grpc::StatusCode::PERMISSION_DENIED);
+        CHECK(other.error_message().find(kBetaKey) == std::string::npos);
       } else {
+        const grpc::Status other = CallEmpty(stub, path, "x-api-key", kBetaKey);
         // Tenant-scoped methods (vector indexes) take no namespace: a valid key reaches the
         // handler, which works in the key's own tenant (tests/integration/vector_test).
         CHECK(other.error_code() != grpc::StatusCode::UNAUTHENTICATED);
         CHECK(other.error_code() != grpc::StatusCode::PERMISSION_DENIED);
+        CHECK(other.error_message().find(kBetaKey) == std::string::npos);
       }
     }
   }
