@@ -35,10 +35,10 @@ BAZEL_FLAGS=(--noshow_progress --curses=no --color=no)
 build() {
   local out="${1:-dist}"
   bazel build "${BAZEL_FLAGS[@]}" //server:sochdb-grpc //tools/keytool:sochdb-keytool \
-    //tools/bench:sochdb-bench //tools/bench:sochdb-echo-server
+    //tools/bench:sochdb-bench //tools/bench:sochdb-echo-server //tools/bench:sochdb-vector-bench
   mkdir -p "$out"
   for b in server/sochdb-grpc tools/keytool/sochdb-keytool tools/bench/sochdb-bench \
-           tools/bench/sochdb-echo-server; do
+           tools/bench/sochdb-echo-server tools/bench/sochdb-vector-bench; do
     install -m 0755 "bazel-bin/$b" "$out/"
   done
   echo "binaries in $out/" >&2
