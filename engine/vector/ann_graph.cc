@@ -13,11 +13,14 @@
 #include <faiss/IndexPQ.h>
 #include <faiss/IndexScalarQuantizer.h>
 #include <faiss/impl/AuxIndexStructures.h>
+#include <faiss/IndexFlat.h>
 #include <faiss/impl/DistanceComputer.h>
 #include <faiss/impl/HNSW.h>
 #include <faiss/impl/IDSelector.h>
 #include <faiss/utils/Heap.h>
 #include <omp.h>
+
+#include "engine/vector/ann_simd.h"
 
 #include <algorithm>
 #include <atomic>
@@ -114,9 +117,40 @@ faiss::IndexHNSW* NewGraph(const IndexSpec& spec) {
   return graph;
 }
 
+// FAISS's own distances over flat (full-precision) storage, computed with our SIMD kernels:
+// the same values (squared L2, or the raw inner product) as IndexFlat's distance computer.
+class FlatSimdDistance final : public faiss::DistanceComputer {
+ public:
+  explicit FlatSimdDistance(const faiss::IndexFlat& storage)
+      : vectors_(storage.get_xb()), d_(static_cast<size_t>(storage.d)),
+        inner_product_(storage.metric_type == faiss::METRIC_INNER_PRODUCT) {}
+  void set_query(const float* x) override { query_ = x; }
+  float operator()(idx_t i) override { return Distance(query_, vectors_ + i * d_); }
+  float symmetric_dis(idx_t i, idx_t j) override {
+    return Distance(vectors_ + i * d_, vectors_ + j * d_);
+  }
+
+ private:
+  float Distance(const float* a, const float* b) const {
+    return inner_product_ ? internal::InnerProduct(a, b, d_) : internal::L2Squared(a, b, d_);
+  }
+  const float* const vectors_;
+  const size_t d_;
+  const bool inner_product_;
+  const float* query_ = nullptr;
+};
+
+// The storage's distance computer: ours for flat storage, FAISS's for quantized codes.
+faiss::DistanceComputer* StorageDistance(const faiss::IndexHNSW& graph) {
+  if (const auto* flat = dynamic_cast<const faiss::IndexFlat*>(graph.storage)) {
+    return new FlatSimdDistance(*flat);
+  }
+  return graph.storage->get_distance_computer();
+}
+
 // The distance computer HNSW search needs: storage distances, negated for inner product.
 std::unique_ptr<faiss::DistanceComputer> SearchDistance(const faiss::IndexHNSW& graph) {
-  faiss::DistanceComputer* raw = graph.storage->get_distance_computer();
+  faiss::DistanceComputer* raw = StorageDistance(graph);
   if (graph.metric_type == faiss::METRIC_INNER_PRODUCT) {
     return std::make_unique<NegatedDistance>(raw);
   }
@@ -132,7 +166,7 @@ absl::StatusOr<std::vector<Neighbor>> ExactScan(const IndexSpec& spec,
                                                 const LabelFilter* filter) {
   internal::TopK top(k);
   SOCHDB_RETURN_IF_ERROR(internal::CatchFaiss("exact scan", [&] {
-    std::unique_ptr<faiss::DistanceComputer> distance(graph.storage->get_distance_computer());
+    std::unique_ptr<faiss::DistanceComputer> distance(StorageDistance(graph));
     distance->set_query(query);
     for (idx_t label = 0; label < graph.ntotal; ++label) {
       if (tombstones.Test(label) || !FilterAccepts(filter, label)) continue;
