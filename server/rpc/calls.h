@@ -104,6 +104,21 @@ grpc::Status ParseMessage(grpc::ByteBuffer* buffer, google::protobuf::Message* m
 // Serializes a response; INTERNAL if that fails (it cannot for a well-formed message).
 grpc::Status SerializeMessage(const google::protobuf::Message& message, grpc::ByteBuffer* buffer);
 
+// The admission every call with a request runs, in order: authenticate and check the capability
+// (before parsing: an unauthenticated caller learns nothing about its request), parse, check the
+// request's namespace and the deadline.
+template <class Req>
+grpc::Status AdmitAndParse(CallContext& ctx, grpc::ByteBuffer* buffer, Req* request,
+                           const std::function<std::string_view(const Req&)>& namespace_of) {
+  grpc::Status s = AdmitCaller(ctx);
+  if (!s.ok()) return s;
+  s = ParseMessage(buffer, request);
+  if (!s.ok()) return s;
+  std::optional<std::string_view> ns;
+  if (namespace_of) ns = namespace_of(*request);
+  return AdmitRequest(ctx, ns);
+}
+
 // Runs `work` inline or on the worker pool, as the method says. False when the pool refused it.
 bool Dispatch(const MethodInfo& info, std::function<void()> work);
 // For steps of a call already admitted: on the pool when it has room, otherwise inline, so a
@@ -201,14 +216,9 @@ class UnaryCall final : public CallTag {
   void Run() {
     Resp response;
     grpc::Status status = internal::Guarded(info(), [this, &response] {
-      grpc::Status s = internal::AdmitCaller(*ctx_);
-      if (!s.ok()) return s;
       Req request;
-      s = internal::ParseMessage(&request_buffer_, &request);
-      if (!s.ok()) return s;
-      std::optional<std::string_view> ns;
-      if (method_->namespace_of) ns = method_->namespace_of(request);
-      s = internal::AdmitRequest(*ctx_, ns);
+      grpc::Status s =
+          internal::AdmitAndParse(*ctx_, &request_buffer_, &request, method_->namespace_of);
       if (!s.ok()) return s;
       s = method_->handler(*ctx_, request, &response);
       if (!s.ok()) return s;
@@ -346,14 +356,9 @@ class ServerStreamCall final : public StreamingCallBase {
 
   void Start() {
     grpc::Status status = internal::Guarded(info(), [this] {
-      grpc::Status s = internal::AdmitCaller(*ctx_);
-      if (!s.ok()) return s;
       Req request;
-      s = internal::ParseMessage(&request_buffer_, &request);
-      if (!s.ok()) return s;
-      std::optional<std::string_view> ns;
-      if (method_->namespace_of) ns = method_->namespace_of(request);
-      s = internal::AdmitRequest(*ctx_, ns);
+      grpc::Status s =
+          internal::AdmitAndParse(*ctx_, &request_buffer_, &request, method_->namespace_of);
       if (!s.ok()) return s;
       return method_->handler(*ctx_, request, &source_);
     });

@@ -4,52 +4,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "services/common/vector_enums.h"
 
 namespace sochdb::services::collection_convert {
 namespace {
-
-absl::StatusOr<vector::Metric> ToMetric(v1::DistanceMetric metric) {
-  switch (metric) {
-    case v1::DISTANCE_METRIC_UNSPECIFIED:  // upstream scores every collection by cosine
-    case v1::DISTANCE_METRIC_COSINE:
-      return vector::Metric::kCosine;
-    case v1::DISTANCE_METRIC_L2:
-      return vector::Metric::kL2;
-    case v1::DISTANCE_METRIC_DOT_PRODUCT:
-      return vector::Metric::kDot;
-    default:
-      break;
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat("metric ", static_cast<int>(metric), " is not a known DistanceMetric"));
-}
-
-absl::StatusOr<vector::Quantization> ToQuantization(v1::Quantization q) {
-  switch (q) {
-    case v1::QUANTIZATION_NONE:
-      return vector::Quantization::kNone;
-    case v1::QUANTIZATION_SCALAR:
-      return vector::Quantization::kScalar8;
-    case v1::QUANTIZATION_PQ:
-      return vector::Quantization::kProduct;
-    default:
-      break;
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat("quantization ", static_cast<int>(q), " is not a known Quantization"));
-}
-
-v1::Quantization FromQuantization(vector::Quantization q) {
-  switch (q) {
-    case vector::Quantization::kNone:
-      return v1::QUANTIZATION_NONE;
-    case vector::Quantization::kScalar8:
-      return v1::QUANTIZATION_SCALAR;
-    case vector::Quantization::kProduct:
-      return v1::QUANTIZATION_PQ;
-  }
-  return v1::QUANTIZATION_NONE;
-}
 
 // `text` as a JSON string literal.
 std::string JsonString(const std::string& text) {

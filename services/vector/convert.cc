@@ -4,43 +4,9 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "services/common/vector_enums.h"
 
 namespace sochdb::services::vector_convert {
-namespace {
-
-absl::StatusOr<vector::Metric> ToMetric(v1::DistanceMetric metric) {
-  switch (metric) {
-    case v1::DISTANCE_METRIC_UNSPECIFIED:  // upstream builds these as cosine
-    case v1::DISTANCE_METRIC_COSINE:
-      return vector::Metric::kCosine;
-    case v1::DISTANCE_METRIC_L2:
-      return vector::Metric::kL2;
-    case v1::DISTANCE_METRIC_DOT_PRODUCT:
-      return vector::Metric::kDot;
-    default:
-      break;
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat("metric ", static_cast<int>(metric), " is not a known DistanceMetric"));
-}
-
-absl::StatusOr<vector::Quantization> ToQuantization(v1::Quantization q) {
-  switch (q) {
-    case v1::QUANTIZATION_NONE:
-      return vector::Quantization::kNone;
-    case v1::QUANTIZATION_SCALAR:
-      return vector::Quantization::kScalar8;
-    case v1::QUANTIZATION_PQ:
-      return vector::Quantization::kProduct;
-    default:
-      break;
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat("quantization ", static_cast<int>(q), " is not a known Quantization"));
-}
-
-}  // namespace
-
 absl::StatusOr<vector::VectorIndexDefinition> ToDefinition(const v1::CreateIndexRequest& req,
                                                            std::string_view tenant) {
   vector::VectorIndexDefinition d;
