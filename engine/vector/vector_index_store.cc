@@ -264,10 +264,11 @@ absl::Status VectorIndexStore::Drop(const std::string& tenant, const std::string
 }
 
 absl::StatusOr<std::shared_ptr<VectorSpace>> VectorIndexStore::SpaceFor(
-    const std::string& tenant, const std::string& name) const {
+    const std::string& tenant, const std::string& name, int32_t* metric_code) const {
   absl::MutexLock lock(&mu_);
   auto it = indexes_.find(Key{tenant, name});
   if (it == indexes_.end()) return NotFound(tenant, name);
+  if (metric_code != nullptr) *metric_code = it->second.definition.metric_code;
   if (it->second.space == nullptr) {
     return absl::UnavailableError(absl::StrCat("index '", name, "' could not be loaded (",
                                                it->second.open_error.message(),
@@ -319,7 +320,9 @@ absl::StatusOr<VectorIndexDefinition> VectorIndexStore::Definition(const std::st
 absl::StatusOr<VectorSearchOutcome> VectorIndexStore::Search(
     const std::string& tenant, const std::string& name, absl::Span<const float> query,
     const VectorSearchOptions& options) const {
-  SOCHDB_ASSIGN_OR_RETURN(std::shared_ptr<VectorSpace> space, SpaceFor(tenant, name));
+  VectorSearchOutcome out;
+  SOCHDB_ASSIGN_OR_RETURN(std::shared_ptr<VectorSpace> space,
+                          SpaceFor(tenant, name, &out.metric_code));
   const IndexSpec& spec = space->spec();
   if (query.size() != spec.dimension) {
     return absl::InvalidArgumentError(absl::StrFormat(
@@ -329,7 +332,6 @@ absl::StatusOr<VectorSearchOutcome> VectorIndexStore::Search(
   if (k > kMaxK) {
     return absl::InvalidArgumentError(absl::StrFormat("k is %d; the limit is %d", k, kMaxK));
   }
-  VectorSearchOutcome out;
   out.candidate_k = k;
   uint32_t per_group = 1;
   if (options.group_by_parent) {

@@ -79,6 +79,7 @@ struct VectorSearchHit {
 
 struct VectorSearchOutcome {
   std::vector<VectorSearchHit> hits;
+  int32_t metric_code = 0;           // the index's requested DistanceMetric (for the response)
   // Grouping facts (also the diagnostics' source).
   uint32_t candidate_k = 0;          // raw candidates asked for
   uint32_t raw_candidates = 0;       // raw candidates returned by the index
@@ -145,8 +146,10 @@ class VectorIndexStore {
 
   VectorIndexStore(storage::Store* store, VectorIndexStoreOptions options);
   absl::Status LoadAll();
+  // The index's space (and, when asked, its requested metric) in one lookup.
   absl::StatusOr<std::shared_ptr<VectorSpace>> SpaceFor(const std::string& tenant,
-                                                        const std::string& name) const;
+                                                        const std::string& name,
+                                                        int32_t* metric_code = nullptr) const;
   absl::StatusOr<std::shared_ptr<VectorSpace>> OpenSpace(const VectorIndexDefinition& d) const;
   std::string SnapshotPath(const VectorIndexDefinition& d) const;
   void MaintenanceLoop();

@@ -85,21 +85,18 @@ absl::Status VectorSpace::Upsert(absl::Span<const VectorItem> items, storage::Wr
 
 absl::StatusOr<size_t> VectorSpace::Delete(absl::Span<const std::string_view> ids,
                                            storage::WriteBatch* batch) {
-  size_t existed = 0;
-  {
-    absl::ReaderMutexLock index_lock(&index_mu_);
-    absl::flat_hash_set<std::string_view, IdHash, IdEq> seen;
-    for (std::string_view id : ids) {
-      if (state_->label_of.contains(id) && seen.insert(id).second) ++existed;
-    }
-  }
-  SOCHDB_RETURN_IF_ERROR(Apply({}, ids, batch));
-  return existed;
+  return Commit({}, ids, batch);
 }
 
 absl::Status VectorSpace::Apply(absl::Span<const VectorItem> upserts,
                                 absl::Span<const std::string_view> deletes,
                                 storage::WriteBatch* batch) {
+  return Commit(upserts, deletes, batch).status();
+}
+
+absl::StatusOr<size_t> VectorSpace::Commit(absl::Span<const VectorItem> upserts,
+                                           absl::Span<const std::string_view> deletes,
+                                           storage::WriteBatch* batch) {
   SOCHDB_RETURN_IF_ERROR(ValidateItems(upserts, options_.spec.dimension));
   absl::MutexLock write_lock(&write_mu_);
   std::vector<std::string_view> present;
@@ -127,7 +124,8 @@ absl::Status VectorSpace::Apply(absl::Span<const VectorItem> upserts,
   std::vector<std::pair<std::string_view, absl::Span<const float>>> apply;
   apply.reserve(upserts.size());
   for (const VectorItem& item : upserts) apply.emplace_back(item.id, item.vector);
-  return ApplyUpserts(*state_, apply);
+  SOCHDB_RETURN_IF_ERROR(ApplyUpserts(*state_, apply));
+  return present.size();
 }
 
 absl::Status VectorSpace::ApplyUpserts(

@@ -164,6 +164,11 @@ class VectorSpace {
   std::string RecordKey(std::string_view id) const;
   std::string LogKey(uint64_t sequence) const;
 
+  // Apply's body: one batch of deletes then upserts; returns how many deleted ids existed.
+  absl::StatusOr<size_t> Commit(absl::Span<const VectorItem> upserts,
+                                absl::Span<const std::string_view> deletes,
+                                storage::WriteBatch* batch);
+
   // Recovery: a fresh state from a snapshot file, or from the records of `view`, then the log.
   absl::Status Load();
   absl::StatusOr<std::unique_ptr<IndexState>> LoadSnapshotFile(uint64_t* sequence) const;

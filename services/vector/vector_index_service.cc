@@ -168,19 +168,16 @@ grpc::Status VectorIndexService::InsertStream(
 grpc::Status VectorIndexService::Search(CallContext& ctx, const v1::SearchRequest& req,
                                         v1::SearchResponse* resp) {
   const absl::Time start = absl::Now();
-  const std::string& tenant = ctx.principal().tenant;
-  absl::StatusOr<vector::VectorIndexDefinition> d = indexes_->Definition(tenant, req.index_name());
-  if (!d.ok()) return ToGrpcStatus(d.status());
   const v1::GroupingOptions* grouping = req.has_grouping() ? &req.grouping() : nullptr;
   absl::StatusOr<vector::VectorSearchOutcome> outcome =
-      indexes_->Search(tenant, req.index_name(), req.query(),
+      indexes_->Search(ctx.principal().tenant, req.index_name(), req.query(),
                        convert::ToSearchOptions(req.k(), req.ef(), grouping));
   if (!outcome.ok()) return ToGrpcStatus(outcome.status());
-  convert::FillResults(*outcome, req.k(), d->metric_code, grouping, req.include_diagnostics(),
-                       resp->mutable_results(),
+  convert::FillResults(*outcome, req.k(), outcome->metric_code, grouping,
+                       req.include_diagnostics(), resp->mutable_results(),
                        convert::GroupingActive(grouping) ? resp->mutable_grouping() : nullptr,
                        req.include_diagnostics() ? resp->mutable_diagnostics() : nullptr);
-  resp->set_metric(static_cast<v1::DistanceMetric>(d->metric_code));
+  resp->set_metric(static_cast<v1::DistanceMetric>(outcome->metric_code));
   resp->set_duration_us(MicrosSince(start));
   return grpc::Status::OK;
 }

@@ -20,31 +20,13 @@
 #include "engine/collection/collection_store.h"
 #include "engine/common/clock.h"
 #include "engine/storage/store.h"
+#include "tests/common/status_testing.h"
 #include "tests/engine/storage/test_env.h"
 
 namespace sochdb::collection::testing {
 
-#define REQUIRE_OK(expr)                 \
-  do {                                   \
-    const absl::Status status_ = (expr); \
-    INFO(status_.ToString());            \
-    REQUIRE(status_.ok());               \
-  } while (false)
-
-// Asserts `status` has `code` and exactly the message `text`.
-inline void RequireError(const absl::Status& status, absl::StatusCode code,
-                         const std::string& text) {
-  INFO(status.ToString() << " (expected: " << text << ")");
-  REQUIRE(status.code() == code);
-  REQUIRE(std::string(status.message()) == text);
-}
-
-template <typename T>
-T ValueOrFail(absl::StatusOr<T> value) {
-  INFO(value.status().ToString());
-  REQUIRE(value.ok());
-  return std::move(value).value();
-}
+using ::sochdb::testing::RequireError;
+using ::sochdb::testing::ValueOrFail;
 
 // A Store and a CollectionStore under $TEST_TMPDIR/<name>; Reopen closes both and opens again.
 struct Fixture {

@@ -20,6 +20,7 @@
 #include "leveldb/env.h"
 #include "leveldb/helpers/memenv.h"
 #include "tests/engine/storage/test_env.h"
+#include "tests/common/status_testing.h"
 
 namespace sochdb::kv {
 namespace {
@@ -28,13 +29,6 @@ using namespace std::string_literals;
 using storage::KeyBuilder;
 using storage::KeyFamily;
 using storage::testing::FaultInjectionEnv;
-
-#define REQUIRE_OK(expr)                 \
-  do {                                   \
-    const absl::Status status_ = (expr); \
-    INFO(status_.ToString());            \
-    REQUIRE(status_.ok());               \
-  } while (false)
 
 // An in-memory database and a manual clock. Members are declared so that the KvStore goes
 // first, then the Store, then the Envs.

@@ -24,19 +24,13 @@
 #include "spdlog/sinks/ostream_sink.h"
 #include "spdlog/spdlog.h"
 #include "tests/engine/storage/test_env.h"
+#include "tests/common/status_testing.h"
 
 namespace sochdb::storage {
 namespace {
 
 using testing::FaultInjectionEnv;
 using testing::FreshTestDir;
-
-#define REQUIRE_OK(expr)                 \
-  do {                                   \
-    const absl::Status status_ = (expr); \
-    INFO(status_.ToString());            \
-    REQUIRE(status_.ok());               \
-  } while (false)
 
 constexpr char kMemPath[] = "/mem/db";
 

@@ -16,31 +16,13 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "engine/vector/ann_index.h"
+#include "tests/common/status_testing.h"
 #include "tools/bench/dataset/vector_dataset.h"
 
 namespace sochdb::vector::testing {
 
-#define REQUIRE_OK(expr)                 \
-  do {                                   \
-    const absl::Status status_ = (expr); \
-    INFO(status_.ToString());            \
-    REQUIRE(status_.ok());               \
-  } while (false)
-
-// Asserts `status` has `code` and that its message contains `text`.
-inline void RequireError(const absl::Status& status, absl::StatusCode code,
-                         const std::string& text) {
-  INFO(status.ToString() << " (expected text: " << text << ")");
-  REQUIRE(status.code() == code);
-  REQUIRE(std::string(status.message()).find(text) != std::string::npos);
-}
-
-template <typename T>
-T ValueOrFail(absl::StatusOr<T> value) {
-  INFO(value.status().ToString());
-  REQUIRE(value.ok());
-  return std::move(value).value();
-}
+using ::sochdb::testing::RequireErrorContaining;
+using ::sochdb::testing::ValueOrFail;
 
 inline std::unique_ptr<AnnIndex> NewIndex(const IndexSpec& spec) {
   return ValueOrFail(AnnIndex::Create(ValueOrFail(ResolveSpec(spec))));

@@ -16,21 +16,12 @@
 #include "engine/storage/keys.h"
 #include "engine/storage/store.h"
 #include "engine/vector/vector_space.h"
+#include "tests/engine/storage/test_env.h"
 
 namespace sochdb::vector {
 namespace {
 
 constexpr uint32_t kDim = 8;
-
-std::string TempDir(const std::string& name) {
-  const char* root = std::getenv("TEST_TMPDIR");
-  static int counter = 0;
-  const std::string dir =
-      std::string(root != nullptr ? root : "/tmp") + "/" + name + std::to_string(++counter);
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
-}
 
 std::vector<float> Vec(uint32_t seed) {
   std::mt19937 rng(seed);
@@ -41,7 +32,7 @@ std::vector<float> Vec(uint32_t seed) {
 }
 
 struct Fixture {
-  explicit Fixture(uint32_t threshold = 0) : dir(TempDir("space")) {
+  explicit Fixture(uint32_t threshold = 0) : dir(storage::testing::FreshTestDir("space")) {
     spec_request.dimension = kDim;
     spec_request.metric = Metric::kL2;
     spec_request.exact_threshold = threshold;
