@@ -94,6 +94,7 @@ faiss::IndexHNSW* NewGraph(const IndexSpec& spec) {
   switch (spec.quantization) {
     case Quantization::kNone:
       graph = new faiss::IndexHNSWFlat(d, m, FaissMetric(spec));
+      internal::AdoptSimdStorage(*graph);
       break;
     case Quantization::kScalar8:
       graph = new faiss::IndexHNSWSQ(d, faiss::ScalarQuantizer::QT_8bit, m, FaissMetric(spec));
@@ -119,13 +120,16 @@ faiss::IndexHNSW* NewGraph(const IndexSpec& spec) {
 
 // FAISS's own distances over flat (full-precision) storage, computed with our SIMD kernels:
 // the same values (squared L2, or the raw inner product) as IndexFlat's distance computer.
-class FlatSimdDistance final : public faiss::DistanceComputer {
+class FlatSimdDistance final : public faiss::FlatCodesDistanceComputer {
  public:
   explicit FlatSimdDistance(const faiss::IndexFlat& storage)
-      : vectors_(storage.get_xb()), d_(static_cast<size_t>(storage.d)),
+      : FlatCodesDistanceComputer(storage.codes.data(), storage.code_size),
+        vectors_(storage.get_xb()), d_(static_cast<size_t>(storage.d)),
         inner_product_(storage.metric_type == faiss::METRIC_INNER_PRODUCT) {}
   void set_query(const float* x) override { query_ = x; }
-  float operator()(idx_t i) override { return Distance(query_, vectors_ + i * d_); }
+  float distance_to_code(const uint8_t* code) override {
+    return Distance(query_, reinterpret_cast<const float*>(code));
+  }
   float symmetric_dis(idx_t i, idx_t j) override {
     return Distance(vectors_ + i * d_, vectors_ + j * d_);
   }
@@ -138,6 +142,19 @@ class FlatSimdDistance final : public faiss::DistanceComputer {
   const size_t d_;
   const bool inner_product_;
   const float* query_ = nullptr;
+};
+
+// Flat storage whose distance computer is ours. FAISS builds the graph through the storage's
+// get_distance_computer (hnsw_add_vertices), so this is what puts the SIMD kernels under graph
+// construction too: the build spends most of its time in distances. It adds no state, so
+// faiss::write_index serialises it as the IndexFlat it derives from, and ReadGraph swaps the
+// IndexFlat that read_index creates back to this class (AdoptSimdStorage).
+class SimdFlatStorage final : public faiss::IndexFlat {
+ public:
+  SimdFlatStorage(idx_t d, faiss::MetricType metric) : faiss::IndexFlat(d, metric) {}
+  faiss::FlatCodesDistanceComputer* get_FlatCodesDistanceComputer() const override {
+    return new FlatSimdDistance(*this);
+  }
 };
 
 // The storage's distance computer: ours for flat storage, FAISS's for quantized codes.
@@ -219,6 +236,18 @@ void SetFaissThreads(int threads) { faiss_threads.store(threads, std::memory_ord
 namespace internal {
 
 void GraphDeleter::operator()(faiss::IndexHNSW* graph) const { delete graph; }
+
+void AdoptSimdStorage(faiss::IndexHNSW& graph) {
+  auto* flat = dynamic_cast<faiss::IndexFlat*>(graph.storage);
+  if (flat == nullptr || dynamic_cast<SimdFlatStorage*>(flat) != nullptr) return;
+  auto storage = std::make_unique<SimdFlatStorage>(flat->d, flat->metric_type);
+  storage->codes.swap(flat->codes);
+  storage->ntotal = flat->ntotal;
+  storage->is_trained = flat->is_trained;
+  if (graph.own_fields) delete flat;
+  graph.storage = storage.release();
+  graph.own_fields = true;
+}
 
 absl::StatusOr<GraphPtr> BuildGraph(const IndexSpec& spec, const float* vectors, int64_t n) {
   GraphPtr graph;

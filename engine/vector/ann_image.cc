@@ -83,25 +83,25 @@ absl::Status DecodeRaw(std::string_view payload, AnnState& state) {
 
 }  // namespace
 
-absl::StatusOr<std::string> EncodeImage(const AnnState& state) {
-  std::string out(kMagic, sizeof(kMagic));
-  Put(&out, kFormatVersion);
-  for (uint32_t field : SpecFields(state.spec)) Put(&out, field);
-  Put(&out, state.graph != nullptr ? kGraphPhase : kExactPhase);
-  Put(&out, static_cast<uint64_t>(state.labels));
+absl::Status EncodeImage(const AnnState& state, std::string* out) {
+  out->append(kMagic, sizeof(kMagic));
+  Put(out, kFormatVersion);
+  for (uint32_t field : SpecFields(state.spec)) Put(out, field);
+  Put(out, state.graph != nullptr ? kGraphPhase : kExactPhase);
+  Put(out, static_cast<uint64_t>(state.labels));
   const std::vector<uint64_t>& words = state.tombstones.words();
-  Put(&out, static_cast<uint64_t>(words.size()));
-  out.append(reinterpret_cast<const char*>(words.data()), words.size() * sizeof(uint64_t));
-  const size_t length_at = out.size();
-  Put(&out, uint64_t{0});  // payload length, patched below
+  Put(out, static_cast<uint64_t>(words.size()));
+  out->append(reinterpret_cast<const char*>(words.data()), words.size() * sizeof(uint64_t));
+  const size_t length_at = out->size();
+  Put(out, uint64_t{0});  // payload length, patched below
   if (state.graph != nullptr) {
-    SOCHDB_RETURN_IF_ERROR(WriteGraph(*state.graph, &out));
+    SOCHDB_RETURN_IF_ERROR(WriteGraph(*state.graph, out));
   } else {
-    out.append(reinterpret_cast<const char*>(state.raw.data()), state.raw.size() * sizeof(float));
+    out->append(reinterpret_cast<const char*>(state.raw.data()), state.raw.size() * sizeof(float));
   }
-  const uint64_t payload = out.size() - length_at - sizeof(uint64_t);
-  std::memcpy(out.data() + length_at, &payload, sizeof(payload));
-  return out;
+  const uint64_t payload = out->size() - length_at - sizeof(uint64_t);
+  std::memcpy(out->data() + length_at, &payload, sizeof(payload));
+  return absl::OkStatus();
 }
 
 absl::StatusOr<AnnState> DecodeImage(std::string_view image, const IndexSpec& spec) {

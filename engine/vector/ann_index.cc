@@ -213,7 +213,7 @@ class AnnIndexImpl final : public AnnIndex {
                                                const LabelFilter* filter) const override;
   absl::Status Reconstruct(int64_t label, float* out) const override;
   AnnStats Stats() const override;
-  absl::StatusOr<std::string> Serialize() const override;
+  absl::Status SerializeTo(std::string* out) const override;
 
  private:
   // Appends prepared vectors to the raw array, building the graph when the threshold is met.
@@ -368,9 +368,9 @@ AnnStats AnnIndexImpl::Stats() const {
   return stats;
 }
 
-absl::StatusOr<std::string> AnnIndexImpl::Serialize() const {
+absl::Status AnnIndexImpl::SerializeTo(std::string* out) const {
   absl::ReaderMutexLock lock(&mu_);
-  return internal::EncodeImage(state_);
+  return internal::EncodeImage(state_, out);
 }
 
 }  // namespace
@@ -380,6 +380,12 @@ absl::StatusOr<std::unique_ptr<AnnIndex>> AnnIndex::Create(const IndexSpec& spec
   AnnState state;
   state.spec = resolved;
   return std::unique_ptr<AnnIndex>(new AnnIndexImpl(std::move(state)));
+}
+
+absl::StatusOr<std::string> AnnIndex::Serialize() const {
+  std::string image;
+  SOCHDB_RETURN_IF_ERROR(SerializeTo(&image));
+  return image;
 }
 
 absl::StatusOr<std::unique_ptr<AnnIndex>> AnnIndex::Deserialize(std::string_view image,

@@ -141,8 +141,10 @@ class AnnIndex {
   virtual AnnStats Stats() const = 0;
 
   // A self-contained byte image of the index (FAISS index, phase, tombstones, spec), for
-  // snapshots. Runs under the reader lock: searches go on, writers wait.
-  virtual absl::StatusOr<std::string> Serialize() const = 0;
+  // snapshots, appended to `out` (so that a snapshot file is built without copying the image).
+  // Runs under the reader lock: searches go on, writers wait.
+  virtual absl::Status SerializeTo(std::string* out) const = 0;
+  absl::StatusOr<std::string> Serialize() const;
   // Restores an image made by Serialize. DATA_LOSS when it is malformed or its spec differs
   // from `spec` (the owner then rebuilds from stored vectors).
   static absl::StatusOr<std::unique_ptr<AnnIndex>> Deserialize(std::string_view image,

@@ -161,6 +161,10 @@ using GraphPtr = std::unique_ptr<faiss::IndexHNSW, GraphDeleter>;
 // quantizer first for SCALAR and PRODUCT.
 absl::StatusOr<GraphPtr> BuildGraph(const IndexSpec& spec, const float* vectors, int64_t n);
 absl::Status AddToGraph(faiss::IndexHNSW& graph, const float* vectors, int64_t n);
+// Gives a graph over flat storage our SIMD distance computer for builds as well as searches
+// (ann_graph.cc's SimdFlatStorage); a no-op for quantized storage. ReadGraph calls it on every
+// graph it loads.
+void AdoptSimdStorage(faiss::IndexHNSW& graph);
 
 // Search of a prepared query (normalised for COSINE) over the graph; see AnnIndex::Search for
 // the contract and ann_graph.cc for how filters and tombstones are handled.
@@ -190,7 +194,8 @@ struct AnnState {
 };
 
 // The snapshot image (ann_image.cc).
-absl::StatusOr<std::string> EncodeImage(const AnnState& state);
+// Appends the image of `state` to `out`.
+absl::Status EncodeImage(const AnnState& state, std::string* out);
 absl::StatusOr<AnnState> DecodeImage(std::string_view image, const IndexSpec& spec);
 
 // Runs `body`, turning any exception (FAISS throws faiss::FaissException, the allocator

@@ -121,33 +121,30 @@ absl::StatusOr<size_t> VectorSpace::Commit(absl::Span<const VectorItem> upserts,
 
   absl::MutexLock index_lock(&index_mu_);
   for (std::string_view id : present) SOCHDB_RETURN_IF_ERROR(ApplyDelete(*state_, id));
-  std::vector<std::pair<std::string_view, absl::Span<const float>>> apply;
-  apply.reserve(upserts.size());
-  for (const VectorItem& item : upserts) apply.emplace_back(item.id, item.vector);
-  SOCHDB_RETURN_IF_ERROR(ApplyUpserts(*state_, apply));
+  SOCHDB_RETURN_IF_ERROR(ApplyUpserts(*state_, upserts));
   return present.size();
 }
 
-absl::Status VectorSpace::ApplyUpserts(
-    IndexState& state,
-    absl::Span<const std::pair<std::string_view, absl::Span<const float>>> items) {
+absl::Status VectorSpace::ApplyUpserts(IndexState& state, absl::Span<const VectorItem> items) {
   if (items.empty()) return absl::OkStatus();
   const uint32_t dimension = state.ann->spec().dimension;
   std::vector<float> flat;
   flat.reserve(items.size() * dimension);
-  for (const auto& [id, vector] : items) flat.insert(flat.end(), vector.begin(), vector.end());
+  for (const VectorItem& item : items) flat.insert(flat.end(), item.vector.begin(), item.vector.end());
   SOCHDB_ASSIGN_OR_RETURN(const int64_t first, state.ann->Add(flat));
   for (size_t i = 0; i < items.size(); ++i) {
-    const std::string id(items[i].first);
+    const std::string id(items[i].id);
     const int64_t label = first + static_cast<int64_t>(i);
     auto [it, inserted] = state.label_of.try_emplace(id, label);
     if (!inserted) {  // a replaced vector: its old label goes
       SOCHDB_RETURN_IF_ERROR(state.ann->Remove(it->second));
       state.id_of[static_cast<size_t>(it->second)].clear();
+      state.extra_of.erase(it->second);
       it->second = label;
     }
     if (state.id_of.size() <= static_cast<size_t>(label)) state.id_of.resize(label + 1);
     state.id_of[static_cast<size_t>(label)] = id;
+    if (!items[i].extra.empty()) state.extra_of[label].assign(items[i].extra);
   }
   return absl::OkStatus();
 }
@@ -157,13 +154,15 @@ absl::Status VectorSpace::ApplyDelete(IndexState& state, std::string_view id) {
   if (it == state.label_of.end()) return absl::OkStatus();
   SOCHDB_RETURN_IF_ERROR(state.ann->Remove(it->second));
   state.id_of[static_cast<size_t>(it->second)].clear();
+  state.extra_of.erase(it->second);
   state.label_of.erase(it);
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<VectorHit>> VectorSpace::Nearest(
     absl::Span<const float> query, uint32_t k, uint32_t ef,
-    const std::function<bool(std::string_view)>* accept, double selectivity_hint) const {
+    const std::function<bool(std::string_view)>* accept, double selectivity_hint,
+    bool with_extra) const {
   absl::ReaderMutexLock index_lock(&index_mu_);
   const IndexState& state = *state_;
   LabelFilter filter;
@@ -183,6 +182,10 @@ absl::StatusOr<std::vector<VectorHit>> VectorSpace::Nearest(
     const std::string& id = state.id_of[static_cast<size_t>(n.label)];
     if (id.empty()) continue;  // tombstoned (AnnIndex should never return these)
     hits.push_back(VectorHit{id, n.distance, {}});
+    if (with_extra) {
+      auto extra = state.extra_of.find(n.label);
+      if (extra != state.extra_of.end()) hits.back().extra = extra->second;
+    }
   }
   return hits;
 }
@@ -192,17 +195,11 @@ absl::StatusOr<std::vector<VectorHit>> VectorSpace::Search(
     const std::function<bool(std::string_view id)>* accept, double selectivity_hint,
     bool with_extra) const {
   SOCHDB_ASSIGN_OR_RETURN(std::vector<VectorHit> hits,
-                          Nearest(query, k, ef, accept, selectivity_hint));
+                          Nearest(query, k, ef, accept, selectivity_hint, with_extra));
   // The index orders equal distances by label (insertion order); the contract is by id.
   std::stable_sort(hits.begin(), hits.end(), [](const VectorHit& a, const VectorHit& b) {
     return a.distance < b.distance || (a.distance == b.distance && a.id < b.id);
   });
-  if (with_extra) {
-    for (VectorHit& hit : hits) {
-      SOCHDB_ASSIGN_OR_RETURN(std::optional<StoredVector> stored, Get(hit.id));
-      if (stored.has_value()) hit.extra = std::move(stored->extra);
-    }
-  }
   return hits;
 }
 

@@ -7,9 +7,11 @@
 //
 // Every write (Upsert/Delete) goes into ONE WriteBatch together with its change-log entries and
 // whatever the caller added to the batch (a document, its postings), is committed under the
-// store's sync mode, and only then applied to the in-memory index. A snapshot file holds the
-// AnnIndex image, the label -> id table and the last change sequence it covers; it is written to
-// a temporary file, fsynced, renamed and the directory fsynced, with a CRC-32 over the whole.
+// store's sync mode, and only then applied to the in-memory index (with each vector's extra
+// bytes, so that searches never read records). A snapshot file holds the AnnIndex image, the
+// label -> (id, extra) table and the last change sequence it covers; it is encoded in memory
+// under the index's reader lock, then written to a temporary file, fsynced, renamed and the
+// directory fsynced with no lock held, with a CRC-32 over the whole.
 // Opening a space loads the snapshot and replays the log after it; a missing, corrupt or
 // mismatched snapshot means a rebuild from the vector records (never garbage, never a refusal).
 // Log entries covered by a snapshot are deleted after it is durable.
@@ -125,7 +127,7 @@ class VectorSpace {
 
   // The k nearest ids (distance conventions of AnnIndex), ties by id bytes. `accept` (optional)
   // restricts results by id; `selectivity_hint` as in LabelFilter. `with_extra` fills hit.extra
-  // from the records (one read per hit).
+  // (kept in memory with the index).
   absl::StatusOr<std::vector<VectorHit>> Search(
       absl::Span<const float> query, uint32_t k, uint32_t ef,
       const std::function<bool(std::string_view id)>* accept = nullptr,
@@ -157,7 +159,11 @@ class VectorSpace {
     std::unique_ptr<AnnIndex> ann;
     absl::flat_hash_map<std::string, int64_t, IdHash, IdEq> label_of;
     std::vector<std::string> id_of;  // by label; "" once the label is tombstoned
+    // The extra bytes of live labels that have any (most have none: collections never do).
+    absl::flat_hash_map<int64_t, std::string> extra_of;
   };
+
+  class PendingUpserts;  // recovery's chunked adds (vector_space_recovery.cc)
 
   VectorSpace(storage::Store* store, VectorSpaceOptions options);
 
@@ -178,23 +184,26 @@ class VectorSpace {
   absl::StatusOr<uint64_t> LastLoggedSequence(const storage::Snapshot* view) const;
 
   // Index updates (after a commit, or during replay).
-  static absl::Status ApplyUpserts(IndexState& state,
-                                   absl::Span<const std::pair<std::string_view,
-                                                              absl::Span<const float>>> items);
+  static absl::Status ApplyUpserts(IndexState& state, absl::Span<const VectorItem> items);
   static absl::Status ApplyDelete(IndexState& state, std::string_view id);
 
-  absl::Status WriteSnapshotFile(const IndexState& state, uint64_t sequence) const;
+  // Appends the snapshot file's bytes for `state` at `sequence` to `out`.
+  static absl::Status EncodeSnapshot(const IndexState& state, uint64_t sequence, std::string* out);
   absl::Status TrimLog(uint64_t through) const;
   absl::Status CompactIndex();
   absl::StatusOr<std::vector<VectorHit>> Nearest(absl::Span<const float> query, uint32_t k,
                                                  uint32_t ef,
                                                  const std::function<bool(std::string_view)>* accept,
-                                                 double selectivity_hint) const;
+                                                 double selectivity_hint, bool with_extra) const;
 
   storage::Store* const store_;
   const VectorSpaceOptions options_;
   const std::string record_prefix_;
   const std::string log_prefix_;
+
+  // One snapshot (or drop) at a time; taken before write_mu_. A snapshot holds it while its file
+  // reaches the disk, after the other locks are released.
+  mutable absl::Mutex snapshot_mu_ ABSL_ACQUIRED_BEFORE(write_mu_);
 
   // Serialises writers: log sequence order = commit order = index order.
   mutable absl::Mutex write_mu_;

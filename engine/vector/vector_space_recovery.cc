@@ -3,8 +3,10 @@
 // away tombstones, and dropping a space.
 //
 // Snapshot file layout (all integers little-endian):
-//   "SOCHVS01" | u64 covered sequence | u64 n, AnnIndex image (n bytes)
-//   | u64 label count, per label: u32 n, id bytes ("" = tombstoned) | u32 CRC-32 of all before
+//   "SOCHVS02" | u64 covered sequence | u64 n, AnnIndex image (n bytes)
+//   | u64 label count, per label: u32 n, id bytes ("" = tombstoned), u32 m, extra bytes
+//   | u32 CRC-32 of all before
+// (Format 01 had no extras; such a file is treated as unusable and the index rebuilt.)
 //
 // Sequence bookkeeping: the log entry of the newest snapshot's sequence is kept when the log is
 // trimmed, so the last sequence is always recoverable from the log itself, and a snapshot older
@@ -13,6 +15,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "engine/common/files.h"
 #include "engine/common/status_macros.h"
 #include "engine/storage/keys.h"
@@ -23,7 +27,7 @@
 namespace sochdb::vector {
 namespace {
 
-constexpr char kSnapshotMagic[] = "SOCHVS01";
+constexpr char kSnapshotMagic[] = "SOCHVS02";
 constexpr size_t kMagicBytes = 8;
 constexpr size_t kRebuildChunk = 4096;      // vectors added to the index per call
 constexpr int kDeleteBatch = 10000;  // keys deleted per batch when trimming or dropping
@@ -79,6 +83,35 @@ bool HasPrefix(std::string_view key, std::string_view prefix) {
 }
 
 }  // namespace
+
+// Vectors decoded from records, added to an index state in chunks (rebuild and log replay).
+class VectorSpace::PendingUpserts {
+ public:
+  absl::Status Add(std::string_view id, std::string_view record, uint32_t dimension) {
+    Entry entry;
+    entry.id.assign(id);
+    SOCHDB_RETURN_IF_ERROR(DecodeVectorRecord(record, dimension, &entry.vector, &entry.extra));
+    entries_.push_back(std::move(entry));
+    return absl::OkStatus();
+  }
+  size_t size() const { return entries_.size(); }
+  absl::Status Flush(IndexState& state) {
+    std::vector<VectorItem> items;
+    items.reserve(entries_.size());
+    for (const Entry& e : entries_) items.push_back(VectorItem{e.id, e.vector, e.extra});
+    SOCHDB_RETURN_IF_ERROR(ApplyUpserts(state, items));
+    entries_.clear();
+    return absl::OkStatus();
+  }
+
+ private:
+  struct Entry {
+    std::string id;
+    std::vector<float> vector;
+    std::string extra;
+  };
+  std::vector<Entry> entries_;
+};
 
 absl::StatusOr<uint64_t> VectorSpace::LastLoggedSequence(const storage::Snapshot* view) const {
   std::unique_ptr<storage::Iterator> it = store_->NewIterator(view);
@@ -143,7 +176,9 @@ absl::Status VectorSpace::Load() {
 
 absl::StatusOr<std::unique_ptr<VectorSpace::IndexState>> VectorSpace::LoadSnapshotFile(
     uint64_t* sequence) const {
+  const absl::Time start = absl::Now();
   SOCHDB_ASSIGN_OR_RETURN(const std::string file, ReadFileToString(options_.snapshot_path));
+  const absl::Time read = absl::Now();
   if (file.size() < kMagicBytes + 4 || file.compare(0, kMagicBytes, kSnapshotMagic) != 0) {
     return absl::DataLossError("not a vector snapshot");
   }
@@ -152,6 +187,7 @@ absl::StatusOr<std::unique_ptr<VectorSpace::IndexState>> VectorSpace::LoadSnapsh
   crc_reader.U32(&crc);
   const std::string_view body = std::string_view(file).substr(0, file.size() - 4);
   if (Crc32(body) != crc) return absl::DataLossError("checksum mismatch");
+  const absl::Time checked = absl::Now();
   Reader in(body.substr(kMagicBytes));
   uint64_t image_size = 0, labels = 0;
   std::string_view image;
@@ -161,18 +197,33 @@ absl::StatusOr<std::unique_ptr<VectorSpace::IndexState>> VectorSpace::LoadSnapsh
   }
   auto state = std::make_unique<IndexState>();
   SOCHDB_ASSIGN_OR_RETURN(state->ann, AnnIndex::Deserialize(image, options_.spec));
+  const absl::Time decoded = absl::Now();
   if (labels != state->ann->Stats().labels) {
     return absl::DataLossError("snapshot label table does not match its index");
   }
   state->id_of.resize(labels);
+  state->label_of.reserve(labels);
   for (uint64_t label = 0; label < labels; ++label) {
-    uint32_t n = 0;
-    std::string_view id;
-    if (!in.U32(&n) || !in.Bytes(n, &id)) return absl::DataLossError("truncated label table");
+    uint32_t n = 0, m = 0;
+    std::string_view id, extra;
+    if (!in.U32(&n) || !in.Bytes(n, &id) || !in.U32(&m) || !in.Bytes(m, &extra)) {
+      return absl::DataLossError("truncated label table");
+    }
+    if (id.empty()) {
+      if (!extra.empty()) return absl::DataLossError("a tombstoned label has extra bytes");
+      continue;
+    }
     state->id_of[label].assign(id);
-    if (!id.empty()) state->label_of[state->id_of[label]] = static_cast<int64_t>(label);
+    if (!state->label_of.try_emplace(state->id_of[label], static_cast<int64_t>(label)).second) {
+      return absl::DataLossError("an id appears twice in the label table");
+    }
+    if (!extra.empty()) state->extra_of[static_cast<int64_t>(label)].assign(extra);
   }
   if (!in.empty()) return absl::DataLossError("trailing bytes in snapshot");
+  spdlog::debug("vector snapshot {}: {} bytes; read {}, checksum {}, index {}, label table {}",
+                options_.snapshot_path, file.size(), absl::FormatDuration(read - start),
+                absl::FormatDuration(checked - read), absl::FormatDuration(decoded - checked),
+                absl::FormatDuration(absl::Now() - decoded));
   return state;
 }
 
@@ -180,45 +231,22 @@ absl::StatusOr<std::unique_ptr<VectorSpace::IndexState>> VectorSpace::BuildFromR
     const storage::Snapshot* view) const {
   auto state = std::make_unique<IndexState>();
   SOCHDB_ASSIGN_OR_RETURN(state->ann, AnnIndex::Create(options_.spec));
-  std::vector<std::string> ids;
-  std::vector<std::vector<float>> vectors;
-  const auto flush = [&]() -> absl::Status {
-    std::vector<std::pair<std::string_view, absl::Span<const float>>> items;
-    items.reserve(ids.size());
-    for (size_t i = 0; i < ids.size(); ++i) items.emplace_back(ids[i], vectors[i]);
-    SOCHDB_RETURN_IF_ERROR(ApplyUpserts(*state, items));
-    ids.clear();
-    vectors.clear();
-    return absl::OkStatus();
-  };
+  PendingUpserts pending;
   std::unique_ptr<storage::Iterator> it = store_->NewIterator(view);
   for (it->Seek(record_prefix_); it->Valid() && HasPrefix(it->key(), record_prefix_); it->Next()) {
-    std::vector<float> vector;
-    std::string extra;
     SOCHDB_RETURN_IF_ERROR(
-        DecodeVectorRecord(it->value(), options_.spec.dimension, &vector, &extra));
-    ids.emplace_back(it->key().substr(record_prefix_.size()));
-    vectors.push_back(std::move(vector));
-    if (ids.size() == kRebuildChunk) SOCHDB_RETURN_IF_ERROR(flush());
+        pending.Add(it->key().substr(record_prefix_.size()), it->value(), options_.spec.dimension));
+    if (pending.size() == kRebuildChunk) SOCHDB_RETURN_IF_ERROR(pending.Flush(*state));
   }
   SOCHDB_RETURN_IF_ERROR(it->status());
-  SOCHDB_RETURN_IF_ERROR(flush());
+  SOCHDB_RETURN_IF_ERROR(pending.Flush(*state));
   return state;
 }
 
 absl::StatusOr<uint64_t> VectorSpace::ReplayLog(IndexState& state, uint64_t after,
                                                 const storage::Snapshot* view) const {
   uint64_t replayed = 0;
-  std::vector<std::string> ids;
-  std::vector<std::vector<float>> vectors;
-  const auto flush = [&]() -> absl::Status {
-    std::vector<std::pair<std::string_view, absl::Span<const float>>> items;
-    for (size_t i = 0; i < ids.size(); ++i) items.emplace_back(ids[i], vectors[i]);
-    SOCHDB_RETURN_IF_ERROR(ApplyUpserts(state, items));
-    ids.clear();
-    vectors.clear();
-    return absl::OkStatus();
-  };
+  PendingUpserts pending;
   std::unique_ptr<storage::Iterator> it = store_->NewIterator(view);
   for (it->Seek(LogKey(after + 1)); it->Valid() && HasPrefix(it->key(), log_prefix_); it->Next()) {
     char op = 0;
@@ -226,38 +254,53 @@ absl::StatusOr<uint64_t> VectorSpace::ReplayLog(IndexState& state, uint64_t afte
     SOCHDB_RETURN_IF_ERROR(DecodeLogEntry(it->value(), &op, &id));
     ++replayed;
     if (op == kLogDelete) {
-      SOCHDB_RETURN_IF_ERROR(flush());
+      SOCHDB_RETURN_IF_ERROR(pending.Flush(state));
       SOCHDB_RETURN_IF_ERROR(ApplyDelete(state, id));
       continue;
     }
-    // The record holds the id's latest vector; a later entry for the same id re-applies it.
+    // The record holds the id's latest vector; a later entry for the same id re-applies it
+    // (ApplyUpserts tombstones the earlier label, even within one chunk).
     SOCHDB_ASSIGN_OR_RETURN(std::optional<std::string> record, store_->Get(RecordKey(id), view));
     if (!record.has_value()) continue;  // deleted later: a later 'd' entry follows
-    std::vector<float> vector;
-    std::string extra;
-    SOCHDB_RETURN_IF_ERROR(DecodeVectorRecord(*record, options_.spec.dimension, &vector, &extra));
-    ids.emplace_back(id);
-    vectors.push_back(std::move(vector));
-    if (ids.size() == kRebuildChunk) SOCHDB_RETURN_IF_ERROR(flush());
+    SOCHDB_RETURN_IF_ERROR(pending.Add(id, *record, options_.spec.dimension));
+    if (pending.size() == kRebuildChunk) SOCHDB_RETURN_IF_ERROR(pending.Flush(state));
   }
   SOCHDB_RETURN_IF_ERROR(it->status());
-  SOCHDB_RETURN_IF_ERROR(flush());
+  SOCHDB_RETURN_IF_ERROR(pending.Flush(state));
   return replayed;
 }
 
-absl::Status VectorSpace::WriteSnapshotFile(const IndexState& state, uint64_t sequence) const {
-  SOCHDB_ASSIGN_OR_RETURN(const std::string image, state.ann->Serialize());
-  std::string file(kSnapshotMagic, kMagicBytes);
-  PutU64(&file, sequence);
-  PutU64(&file, image.size());
-  file.append(image);
-  PutU64(&file, state.id_of.size());
-  for (const std::string& id : state.id_of) {
-    PutU32(&file, static_cast<uint32_t>(id.size()));
-    file.append(id);
+absl::Status VectorSpace::EncodeSnapshot(const IndexState& state, uint64_t sequence,
+                                         std::string* file) {
+  // One allocation up front: the image alone can be most of a gigabyte, and growing the string
+  // by doubling would copy it several times while the index is read-locked.
+  const AnnStats stats = state.ann->Stats();
+  size_t table = 8 + state.id_of.size() * 8;
+  for (const std::string& id : state.id_of) table += id.size();
+  for (const auto& [label, extra] : state.extra_of) table += extra.size();
+  file->reserve(kMagicBytes + 24 + stats.memory_bytes + stats.labels * sizeof(int) + table + 4);
+
+  file->append(kSnapshotMagic, kMagicBytes);
+  PutU64(file, sequence);
+  const size_t image_size_at = file->size();
+  PutU64(file, 0);  // patched below
+  SOCHDB_RETURN_IF_ERROR(state.ann->SerializeTo(file));
+  const uint64_t image_size = file->size() - image_size_at - 8;
+  for (int i = 0; i < 8; ++i) (*file)[image_size_at + i] = static_cast<char>(image_size >> (8 * i));
+  PutU64(file, state.id_of.size());
+  for (size_t label = 0; label < state.id_of.size(); ++label) {
+    const std::string& id = state.id_of[label];
+    PutU32(file, static_cast<uint32_t>(id.size()));
+    file->append(id);
+    auto extra = state.extra_of.find(static_cast<int64_t>(label));
+    if (extra == state.extra_of.end()) {
+      PutU32(file, 0);
+    } else {
+      PutU32(file, static_cast<uint32_t>(extra->second.size()));
+      file->append(extra->second);
+    }
   }
-  PutU32(&file, Crc32(file));
-  return WriteFileAtomically(options_.snapshot_path, file);
+  return absl::OkStatus();
 }
 
 absl::Status VectorSpace::TrimLog(uint64_t through) const {
@@ -278,15 +321,28 @@ absl::Status VectorSpace::TrimLog(uint64_t through) const {
 
 absl::Status VectorSpace::Snapshot() {
   if (options_.snapshot_path.empty()) return absl::OkStatus();
-  absl::MutexLock write_lock(&write_mu_);
-  if (last_sequence_ == snapshot_sequence_) return absl::OkStatus();
+  absl::MutexLock snapshot_lock(&snapshot_mu_);
+  std::string file;
+  uint64_t sequence = 0;
   {
+    absl::ReleasableMutexLock write_lock(&write_mu_);
+    if (last_sequence_ == snapshot_sequence_) return absl::OkStatus();
+    sequence = last_sequence_;
+    // Holding the index's reader lock pins the state at `sequence`: the next writer may commit
+    // to the store meanwhile, but it cannot touch the index until the encoding is done.
     absl::ReaderMutexLock index_lock(&index_mu_);
-    SOCHDB_RETURN_IF_ERROR(WriteSnapshotFile(*state_, last_sequence_));
+    write_lock.Release();
+    SOCHDB_RETURN_IF_ERROR(EncodeSnapshot(*state_, sequence, &file));
   }
-  snapshot_sequence_ = last_sequence_;
+  // Checksum, write and fsync with no lock held: writes and searches go on.
+  PutU32(&file, Crc32(file));
+  SOCHDB_RETURN_IF_ERROR(WriteFileAtomically(options_.snapshot_path, file));
+  {
+    absl::MutexLock write_lock(&write_mu_);
+    snapshot_sequence_ = std::max(snapshot_sequence_, sequence);
+  }
   // Keep the covered sequence's own entry: the log must always show the last sequence.
-  return TrimLog(last_sequence_ - 1);
+  return TrimLog(sequence - 1);
 }
 
 absl::Status VectorSpace::CompactIndex() {
@@ -328,6 +384,7 @@ absl::Status VectorSpace::Maintain() {
 }
 
 absl::Status VectorSpace::DropAll() {
+  absl::MutexLock snapshot_lock(&snapshot_mu_);  // no snapshot file appears after the drop
   absl::MutexLock write_lock(&write_mu_);
   for (const std::string& prefix : {record_prefix_, log_prefix_}) {
     for (;;) {

@@ -2,6 +2,7 @@
 // a corrupt or stale snapshot), the sequence bookkeeping across trims, compaction of tombstones
 // with writes racing it, combined upsert+delete batches, and dropping a space.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -246,6 +247,83 @@ TEST_CASE("compaction drops tombstones and keeps writes that race it") {
     for (const std::string& id : got) agree += std::count(exact.begin(), exact.end(), id);
   }
   CHECK(agree >= 190);  // recall@10 >= 0.95 over 20 queries
+}
+
+// The extra bytes of each hit for `q` (with_extra), by id.
+std::map<std::string, std::string> Extras(const VectorSpace& space, const std::vector<float>& q,
+                                          uint32_t k) {
+  auto hits = space.Search(q, k, 0, nullptr, -1, /*with_extra=*/true);
+  REQUIRE(hits.ok());
+  std::map<std::string, std::string> out;
+  for (const VectorHit& h : *hits) out[h.id] = h.extra;
+  return out;
+}
+
+TEST_CASE("extras are served from memory and survive replace, delete, snapshot and rebuild") {
+  Fixture f(/*threshold=*/64);  // the graph phase, so snapshots carry a FAISS image
+  auto space = f.OpenSpace();
+  std::map<std::string, std::string> expected;  // id -> extra, for every live id
+  for (uint32_t i = 0; i < 120; ++i) {
+    const std::string id = "id" + std::to_string(i);
+    const std::string extra = i % 3 == 0 ? "" : "meta" + std::to_string(i);
+    REQUIRE(Put(*space, id, i, extra).ok());
+    expected[id] = extra;
+  }
+  REQUIRE(Put(*space, "id1", 1, "").ok());  // replaced without an extra: the old one goes
+  expected["id1"] = "";
+  REQUIRE(Put(*space, "id3", 3, "now-meta").ok());
+  expected["id3"] = "now-meta";
+  storage::WriteBatch batch;
+  const std::string_view gone[] = {"id2"};
+  REQUIRE(space->Delete(gone, &batch).ok());
+  expected.erase("id2");
+
+  const auto check_all = [&](const char* when) {
+    INFO(when);
+    const auto all = Extras(*space, Vec(777), 200);
+    CHECK(all.size() == expected.size());
+    for (const auto& [id, extra] : all) CHECK(expected.at(id) == extra);
+  };
+  check_all("live");
+  REQUIRE(space->Snapshot().ok());
+  REQUIRE(Put(*space, "tail", 500, "tail-meta").ok());  // replayed from the log
+  expected["tail"] = "tail-meta";
+  f.Restart(space);
+  CHECK(space->Stats().loaded_from_snapshot);
+  check_all("snapshot + replay");
+  space.reset();
+  std::filesystem::remove(f.dir + "/space.snap");
+  f.Restart(space);
+  CHECK(!space->Stats().loaded_from_snapshot);
+  check_all("rebuilt from records");
+}
+
+TEST_CASE("writes that race a snapshot are all kept, whichever side of it they fall") {
+  Fixture f(/*threshold=*/256);
+  auto space = f.OpenSpace();
+  for (uint32_t i = 0; i < 3000; ++i) REQUIRE(Put(*space, "id" + std::to_string(i), i).ok());
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    for (uint32_t i = 0; i < 400; ++i) {
+      REQUIRE(Put(*space, "w" + std::to_string(i), 10'000 + i, "x").ok());
+    }
+    done = true;
+  });
+  int snapshots = 0;
+  while (!done) {
+    REQUIRE(space->Snapshot().ok());
+    ++snapshots;
+  }
+  writer.join();
+  INFO("snapshots taken during the writes: " << snapshots);
+  f.Restart(space);
+  CHECK(space->Stats().loaded_from_snapshot);
+  CHECK(space->size() == 3400);
+  for (uint32_t i = 0; i < 400; ++i) CHECK(space->Contains("w" + std::to_string(i)));
+  const auto mine = Extras(*space, Vec(10'000 + 17), 1);
+  REQUIRE(mine.size() == 1);
+  CHECK(mine.begin()->first == "w17");
+  CHECK(mine.begin()->second == "x");
 }
 
 TEST_CASE("Apply upserts and deletes in one batch; DropAll leaves nothing") {
