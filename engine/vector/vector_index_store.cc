@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <random>
+#include <set>
 #include <system_error>
 
 #include "absl/container/flat_hash_map.h"
@@ -164,8 +165,8 @@ VectorIndexStore::~VectorIndexStore() {
   }
 }
 
-std::string VectorIndexStore::SnapshotPath(const VectorIndexDefinition& d) const {
-  return absl::StrFormat("%s/vi-%016x.snap", options_.snapshot_dir, d.incarnation);
+std::string VectorIndexStore::SnapshotPath(uint64_t incarnation) const {
+  return absl::StrFormat("%s/vi-%016x.snap", options_.snapshot_dir, incarnation);
 }
 
 absl::StatusOr<std::shared_ptr<VectorSpace>> VectorIndexStore::OpenSpace(
@@ -173,7 +174,7 @@ absl::StatusOr<std::shared_ptr<VectorSpace>> VectorIndexStore::OpenSpace(
   VectorSpaceOptions space;
   space.scope = {kScopeTag, d.tenant, d.name, EncodeVectorId(d.incarnation)};
   space.spec = d.spec;
-  space.snapshot_path = SnapshotPath(d);
+  space.snapshot_path = SnapshotPath(d.incarnation);
   space.snapshot_every_changes = options_.snapshot_every_changes;
   SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<VectorSpace> opened,
                           VectorSpace::Open(store_, std::move(space)));
@@ -183,6 +184,8 @@ absl::StatusOr<std::shared_ptr<VectorSpace>> VectorIndexStore::OpenSpace(
 absl::Status VectorIndexStore::LoadAll() {
   const std::string prefix = KeyBuilder(KeyFamily::kVectorIndex).key();
   std::vector<VectorIndexDefinition> definitions;
+  std::set<Key> unreadable;
+  bool unreadable_key = false;
   {
     std::unique_ptr<storage::Iterator> it = store_->NewIterator();
     for (it->Seek(prefix); it->Valid() && it->key().substr(0, prefix.size()) == prefix;
@@ -191,8 +194,15 @@ absl::Status VectorIndexStore::LoadAll() {
       storage::KeyFamily family;
       std::string_view tenant, name;
       absl::StatusOr<VectorIndexDefinition> d = DecodeDefinition(it->value());
-      if (!key.Family(&family) || !key.Name(&tenant) || !key.Name(&name) || !d.ok()) {
-        spdlog::error("skipping an unreadable vector index definition");
+      if (!key.Family(&family) || !key.Name(&tenant) || !key.Name(&name)) {
+        spdlog::error("skipping a vector index definition with an unreadable key");
+        unreadable_key = true;
+        continue;
+      }
+      if (!d.ok()) {
+        spdlog::error("skipping the unreadable definition of vector index {}:{}: {}", tenant,
+                      name, d.status().ToString());
+        unreadable.emplace(std::string(tenant), std::string(name));
         continue;
       }
       d->tenant = std::string(tenant);
@@ -200,6 +210,11 @@ absl::Status VectorIndexStore::LoadAll() {
       definitions.push_back(*std::move(d));
     }
     SOCHDB_RETURN_IF_ERROR(it->status());
+  }
+  if (unreadable_key) {
+    spdlog::warn("not sweeping dropped vector indexes: a definition key is unreadable");
+  } else {
+    SOCHDB_RETURN_IF_ERROR(SweepDropped(definitions, unreadable));
   }
   for (VectorIndexDefinition& d : definitions) {
     const absl::Time started = absl::Now();
@@ -220,6 +235,68 @@ absl::Status VectorIndexStore::LoadAll() {
     absl::MutexLock lock(&mu_);
     indexes_.emplace(Key{d.tenant, d.name}, std::move(entry));
   }
+  return absl::OkStatus();
+}
+
+absl::Status VectorIndexStore::SweepDropped(const std::vector<VectorIndexDefinition>& live,
+                                            const std::set<Key>& unreadable) {
+  std::set<std::vector<std::string>> live_scopes;
+  std::set<std::string> live_snapshots;
+  for (const VectorIndexDefinition& d : live) {
+    live_scopes.insert({kScopeTag, d.tenant, d.name, EncodeVectorId(d.incarnation)});
+    live_snapshots.insert(SnapshotPath(d.incarnation));
+  }
+  // One seek per scope: a scope's keys are contiguous, so the sweep skips past each at once.
+  std::set<std::vector<std::string>> orphans;
+  for (KeyFamily family : {KeyFamily::kVector, KeyFamily::kVectorLog}) {
+    const std::string prefix = KeyBuilder(family).Name(kScopeTag).key();
+    std::unique_ptr<storage::Iterator> it = store_->NewIterator();
+    it->Seek(prefix);
+    while (it->Valid() && it->key().substr(0, prefix.size()) == prefix) {
+      storage::KeyReader key(it->key());
+      KeyFamily f;
+      std::string_view tag, tenant, name, incarnation;
+      if (!key.Family(&f) || !key.Name(&tag) || !key.Name(&tenant) || !key.Name(&name) ||
+          !key.Name(&incarnation)) {
+        spdlog::error("skipping an unreadable vector key");
+        it->Next();
+        continue;
+      }
+      std::vector<std::string> scope = {kScopeTag, std::string(tenant), std::string(name),
+                                        std::string(incarnation)};
+      const std::string next = storage::PrefixSuccessor(VectorScopePrefix(family, scope));
+      if (live_scopes.count(scope) == 0 &&
+          unreadable.count(Key{std::string(tenant), std::string(name)}) == 0) {
+        orphans.insert(std::move(scope));
+      }
+      if (next.empty()) break;
+      it->Seek(next);
+    }
+    SOCHDB_RETURN_IF_ERROR(it->status());
+  }
+  for (const std::vector<std::string>& scope : orphans) {
+    const uint64_t incarnation = DecodeVectorId(scope[3]);
+    spdlog::warn("vector index {}:{} (incarnation {:016x}) was dropped part-way; finishing it",
+                 scope[1], scope[2], incarnation);
+    SOCHDB_RETURN_IF_ERROR(VectorSpace::DropScope(store_, scope, SnapshotPath(incarnation)));
+  }
+  if (!unreadable.empty()) return absl::OkStatus();  // their snapshot files cannot be told apart
+  // Snapshot files no definition names: a drop that stopped after deleting every key.
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(options_.snapshot_dir, error)) {
+    const std::string file = entry.path().filename().string();
+    if (file.size() != 3 + 16 + 5 || file.rfind("vi-", 0) != 0 ||
+        file.compare(file.size() - 5, 5, ".snap") != 0) {
+      continue;
+    }
+    const std::string path = absl::StrFormat("%s/%s", options_.snapshot_dir, file);
+    if (live_snapshots.count(path) > 0) continue;
+    spdlog::warn("removing the snapshot {} of a dropped vector index", path);
+    std::error_code removed;
+    std::filesystem::remove(path, removed);
+    if (removed) spdlog::warn("cannot remove {}: {}", path, removed.message());
+  }
+  if (error) spdlog::warn("cannot list {}: {}", options_.snapshot_dir, error.message());
   return absl::OkStatus();
 }
 

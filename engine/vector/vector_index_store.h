@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -146,12 +147,17 @@ class VectorIndexStore {
 
   VectorIndexStore(storage::Store* store, VectorIndexStoreOptions options);
   absl::Status LoadAll();
+  // Deletes the records, change log and snapshot file of every index scope that no definition
+  // names: what a Drop interrupted by a crash left behind (Drop deletes the definition first).
+  // `unreadable` are indexes whose definition could not be decoded: their data stays.
+  absl::Status SweepDropped(const std::vector<VectorIndexDefinition>& live,
+                            const std::set<Key>& unreadable);
   // The index's space (and, when asked, its requested metric) in one lookup.
   absl::StatusOr<std::shared_ptr<VectorSpace>> SpaceFor(const std::string& tenant,
                                                         const std::string& name,
                                                         int32_t* metric_code = nullptr) const;
   absl::StatusOr<std::shared_ptr<VectorSpace>> OpenSpace(const VectorIndexDefinition& d) const;
-  std::string SnapshotPath(const VectorIndexDefinition& d) const;
+  std::string SnapshotPath(uint64_t incarnation) const;
   void MaintenanceLoop();
 
   storage::Store* const store_;

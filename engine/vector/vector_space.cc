@@ -19,12 +19,6 @@ namespace {
 using storage::KeyBuilder;
 using storage::KeyFamily;
 
-std::string ScopePrefix(KeyFamily family, const std::vector<std::string>& scope) {
-  KeyBuilder key(family);
-  for (const std::string& name : scope) key.Name(name);
-  return key.key();
-}
-
 absl::Status ValidateItems(absl::Span<const VectorItem> items, uint32_t dimension) {
   for (size_t i = 0; i < items.size(); ++i) {
     const VectorItem& item = items[i];
@@ -50,11 +44,17 @@ absl::Status ValidateItems(absl::Span<const VectorItem> items, uint32_t dimensio
 
 }  // namespace
 
+std::string VectorScopePrefix(KeyFamily family, const std::vector<std::string>& scope) {
+  KeyBuilder key(family);
+  for (const std::string& name : scope) key.Name(name);
+  return key.key();
+}
+
 VectorSpace::VectorSpace(storage::Store* store, VectorSpaceOptions options)
     : store_(store),
       options_(std::move(options)),
-      record_prefix_(ScopePrefix(KeyFamily::kVector, options_.scope)),
-      log_prefix_(ScopePrefix(KeyFamily::kVectorLog, options_.scope)) {}
+      record_prefix_(VectorScopePrefix(KeyFamily::kVector, options_.scope)),
+      log_prefix_(VectorScopePrefix(KeyFamily::kVectorLog, options_.scope)) {}
 
 VectorSpace::~VectorSpace() = default;
 

@@ -42,6 +42,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
+#include "engine/storage/keys.h"
 #include "engine/storage/store.h"
 #include "engine/vector/ann_index.h"
 
@@ -72,6 +73,10 @@ struct VectorSpaceOptions {
   // Rebuild when tombstones exceed this fraction of labels (and at least 1,000 of them).
   double rebuild_tombstone_ratio = 0.3;
 };
+
+// The key prefix under which a space with `scope` keeps its records (family kVector) or its
+// change log (kVectorLog).
+std::string VectorScopePrefix(storage::KeyFamily family, const std::vector<std::string>& scope);
 
 struct VectorItem {
   std::string_view id;
@@ -147,6 +152,11 @@ class VectorSpace {
   // Deletes every record, log entry and the snapshot file of this space (in several batches).
   // The space must not be used afterwards.
   absl::Status DropAll();
+  // The same for a space that is not open: what a drop interrupted by a crash left behind.
+  // Records go first, the change log next and the snapshot file last, so a crash part-way
+  // leaves keys under `scope` for the next sweep to find.
+  static absl::Status DropScope(storage::Store* store, const std::vector<std::string>& scope,
+                                const std::string& snapshot_path);
 
   VectorSpaceStats Stats() const;
 

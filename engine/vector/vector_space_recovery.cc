@@ -386,10 +386,17 @@ absl::Status VectorSpace::Maintain() {
 absl::Status VectorSpace::DropAll() {
   absl::MutexLock snapshot_lock(&snapshot_mu_);  // no snapshot file appears after the drop
   absl::MutexLock write_lock(&write_mu_);
-  for (const std::string& prefix : {record_prefix_, log_prefix_}) {
+  return DropScope(store_, options_.scope, options_.snapshot_path);
+}
+
+absl::Status VectorSpace::DropScope(storage::Store* store, const std::vector<std::string>& scope,
+                                    const std::string& snapshot_path) {
+  for (const std::string& prefix :
+       {VectorScopePrefix(storage::KeyFamily::kVector, scope),
+        VectorScopePrefix(storage::KeyFamily::kVectorLog, scope)}) {
     for (;;) {
       storage::WriteBatch batch;
-      std::unique_ptr<storage::Iterator> it = store_->NewIterator();
+      std::unique_ptr<storage::Iterator> it = store->NewIterator();
       for (it->Seek(prefix); it->Valid() && HasPrefix(it->key(), prefix) &&
                              batch.Count() < kDeleteBatch;
            it->Next()) {
@@ -397,10 +404,10 @@ absl::Status VectorSpace::DropAll() {
       }
       SOCHDB_RETURN_IF_ERROR(it->status());
       if (batch.Count() == 0) break;
-      SOCHDB_RETURN_IF_ERROR(store_->Write(&batch));
+      SOCHDB_RETURN_IF_ERROR(store->Write(&batch));
     }
   }
-  if (!options_.snapshot_path.empty()) SOCHDB_RETURN_IF_ERROR(RemoveFile(options_.snapshot_path));
+  if (!snapshot_path.empty()) SOCHDB_RETURN_IF_ERROR(RemoveFile(snapshot_path));
   return absl::OkStatus();
 }
 

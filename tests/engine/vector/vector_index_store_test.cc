@@ -1,0 +1,162 @@
+// Tests of VectorIndexStore's start-up sweep: a DropIndex that stopped after deleting the
+// definition (the process died part-way) leaves records, change log and a snapshot file under
+// an incarnation nothing names; the next open deletes them and leaves every live index intact.
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "engine/storage/keys.h"
+#include "engine/storage/store.h"
+#include "engine/vector/vector_index_store.h"
+#include "tests/common/status_testing.h"
+#include "tests/engine/storage/test_env.h"
+
+namespace sochdb::vector {
+namespace {
+
+using storage::KeyBuilder;
+using storage::KeyFamily;
+using testing::ValueOrFail;
+
+constexpr uint32_t kDim = 4;
+
+struct Fixture {
+  Fixture() : dir(storage::testing::FreshTestDir("index_store")) { OpenStore(); }
+
+  void OpenStore() {
+    storage::StoreOptions options;
+    options.sync_mode = storage::SyncMode::kOff;
+    store = *storage::Store::Open(dir + "/db", options);
+  }
+
+  std::unique_ptr<VectorIndexStore> OpenIndexes() {
+    VectorIndexStoreOptions options;
+    options.snapshot_dir = dir + "/snapshots";
+    options.maintenance_interval = absl::Hours(1);
+    auto indexes = VectorIndexStore::Open(store.get(), options);
+    REQUIRE(indexes.ok());
+    return *std::move(indexes);
+  }
+
+  VectorIndexDefinition Create(VectorIndexStore& indexes, const std::string& name) {
+    VectorIndexDefinition request;
+    request.tenant = "acme";
+    request.name = name;
+    request.spec.dimension = kDim;
+    request.spec.metric = Metric::kL2;
+    return ValueOrFail(indexes.Create(request));
+  }
+
+  // n vectors; vector i is (i, 0, 0, 0).
+  void Fill(VectorIndexStore& indexes, const std::string& name, int n) {
+    std::vector<uint64_t> ids;
+    std::vector<float> vectors;
+    for (int i = 0; i < n; ++i) {
+      ids.push_back(static_cast<uint64_t>(i));
+      vectors.insert(vectors.end(), {static_cast<float>(i), 0, 0, 0});
+    }
+    REQUIRE_OK(indexes.Insert("acme", name, ids, vectors, {}).status());
+  }
+
+  // Keys of `family` under the index's scope.
+  size_t CountKeys(KeyFamily family, const VectorIndexDefinition& d) {
+    const std::string prefix = VectorScopePrefix(
+        family, {"vi", d.tenant, d.name, EncodeVectorId(d.incarnation)});
+    size_t n = 0;
+    std::unique_ptr<storage::Iterator> it = store->NewIterator();
+    for (it->Seek(prefix); it->Valid() && it->key().substr(0, prefix.size()) == prefix; it->Next()) {
+      ++n;
+    }
+    REQUIRE(it->status().ok());
+    return n;
+  }
+
+  std::string SnapshotFile(const VectorIndexDefinition& d) const {
+    char name[64];
+    std::snprintf(name, sizeof(name), "/snapshots/vi-%016llx.snap",
+                  static_cast<unsigned long long>(d.incarnation));
+    return dir + name;
+  }
+
+  // What a crash right after Drop's first write leaves: the definition gone, the data not.
+  void DeleteDefinitionOnly(const VectorIndexDefinition& d) {
+    storage::WriteBatch batch;
+    batch.Delete(KeyBuilder(KeyFamily::kVectorIndex).Name(d.tenant).Name(d.name).key());
+    REQUIRE(store->Write(&batch).ok());
+  }
+
+  std::string dir;
+  std::unique_ptr<storage::Store> store;
+};
+
+TEST_CASE("an interrupted drop is finished at the next open; live indexes are untouched") {
+  Fixture f;
+  VectorIndexDefinition dropped, kept;
+  {
+    std::unique_ptr<VectorIndexStore> indexes = f.OpenIndexes();
+    dropped = f.Create(*indexes, "dropped");
+    kept = f.Create(*indexes, "kept");
+    f.Fill(*indexes, "dropped", 50);
+    f.Fill(*indexes, "kept", 40);
+  }  // closing snapshots both indexes
+  REQUIRE(std::filesystem::exists(f.SnapshotFile(dropped)));
+  REQUIRE(f.CountKeys(KeyFamily::kVector, dropped) == 50);
+  {
+    // More writes after the snapshot, so the change log holds entries too.
+    std::unique_ptr<VectorIndexStore> indexes = f.OpenIndexes();
+    f.Fill(*indexes, "dropped", 60);
+    REQUIRE(f.CountKeys(KeyFamily::kVectorLog, dropped) > 0);
+  }
+  f.DeleteDefinitionOnly(dropped);
+  // A snapshot file of an incarnation that no longer has any key, and an unrelated file.
+  const std::string stray = f.dir + "/snapshots/vi-00000000000000ab.snap";
+  const std::string unrelated = f.dir + "/snapshots/notes.txt";
+  std::ofstream(stray) << "x";
+  std::ofstream(unrelated) << "x";
+
+  std::unique_ptr<VectorIndexStore> indexes = f.OpenIndexes();
+  CHECK(f.CountKeys(KeyFamily::kVector, dropped) == 0);
+  CHECK(f.CountKeys(KeyFamily::kVectorLog, dropped) == 0);
+  CHECK_FALSE(std::filesystem::exists(f.SnapshotFile(dropped)));
+  CHECK_FALSE(std::filesystem::exists(stray));
+  CHECK(std::filesystem::exists(unrelated));
+  CHECK(indexes->Definition("acme", "dropped").status().code() == absl::StatusCode::kNotFound);
+
+  CHECK(f.CountKeys(KeyFamily::kVector, kept) == 40);
+  CHECK(std::filesystem::exists(f.SnapshotFile(kept)));
+  VectorSearchOptions options;
+  options.k = 3;
+  const std::vector<float> query = {7.2f, 0, 0, 0};
+  VectorSearchOutcome found = ValueOrFail(indexes->Search("acme", "kept", query, options));
+  REQUIRE(found.hits.size() == 3);
+  CHECK(found.hits[0].id == 7);
+  CHECK(found.hits[1].id == 8);
+  CHECK(found.hits[2].id == 6);
+
+  // A new index under the dropped name starts empty.
+  f.Create(*indexes, "dropped");
+  CHECK(ValueOrFail(indexes->Stats("acme", "dropped")).num_vectors == 0);
+}
+
+TEST_CASE("the data of an index whose definition is unreadable is kept") {
+  Fixture f;
+  VectorIndexDefinition d;
+  {
+    std::unique_ptr<VectorIndexStore> indexes = f.OpenIndexes();
+    d = f.Create(*indexes, "garbled");
+    f.Fill(*indexes, "garbled", 30);
+  }
+  storage::WriteBatch batch;
+  batch.Put(KeyBuilder(KeyFamily::kVectorIndex).Name(d.tenant).Name(d.name).key(), "format=9");
+  REQUIRE(f.store->Write(&batch).ok());
+
+  std::unique_ptr<VectorIndexStore> indexes = f.OpenIndexes();
+  CHECK(f.CountKeys(KeyFamily::kVector, d) == 30);
+  CHECK(std::filesystem::exists(f.SnapshotFile(d)));
+}
+
+}  // namespace
+}  // namespace sochdb::vector
