@@ -206,17 +206,9 @@ absl::Status CollectionStore::LoadDocuments(
 // Snapshot files of incarnations no definition names (a drop stopped before removing its file).
 void CollectionStore::RemoveStraySnapshots(
     const std::map<std::string, std::shared_ptr<Collection>>& by_prefix) const {
-  std::set<std::string> live;
-  for (const auto& [prefix, c] : by_prefix) live.insert(SnapshotPath(c->definition.incarnation));
-  std::error_code error;
-  for (const auto& entry : std::filesystem::directory_iterator(options_.snapshot_dir, error)) {
-    const std::string file = entry.path().filename().string();
-    if (file.size() != 4 + 16 + 5 || file.rfind("col-", 0) != 0 ||
-        file.compare(file.size() - 5, 5, ".snap") != 0) {
-      continue;
-    }
-    const std::string path = absl::StrFormat("%s/%s", options_.snapshot_dir, file);
-    if (live.count(path) > 0) continue;
+  std::vector<std::string> live;
+  for (const auto& [prefix, c] : by_prefix) live.push_back(SnapshotPath(c->definition.incarnation));
+  for (const std::string& path : StraySnapshotFiles(options_.snapshot_dir, "col-", live)) {
     spdlog::warn("removing the snapshot {} of a dropped collection", path);
     absl::Status s = RemoveFile(path);
     if (!s.ok()) spdlog::warn("cannot remove {}: {}", path, s.ToString());

@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <string>
+#include <system_error>
 
 #include "absl/strings/str_cat.h"
 
@@ -105,6 +107,23 @@ absl::Status RemoveFile(const std::string& path) {
     return SystemError("cannot remove", path, errno);
   }
   return absl::OkStatus();
+}
+
+std::vector<std::string> StraySnapshotFiles(const std::string& dir, std::string_view prefix,
+                                            const std::vector<std::string>& keep) {
+  constexpr std::string_view kSuffix = ".snap";
+  std::vector<std::string> stray;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
+    const std::string file = entry.path().filename().string();
+    if (file.size() != prefix.size() + 16 + kSuffix.size() || file.rfind(prefix, 0) != 0 ||
+        file.compare(file.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0) {
+      continue;
+    }
+    std::string path = absl::StrCat(dir, "/", file);
+    if (std::find(keep.begin(), keep.end(), path) == keep.end()) stray.push_back(std::move(path));
+  }
+  return stray;
 }
 
 uint32_t Crc32(std::string_view data) {

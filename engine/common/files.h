@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -22,6 +23,12 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path);
 
 // Removes `path`; OK when it did not exist.
 absl::Status RemoveFile(const std::string& path);
+
+// The paths (dir + "/" + name) of the files in `dir` named `prefix` + 16 hex digits + ".snap"
+// that `keep` does not contain: snapshot files a drop left behind when it stopped part-way.
+// An unreadable directory yields what could be listed.
+std::vector<std::string> StraySnapshotFiles(const std::string& dir, std::string_view prefix,
+                                            const std::vector<std::string>& keep);
 
 // CRC-32 (zlib's polynomial) of `data`, for checksums of files we write.
 uint32_t Crc32(std::string_view data);

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "engine/common/files.h"
 #include "engine/common/status_macros.h"
 #include "engine/storage/keys.h"
 #include "spdlog/spdlog.h"
@@ -241,10 +242,10 @@ absl::Status VectorIndexStore::LoadAll() {
 absl::Status VectorIndexStore::SweepDropped(const std::vector<VectorIndexDefinition>& live,
                                             const std::set<Key>& unreadable) {
   std::set<std::vector<std::string>> live_scopes;
-  std::set<std::string> live_snapshots;
+  std::vector<std::string> live_snapshots;
   for (const VectorIndexDefinition& d : live) {
     live_scopes.insert({kScopeTag, d.tenant, d.name, EncodeVectorId(d.incarnation)});
-    live_snapshots.insert(SnapshotPath(d.incarnation));
+    live_snapshots.push_back(SnapshotPath(d.incarnation));
   }
   // One seek per scope: a scope's keys are contiguous, so the sweep skips past each at once.
   std::set<std::vector<std::string>> orphans;
@@ -282,21 +283,11 @@ absl::Status VectorIndexStore::SweepDropped(const std::vector<VectorIndexDefinit
   }
   if (!unreadable.empty()) return absl::OkStatus();  // their snapshot files cannot be told apart
   // Snapshot files no definition names: a drop that stopped after deleting every key.
-  std::error_code error;
-  for (const auto& entry : std::filesystem::directory_iterator(options_.snapshot_dir, error)) {
-    const std::string file = entry.path().filename().string();
-    if (file.size() != 3 + 16 + 5 || file.rfind("vi-", 0) != 0 ||
-        file.compare(file.size() - 5, 5, ".snap") != 0) {
-      continue;
-    }
-    const std::string path = absl::StrFormat("%s/%s", options_.snapshot_dir, file);
-    if (live_snapshots.count(path) > 0) continue;
+  for (const std::string& path : StraySnapshotFiles(options_.snapshot_dir, "vi-", live_snapshots)) {
     spdlog::warn("removing the snapshot {} of a dropped vector index", path);
-    std::error_code removed;
-    std::filesystem::remove(path, removed);
-    if (removed) spdlog::warn("cannot remove {}: {}", path, removed.message());
+    absl::Status s = RemoveFile(path);
+    if (!s.ok()) spdlog::warn("cannot remove {}: {}", path, s.ToString());
   }
-  if (error) spdlog::warn("cannot list {}: {}", options_.snapshot_dir, error.message());
   return absl::OkStatus();
 }
 
