@@ -1,4 +1,5 @@
 // sochdb-grpc: entry point. Parses flags, environment and config file, then runs the server.
+#include <limits.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -24,9 +25,14 @@ void ReexecWithHugePageMalloc(char** argv) {
   if (tunables != nullptr && std::strstr(tunables, "glibc.malloc.hugetlb") != nullptr) return;
   std::string value = "glibc.malloc.hugetlb=1";
   if (tunables != nullptr && tunables[0] != '\0') value = std::string(tunables) + ":" + value;
+  // The binary's own path rather than /proc/self/exe, so the process keeps its name in ps/top.
+  char self[PATH_MAX];
+  const ssize_t length = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (length <= 0) return;
+  self[length] = '\0';
   if (::setenv("GLIBC_TUNABLES", value.c_str(), 1) != 0) return;
-  ::execv("/proc/self/exe", argv);
-  // exec failed (no /proc, say): run on as we are, with the default allocator settings.
+  ::execv(self, argv);
+  // exec failed (the binary was replaced, say): run on with the default allocator settings.
   if (tunables == nullptr) {
     ::unsetenv("GLIBC_TUNABLES");
   } else {
