@@ -27,6 +27,7 @@
 #include <cmath>
 #include <thread>
 
+#include "absl/strings/str_format.h"
 #include "engine/common/status_macros.h"
 #include "engine/vector/ann_internal.h"
 
@@ -144,9 +145,9 @@ class FlatSimdDistance final : public faiss::FlatCodesDistanceComputer {
   const float* query_ = nullptr;
 };
 
-// Flat storage whose distance computer is ours. FAISS builds the graph through the storage's
-// get_distance_computer (hnsw_add_vertices), so this is what puts the SIMD kernels under graph
-// construction too: the build spends most of its time in distances. It adds no state, so
+// Flat storage whose distance computer is ours, so that anything FAISS computes over the
+// storage by itself (its own graph construction, which CompareFlatBuildWithFaiss runs against
+// ann_build.cc's) uses the same kernels, and rounds the same, as our code. It adds no state, so
 // faiss::write_index serialises it as the IndexFlat it derives from, and ReadGraph swaps the
 // IndexFlat that read_index creates back to this class (AdoptSimdStorage).
 class SimdFlatStorage final : public faiss::IndexFlat {
@@ -233,6 +234,46 @@ uint32_t WidenedEf(uint32_t ef, uint32_t k, double fraction) {
 
 void SetFaissThreads(int threads) { faiss_threads.store(threads, std::memory_order_relaxed); }
 
+namespace testing {
+
+absl::Status CompareFlatBuildWithFaiss(const IndexSpec& spec, absl::Span<const float> vectors) {
+  if (spec.quantization != Quantization::kNone || spec.metric == Metric::kCosine) {
+    return absl::InvalidArgumentError("full-precision L2 or DOT specs only");
+  }
+  const int64_t n = static_cast<int64_t>(vectors.size() / spec.dimension);
+  const int64_t first = n / 2;
+  const float* second = vectors.data() + first * spec.dimension;
+  internal::GraphPtr ours(NewGraph(spec));
+  internal::GraphPtr theirs(NewGraph(spec));
+  omp_set_num_threads(1);
+  absl::Status built = internal::CatchFaiss("comparing graph builds", [&] {
+    internal::AddToFlatGraph(*ours, vectors.data(), first);
+    internal::AddToFlatGraph(*ours, second, n - first);
+    theirs->add(first, vectors.data());
+    theirs->add(n - first, second);
+  });
+  UseFaissThreads();
+  SOCHDB_RETURN_IF_ERROR(built);
+  const faiss::HNSW& a = ours->hnsw;
+  const faiss::HNSW& b = theirs->hnsw;
+  if (a.entry_point != b.entry_point || a.max_level != b.max_level) {
+    return absl::InternalError(absl::StrFormat("entry point %d/%d, max level %d/%d",
+                                               a.entry_point, b.entry_point, a.max_level,
+                                               b.max_level));
+  }
+  if (a.levels != b.levels || a.offsets != b.offsets) {
+    return absl::InternalError("level assignments differ");
+  }
+  for (size_t i = 0; i < a.neighbors.size() || i < b.neighbors.size(); ++i) {
+    if (i >= a.neighbors.size() || i >= b.neighbors.size() || a.neighbors[i] != b.neighbors[i]) {
+      return absl::InternalError(absl::StrFormat("neighbour slot %d differs", i));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace testing
+
 namespace internal {
 
 void GraphDeleter::operator()(faiss::IndexHNSW* graph) const { delete graph; }
@@ -255,7 +296,7 @@ absl::StatusOr<GraphPtr> BuildGraph(const IndexSpec& spec, const float* vectors,
     graph.reset(NewGraph(spec));
     UseFaissThreads();
     if (!graph->is_trained) graph->train(n, vectors);
-    graph->add(n, vectors);
+    if (!AddToFlatGraph(*graph, vectors, n)) graph->add(n, vectors);
   }));
   return graph;
 }
@@ -263,7 +304,7 @@ absl::StatusOr<GraphPtr> BuildGraph(const IndexSpec& spec, const float* vectors,
 absl::Status AddToGraph(faiss::IndexHNSW& graph, const float* vectors, int64_t n) {
   return CatchFaiss("adding to the HNSW graph", [&] {
     UseFaissThreads();
-    graph.add(n, vectors);
+    if (!AddToFlatGraph(graph, vectors, n)) graph.add(n, vectors);
   });
 }
 

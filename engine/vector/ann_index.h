@@ -155,6 +155,14 @@ class AnnIndex {
 // are single-threaded). Called once at start-up by the server; default = hardware threads.
 void SetFaissThreads(int threads);
 
+namespace testing {
+// Builds an HNSW graph over the n = vectors.size() / dimension vectors of a resolved
+// full-precision L2 or DOT spec twice on one thread, in two batches: with FAISS's own
+// construction and with ours (ann_build.cc). OK when the two graphs are identical link for
+// link (they must be: same algorithm, same level draws); otherwise the first difference.
+absl::Status CompareFlatBuildWithFaiss(const IndexSpec& spec, absl::Span<const float> vectors);
+}  // namespace testing
+
 }  // namespace sochdb::vector
 
 #endif  // SOCHDB_ENGINE_VECTOR_ANN_INDEX_H_

@@ -161,6 +161,10 @@ using GraphPtr = std::unique_ptr<faiss::IndexHNSW, GraphDeleter>;
 // quantizer first for SCALAR and PRODUCT.
 absl::StatusOr<GraphPtr> BuildGraph(const IndexSpec& spec, const float* vectors, int64_t n);
 absl::Status AddToGraph(faiss::IndexHNSW& graph, const float* vectors, int64_t n);
+// Adds `n` vectors to a graph over flat storage with ann_build.cc's construction (FAISS's
+// algorithm with prefetched distances); false, with nothing done, for quantized storage.
+// FAISS exceptions propagate (callers wrap it in CatchFaiss).
+bool AddToFlatGraph(faiss::IndexHNSW& graph, const float* vectors, int64_t n);
 // Gives a graph over flat storage our SIMD distance computer for builds as well as searches
 // (ann_graph.cc's SimdFlatStorage); a no-op for quantized storage. ReadGraph calls it on every
 // graph it loads.

@@ -160,6 +160,24 @@ TEST_CASE("ef trades recall for work") {
   CHECK(high >= low);
 }
 
+TEST_CASE("our flat graph construction builds exactly FAISS's graph") {
+  bench::ClusteredOptions options;
+  options.vectors = 3'000;
+  options.dimension = 32;
+  options.queries = 0;
+  options.clusters = 16;
+  const bench::VectorDataset data = bench::MakeClusteredDataset(options);
+  for (Metric metric : {Metric::kL2, Metric::kDot}) {
+    IndexSpec spec;
+    spec.dimension = 32;
+    spec.metric = metric;
+    spec.m = 8;
+    spec.ef_construction = 40;
+    INFO(MetricName(metric));
+    REQUIRE_OK(CompareFlatBuildWithFaiss(ValueOrFail(ResolveSpec(spec)), data.base));
+  }
+}
+
 // Not run by default: `ann_index_test "[.bench]"` times adds of 50k x 128 at M 32 with 1 and
 // 2 OpenMP threads (the figure quoted in the engine's notes).
 TEST_CASE("batch add speed by OpenMP threads", "[.bench]") {
