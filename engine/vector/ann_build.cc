@@ -19,6 +19,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <exception>
 #include <queue>
 #include <utility>
 #include <vector>
@@ -127,28 +128,71 @@ class GraphBuilder {
       for (int j = begin; j < end; ++j) {
         std::swap(order[j], order[j + shuffle.rand_int(end - j)]);
       }
+      // An exception must not leave an OpenMP region (that terminates the process): the first
+      // one stops the remaining work and is rethrown after it.
+      std::exception_ptr failure;
 #pragma omp parallel if (end > begin + 100)
       {
-        faiss::VisitedTable visited(static_cast<int>(ntotal));
-        BuildDistance distance = prototype_;
-        Scratch scratch(max_degree_);
+        try {
+          faiss::VisitedTable visited(static_cast<int>(ntotal));
+          BuildDistance distance = prototype_;
+          Scratch scratch(max_degree_);
 #pragma omp for schedule(static)
-        for (int i = begin; i < end; ++i) {
-          distance.SetQuery(distance.Vector(order[i]));
-          AddVertex(distance, level, order[i], visited, scratch);
+          for (int i = begin; i < end; ++i) {
+            bool stop = false;
+#pragma omp atomic read
+            stop = failed_;
+            if (stop) continue;
+            try {
+              distance.SetQuery(distance.Vector(order[i]));
+              AddVertex(distance, level, order[i], visited, scratch);
+            } catch (...) {
+              UnlockAll(scratch);
+              Fail(&failure);
+            }
+          }
+        } catch (...) {
+          Fail(&failure);
         }
       }
+      if (failure) std::rethrow_exception(failure);
       end = begin;
     }
   }
 
  private:
-  // Per-thread buffers for one neighbour list's ids and distances.
+  void Fail(std::exception_ptr* failure) {
+#pragma omp critical(sochdb_hnsw_failure)
+    {
+      if (!*failure) *failure = std::current_exception();
+#pragma omp atomic write
+      failed_ = true;
+    }
+  }
+
+  // Per-thread buffers for one neighbour list's ids and distances, and the vertex locks the
+  // thread holds (released if an exception unwinds through it).
   struct Scratch {
-    explicit Scratch(size_t degree) : ids(degree + 1), distances(degree + 1) {}
+    explicit Scratch(size_t degree) : ids(degree + 1), distances(degree + 1) {
+      held.reserve(2);  // at most one is held at a time; Lock never allocates
+    }
     std::vector<storage_idx_t> ids;
     std::vector<float> distances;
+    std::vector<storage_idx_t> held;
   };
+
+  void Lock(Scratch& scratch, storage_idx_t vertex) {
+    omp_set_lock(&locks_[vertex]);
+    scratch.held.push_back(vertex);
+  }
+  void Unlock(Scratch& scratch, storage_idx_t vertex) {
+    scratch.held.erase(std::find(scratch.held.begin(), scratch.held.end(), vertex));
+    omp_unset_lock(&locks_[vertex]);
+  }
+  void UnlockAll(Scratch& scratch) {
+    for (storage_idx_t vertex : scratch.held) omp_unset_lock(&locks_[vertex]);
+    scratch.held.clear();
+  }
 
   void AddVertex(BuildDistance& distance, int vertex_level, storage_idx_t vertex,
                  faiss::VisitedTable& visited, Scratch& scratch) {
@@ -162,7 +206,7 @@ class GraphBuilder {
       }
     }
     if (nearest < 0) return;
-    omp_set_lock(&locks_[vertex]);
+    Lock(scratch, vertex);
     int level = hnsw_.max_level;
     float d_nearest = distance.ToQuery(nearest);
     for (; level > vertex_level; --level) {
@@ -171,7 +215,7 @@ class GraphBuilder {
     for (; level >= 0; --level) {
       AddLinksStartingFrom(distance, vertex, nearest, d_nearest, level, visited, scratch);
     }
-    omp_unset_lock(&locks_[vertex]);
+    Unlock(scratch, vertex);
 #pragma omp critical(sochdb_hnsw_entry)
     {
       if (vertex_level > hnsw_.max_level) {
@@ -326,19 +370,20 @@ class GraphBuilder {
       AddLink(distance, vertex, other, level, scratch);
       linked.push_back(other);
     }
-    omp_unset_lock(&locks_[vertex]);
+    Unlock(scratch, vertex);
     for (storage_idx_t other : linked) {
-      omp_set_lock(&locks_[other]);
+      Lock(scratch, other);
       AddLink(distance, other, vertex, level, scratch);
-      omp_unset_lock(&locks_[other]);
+      Unlock(scratch, other);
     }
-    omp_set_lock(&locks_[vertex]);
+    Lock(scratch, vertex);
   }
 
   faiss::HNSW& hnsw_;
   const BuildDistance prototype_;
   std::vector<omp_lock_t> locks_;
   size_t max_degree_ = 0;
+  bool failed_ = false;
 };
 
 }  // namespace

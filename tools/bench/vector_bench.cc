@@ -7,6 +7,12 @@
 //   sochdb-vector-bench --mode server --target 127.0.0.1:50051 --n 100000 --dim 128
 //       --m 32 --ef-construction 256 --ef 64,128,256,500 --clients 4 --duration 10
 //   sochdb-vector-bench --mode inprocess --n 100000 --dim 128 ...
+//
+// --mode compare loads the data in process and (unless --skip-load) into the server, then
+// alternates the two measurements --rounds times per ef and prints the median ratio: on a
+// shared machine whose speed drifts, back-to-back pairs are what can be compared. Pin the
+// server to one core and this process to the other (taskset) to give the server exactly the
+// CPU the in-process search gets.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -46,6 +52,7 @@ struct Options {
   int clients = 4;
   double duration_s = 10;
   bool skip_load = false;  // the index already holds the data (a restart measurement)
+  int rounds = 3;          // --mode compare: alternations per ef
   uint64_t seed = 42;
 };
 
@@ -188,8 +195,10 @@ double Percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
 }
 
-void MeasureEf(const Options& o, const sochdb::bench::VectorDataset& data,
-               const sochdb::bench::GroundTruth& truth, Target& target, uint32_t ef) {
+// Prints one line of figures for `target` at `ef`; returns the concurrent QPS.
+double MeasureEf(const Options& o, const std::string& label,
+                 const sochdb::bench::VectorDataset& data,
+                 const sochdb::bench::GroundTruth& truth, Target& target, uint32_t ef) {
   std::vector<std::vector<int64_t>> results(data.query_count());
   std::vector<double> latency_ms;
   const auto start = Clock::now();
@@ -223,10 +232,11 @@ void MeasureEf(const Options& o, const sochdb::bench::VectorDataset& data,
   std::printf(
       "search %s ef=%u k=%u: recall@%u=%.4f | 1 client: %.0f qps p50=%.3fms p99=%.3fms | %d "
       "clients: %.0f qps p50=%.3fms p99=%.3fms\n",
-      o.mode.c_str(), ef, o.k, o.k, recall, sequential_qps, Percentile(latency_ms, 0.5),
+      label.c_str(), ef, o.k, o.k, recall, sequential_qps, Percentile(latency_ms, 0.5),
       Percentile(latency_ms, 0.99), o.clients, concurrent_qps, Percentile(all, 0.5),
       Percentile(all, 0.99));
   std::fflush(stdout);
+  return concurrent_qps;
 }
 
 }  // namespace
@@ -234,7 +244,8 @@ void MeasureEf(const Options& o, const sochdb::bench::VectorDataset& data,
 int main(int argc, char** argv) {
   CLI::App app("sochdb-vector-bench: vector index benchmark (server or in process)");
   Options o;
-  app.add_option("--mode", o.mode, "server | inprocess")->check(CLI::IsMember({"server", "inprocess"}));
+  app.add_option("--mode", o.mode, "server | inprocess | compare")
+      ->check(CLI::IsMember({"server", "inprocess", "compare"}));
   app.add_option("--target", o.target, "server address");
   app.add_option("--index", o.index, "index name (server mode)");
   app.add_option("--n", o.n, "vectors");
@@ -247,7 +258,8 @@ int main(int argc, char** argv) {
   app.add_option("--batch", o.batch, "vectors per insert call");
   app.add_option("--clients", o.clients, "concurrent search clients");
   app.add_option("--duration", o.duration_s, "seconds per concurrent measurement");
-  app.add_flag("--skip-load", o.skip_load, "the index already holds the data set");
+  app.add_flag("--skip-load", o.skip_load, "the server's index already holds the data set");
+  app.add_option("--rounds", o.rounds, "compare mode: server/in-process alternations per ef");
   app.add_option("--seed", o.seed, "data set seed");
   CLI11_PARSE(app, argc, argv);
 
@@ -264,19 +276,37 @@ int main(int argc, char** argv) {
   std::printf("data: %u x %u clustered (%u clusters), %u queries, ground truth in %.1f s\n", o.n,
               o.dim, data_options.clusters, o.queries, Seconds(made));
 
-  std::unique_ptr<Target> target;
-  if (o.mode == "server") {
-    target = std::make_unique<ServerTarget>(o);
-  } else {
-    target = std::make_unique<InProcessTarget>();
-  }
-  if (!o.skip_load || o.mode == "inprocess") {
-    if (!target->Create(o) || !Load(o, data, *target)) return 1;
-  }
+  std::vector<uint32_t> efs;
   for (absl::string_view part : absl::StrSplit(o.ef_list, ',')) {
     uint32_t ef = 0;
     if (!absl::SimpleAtoi(part, &ef)) return 2;
-    MeasureEf(o, data, truth, *target, ef);
+    efs.push_back(ef);
+  }
+  std::unique_ptr<Target> server, inprocess;
+  if (o.mode != "inprocess") {
+    server = std::make_unique<ServerTarget>(o);
+    if (!o.skip_load && (!server->Create(o) || !Load(o, data, *server))) return 1;
+  }
+  if (o.mode != "server") {
+    inprocess = std::make_unique<InProcessTarget>();
+    if (!inprocess->Create(o) || !Load(o, data, *inprocess)) return 1;
+  }
+  for (uint32_t ef : efs) {
+    if (o.mode != "compare") {
+      MeasureEf(o, o.mode, data, truth, server != nullptr ? *server : *inprocess, ef);
+      continue;
+    }
+    std::vector<double> ratios;
+    for (int round = 0; round < std::max(1, o.rounds); ++round) {
+      const double remote = MeasureEf(o, "server", data, truth, *server, ef);
+      const double local = MeasureEf(o, "inprocess", data, truth, *inprocess, ef);
+      ratios.push_back(local > 0 ? remote / local : 0);
+    }
+    std::sort(ratios.begin(), ratios.end());
+    std::printf("compare ef=%u: server/in-process concurrent qps, median of %zu rounds: %.2f "
+                "(min %.2f, max %.2f)\n",
+                ef, ratios.size(), ratios[ratios.size() / 2], ratios.front(), ratios.back());
+    std::fflush(stdout);
   }
   return 0;
 }
