@@ -19,7 +19,7 @@ namespace {
 
 using storage::KeyBuilder;
 using storage::KeyFamily;
-using testing::ValueOrFail;
+using ::sochdb::testing::ValueOrFail;
 
 constexpr uint32_t kDim = 4;
 
