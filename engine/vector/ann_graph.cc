@@ -301,6 +301,8 @@ absl::StatusOr<GraphPtr> BuildGraph(const IndexSpec& spec, const float* vectors,
   return graph;
 }
 
+int64_t GraphSize(const faiss::IndexHNSW& graph) { return graph.ntotal; }
+
 absl::Status AddToGraph(faiss::IndexHNSW& graph, const float* vectors, int64_t n) {
   return CatchFaiss("adding to the HNSW graph", [&] {
     UseFaissThreads();

@@ -280,10 +280,16 @@ absl::Status AnnIndexImpl::AddExact(std::vector<float> prepared, int64_t n) {
 }
 
 absl::Status AnnIndexImpl::AddToGraph(const std::vector<float>& prepared, int64_t n) {
+  const int64_t before = state_.labels;
   absl::Status status = internal::AddToGraph(*state_.graph, prepared.data(), n);
-  if (status.ok()) {
-    state_.labels += n;
-    state_.tombstones.Resize(state_.labels);
+  // A failed add may leave some of the vectors in FAISS's storage (and partly linked). Labels
+  // must keep matching FAISS's ids, so whatever it kept is counted and tombstoned: never
+  // returned, and dropped by the next compaction.
+  const int64_t total = status.ok() ? before + n : internal::GraphSize(*state_.graph);
+  state_.labels = std::max(before, total);
+  state_.tombstones.Resize(state_.labels);
+  if (!status.ok()) {
+    for (int64_t label = before; label < state_.labels; ++label) state_.tombstones.Set(label);
   }
   return status;
 }

@@ -165,6 +165,8 @@ absl::Status AddToGraph(faiss::IndexHNSW& graph, const float* vectors, int64_t n
 // algorithm with prefetched distances); false, with nothing done, for quantized storage.
 // FAISS exceptions propagate (callers wrap it in CatchFaiss).
 bool AddToFlatGraph(faiss::IndexHNSW& graph, const float* vectors, int64_t n);
+// Vectors the graph's storage holds (FAISS's ntotal), for label bookkeeping after a failed add.
+int64_t GraphSize(const faiss::IndexHNSW& graph);
 // Gives a graph over flat storage our SIMD distance computer for builds as well as searches
 // (ann_graph.cc's SimdFlatStorage); a no-op for quantized storage. ReadGraph calls it on every
 // graph it loads.

@@ -9,9 +9,11 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "engine/common/status_macros.h"
 #include "engine/storage/keys.h"
 #include "engine/vector/vector_record.h"
+#include "spdlog/spdlog.h"
 
 namespace sochdb::vector {
 namespace {
@@ -119,9 +121,22 @@ absl::StatusOr<size_t> VectorSpace::Commit(absl::Span<const VectorItem> upserts,
   SOCHDB_RETURN_IF_ERROR(store_->Write(batch));
   last_sequence_ = sequence;
 
+  // The change is durable from here on, so it is acknowledged even if the in-memory index
+  // cannot take it: the index is then marked stale and rebuilt from the records.
   absl::MutexLock index_lock(&index_mu_);
-  for (std::string_view id : present) SOCHDB_RETURN_IF_ERROR(ApplyDelete(*state_, id));
-  SOCHDB_RETURN_IF_ERROR(ApplyUpserts(*state_, upserts));
+  absl::Status applied =
+      options_.before_index_apply ? options_.before_index_apply() : absl::OkStatus();
+  for (std::string_view id : present) {
+    if (applied.ok()) applied = ApplyDelete(*state_, id);
+  }
+  if (applied.ok()) applied = ApplyUpserts(*state_, upserts);
+  if (!applied.ok()) {
+    index_stale_ = true;
+    spdlog::error(
+        "vector space {}: a committed change could not be applied to the in-memory index ({}); "
+        "rebuilding it from the records at the next maintenance pass",
+        absl::StrJoin(options_.scope, "/"), applied.ToString());
+  }
   return present.size();
 }
 

@@ -72,6 +72,9 @@ struct VectorSpaceOptions {
   uint64_t snapshot_every_changes = 50'000;
   // Rebuild when tombstones exceed this fraction of labels (and at least 1,000 of them).
   double rebuild_tombstone_ratio = 0.3;
+  // Tests only: called after a write is committed, before the in-memory index is updated; an
+  // error stands for the update failing (FAISS throwing, memory running out).
+  std::function<absl::Status()> before_index_apply;
 };
 
 // The key prefix under which a space with `scope` keeps its records (family kVector) or its
@@ -220,6 +223,9 @@ class VectorSpace {
   uint64_t last_sequence_ ABSL_GUARDED_BY(write_mu_) = 0;
   uint64_t snapshot_sequence_ ABSL_GUARDED_BY(write_mu_) = 0;
   bool loaded_from_snapshot_ ABSL_GUARDED_BY(write_mu_) = false;
+  // A committed change could not be applied to the in-memory index: the next maintenance pass
+  // rebuilds it from the records, and no snapshot is written from it meanwhile.
+  bool index_stale_ ABSL_GUARDED_BY(write_mu_) = false;
   uint64_t replayed_changes_ ABSL_GUARDED_BY(write_mu_) = 0;
 
   // Readers (searches) share; writers hold write_mu_ first, then this exclusively.

@@ -327,6 +327,9 @@ absl::Status VectorSpace::Snapshot() {
   {
     absl::ReleasableMutexLock write_lock(&write_mu_);
     if (last_sequence_ == snapshot_sequence_) return absl::OkStatus();
+    // A stale index must not be saved as covering changes it lacks; the log keeps them until
+    // the rebuild, and a restart before it replays them.
+    if (index_stale_) return absl::OkStatus();
     sequence = last_sequence_;
     // Holding the index's reader lock pins the state at `sequence`: the next writer may commit
     // to the store meanwhile, but it cannot touch the index until the encoding is done.
@@ -346,7 +349,12 @@ absl::Status VectorSpace::Snapshot() {
 }
 
 absl::Status VectorSpace::CompactIndex() {
+  bool stale = false;
   {
+    absl::MutexLock write_lock(&write_mu_);
+    stale = index_stale_;
+  }
+  if (!stale) {
     absl::ReaderMutexLock index_lock(&index_mu_);
     const AnnStats stats = state_->ann->Stats();
     if (stats.tombstones < kMinTombstonesToCompact ||
@@ -367,9 +375,12 @@ absl::Status VectorSpace::CompactIndex() {
   absl::MutexLock write_lock(&write_mu_);
   SOCHDB_RETURN_IF_ERROR(ReplayLog(*fresh, at, nullptr).status());
   absl::MutexLock index_lock(&index_mu_);
-  spdlog::info("vector index compacted: {} tombstones dropped",
-               state_->ann->Stats().tombstones);
+  spdlog::info("vector index {}: {} tombstones dropped",
+               stale ? "rebuilt from its records" : "compacted", state_->ann->Stats().tombstones);
   state_ = std::move(fresh);
+  // The rebuild replayed every change up to now; one that failed to apply after `at` was
+  // replayed into the fresh index too.
+  index_stale_ = false;
   return absl::OkStatus();
 }
 

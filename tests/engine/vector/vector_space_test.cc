@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <random>
 #include <string>
@@ -52,6 +53,7 @@ struct Fixture {
     options.spec = *ResolveSpec(spec_request);
     options.snapshot_path = dir + "/space.snap";
     options.rebuild_tombstone_ratio = 0.3;
+    options.before_index_apply = before_apply;
     auto space = VectorSpace::Open(store.get(), options);
     REQUIRE(space.ok());
     return *std::move(space);
@@ -68,6 +70,7 @@ struct Fixture {
   std::string dir;
   IndexSpec spec_request;
   std::unique_ptr<storage::Store> store;
+  std::function<absl::Status()> before_apply;  // VectorSpaceOptions::before_index_apply
 };
 
 absl::Status Put(VectorSpace& space, const std::string& id, uint32_t seed,
@@ -354,6 +357,41 @@ TEST_CASE("Apply upserts and deletes in one batch; DropAll leaves nothing") {
     }
   }
   CHECK(vector_keys == 0);
+}
+
+TEST_CASE("a committed change the index cannot take is acknowledged, then rebuilt in") {
+  Fixture f;
+  bool fail_next = false;
+  f.before_apply = [&fail_next] {
+    if (!fail_next) return absl::OkStatus();
+    fail_next = false;
+    return absl::ResourceExhaustedError("injected: the index could not take the change");
+  };
+  auto space = f.OpenSpace();
+  REQUIRE(Put(*space, "a", 1).ok());
+  REQUIRE(space->Snapshot().ok());
+  fail_next = true;
+  REQUIRE(Put(*space, "b", 2).ok());  // durable, so acknowledged
+  auto stored = space->Get("b");
+  REQUIRE(stored.ok());
+  CHECK(stored->has_value());
+  CHECK_FALSE(space->Contains("b"));  // not in the index yet
+  // No snapshot may claim to cover "b" while the index lacks it: a restart now replays it.
+  REQUIRE(space->Snapshot().ok());
+  f.Restart(space);
+  CHECK(space->Contains("b"));
+
+  fail_next = true;
+  REQUIRE(Put(*space, "c", 3).ok());
+  CHECK_FALSE(space->Contains("c"));
+  REQUIRE(space->Maintain().ok());  // the rebuild from records brings it in
+  CHECK(space->Contains("c"));
+  CHECK(Ids(*space, Vec(3), 1) == std::vector<std::string>{"c"});
+  REQUIRE(Put(*space, "d", 4).ok());  // and the index takes changes again
+  CHECK(space->Contains("d"));
+  REQUIRE(space->Snapshot().ok());
+  f.Restart(space);
+  CHECK(space->size() == 4);
 }
 
 }  // namespace
