@@ -145,13 +145,6 @@ std::vector<std::string> VectorScope(const std::string& ns, const std::string& n
   return {kVectorScopeTag, ns, name, IncarnationBytes(incarnation)};
 }
 
-std::string VectorPrefix(KeyFamily family, const std::string& ns, const std::string& name,
-                         uint64_t incarnation) {
-  KeyBuilder key(family);
-  for (const std::string& part : VectorScope(ns, name, incarnation)) key.Name(part);
-  return key.key();
-}
-
 std::string VectorId(std::string_view doc_id, uint32_t ordinal) {
   std::string id(doc_id.data(), doc_id.size());
   id.push_back('\0');

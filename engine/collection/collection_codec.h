@@ -32,12 +32,9 @@ std::string DocumentPrefix(const std::string& ns, const std::string& name, uint6
 std::string DocumentKey(const std::string& prefix, std::string_view id);
 // The Bm25Index scope: kPosting Name(ns) Name(name) Name(inc).
 std::string PostingScope(const std::string& ns, const std::string& name, uint64_t incarnation);
-// The VectorSpace scope {"c", ns, name, inc}, and the key prefix it gives `family` (kVector or
-// kVectorLog; the layout vector_space.h documents), for snapshot reads and orphan clean-up.
+// The VectorSpace scope {"c", ns, name, inc} (its key prefixes: vector::VectorScopePrefix).
 std::vector<std::string> VectorScope(const std::string& ns, const std::string& name,
                                      uint64_t incarnation);
-std::string VectorPrefix(storage::KeyFamily family, const std::string& ns,
-                         const std::string& name, uint64_t incarnation);
 // 8 bytes, big-endian.
 std::string IncarnationBytes(uint64_t incarnation);
 bool ParseIncarnation(std::string_view bytes, uint64_t* incarnation);

@@ -77,7 +77,8 @@ std::string CollectionStore::SnapshotPath(uint64_t incarnation) const {
 absl::Status CollectionStore::OpenCollection(Collection& c) const {
   const CollectionDefinition& d = c.definition;
   c.document_prefix = internal::DocumentPrefix(d.ns, d.name, d.incarnation);
-  c.vector_prefix = internal::VectorPrefix(KeyFamily::kVector, d.ns, d.name, d.incarnation);
+  c.vector_prefix =
+      vector::VectorScopePrefix(KeyFamily::kVector, internal::VectorScope(d.ns, d.name, d.incarnation));
   vector::VectorSpaceOptions space;
   space.scope = internal::VectorScope(d.ns, d.name, d.incarnation);
   space.spec = d.spec;
@@ -233,11 +234,8 @@ absl::Status CollectionStore::DeletePrefix(const std::string& prefix) const {
 // Document records go last: while any is left, the next open sees the drop as unfinished.
 absl::Status CollectionStore::DropData(const std::string& ns, const std::string& name,
                                        uint64_t incarnation) const {
-  SOCHDB_RETURN_IF_ERROR(
-      DeletePrefix(internal::VectorPrefix(KeyFamily::kVector, ns, name, incarnation)));
-  SOCHDB_RETURN_IF_ERROR(
-      DeletePrefix(internal::VectorPrefix(KeyFamily::kVectorLog, ns, name, incarnation)));
-  SOCHDB_RETURN_IF_ERROR(RemoveFile(SnapshotPath(incarnation)));
+  SOCHDB_RETURN_IF_ERROR(vector::VectorSpace::DropScope(
+      store_, internal::VectorScope(ns, name, incarnation), SnapshotPath(incarnation)));
   SOCHDB_RETURN_IF_ERROR(
       text::Bm25Index::DropAll(store_, internal::PostingScope(ns, name, incarnation)));
   return DeletePrefix(internal::DocumentPrefix(ns, name, incarnation));

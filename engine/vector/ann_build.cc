@@ -229,9 +229,8 @@ class GraphBuilder {
   // `keep` accepts.
   template <typename Keep>
   size_t Neighbours(storage_idx_t node, int level, Scratch& scratch, Keep keep) const {
-    const size_t row = hnsw_.offsets[static_cast<size_t>(node)];
-    const size_t begin = row + static_cast<size_t>(hnsw_.cum_nneighbor_per_level[level]);
-    const size_t end = row + static_cast<size_t>(hnsw_.cum_nneighbor_per_level[level + 1]);
+    size_t begin = 0, end = 0;
+    Row(node, level, &begin, &end);
     size_t n = 0;
     for (size_t i = begin; i < end; ++i) {
       const storage_idx_t v = hnsw_.neighbors[i];
@@ -241,12 +240,21 @@ class GraphBuilder {
     return n;
   }
 
-  void PrefetchNeighbours(storage_idx_t node, int level) const {
+  // The slots of `node`'s neighbour list at `level` (FAISS's neighbor_range, inlined: it is on
+  // the innermost loop and FAISS's copy is out of line).
+  void Row(storage_idx_t node, int level, size_t* begin, size_t* end) const {
     const size_t row = hnsw_.offsets[static_cast<size_t>(node)];
-    const char* first = reinterpret_cast<const char*>(
-        hnsw_.neighbors.data() + row + static_cast<size_t>(hnsw_.cum_nneighbor_per_level[level]));
-    const size_t bytes = static_cast<size_t>(hnsw_.nb_neighbors(level)) * sizeof(storage_idx_t);
-    for (size_t offset = 0; offset < bytes; offset += 64) __builtin_prefetch(first + offset);
+    *begin = row + static_cast<size_t>(hnsw_.cum_nneighbor_per_level[level]);
+    *end = row + static_cast<size_t>(hnsw_.cum_nneighbor_per_level[level + 1]);
+  }
+
+  void PrefetchNeighbours(storage_idx_t node, int level) const {
+    size_t begin = 0, end = 0;
+    Row(node, level, &begin, &end);
+    const char* first = reinterpret_cast<const char*>(hnsw_.neighbors.data() + begin);
+    for (size_t offset = 0; offset < (end - begin) * sizeof(storage_idx_t); offset += 64) {
+      __builtin_prefetch(first + offset);
+    }
   }
 
   void GreedyUpdateNearest(const BuildDistance& distance, int level, storage_idx_t* nearest,
@@ -333,7 +341,7 @@ class GraphBuilder {
   void AddLink(const BuildDistance& distance, storage_idx_t src, storage_idx_t dest, int level,
                Scratch& scratch) {
     size_t begin = 0, end = 0;
-    hnsw_.neighbor_range(src, level, &begin, &end);
+    Row(src, level, &begin, &end);
     if (hnsw_.neighbors[end - 1] == -1) {
       size_t i = end;
       while (i > begin && hnsw_.neighbors[i - 1] == -1) --i;

@@ -95,7 +95,6 @@ faiss::IndexHNSW* NewGraph(const IndexSpec& spec) {
   switch (spec.quantization) {
     case Quantization::kNone:
       graph = new faiss::IndexHNSWFlat(d, m, FaissMetric(spec));
-      internal::AdoptSimdStorage(*graph);
       break;
     case Quantization::kScalar8:
       graph = new faiss::IndexHNSWSQ(d, faiss::ScalarQuantizer::QT_8bit, m, FaissMetric(spec));
@@ -145,11 +144,10 @@ class FlatSimdDistance final : public faiss::FlatCodesDistanceComputer {
   const float* query_ = nullptr;
 };
 
-// Flat storage whose distance computer is ours, so that anything FAISS computes over the
-// storage by itself (its own graph construction, which CompareFlatBuildWithFaiss runs against
-// ann_build.cc's) uses the same kernels, and rounds the same, as our code. It adds no state, so
-// faiss::write_index serialises it as the IndexFlat it derives from, and ReadGraph swaps the
-// IndexFlat that read_index creates back to this class (AdoptSimdStorage).
+// Flat storage whose distance computer is ours. Only CompareFlatBuildWithFaiss uses it: FAISS's
+// own graph construction then computes with the same kernels, and rounds the same, as
+// ann_build.cc's, so the two graphs can be compared link for link. (Production builds go
+// through ann_build.cc and searches through StorageDistance, neither of which asks the storage.)
 class SimdFlatStorage final : public faiss::IndexFlat {
  public:
   SimdFlatStorage(idx_t d, faiss::MetricType metric) : faiss::IndexFlat(d, metric) {}
@@ -157,6 +155,19 @@ class SimdFlatStorage final : public faiss::IndexFlat {
     return new FlatSimdDistance(*this);
   }
 };
+
+// Swaps a flat graph's IndexFlat storage for SimdFlatStorage (the vectors move, not copy).
+void AdoptSimdStorage(faiss::IndexHNSW& graph) {
+  auto* flat = dynamic_cast<faiss::IndexFlat*>(graph.storage);
+  if (flat == nullptr || dynamic_cast<SimdFlatStorage*>(flat) != nullptr) return;
+  auto storage = std::make_unique<SimdFlatStorage>(flat->d, flat->metric_type);
+  storage->codes.swap(flat->codes);
+  storage->ntotal = flat->ntotal;
+  storage->is_trained = flat->is_trained;
+  if (graph.own_fields) delete flat;
+  graph.storage = storage.release();
+  graph.own_fields = true;
+}
 
 // The storage's distance computer: ours for flat storage, FAISS's for quantized codes.
 faiss::DistanceComputer* StorageDistance(const faiss::IndexHNSW& graph) {
@@ -245,6 +256,7 @@ absl::Status CompareFlatBuildWithFaiss(const IndexSpec& spec, absl::Span<const f
   const float* second = vectors.data() + first * spec.dimension;
   internal::GraphPtr ours(NewGraph(spec));
   internal::GraphPtr theirs(NewGraph(spec));
+  AdoptSimdStorage(*theirs);
   omp_set_num_threads(1);
   absl::Status built = internal::CatchFaiss("comparing graph builds", [&] {
     internal::AddToFlatGraph(*ours, vectors.data(), first);
@@ -277,18 +289,6 @@ absl::Status CompareFlatBuildWithFaiss(const IndexSpec& spec, absl::Span<const f
 namespace internal {
 
 void GraphDeleter::operator()(faiss::IndexHNSW* graph) const { delete graph; }
-
-void AdoptSimdStorage(faiss::IndexHNSW& graph) {
-  auto* flat = dynamic_cast<faiss::IndexFlat*>(graph.storage);
-  if (flat == nullptr || dynamic_cast<SimdFlatStorage*>(flat) != nullptr) return;
-  auto storage = std::make_unique<SimdFlatStorage>(flat->d, flat->metric_type);
-  storage->codes.swap(flat->codes);
-  storage->ntotal = flat->ntotal;
-  storage->is_trained = flat->is_trained;
-  if (graph.own_fields) delete flat;
-  graph.storage = storage.release();
-  graph.own_fields = true;
-}
 
 absl::StatusOr<GraphPtr> BuildGraph(const IndexSpec& spec, const float* vectors, int64_t n) {
   GraphPtr graph;

@@ -319,7 +319,6 @@ absl::StatusOr<GraphPtr> ReadGraph(std::string_view bytes, const IndexSpec& spec
   SOCHDB_RETURN_IF_ERROR(
       CatchFaiss("checking the graph storage", [&] { checked = CheckStorage(*graph, labels); }));
   SOCHDB_RETURN_IF_ERROR(checked);
-  AdoptSimdStorage(*graph);
   return graph;
 }
 

@@ -167,10 +167,6 @@ absl::Status AddToGraph(faiss::IndexHNSW& graph, const float* vectors, int64_t n
 bool AddToFlatGraph(faiss::IndexHNSW& graph, const float* vectors, int64_t n);
 // Vectors the graph's storage holds (FAISS's ntotal), for label bookkeeping after a failed add.
 int64_t GraphSize(const faiss::IndexHNSW& graph);
-// Gives a graph over flat storage our SIMD distance computer for builds as well as searches
-// (ann_graph.cc's SimdFlatStorage); a no-op for quantized storage. ReadGraph calls it on every
-// graph it loads.
-void AdoptSimdStorage(faiss::IndexHNSW& graph);
 
 // Search of a prepared query (normalised for COSINE) over the graph; see AnnIndex::Search for
 // the contract and ann_graph.cc for how filters and tombstones are handled.
