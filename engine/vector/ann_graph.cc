@@ -259,8 +259,8 @@ absl::Status CompareFlatBuildWithFaiss(const IndexSpec& spec, absl::Span<const f
   AdoptSimdStorage(*theirs);
   omp_set_num_threads(1);
   absl::Status built = internal::CatchFaiss("comparing graph builds", [&] {
-    internal::AddToFlatGraph(*ours, vectors.data(), first);
-    internal::AddToFlatGraph(*ours, second, n - first);
+    internal::AddToFlatGraph(*ours, vectors.data(), first, internal::BuildPrecision::kFull);
+    internal::AddToFlatGraph(*ours, second, n - first, internal::BuildPrecision::kFull);
     theirs->add(first, vectors.data());
     theirs->add(n - first, second);
   });
@@ -382,7 +382,7 @@ void AddGraphStats(const faiss::IndexHNSW& graph, AnnStats* stats) {
   if (const auto* pq = dynamic_cast<const faiss::IndexPQ*>(graph.storage)) {
     bytes += (pq->pq.centroids.capacity() + pq->pq.sdc_table.capacity()) * sizeof(float);
   }
-  stats->memory_bytes += bytes;
+  stats->memory_bytes += bytes + ConstructionCopyBytes(graph);
 }
 
 }  // namespace internal

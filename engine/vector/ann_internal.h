@@ -164,7 +164,14 @@ absl::Status AddToGraph(faiss::IndexHNSW& graph, const float* vectors, int64_t n
 // Adds `n` vectors to a graph over flat storage with ann_build.cc's construction (FAISS's
 // algorithm with prefetched distances); false, with nothing done, for quantized storage.
 // FAISS exceptions propagate (callers wrap it in CatchFaiss).
-bool AddToFlatGraph(faiss::IndexHNSW& graph, const float* vectors, int64_t n);
+// kHalfCopy computes construction distances on a half-precision copy kept with the storage
+// (the default; full precision where the CPU lacks F16C), kFull on the vectors themselves
+// (FAISS's arithmetic, for the test that compares the two builds link for link).
+enum class BuildPrecision { kHalfCopy, kFull };
+bool AddToFlatGraph(faiss::IndexHNSW& graph, const float* vectors, int64_t n,
+                    BuildPrecision precision = BuildPrecision::kHalfCopy);
+// Bytes of the construction copy AddToFlatGraph keeps with the graph's storage (0 if none).
+uint64_t ConstructionCopyBytes(const faiss::IndexHNSW& graph);
 // Vectors the graph's storage holds (FAISS's ntotal), for label bookkeeping after a failed add.
 int64_t GraphSize(const faiss::IndexHNSW& graph);
 

@@ -54,6 +54,7 @@ struct Options {
   bool skip_load = false;  // the index already holds the data (a restart measurement)
   int rounds = 3;          // --mode compare: alternations per ef
   uint64_t seed = 42;
+  uint32_t clusters = 0;   // 0 = one per 1,000 vectors (at least 64)
 };
 
 double Seconds(Clock::time_point since) {
@@ -261,13 +262,14 @@ int main(int argc, char** argv) {
   app.add_flag("--skip-load", o.skip_load, "the server's index already holds the data set");
   app.add_option("--rounds", o.rounds, "compare mode: server/in-process alternations per ef");
   app.add_option("--seed", o.seed, "data set seed");
+  app.add_option("--clusters", o.clusters, "clusters in the data set (0 = n / 1000, at least 64)");
   CLI11_PARSE(app, argc, argv);
 
   sochdb::bench::ClusteredOptions data_options;
   data_options.vectors = o.n;
   data_options.queries = o.queries;
   data_options.dimension = o.dim;
-  data_options.clusters = std::max<uint32_t>(64, o.n / 1000);
+  data_options.clusters = o.clusters != 0 ? o.clusters : std::max<uint32_t>(64, o.n / 1000);
   data_options.seed = o.seed;
   const auto made = Clock::now();
   const sochdb::bench::VectorDataset data = sochdb::bench::MakeClusteredDataset(data_options);

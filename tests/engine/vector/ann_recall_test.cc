@@ -178,6 +178,54 @@ TEST_CASE("our flat graph construction builds exactly FAISS's graph") {
   }
 }
 
+// Construction computes its distances on a half-precision copy (binary16: +-65504, 11
+// significant bits) scaled by a power of two. Data far outside that range (1e6, which would
+// overflow to infinity unscaled; 1e-6, which would sink into subnormals) and a later batch 100x
+// larger than the first (the scale is re-chosen and the copy converted anew) must build graphs
+// as good as anywhere else. The copy is counted in memory_bytes.
+TEST_CASE("the half-precision construction copy keeps recall at any magnitude") {
+  bench::ClusteredOptions options;
+  options.vectors = 8'000;
+  options.dimension = 32;
+  options.queries = 50;
+  options.clusters = 32;
+  const bench::VectorDataset data = bench::MakeClusteredDataset(options);
+  for (Metric metric : {Metric::kL2, Metric::kDot}) {
+    for (float magnitude : {1e-6f, 1.0f, 1e6f}) {
+      INFO(MetricName(metric) << " magnitude " << magnitude);
+      std::vector<float> base = data.base;
+      std::vector<float> queries = data.queries;
+      for (size_t i = 0; i < base.size(); ++i) {
+        // The second half arrives 100x larger than the first.
+        base[i] *= i < base.size() / 2 ? magnitude : magnitude * 100;
+      }
+      for (float& v : queries) v *= magnitude * 10;
+      IndexSpec spec;
+      spec.dimension = 32;
+      spec.metric = metric;
+      spec.exact_threshold = 1'000;
+      auto index = NewIndex(spec);
+      const auto half = absl::MakeConstSpan(base).subspan(0, base.size() / 2);
+      REQUIRE(ValueOrFail(index->Add(half)) == 0);
+      REQUIRE(ValueOrFail(index->Add(absl::MakeConstSpan(base).subspan(base.size() / 2))) ==
+              4'000);
+      REQUIRE_FALSE(index->Stats().exact_phase);
+      const bench::GroundTruth truth = bench::ExactNeighbors(base, queries, 32, metric, 10);
+      const double recall = bench::RecallAtK(truth, SearchLabels(*index, queries, 10, 128), 10);
+      std::printf("half-precision construction: metric=%s magnitude=%g recall@10=%.3f\n",
+                  std::string(MetricName(metric)).c_str(), magnitude, recall);
+      CHECK(recall >= 0.95);
+      // Full-precision vectors (4 bytes per component) plus the copy (2), on CPUs that have
+      // the conversion instructions.
+      __builtin_cpu_init();
+      if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+          __builtin_cpu_supports("f16c")) {
+        CHECK(index->Stats().memory_bytes >= 8'000u * 32u * 6u);
+      }
+    }
+  }
+}
+
 // Not run by default: `ann_index_test "[.bench]"` times adds of 50k x 128 at M 32 with 1 and
 // 2 OpenMP threads (the figure quoted in the engine's notes).
 TEST_CASE("batch add speed by OpenMP threads", "[.bench]") {
