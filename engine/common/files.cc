@@ -1,6 +1,7 @@
 #include "engine/common/files.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -11,8 +12,10 @@
 #include <filesystem>
 #include <string>
 #include <system_error>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "engine/common/status_macros.h"
 
 namespace sochdb {
 namespace {
@@ -52,54 +55,97 @@ absl::Status SyncDirectory(const std::string& dir) {
 
 }  // namespace
 
-absl::Status WriteFileAtomically(const std::string& path, std::string_view data) {
-  const std::string temp = path + ".tmp";
+// Appends smaller than this are gathered into one write; larger ones are written as they come.
+constexpr size_t kBufferBytes = size_t{1} << 20;
+
+absl::StatusOr<std::unique_ptr<AtomicFileWriter>> AtomicFileWriter::Create(
+    const std::string& path) {
+  std::string temp = path + ".tmp";
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return SystemError("cannot create", temp, errno);
-  absl::Status status = WriteAll(fd, data, temp);
-  if (status.ok() && ::fsync(fd) != 0) status = SystemError("cannot fsync", temp, errno);
-  if (::close(fd) != 0 && status.ok()) status = SystemError("cannot close", temp, errno);
-  if (status.ok() && ::rename(temp.c_str(), path.c_str()) != 0) {
-    status = SystemError("cannot rename onto", path, errno);
-  }
-  if (!status.ok()) {
-    ::unlink(temp.c_str());
-    return status;
-  }
-  return SyncDirectory(DirectoryOf(path));
+  return std::unique_ptr<AtomicFileWriter>(new AtomicFileWriter(path, std::move(temp), fd));
 }
 
-absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
+AtomicFileWriter::AtomicFileWriter(std::string path, std::string temp, int fd)
+    : path_(std::move(path)), temp_(std::move(temp)), fd_(fd) {
+  buffer_.reserve(kBufferBytes);
+}
+
+AtomicFileWriter::~AtomicFileWriter() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!committed_) ::unlink(temp_.c_str());
+}
+
+void AtomicFileWriter::Append(std::string_view bytes) {
+  if (!status_.ok()) return;
+  crc_ = Crc32(bytes, crc_);
+  if (buffer_.size() + bytes.size() <= kBufferBytes) {
+    buffer_.append(bytes);
+    return;
+  }
+  Flush();
+  if (bytes.size() < kBufferBytes) {
+    buffer_.append(bytes);
+  } else if (status_.ok()) {
+    status_ = WriteAll(fd_, bytes, temp_);
+  }
+}
+
+void AtomicFileWriter::Flush() {
+  if (status_.ok() && !buffer_.empty()) status_ = WriteAll(fd_, buffer_, temp_);
+  buffer_.clear();
+}
+
+absl::Status AtomicFileWriter::Commit() {
+  if (fd_ < 0) return absl::FailedPreconditionError(absl::StrCat(path_, " was already committed"));
+  Flush();
+  if (status_.ok() && ::fsync(fd_) != 0) status_ = SystemError("cannot fsync", temp_, errno);
+  const int fd = std::exchange(fd_, -1);
+  if (::close(fd) != 0 && status_.ok()) status_ = SystemError("cannot close", temp_, errno);
+  if (status_.ok() && ::rename(temp_.c_str(), path_.c_str()) != 0) {
+    status_ = SystemError("cannot rename onto", path_, errno);
+  }
+  if (!status_.ok()) return status_;  // the destructor removes the temporary file
+  committed_ = true;
+  return SyncDirectory(DirectoryOf(path_));
+}
+
+absl::Status WriteFileAtomically(const std::string& path, std::string_view data) {
+  SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<AtomicFileWriter> file, AtomicFileWriter::Create(path));
+  file->Append(data);
+  return file->Commit();
+}
+
+absl::StatusOr<std::unique_ptr<MappedFile>> MappedFile::Open(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return absl::NotFoundError(absl::StrCat(path, " does not exist"));
     return SystemError("cannot open", path, errno);
   }
-  // Sized from fstat, then read straight into place: no buffer copies and no regrowth, which
-  // matters for snapshot files of hundreds of megabytes. A file that grows meanwhile is read on.
-  std::string data;
   struct stat info;
-  if (::fstat(fd, &info) == 0 && info.st_size > 0) data.resize(static_cast<size_t>(info.st_size));
-  size_t used = 0;
-  char tail[1 << 16];  // past the expected size: only a file that grew since fstat gets here
-  for (;;) {
-    const bool expected = used < data.size();
-    char* into = expected ? data.data() + used : tail;
-    const size_t room = expected ? std::min<size_t>(data.size() - used, 1 << 30) : sizeof(tail);
-    const ssize_t n = ::read(fd, into, room);
-    if (n == 0) break;
-    if (n < 0) {
-      if (errno == EINTR) continue;
+  if (::fstat(fd, &info) != 0) {
+    const int error = errno;
+    ::close(fd);
+    return SystemError("cannot stat", path, error);
+  }
+  const size_t size = static_cast<size_t>(info.st_size);
+  void* data = nullptr;
+  if (size > 0) {
+    // Populated up front: the reader goes through every byte (checksum) right away, and one
+    // call maps the whole file instead of a fault per page.
+    data = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    if (data == MAP_FAILED) {
       const int error = errno;
       ::close(fd);
-      return SystemError("cannot read", path, error);
+      return SystemError("cannot map", path, error);
     }
-    if (!expected) data.append(tail, static_cast<size_t>(n));
-    used += static_cast<size_t>(n);
   }
-  ::close(fd);
-  data.resize(used);
-  return data;
+  ::close(fd);  // the mapping keeps the file
+  return std::unique_ptr<MappedFile>(new MappedFile(data, size));
+}
+
+MappedFile::~MappedFile() {
+  if (data_ != nullptr) ::munmap(data_, size_);
 }
 
 absl::Status RemoveFile(const std::string& path) {
@@ -126,8 +172,8 @@ std::vector<std::string> StraySnapshotFiles(const std::string& dir, std::string_
   return stray;
 }
 
-uint32_t Crc32(std::string_view data) {
-  uLong crc = crc32(0L, Z_NULL, 0);
+uint32_t Crc32(std::string_view data, uint32_t start) {
+  uLong crc = start;
   // zlib takes uInt lengths: feed large inputs in pieces.
   while (!data.empty()) {
     const size_t n = std::min<size_t>(data.size(), 1u << 30);

@@ -24,17 +24,18 @@ namespace {
 
 using idx_t = faiss::Index::idx_t;
 
-// Appends FAISS's output straight into the image.
-class StringWriter final : public faiss::IOWriter {
+// Hands FAISS's output straight to the image's sink. Once the sink has failed (a file that
+// cannot be written), FAISS is told nothing was written, so it throws and stops.
+class SinkWriter final : public faiss::IOWriter {
  public:
-  explicit StringWriter(std::string* out) : out_(out) { name = "snapshot image"; }
+  explicit SinkWriter(ByteSink* out) : out_(out) { name = "snapshot image"; }
   size_t operator()(const void* ptr, size_t size, size_t nitems) override {
-    out_->append(static_cast<const char*>(ptr), size * nitems);
-    return nitems;
+    out_->Append(std::string_view(static_cast<const char*>(ptr), size * nitems));
+    return out_->failed() ? 0 : nitems;
   }
 
  private:
-  std::string* out_;
+  ByteSink* out_;
 };
 
 // Feeds FAISS from the image without a copy; short reads make FAISS throw.
@@ -296,9 +297,9 @@ absl::Status CheckStorage(const faiss::IndexHNSW& graph, int64_t labels) {
 
 }  // namespace
 
-absl::Status WriteGraph(const faiss::IndexHNSW& graph, std::string* out) {
+absl::Status WriteGraph(const faiss::IndexHNSW& graph, ByteSink* out) {
   return CatchFaiss("serialising the HNSW graph", [&] {
-    StringWriter writer(out);
+    SinkWriter writer(out);
     faiss::write_index(&graph, &writer);
   });
 }

@@ -18,8 +18,8 @@ constexpr uint8_t kExactPhase = 0;
 constexpr uint8_t kGraphPhase = 1;
 
 template <typename T>
-void Put(std::string* out, T value) {
-  out->append(reinterpret_cast<const char*>(&value), sizeof(value));
+void Put(ByteSink* out, T value) {
+  out->Append(std::string_view(reinterpret_cast<const char*>(&value), sizeof(value)));
 }
 
 // The spec as stored, in a fixed order; enums as their integer values.
@@ -83,24 +83,30 @@ absl::Status DecodeRaw(std::string_view payload, AnnState& state) {
 
 }  // namespace
 
-absl::Status EncodeImage(const AnnState& state, std::string* out) {
-  out->append(kMagic, sizeof(kMagic));
+absl::Status EncodeImage(const AnnState& state, ByteSink* out) {
+  out->Append(std::string_view(kMagic, sizeof(kMagic)));
   Put(out, kFormatVersion);
   for (uint32_t field : SpecFields(state.spec)) Put(out, field);
   Put(out, state.graph != nullptr ? kGraphPhase : kExactPhase);
   Put(out, static_cast<uint64_t>(state.labels));
   const std::vector<uint64_t>& words = state.tombstones.words();
   Put(out, static_cast<uint64_t>(words.size()));
-  out->append(reinterpret_cast<const char*>(words.data()), words.size() * sizeof(uint64_t));
-  const size_t length_at = out->size();
-  Put(out, uint64_t{0});  // payload length, patched below
+  out->Append(std::string_view(reinterpret_cast<const char*>(words.data()),
+                               words.size() * sizeof(uint64_t)));
   if (state.graph != nullptr) {
+    // The payload's length comes first: FAISS's serialisation is sized by a dry run (it only
+    // hands over pointers to the graph's arrays, so counting them costs nothing).
+    CountingSink counter;
+    SOCHDB_RETURN_IF_ERROR(WriteGraph(*state.graph, &counter));
+    Put(out, counter.count());
     SOCHDB_RETURN_IF_ERROR(WriteGraph(*state.graph, out));
   } else {
-    out->append(reinterpret_cast<const char*>(state.raw.data()), state.raw.size() * sizeof(float));
+    const std::string_view raw(reinterpret_cast<const char*>(state.raw.data()),
+                               state.raw.size() * sizeof(float));
+    Put(out, static_cast<uint64_t>(raw.size()));
+    out->Append(raw);
   }
-  const uint64_t payload = out->size() - length_at - sizeof(uint64_t);
-  std::memcpy(out->data() + length_at, &payload, sizeof(payload));
+  if (out->failed()) return absl::InternalError("the index image could not be written out");
   return absl::OkStatus();
 }
 

@@ -213,7 +213,7 @@ class AnnIndexImpl final : public AnnIndex {
                                                const LabelFilter* filter) const override;
   absl::Status Reconstruct(int64_t label, float* out) const override;
   AnnStats Stats() const override;
-  absl::Status SerializeTo(std::string* out) const override;
+  absl::Status SerializeTo(ByteSink* out) const override;
 
  private:
   // Appends prepared vectors to the raw array, building the graph when the threshold is met.
@@ -374,7 +374,7 @@ AnnStats AnnIndexImpl::Stats() const {
   return stats;
 }
 
-absl::Status AnnIndexImpl::SerializeTo(std::string* out) const {
+absl::Status AnnIndexImpl::SerializeTo(ByteSink* out) const {
   absl::ReaderMutexLock lock(&mu_);
   return internal::EncodeImage(state_, out);
 }
@@ -390,7 +390,8 @@ absl::StatusOr<std::unique_ptr<AnnIndex>> AnnIndex::Create(const IndexSpec& spec
 
 absl::StatusOr<std::string> AnnIndex::Serialize() const {
   std::string image;
-  SOCHDB_RETURN_IF_ERROR(SerializeTo(&image));
+  StringSink sink(&image);
+  SOCHDB_RETURN_IF_ERROR(SerializeTo(&sink));
   return image;
 }
 

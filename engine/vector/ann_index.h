@@ -37,6 +37,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "engine/common/byte_sink.h"
 
 namespace sochdb::vector {
 
@@ -141,9 +142,10 @@ class AnnIndex {
   virtual AnnStats Stats() const = 0;
 
   // A self-contained byte image of the index (FAISS index, phase, tombstones, spec), for
-  // snapshots, appended to `out` (so that a snapshot file is built without copying the image).
-  // Runs under the reader lock: searches go on, writers wait.
-  virtual absl::Status SerializeTo(std::string* out) const = 0;
+  // snapshots, appended to `out` (a snapshot file is written straight from the index's memory,
+  // with no copy of the image). Runs under the reader lock: searches go on, writers wait.
+  // INTERNAL when the sink fails part-way (what it holds is then unusable).
+  virtual absl::Status SerializeTo(ByteSink* out) const = 0;
   absl::StatusOr<std::string> Serialize() const;
   // Restores an image made by Serialize. DATA_LOSS when it is malformed or its spec differs
   // from `spec` (the owner then rebuilds from stored vectors).

@@ -190,7 +190,7 @@ void AddGraphStats(const faiss::IndexHNSW& graph, AnnStats* stats);
 // the bytes are walked and every length checked before FAISS reads them, and the loaded graph
 // is checked link by link, so damaged bytes give DATA_LOSS instead of a crash or a huge
 // allocation.
-absl::Status WriteGraph(const faiss::IndexHNSW& graph, std::string* out);
+absl::Status WriteGraph(const faiss::IndexHNSW& graph, ByteSink* out);
 absl::StatusOr<GraphPtr> ReadGraph(std::string_view bytes, const IndexSpec& spec, int64_t labels);
 
 // Everything an index holds; what the snapshot image captures.
@@ -204,7 +204,7 @@ struct AnnState {
 
 // The snapshot image (ann_image.cc).
 // Appends the image of `state` to `out`.
-absl::Status EncodeImage(const AnnState& state, std::string* out);
+absl::Status EncodeImage(const AnnState& state, ByteSink* out);
 absl::StatusOr<AnnState> DecodeImage(std::string_view image, const IndexSpec& spec);
 
 // Runs `body`, turning any exception (FAISS throws faiss::FaissException, the allocator

@@ -42,6 +42,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
+#include "engine/common/byte_sink.h"
 #include "engine/storage/keys.h"
 #include "engine/storage/store.h"
 #include "engine/vector/ann_index.h"
@@ -201,7 +202,7 @@ class VectorSpace {
   static absl::Status ApplyDelete(IndexState& state, std::string_view id);
 
   // Appends the snapshot file's bytes for `state` at `sequence` to `out`.
-  static absl::Status EncodeSnapshot(const IndexState& state, uint64_t sequence, std::string* out);
+  static absl::Status EncodeSnapshot(const IndexState& state, uint64_t sequence, ByteSink* out);
   absl::Status TrimLog(uint64_t through) const;
   absl::Status CompactIndex();
   absl::StatusOr<std::vector<VectorHit>> Nearest(absl::Span<const float> query, uint32_t k,

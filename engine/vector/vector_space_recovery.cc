@@ -33,13 +33,6 @@ constexpr size_t kRebuildChunk = 4096;      // vectors added to the index per ca
 constexpr int kDeleteBatch = 10000;  // keys deleted per batch when trimming or dropping
 constexpr uint64_t kMinTombstonesToCompact = 1000;
 
-void PutU64(std::string* out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-void PutU32(std::string* out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
 // Reads fixed-size little-endian fields from a byte string, failing (not crashing) past its end.
 class Reader {
  public:
@@ -177,15 +170,18 @@ absl::Status VectorSpace::Load() {
 absl::StatusOr<std::unique_ptr<VectorSpace::IndexState>> VectorSpace::LoadSnapshotFile(
     uint64_t* sequence) const {
   const absl::Time start = absl::Now();
-  SOCHDB_ASSIGN_OR_RETURN(const std::string file, ReadFileToString(options_.snapshot_path));
+  // Mapped, not read: the image is copied once, from the page cache into the index's arrays.
+  SOCHDB_ASSIGN_OR_RETURN(const std::unique_ptr<MappedFile> mapped,
+                          MappedFile::Open(options_.snapshot_path));
+  const std::string_view file = mapped->bytes();
   const absl::Time read = absl::Now();
   if (file.size() < kMagicBytes + 4 || file.compare(0, kMagicBytes, kSnapshotMagic) != 0) {
     return absl::DataLossError("not a vector snapshot");
   }
-  Reader crc_reader(std::string_view(file).substr(file.size() - 4));
+  Reader crc_reader(file.substr(file.size() - 4));
   uint32_t crc = 0;
   crc_reader.U32(&crc);
-  const std::string_view body = std::string_view(file).substr(0, file.size() - 4);
+  const std::string_view body = file.substr(0, file.size() - 4);
   if (Crc32(body) != crc) return absl::DataLossError("checksum mismatch");
   const absl::Time checked = absl::Now();
   Reader in(body.substr(kMagicBytes));
@@ -271,33 +267,24 @@ absl::StatusOr<uint64_t> VectorSpace::ReplayLog(IndexState& state, uint64_t afte
 }
 
 absl::Status VectorSpace::EncodeSnapshot(const IndexState& state, uint64_t sequence,
-                                         std::string* file) {
-  // One allocation up front: the image alone can be most of a gigabyte, and growing the string
-  // by doubling would copy it several times while the index is read-locked.
-  const AnnStats stats = state.ann->Stats();
-  size_t table = 8 + state.id_of.size() * 8;
-  for (const std::string& id : state.id_of) table += id.size();
-  for (const auto& [label, extra] : state.extra_of) table += extra.size();
-  file->reserve(kMagicBytes + 24 + stats.memory_bytes + stats.labels * sizeof(int) + table + 4);
-
-  file->append(kSnapshotMagic, kMagicBytes);
-  PutU64(file, sequence);
-  const size_t image_size_at = file->size();
-  PutU64(file, 0);  // patched below
+                                         ByteSink* file) {
+  file->Append(std::string_view(kSnapshotMagic, kMagicBytes));
+  AppendU64(file, sequence);
+  CountingSink image_size;  // a dry run: the image is handed over as pointers, not copied
+  SOCHDB_RETURN_IF_ERROR(state.ann->SerializeTo(&image_size));
+  AppendU64(file, image_size.count());
   SOCHDB_RETURN_IF_ERROR(state.ann->SerializeTo(file));
-  const uint64_t image_size = file->size() - image_size_at - 8;
-  for (int i = 0; i < 8; ++i) (*file)[image_size_at + i] = static_cast<char>(image_size >> (8 * i));
-  PutU64(file, state.id_of.size());
+  AppendU64(file, state.id_of.size());
   for (size_t label = 0; label < state.id_of.size(); ++label) {
     const std::string& id = state.id_of[label];
-    PutU32(file, static_cast<uint32_t>(id.size()));
-    file->append(id);
+    AppendU32(file, static_cast<uint32_t>(id.size()));
+    file->Append(id);
     auto extra = state.extra_of.find(static_cast<int64_t>(label));
     if (extra == state.extra_of.end()) {
-      PutU32(file, 0);
+      AppendU32(file, 0);
     } else {
-      PutU32(file, static_cast<uint32_t>(extra->second.size()));
-      file->append(extra->second);
+      AppendU32(file, static_cast<uint32_t>(extra->second.size()));
+      file->Append(extra->second);
     }
   }
   return absl::OkStatus();
@@ -322,7 +309,7 @@ absl::Status VectorSpace::TrimLog(uint64_t through) const {
 absl::Status VectorSpace::Snapshot() {
   if (options_.snapshot_path.empty()) return absl::OkStatus();
   absl::MutexLock snapshot_lock(&snapshot_mu_);
-  std::string file;
+  std::unique_ptr<AtomicFileWriter> file;
   uint64_t sequence = 0;
   {
     absl::ReleasableMutexLock write_lock(&write_mu_);
@@ -331,15 +318,21 @@ absl::Status VectorSpace::Snapshot() {
     // the rebuild, and a restart before it replays them.
     if (index_stale_) return absl::OkStatus();
     sequence = last_sequence_;
+    SOCHDB_ASSIGN_OR_RETURN(file, AtomicFileWriter::Create(options_.snapshot_path));
     // Holding the index's reader lock pins the state at `sequence`: the next writer may commit
-    // to the store meanwhile, but it cannot touch the index until the encoding is done.
+    // to the store meanwhile, but it cannot touch the index until the image is written. The
+    // image goes from the index's own arrays into the file (the page cache), so a snapshot
+    // needs no second copy of the index in memory; writers wait about as long as that copy
+    // took.
     absl::ReaderMutexLock index_lock(&index_mu_);
     write_lock.Release();
-    SOCHDB_RETURN_IF_ERROR(EncodeSnapshot(*state_, sequence, &file));
+    absl::Status encoded = EncodeSnapshot(*state_, sequence, file.get());
+    if (!file->status().ok()) return file->status();  // the cause, not FAISS's echo of it
+    SOCHDB_RETURN_IF_ERROR(encoded);
   }
-  // Checksum, write and fsync with no lock held: writes and searches go on.
-  PutU32(&file, Crc32(file));
-  SOCHDB_RETURN_IF_ERROR(WriteFileAtomically(options_.snapshot_path, file));
+  // The checksum, fsync and rename with no lock held: writes and searches go on.
+  AppendU32(file.get(), file->crc());
+  SOCHDB_RETURN_IF_ERROR(file->Commit());
   {
     absl::MutexLock write_lock(&write_mu_);
     snapshot_sequence_ = std::max(snapshot_sequence_, sequence);

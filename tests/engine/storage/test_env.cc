@@ -1,6 +1,9 @@
 // Implementation of the storage test doubles declared in test_env.h.
 #include "tests/engine/storage/test_env.h"
 
+#include <sys/resource.h>
+
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -168,6 +171,23 @@ std::string FreshTestDir(std::string_view name) {
   std::filesystem::remove_all(dir, ignored);
   std::filesystem::create_directories(dir);
   return dir.string();
+}
+
+FileSizeLimit::FileSizeLimit(uint64_t bytes) {
+  previous_handler_ = std::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit limit;
+  ::getrlimit(RLIMIT_FSIZE, &limit);
+  previous_soft_limit_ = limit.rlim_cur;
+  limit.rlim_cur = bytes;
+  ::setrlimit(RLIMIT_FSIZE, &limit);
+}
+
+FileSizeLimit::~FileSizeLimit() {
+  struct rlimit limit;
+  ::getrlimit(RLIMIT_FSIZE, &limit);
+  limit.rlim_cur = previous_soft_limit_;
+  ::setrlimit(RLIMIT_FSIZE, &limit);
+  std::signal(SIGXFSZ, previous_handler_);
 }
 
 }  // namespace sochdb::storage::testing

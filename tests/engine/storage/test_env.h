@@ -85,6 +85,22 @@ class FaultInjectionEnv : public leveldb::EnvWrapper {
 // A fresh, empty directory for one test: $TEST_TMPDIR/<name> (or /tmp/... outside Bazel).
 std::string FreshTestDir(std::string_view name);
 
+// While alive, no file of this process can grow past `bytes`: a write beyond it fails with EFBIG
+// ("File too large"), as a full disk fails it, without filling one. (RLIMIT_FSIZE; SIGXFSZ, which
+// would kill the process, is ignored meanwhile.) Both are restored on destruction. Process-wide:
+// only for moments when nothing else in the test writes files.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(uint64_t bytes);
+  ~FileSizeLimit();
+  FileSizeLimit(const FileSizeLimit&) = delete;
+  FileSizeLimit& operator=(const FileSizeLimit&) = delete;
+
+ private:
+  uint64_t previous_soft_limit_;
+  void (*previous_handler_)(int);
+};
+
 }  // namespace sochdb::storage::testing
 
 #endif  // SOCHDB_TESTS_ENGINE_STORAGE_TEST_ENV_H_

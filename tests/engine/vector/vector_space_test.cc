@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <random>
 #include <string>
@@ -216,6 +217,52 @@ TEST_CASE("a corrupt or stale snapshot is rebuilt over, never served") {
   }
   CHECK(space->size() == 260);
   CHECK(Ids(*space, Vec(4242), 10) == Exact(model, Vec(4242), 10));
+}
+
+TEST_CASE("a snapshot that fails part-way leaves the previous one and loses nothing") {
+  Fixture f(/*threshold=*/64);  // a graph, so the image comes from FAISS's serialisation
+  auto space = f.OpenSpace();
+  std::map<std::string, uint32_t> model;
+  auto put_range = [&](uint32_t from, uint32_t to) {
+    for (uint32_t i = from; i < to; ++i) {
+      REQUIRE(Put(*space, "id" + std::to_string(i), i).ok());
+      model["id" + std::to_string(i)] = i;
+    }
+  };
+  put_range(0, 200);
+  REQUIRE(space->Snapshot().ok());
+  const std::string snapshot = f.dir + "/space.snap";
+  const uintmax_t first_size = std::filesystem::file_size(snapshot);
+  std::ifstream first_in(snapshot, std::ios::binary);
+  const std::string first((std::istreambuf_iterator<char>(first_in)),
+                          std::istreambuf_iterator<char>());
+  put_range(200, 2000);
+  {
+    // The next image is ten times larger: writing it fails as a full disk would.
+    storage::testing::FileSizeLimit limit(first_size + 4096);
+    const absl::Status failed = space->Snapshot();
+    INFO(failed.ToString());
+    CHECK(failed.code() == absl::StatusCode::kUnavailable);
+    CHECK(failed.message().find("cannot write") != std::string_view::npos);
+  }
+  std::ifstream after_in(snapshot, std::ios::binary);
+  CHECK(std::string((std::istreambuf_iterator<char>(after_in)), std::istreambuf_iterator<char>()) ==
+        first);
+  CHECK(!std::filesystem::exists(snapshot + ".tmp"));
+  CHECK(space->Stats().snapshot_sequence == 200);
+
+  // Writes go on; a restart loads the old snapshot and replays everything after it.
+  put_range(2000, 2100);
+  f.Restart(space);
+  CHECK(space->Stats().loaded_from_snapshot);
+  CHECK(space->Stats().replayed_changes == 1900);
+  CHECK(space->size() == 2100);
+  CHECK(Ids(*space, Vec(5151), 10) == Exact(model, Vec(5151), 10));
+  // And the next snapshot succeeds.
+  REQUIRE(space->Snapshot().ok());
+  f.Restart(space);
+  CHECK(space->Stats().replayed_changes == 0);
+  CHECK(space->size() == 2100);
 }
 
 TEST_CASE("compaction drops tombstones and keeps writes that race it") {
