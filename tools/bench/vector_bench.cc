@@ -55,6 +55,7 @@ struct Options {
   int rounds = 3;          // --mode compare: alternations per ef
   uint64_t seed = 42;
   uint32_t clusters = 0;   // 0 = one per 1,000 vectors (at least 64)
+  int build_threads = 0;   // in process: OpenMP threads for graph construction (0 = all cores)
 };
 
 double Seconds(Clock::time_point since) {
@@ -263,7 +264,11 @@ int main(int argc, char** argv) {
   app.add_option("--rounds", o.rounds, "compare mode: server/in-process alternations per ef");
   app.add_option("--seed", o.seed, "data set seed");
   app.add_option("--clusters", o.clusters, "clusters in the data set (0 = n / 1000, at least 64)");
+  app.add_option("--build-threads", o.build_threads,
+                 "in process: threads for graph construction (0 = every core); 1 lets two "
+                 "builds be compared side by side on a 2-core machine");
   CLI11_PARSE(app, argc, argv);
+  sochdb::vector::SetFaissThreads(o.build_threads);
 
   sochdb::bench::ClusteredOptions data_options;
   data_options.vectors = o.n;
