@@ -38,10 +38,10 @@ void DefineOptions(CLI::App& app, ServerConfig& c) {
       ->check(CLI::Range(0, 65535))->capture_default_str();
   app.add_option("--port-file", c.port_file, "write the bound gRPC port to this file when ready");
   app.add_option("--data-dir", c.data_dir, "directory of the database")->capture_default_str();
-  app.add_option("--threads", c.threads, "completion-queue poller threads (0 = one per core)")
+  app.add_option("--threads", c.threads, "completion-queue poller threads (0 = one per usable core: affinity mask and cgroup CPU quota)")
       ->check(CLI::Range(0, 256))->capture_default_str();
   app.add_option("--worker-threads", c.worker_threads,
-                 "threads for blocking work (0 = 8 per core, at least 16)")
+                 "threads for blocking work (0 = 8 per usable core, at least 16)")
       ->check(CLI::Range(0, 1024))->capture_default_str();
   app.add_option("--metrics-port", c.metrics_port, "Prometheus /metrics port (0 = off)")
       ->check(CLI::Range(0, 65535))->capture_default_str();

@@ -8,11 +8,11 @@
 #include <fstream>
 #include <memory>
 #include <sstream>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "engine/auth/auth.h"
+#include "engine/common/cpu.h"
 #include "engine/common/status_macros.h"
 #include "engine/engine.h"
 #include "grpcpp/security/server_credentials.h"
@@ -78,7 +78,7 @@ absl::Status WritePortFile(const std::string& path, int port) {
 }
 
 GrpcServerOptions ServerOptions(const ServerConfig& c) {
-  const int cores = std::max(1u, std::thread::hardware_concurrency());
+  const int cores = UsableCores();
   GrpcServerOptions o;
   o.address = JoinHostPort(c.host, c.port);
   o.completion_queues = c.threads > 0 ? c.threads : cores;
@@ -195,10 +195,12 @@ int Serve(const ServerConfig& config, GrpcServer& server, auth::Authorizer& auth
       return 1;
     }
   }
-  spdlog::info("sochdb-grpc {} serving {} sochdb.v1 services on {} ({}, {} queues, {} workers)",
-               kVersion, server.service_names().size(), JoinHostPort(config.host, server.port()),
-               config.tls_cert.empty() ? "plaintext" : "TLS", options.completion_queues,
-               options.worker_threads);
+  spdlog::info(
+      "sochdb-grpc {} serving {} sochdb.v1 services on {} ({}, cores usable: {}, {} queues, {} "
+      "workers)",
+      kVersion, server.service_names().size(), JoinHostPort(config.host, server.port()),
+      config.tls_cert.empty() ? "plaintext" : "TLS", UsableCores(), options.completion_queues,
+      options.worker_threads);
   AwaitShutdown(config, authorizer);
   server.Shutdown(absl::Seconds(config.shutdown_grace_s));
   spdlog::info("gRPC server stopped; closing the database");

@@ -28,6 +28,7 @@
 #include <thread>
 
 #include "absl/strings/str_format.h"
+#include "engine/common/cpu.h"
 #include "engine/common/status_macros.h"
 #include "engine/vector/ann_internal.h"
 
@@ -36,14 +37,17 @@ namespace {
 
 using idx_t = faiss::Index::idx_t;
 
-// 0 = not set: use every hardware thread.
+// 0 = not set: one per usable core (the affinity mask and cgroup quota, not the host's CPUs).
 std::atomic<int> faiss_threads{0};
 
 // omp_set_num_threads changes only the calling thread's setting, and FAISS runs on whichever
 // server thread called us, so every entry point that lets FAISS fan out sets it first.
 void UseFaissThreads() {
   int threads = faiss_threads.load(std::memory_order_relaxed);
-  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (threads <= 0) {
+    static const int usable = UsableCores();
+    threads = usable;
+  }
   omp_set_num_threads(threads);
 }
 

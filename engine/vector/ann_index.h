@@ -154,7 +154,7 @@ class AnnIndex {
 };
 
 // Sets the OpenMP threads FAISS may use for batch adds and graph builds (searches of one query
-// are single-threaded). Called once at start-up by the server; default = hardware threads.
+// are single-threaded). 0 (the default) = one per usable core (engine/common/cpu.h).
 void SetFaissThreads(int threads);
 
 namespace testing {
