@@ -57,6 +57,9 @@ struct NearerOnTop {
 using FarthestHeap = std::priority_queue<Candidate, std::vector<Candidate>, FartherOnTop>;
 using NearestHeap = std::priority_queue<Candidate, std::vector<Candidate>, NearerOnTop>;
 
+// Locks guarding neighbour lists during a parallel build (see GraphBuilder::LockOf).
+constexpr size_t kLockStripes = size_t{1} << 16;
+
 // Vectors fetched this many ahead of the one whose distance is being computed.
 constexpr size_t kPrefetchAhead = 12;
 
@@ -338,7 +341,7 @@ template <typename Distance>
 class GraphBuilder {
  public:
   GraphBuilder(faiss::HNSW& hnsw, const Distance& distance, size_t ntotal)
-      : hnsw_(hnsw), prototype_(distance), locks_(ntotal) {
+      : hnsw_(hnsw), prototype_(distance), locks_(std::min(ntotal, kLockStripes)) {
     for (omp_lock_t& lock : locks_) omp_init_lock(&lock);
     for (size_t level = 0; level + 1 < hnsw_.cum_nneighbor_per_level.size(); ++level) {
       max_degree_ = std::max(max_degree_, static_cast<size_t>(hnsw_.nb_neighbors(level)));
@@ -428,16 +431,23 @@ class GraphBuilder {
     std::vector<storage_idx_t> held;
   };
 
+  // A vertex's lock: one of kLockStripes, shared by the vertices congruent modulo their count.
+  // Sharing cannot deadlock (a thread holds one lock at a time) and stripes keep a builder's
+  // set-up independent of the graph's size (it is made for every batch added).
+  omp_lock_t& LockOf(storage_idx_t vertex) {
+    return locks_[static_cast<size_t>(vertex) % locks_.size()];
+  }
+
   void Lock(Scratch& scratch, storage_idx_t vertex) {
-    omp_set_lock(&locks_[vertex]);
+    omp_set_lock(&LockOf(vertex));
     scratch.held.push_back(vertex);
   }
   void Unlock(Scratch& scratch, storage_idx_t vertex) {
     scratch.held.erase(std::find(scratch.held.begin(), scratch.held.end(), vertex));
-    omp_unset_lock(&locks_[vertex]);
+    omp_unset_lock(&LockOf(vertex));
   }
   void UnlockAll(Scratch& scratch) {
-    for (storage_idx_t vertex : scratch.held) omp_unset_lock(&locks_[vertex]);
+    for (storage_idx_t vertex : scratch.held) omp_unset_lock(&LockOf(vertex));
     scratch.held.clear();
   }
 

@@ -419,10 +419,11 @@ absl::StatusOr<VectorSearchOutcome> VectorIndexStore::Search(
   // Upstream accepts any ef; beyond kMaxEf a wider beam buys nothing, so it is clamped.
   const uint32_t ef =
       options.ef == 0 ? 0 : std::min<uint32_t>(std::max(options.ef, out.candidate_k), kMaxEf);
+  size_t live_ids = 0;
   SOCHDB_ASSIGN_OR_RETURN(std::vector<VectorHit> raw,
-                          space->Search(query, out.candidate_k, ef, nullptr, -1, true));
+                          space->Search(query, out.candidate_k, ef, nullptr, -1, true, &live_ids));
   out.raw_candidates = static_cast<uint32_t>(raw.size());
-  out.index_size = space->size();
+  out.index_size = live_ids;
   absl::flat_hash_map<uint64_t, uint32_t> kept_per_group;
   for (VectorHit& hit : raw) {
     VectorSearchHit h{DecodeVectorId(hit.id), hit.distance, DecodeMetadata(hit.extra)};

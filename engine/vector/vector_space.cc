@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <thread>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -20,6 +21,13 @@ namespace {
 
 using storage::KeyBuilder;
 using storage::KeyFamily;
+
+// Vectors added to the index per hold of its lock (see Commit). Graph construction runs its
+// threads over a chunk, so chunks stay large enough to split; at 1M x 128 (M 32) a chunk holds
+// the lock for ~60 ms on two cores.
+constexpr size_t kApplyChunk = 256;
+// How long a writer lets queued searches go first between two chunks.
+constexpr absl::Duration kSearchTurn = absl::Milliseconds(5);
 
 absl::Status ValidateItems(absl::Span<const VectorItem> items, uint32_t dimension) {
   for (size_t i = 0; i < items.size(); ++i) {
@@ -45,6 +53,24 @@ absl::Status ValidateItems(absl::Span<const VectorItem> items, uint32_t dimensio
 }
 
 }  // namespace
+
+// The index lock in reader mode, taken so that a writer between chunks can see the search
+// waiting (Commit lets waiting searches in before its next chunk).
+class VectorSpace::SearchLock {
+ public:
+  explicit SearchLock(const VectorSpace* space) ABSL_SHARED_LOCK_FUNCTION(space->index_mu_)
+      : space_(space) {
+    space_->searches_waiting_.fetch_add(1, std::memory_order_relaxed);
+    space_->index_mu_.ReaderLock();
+    space_->searches_waiting_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  ~SearchLock() ABSL_UNLOCK_FUNCTION() { space_->index_mu_.ReaderUnlock(); }
+  SearchLock(const SearchLock&) = delete;
+  SearchLock& operator=(const SearchLock&) = delete;
+
+ private:
+  const VectorSpace* space_;
+};
 
 std::string VectorScopePrefix(KeyFamily family, const std::vector<std::string>& scope) {
   KeyBuilder key(family);
@@ -123,13 +149,35 @@ absl::StatusOr<size_t> VectorSpace::Commit(absl::Span<const VectorItem> upserts,
 
   // The change is durable from here on, so it is acknowledged even if the in-memory index
   // cannot take it: the index is then marked stale and rebuilt from the records.
-  absl::MutexLock index_lock(&index_mu_);
-  absl::Status applied =
-      options_.before_index_apply ? options_.before_index_apply() : absl::OkStatus();
-  for (std::string_view id : present) {
-    if (applied.ok()) applied = ApplyDelete(*state_, id);
+  absl::Status applied;
+  {
+    absl::MutexLock index_lock(&index_mu_);
+    applied = options_.before_index_apply ? options_.before_index_apply() : absl::OkStatus();
+    for (std::string_view id : present) {
+      if (applied.ok()) applied = ApplyDelete(*state_, id);
+    }
   }
-  if (applied.ok()) applied = ApplyUpserts(*state_, upserts);
+  // Searches wait while the graph grows, so a large batch goes in in chunks with the index
+  // lock released between them: a search waits for one chunk, not the whole batch. A search
+  // may see part of the batch; each replaced id is swapped within one chunk, so it finds the
+  // old vector or the new one, never neither. (write_mu_ keeps other writers, snapshots and
+  // compaction out until the whole batch is in.)
+  //
+  // A mutex does not hand itself to the readers it wakes: left alone, this loop would take it
+  // straight back and the searches would wait for the whole batch after all. So between chunks
+  // the writer steps aside until the searches queued meanwhile have the lock (or kSearchTurn
+  // passes). It must not wait on the mutex itself: absl queues new readers behind a waiting
+  // writer.
+  for (size_t begin = 0; begin < upserts.size() && applied.ok(); begin += kApplyChunk) {
+    if (begin > 0) {
+      const absl::Time give_up = absl::Now() + kSearchTurn;
+      while (searches_waiting_.load(std::memory_order_relaxed) > 0 && absl::Now() < give_up) {
+        std::this_thread::yield();
+      }
+    }
+    absl::MutexLock index_lock(&index_mu_);
+    applied = ApplyUpserts(*state_, upserts.subspan(begin, kApplyChunk));
+  }
   if (!applied.ok()) {
     index_stale_ = true;
     spdlog::error(
@@ -177,9 +225,10 @@ absl::Status VectorSpace::ApplyDelete(IndexState& state, std::string_view id) {
 absl::StatusOr<std::vector<VectorHit>> VectorSpace::Nearest(
     absl::Span<const float> query, uint32_t k, uint32_t ef,
     const std::function<bool(std::string_view)>* accept, double selectivity_hint,
-    bool with_extra) const {
-  absl::ReaderMutexLock index_lock(&index_mu_);
+    bool with_extra, size_t* live_ids) const {
+  SearchLock index_lock(this);
   const IndexState& state = *state_;
+  if (live_ids != nullptr) *live_ids = state.label_of.size();
   LabelFilter filter;
   if (accept != nullptr) {
     filter.accept = [&state, accept](int64_t label) {
@@ -208,9 +257,9 @@ absl::StatusOr<std::vector<VectorHit>> VectorSpace::Nearest(
 absl::StatusOr<std::vector<VectorHit>> VectorSpace::Search(
     absl::Span<const float> query, uint32_t k, uint32_t ef,
     const std::function<bool(std::string_view id)>* accept, double selectivity_hint,
-    bool with_extra) const {
+    bool with_extra, size_t* live_ids) const {
   SOCHDB_ASSIGN_OR_RETURN(std::vector<VectorHit> hits,
-                          Nearest(query, k, ef, accept, selectivity_hint, with_extra));
+                          Nearest(query, k, ef, accept, selectivity_hint, with_extra, live_ids));
   // The index orders equal distances by label (insertion order); the contract is by id.
   std::stable_sort(hits.begin(), hits.end(), [](const VectorHit& a, const VectorHit& b) {
     return a.distance < b.distance || (a.distance == b.distance && a.id < b.id);
@@ -233,7 +282,7 @@ bool VectorSpace::Contains(std::string_view id) const {
 }
 
 size_t VectorSpace::size() const {
-  absl::ReaderMutexLock index_lock(&index_mu_);
+  SearchLock index_lock(this);
   return state_->label_of.size();
 }
 

@@ -26,6 +26,7 @@
 #ifndef SOCHDB_ENGINE_VECTOR_VECTOR_SPACE_H_
 #define SOCHDB_ENGINE_VECTOR_VECTOR_SPACE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -136,11 +137,11 @@ class VectorSpace {
 
   // The k nearest ids (distance conventions of AnnIndex), ties by id bytes. `accept` (optional)
   // restricts results by id; `selectivity_hint` as in LabelFilter. `with_extra` fills hit.extra
-  // (kept in memory with the index).
+  // (kept in memory with the index). `live_ids` (optional) receives size() as the search saw it.
   absl::StatusOr<std::vector<VectorHit>> Search(
       absl::Span<const float> query, uint32_t k, uint32_t ef,
       const std::function<bool(std::string_view id)>* accept = nullptr,
-      double selectivity_hint = -1, bool with_extra = false) const;
+      double selectivity_hint = -1, bool with_extra = false, size_t* live_ids = nullptr) const;
 
   // The stored vector and extra of `id`, or nullopt.
   absl::StatusOr<std::optional<StoredVector>> Get(std::string_view id) const;
@@ -208,7 +209,8 @@ class VectorSpace {
   absl::StatusOr<std::vector<VectorHit>> Nearest(absl::Span<const float> query, uint32_t k,
                                                  uint32_t ef,
                                                  const std::function<bool(std::string_view)>* accept,
-                                                 double selectivity_hint, bool with_extra) const;
+                                                 double selectivity_hint, bool with_extra,
+                                                 size_t* live_ids) const;
 
   storage::Store* const store_;
   const VectorSpaceOptions options_;
@@ -232,6 +234,10 @@ class VectorSpace {
   // Readers (searches) share; writers hold write_mu_ first, then this exclusively.
   mutable absl::Mutex index_mu_ ABSL_ACQUIRED_AFTER(write_mu_);
   std::unique_ptr<IndexState> state_ ABSL_GUARDED_BY(index_mu_);
+  // Searches queued for index_mu_ (see SearchLock): a writer adding a batch in chunks lets
+  // them in between chunks instead of taking the mutex straight back.
+  mutable std::atomic<int> searches_waiting_{0};
+  class SearchLock;
 };
 
 }  // namespace sochdb::vector

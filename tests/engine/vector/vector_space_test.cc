@@ -376,6 +376,62 @@ TEST_CASE("writes that race a snapshot are all kept, whichever side of it they f
   CHECK(mine.begin()->second == "x");
 }
 
+TEST_CASE("searches during a large batch see every replaced id once, old or new") {
+  // The batch goes into the index in chunks with the lock released between them, so a search
+  // may see part of it; it must never see an id twice or miss one.
+  Fixture f(/*threshold=*/100000);  // exact phase: k = every id returns every live id
+  auto space = f.OpenSpace();
+  constexpr uint32_t kIds = 1500;  // several chunks
+  std::vector<VectorItem> items;
+  std::vector<std::vector<float>> old_vectors, new_vectors;
+  for (uint32_t i = 0; i < kIds; ++i) {
+    old_vectors.push_back(Vec(i));
+    new_vectors.push_back(Vec(i + 100000));
+  }
+  std::vector<std::string> ids;
+  for (uint32_t i = 0; i < kIds; ++i) ids.push_back("id" + std::to_string(i));
+  auto upsert_all = [&](const std::vector<std::vector<float>>& vectors, const std::string& extra) {
+    std::vector<VectorItem> batch_items;
+    for (uint32_t i = 0; i < kIds; ++i) batch_items.push_back(VectorItem{ids[i], vectors[i], extra});
+    storage::WriteBatch batch;
+    return space->Upsert(batch_items, &batch);
+  };
+  REQUIRE(upsert_all(old_vectors, "old").ok());
+
+  std::atomic<bool> done{false};
+  std::atomic<int> searches{0}, mixed{0}, wrong{0};
+  std::thread reader([&] {
+    while (!done.load()) {
+      auto hits = space->Search(Vec(4242), kIds, 0, nullptr, -1, /*with_extra=*/true);
+      if (!hits.ok()) {
+        ++wrong;
+        continue;
+      }
+      std::map<std::string, int> seen;
+      int fresh = 0;
+      for (const VectorHit& h : *hits) {
+        ++seen[h.id];
+        if (h.extra == "new") ++fresh;
+      }
+      bool ok = hits->size() == kIds && seen.size() == kIds;
+      for (const auto& [id, count] : seen) ok = ok && count == 1;
+      if (!ok) ++wrong;
+      if (fresh > 0 && fresh < static_cast<int>(kIds)) ++mixed;
+      ++searches;
+    }
+  });
+  for (int round = 0; round < 10; ++round) {
+    REQUIRE(upsert_all(round % 2 == 0 ? new_vectors : old_vectors, round % 2 == 0 ? "new" : "old")
+                .ok());
+  }
+  done = true;
+  reader.join();
+  INFO(searches.load() << " searches, " << mixed.load() << " saw part of a batch");
+  CHECK(searches.load() > 0);
+  CHECK(wrong.load() == 0);
+  CHECK(space->size() == kIds);
+}
+
 TEST_CASE("Apply upserts and deletes in one batch; DropAll leaves nothing") {
   Fixture f;
   auto space = f.OpenSpace();
