@@ -209,6 +209,11 @@ class HalfPrecisionCopy {
   }
   const uint16_t* data() const { return halves_.data(); }
   uint64_t MemoryBytes() const { return halves_.capacity() * sizeof(uint16_t); }
+  // Frees the copy; the next CatchUp converts every vector again.
+  void Release() {
+    Reset();
+    decltype(halves_)().swap(halves_);
+  }
 
  private:
   // Scaled magnitudes are kept below 2^12 when chosen and re-chosen past 2^15 (binary16's
@@ -693,6 +698,12 @@ bool AddToFlatGraph(faiss::IndexHNSW& graph, const float* vectors, int64_t n,
         .AddVertices(n0, static_cast<size_t>(n));
   }
   return true;
+}
+
+void ReleaseConstructionCopy(faiss::IndexHNSW& graph) {
+  if (auto* storage = dynamic_cast<FlatStorageWithHalfCopy*>(graph.storage)) {
+    storage->half.Release();
+  }
 }
 
 uint64_t ConstructionCopyBytes(const faiss::IndexHNSW& graph) {

@@ -214,6 +214,7 @@ class AnnIndexImpl final : public AnnIndex {
   absl::Status Reconstruct(int64_t label, float* out) const override;
   AnnStats Stats() const override;
   absl::Status SerializeTo(ByteSink* out) const override;
+  void ReleaseInsertMemory() override;
 
  private:
   // Appends prepared vectors to the raw array, building the graph when the threshold is met.
@@ -372,6 +373,11 @@ AnnStats AnnIndexImpl::Stats() const {
       sizeof(*this) + state_.tombstones.MemoryBytes() + state_.raw.capacity() * sizeof(float);
   if (state_.graph != nullptr) internal::AddGraphStats(*state_.graph, &stats);
   return stats;
+}
+
+void AnnIndexImpl::ReleaseInsertMemory() {
+  absl::MutexLock lock(&mu_);
+  if (state_.graph != nullptr) internal::ReleaseConstructionCopy(*state_.graph);
 }
 
 absl::Status AnnIndexImpl::SerializeTo(ByteSink* out) const {

@@ -141,6 +141,11 @@ class AnnIndex {
 
   virtual AnnStats Stats() const = 0;
 
+  // Frees memory kept only to make inserts faster (the half-precision construction copy of a
+  // full-precision graph: 2 bytes per component). The next insert rebuilds it, one pass over the
+  // stored vectors. Searches are unaffected.
+  virtual void ReleaseInsertMemory() = 0;
+
   // A self-contained byte image of the index (FAISS index, phase, tombstones, spec), for
   // snapshots, appended to `out` (a snapshot file is written straight from the index's memory,
   // with no copy of the image). Runs under the reader lock: searches go on, writers wait.

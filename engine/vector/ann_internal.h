@@ -172,6 +172,8 @@ bool AddToFlatGraph(faiss::IndexHNSW& graph, const float* vectors, int64_t n,
                     BuildPrecision precision = BuildPrecision::kHalfCopy);
 // Bytes of the construction copy AddToFlatGraph keeps with the graph's storage (0 if none).
 uint64_t ConstructionCopyBytes(const faiss::IndexHNSW& graph);
+// Frees that copy; the next AddToFlatGraph makes it again (one pass over the vectors).
+void ReleaseConstructionCopy(faiss::IndexHNSW& graph);
 // Vectors the graph's storage holds (FAISS's ntotal), for label bookkeeping after a failed add.
 int64_t GraphSize(const faiss::IndexHNSW& graph);
 

@@ -178,6 +178,8 @@ absl::StatusOr<size_t> VectorSpace::Commit(absl::Span<const VectorItem> upserts,
     absl::MutexLock index_lock(&index_mu_);
     applied = ApplyUpserts(*state_, upserts.subspan(begin, kApplyChunk));
   }
+  last_write_ = absl::Now();
+  insert_memory_released_ = false;
   if (!applied.ok()) {
     index_stale_ = true;
     spdlog::error(

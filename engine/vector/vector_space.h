@@ -42,6 +42,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "engine/common/byte_sink.h"
 #include "engine/storage/keys.h"
@@ -74,6 +76,9 @@ struct VectorSpaceOptions {
   uint64_t snapshot_every_changes = 50'000;
   // Rebuild when tombstones exceed this fraction of labels (and at least 1,000 of them).
   double rebuild_tombstone_ratio = 0.3;
+  // With no write for this long, maintenance frees what the index keeps only to speed up
+  // inserts (AnnIndex::ReleaseInsertMemory: 256 MB at 1M x 128); the next write rebuilds it.
+  absl::Duration release_insert_memory_after = absl::Minutes(5);
   // Tests only: called after a write is committed, before the in-memory index is updated; an
   // error stands for the update failing (FAISS throwing, memory running out).
   std::function<absl::Status()> before_index_apply;
@@ -224,6 +229,8 @@ class VectorSpace {
   // Serialises writers: log sequence order = commit order = index order.
   mutable absl::Mutex write_mu_;
   uint64_t last_sequence_ ABSL_GUARDED_BY(write_mu_) = 0;
+  absl::Time last_write_ ABSL_GUARDED_BY(write_mu_) = absl::Now();  // see Maintain
+  bool insert_memory_released_ ABSL_GUARDED_BY(write_mu_) = false;
   uint64_t snapshot_sequence_ ABSL_GUARDED_BY(write_mu_) = 0;
   bool loaded_from_snapshot_ ABSL_GUARDED_BY(write_mu_) = false;
   // A committed change could not be applied to the in-memory index: the next maintenance pass

@@ -383,6 +383,12 @@ absl::Status VectorSpace::Maintain() {
   {
     absl::MutexLock write_lock(&write_mu_);
     due = last_sequence_ - snapshot_sequence_ >= options_.snapshot_every_changes;
+    if (!insert_memory_released_ &&
+        absl::Now() - last_write_ >= options_.release_insert_memory_after) {
+      absl::MutexLock index_lock(&index_mu_);
+      state_->ann->ReleaseInsertMemory();
+      insert_memory_released_ = true;
+    }
   }
   return due ? Snapshot() : absl::OkStatus();
 }

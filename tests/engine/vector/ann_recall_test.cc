@@ -226,6 +226,35 @@ TEST_CASE("the half-precision construction copy keeps recall at any magnitude") 
   }
 }
 
+TEST_CASE("releasing insert memory frees the construction copy; the next insert rebuilds it") {
+  __builtin_cpu_init();
+  const bool copies = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                      __builtin_cpu_supports("f16c");
+  const bench::VectorDataset data = ClusteredData(6'000, 32, 50, 32);
+  IndexSpec spec;
+  spec.dimension = 32;
+  spec.metric = Metric::kL2;
+  spec.exact_threshold = 1'000;
+  auto index = NewIndex(spec);
+  const auto base = absl::MakeConstSpan(data.base);
+  REQUIRE(ValueOrFail(index->Add(base.subspan(0, 3'000 * 32))) == 0);
+  const uint64_t with_copy = index->Stats().memory_bytes;
+  const auto before = SearchLabels(*index, data.queries, 10, 64);
+
+  index->ReleaseInsertMemory();
+  const uint64_t released = index->Stats().memory_bytes;
+  if (copies) CHECK(with_copy - released >= 3'000u * 32u * 2u);
+  CHECK(SearchLabels(*index, data.queries, 10, 64) == before);  // searches never used it
+  index->ReleaseInsertMemory();  // twice is harmless
+  CHECK(index->Stats().memory_bytes == released);
+
+  REQUIRE(ValueOrFail(index->Add(base.subspan(3'000 * 32))) == 3'000);
+  if (copies) CHECK(index->Stats().memory_bytes >= released + 6'000u * 32u * 2u);
+  const bench::GroundTruth truth = bench::ExactNeighbors(data.base, data.queries, 32,
+                                                         Metric::kL2, 10);
+  CHECK(bench::RecallAtK(truth, SearchLabels(*index, data.queries, 10, 128), 10) >= 0.95);
+}
+
 // Not run by default: `ann_index_test "[.bench]"` times adds of 50k x 128 at M 32 with 1 and
 // 2 OpenMP threads (the figure quoted in the engine's notes).
 TEST_CASE("batch add speed by OpenMP threads", "[.bench]") {

@@ -24,6 +24,17 @@ namespace sochdb::vector::testing {
 using ::sochdb::testing::RequireErrorContaining;
 using ::sochdb::testing::ValueOrFail;
 
+// A clustered data set with `queries` queries (bench::MakeClusteredDataset, default seed).
+inline bench::VectorDataset ClusteredData(uint32_t vectors, uint32_t dimension, uint32_t queries,
+                                          uint32_t clusters) {
+  bench::ClusteredOptions options;
+  options.vectors = vectors;
+  options.dimension = dimension;
+  options.queries = queries;
+  options.clusters = clusters;
+  return bench::MakeClusteredDataset(options);
+}
+
 inline std::unique_ptr<AnnIndex> NewIndex(const IndexSpec& spec) {
   return ValueOrFail(AnnIndex::Create(ValueOrFail(ResolveSpec(spec))));
 }

@@ -55,6 +55,7 @@ struct Fixture {
     options.snapshot_path = dir + "/space.snap";
     options.rebuild_tombstone_ratio = 0.3;
     options.before_index_apply = before_apply;
+    options.release_insert_memory_after = release_insert_memory_after;
     auto space = VectorSpace::Open(store.get(), options);
     REQUIRE(space.ok());
     return *std::move(space);
@@ -72,6 +73,7 @@ struct Fixture {
   IndexSpec spec_request;
   std::unique_ptr<storage::Store> store;
   std::function<absl::Status()> before_apply;  // VectorSpaceOptions::before_index_apply
+  absl::Duration release_insert_memory_after = absl::Minutes(5);
 };
 
 absl::Status Put(VectorSpace& space, const std::string& id, uint32_t seed,
@@ -430,6 +432,32 @@ TEST_CASE("searches during a large batch see every replaced id once, old or new"
   CHECK(searches.load() > 0);
   CHECK(wrong.load() == 0);
   CHECK(space->size() == kIds);
+}
+
+TEST_CASE("an idle space gives back its insert memory; writes rebuild it") {
+  __builtin_cpu_init();
+  const bool copies = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                      __builtin_cpu_supports("f16c");
+  Fixture f(/*threshold=*/64);
+  SECTION("idle past the limit") {
+    f.release_insert_memory_after = absl::ZeroDuration();
+    auto space = f.OpenSpace();
+    for (uint32_t i = 0; i < 500; ++i) REQUIRE(Put(*space, "id" + std::to_string(i), i).ok());
+    const uint64_t busy = space->Stats().ann.memory_bytes;
+    REQUIRE(space->Maintain().ok());
+    const uint64_t idle = space->Stats().ann.memory_bytes;
+    if (copies) CHECK(busy - idle >= 500u * kDim * 2u);
+    REQUIRE(Put(*space, "late", 9999).ok());
+    if (copies) CHECK(space->Stats().ann.memory_bytes >= idle + 501u * kDim * 2u);
+    CHECK(space->Contains("late"));
+  }
+  SECTION("written to recently") {
+    auto space = f.OpenSpace();  // the default: five minutes
+    for (uint32_t i = 0; i < 500; ++i) REQUIRE(Put(*space, "id" + std::to_string(i), i).ok());
+    const uint64_t busy = space->Stats().ann.memory_bytes;
+    REQUIRE(space->Maintain().ok());
+    CHECK(space->Stats().ann.memory_bytes == busy);
+  }
 }
 
 TEST_CASE("Apply upserts and deletes in one batch; DropAll leaves nothing") {
