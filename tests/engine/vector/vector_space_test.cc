@@ -73,7 +73,7 @@ struct Fixture {
   IndexSpec spec_request;
   std::unique_ptr<storage::Store> store;
   std::function<absl::Status()> before_apply;  // VectorSpaceOptions::before_index_apply
-  absl::Duration release_insert_memory_after = absl::Minutes(5);
+  absl::Duration release_insert_memory_after = absl::Minutes(30);
 };
 
 absl::Status Put(VectorSpace& space, const std::string& id, uint32_t seed,
@@ -452,7 +452,7 @@ TEST_CASE("an idle space gives back its insert memory; writes rebuild it") {
     CHECK(space->Contains("late"));
   }
   SECTION("written to recently") {
-    auto space = f.OpenSpace();  // the default: five minutes
+    auto space = f.OpenSpace();  // the default: thirty minutes
     for (uint32_t i = 0; i < 500; ++i) REQUIRE(Put(*space, "id" + std::to_string(i), i).ok());
     const uint64_t busy = space->Stats().ann.memory_bytes;
     REQUIRE(space->Maintain().ok());
