@@ -392,7 +392,10 @@ class GraphBuilder {
           faiss::VisitedTable visited(static_cast<int>(ntotal));
           Distance distance = prototype_;
           Scratch scratch(max_degree_);
-#pragma omp for schedule(static)
+          // Dynamic, unlike FAISS's static split: vertices cost unequal time and a write adds 256
+          // at a time (VectorSpace), so a static half each left a thread idle at every end;
+          // two paired 300k loads: +7% inserts per second.
+#pragma omp for schedule(dynamic, 4)
           for (int i = begin; i < end; ++i) {
             bool stop = false;
 #pragma omp atomic read
