@@ -1,8 +1,9 @@
 // HNSW construction over full-precision (flat) storage: the algorithm of FAISS 1.7.3's
 // hnsw_add_vertices / HNSW::add_with_locks, step for step (levels assigned by FAISS, highest
-// level first, a random order within a level, per-node locks, the same neighbour search,
-// the same diversity heuristic when a neighbour list overflows), with two differences in how
-// distances are computed:
+// level first, a random order within a level, a lock per neighbour list (striped here), the
+// same neighbour search, the same diversity heuristic when a neighbour list overflows; threads
+// take a level's vertices dynamically where FAISS splits them statically), with two
+// differences in how distances are computed:
 // - the neighbours of a node are gathered first (their visited flags and row offsets
 //   prefetched), and their vectors are prefetched a few ahead of the distance being computed;
 //   a candidate's neighbour row is prefetched when it enters the queue;
