@@ -19,6 +19,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "engine/common/absl_view.h"
 
 namespace sochdb::auth {
 namespace {
@@ -37,10 +38,6 @@ constexpr uint32_t kAllCapabilities =
     static_cast<uint32_t>(Capability::kManageCollections) |
     static_cast<uint32_t>(Capability::kManageIndexes) |
     static_cast<uint32_t>(Capability::kViewMetrics) | static_cast<uint32_t>(Capability::kAdmin);
-
-// absl::string_view is not std::string_view in Debian's Abseil build (20220623, built with
-// ABSL_OPTION_USE_STD_STRING_VIEW 0), so crossing between the two is explicit.
-absl::string_view AbslView(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 // A refused namespace is echoed in the error, but it is the caller's input: control bytes are
 // escaped and a long name is cut, so the status stays printable and well under gRPC's metadata

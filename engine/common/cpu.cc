@@ -12,12 +12,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "engine/common/absl_view.h"
 
 namespace sochdb {
 namespace {
-
-// Debian's Abseil has its own string_view type.
-absl::string_view Absl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 // A small file's contents; "" when it cannot be read.
 std::string ReadSmallFile(const std::string& path) {
@@ -60,7 +58,7 @@ namespace cpu_internal {
 
 double QuotaFromCpuMax(std::string_view cpu_max) {
   const std::vector<absl::string_view> fields =
-      absl::StrSplit(absl::StripAsciiWhitespace(Absl(cpu_max)), ' ', absl::SkipEmpty());
+      absl::StrSplit(absl::StripAsciiWhitespace(AbslView(cpu_max)), ' ', absl::SkipEmpty());
   double quota = 0, period = 0;
   if (fields.size() != 2 || !absl::SimpleAtod(fields[0], &quota) ||
       !absl::SimpleAtod(fields[1], &period) || quota <= 0 || period <= 0) {
@@ -71,8 +69,8 @@ double QuotaFromCpuMax(std::string_view cpu_max) {
 
 double QuotaFromCfs(std::string_view quota_us, std::string_view period_us) {
   double quota = 0, period = 0;
-  if (!absl::SimpleAtod(absl::StripAsciiWhitespace(Absl(quota_us)), &quota) ||
-      !absl::SimpleAtod(absl::StripAsciiWhitespace(Absl(period_us)), &period) || quota <= 0 ||
+  if (!absl::SimpleAtod(absl::StripAsciiWhitespace(AbslView(quota_us)), &quota) ||
+      !absl::SimpleAtod(absl::StripAsciiWhitespace(AbslView(period_us)), &period) || quota <= 0 ||
       period <= 0) {
     return 0;  // -1 (unlimited) or unreadable
   }
@@ -84,7 +82,7 @@ double CgroupCpuQuota(const std::string& root, std::string_view self_cgroup) {
   auto consider = [&tightest](double quota) {
     if (quota > 0 && (tightest == 0 || quota < tightest)) tightest = quota;
   };
-  for (absl::string_view line : absl::StrSplit(Absl(self_cgroup), '\n', absl::SkipEmpty())) {
+  for (absl::string_view line : absl::StrSplit(AbslView(self_cgroup), '\n', absl::SkipEmpty())) {
     // hierarchy-id:controllers:path (the path may itself contain ':').
     const std::vector<absl::string_view> fields = absl::StrSplit(line, absl::MaxSplits(':', 2));
     if (fields.size() != 3) continue;

@@ -53,10 +53,10 @@ absl::Status SyncDirectory(const std::string& dir) {
   return absl::OkStatus();
 }
 
-}  // namespace
-
 // Appends smaller than this are gathered into one write; larger ones are written as they come.
 constexpr size_t kBufferBytes = size_t{1} << 20;
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<AtomicFileWriter>> AtomicFileWriter::Create(
     const std::string& path) {

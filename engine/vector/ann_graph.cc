@@ -25,7 +25,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <thread>
 
 #include "absl/strings/str_format.h"
 #include "engine/common/cpu.h"
