@@ -79,6 +79,7 @@ AtomicFileWriter::~AtomicFileWriter() {
 void AtomicFileWriter::Append(std::string_view bytes) {
   if (!status_.ok()) return;
   crc_ = Crc32(bytes, crc_);
+  size_ += bytes.size();
   if (buffer_.size() + bytes.size() <= kBufferBytes) {
     buffer_.append(bytes);
     return;

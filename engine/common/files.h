@@ -34,6 +34,8 @@ class AtomicFileWriter final : public ByteSink {
   const absl::Status& status() const { return status_; }
   // CRC-32 (as Crc32) of everything appended so far.
   uint32_t crc() const { return crc_; }
+  // Bytes appended so far.
+  uint64_t size() const { return size_; }
   absl::Status Commit();
 
  private:
@@ -45,6 +47,7 @@ class AtomicFileWriter final : public ByteSink {
   int fd_;
   absl::Status status_;
   uint32_t crc_ = 0;
+  uint64_t size_ = 0;
   std::string buffer_;  // small appends are gathered into writes of about kBufferBytes
   bool committed_ = false;
 };

@@ -311,6 +311,8 @@ absl::Status VectorSpace::Snapshot() {
   absl::MutexLock snapshot_lock(&snapshot_mu_);
   std::unique_ptr<AtomicFileWriter> file;
   uint64_t sequence = 0;
+  const absl::Time start = absl::Now();
+  absl::Duration writers_held;
   {
     absl::ReleasableMutexLock write_lock(&write_mu_);
     if (last_sequence_ == snapshot_sequence_) return absl::OkStatus();
@@ -329,6 +331,7 @@ absl::Status VectorSpace::Snapshot() {
     absl::Status encoded = EncodeSnapshot(*state_, sequence, file.get());
     if (!file->status().ok()) return file->status();  // the cause, not FAISS's echo of it
     SOCHDB_RETURN_IF_ERROR(encoded);
+    writers_held = absl::Now() - start;
   }
   // The checksum, fsync and rename with no lock held: writes and searches go on.
   AppendU32(file.get(), file->crc());
@@ -337,6 +340,10 @@ absl::Status VectorSpace::Snapshot() {
     absl::MutexLock write_lock(&write_mu_);
     snapshot_sequence_ = std::max(snapshot_sequence_, sequence);
   }
+  spdlog::info("vector snapshot {}: {} MB at change {} in {} ms (index writes held {} ms)",
+               options_.snapshot_path, file->size() >> 20, sequence,
+               absl::ToInt64Milliseconds(absl::Now() - start),
+               absl::ToInt64Milliseconds(writers_held));
   // Keep the covered sequence's own entry: the log must always show the last sequence.
   return TrimLog(sequence - 1);
 }

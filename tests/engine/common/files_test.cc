@@ -54,6 +54,7 @@ TEST_CASE("AtomicFileWriter: pieces of any size land in order, with their checks
   }
   CHECK(!std::filesystem::exists(path));  // nothing visible before the commit
   CHECK(file->crc() == Crc32(expected));
+  CHECK(file->size() == expected.size());
   REQUIRE_OK(file->Commit());
   CHECK(Contents(path) == expected);
   CHECK(!std::filesystem::exists(path + ".tmp"));
