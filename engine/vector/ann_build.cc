@@ -28,9 +28,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <new>
-#include <exception>
+#include <optional>
 #include <queue>
 #include <utility>
 #include <vector>
@@ -189,6 +190,16 @@ struct CacheLineAllocator {
   bool operator!=(const CacheLineAllocator<U>&) const { return false; }
 };
 
+// `from`'s elements copied into `to`, in room for `capacity` (at least `from.size()`), leaving
+// `from` as it was: how PrepareGrowth grows an array beside its readers.
+template <class Vector>
+void CopyWithRoom(const Vector& from, size_t capacity, Vector* to) {
+  Vector fresh(from.get_allocator());
+  fresh.reserve(std::max(capacity, from.size()));
+  fresh.assign(from.begin(), from.end());
+  to->swap(fresh);
+}
+
 class HalfPrecisionCopy {
  public:
   // Brings the copy up to `rows` vectors of `d` floats (rows only ever grow).
@@ -209,7 +220,16 @@ class HalfPrecisionCopy {
     rows_ = rows;
   }
   const uint16_t* data() const { return halves_.data(); }
+  size_t rows() const { return rows_; }
+  size_t capacity() const { return halves_.capacity(); }  // in halves
   uint64_t MemoryBytes() const { return halves_.capacity() * sizeof(uint16_t); }
+  void Reserve(size_t capacity) { halves_.reserve(capacity); }
+  // A copy of `other` with room for `capacity` halves.
+  void CopyFrom(const HalfPrecisionCopy& other, size_t capacity) {
+    CopyWithRoom(other.halves_, capacity, &halves_);
+    rows_ = other.rows_;
+    scale_ = other.scale_;
+  }
   // Frees the copy; the next CatchUp converts every vector again.
   void Release() {
     Reset();
@@ -672,7 +692,112 @@ class GraphBuilder {
   bool failed_ = false;
 };
 
+// Room in hnsw.neighbors one vertex takes, enough on average: every vertex has a level-0
+// list and one in M (32 by default) has upper lists too; counting one upper list per vertex
+// covers that with room to spare.
+size_t NeighbourSlotsPerVertex(const faiss::HNSW& hnsw) {
+  const size_t levels = hnsw.cum_nneighbor_per_level.size();
+  if (levels < 2) return 0;
+  return static_cast<size_t>(hnsw.cum_nneighbor_per_level[std::min<size_t>(2, levels - 1)]);
+}
+
+// What the arrays of a graph over flat storage must hold to add `n` vertices: FAISS's vectors
+// (bytes), HNSW's levels and offsets (entries) and, about, its neighbour lists (entries).
+struct ArraySizes {
+  size_t codes = 0;
+  size_t levels = 0;
+  size_t offsets = 0;
+  size_t neighbors = 0;
+};
+ArraySizes SizesAfterAdding(const faiss::IndexHNSW& graph, const faiss::IndexFlat& flat,
+                            size_t n) {
+  const faiss::HNSW& hnsw = graph.hnsw;
+  const size_t total = static_cast<size_t>(graph.ntotal) + n;
+  return ArraySizes{total * flat.code_size, total, total + 1,
+                    hnsw.neighbors.size() + n * NeighbourSlotsPerVertex(hnsw)};
+}
+
+bool UseHalfCopy(BuildPrecision precision) {
+  return precision == BuildPrecision::kHalfCopy && HalfKernelsAvailable();
+}
+
 }  // namespace
+
+// The arrays PrepareGrowth copied into larger memory, and after InstallGrowth the ones they
+// replaced. An array that had room is not copied (nullopt).
+struct GraphGrowth {
+  int64_t ntotal = 0;                     // the graph's size when prepared
+  const faiss::Index* storage = nullptr;  // the storage object it was prepared from
+  std::optional<std::vector<uint8_t>> codes;
+  std::optional<std::vector<int>> levels;
+  std::optional<std::vector<size_t>> offsets;
+  std::optional<std::vector<storage_idx_t>> neighbors;
+  std::optional<HalfPrecisionCopy> half;
+};
+
+void GraphGrowthDeleter::operator()(GraphGrowth* growth) const { delete growth; }
+
+GraphGrowthPtr PrepareGrowth(const faiss::IndexHNSW& graph, int64_t n,
+                             BuildPrecision precision) {
+  const auto* flat = dynamic_cast<const faiss::IndexFlat*>(graph.storage);
+  if (flat == nullptr || n <= 0) return nullptr;
+  const faiss::HNSW& hnsw = graph.hnsw;
+  const ArraySizes needed = SizesAfterAdding(graph, *flat, static_cast<size_t>(n));
+  GraphGrowthPtr growth(new GraphGrowth);
+  growth->ntotal = graph.ntotal;
+  growth->storage = graph.storage;
+  bool grown = false;
+  const auto grow = [&grown](const auto& from, size_t size, auto* to) {
+    if (from.capacity() >= size) return;
+    CopyWithRoom(from, std::max(size, 2 * from.capacity()), &to->emplace());
+    grown = true;
+  };
+  grow(flat->codes, needed.codes, &growth->codes);
+  grow(hnsw.levels, needed.levels, &growth->levels);
+  grow(hnsw.offsets, needed.offsets, &growth->offsets);
+  grow(hnsw.neighbors, needed.neighbors, &growth->neighbors);
+  if (UseHalfCopy(precision)) {
+    const size_t d = static_cast<size_t>(flat->d);
+    const size_t rows = static_cast<size_t>(graph.ntotal);
+    const size_t halves = needed.levels * d;
+    const auto* ours = dynamic_cast<const FlatStorageWithHalfCopy*>(flat);
+    const bool current = ours != nullptr && ours->half.rows() == rows;
+    if (!current) {  // released, or never made since a restart: convert every vector
+      HalfPrecisionCopy& half = growth->half.emplace();
+      half.Reserve(std::max(halves, 2 * rows * d));
+      half.CatchUp(flat->get_xb(), rows, d);
+      grown = true;
+    } else if (ours->half.capacity() < halves) {
+      growth->half.emplace().CopyFrom(ours->half, std::max(halves, 2 * ours->half.capacity()));
+      grown = true;
+    }
+  }
+  if (!grown) return nullptr;
+  return growth;
+}
+
+bool InstallGrowth(faiss::IndexHNSW& graph, GraphGrowth& growth) {
+  auto* flat = dynamic_cast<faiss::IndexFlat*>(graph.storage);
+  faiss::HNSW& hnsw = graph.hnsw;
+  // Copies of what the graph held then: stale if it has changed since.
+  if (flat == nullptr || graph.storage != growth.storage || graph.ntotal != growth.ntotal ||
+      (growth.codes && growth.codes->size() != flat->codes.size()) ||
+      (growth.levels && growth.levels->size() != hnsw.levels.size()) ||
+      (growth.offsets && growth.offsets->size() != hnsw.offsets.size()) ||
+      (growth.neighbors && growth.neighbors->size() != hnsw.neighbors.size())) {
+    return false;
+  }
+  if (growth.half) {
+    FlatStorageWithHalfCopy* storage = AdoptHalfCopyStorage(graph, *flat);
+    std::swap(storage->half, *growth.half);
+    flat = storage;
+  }
+  if (growth.codes) flat->codes.swap(*growth.codes);
+  if (growth.levels) hnsw.levels.swap(*growth.levels);
+  if (growth.offsets) hnsw.offsets.swap(*growth.offsets);
+  if (growth.neighbors) hnsw.neighbors.swap(*growth.neighbors);
+  return true;
+}
 
 bool AddToFlatGraph(faiss::IndexHNSW& graph, const float* vectors, int64_t n,
                     BuildPrecision precision) {
@@ -681,7 +806,7 @@ bool AddToFlatGraph(faiss::IndexHNSW& graph, const float* vectors, int64_t n,
   const size_t n0 = static_cast<size_t>(graph.ntotal);
   const size_t d = static_cast<size_t>(flat->d);
   const uint16_t* halves = nullptr;
-  if (precision == BuildPrecision::kHalfCopy && HalfKernelsAvailable()) {
+  if (UseHalfCopy(precision)) {
     FlatStorageWithHalfCopy* storage = AdoptHalfCopyStorage(graph, *flat);
     flat = storage;
     flat->add(n, vectors);

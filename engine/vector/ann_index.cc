@@ -207,6 +207,7 @@ class AnnIndexImpl final : public AnnIndex {
 
   const IndexSpec& spec() const override { return spec_; }
   absl::StatusOr<int64_t> Add(absl::Span<const float> vectors) override;
+  void PrepareAdd(int64_t n) override;
   absl::Status Remove(int64_t label) override;
   absl::StatusOr<std::vector<Neighbor>> Search(absl::Span<const float> query, uint32_t k,
                                                uint32_t ef,
@@ -255,6 +256,24 @@ absl::StatusOr<int64_t> AnnIndexImpl::Add(absl::Span<const float> vectors) {
     SOCHDB_RETURN_IF_ERROR(AddExact(std::move(prepared), n));
   }
   return first;
+}
+
+void AnnIndexImpl::PrepareAdd(int64_t n) {
+  internal::GraphGrowthPtr growth;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    if (state_.graph == nullptr || n <= 0) return;
+    // Copying ~1 GB can run out of memory; Add would then fail the same way, and say so.
+    absl::Status prepared = internal::CatchFaiss("preparing the index arrays", [&] {
+      growth = internal::PrepareGrowth(*state_.graph, n);
+    });
+    if (!prepared.ok() || growth == nullptr) return;
+  }
+  {
+    absl::WriterMutexLock lock(&mu_);
+    if (state_.graph != nullptr) internal::InstallGrowth(*state_.graph, *growth);
+  }
+  // `growth` now holds the arrays it replaced: freed here, with no lock held.
 }
 
 absl::Status AnnIndexImpl::AddExact(std::vector<float> prepared, int64_t n) {

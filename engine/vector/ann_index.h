@@ -123,6 +123,12 @@ class AnnIndex {
   // Appends `vectors` (row-major, n * dimension floats) as labels first..first+n-1 and returns
   // `first`. All or nothing: validation happens before anything is added.
   virtual absl::StatusOr<int64_t> Add(absl::Span<const float> vectors) = 0;
+  // Optional, before Add of `n` vectors: makes the room they need (grows the index's arrays,
+  // rebuilds the construction copy after a restart or ReleaseInsertMemory) while searches go
+  // on, so that Add holds them up only for the graph work. At 1M x 128 that growth copies
+  // ~1 GB. Meant for one writer at a time (what a concurrent Add changed meanwhile is simply
+  // not replaced); searches may run throughout.
+  virtual void PrepareAdd(int64_t n) = 0;
 
   // Tombstones `label` (no-op when already removed; INVALID_ARGUMENT when never added).
   virtual absl::Status Remove(int64_t label) = 0;

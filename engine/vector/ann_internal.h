@@ -170,6 +170,23 @@ absl::Status AddToGraph(faiss::IndexHNSW& graph, const float* vectors, int64_t n
 enum class BuildPrecision { kHalfCopy, kFull };
 bool AddToFlatGraph(faiss::IndexHNSW& graph, const float* vectors, int64_t n,
                     BuildPrecision precision = BuildPrecision::kHalfCopy);
+// Growing a graph's arrays for an insert without holding up its searches. PrepareGrowth only
+// reads the graph (run it under the reader lock): every array of a graph over flat storage
+// that lacks room for `n` more vectors is copied into one at least twice as large, and the
+// construction copy is made anew if it is not current (after a restart or a release).
+// InstallGrowth (writer lock, constant time) swaps the copies in and leaves the replaced
+// arrays in `growth`, to be freed after the lock is released; it installs nothing and returns
+// false when the graph changed in between. PrepareGrowth returns nullptr when every array has
+// room (or the storage is quantized). Without them, the arrays grow as FAISS appends, under
+// the writer lock.
+struct GraphGrowth;
+struct GraphGrowthDeleter {
+  void operator()(GraphGrowth* growth) const;
+};
+using GraphGrowthPtr = std::unique_ptr<GraphGrowth, GraphGrowthDeleter>;
+GraphGrowthPtr PrepareGrowth(const faiss::IndexHNSW& graph, int64_t n,
+                             BuildPrecision precision = BuildPrecision::kHalfCopy);
+bool InstallGrowth(faiss::IndexHNSW& graph, GraphGrowth& growth);
 // Bytes of the construction copy AddToFlatGraph keeps with the graph's storage (0 if none).
 uint64_t ConstructionCopyBytes(const faiss::IndexHNSW& graph);
 // Frees that copy; the next AddToFlatGraph makes it again (one pass over the vectors).

@@ -157,6 +157,13 @@ absl::StatusOr<size_t> VectorSpace::Commit(absl::Span<const VectorItem> upserts,
       if (applied.ok()) applied = ApplyDelete(*state_, id);
     }
   }
+  // The room the batch needs is made first, beside searches: growing the index's arrays (a
+  // copy of ~1 GB at 1M x 128 when they fill up, and after a restart) held every search of
+  // the index for about a second when Add did it under the exclusive lock.
+  if (applied.ok() && !upserts.empty()) {
+    absl::ReaderMutexLock index_lock(&index_mu_);
+    state_->ann->PrepareAdd(static_cast<int64_t>(upserts.size()));
+  }
   // Searches wait while the graph grows, so a large batch goes in in chunks with the index
   // lock released between them: a search waits for one chunk, not the whole batch. A search
   // may see part of the batch; each replaced id is swapped within one chunk, so it finds the

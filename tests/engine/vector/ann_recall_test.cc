@@ -255,6 +255,73 @@ TEST_CASE("releasing insert memory frees the construction copy; the next insert 
   CHECK(bench::RecallAtK(truth, SearchLabels(*index, data.queries, 10, 128), 10) >= 0.95);
 }
 
+TEST_CASE("PrepareAdd makes the room beside searches and changes no result") {
+  __builtin_cpu_init();
+  const bool copies = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                      __builtin_cpu_supports("f16c");
+  const bench::VectorDataset data = ClusteredData(9'000, 32, 50, 32);
+  const auto base = absl::MakeConstSpan(data.base);
+  IndexSpec spec;
+  spec.dimension = 32;
+  spec.metric = Metric::kL2;
+  spec.exact_threshold = 1'000;
+  SetFaissThreads(1);  // one thread builds the same graph every time
+  auto plain = NewIndex(spec);
+  auto prepared = NewIndex(spec);
+  for (AnnIndex* index : {plain.get(), prepared.get()}) {
+    REQUIRE(ValueOrFail(index->Add(base.subspan(0, 2'000 * 32))) == 0);
+  }
+  const std::vector<std::vector<int64_t>> before = SearchLabels(*prepared, data.queries, 10, 64);
+
+  SECTION("growing the arrays") {
+    const uint64_t small = prepared->Stats().memory_bytes;
+    prepared->PrepareAdd(7'000);
+    const uint64_t grown = prepared->Stats().memory_bytes;
+    // Vectors (4 bytes per component) and, with the construction copy, 2 more, for 9,000.
+    CHECK(grown >= small + 7'000u * 32u * (copies ? 6u : 4u));
+    CHECK(SearchLabels(*prepared, data.queries, 10, 64) == before);
+    prepared->PrepareAdd(7'000);  // the room is there: nothing to do
+    CHECK(prepared->Stats().memory_bytes == grown);
+  }
+  SECTION("rebuilding a released construction copy") {
+    prepared->ReleaseInsertMemory();
+    const uint64_t released = prepared->Stats().memory_bytes;
+    prepared->PrepareAdd(7'000);
+    if (copies) CHECK(prepared->Stats().memory_bytes >= released + 9'000u * 32u * 2u);
+    CHECK(SearchLabels(*prepared, data.queries, 10, 64) == before);
+  }
+  // The same adds give the same graph, vector for vector and link for link.
+  for (AnnIndex* index : {plain.get(), prepared.get()}) {
+    REQUIRE(ValueOrFail(index->Add(base.subspan(2'000 * 32))) == 2'000);
+  }
+  CHECK(ValueOrFail(prepared->Serialize()) == ValueOrFail(plain->Serialize()));
+  const bench::GroundTruth truth = bench::ExactNeighbors(data.base, data.queries, 32,
+                                                         Metric::kL2, 10);
+  CHECK(bench::RecallAtK(truth, SearchLabels(*prepared, data.queries, 10, 128), 10) >= 0.95);
+  SetFaissThreads(0);
+}
+
+TEST_CASE("PrepareAdd is harmless in the exact phase, on quantized storage and for no vectors") {
+  const bench::VectorDataset data = ClusteredData(3'000, 32, 20, 16);
+  for (Quantization q : {Quantization::kNone, Quantization::kScalar8}) {
+    IndexSpec spec;
+    spec.dimension = 32;
+    spec.metric = Metric::kL2;
+    spec.quantization = q;
+    spec.exact_threshold = 1'000;
+    auto index = NewIndex(spec);
+    index->PrepareAdd(500);  // empty, exact phase
+    REQUIRE(ValueOrFail(index->Add(absl::MakeConstSpan(data.base))) == 0);
+    index->PrepareAdd(0);
+    index->PrepareAdd(-5);
+    index->PrepareAdd(1'000);
+    REQUIRE(ValueOrFail(index->Add(absl::MakeConstSpan(data.base).subspan(0, 32 * 100))) ==
+            3'000);
+    CHECK(index->Stats().labels == 3'100);
+    CHECK(SearchOk(*index, Row(data.queries, 0, 32), 10).size() == 10);
+  }
+}
+
 // Not run by default: `ann_index_test "[.bench]"` times adds of 50k x 128 at M 32 with 1 and
 // 2 OpenMP threads (the figure quoted in the engine's notes).
 TEST_CASE("batch add speed by OpenMP threads", "[.bench]") {
