@@ -3,16 +3,18 @@
 #include <signal.h>
 
 #include <algorithm>
-#include <optional>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "engine/auth/auth.h"
 #include "engine/common/cpu.h"
+#include "engine/common/huge_pages.h"
 #include "engine/common/status_macros.h"
 #include "engine/engine.h"
 #include "grpcpp/security/server_credentials.h"
@@ -197,10 +199,10 @@ int Serve(const ServerConfig& config, GrpcServer& server, auth::Authorizer& auth
   }
   spdlog::info(
       "sochdb-grpc {} serving {} sochdb.v1 services on {} ({}, cores usable: {}, {} queues, {} "
-      "workers)",
+      "workers, huge-page malloc {})",
       kVersion, server.service_names().size(), JoinHostPort(config.host, server.port()),
       config.tls_cert.empty() ? "plaintext" : "TLS", UsableCores(), options.completion_queues,
-      options.worker_threads);
+      options.worker_threads, HugePageMallocEnabled(std::getenv("GLIBC_TUNABLES")) ? "on" : "off");
   AwaitShutdown(config, authorizer);
   server.Shutdown(absl::Seconds(config.shutdown_grace_s));
   spdlog::info("gRPC server stopped; closing the database");

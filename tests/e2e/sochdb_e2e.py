@@ -46,10 +46,11 @@ def generate_stubs(out_dir):
 class Server:
     """The sochdb-grpc binary on a free loopback port."""
 
-    def __init__(self, work_dir, extra_args=(), data_dir=None):
+    def __init__(self, work_dir, extra_args=(), data_dir=None, env=None):
         self.work_dir = work_dir
         self.data_dir = data_dir or os.path.join(work_dir, "data")
         self.extra_args = list(extra_args)
+        self.env = env  # None: this process's environment
         self.process = None
         self.port = None
         self.log_path = os.path.join(work_dir, "server.log")
@@ -61,7 +62,7 @@ class Server:
         args = [SERVER, "--port", "0", "--port-file", port_file, "--data-dir", self.data_dir,
                 "--metrics-port", "0"] + self.extra_args
         log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(args, stdout=log, stderr=log)
+        self.process = subprocess.Popen(args, stdout=log, stderr=log, env=self.env)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if os.path.exists(port_file):

@@ -111,6 +111,43 @@ class VectorEndToEnd(unittest.TestCase):
         self.assertEqual(caught.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
 
 
+class HugePageMalloc(unittest.TestCase):
+    """The server re-executes itself once with glibc's huge-page malloc on, unless told.
+
+    Its start-up line says which (/proc/<pid>/environ cannot: glibc rewrites the original
+    GLIBC_TUNABLES string in place while it parses it).
+    """
+
+    def run_server(self, tunables):
+        env = dict(os.environ)
+        env.pop("GLIBC_TUNABLES", None)
+        if tunables is not None:
+            env["GLIBC_TUNABLES"] = tunables
+        work = sochdb_e2e.temp_dir()
+        server = sochdb_e2e.Server(work, env=env).start()
+        try:
+            c = VectorClient(server.address())
+            self.assertTrue(c.create_index("hp", 3, metric="l2"))
+            self.assertEqual(c.insert_vectors("hp", [1, 2], [[0, 0, 0], [1, 1, 1]]), 2)
+            self.assertEqual([i for i, _ in c.search("hp", [1, 1, 1], k=1)], [2])
+            c.close()
+        finally:
+            self.assertEqual(server.stop(signal.SIGTERM), 0)
+        log = server.log()
+        sochdb_e2e.cleanup(work)
+        self.assertEqual(log.count(" serving "), 1, log)  # one start-up: at most one re-exec
+        return "huge-page malloc on" in log
+
+    def test_turned_on_by_default(self):
+        self.assertTrue(self.run_server(None))
+
+    def test_added_to_other_tunables(self):
+        self.assertTrue(self.run_server("glibc.malloc.arena_max=4"))
+
+    def test_operator_opt_out_is_kept(self):
+        self.assertFalse(self.run_server("glibc.malloc.hugetlb=0"))
+
+
 class VectorRestart(unittest.TestCase):
     def test_vectors_survive_kill9(self):
         work = sochdb_e2e.temp_dir()

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -25,6 +26,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "engine/common/huge_pages.h"
 #include "engine/vector/ann_index.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/grpcpp.h"
@@ -56,6 +58,7 @@ struct Options {
   uint64_t seed = 42;
   uint32_t clusters = 0;   // 0 = one per 1,000 vectors (at least 64)
   int build_threads = 0;   // in process: OpenMP threads for graph construction (0 = all cores)
+  int load_clients = 1;    // server: concurrent InsertBatch callers while loading
 };
 
 double Seconds(Clock::time_point since) {
@@ -67,7 +70,9 @@ class Target {
  public:
   virtual ~Target() = default;
   virtual bool Create(const Options& o) = 0;
-  virtual bool Insert(uint64_t first_id, const float* vectors, uint32_t count, uint32_t dim) = 0;
+  // `client` (0-based) names the caller when several load at once (server only).
+  virtual bool Insert(int client, uint64_t first_id, const float* vectors, uint32_t count,
+                      uint32_t dim) = 0;
   // Fills `labels` with the ids found; false on error.
   virtual bool Search(const float* query, uint32_t dim, uint32_t k, uint32_t ef,
                       std::vector<int64_t>* labels) = 0;
@@ -79,7 +84,7 @@ class ServerTarget final : public Target {
     grpc::ChannelArguments args;
     args.SetMaxSendMessageSize(256 << 20);
     args.SetMaxReceiveMessageSize(256 << 20);
-    for (int i = 0; i < std::max(1, o.clients); ++i) {
+    for (int i = 0; i < std::max({1, o.clients, o.load_clients}); ++i) {
       args.SetInt("sochdb.bench.channel", i);
       stubs_.push_back(v1::VectorIndexService::NewStub(
           grpc::CreateCustomChannel(o.target, grpc::InsecureChannelCredentials(), args)));
@@ -103,14 +108,15 @@ class ServerTarget final : public Target {
     return true;
   }
 
-  bool Insert(uint64_t first_id, const float* vectors, uint32_t count, uint32_t dim) override {
+  bool Insert(int client, uint64_t first_id, const float* vectors, uint32_t count,
+              uint32_t dim) override {
     v1::InsertBatchRequest req;
     req.set_index_name(index_);
     for (uint32_t i = 0; i < count; ++i) req.add_ids(first_id + i);
     req.mutable_vectors()->Add(vectors, vectors + static_cast<size_t>(count) * dim);
     v1::InsertBatchResponse resp;
     grpc::ClientContext ctx;
-    const grpc::Status s = stubs_[0]->InsertBatch(&ctx, req, &resp);
+    const grpc::Status s = stubs_[client % stubs_.size()]->InsertBatch(&ctx, req, &resp);
     if (!s.ok()) std::fprintf(stderr, "InsertBatch: %s\n", s.error_message().c_str());
     return s.ok();
   }
@@ -153,7 +159,7 @@ class InProcessTarget final : public Target {
     return true;
   }
 
-  bool Insert(uint64_t, const float* vectors, uint32_t count, uint32_t dim) override {
+  bool Insert(int, uint64_t, const float* vectors, uint32_t count, uint32_t dim) override {
     return index_->Add(absl::MakeConstSpan(vectors, static_cast<size_t>(count) * dim)).ok();
   }
 
@@ -171,23 +177,45 @@ class InProcessTarget final : public Target {
   std::unique_ptr<vec::AnnIndex> index_;
 };
 
-bool Load(const Options& o, const sochdb::bench::VectorDataset& data, Target& target) {
+// Loads the data set in batches of --batch; with --load-clients > 1 (server only) that many
+// callers take the next batch as soon as their previous one is acknowledged, so the server can
+// commit one batch while it adds another to the index.
+bool Load(const Options& o, const sochdb::bench::VectorDataset& data, Target& target,
+          int clients) {
   const auto start = Clock::now();
+  std::atomic<uint32_t> next{0};
+  std::atomic<uint32_t> loaded{0};
+  std::atomic<bool> failed{false};
+  std::mutex report_mu;
   auto last = start;
-  for (uint32_t first = 0; first < o.n; first += o.batch) {
-    const uint32_t count = std::min(o.batch, o.n - first);
-    if (!target.Insert(first, data.base.data() + static_cast<size_t>(first) * o.dim, count, o.dim)) {
-      return false;
+  auto load = [&](int client) {
+    for (;;) {
+      const uint32_t first = next.fetch_add(o.batch);
+      if (first >= o.n || failed.load()) return;
+      const uint32_t count = std::min(o.batch, o.n - first);
+      if (!target.Insert(client, first, data.base.data() + static_cast<size_t>(first) * o.dim,
+                         count, o.dim)) {
+        failed = true;
+        return;
+      }
+      const uint32_t total = loaded.fetch_add(count) + count;
+      std::lock_guard<std::mutex> lock(report_mu);
+      if (Seconds(last) > 30 || total == o.n) {
+        std::printf("  loaded %u vectors in %.1f s: %.0f vec/s\n", total, Seconds(start),
+                    total / Seconds(start));
+        std::fflush(stdout);
+        last = Clock::now();
+      }
     }
-    if (Seconds(last) > 30 || first + count == o.n) {
-      std::printf("  loaded %u vectors in %.1f s: %.0f vec/s\n", first + count, Seconds(start),
-                  (first + count) / Seconds(start));
-      std::fflush(stdout);
-      last = Clock::now();
-    }
-  }
-  std::printf("insert: n=%u dim=%u m=%u efC=%u batch=%u: %.1f s, %.0f vec/s\n", o.n, o.dim, o.m,
-              o.ef_construction, o.batch, Seconds(start), o.n / Seconds(start));
+  };
+  std::vector<std::thread> threads;
+  for (int c = 1; c < clients; ++c) threads.emplace_back(load, c);
+  load(0);
+  for (std::thread& t : threads) t.join();
+  if (failed) return false;
+  std::printf("insert: n=%u dim=%u m=%u efC=%u batch=%u callers=%d: %.1f s, %.0f vec/s\n", o.n,
+              o.dim, o.m, o.ef_construction, o.batch, clients, Seconds(start),
+              o.n / Seconds(start));
   return true;
 }
 
@@ -244,6 +272,8 @@ double MeasureEf(const Options& o, const std::string& label,
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The allocator set up as the server sets it up, so in-process figures compare like for like.
+  sochdb::ReexecWithHugePageMalloc(argv);
   CLI::App app("sochdb-vector-bench: vector index benchmark (server or in process)");
   Options o;
   app.add_option("--mode", o.mode, "server | inprocess | compare")
@@ -264,6 +294,8 @@ int main(int argc, char** argv) {
   app.add_option("--rounds", o.rounds, "compare mode: server/in-process alternations per ef");
   app.add_option("--seed", o.seed, "data set seed");
   app.add_option("--clusters", o.clusters, "clusters in the data set (0 = n / 1000, at least 64)");
+  app.add_option("--load-clients", o.load_clients,
+                 "server: concurrent InsertBatch callers while loading (in process: always 1)");
   app.add_option("--build-threads", o.build_threads,
                  "in process: threads for graph construction (0 = every core); 1 lets two "
                  "builds be compared side by side on a 2-core machine");
@@ -292,11 +324,12 @@ int main(int argc, char** argv) {
   std::unique_ptr<Target> server, inprocess;
   if (o.mode != "inprocess") {
     server = std::make_unique<ServerTarget>(o);
-    if (!o.skip_load && (!server->Create(o) || !Load(o, data, *server))) return 1;
+    const int callers = std::max(1, o.load_clients);
+    if (!o.skip_load && (!server->Create(o) || !Load(o, data, *server, callers))) return 1;
   }
   if (o.mode != "server") {
     inprocess = std::make_unique<InProcessTarget>();
-    if (!inprocess->Create(o) || !Load(o, data, *inprocess)) return 1;
+    if (!inprocess->Create(o) || !Load(o, data, *inprocess, 1)) return 1;
   }
   for (uint32_t ef : efs) {
     if (o.mode != "compare") {
