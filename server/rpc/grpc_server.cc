@@ -125,6 +125,7 @@ void GrpcServer::ApplyOptions(grpc::ServerBuilder& builder) {
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, ms(options_.keepalive_timeout));
   grpc::ResourceQuota quota("sochdb-grpc");
   quota.Resize(options_.memory_quota_bytes);
+  quota.SetMaxThreads(options_.max_sync_threads);
   builder.SetResourceQuota(quota);
 }
 
@@ -133,11 +134,14 @@ absl::Status GrpcServer::Start() {
     return absl::FailedPreconditionError("a server can be started only once");
   }
   CheckEveryMethodRegistered();
-  grpc::EnableDefaultHealthCheckService(true);
+  // Health is ours (see HealthService); gRPC's built-in one would add callback threads.
+  grpc::EnableDefaultHealthCheckService(false);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   grpc::ServerBuilder builder;
   ApplyOptions(builder);
+  health_ = std::make_unique<HealthService>(service_names());
+  builder.RegisterService(health_.get());
   builder.AddListeningPort(options_.address,
                            options_.credentials ? options_.credentials
                                                 : grpc::InsecureServerCredentials(),
@@ -151,6 +155,7 @@ absl::Status GrpcServer::Start() {
   if (server_ == nullptr || port_ == 0) {
     server_.reset();
     gates_.clear();
+    health_.reset();
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options_.address,
                      " (address in use, not local, or not permitted)"));
@@ -163,11 +168,7 @@ absl::Status GrpcServer::Start() {
   }
   for (auto& gate : gates_) pollers_.emplace_back([this, cq = gate->cq()] { Poll(cq); });
 
-  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
-  if (health != nullptr) {
-    health->SetServingStatus(true);
-    for (const std::string& name : service_names()) health->SetServingStatus(name, true);
-  }
+  health_->SetServing(true);
   return absl::OkStatus();
 }
 
@@ -182,8 +183,9 @@ void GrpcServer::Shutdown(absl::Duration grace) {
   if (!running_) return;
   running_ = false;
   runtime_.accepting.store(false, std::memory_order_release);
-  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
-  if (health != nullptr) health->SetServingStatus(false);
+  // Watchers hear NOT_SERVING and are let go: gRPC's shutdown waits for calls in flight.
+  health_->SetServing(false);
+  health_->EndWatches();
   // Stops accepting calls; calls in flight may finish until the deadline, then are cancelled.
   // The pollers keep running meanwhile so those calls can complete.
   server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
@@ -196,6 +198,7 @@ void GrpcServer::Shutdown(absl::Duration grace) {
   pool_.reset();
   server_.reset();
   gates_.clear();
+  health_.reset();
 }
 
 std::vector<std::string> GrpcServer::service_names() const {

@@ -1,5 +1,6 @@
 // GrpcServer: the process's gRPC front: listening port and credentials, gRPC limits, several
-// completion queues with one poller thread each, the worker pool, health and reflection, and the
+// completion queues with one poller thread each, the worker pool, health (HealthService) and
+// reflection, and the
 // registry of services. A service is a RawService built from its descriptor; its methods are
 // registered through ServiceRegistrar, one line each, and checked against the descriptor (name,
 // RPC kind, request and response types) at start-up. Start() binds and posts calls; Shutdown()
@@ -24,6 +25,7 @@
 #include "grpcpp/server_builder.h"
 #include "server/rpc/call_context.h"
 #include "server/rpc/calls.h"
+#include "server/rpc/health_service.h"
 #include "server/rpc/raw_service.h"
 #include "server/rpc/rpc_metrics.h"
 #include "server/rpc/worker_pool.h"
@@ -46,6 +48,9 @@ struct GrpcServerOptions {
   absl::Duration keepalive_time = absl::Minutes(1);    // server pings an idle connection
   absl::Duration keepalive_timeout = absl::Seconds(20);
   size_t memory_quota_bytes = 1u << 30;     // grpc::ResourceQuota for the transport
+  // Threads of gRPC's synchronous services (health Watch holds one per watcher; reflection).
+  // Past it those calls get RESOURCE_EXHAUSTED; the sochdb services are not affected.
+  int max_sync_threads = 64;
   absl::Duration max_call_duration = absl::Minutes(5);
 };
 
@@ -160,6 +165,7 @@ class GrpcServer {
   RpcMetrics* const metrics_;
   ServerRuntime runtime_;
   std::unique_ptr<WorkerPool> pool_;
+  std::unique_ptr<HealthService> health_;
   std::vector<std::unique_ptr<RawService>> services_;
   std::map<std::string, std::vector<std::string>> registered_;  // service -> methods
   std::vector<std::shared_ptr<const void>> methods_;

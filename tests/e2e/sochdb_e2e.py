@@ -31,7 +31,7 @@ def generate_stubs(out_dir):
     os.makedirs(out_dir, exist_ok=True)
     health_dir = os.path.join(out_dir, "_health_src")
     os.makedirs(health_dir, exist_ok=True)
-    shutil.copy(os.path.join(ROOT, "tests", "protos", "grpc", "health", "v1", "health.proto"),
+    shutil.copy(os.path.join(ROOT, "proto", "grpc", "health", "v1", "health.proto"),
                 os.path.join(health_dir, "health.proto"))
     plugin = ["--python_out=" + out_dir, "--grpc_out=" + out_dir,
               "--plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin"]

@@ -13,6 +13,7 @@
 #include <catch2/catch.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "engine/auth/auth.h"
 #include "google/protobuf/descriptor.pb.h"
 #include "grpcpp/create_channel.h"
@@ -103,6 +104,36 @@ TEST_CASE("health reports SERVING overall and per service") {
   health::HealthCheckResponse resp;
   CHECK(stub->Check(MakeContext().get(), unknown, &resp).error_code() ==
         grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_CASE("health Watch reports the status, then NOT_SERVING at shutdown, and ends") {
+  ServerProcess server({});
+  StartOrFail(server);
+  auto stub = health::Health::NewStub(server.Channel());
+  health::HealthCheckRequest whole;
+  health::HealthCheckRequest unknown;
+  unknown.set_service("sochdb.v1.NoSuchService");
+  auto whole_context = MakeContext("", absl::Seconds(30));
+  auto unknown_context = MakeContext("", absl::Seconds(30));
+  auto watch = stub->Watch(whole_context.get(), whole);
+  auto watch_unknown = stub->Watch(unknown_context.get(), unknown);
+  health::HealthCheckResponse resp;
+  REQUIRE(watch->Read(&resp));
+  CHECK(resp.status() == health::HealthCheckResponse::SERVING);
+  REQUIRE(watch_unknown->Read(&resp));
+  CHECK(resp.status() == health::HealthCheckResponse::SERVICE_UNKNOWN);
+
+  // Shutdown waits for calls in flight; open watches must not hold it up.
+  const absl::Time stopping = absl::Now();
+  CHECK(server.Stop(SIGTERM) == 0);
+  CHECK(absl::Now() - stopping < absl::Seconds(10));
+  REQUIRE(watch->Read(&resp));
+  CHECK(resp.status() == health::HealthCheckResponse::NOT_SERVING);
+  CHECK_FALSE(watch->Read(&resp));
+  // Any end but UNIMPLEMENTED tells a client to watch again later.
+  CHECK(watch->Finish().error_code() == grpc::StatusCode::UNAVAILABLE);
+  CHECK_FALSE(watch_unknown->Read(&resp));  // an unknown service's status did not change
+  CHECK(watch_unknown->Finish().error_code() == grpc::StatusCode::UNAVAILABLE);
 }
 
 TEST_CASE("services not implemented yet answer UNIMPLEMENTED") {
