@@ -4,27 +4,36 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <cstring>
 
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
 namespace sochdb {
 
+namespace {
+
+// The value of the last glibc.malloc.hugetlb setting in `tunables`, or nullopt when none.
+std::optional<absl::string_view> HugetlbSetting(const char* tunables) {
+  std::optional<absl::string_view> value;
+  if (tunables == nullptr) return value;
+  for (absl::string_view setting : absl::StrSplit(tunables, ':')) {
+    if (absl::ConsumePrefix(&setting, "glibc.malloc.hugetlb=")) value = setting;
+  }
+  return value;
+}
+
+}  // namespace
+
 std::optional<std::string> TunablesWithHugePageMalloc(const char* current) {
   const std::string setting = "glibc.malloc.hugetlb=1";
   if (current == nullptr || current[0] == '\0') return setting;
-  if (std::strstr(current, "glibc.malloc.hugetlb") != nullptr) return std::nullopt;
+  if (HugetlbSetting(current).has_value()) return std::nullopt;
   return std::string(current) + ":" + setting;
 }
 
 bool HugePageMallocEnabled(const char* tunables) {
-  if (tunables == nullptr) return false;
-  bool enabled = false;
-  for (absl::string_view setting : absl::StrSplit(tunables, ':')) {
-    if (absl::ConsumePrefix(&setting, "glibc.malloc.hugetlb=")) enabled = setting != "0";
-  }
-  return enabled;
+  const std::optional<absl::string_view> value = HugetlbSetting(tunables);
+  return value.has_value() && *value != "0";
 }
 
 void ReexecWithHugePageMalloc(char** argv) {

@@ -759,7 +759,7 @@ GraphGrowthPtr PrepareGrowth(const faiss::IndexHNSW& graph, int64_t n,
   if (UseHalfCopy(precision)) {
     const size_t d = static_cast<size_t>(flat->d);
     const size_t rows = static_cast<size_t>(graph.ntotal);
-    const size_t halves = needed.levels * d;
+    const size_t halves = (rows + static_cast<size_t>(n)) * d;
     const auto* ours = dynamic_cast<const FlatStorageWithHalfCopy*>(flat);
     const bool current = ours != nullptr && ours->half.rows() == rows;
     if (!current) {  // released, or never made since a restart: convert every vector

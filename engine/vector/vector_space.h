@@ -78,9 +78,9 @@ struct VectorSpaceOptions {
   double rebuild_tombstone_ratio = 0.3;
   // With no write for this long, maintenance frees what the index keeps only to speed up
   // inserts (AnnIndex::ReleaseInsertMemory: 256 MB at 1M x 128). The next write rebuilds it
-  // holding the index; at 1M x 128 the first write after a restart, which also does that (and
-  // grows FAISS's vector array), took 1.0 s instead of 0.02 s, searches of the index waiting.
-  // Hence a long default: the release pays off for indexes loaded once and then only read.
+  // beside searches (AnnIndex::PrepareAdd) but pays for it: at 1M x 128 the first write after
+  // a restart, which does the same, took 3.2 s instead of ~0.3 s. Hence a long default: the
+  // release pays off for indexes loaded once and then only read.
   absl::Duration release_insert_memory_after = absl::Minutes(30);
   // Tests only: called after a write is committed, before the in-memory index is updated; an
   // error stands for the update failing (FAISS throwing, memory running out).

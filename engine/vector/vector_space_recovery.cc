@@ -315,6 +315,7 @@ absl::Status VectorSpace::Snapshot() {
   absl::Duration writers_held;
   {
     absl::ReleasableMutexLock write_lock(&write_mu_);
+    const absl::Time holding = absl::Now();  // from here the next writer waits
     if (last_sequence_ == snapshot_sequence_) return absl::OkStatus();
     // A stale index must not be saved as covering changes it lacks; the log keeps them until
     // the rebuild, and a restart before it replays them.
@@ -331,7 +332,7 @@ absl::Status VectorSpace::Snapshot() {
     absl::Status encoded = EncodeSnapshot(*state_, sequence, file.get());
     if (!file->status().ok()) return file->status();  // the cause, not FAISS's echo of it
     SOCHDB_RETURN_IF_ERROR(encoded);
-    writers_held = absl::Now() - start;
+    writers_held = absl::Now() - holding;
   }
   // The checksum, fsync and rename with no lock held: writes and searches go on.
   AppendU32(file.get(), file->crc());

@@ -1,7 +1,7 @@
 // GrpcServer: the process's gRPC front: listening port and credentials, gRPC limits, several
 // completion queues with one poller thread each, the worker pool, health (HealthService) and
-// reflection, and the
-// registry of services. A service is a RawService built from its descriptor; its methods are
+// reflection, and the registry of services. A service is a RawService built from its
+// descriptor; its methods are
 // registered through ServiceRegistrar, one line each, and checked against the descriptor (name,
 // RPC kind, request and response types) at start-up. Start() binds and posts calls; Shutdown()
 // drains and stops in the order gRPC requires.

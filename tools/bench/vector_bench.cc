@@ -178,8 +178,9 @@ class InProcessTarget final : public Target {
 };
 
 // Loads the data set in batches of --batch; with --load-clients > 1 (server only) that many
-// callers take the next batch as soon as their previous one is acknowledged, so the server can
-// commit one batch while it adds another to the index.
+// callers take the next batch as soon as their previous one is acknowledged, so one batch's
+// transfer and parsing overlap another's commit and graph work (the server commits and applies
+// batches one at a time).
 bool Load(const Options& o, const sochdb::bench::VectorDataset& data, Target& target,
           int clients) {
   const auto start = Clock::now();
