@@ -12,11 +12,22 @@
 // alternates the two measurements --rounds times per ef and prints the median ratio: on a
 // shared machine whose speed drifts, back-to-back pairs are what can be compared. Pin the
 // server to one core and this process to the other (taskset) to give the server exactly the
-// CPU the in-process search gets.
+// CPU the in-process search gets. With --server-pid the bench also reads the server's CPU time
+// (/proc/PID/stat) around each concurrent measurement and reports CPU microseconds per query on
+// both sides, and compare mode the ratio of queries per CPU-second: what the server would serve
+// on cores of its own, clients elsewhere, and steadier than QPS on a machine whose vCPUs drift.
+// --inprocess-cpu runs the in-process searches on the given core: give it the server's core, so
+// that both sides search on the same vCPU, and the bench's own (the server's clients) the other.
+#include <pthread.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -59,6 +70,8 @@ struct Options {
   uint32_t clusters = 0;   // 0 = one per 1,000 vectors (at least 64)
   int build_threads = 0;   // in process: OpenMP threads for graph construction (0 = all cores)
   int load_clients = 1;    // server: concurrent InsertBatch callers while loading
+  int server_pid = 0;      // the server's process, for its CPU time (0 = not measured)
+  int inprocess_cpu = -1;  // the core in-process searches run on (-1 = wherever)
 };
 
 double Seconds(Clock::time_point since) {
@@ -76,11 +89,31 @@ class Target {
   // Fills `labels` with the ids found; false on error.
   virtual bool Search(const float* query, uint32_t dim, uint32_t k, uint32_t ef,
                       std::vector<int64_t>* labels) = 0;
+  // CPU seconds spent so far by whatever serves the searches (user + system), or a negative
+  // number when it cannot be read.
+  virtual double CpuSeconds() const = 0;
 };
+
+// utime + stime of process `pid` in seconds (fields 14 and 15 of /proc/PID/stat, after the
+// parenthesised command name, which may itself hold spaces); -1 if unreadable.
+double ProcessCpuSeconds(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t name_end = stat.rfind(')');
+  if (name_end == std::string::npos) return -1;
+  std::vector<std::string> fields = absl::StrSplit(stat.substr(name_end + 2), ' ');
+  // Field 3 (state) is the first after the name, so field f is fields[f - 3].
+  uint64_t utime = 0, stime = 0;
+  if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &utime) ||
+      !absl::SimpleAtoi(fields[12], &stime)) {
+    return -1;
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
 
 class ServerTarget final : public Target {
  public:
-  explicit ServerTarget(const Options& o) : index_(o.index) {
+  explicit ServerTarget(const Options& o) : server_pid_(o.server_pid), index_(o.index) {
     grpc::ChannelArguments args;
     args.SetMaxSendMessageSize(256 << 20);
     args.SetMaxReceiveMessageSize(256 << 20);
@@ -138,7 +171,12 @@ class ServerTarget final : public Target {
     return true;
   }
 
+  double CpuSeconds() const override {
+    return server_pid_ > 0 ? ProcessCpuSeconds(server_pid_) : -1;
+  }
+
  private:
+  const int server_pid_;
   const std::string index_;
   std::vector<std::unique_ptr<v1::VectorIndexService::Stub>> stubs_;
 };
@@ -171,6 +209,14 @@ class InProcessTarget final : public Target {
     labels->clear();
     for (const vec::Neighbor& n : *found) labels->push_back(n.label);
     return true;
+  }
+
+  // The searches run on this process's threads; its other threads are idle meanwhile.
+  double CpuSeconds() const override {
+    rusage usage{};
+    if (getrusage(RUSAGE_SELF, &usage) != 0) return -1;
+    auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime);
   }
 
  private:
@@ -226,18 +272,42 @@ double Percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
 }
 
-// Prints one line of figures for `target` at `ef`; returns the concurrent QPS.
-double MeasureEf(const Options& o, const std::string& label,
+struct Measured {
+  double qps = 0;           // concurrent
+  double cpu_us_per_query = -1;  // concurrent, of whatever serves the searches; < 0 unknown
+};
+
+// Prints one line of figures for `target` at `ef`.
+// Runs `work` on a thread of its own, bound to core `cpu` unless it is negative.
+template <typename Work>
+std::thread StartOn(int cpu, Work work) {
+  return std::thread([cpu, work]() mutable {
+    if (cpu >= 0) {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(cpu, &set);
+      if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0) {
+        std::fprintf(stderr, "cannot bind a search thread to core %d\n", cpu);
+      }
+    }
+    work();
+  });
+}
+
+// `cpu`: the core the searching threads are bound to (-1: not bound).
+Measured MeasureEf(const Options& o, const std::string& label,
                  const sochdb::bench::VectorDataset& data,
-                 const sochdb::bench::GroundTruth& truth, Target& target, uint32_t ef) {
+                 const sochdb::bench::GroundTruth& truth, Target& target, uint32_t ef, int cpu) {
   std::vector<std::vector<int64_t>> results(data.query_count());
   std::vector<double> latency_ms;
   const auto start = Clock::now();
-  for (size_t q = 0; q < data.query_count(); ++q) {
-    const auto t = Clock::now();
-    target.Search(data.queries.data() + q * o.dim, o.dim, o.k, ef, &results[q]);
-    latency_ms.push_back(Seconds(t) * 1000);
-  }
+  StartOn(cpu, [&] {
+    for (size_t q = 0; q < data.query_count(); ++q) {
+      const auto t = Clock::now();
+      target.Search(data.queries.data() + q * o.dim, o.dim, o.k, ef, &results[q]);
+      latency_ms.push_back(Seconds(t) * 1000);
+    }
+  }).join();
   const double sequential_qps = data.query_count() / Seconds(start);
   const double recall = sochdb::bench::RecallAtK(truth, results, o.k);
 
@@ -245,29 +315,42 @@ double MeasureEf(const Options& o, const std::string& label,
   std::vector<std::vector<double>> per_client(o.clients);
   const auto end = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(o.duration_s * 1000));
   const auto concurrent_start = Clock::now();
+  const double cpu_start = target.CpuSeconds();
   std::vector<std::thread> threads;
   for (int c = 0; c < o.clients; ++c) {
-    threads.emplace_back([&, c] {
+    threads.push_back(StartOn(cpu, [&, c] {
       std::vector<int64_t> labels;
       for (size_t q = c; Clock::now() < end; q = (q + o.clients) % data.query_count()) {
         const auto t = Clock::now();
         if (target.Search(data.queries.data() + q * o.dim, o.dim, o.k, ef, &labels)) ++done;
         per_client[c].push_back(Seconds(t) * 1000);
       }
-    });
+    }));
   }
   for (auto& t : threads) t.join();
-  const double concurrent_qps = done.load() / Seconds(concurrent_start);
+  Measured measured;
+  measured.qps = done.load() / Seconds(concurrent_start);
+  const double cpu_end = target.CpuSeconds();
+  if (cpu_start >= 0 && cpu_end >= 0 && done.load() > 0) {
+    measured.cpu_us_per_query = (cpu_end - cpu_start) * 1e6 / static_cast<double>(done.load());
+  }
   std::vector<double> all;
   for (const auto& v : per_client) all.insert(all.end(), v.begin(), v.end());
   std::printf(
       "search %s ef=%u k=%u: recall@%u=%.4f | 1 client: %.0f qps p50=%.3fms p99=%.3fms | %d "
-      "clients: %.0f qps p50=%.3fms p99=%.3fms\n",
+      "clients: %.0f qps p50=%.3fms p99=%.3fms",
       label.c_str(), ef, o.k, o.k, recall, sequential_qps, Percentile(latency_ms, 0.5),
-      Percentile(latency_ms, 0.99), o.clients, concurrent_qps, Percentile(all, 0.5),
+      Percentile(latency_ms, 0.99), o.clients, measured.qps, Percentile(all, 0.5),
       Percentile(all, 0.99));
+  if (measured.cpu_us_per_query >= 0) std::printf(" cpu=%.0fus/query", measured.cpu_us_per_query);
+  std::printf("\n");
   std::fflush(stdout);
-  return concurrent_qps;
+  return measured;
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
 }
 
 }  // namespace
@@ -297,6 +380,10 @@ int main(int argc, char** argv) {
   app.add_option("--clusters", o.clusters, "clusters in the data set (0 = n / 1000, at least 64)");
   app.add_option("--load-clients", o.load_clients,
                  "server: concurrent InsertBatch callers while loading (in process: always 1)");
+  app.add_option("--server-pid", o.server_pid,
+                 "the server's process id: report its CPU time per query (server and compare)");
+  app.add_option("--inprocess-cpu", o.inprocess_cpu,
+                 "the core in-process searches run on (compare: the server's core)");
   app.add_option("--build-threads", o.build_threads,
                  "in process: threads for graph construction (0 = every core); 1 lets two "
                  "builds be compared side by side on a 2-core machine");
@@ -334,19 +421,36 @@ int main(int argc, char** argv) {
   }
   for (uint32_t ef : efs) {
     if (o.mode != "compare") {
-      MeasureEf(o, o.mode, data, truth, server != nullptr ? *server : *inprocess, ef);
+      if (server != nullptr) {
+        MeasureEf(o, o.mode, data, truth, *server, ef, -1);
+      } else {
+        MeasureEf(o, o.mode, data, truth, *inprocess, ef, o.inprocess_cpu);
+      }
       continue;
     }
-    std::vector<double> ratios;
+    std::vector<double> ratios, cpu_ratios;
     for (int round = 0; round < std::max(1, o.rounds); ++round) {
-      const double remote = MeasureEf(o, "server", data, truth, *server, ef);
-      const double local = MeasureEf(o, "inprocess", data, truth, *inprocess, ef);
-      ratios.push_back(local > 0 ? remote / local : 0);
+      const Measured remote = MeasureEf(o, "server", data, truth, *server, ef, -1);
+      const Measured local =
+          MeasureEf(o, "inprocess", data, truth, *inprocess, ef, o.inprocess_cpu);
+      ratios.push_back(local.qps > 0 ? remote.qps / local.qps : 0);
+      // Queries per CPU-second, server over in process, is in-process CPU per query over the
+      // server's.
+      if (remote.cpu_us_per_query > 0 && local.cpu_us_per_query > 0) {
+        cpu_ratios.push_back(local.cpu_us_per_query / remote.cpu_us_per_query);
+      }
     }
     std::sort(ratios.begin(), ratios.end());
     std::printf("compare ef=%u: server/in-process concurrent qps, median of %zu rounds: %.2f "
                 "(min %.2f, max %.2f)\n",
-                ef, ratios.size(), ratios[ratios.size() / 2], ratios.front(), ratios.back());
+                ef, ratios.size(), Median(ratios), ratios.front(), ratios.back());
+    if (!cpu_ratios.empty()) {
+      std::sort(cpu_ratios.begin(), cpu_ratios.end());
+      std::printf("compare ef=%u: server/in-process queries per CPU-second, median of %zu "
+                  "rounds: %.2f (min %.2f, max %.2f)\n",
+                  ef, cpu_ratios.size(), Median(cpu_ratios), cpu_ratios.front(),
+                  cpu_ratios.back());
+    }
     std::fflush(stdout);
   }
   return 0;
