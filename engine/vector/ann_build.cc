@@ -65,6 +65,11 @@ constexpr size_t kLockStripes = size_t{1} << 16;
 // Vectors fetched this many ahead of the one whose distance is being computed.
 constexpr size_t kPrefetchAhead = 12;
 
+// A level's vertices are linked by several threads from this many on. FAISS's threshold is
+// 100, which left a 64-vector chunk (VectorSpace's size beside searches) to one thread; a
+// vertex costs ~0.1-1 ms and a parallel region a few microseconds.
+constexpr int kMinParallelVertices = 16;
+
 // A half-precision (binary16) copy of flat storage's vectors, which construction computes its
 // distances on: a vector is 256 bytes instead of 512 at d = 128, so the build's random reads —
 // what it waits on past a few hundred thousand vectors — fetch half the cache lines (measured
@@ -407,7 +412,7 @@ class GraphBuilder {
       // An exception must not leave an OpenMP region (that terminates the process): the first
       // one stops the remaining work and is rethrown after it.
       std::exception_ptr failure;
-#pragma omp parallel if (end > begin + 100)
+#pragma omp parallel if (end - begin >= kMinParallelVertices)
       {
         try {
           faiss::VisitedTable visited(static_cast<int>(ntotal));

@@ -85,6 +85,9 @@ struct VectorSpaceOptions {
   // Tests only: called after a write is committed, before the in-memory index is updated; an
   // error stands for the update failing (FAISS throwing, memory running out).
   std::function<absl::Status()> before_index_apply;
+  // Tests only: called with the index lock held as each chunk of a write's upserts goes into
+  // the in-memory index (see Commit), with the chunk's number of vectors.
+  std::function<void(size_t)> in_index_chunk;
 };
 
 // The key prefix under which a space with `scope` keeps its records (family kVector) or its
@@ -244,10 +247,15 @@ class VectorSpace {
   // Readers (searches) share; writers hold write_mu_ first, then this exclusively.
   mutable absl::Mutex index_mu_ ABSL_ACQUIRED_AFTER(write_mu_);
   std::unique_ptr<IndexState> state_ ABSL_GUARDED_BY(index_mu_);
-  // Searches queued for index_mu_ (see SearchLock): a writer adding a batch in chunks lets
-  // them in between chunks instead of taking the mutex straight back.
-  mutable std::atomic<int> searches_waiting_{0};
+  // Searches waiting for or holding index_mu_, and when the last one let go of it (steady
+  // clock, ns; see SearchLock): a writer adding a batch in chunks shares the index with them.
+  mutable std::atomic<int> searches_in_flight_{0};
+  mutable std::atomic<int64_t> last_search_end_ns_{INT64_MIN / 2};
+  // Until when (steady clock, ns) searches may keep the index after the last chunk.
+  int64_t search_turn_until_ns_ ABSL_GUARDED_BY(write_mu_) = 0;
   class SearchLock;
+  bool SearchesActive() const;
+  void TakeSearchTurn() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 };
 
 }  // namespace sochdb::vector

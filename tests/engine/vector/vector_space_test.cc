@@ -55,6 +55,7 @@ struct Fixture {
     options.snapshot_path = dir + "/space.snap";
     options.rebuild_tombstone_ratio = 0.3;
     options.before_index_apply = before_apply;
+    options.in_index_chunk = in_chunk;
     options.release_insert_memory_after = release_insert_memory_after;
     auto space = VectorSpace::Open(store.get(), options);
     REQUIRE(space.ok());
@@ -73,6 +74,7 @@ struct Fixture {
   IndexSpec spec_request;
   std::unique_ptr<storage::Store> store;
   std::function<absl::Status()> before_apply;  // VectorSpaceOptions::before_index_apply
+  std::function<void(size_t)> in_chunk;        // VectorSpaceOptions::in_index_chunk
   absl::Duration release_insert_memory_after = absl::Minutes(30);
 };
 
@@ -432,6 +434,86 @@ TEST_CASE("searches during a large batch see every replaced id once, old or new"
   CHECK(searches.load() > 0);
   CHECK(wrong.load() == 0);
   CHECK(space->size() == kIds);
+}
+
+TEST_CASE("a large batch goes in in big chunks alone and small ones beside searches") {
+  Fixture f;
+  std::vector<size_t> chunks;
+  f.in_chunk = [&](size_t n) { chunks.push_back(n); };
+  auto space = f.OpenSpace();
+  std::vector<std::vector<float>> vectors;
+  std::vector<std::string> ids, more_ids;
+  std::vector<VectorItem> items;
+  for (uint32_t i = 0; i < 600; ++i) {
+    vectors.push_back(Vec(i));
+    ids.push_back("a" + std::to_string(i));
+    more_ids.push_back("b" + std::to_string(i));
+  }
+  for (uint32_t i = 0; i < 600; ++i) items.push_back({ids[i], vectors[i], ""});
+  storage::WriteBatch first;
+  REQUIRE(space->Upsert(items, &first).ok());
+  CHECK(chunks == std::vector<size_t>{256, 256, 88});
+  // Asking for the size is not a search.
+  CHECK(space->size() == 600);
+  chunks.clear();
+  for (uint32_t i = 0; i < 300; ++i) items[i].vector = vectors[599 - i];
+  storage::WriteBatch replace;
+  REQUIRE(space->Upsert(absl::MakeConstSpan(items).subspan(0, 300), &replace).ok());
+  CHECK(chunks == std::vector<size_t>{256, 44});
+
+  chunks.clear();
+  REQUIRE(space->Search(Vec(7), 3, 0).ok());  // searches are active for a while now
+  for (uint32_t i = 0; i < 150; ++i) items[i].id = more_ids[i];
+  storage::WriteBatch second;
+  REQUIRE(space->Upsert(absl::MakeConstSpan(items).subspan(0, 150), &second).ok());
+  CHECK(chunks == std::vector<size_t>{64, 64, 22});
+  CHECK(space->size() == 750);
+}
+
+TEST_CASE("searches that keep coming get the index between chunks, not one each") {
+  // A search that arrives while the writer applies a chunk runs when the chunk is done; the
+  // next one, a moment later, must not queue behind the writer's next chunk: searches get the
+  // index for about as long as a chunk held it. The first chunk is made slow (30 ms) so that
+  // the turn it earns is long compared with two searches.
+  Fixture f;
+  std::atomic<int> chunks_started{0};
+  std::atomic<bool> in_first_chunk{false};
+  f.in_chunk = [&](size_t) {
+    if (chunks_started.fetch_add(1) == 0) {
+      in_first_chunk = true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(30));  // the searcher queues
+    }
+  };
+  auto space = f.OpenSpace();
+  std::vector<std::vector<float>> vectors;
+  std::vector<std::string> ids;
+  std::vector<VectorItem> items;
+  for (uint32_t i = 0; i < 200; ++i) {
+    vectors.push_back(Vec(1000 + i));
+    ids.push_back("n" + std::to_string(i));
+  }
+  for (uint32_t i = 0; i < 200; ++i) items.push_back({ids[i], vectors[i], ""});
+  REQUIRE(space->Search(Vec(1), 5, 0).ok());  // searches active: chunks of 64
+
+  std::atomic<int> second_saw{-1};
+  std::thread searcher([&] {
+    while (!in_first_chunk.load()) std::this_thread::yield();
+    // Waits behind the first chunk, then the second search follows at once.
+    const bool first_ok = space->Search(Vec(1), 5, 0).ok();
+    const std::function<bool(std::string_view)> note = [&](std::string_view) {
+      int unset = -1;
+      second_saw.compare_exchange_strong(unset, chunks_started.load());
+      return true;
+    };
+    const bool second_ok = space->Search(Vec(2), 5, 0, &note).ok();
+    if (!first_ok || !second_ok) second_saw = -2;
+  });
+  storage::WriteBatch batch;
+  REQUIRE(space->Upsert(items, &batch).ok());
+  searcher.join();
+  CHECK(chunks_started.load() == 4);  // 64 + 64 + 64 + 8
+  CHECK(second_saw.load() == 1);      // before the second chunk
+  CHECK(space->size() == 200);
 }
 
 TEST_CASE("an idle space gives back its insert memory; writes rebuild it") {
