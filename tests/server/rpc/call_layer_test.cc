@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/auth/auth.h"
 #include "grpcpp/create_channel.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/security/credentials.h"
 #include "prometheus/registry.h"
@@ -476,6 +477,57 @@ TEST_CASE("shutdown with a backlog on the worker pool answers every call and doe
   h.server->Shutdown(absl::ZeroDuration());  // grace shorter than the backlog
   for (auto& c : callers) c.join();
   CHECK(answered == 4);
+}
+
+TEST_CASE("health watchers past the sync-thread cap are refused; other calls keep working") {
+  // Watch holds one of gRPC's synchronous threads per watcher. Past max_sync_threads new
+  // synchronous calls get RESOURCE_EXHAUSTED instead of a thread each; the sochdb services,
+  // served from the completion queues, do not depend on those threads.
+  namespace health = grpc::health::v1;
+  GrpcServerOptions options;
+  options.max_sync_threads = 4;
+  Harness h(nullptr, options);
+  auto stub = health::Health::NewStub(h.channel);
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<health::HealthCheckResponse>>> watches;
+  grpc::Status refused;
+  for (int i = 0; i < 32 && refused.ok(); ++i) {
+    auto context = std::make_unique<grpc::ClientContext>();
+    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    auto watch = stub->Watch(context.get(), health::HealthCheckRequest());
+    health::HealthCheckResponse resp;
+    if (watch->Read(&resp)) {
+      CHECK(resp.status() == health::HealthCheckResponse::SERVING);
+      contexts.push_back(std::move(context));
+      watches.push_back(std::move(watch));
+    } else {
+      refused = watch->Finish();
+    }
+  }
+  INFO(watches.size() << " watches held; then " << refused.error_message());
+  CHECK(refused.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK(watches.size() >= 1);
+  CHECK(watches.size() < 4);
+
+  EchoRequest req;
+  req.set_text("still here");
+  EchoResponse resp;
+  grpc::ClientContext echo_context;
+  REQUIRE(h.stub->Echo(&echo_context, req, &resp).ok());
+  CHECK(resp.text() == "default:still here");
+
+  // Watchers that leave give their threads back (a Watch notices within its poll interval).
+  for (auto& context : contexts) context->TryCancel();
+  for (auto& watch : watches) watch->Finish();
+  grpc::Status check;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    grpc::ClientContext context;
+    health::HealthCheckResponse answer;
+    check = stub->Check(&context, health::HealthCheckRequest(), &answer);
+    if (check.ok()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(check.ok());
 }
 
 }  // namespace
