@@ -338,10 +338,10 @@ Measured MeasureEf(const Options& o, const std::string& label,
   for (const auto& v : per_client) all.insert(all.end(), v.begin(), v.end());
   std::printf(
       "search %s ef=%u k=%u: recall@%u=%.4f | 1 client: %.0f qps p50=%.3fms p99=%.3fms | %d "
-      "clients: %.0f qps p50=%.3fms p99=%.3fms",
+      "clients: %.0f qps p50=%.3fms p99=%.3fms max=%.1fms",
       label.c_str(), ef, o.k, o.k, recall, sequential_qps, Percentile(latency_ms, 0.5),
       Percentile(latency_ms, 0.99), o.clients, measured.qps, Percentile(all, 0.5),
-      Percentile(all, 0.99));
+      Percentile(all, 0.99), Percentile(all, 1.0));
   if (measured.cpu_us_per_query >= 0) std::printf(" cpu=%.0fus/query", measured.cpu_us_per_query);
   std::printf("\n");
   std::fflush(stdout);
