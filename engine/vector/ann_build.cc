@@ -66,9 +66,10 @@ constexpr size_t kLockStripes = size_t{1} << 16;
 constexpr size_t kPrefetchAhead = 12;
 
 // A level's vertices are linked by several threads from this many on. FAISS's threshold is
-// 100, which left a 64-vector chunk (VectorSpace's size beside searches) to one thread; a
-// vertex costs ~0.1-1 ms and a parallel region a few microseconds.
-constexpr int kMinParallelVertices = 16;
+// 100, which left the upper levels of every chunk (VectorSpace adds 256 or 64 at a time) to
+// one thread, and a whole 64-vector chunk; a vertex costs ~0.1-1 ms, a parallel region a few
+// microseconds.
+constexpr int kMinParallelVertices = 2;
 
 // A half-precision (binary16) copy of flat storage's vectors, which construction computes its
 // distances on: a vector is 256 bytes instead of 512 at d = 128, so the build's random reads —
@@ -420,8 +421,9 @@ class GraphBuilder {
           Scratch scratch(max_degree_);
           // Dynamic, unlike FAISS's static split: vertices cost unequal time and a write adds 256
           // at a time (VectorSpace), so a static half each left a thread idle at every end;
-          // two paired 300k loads: +7% inserts per second.
-#pragma omp for schedule(dynamic, 4)
+          // two paired 300k loads: +7% inserts per second. One vertex at a time: the last
+          // block of 4 left the other thread idle for ~2 vertices per level.
+#pragma omp for schedule(dynamic, 1)
           for (int i = begin; i < end; ++i) {
             bool stop = false;
 #pragma omp atomic read
