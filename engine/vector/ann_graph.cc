@@ -287,6 +287,24 @@ absl::Status CompareFlatBuildWithFaiss(const IndexSpec& spec, absl::Span<const f
   return absl::OkStatus();
 }
 
+absl::StatusOr<bool> BuildUsesConstructionCopy(const IndexSpec& spec,
+                                               absl::Span<const float> first,
+                                               absl::Span<const float> second) {
+  if (spec.quantization != Quantization::kNone || spec.metric == Metric::kCosine) {
+    return absl::InvalidArgumentError("full-precision L2 or DOT specs only");
+  }
+  internal::GraphPtr graph(NewGraph(spec));
+  bool used = false;
+  SOCHDB_RETURN_IF_ERROR(internal::CatchFaiss("building a graph", [&] {
+    UseFaissThreads();
+    const int64_t d = spec.dimension;
+    internal::AddToFlatGraph(*graph, first.data(), static_cast<int64_t>(first.size()) / d);
+    internal::AddToFlatGraph(*graph, second.data(), static_cast<int64_t>(second.size()) / d);
+    used = internal::ConstructionCopyInUse(*graph);
+  }));
+  return used;
+}
+
 }  // namespace testing
 
 namespace internal {

@@ -147,8 +147,8 @@ class AnnIndex {
 
   virtual AnnStats Stats() const = 0;
 
-  // Frees memory kept only to make inserts faster (the half-precision construction copy of a
-  // full-precision graph: 2 bytes per component). The next insert rebuilds it, one pass over the
+  // Frees memory kept only to make inserts faster (the 8-bit construction copy of a
+  // full-precision graph: 1 byte per component). The next insert rebuilds it, one pass over the
   // stored vectors. Searches are unaffected.
   virtual void ReleaseInsertMemory() = 0;
 
@@ -174,6 +174,12 @@ namespace testing {
 // construction and with ours (ann_build.cc). OK when the two graphs are identical link for
 // link (they must be: same algorithm, same level draws); otherwise the first difference.
 absl::Status CompareFlatBuildWithFaiss(const IndexSpec& spec, absl::Span<const float> vectors);
+// Builds a graph of a resolved full-precision L2 or DOT spec from `first`, then `second`, as
+// inserts do; true when the last build's distances were computed on the 8-bit construction
+// copy, false when it fell back to full precision (or the CPU lacks AVX2).
+absl::StatusOr<bool> BuildUsesConstructionCopy(const IndexSpec& spec,
+                                               absl::Span<const float> first,
+                                               absl::Span<const float> second);
 }  // namespace testing
 
 }  // namespace sochdb::vector

@@ -164,12 +164,13 @@ absl::Status AddToGraph(faiss::IndexHNSW& graph, const float* vectors, int64_t n
 // Adds `n` vectors to a graph over flat storage with ann_build.cc's construction (FAISS's
 // algorithm with prefetched distances); false, with nothing done, for quantized storage.
 // FAISS exceptions propagate (callers wrap it in CatchFaiss).
-// kHalfCopy computes construction distances on a half-precision copy kept with the storage
-// (the default; full precision where the CPU lacks F16C), kFull on the vectors themselves
-// (FAISS's arithmetic, for the test that compares the two builds link for link).
-enum class BuildPrecision { kHalfCopy, kFull };
+// kInt8Copy computes construction distances on an 8-bit copy kept with the storage (the
+// default; full precision where the CPU lacks AVX2 or the data does not round well to 8 bits),
+// kFull on the vectors themselves (FAISS's arithmetic, for the test that compares the two
+// builds link for link).
+enum class BuildPrecision { kInt8Copy, kFull };
 bool AddToFlatGraph(faiss::IndexHNSW& graph, const float* vectors, int64_t n,
-                    BuildPrecision precision = BuildPrecision::kHalfCopy);
+                    BuildPrecision precision = BuildPrecision::kInt8Copy);
 // Growing a graph's arrays for an insert without holding up its searches. PrepareGrowth only
 // reads the graph (run it under the reader lock): every array of a graph over flat storage
 // that lacks room for `n` more vectors is copied into one at least twice as large, and the
@@ -185,12 +186,15 @@ struct GraphGrowthDeleter {
 };
 using GraphGrowthPtr = std::unique_ptr<GraphGrowth, GraphGrowthDeleter>;
 GraphGrowthPtr PrepareGrowth(const faiss::IndexHNSW& graph, int64_t n,
-                             BuildPrecision precision = BuildPrecision::kHalfCopy);
+                             BuildPrecision precision = BuildPrecision::kInt8Copy);
 bool InstallGrowth(faiss::IndexHNSW& graph, GraphGrowth& growth);
 // Bytes of the construction copy AddToFlatGraph keeps with the graph's storage (0 if none).
 uint64_t ConstructionCopyBytes(const faiss::IndexHNSW& graph);
 // Frees that copy; the next AddToFlatGraph makes it again (one pass over the vectors).
 void ReleaseConstructionCopy(faiss::IndexHNSW& graph);
+// Whether the next AddToFlatGraph would compute on that copy: it exists, is current and its
+// vectors round well to 8 bits.
+bool ConstructionCopyInUse(const faiss::IndexHNSW& graph);
 // Vectors the graph's storage holds (FAISS's ntotal), for label bookkeeping after a failed add.
 int64_t GraphSize(const faiss::IndexHNSW& graph);
 

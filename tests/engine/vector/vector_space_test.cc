@@ -518,8 +518,7 @@ TEST_CASE("searches that keep coming get the index between chunks, not one each"
 
 TEST_CASE("an idle space gives back its insert memory; writes rebuild it") {
   __builtin_cpu_init();
-  const bool copies = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                      __builtin_cpu_supports("f16c");
+  const bool copies = __builtin_cpu_supports("avx2");
   Fixture f(/*threshold=*/64);
   SECTION("idle past the limit") {
     f.release_insert_memory_after = absl::ZeroDuration();
@@ -528,9 +527,9 @@ TEST_CASE("an idle space gives back its insert memory; writes rebuild it") {
     const uint64_t busy = space->Stats().ann.memory_bytes;
     REQUIRE(space->Maintain().ok());
     const uint64_t idle = space->Stats().ann.memory_bytes;
-    if (copies) CHECK(busy - idle >= 500u * kDim * 2u);
+    if (copies) CHECK(busy - idle >= 500u * kDim * 1u);
     REQUIRE(Put(*space, "late", 9999).ok());
-    if (copies) CHECK(space->Stats().ann.memory_bytes >= idle + 501u * kDim * 2u);
+    if (copies) CHECK(space->Stats().ann.memory_bytes >= idle + 501u * kDim * 1u);
     CHECK(space->Contains("late"));
   }
   SECTION("written to recently") {
