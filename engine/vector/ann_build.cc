@@ -323,6 +323,7 @@ class BuildDistance {
 
  private:
   void Prefetch(storage_idx_t id) const {
+    // Every line the row touches (rows start on a line only when d is a multiple of 64 bytes).
     uintptr_t start = 0;
     size_t bytes = d_;
     if constexpr (kCopy) {
