@@ -229,6 +229,27 @@ TEST_CASE("the 8-bit construction copy keeps recall at any magnitude") {
   }
 }
 
+TEST_CASE("one dimension far larger than the rest does not cost recall") {
+  // One scale serves the whole 8-bit copy: with one dimension 30x the others, they round to a
+  // few steps each, so the build must compute on the full vectors instead.
+  const bench::VectorDataset data = ClusteredData(8'000, 32, 50, 32);
+  std::vector<float> base = data.base;
+  std::vector<float> queries = data.queries;
+  for (size_t i = 0; i < base.size(); i += 32) base[i] *= 30;
+  for (size_t i = 0; i < queries.size(); i += 32) queries[i] *= 30;
+  IndexSpec spec;
+  spec.dimension = 32;
+  spec.metric = Metric::kL2;
+  spec.exact_threshold = 1'000;
+  auto index = NewIndex(spec);
+  REQUIRE(ValueOrFail(index->Add(base)) == 0);
+  const bench::GroundTruth truth = bench::ExactNeighbors(base, queries, 32, Metric::kL2, 10);
+  CHECK(bench::RecallAtK(truth, SearchLabels(*index, queries, 10, 128), 10) >= 0.95);
+  const auto all = absl::MakeConstSpan(base);
+  CHECK_FALSE(ValueOrFail(testing::BuildUsesConstructionCopy(
+      ValueOrFail(ResolveSpec(spec)), all.subspan(0, 4'000 * 32), all.subspan(4'000 * 32))));
+}
+
 TEST_CASE("releasing insert memory frees the construction copy; the next insert rebuilds it") {
   __builtin_cpu_init();
   const bool copies = __builtin_cpu_supports("avx2");
