@@ -98,21 +98,25 @@ bool CopyKernelsAvailable() {
   return available;
 }
 
-// sum((a - b)^2) and sum(a * b) over codes in [-127, 127], exact in 32-bit integers (d up to
-// 2^31 / 254^2 = 33,000 components, past kMaxDimension).
+// sum((a - b)^2) and sum(a * b) over codes in [-127, 127], exact in 32-bit integers for d up
+// to 2^31 / 254^2 = 33,000 components (kMaxDimension is 4,096).
+SOCHDB_COPY_KERNEL inline __m256i Load16(const int8_t* p) {
+  return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+SOCHDB_COPY_KERNEL inline int32_t Sum8(__m256i v) {
+  __m128i sum = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, 0x4e));
+  sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, 0xb1));
+  return _mm_cvtsi128_si32(sum);
+}
 SOCHDB_COPY_KERNEL inline float Int8L2Squared(const int8_t* a, const int8_t* b, size_t d) {
   __m256i acc = _mm256_setzero_si256();
   size_t i = 0;
   for (; i + 16 <= d; i += 16) {
-    const __m256i a16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i)));
-    const __m256i b16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i)));
-    const __m256i diff = _mm256_sub_epi16(a16, b16);
+    const __m256i diff = _mm256_sub_epi16(Load16(a + i), Load16(b + i));
     acc = _mm256_add_epi32(acc, _mm256_madd_epi16(diff, diff));
   }
-  __m128i sum = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
-  sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, 0x4e));
-  sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, 0xb1));
-  int32_t total = _mm_cvtsi128_si32(sum);
+  int32_t total = Sum8(acc);
   for (; i < d; ++i) {
     const int32_t diff = int32_t{a[i]} - int32_t{b[i]};
     total += diff * diff;
@@ -123,14 +127,9 @@ SOCHDB_COPY_KERNEL inline float Int8InnerProduct(const int8_t* a, const int8_t* 
   __m256i acc = _mm256_setzero_si256();
   size_t i = 0;
   for (; i + 16 <= d; i += 16) {
-    const __m256i a16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i)));
-    const __m256i b16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i)));
-    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(a16, b16));
+    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(Load16(a + i), Load16(b + i)));
   }
-  __m128i sum = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
-  sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, 0x4e));
-  sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, 0xb1));
-  int32_t total = _mm_cvtsi128_si32(sum);
+  int32_t total = Sum8(acc);
   for (; i < d; ++i) total += int32_t{a[i]} * int32_t{b[i]};
   return static_cast<float>(total);
 }
@@ -166,7 +165,7 @@ SOCHDB_COPY_KERNEL float ToInt8(const float* in, size_t n, float scale, int8_t* 
 
 #undef SOCHDB_COPY_KERNEL
 
-// Allocates on cache-line boundaries, so that a 256-byte row spans 4 lines rather than 5.
+// Allocates on cache-line boundaries, so that a 128-byte row spans 2 lines rather than 3.
 template <typename T>
 struct CacheLineAllocator {
   using value_type = T;
