@@ -88,6 +88,8 @@ struct VectorSpaceOptions {
   // Tests only: called with the index lock held as each chunk of a write's upserts goes into
   // the in-memory index (see Commit), with the chunk's number of vectors.
   std::function<void(size_t)> in_index_chunk;
+  // Tests only: called while a snapshot reads the index, before it encodes it.
+  std::function<void()> in_snapshot_read;
 };
 
 // The key prefix under which a space with `scope` keeps its records (family kVector) or its
@@ -244,8 +246,14 @@ class VectorSpace {
   bool index_stale_ ABSL_GUARDED_BY(write_mu_) = false;
   uint64_t replayed_changes_ ABSL_GUARDED_BY(write_mu_) = 0;
 
+  // Held by a snapshot while it reads the index (with index_mu_ in reader mode). A writer
+  // waits for it here before taking index_mu_: queued on index_mu_ behind the snapshot, it
+  // would hold every new search behind it for the rest of the image (absl queues new readers
+  // behind a waiting writer): 0.4 s at 300k, ~1.5 s at 1M.
+  mutable absl::Mutex snapshot_read_mu_ ABSL_ACQUIRED_AFTER(write_mu_);
+
   // Readers (searches) share; writers hold write_mu_ first, then this exclusively.
-  mutable absl::Mutex index_mu_ ABSL_ACQUIRED_AFTER(write_mu_);
+  mutable absl::Mutex index_mu_ ABSL_ACQUIRED_AFTER(write_mu_, snapshot_read_mu_);
   std::unique_ptr<IndexState> state_ ABSL_GUARDED_BY(index_mu_);
   // Searches waiting for or holding index_mu_, and when the last one let go of it (steady
   // clock, ns; see SearchLock): a writer adding a batch in chunks shares the index with them.

@@ -327,8 +327,10 @@ absl::Status VectorSpace::Snapshot() {
     // image goes from the index's own arrays into the file (the page cache), so a snapshot
     // needs no second copy of the index in memory; writers wait about as long as that copy
     // took.
+    absl::MutexLock reading(&snapshot_read_mu_);
     absl::ReaderMutexLock index_lock(&index_mu_);
     write_lock.Release();
+    if (options_.in_snapshot_read) options_.in_snapshot_read();
     absl::Status encoded = EncodeSnapshot(*state_, sequence, file.get());
     if (!file->status().ok()) return file->status();  // the cause, not FAISS's echo of it
     SOCHDB_RETURN_IF_ERROR(encoded);

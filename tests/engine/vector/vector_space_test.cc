@@ -16,6 +16,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "absl/synchronization/notification.h"
 #include "engine/storage/keys.h"
 #include "engine/storage/store.h"
 #include "engine/vector/vector_space.h"
@@ -56,6 +57,7 @@ struct Fixture {
     options.rebuild_tombstone_ratio = 0.3;
     options.before_index_apply = before_apply;
     options.in_index_chunk = in_chunk;
+    options.in_snapshot_read = in_snapshot_read;
     options.release_insert_memory_after = release_insert_memory_after;
     auto space = VectorSpace::Open(store.get(), options);
     REQUIRE(space.ok());
@@ -75,6 +77,7 @@ struct Fixture {
   std::unique_ptr<storage::Store> store;
   std::function<absl::Status()> before_apply;  // VectorSpaceOptions::before_index_apply
   std::function<void(size_t)> in_chunk;        // VectorSpaceOptions::in_index_chunk
+  std::function<void()> in_snapshot_read;      // VectorSpaceOptions::in_snapshot_read
   absl::Duration release_insert_memory_after = absl::Minutes(30);
 };
 
@@ -514,6 +517,37 @@ TEST_CASE("searches that keep coming get the index between chunks, not one each"
   CHECK(chunks_started.load() == 4);  // 64 + 64 + 64 + 8
   CHECK(second_saw.load() == 1);      // before the second chunk
   CHECK(space->size() == 200);
+}
+
+TEST_CASE("searches are not held up by a writer waiting for a snapshot") {
+  // A snapshot reads the index under the reader lock; a writer that queued for the exclusive
+  // lock meanwhile would hold every new search behind it until the image was written.
+  Fixture f;
+  absl::Notification snapshot_reading, let_snapshot_finish;
+  f.in_snapshot_read = [&] {
+    snapshot_reading.Notify();
+    let_snapshot_finish.WaitForNotification();
+  };
+  auto space = f.OpenSpace();
+  for (uint32_t i = 0; i < 300; ++i) REQUIRE(Put(*space, "id" + std::to_string(i), i).ok());
+  std::thread snapshot([&] { CHECK(space->Snapshot().ok()); });
+  snapshot_reading.WaitForNotification();
+  std::thread writer([&] { CHECK(Put(*space, "late", 4242).ok()); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the writer is waiting now
+
+  absl::Notification searched;
+  std::thread searcher([&] {
+    CHECK(space->Search(Vec(1), 5, 0).ok());
+    searched.Notify();
+  });
+  const bool in_time = searched.WaitForNotificationWithTimeout(absl::Seconds(10));
+  let_snapshot_finish.Notify();
+  searcher.join();
+  writer.join();
+  snapshot.join();
+  CHECK(in_time);
+  CHECK(space->Contains("late"));
+  CHECK(space->size() == 301);
 }
 
 TEST_CASE("an idle space gives back its insert memory; writes rebuild it") {
