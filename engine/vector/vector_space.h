@@ -77,7 +77,7 @@ struct VectorSpaceOptions {
   // Rebuild when tombstones exceed this fraction of labels (and at least 1,000 of them).
   double rebuild_tombstone_ratio = 0.3;
   // With no write for this long, maintenance frees what the index keeps only to speed up
-  // inserts (AnnIndex::ReleaseInsertMemory: 256 MB at 1M x 128). The next write rebuilds it
+  // inserts (AnnIndex::ReleaseInsertMemory: 128 MB at 1M x 128). The next write rebuilds it
   // beside searches (AnnIndex::PrepareAdd) but pays for it: at 1M x 128 the first write after
   // a restart, which does the same, took 3.2 s instead of ~0.3 s. Hence a long default: the
   // release pays off for indexes loaded once and then only read.

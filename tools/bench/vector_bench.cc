@@ -348,9 +348,13 @@ Measured MeasureEf(const Options& o, const std::string& label,
   return measured;
 }
 
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
+// One line of compare mode: the median, least and greatest of `ratios` (none: no line).
+void PrintRatios(uint32_t ef, const char* what, std::vector<double> ratios) {
+  if (ratios.empty()) return;
+  std::sort(ratios.begin(), ratios.end());
+  std::printf("compare ef=%u: server/in-process %s, median of %zu rounds: %.2f (min %.2f, "
+              "max %.2f)\n",
+              ef, what, ratios.size(), ratios[ratios.size() / 2], ratios.front(), ratios.back());
 }
 
 }  // namespace
@@ -440,17 +444,8 @@ int main(int argc, char** argv) {
         cpu_ratios.push_back(local.cpu_us_per_query / remote.cpu_us_per_query);
       }
     }
-    std::sort(ratios.begin(), ratios.end());
-    std::printf("compare ef=%u: server/in-process concurrent qps, median of %zu rounds: %.2f "
-                "(min %.2f, max %.2f)\n",
-                ef, ratios.size(), Median(ratios), ratios.front(), ratios.back());
-    if (!cpu_ratios.empty()) {
-      std::sort(cpu_ratios.begin(), cpu_ratios.end());
-      std::printf("compare ef=%u: server/in-process queries per CPU-second, median of %zu "
-                  "rounds: %.2f (min %.2f, max %.2f)\n",
-                  ef, cpu_ratios.size(), Median(cpu_ratios), cpu_ratios.front(),
-                  cpu_ratios.back());
-    }
+    PrintRatios(ef, "concurrent qps", ratios);
+    PrintRatios(ef, "queries per CPU-second", cpu_ratios);
     std::fflush(stdout);
   }
   return 0;
