@@ -26,17 +26,47 @@ using idx_t = faiss::Index::idx_t;
 
 // Hands FAISS's output straight to the image's sink. Once the sink has failed (a file that
 // cannot be written), FAISS is told nothing was written, so it throws and stops.
+// Given `codes` (the storage's code array), the writer leaves it out when FAISS writes it in
+// one piece (WRITEXBVECTOR / WRITEVECTOR hand over the vector's own buffer) and counts its
+// bytes in `left_out`; anything written after it is noted, since the image is then no longer
+// "everything up to the codes".
 class SinkWriter final : public faiss::IOWriter {
  public:
-  explicit SinkWriter(ByteSink* out) : out_(out) { name = "snapshot image"; }
+  explicit SinkWriter(ByteSink* out, const std::vector<uint8_t>* codes = nullptr)
+      : out_(out), codes_(codes) {
+    name = "snapshot image";
+  }
   size_t operator()(const void* ptr, size_t size, size_t nitems) override {
-    out_->Append(std::string_view(static_cast<const char*>(ptr), size * nitems));
+    const size_t bytes = size * nitems;
+    if (codes_ != nullptr && !codes_->empty() && ptr == codes_->data() &&
+        bytes == codes_->size() && left_out_ == 0) {
+      left_out_ = bytes;
+      return nitems;
+    }
+    if (left_out_ != 0 && bytes != 0) written_after_ = true;
+    out_->Append(std::string_view(static_cast<const char*>(ptr), bytes));
     return out_->failed() ? 0 : nitems;
   }
+  uint64_t left_out() const { return left_out_; }
+  bool written_after() const { return written_after_; }
 
  private:
   ByteSink* out_;
+  const std::vector<uint8_t>* codes_;
+  uint64_t left_out_ = 0;
+  bool written_after_ = false;
 };
+
+// The code array of a graph's storage when it is the last thing FAISS writes of the image:
+// flat and scalar-quantized storage. Null for product quantization (IndexPQ writes its search
+// settings after its codes; they are m bytes a vector, little to leave out anyway).
+const std::vector<uint8_t>* TrailingCodes(const faiss::IndexHNSW& graph) {
+  if (const auto* flat = dynamic_cast<const faiss::IndexFlat*>(graph.storage)) return &flat->codes;
+  if (const auto* sq = dynamic_cast<const faiss::IndexScalarQuantizer*>(graph.storage)) {
+    return &sq->codes;
+  }
+  return nullptr;
+}
 
 // Feeds FAISS from the image without a copy; short reads make FAISS throw.
 class ViewReader final : public faiss::IOReader {
@@ -297,11 +327,32 @@ absl::Status CheckStorage(const faiss::IndexHNSW& graph, int64_t labels) {
 
 }  // namespace
 
-absl::Status WriteGraph(const faiss::IndexHNSW& graph, ByteSink* out) {
-  return CatchFaiss("serialising the HNSW graph", [&] {
-    SinkWriter writer(out);
-    faiss::write_index(&graph, &writer);
-  });
+absl::Status WriteGraph(const faiss::IndexHNSW& graph, ByteSink* out, uint64_t* codes_left_out) {
+  const std::vector<uint8_t>* codes = codes_left_out != nullptr ? TrailingCodes(graph) : nullptr;
+  SinkWriter writer(out, codes);
+  SOCHDB_RETURN_IF_ERROR(CatchFaiss("serialising the HNSW graph",
+                                    [&] { faiss::write_index(&graph, &writer); }));
+  if (codes_left_out == nullptr) return absl::OkStatus();
+  if (writer.written_after()) {
+    // Not FAISS 1.7.3's layout (its storage's codes end the image); the bytes are unusable.
+    return absl::InternalError("the graph image continues after the storage's codes");
+  }
+  *codes_left_out = writer.left_out();
+  return absl::OkStatus();
+}
+
+absl::Status AppendStorageCodes(const faiss::IndexHNSW& graph, uint64_t offset, uint64_t length,
+                                ByteSink* out) {
+  const std::vector<uint8_t>* codes = TrailingCodes(graph);
+  const uint64_t held = codes != nullptr ? codes->size() : 0;
+  if (offset > held || length > held - offset) {
+    return absl::OutOfRangeError(absl::StrCat("stored codes [", offset, ", ", offset + length,
+                                              ") asked for; the index holds ", held, " bytes"));
+  }
+  if (length != 0) {
+    out->Append(std::string_view(reinterpret_cast<const char*>(codes->data()) + offset, length));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<GraphPtr> ReadGraph(std::string_view bytes, const IndexSpec& spec, int64_t labels) {

@@ -83,7 +83,8 @@ absl::Status DecodeRaw(std::string_view payload, AnnState& state) {
 
 }  // namespace
 
-absl::Status EncodeImage(const AnnState& state, ByteSink* out) {
+absl::Status EncodeImage(const AnnState& state, ByteSink* out, uint64_t* codes_left_out) {
+  if (codes_left_out != nullptr) *codes_left_out = 0;
   out->Append(std::string_view(kMagic, sizeof(kMagic)));
   Put(out, kFormatVersion);
   for (uint32_t field : SpecFields(state.spec)) Put(out, field);
@@ -99,7 +100,7 @@ absl::Status EncodeImage(const AnnState& state, ByteSink* out) {
     CountingSink counter;
     SOCHDB_RETURN_IF_ERROR(WriteGraph(*state.graph, &counter));
     Put(out, counter.count());
-    SOCHDB_RETURN_IF_ERROR(WriteGraph(*state.graph, out));
+    SOCHDB_RETURN_IF_ERROR(WriteGraph(*state.graph, out, codes_left_out));
   } else {
     const std::string_view raw(reinterpret_cast<const char*>(state.raw.data()),
                                state.raw.size() * sizeof(float));

@@ -215,6 +215,8 @@ class AnnIndexImpl final : public AnnIndex {
   absl::Status Reconstruct(int64_t label, float* out) const override;
   AnnStats Stats() const override;
   absl::Status SerializeTo(ByteSink* out) const override;
+  absl::Status SerializeHead(ByteSink* out, uint64_t* codes_left_out) const override;
+  absl::Status AppendStoredCodes(uint64_t offset, uint64_t length, ByteSink* out) const override;
   void ReleaseInsertMemory() override;
 
  private:
@@ -402,6 +404,21 @@ void AnnIndexImpl::ReleaseInsertMemory() {
 absl::Status AnnIndexImpl::SerializeTo(ByteSink* out) const {
   absl::ReaderMutexLock lock(&mu_);
   return internal::EncodeImage(state_, out);
+}
+
+absl::Status AnnIndexImpl::SerializeHead(ByteSink* out, uint64_t* codes_left_out) const {
+  absl::ReaderMutexLock lock(&mu_);
+  return internal::EncodeImage(state_, out, codes_left_out);
+}
+
+absl::Status AnnIndexImpl::AppendStoredCodes(uint64_t offset, uint64_t length,
+                                             ByteSink* out) const {
+  absl::ReaderMutexLock lock(&mu_);
+  if (state_.graph == nullptr) {
+    if (offset == 0 && length == 0) return absl::OkStatus();
+    return absl::OutOfRangeError("stored codes asked for in the exact phase");
+  }
+  return internal::AppendStorageCodes(*state_.graph, offset, length, out);
 }
 
 }  // namespace

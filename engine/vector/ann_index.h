@@ -157,6 +157,15 @@ class AnnIndex {
   // with no copy of the image). Runs under the reader lock: searches go on, writers wait.
   // INTERNAL when the sink fails part-way (what it holds is then unusable).
   virtual absl::Status SerializeTo(ByteSink* out) const = 0;
+  // SerializeTo less the image's last `*codes_left_out` bytes: in the graph phase the stored
+  // codes (vectors) of every label present now, which never change afterwards (labels are only
+  // appended and a quantizer is trained once), so they can follow later, in pieces, each under
+  // the reader lock, with writes going on in between: AppendStoredCodes(0, *codes_left_out, out)
+  // completes the image. A snapshot then holds writers up for the graph's links only, not for
+  // the vectors (two thirds of the image at d 128). Nothing is left out in the exact phase.
+  virtual absl::Status SerializeHead(ByteSink* out, uint64_t* codes_left_out) const = 0;
+  // Appends bytes [offset, offset + length) of the stored codes; OUT_OF_RANGE past their end.
+  virtual absl::Status AppendStoredCodes(uint64_t offset, uint64_t length, ByteSink* out) const = 0;
   absl::StatusOr<std::string> Serialize() const;
   // Restores an image made by Serialize. DATA_LOSS when it is malformed or its spec differs
   // from `spec` (the owner then rebuilds from stored vectors).

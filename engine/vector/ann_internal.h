@@ -213,7 +213,14 @@ void AddGraphStats(const faiss::IndexHNSW& graph, AnnStats* stats);
 // the bytes are walked and every length checked before FAISS reads them, and the loaded graph
 // is checked link by link, so damaged bytes give DATA_LOSS instead of a crash or a huge
 // allocation.
-absl::Status WriteGraph(const faiss::IndexHNSW& graph, ByteSink* out);
+// With `codes_left_out`, the storage's codes, which end FAISS's image for flat and scalar
+// storage, are left out and their byte count is stored there (0 when nothing was left out:
+// product quantization, or codes that could not be told apart); AppendStorageCodes appends
+// bytes [offset, offset + length) of them (OUT_OF_RANGE past the end).
+absl::Status WriteGraph(const faiss::IndexHNSW& graph, ByteSink* out,
+                        uint64_t* codes_left_out = nullptr);
+absl::Status AppendStorageCodes(const faiss::IndexHNSW& graph, uint64_t offset, uint64_t length,
+                                ByteSink* out);
 absl::StatusOr<GraphPtr> ReadGraph(std::string_view bytes, const IndexSpec& spec, int64_t labels);
 
 // Everything an index holds; what the snapshot image captures.
@@ -226,8 +233,10 @@ struct AnnState {
 };
 
 // The snapshot image (ann_image.cc).
-// Appends the image of `state` to `out`.
-absl::Status EncodeImage(const AnnState& state, ByteSink* out);
+// Appends the image of `state` to `out`. With `codes_left_out`, the image's last bytes, the
+// graph's stored codes, are left out (see AnnIndex::SerializeHead) and counted there.
+absl::Status EncodeImage(const AnnState& state, ByteSink* out,
+                         uint64_t* codes_left_out = nullptr);
 absl::StatusOr<AnnState> DecodeImage(std::string_view image, const IndexSpec& spec);
 
 // Runs `body`, turning any exception (FAISS throws faiss::FaissException, the allocator

@@ -88,8 +88,13 @@ struct VectorSpaceOptions {
   // Tests only: called with the index lock held as each chunk of a write's upserts goes into
   // the in-memory index (see Commit), with the chunk's number of vectors.
   std::function<void(size_t)> in_index_chunk;
+  // A snapshot writes the index's vectors in pieces of this many bytes, each under the
+  // reader lock (~10 ms for 8 MB here); writes and searches go on in between.
+  uint64_t snapshot_piece_bytes = 8u << 20;
   // Tests only: called while a snapshot reads the index, before it encodes it.
   std::function<void()> in_snapshot_read;
+  // Tests only: called with no lock held before each piece of a snapshot's vectors.
+  std::function<void()> between_snapshot_pieces;
 };
 
 // The key prefix under which a space with `scope` keeps its records (family kVector) or its
@@ -215,8 +220,11 @@ class VectorSpace {
   static absl::Status ApplyUpserts(IndexState& state, absl::Span<const VectorItem> items);
   static absl::Status ApplyDelete(IndexState& state, std::string_view id);
 
-  // Appends the snapshot file's bytes for `state` at `sequence` to `out`.
-  static absl::Status EncodeSnapshot(const IndexState& state, uint64_t sequence, ByteSink* out);
+  // The snapshot file's bytes for `state` at `sequence`, in three parts: `head` gets
+  // everything up to the index's stored codes, whose length goes to `codes`
+  // (AnnIndex::SerializeHead; they go between the two), `tail` the rest (the id table).
+  static absl::Status EncodeSnapshot(const IndexState& state, uint64_t sequence, ByteSink* head,
+                                     uint64_t* codes, ByteSink* tail);
   absl::Status TrimLog(uint64_t through) const;
   absl::Status CompactIndex();
   absl::StatusOr<std::vector<VectorHit>> Nearest(absl::Span<const float> query, uint32_t k,
@@ -230,8 +238,9 @@ class VectorSpace {
   const std::string record_prefix_;
   const std::string log_prefix_;
 
-  // One snapshot (or drop) at a time; taken before write_mu_. A snapshot holds it while its file
-  // reaches the disk, after the other locks are released.
+  // One snapshot (or drop) at a time; taken before write_mu_. A snapshot holds it while it
+  // writes the index's vectors and its file reaches the disk, after the other locks are
+  // released; a compaction holds it to replace state_, so a snapshot's state stays in place.
   mutable absl::Mutex snapshot_mu_ ABSL_ACQUIRED_BEFORE(write_mu_);
 
   // Serialises writers: log sequence order = commit order = index order.

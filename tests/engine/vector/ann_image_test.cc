@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/common/byte_sink.h"
 #include "engine/vector/ann_index.h"
 #include "tests/engine/vector/ann_test_util.h"
 #include "tools/bench/dataset/vector_dataset.h"
@@ -86,6 +87,48 @@ TEST_CASE("round trips give identical results in both phases and every storage")
     CHECK(ValueOrFail(copy->Add(more)) == 1'000);
     CHECK(ValueOrFail(f.index->Add(more)) == 1'000);
     RequireSameResults(*f.index, *copy, f.data.queries);
+  }
+}
+
+TEST_CASE("an image whose stored codes follow later, after more adds, is the same image") {
+  // A snapshot writes the head under the lock and the stored codes afterwards, with adds (and
+  // the growth of the arrays they cause) in between: the codes of the labels present at the
+  // head do not change, so the pieces join into the image of that moment.
+  struct Case {
+    uint32_t threshold;
+    Quantization quantization;
+  };
+  for (const Case& c : {Case{5'000, Quantization::kNone}, Case{300, Quantization::kNone},
+                        Case{300, Quantization::kScalar8}, Case{300, Quantization::kProduct}}) {
+    INFO("threshold " << c.threshold << " quantization " << static_cast<int>(c.quantization));
+    Fixture f = Make(1'000, 16, c.threshold, Metric::kL2, c.quantization);
+    const std::string image = ValueOrFail(f.index->Serialize());
+    std::string joined;
+    StringSink sink(&joined);
+    uint64_t codes = 99;
+    REQUIRE_OK(f.index->SerializeHead(&sink, &codes));
+    // Graph phase: the codes are left out (1,000 x 16 floats, or bytes); exact phase and
+    // product quantization (whose settings follow its codes): nothing is.
+    if (c.threshold > 1'000 || c.quantization == Quantization::kProduct) {
+      CHECK(codes == 0);
+    } else {
+      CHECK(codes == (c.quantization == Quantization::kNone ? 64'000 : 16'000));
+    }
+    CHECK(joined.size() + codes == image.size());
+    f.index->PrepareAdd(3'000);  // new arrays: the codes move
+    bench::ClusteredOptions options;
+    options.vectors = 3'000;
+    options.dimension = 16;
+    options.clusters = 10;
+    options.seed = 99;
+    ValueOrFail(f.index->Add(bench::MakeClusteredDataset(options).base));
+    REQUIRE_OK(f.index->Remove(3));
+    // In two pieces.
+    REQUIRE_OK(f.index->AppendStoredCodes(0, codes / 2, &sink));
+    REQUIRE_OK(f.index->AppendStoredCodes(codes / 2, codes - codes / 2, &sink));
+    CHECK(joined == image);
+    RequireErrorContaining(f.index->AppendStoredCodes(codes, 1ull << 40, &sink),
+                           absl::StatusCode::kOutOfRange, "stored codes");
   }
 }
 

@@ -58,6 +58,8 @@ struct Fixture {
     options.before_index_apply = before_apply;
     options.in_index_chunk = in_chunk;
     options.in_snapshot_read = in_snapshot_read;
+    options.between_snapshot_pieces = between_snapshot_pieces;
+    options.snapshot_piece_bytes = snapshot_piece_bytes;
     options.release_insert_memory_after = release_insert_memory_after;
     auto space = VectorSpace::Open(store.get(), options);
     REQUIRE(space.ok());
@@ -78,6 +80,8 @@ struct Fixture {
   std::function<absl::Status()> before_apply;  // VectorSpaceOptions::before_index_apply
   std::function<void(size_t)> in_chunk;        // VectorSpaceOptions::in_index_chunk
   std::function<void()> in_snapshot_read;      // VectorSpaceOptions::in_snapshot_read
+  std::function<void()> between_snapshot_pieces;
+  uint64_t snapshot_piece_bytes = 8u << 20;
   absl::Duration release_insert_memory_after = absl::Minutes(30);
 };
 
@@ -548,6 +552,55 @@ TEST_CASE("searches are not held up by a writer waiting for a snapshot") {
   CHECK(in_time);
   CHECK(space->Contains("late"));
   CHECK(space->size() == 301);
+}
+
+TEST_CASE("a snapshot's vectors are written while writes and searches go on") {
+  // After the links, a snapshot writes the vectors in pieces with no lock held in between:
+  // writes (and the growth of the index's arrays they cause) and searches complete there, and
+  // the file still holds the index as it was at its sequence; a restart replays the rest.
+  Fixture f(/*threshold=*/64);
+  f.snapshot_piece_bytes = 512;  // 16 vectors of kDim (8) floats
+  std::map<std::string, uint32_t> model;
+  VectorSpace* live = nullptr;
+  int pieces = 0;
+  uint32_t next = 500;
+  f.between_snapshot_pieces = [&] {
+    ++pieces;
+    if (pieces % 4 != 1) return;
+    for (uint32_t i = 0; i < 40; ++i, ++next) {  // in place of writers racing the snapshot
+      REQUIRE(Put(*live, "late" + std::to_string(next), next).ok());
+      model["late" + std::to_string(next)] = next;
+    }
+    REQUIRE(Put(*live, "id7", 7'007).ok());  // an overwrite: the old label is tombstoned
+    model["id7"] = 7'007;
+    CHECK(live->Search(Vec(3), 5, 0).ok());
+  };
+  auto space = f.OpenSpace();
+  live = space.get();
+  for (uint32_t i = 0; i < 500; ++i) {
+    REQUIRE(Put(*space, "id" + std::to_string(i), i).ok());
+    model["id" + std::to_string(i)] = i;
+  }
+  REQUIRE(space->Snapshot().ok());
+  CHECK(pieces == 32);  // 500 x 8 floats in 512-byte pieces
+  CHECK(space->Stats().snapshot_sequence == 500);
+  const size_t added = model.size() - 500;
+  CHECK(added == 8 * 40);
+
+  f.between_snapshot_pieces = nullptr;
+  f.Restart(space);
+  const VectorSpaceStats stats = space->Stats();
+  CHECK(stats.loaded_from_snapshot);
+  CHECK(stats.snapshot_sequence == 500);
+  CHECK(stats.replayed_changes == 8 * 41);
+  CHECK(space->size() == model.size());
+  for (uint32_t q : {1u, 7'007u, 523u, 9'999u}) {
+    CHECK(Ids(*space, Vec(q), 10) == Exact(model, Vec(q), 10));
+  }
+  auto got = space->Get("id7");
+  REQUIRE(got.ok());
+  REQUIRE(got->has_value());
+  CHECK((*got)->vector == Vec(7'007));
 }
 
 TEST_CASE("an idle space gives back its insert memory; writes rebuild it") {
