@@ -415,6 +415,8 @@ absl::Status VectorSpace::Maintain() {
     due = last_sequence_ - snapshot_sequence_ >= options_.snapshot_every_changes;
     if (!insert_memory_released_ &&
         absl::Now() - last_write_ >= options_.release_insert_memory_after) {
+      // As a writer does: off index_mu_ while a snapshot (started elsewhere) reads the index.
+      { absl::MutexLock wait_for_snapshot(&snapshot_read_mu_); }
       absl::MutexLock index_lock(&index_mu_);
       state_->ann->ReleaseInsertMemory();
       insert_memory_released_ = true;
