@@ -287,6 +287,50 @@ absl::Status CompareFlatBuildWithFaiss(const IndexSpec& spec, absl::Span<const f
   return absl::OkStatus();
 }
 
+struct StockFaissHnsw::Graph {
+  IndexSpec spec;
+  internal::GraphPtr index;
+};
+
+StockFaissHnsw::StockFaissHnsw(std::unique_ptr<Graph> graph) : graph_(std::move(graph)) {}
+StockFaissHnsw::~StockFaissHnsw() = default;
+
+absl::StatusOr<std::unique_ptr<StockFaissHnsw>> StockFaissHnsw::Create(const IndexSpec& spec) {
+  if (spec.quantization != Quantization::kNone || spec.metric == Metric::kCosine) {
+    return absl::InvalidArgumentError("full-precision L2 or DOT specs only");
+  }
+  auto graph = std::make_unique<Graph>();
+  graph->spec = spec;
+  graph->index.reset(NewGraph(spec));
+  return std::unique_ptr<StockFaissHnsw>(new StockFaissHnsw(std::move(graph)));
+}
+
+absl::Status StockFaissHnsw::Add(absl::Span<const float> vectors) {
+  const int64_t n = static_cast<int64_t>(vectors.size() / graph_->spec.dimension);
+  return internal::CatchFaiss("adding to FAISS's HNSW", [&] {
+    UseFaissThreads();
+    graph_->index->add(n, vectors.data());
+  });
+}
+
+absl::StatusOr<std::vector<Neighbor>> StockFaissHnsw::Search(absl::Span<const float> query,
+                                                             uint32_t k, uint32_t ef) const {
+  if (query.size() != graph_->spec.dimension || k == 0) {
+    return absl::InvalidArgumentError("query must have dimension floats and k must be >= 1");
+  }
+  std::vector<float> distances(k);
+  std::vector<faiss::Index::idx_t> labels(k);
+  faiss::SearchParametersHNSW params;
+  params.efSearch = static_cast<int>(std::max(ef != 0 ? ef : graph_->spec.ef_search, k));
+  SOCHDB_RETURN_IF_ERROR(internal::CatchFaiss("searching FAISS's HNSW", [&] {
+    omp_set_num_threads(1);  // this thread's own setting
+    graph_->index->search(1, query.data(), k, distances.data(), labels.data(), &params);
+  }));
+  std::vector<Neighbor> found;
+  for (uint32_t i = 0; i < k && labels[i] >= 0; ++i) found.push_back({labels[i], distances[i]});
+  return found;
+}
+
 absl::StatusOr<bool> BuildUsesConstructionCopy(const IndexSpec& spec,
                                                absl::Span<const float> first,
                                                absl::Span<const float> second) {

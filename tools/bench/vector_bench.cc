@@ -3,6 +3,8 @@
 // client sequentially (latency) and several clients concurrently (QPS). The same run works
 // against a sochdb-grpc server (VectorIndexService over gRPC) or in process on the very same
 // AnnIndex/FAISS code with the same parameters, so the two can be compared line by line.
+// --inprocess-index faiss puts FAISS's own HNSW in process instead (IndexHNSWFlat: FAISS's add
+// and search, none of the engine's kernels or construction), the baseline a FAISS user has.
 //
 //   sochdb-vector-bench --mode server --target 127.0.0.1:50051 --n 100000 --dim 128
 //       --m 32 --ef-construction 256 --ef 64,128,256,500 --clients 4 --duration 10
@@ -72,6 +74,7 @@ struct Options {
   int load_clients = 1;    // server: concurrent InsertBatch callers while loading
   int server_pid = 0;      // the server's process, for its CPU time (0 = not measured)
   int inprocess_cpu = -1;  // the core in-process searches run on (-1 = wherever)
+  std::string inprocess_index = "engine";  // engine (AnnIndex) | faiss (FAISS's own HNSW)
 };
 
 double Seconds(Clock::time_point since) {
@@ -181,17 +184,33 @@ class ServerTarget final : public Target {
   std::vector<std::unique_ptr<v1::VectorIndexService::Stub>> stubs_;
 };
 
+// The spec both in-process targets build: what the server gets from CreateIndex.
+absl::StatusOr<vec::IndexSpec> InProcessSpec(const Options& o) {
+  vec::IndexSpec spec;
+  spec.dimension = o.dim;
+  spec.metric = vec::Metric::kL2;
+  spec.m = o.m;
+  spec.ef_construction = o.ef_construction;
+  return vec::ResolveSpec(spec);
+}
+
+// Getrusage of this process: in-process searches run on its threads, the rest idle meanwhile.
+double OwnCpuSeconds() {
+  rusage usage{};
+  if (getrusage(RUSAGE_SELF, &usage) != 0) return -1;
+  auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+// An index in this process: the engine's own (AnnIndex: the server's code without the
+// server) or FAISS's (StockFaissHnsw: FAISS's add and search), made by `Index::Create`.
+template <class Index>
 class InProcessTarget final : public Target {
  public:
   bool Create(const Options& o) override {
-    vec::IndexSpec spec;
-    spec.dimension = o.dim;
-    spec.metric = vec::Metric::kL2;
-    spec.m = o.m;
-    spec.ef_construction = o.ef_construction;
-    absl::StatusOr<vec::IndexSpec> resolved = vec::ResolveSpec(spec);
+    absl::StatusOr<vec::IndexSpec> resolved = InProcessSpec(o);
     if (!resolved.ok()) return false;
-    absl::StatusOr<std::unique_ptr<vec::AnnIndex>> index = vec::AnnIndex::Create(*resolved);
+    absl::StatusOr<std::unique_ptr<Index>> index = Index::Create(*resolved);
     if (!index.ok()) return false;
     index_ = *std::move(index);
     return true;
@@ -211,16 +230,10 @@ class InProcessTarget final : public Target {
     return true;
   }
 
-  // The searches run on this process's threads; its other threads are idle meanwhile.
-  double CpuSeconds() const override {
-    rusage usage{};
-    if (getrusage(RUSAGE_SELF, &usage) != 0) return -1;
-    auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
-    return seconds(usage.ru_utime) + seconds(usage.ru_stime);
-  }
+  double CpuSeconds() const override { return OwnCpuSeconds(); }
 
  private:
-  std::unique_ptr<vec::AnnIndex> index_;
+  std::unique_ptr<Index> index_;
 };
 
 // Loads the data set in batches of --batch; with --load-clients > 1 (server only) that many
@@ -348,13 +361,18 @@ Measured MeasureEf(const Options& o, const std::string& label,
   return measured;
 }
 
+// "inprocess" (the engine's AnnIndex) or "inprocess-faiss" (FAISS's own HNSW).
+std::string InProcessLabel(const Options& o) {
+  return o.inprocess_index == "faiss" ? "inprocess-faiss" : "inprocess";
+}
+
 // One line of compare mode: the median, least and greatest of `ratios` (none: no line).
-void PrintRatios(uint32_t ef, const char* what, std::vector<double> ratios) {
+void PrintRatios(const Options& o, uint32_t ef, const char* what, std::vector<double> ratios) {
   if (ratios.empty()) return;
   std::sort(ratios.begin(), ratios.end());
-  std::printf("compare ef=%u: server/in-process %s, median of %zu rounds: %.2f (min %.2f, "
-              "max %.2f)\n",
-              ef, what, ratios.size(), ratios[ratios.size() / 2], ratios.front(), ratios.back());
+  std::printf("compare ef=%u: server/%s %s, median of %zu rounds: %.2f (min %.2f, max %.2f)\n",
+              ef, InProcessLabel(o).c_str(), what, ratios.size(), ratios[ratios.size() / 2],
+              ratios.front(), ratios.back());
 }
 
 }  // namespace
@@ -386,6 +404,10 @@ int main(int argc, char** argv) {
                  "server: concurrent InsertBatch callers while loading (in process: always 1)");
   app.add_option("--server-pid", o.server_pid,
                  "the server's process id: report its CPU time per query (server and compare)");
+  app.add_option("--inprocess-index", o.inprocess_index,
+                 "what in-process searches run on: engine (this server's AnnIndex) or faiss "
+                 "(FAISS's own IndexHNSWFlat add and search, same parameters)")
+      ->check(CLI::IsMember({"engine", "faiss"}));
   app.add_option("--inprocess-cpu", o.inprocess_cpu,
                  "the core in-process searches run on (compare: the server's core)");
   app.add_option("--build-threads", o.build_threads,
@@ -420,7 +442,11 @@ int main(int argc, char** argv) {
     if (!o.skip_load && (!server->Create(o) || !Load(o, data, *server, callers))) return 1;
   }
   if (o.mode != "server") {
-    inprocess = std::make_unique<InProcessTarget>();
+    if (o.inprocess_index == "faiss") {
+      inprocess = std::make_unique<InProcessTarget<vec::testing::StockFaissHnsw>>();
+    } else {
+      inprocess = std::make_unique<InProcessTarget<vec::AnnIndex>>();
+    }
     if (!inprocess->Create(o) || !Load(o, data, *inprocess, 1)) return 1;
   }
   for (uint32_t ef : efs) {
@@ -428,7 +454,7 @@ int main(int argc, char** argv) {
       if (server != nullptr) {
         MeasureEf(o, o.mode, data, truth, *server, ef, -1);
       } else {
-        MeasureEf(o, o.mode, data, truth, *inprocess, ef, o.inprocess_cpu);
+        MeasureEf(o, InProcessLabel(o), data, truth, *inprocess, ef, o.inprocess_cpu);
       }
       continue;
     }
@@ -436,7 +462,7 @@ int main(int argc, char** argv) {
     for (int round = 0; round < std::max(1, o.rounds); ++round) {
       const Measured remote = MeasureEf(o, "server", data, truth, *server, ef, -1);
       const Measured local =
-          MeasureEf(o, "inprocess", data, truth, *inprocess, ef, o.inprocess_cpu);
+          MeasureEf(o, InProcessLabel(o), data, truth, *inprocess, ef, o.inprocess_cpu);
       ratios.push_back(local.qps > 0 ? remote.qps / local.qps : 0);
       // Queries per CPU-second, server over in process, is in-process CPU per query over the
       // server's.
@@ -444,8 +470,8 @@ int main(int argc, char** argv) {
         cpu_ratios.push_back(local.cpu_us_per_query / remote.cpu_us_per_query);
       }
     }
-    PrintRatios(ef, "concurrent qps", ratios);
-    PrintRatios(ef, "queries per CPU-second", cpu_ratios);
+    PrintRatios(o, ef, "concurrent qps", ratios);
+    PrintRatios(o, ef, "queries per CPU-second", cpu_ratios);
     std::fflush(stdout);
   }
   return 0;

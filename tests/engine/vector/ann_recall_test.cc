@@ -178,6 +178,50 @@ TEST_CASE("our flat graph construction builds exactly FAISS's graph") {
   }
 }
 
+TEST_CASE("FAISS's own HNSW, the benchmark's baseline, searches like ours") {
+  // StockFaissHnsw is what sochdb-vector-bench --inprocess-index faiss compares the server
+  // with: FAISS's add and search with the engine's parameters. Its answers must be as good as
+  // the engine's at the same settings, or the comparison would flatter the server.
+  const bench::VectorDataset data = ClusteredData(5'000, 32, 50, 16);
+  const bench::GroundTruth truth =
+      bench::ExactNeighbors(data.base, data.queries, 32, Metric::kL2, 10);
+  IndexSpec spec;
+  spec.dimension = 32;
+  spec.metric = Metric::kL2;
+  spec.m = 8;
+  spec.ef_construction = 40;
+  spec.exact_threshold = 100;
+  spec = ValueOrFail(ResolveSpec(spec));
+  auto stock = ValueOrFail(StockFaissHnsw::Create(spec));
+  REQUIRE_OK(stock->Add(absl::MakeConstSpan(data.base).subspan(0, 2'000 * 32)));
+  REQUIRE_OK(stock->Add(absl::MakeConstSpan(data.base).subspan(2'000 * 32)));
+  auto ours = NewIndex(spec);
+  ValueOrFail(ours->Add(data.base));
+  std::vector<std::vector<int64_t>> found;
+  for (size_t q = 0; q < 50; ++q) {
+    std::vector<int64_t> labels;
+    for (const Neighbor& n : ValueOrFail(stock->Search(Row(data.queries, q, 32), 10, 32))) {
+      REQUIRE(n.label >= 0);
+      REQUIRE(n.label < 5'000);
+      labels.push_back(n.label);
+    }
+    REQUIRE(labels.size() == 10);
+    found.push_back(labels);
+  }
+  const double stock_recall = bench::RecallAtK(truth, found, 10);
+  const double our_recall = bench::RecallAtK(truth, SearchLabels(*ours, data.queries, 10, 32), 10);
+  std::printf("FAISS's own HNSW: recall@10=%.3f at ef 32 (the engine: %.3f)\n", stock_recall,
+              our_recall);
+  CHECK(stock_recall >= 0.9);
+  CHECK(stock_recall >= our_recall - 0.05);
+  RequireErrorContaining(stock->Search(Row(data.queries, 0, 16), 10, 32).status(),
+                         absl::StatusCode::kInvalidArgument, "dimension");
+  IndexSpec cosine = spec;
+  cosine.metric = Metric::kCosine;
+  RequireErrorContaining(StockFaissHnsw::Create(cosine).status(),
+                         absl::StatusCode::kInvalidArgument, "L2 or DOT");
+}
+
 // Construction computes its distances on an 8-bit copy with one scale for the whole copy.
 // Data at any magnitude (1e-6, 1, 1e6) must build graphs as good as anywhere else, and so must
 // a later batch 100x larger than the first: the scale is re-chosen and the copy converted
