@@ -295,7 +295,8 @@ struct StockFaissHnsw::Graph {
 StockFaissHnsw::StockFaissHnsw(std::unique_ptr<Graph> graph) : graph_(std::move(graph)) {}
 StockFaissHnsw::~StockFaissHnsw() = default;
 
-absl::StatusOr<std::unique_ptr<StockFaissHnsw>> StockFaissHnsw::Create(const IndexSpec& spec) {
+absl::StatusOr<std::unique_ptr<StockFaissHnsw>> StockFaissHnsw::Create(const IndexSpec& request) {
+  SOCHDB_ASSIGN_OR_RETURN(const IndexSpec spec, ResolveSpec(request));
   if (spec.quantization != Quantization::kNone || spec.metric == Metric::kCosine) {
     return absl::InvalidArgumentError("full-precision L2 or DOT specs only");
   }
@@ -306,6 +307,7 @@ absl::StatusOr<std::unique_ptr<StockFaissHnsw>> StockFaissHnsw::Create(const Ind
 }
 
 absl::Status StockFaissHnsw::Add(absl::Span<const float> vectors) {
+  SOCHDB_RETURN_IF_ERROR(internal::ValidateFloats(vectors, graph_->spec.dimension, "vectors"));
   const int64_t n = static_cast<int64_t>(vectors.size() / graph_->spec.dimension);
   return internal::CatchFaiss("adding to FAISS's HNSW", [&] {
     UseFaissThreads();

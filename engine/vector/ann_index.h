@@ -190,20 +190,22 @@ absl::StatusOr<bool> BuildUsesConstructionCopy(const IndexSpec& spec,
                                                absl::Span<const float> first,
                                                absl::Span<const float> second);
 
-// FAISS's own HNSW, for benchmarks to compare with: the index NewGraph makes for `spec`
-// (IndexHNSWFlat with its M, M0, efConstruction), filled by FAISS's add and searched by
+// FAISS's own HNSW, for benchmarks to compare with: the index NewGraph makes for `spec`,
+// resolved as ResolveSpec does (IndexHNSWFlat with its M, M0, efConstruction), filled by FAISS's add and searched by
 // IndexHNSW::search: none of this engine's kernels, prefetching or graph construction. Full
 // precision, L2 or DOT only. Searches may run concurrently with each other (not with Add); each
 // runs on its caller's thread alone (one OpenMP thread, as FAISS advises for callers that
-// search from several threads).
+// search from several threads). FAISS 1.7.3 counts every search in its global hnsw_stats
+// without a lock: concurrent searches race on those counters (harmless to the results, but a
+// data race TSan reports), as they would in any application calling FAISS that way.
 class StockFaissHnsw {
  public:
   static absl::StatusOr<std::unique_ptr<StockFaissHnsw>> Create(const IndexSpec& spec);
   ~StockFaissHnsw();
   // Appends `vectors` (n * dimension floats) as the next labels.
   absl::Status Add(absl::Span<const float> vectors);
-  // The k nearest labels with FAISS's distances (squared L2; negated inner product), with
-  // efSearch max(ef, k) (0 = the spec's).
+  // The k nearest labels with FAISS's distances (squared L2, ascending; the inner product,
+  // descending, unlike the engine's negated one), with efSearch max(ef, k) (0 = the spec's).
   absl::StatusOr<std::vector<Neighbor>> Search(absl::Span<const float> query, uint32_t k,
                                                uint32_t ef) const;
 

@@ -170,8 +170,8 @@ absl::StatusOr<size_t> VectorSpace::Commit(absl::Span<const VectorItem> upserts,
   SOCHDB_RETURN_IF_ERROR(store_->Write(batch));
   last_sequence_ = sequence;
   // Off index_mu_ while a snapshot reads the index (see snapshot_read_mu_). No snapshot can
-  // start while this writer holds write_mu_; one already writing its vectors may take its next
-  // piece meanwhile, so this writer can still wait behind one piece (~10 ms).
+  // start while this writer holds write_mu_; one already writing its vectors may copy its next
+  // piece meanwhile, so this writer can still wait behind one copy (~2 ms).
   { absl::MutexLock wait_for_snapshot(&snapshot_read_mu_); }
 
   // The change is durable from here on, so it is acknowledged even if the in-memory index

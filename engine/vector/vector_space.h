@@ -88,8 +88,8 @@ struct VectorSpaceOptions {
   // Tests only: called with the index lock held as each chunk of a write's upserts goes into
   // the in-memory index (see Commit), with the chunk's number of vectors.
   std::function<void(size_t)> in_index_chunk;
-  // A snapshot writes the index's vectors in pieces of this many bytes, each under the
-  // reader lock (~10 ms for 8 MB here); writes and searches go on in between.
+  // A snapshot writes the index's vectors in pieces of this many bytes, each copied under the
+  // reader lock (~2 ms for 8 MB here) and written after it; writes and searches go on between.
   uint64_t snapshot_piece_bytes = 8u << 20;
   // Tests only: called while a snapshot reads the index, before it encodes it.
   std::function<void()> in_snapshot_read;
@@ -167,14 +167,14 @@ class VectorSpace {
   size_t size() const;  // live ids
 
   // Writes a snapshot now if any change is not covered (then trims the covered log).
-  absl::Status Snapshot();
+  absl::Status Snapshot() ABSL_LOCKS_EXCLUDED(snapshot_mu_);
   // Background maintenance: snapshot when `snapshot_every_changes` are pending, rebuild when
   // tombstones pass the ratio. Cheap when there is nothing to do.
-  absl::Status Maintain();
+  absl::Status Maintain() ABSL_LOCKS_EXCLUDED(snapshot_mu_);
 
   // Deletes every record, log entry and the snapshot file of this space (in several batches).
   // The space must not be used afterwards.
-  absl::Status DropAll();
+  absl::Status DropAll() ABSL_LOCKS_EXCLUDED(snapshot_mu_);
   // The same for a space that is not open: what a drop interrupted by a crash left behind.
   // Records go first, the change log next and the snapshot file last, so a crash part-way
   // leaves keys under `scope` for the next sweep to find.
@@ -226,7 +226,7 @@ class VectorSpace {
   static absl::Status EncodeSnapshot(const IndexState& state, uint64_t sequence, ByteSink* head,
                                      uint64_t* codes, ByteSink* tail);
   absl::Status TrimLog(uint64_t through) const;
-  absl::Status CompactIndex();
+  absl::Status CompactIndex() ABSL_LOCKS_EXCLUDED(snapshot_mu_);
   absl::StatusOr<std::vector<VectorHit>> Nearest(absl::Span<const float> query, uint32_t k,
                                                  uint32_t ef,
                                                  const std::function<bool(std::string_view)>* accept,

@@ -9,6 +9,7 @@
 #include <functional>
 #include <iterator>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -558,8 +559,12 @@ TEST_CASE("a snapshot's vectors are written while writes and searches go on") {
   // After the links, a snapshot writes the vectors in pieces with no lock held in between:
   // writes (and the growth of the index's arrays they cause) and searches complete there, and
   // the file still holds the index as it was at its sequence; a restart replays the rest.
+  const Quantization quantization = GENERATE(Quantization::kNone, Quantization::kScalar8);
+  INFO("quantization " << static_cast<int>(quantization));
   Fixture f(/*threshold=*/64);
-  f.snapshot_piece_bytes = 512;  // 16 vectors of kDim (8) floats
+  f.spec_request.quantization = quantization;
+  // 32 pieces of 16 vectors: kDim (8) floats each, or 8 one-byte codes.
+  f.snapshot_piece_bytes = quantization == Quantization::kNone ? 512 : 128;
   std::map<std::string, uint32_t> model;
   VectorSpace* live = nullptr;
   int pieces = 0;
@@ -582,10 +587,9 @@ TEST_CASE("a snapshot's vectors are written while writes and searches go on") {
     model["id" + std::to_string(i)] = i;
   }
   REQUIRE(space->Snapshot().ok());
-  CHECK(pieces == 32);  // 500 x 8 floats in 512-byte pieces
+  CHECK(pieces == 32);
   CHECK(space->Stats().snapshot_sequence == 500);
-  const size_t added = model.size() - 500;
-  CHECK(added == 8 * 40);
+  CHECK(model.size() - 500 == 8 * 40);
 
   f.between_snapshot_pieces = nullptr;
   f.Restart(space);
@@ -594,13 +598,52 @@ TEST_CASE("a snapshot's vectors are written while writes and searches go on") {
   CHECK(stats.snapshot_sequence == 500);
   CHECK(stats.replayed_changes == 8 * 41);
   CHECK(space->size() == model.size());
+  size_t found = 0;
   for (uint32_t q : {1u, 7'007u, 523u, 9'999u}) {
-    CHECK(Ids(*space, Vec(q), 10) == Exact(model, Vec(q), 10));
+    const std::vector<std::string> exact = Exact(model, Vec(q), 10);
+    const std::vector<std::string> got = Ids(*space, Vec(q), 10);
+    if (quantization == Quantization::kNone) CHECK(got == exact);
+    for (const std::string& id : got) found += std::count(exact.begin(), exact.end(), id);
   }
+  CHECK(found >= 36);  // 8-bit codes rank approximately; a lost or garbled vector costs more
   auto got = space->Get("id7");
   REQUIRE(got.ok());
   REQUIRE(got->has_value());
   CHECK((*got)->vector == Vec(7'007));
+}
+
+TEST_CASE("a snapshot that fails once its vectors are being written leaves the last one") {
+  // Past the head, with the locks let go, a failing file must still leave the previous
+  // snapshot in place and lose nothing. (This small file fails when its buffer is flushed;
+  // a large one, whose pieces are written as they come, fails at the piece.)
+  Fixture f(/*threshold=*/64);
+  f.snapshot_piece_bytes = 512;
+  std::optional<storage::testing::FileSizeLimit> limit;
+  int pieces = 0;
+  auto space = f.OpenSpace();
+  for (uint32_t i = 0; i < 300; ++i) REQUIRE(Put(*space, "id" + std::to_string(i), i).ok());
+  REQUIRE(space->Snapshot().ok());
+  const std::string snapshot = f.dir + "/space.snap";
+  const uintmax_t first_size = std::filesystem::file_size(snapshot);
+  for (uint32_t i = 300; i < 600; ++i) REQUIRE(Put(*space, "id" + std::to_string(i), i).ok());
+  f.between_snapshot_pieces = [&] {
+    // Part-way through the vectors the disk is full.
+    if (++pieces == 10) limit.emplace(std::filesystem::file_size(snapshot + ".tmp") + 100);
+  };
+  f.Restart(space);  // reopened with the hook
+  const absl::Status failed = space->Snapshot();
+  limit.reset();
+  INFO(failed.ToString());
+  CHECK(failed.code() == absl::StatusCode::kUnavailable);
+  CHECK(pieces >= 10);
+  CHECK(std::filesystem::file_size(snapshot) == first_size);
+  CHECK(!std::filesystem::exists(snapshot + ".tmp"));
+  CHECK(space->Stats().snapshot_sequence == 300);
+  f.between_snapshot_pieces = nullptr;
+  f.Restart(space);
+  CHECK(space->Stats().loaded_from_snapshot);
+  CHECK(space->Stats().replayed_changes == 300);
+  CHECK(space->size() == 600);
 }
 
 TEST_CASE("an idle space gives back its insert memory; writes rebuild it") {
