@@ -204,13 +204,14 @@ absl::Status CollectionStore::LoadDocuments(
   return absl::OkStatus();
 }
 
-// Snapshot files of incarnations no definition names (a drop stopped before removing its file).
+// Snapshot files of incarnations no definition names (a drop stopped before removing its file),
+// and snapshots a crash cut short.
 void CollectionStore::RemoveStraySnapshots(
     const std::map<std::string, std::shared_ptr<Collection>>& by_prefix) const {
   std::vector<std::string> live;
   for (const auto& [prefix, c] : by_prefix) live.push_back(SnapshotPath(c->definition.incarnation));
   for (const std::string& path : StraySnapshotFiles(options_.snapshot_dir, "col-", live)) {
-    spdlog::warn("removing the snapshot {} of a dropped collection", path);
+    spdlog::warn("removing {}: the snapshot of a dropped collection, or one cut short", path);
     absl::Status s = RemoveFile(path);
     if (!s.ok()) spdlog::warn("cannot remove {}: {}", path, s.ToString());
   }

@@ -159,16 +159,22 @@ absl::Status RemoveFile(const std::string& path) {
 std::vector<std::string> StraySnapshotFiles(const std::string& dir, std::string_view prefix,
                                             const std::vector<std::string>& keep) {
   constexpr std::string_view kSuffix = ".snap";
+  constexpr std::string_view kTemp = ".tmp";  // AtomicFileWriter's temporary file
+  const size_t named = prefix.size() + 16 + kSuffix.size();
   std::vector<std::string> stray;
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
     const std::string file = entry.path().filename().string();
-    if (file.size() != prefix.size() + 16 + kSuffix.size() || file.rfind(prefix, 0) != 0 ||
-        file.compare(file.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0) {
+    const bool temp = file.size() == named + kTemp.size() &&
+                      file.compare(named, kTemp.size(), kTemp) == 0;
+    if ((file.size() != named && !temp) || file.rfind(prefix, 0) != 0 ||
+        file.compare(named - kSuffix.size(), kSuffix.size(), kSuffix) != 0) {
       continue;
     }
     std::string path = absl::StrCat(dir, "/", file);
-    if (std::find(keep.begin(), keep.end(), path) == keep.end()) stray.push_back(std::move(path));
+    if (temp || std::find(keep.begin(), keep.end(), path) == keep.end()) {
+      stray.push_back(std::move(path));
+    }
   }
   return stray;
 }

@@ -79,8 +79,9 @@ class MappedFile {
 absl::Status RemoveFile(const std::string& path);
 
 // The paths (dir + "/" + name) of the files in `dir` named `prefix` + 16 hex digits + ".snap"
-// that `keep` does not contain: snapshot files a drop left behind when it stopped part-way.
-// An unreadable directory yields what could be listed.
+// that `keep` does not contain: snapshot files a drop left behind when it stopped part-way;
+// and every such name + ".tmp": a snapshot a crash cut short (call it only when no snapshot
+// is being written, i.e. at start-up). An unreadable directory yields what could be listed.
 std::vector<std::string> StraySnapshotFiles(const std::string& dir, std::string_view prefix,
                                             const std::vector<std::string>& keep);
 

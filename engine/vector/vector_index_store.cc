@@ -282,9 +282,10 @@ absl::Status VectorIndexStore::SweepDropped(const std::vector<VectorIndexDefinit
     SOCHDB_RETURN_IF_ERROR(VectorSpace::DropScope(store_, scope, SnapshotPath(incarnation)));
   }
   if (!unreadable.empty()) return absl::OkStatus();  // their snapshot files cannot be told apart
-  // Snapshot files no definition names: a drop that stopped after deleting every key.
+  // Snapshot files no definition names (a drop that stopped after deleting every key), and
+  // snapshots a crash cut short.
   for (const std::string& path : StraySnapshotFiles(options_.snapshot_dir, "vi-", live_snapshots)) {
-    spdlog::warn("removing the snapshot {} of a dropped vector index", path);
+    spdlog::warn("removing {}: the snapshot of a dropped vector index, or one cut short", path);
     absl::Status s = RemoveFile(path);
     if (!s.ok()) spdlog::warn("cannot remove {}: {}", path, s.ToString());
   }

@@ -111,18 +111,24 @@ TEST_CASE("an interrupted drop is finished at the next open; live indexes are un
     REQUIRE(f.CountKeys(KeyFamily::kVectorLog, dropped) > 0);
   }
   f.DeleteDefinitionOnly(dropped);
-  // A snapshot file of an incarnation that no longer has any key, and an unrelated file.
+  // A snapshot file of an incarnation that no longer has any key, a live index's snapshot cut
+  // short by a crash (its temporary file), and unrelated files.
   const std::string stray = f.dir + "/snapshots/vi-00000000000000ab.snap";
+  const std::string cut_short = f.SnapshotFile(kept) + ".tmp";
   const std::string unrelated = f.dir + "/snapshots/notes.txt";
-  std::ofstream(stray) << "x";
-  std::ofstream(unrelated) << "x";
+  const std::string unrelated_tmp = f.dir + "/snapshots/vi-00000000000000ab.snap.old";
+  for (const std::string& path : {stray, cut_short, unrelated, unrelated_tmp}) {
+    std::ofstream(path) << "x";
+  }
 
   std::unique_ptr<VectorIndexStore> indexes = f.OpenIndexes();
   CHECK(f.CountKeys(KeyFamily::kVector, dropped) == 0);
   CHECK(f.CountKeys(KeyFamily::kVectorLog, dropped) == 0);
   CHECK_FALSE(std::filesystem::exists(f.SnapshotFile(dropped)));
   CHECK_FALSE(std::filesystem::exists(stray));
+  CHECK_FALSE(std::filesystem::exists(cut_short));
   CHECK(std::filesystem::exists(unrelated));
+  CHECK(std::filesystem::exists(unrelated_tmp));
   CHECK(indexes->Definition("acme", "dropped").status().code() == absl::StatusCode::kNotFound);
 
   CHECK(f.CountKeys(KeyFamily::kVector, kept) == 40);
