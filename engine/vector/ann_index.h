@@ -191,9 +191,9 @@ absl::StatusOr<bool> BuildUsesConstructionCopy(const IndexSpec& spec,
                                                absl::Span<const float> second);
 
 // FAISS's own HNSW, for benchmarks to compare with: the index NewGraph makes for `spec`,
-// resolved as ResolveSpec does (IndexHNSWFlat with its M, M0, efConstruction), filled by FAISS's add and searched by
-// IndexHNSW::search: none of this engine's kernels, prefetching or graph construction. Full
-// precision, L2 or DOT only. Searches may run concurrently with each other (not with Add); each
+// resolved as ResolveSpec does (IndexHNSWFlat with its M, M0, efConstruction), filled by
+// FAISS's add and searched by IndexHNSW::search: none of this engine's kernels, prefetching or
+// graph construction. Full precision, L2 or DOT only. Searches may run concurrently with each other (not with Add); each
 // runs on its caller's thread alone (one OpenMP thread, as FAISS advises for callers that
 // search from several threads). FAISS 1.7.3 counts every search in its global hnsw_stats
 // without a lock: concurrent searches race on those counters (harmless to the results, but a

@@ -356,7 +356,9 @@ absl::Status VectorSpace::Snapshot() {
       absl::MutexLock reading(&snapshot_read_mu_);
       absl::ReaderMutexLock index_lock(&index_mu_);
       // snapshot_mu_ keeps state_ in place (compaction replaces it under that lock too).
-      if (state_->ann.get() != ann) return absl::InternalError("the index was replaced mid-snapshot");
+      if (state_->ann.get() != ann) {
+        return absl::InternalError("the index was replaced mid-snapshot");
+      }
       SOCHDB_RETURN_IF_ERROR(state_->ann->AppendStoredCodes(offset, length, &piece_sink));
     }
     file->Append(piece);
