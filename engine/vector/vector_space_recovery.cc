@@ -425,10 +425,17 @@ absl::Status VectorSpace::CompactIndex() {
 
 absl::Status VectorSpace::Maintain() {
   SOCHDB_RETURN_IF_ERROR(CompactIndex());
+  // Snapshots cost in proportion to the index, so the gap between them grows with it: the
+  // writes of snapshots over a load stay in proportion to the load, and a crash replays at most
+  // that fraction of the index (or snapshot_every_changes).
+  const auto growth = static_cast<uint64_t>(options_.snapshot_growth_ratio *
+                                            static_cast<double>(size()));
   bool due = false;
   {
     absl::MutexLock write_lock(&write_mu_);
-    due = last_sequence_ - snapshot_sequence_ >= options_.snapshot_every_changes;
+    const uint64_t pending = last_sequence_ - snapshot_sequence_;
+    due = pending >= std::max(options_.snapshot_every_changes, growth) ||
+          (pending > 0 && absl::Now() - last_write_ >= options_.snapshot_when_idle);
     if (!insert_memory_released_ &&
         absl::Now() - last_write_ >= options_.release_insert_memory_after) {
       // As a writer does: off index_mu_ while a snapshot (started elsewhere) reads the index.

@@ -61,6 +61,9 @@ struct Fixture {
     options.in_snapshot_read = in_snapshot_read;
     options.between_snapshot_pieces = between_snapshot_pieces;
     options.snapshot_piece_bytes = snapshot_piece_bytes;
+    options.snapshot_every_changes = snapshot_every_changes;
+    options.snapshot_growth_ratio = snapshot_growth_ratio;
+    options.snapshot_when_idle = snapshot_when_idle;
     options.release_insert_memory_after = release_insert_memory_after;
     auto space = VectorSpace::Open(store.get(), options);
     REQUIRE(space.ok());
@@ -83,6 +86,9 @@ struct Fixture {
   std::function<void()> in_snapshot_read;      // VectorSpaceOptions::in_snapshot_read
   std::function<void()> between_snapshot_pieces;
   uint64_t snapshot_piece_bytes = 8u << 20;
+  uint64_t snapshot_every_changes = 50'000;
+  double snapshot_growth_ratio = 0.1;
+  absl::Duration snapshot_when_idle = absl::Seconds(30);
   absl::Duration release_insert_memory_after = absl::Minutes(30);
 };
 
@@ -644,6 +650,44 @@ TEST_CASE("a snapshot that fails once its vectors are being written leaves the l
   CHECK(space->Stats().loaded_from_snapshot);
   CHECK(space->Stats().replayed_changes == 300);
   CHECK(space->size() == 600);
+}
+
+TEST_CASE("maintenance snapshots after enough changes for the index's size, or when idle") {
+  Fixture f(/*threshold=*/64);
+  f.snapshot_every_changes = 100;
+  f.snapshot_growth_ratio = 0.5;
+  f.snapshot_when_idle = absl::Hours(1);
+  auto space = f.OpenSpace();
+  auto put_range = [&](uint32_t from, uint32_t to) {
+    for (uint32_t i = from; i < to; ++i) REQUIRE(Put(*space, "id" + std::to_string(i), i).ok());
+  };
+  put_range(0, 99);
+  REQUIRE(space->Maintain().ok());
+  CHECK(space->Stats().snapshot_sequence == 0);  // under snapshot_every_changes
+  put_range(99, 100);
+  REQUIRE(space->Maintain().ok());
+  CHECK(space->Stats().snapshot_sequence == 100);  // 100 >= max(100, 0.5 x 100)
+  put_range(100, 1000);
+  REQUIRE(space->Maintain().ok());
+  CHECK(space->Stats().snapshot_sequence == 1000);  // 900 >= max(100, 0.5 x 1000)
+  put_range(1000, 1400);
+  REQUIRE(space->Maintain().ok());
+  CHECK(space->Stats().snapshot_sequence == 1000);  // 400 < 0.5 x 1400: the index grew too little
+  put_range(1400, 1500);
+  REQUIRE(space->Maintain().ok());
+  CHECK(space->Stats().snapshot_sequence == 1000);  // 500 < 750
+  put_range(1500, 2000);
+  REQUIRE(space->Maintain().ok());
+  CHECK(space->Stats().snapshot_sequence == 2000);  // 1000 >= 0.5 x 2000
+
+  // Writes that stopped are covered once the space has been idle long enough.
+  f.snapshot_when_idle = absl::ZeroDuration();
+  f.Restart(space);
+  put_range(2000, 2010);
+  REQUIRE(space->Maintain().ok());
+  CHECK(space->Stats().snapshot_sequence == 2010);
+  REQUIRE(space->Maintain().ok());  // nothing pending: no snapshot, no error
+  CHECK(space->Stats().snapshot_sequence == 2010);
 }
 
 TEST_CASE("an idle space gives back its insert memory; writes rebuild it") {
