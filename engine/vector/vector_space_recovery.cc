@@ -343,7 +343,7 @@ absl::Status VectorSpace::Snapshot() {
     writers_held = absl::Now() - holding;
   }
   // The vectors in pieces, each copied under the reader lock and written after it (a writer
-  // waits for a copy, ~2 ms for 8 MB, not for the file); writes and searches go on in between.
+  // waits for a copy, ~8 ms for 32 MB, not for the file); writes and searches go on in between.
   // At 1M x 128 they are 512 MB of a 760 MB image: ~0.8 s of writes no longer held up.
   std::string piece;
   for (uint64_t offset = 0; offset < codes;) {
