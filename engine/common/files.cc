@@ -55,12 +55,15 @@ absl::Status SyncDirectory(const std::string& dir) {
 
 // Appends smaller than this are gathered into one write; larger ones are written as they come.
 constexpr size_t kBufferBytes = size_t{1} << 20;
+// AtomicFileWriter writes `path` + this, then renames it over `path`.
+constexpr std::string_view kTempSuffix = ".tmp";
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<AtomicFileWriter>> AtomicFileWriter::Create(
     const std::string& path) {
-  std::string temp = path + ".tmp";
+  std::string temp = path;
+  temp.append(kTempSuffix);
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return SystemError("cannot create", temp, errno);
   return std::unique_ptr<AtomicFileWriter>(new AtomicFileWriter(path, std::move(temp), fd));
@@ -159,14 +162,13 @@ absl::Status RemoveFile(const std::string& path) {
 std::vector<std::string> StraySnapshotFiles(const std::string& dir, std::string_view prefix,
                                             const std::vector<std::string>& keep) {
   constexpr std::string_view kSuffix = ".snap";
-  constexpr std::string_view kTemp = ".tmp";  // AtomicFileWriter's temporary file
   const size_t named = prefix.size() + 16 + kSuffix.size();
   std::vector<std::string> stray;
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
     const std::string file = entry.path().filename().string();
-    const bool temp = file.size() == named + kTemp.size() &&
-                      file.compare(named, kTemp.size(), kTemp) == 0;
+    const bool temp = file.size() == named + kTempSuffix.size() &&
+                      file.compare(named, kTempSuffix.size(), kTempSuffix) == 0;
     if ((file.size() != named && !temp) || file.rfind(prefix, 0) != 0 ||
         file.compare(named - kSuffix.size(), kSuffix.size(), kSuffix) != 0) {
       continue;

@@ -249,11 +249,20 @@ uint32_t WidenedEf(uint32_t ef, uint32_t k, double fraction) {
 void SetFaissThreads(int threads) { faiss_threads.store(threads, std::memory_order_relaxed); }
 
 namespace testing {
+namespace {
 
-absl::Status CompareFlatBuildWithFaiss(const IndexSpec& spec, absl::Span<const float> vectors) {
+// The testing helpers below build flat graphs over the vectors as given (no normalisation).
+absl::Status RequireFlatL2OrDot(const IndexSpec& spec) {
   if (spec.quantization != Quantization::kNone || spec.metric == Metric::kCosine) {
     return absl::InvalidArgumentError("full-precision L2 or DOT specs only");
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status CompareFlatBuildWithFaiss(const IndexSpec& spec, absl::Span<const float> vectors) {
+  SOCHDB_RETURN_IF_ERROR(RequireFlatL2OrDot(spec));
   const int64_t n = static_cast<int64_t>(vectors.size() / spec.dimension);
   const int64_t first = n / 2;
   const float* second = vectors.data() + first * spec.dimension;
@@ -297,9 +306,7 @@ StockFaissHnsw::~StockFaissHnsw() = default;
 
 absl::StatusOr<std::unique_ptr<StockFaissHnsw>> StockFaissHnsw::Create(const IndexSpec& request) {
   SOCHDB_ASSIGN_OR_RETURN(const IndexSpec spec, ResolveSpec(request));
-  if (spec.quantization != Quantization::kNone || spec.metric == Metric::kCosine) {
-    return absl::InvalidArgumentError("full-precision L2 or DOT specs only");
-  }
+  SOCHDB_RETURN_IF_ERROR(RequireFlatL2OrDot(spec));
   auto graph = std::make_unique<Graph>();
   graph->spec = spec;
   graph->index.reset(NewGraph(spec));
@@ -336,9 +343,7 @@ absl::StatusOr<std::vector<Neighbor>> StockFaissHnsw::Search(absl::Span<const fl
 absl::StatusOr<bool> BuildUsesConstructionCopy(const IndexSpec& spec,
                                                absl::Span<const float> first,
                                                absl::Span<const float> second) {
-  if (spec.quantization != Quantization::kNone || spec.metric == Metric::kCosine) {
-    return absl::InvalidArgumentError("full-precision L2 or DOT specs only");
-  }
+  SOCHDB_RETURN_IF_ERROR(RequireFlatL2OrDot(spec));
   internal::GraphPtr graph(NewGraph(spec));
   bool used = false;
   SOCHDB_RETURN_IF_ERROR(internal::CatchFaiss("building a graph", [&] {

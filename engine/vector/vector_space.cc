@@ -169,10 +169,7 @@ absl::StatusOr<size_t> VectorSpace::Commit(absl::Span<const VectorItem> upserts,
   }
   SOCHDB_RETURN_IF_ERROR(store_->Write(batch));
   last_sequence_ = sequence;
-  // Off index_mu_ while a snapshot reads the index (see snapshot_read_mu_). No snapshot can
-  // start while this writer holds write_mu_; one already writing its vectors may copy its next
-  // piece meanwhile, so this writer can still wait behind one copy (~2 ms).
-  { absl::MutexLock wait_for_snapshot(&snapshot_read_mu_); }
+  WaitOutSnapshotRead();
 
   // The change is durable from here on, so it is acknowledged even if the in-memory index
   // cannot take it: the index is then marked stale and rebuilt from the records.
@@ -221,6 +218,12 @@ absl::StatusOr<size_t> VectorSpace::Commit(absl::Span<const VectorItem> upserts,
         absl::StrJoin(options_.scope, "/"), applied.ToString());
   }
   return present.size();
+}
+
+void VectorSpace::WaitOutSnapshotRead() const {
+  // No snapshot can start while the caller holds write_mu_; one already writing its vectors may
+  // copy its next piece after this, so a writer can still wait behind one copy (~8 ms).
+  absl::MutexLock wait_for_snapshot(&snapshot_read_mu_);
 }
 
 bool VectorSpace::SearchesActive() const {

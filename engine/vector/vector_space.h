@@ -82,6 +82,10 @@ struct VectorSpaceOptions {
   // Snapshot whatever is pending once no write has come for this long, so that an index that
   // stopped changing is covered whole (no replay at the next start) soon after.
   absl::Duration snapshot_when_idle = absl::Seconds(30);
+  // A snapshot writes the index's vectors in pieces of this many bytes, each copied under the
+  // reader lock (~8 ms for 32 MB here) and written after it; writes and searches go on between.
+  // Each piece waits for the chunk a writer is applying, so fewer, larger pieces finish sooner.
+  uint64_t snapshot_piece_bytes = 32u << 20;
   // Rebuild when tombstones exceed this fraction of labels (and at least 1,000 of them).
   double rebuild_tombstone_ratio = 0.3;
   // With no write for this long, maintenance frees what the index keeps only to speed up
@@ -96,10 +100,6 @@ struct VectorSpaceOptions {
   // Tests only: called with the index lock held as each chunk of a write's upserts goes into
   // the in-memory index (see Commit), with the chunk's number of vectors.
   std::function<void(size_t)> in_index_chunk;
-  // A snapshot writes the index's vectors in pieces of this many bytes, each copied under the
-  // reader lock (~8 ms for 32 MB here) and written after it; writes and searches go on between.
-  // Each piece waits for the chunk a writer is applying, so fewer, larger pieces finish sooner.
-  uint64_t snapshot_piece_bytes = 32u << 20;
   // Tests only: called while a snapshot reads the index, before it encodes it.
   std::function<void()> in_snapshot_read;
   // Tests only: called with no lock held before each piece of a snapshot's vectors.
@@ -266,10 +266,10 @@ class VectorSpace {
   uint64_t replayed_changes_ ABSL_GUARDED_BY(write_mu_) = 0;
 
   // Held by a snapshot while it reads the index (with index_mu_ in reader mode), and again for
-  // each piece of the vectors it writes afterwards. A writer
-  // waits for it here before taking index_mu_: queued on index_mu_ behind the snapshot, it
-  // would hold every new search behind it for the rest of the image (absl queues new readers
-  // behind a waiting writer): 0.4 s at 300k, ~1.5 s at 1M.
+  // each piece of the vectors it copies afterwards. A writer waits for it here before taking
+  // index_mu_ (WaitOutSnapshotRead): queued on index_mu_ behind the snapshot, it would hold
+  // every new search behind it until the snapshot let go (absl queues new readers behind a
+  // waiting writer): up to 0.8 s at 1M.
   mutable absl::Mutex snapshot_read_mu_ ABSL_ACQUIRED_AFTER(write_mu_);
 
   // Readers (searches) share; writers hold write_mu_ first, then this exclusively.
@@ -282,6 +282,9 @@ class VectorSpace {
   // Until when (steady clock, ns) searches may keep the index after the last chunk.
   int64_t search_turn_until_ns_ ABSL_GUARDED_BY(write_mu_) = 0;
   class SearchLock;
+  // Before a holder of write_mu_ takes index_mu_ exclusively: waits, off index_mu_, for a
+  // snapshot reading the index (see snapshot_read_mu_).
+  void WaitOutSnapshotRead() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   bool SearchesActive() const;
   void TakeSearchTurn() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 };

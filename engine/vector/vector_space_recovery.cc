@@ -438,8 +438,7 @@ absl::Status VectorSpace::Maintain() {
           (pending > 0 && absl::Now() - last_write_ >= options_.snapshot_when_idle);
     if (!insert_memory_released_ &&
         absl::Now() - last_write_ >= options_.release_insert_memory_after) {
-      // As a writer does: off index_mu_ while a snapshot (started elsewhere) reads the index.
-      { absl::MutexLock wait_for_snapshot(&snapshot_read_mu_); }
+      WaitOutSnapshotRead();  // as a writer does (a snapshot may be started elsewhere)
       absl::MutexLock index_lock(&index_mu_);
       state_->ann->ReleaseInsertMemory();
       insert_memory_released_ = true;

@@ -290,7 +290,6 @@ struct Measured {
   double cpu_us_per_query = -1;  // concurrent, of whatever serves the searches; < 0 unknown
 };
 
-// Prints one line of figures for `target` at `ef`.
 // Runs `work` on a thread of its own, bound to core `cpu` unless it is negative.
 template <typename Work>
 std::thread StartOn(int cpu, Work work) {
@@ -307,7 +306,8 @@ std::thread StartOn(int cpu, Work work) {
   });
 }
 
-// `cpu`: the core the searching threads are bound to (-1: not bound).
+// Prints one line of figures for `target` at `ef`; `cpu`: the core the searching threads are
+// bound to (-1: not bound).
 Measured MeasureEf(const Options& o, const std::string& label,
                  const sochdb::bench::VectorDataset& data,
                  const sochdb::bench::GroundTruth& truth, Target& target, uint32_t ef, int cpu) {
