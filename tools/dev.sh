@@ -56,6 +56,15 @@ run_tests() {
   passed=$(grep -cE '^//[^ ]+ +(\(cached\) )?PASSED' "$log" || true)
   failed=$(grep -cE '^//[^ ]+ +(\(cached\) )?(FAILED|TIMEOUT|NO STATUS|FLAKY|INCOMPLETE|REMOTE FAILURE|FAILED TO BUILD)' "$log" || true)
   rm -f "$log"
+  # Every test target must be in one of the root suites (//:unit, //:integration, //:e2e).
+  local unlisted
+  unlisted=$(bazel query "${BAZEL_FLAGS[@]}" 'tests(//tests/...) except tests(//:all)' 2>/dev/null)
+  if [ -n "$unlisted" ]; then
+    echo "test targets in no suite of //:BUILD.bazel (add each to one):" >&2
+    echo "$unlisted" >&2
+    failed=$((failed + 1))
+    rc=1
+  fi
   # A build failure can leave no per-target lines: never report it as green.
   if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
   echo "$passed passed, $failed failed"

@@ -1,7 +1,7 @@
 // The wire-contract test: proves that the sochdb.v1 descriptors compiled into the server (from
 // proto/sochdb/v1/*.proto) carry every service, method, message, field and enum value listed in
-// the shared contract ../shared/wire/sochdb_v1_wire.tsv, with the same numbers, types, labels
-// and streaming kinds. The contract is what existing SochDB clients were built against, so an
+// the contract proto/wire/sochdb_v1_wire.tsv (the project's copy of
+// ../shared/wire/sochdb_v1_wire.tsv), with the same numbers, types, labels and streaming kinds. The contract is what existing SochDB clients were built against, so an
 // edit that renumbers, retypes or drops anything must fail here, naming the row. Definitions we
 // add beyond the contract are allowed.
 
@@ -45,7 +45,7 @@ using google::protobuf::FileDescriptor;
 using google::protobuf::MethodDescriptor;
 using google::protobuf::ServiceDescriptor;
 
-// One contract row; the columns are documented in shared/wire/README.md.
+// One contract row; the columns are documented in proto/wire/README.md.
 struct Row {
   std::string kind;
   std::string scope;
@@ -58,7 +58,7 @@ struct Row {
 constexpr char kContractFile[] = "sochdb_v1_wire.tsv";
 constexpr int kColumns = 6;
 
-// Rows per kind. The first five are the totals stated in shared/wire/README.md; the README does
+// Rows per kind. The first five are the totals stated in proto/wire/README.md; the README does
 // not state the enum count, so 16 is counted from the TSV itself. Pinned so that a truncated or
 // misread TSV cannot make the row-by-row check pass by checking less.
 const std::map<std::string, int>& ExpectedRowCounts() {
@@ -167,7 +167,7 @@ std::vector<std::string> CheckMethod(const Row& row, const DescriptorPool& pool)
   return failures;
 }
 
-// The TSV names a map field's entry type Outer.XxxEntry (shared/wire/README.md), so a nested
+// The TSV names a map field's entry type Outer.XxxEntry (proto/wire/README.md), so a nested
 // *Entry message must be a real map entry, or clients would see a repeated message, not a map.
 std::vector<std::string> CheckMessage(const Row& row, const DescriptorPool& pool) {
   const Descriptor* message = pool.FindMessageTypeByName(row.scope);
@@ -282,19 +282,17 @@ std::map<std::string, int> CountKinds(const std::vector<std::string>& lines) {
   return counts;
 }
 
-// Bazel 4 puts an external repository's runfiles under $TEST_SRCDIR/<repo>/ and, with the legacy
-// layout, under $TEST_SRCDIR/<workspace>/external/<repo>/; try both, and the relative forms for
-// a binary run by hand from its runfiles directory.
+// The project's copy of the contract (proto/wire/; wire_copy_test keeps it equal to the shared
+// one). Under `bazel test` it is in the runfiles tree; a binary run by hand from the workspace
+// root finds it by its source path.
 std::optional<std::string> FindContract(std::vector<std::string>* tried) {
   std::vector<std::string> candidates;
   for (const char* var : {"TEST_SRCDIR", "RUNFILES_DIR"}) {
     const char* dir = std::getenv(var);
     if (dir == nullptr || *dir == '\0') continue;
-    candidates.push_back(std::string(dir) + "/shared_wire/" + kContractFile);
-    candidates.push_back(std::string(dir) + "/sochdb_grpc/external/shared_wire/" + kContractFile);
+    candidates.push_back(std::string(dir) + "/sochdb_grpc/proto/wire/" + kContractFile);
   }
-  candidates.push_back(std::string("external/shared_wire/") + kContractFile);
-  candidates.push_back(std::string("../shared_wire/") + kContractFile);
+  candidates.push_back(std::string("proto/wire/") + kContractFile);
   for (const std::string& path : candidates) {
     tried->push_back(path);
     if (std::ifstream(path).good()) return path;
