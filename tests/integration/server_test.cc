@@ -234,6 +234,21 @@ TEST_CASE("a second server on the same data directory is refused while the first
   CHECK(error.find("cannot open the database") != std::string::npos);
 }
 
+TEST_CASE("a second server on the same port is refused: address in use") {
+  // gRPC sets SO_REUSEPORT by default, which let a second server bind the port and take a share
+  // of the connections (and of the writes) from the first.
+  ServerProcess first({});
+  StartOrFail(first);
+  std::string output;
+  const int code = ServerProcess::RunToExit(
+      {"--port", std::to_string(first.port()), "--metrics-port", "0", "--data-dir",
+       NewTempDir("second") + "/data"},
+      &output, absl::Seconds(20));
+  INFO(output);
+  CHECK(code == 1);
+  CHECK(output.find("address in use") != std::string::npos);
+}
+
 TEST_CASE("SIGTERM during a long scan finishes the stream and exits 0; SIGINT exits 0 too") {
   ServerProcess server({});
   StartOrFail(server);
