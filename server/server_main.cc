@@ -8,7 +8,6 @@
 #include <fstream>
 #include <memory>
 #include <optional>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -17,11 +16,11 @@
 #include "engine/common/huge_pages.h"
 #include "engine/common/status_macros.h"
 #include "engine/engine.h"
-#include "grpcpp/security/server_credentials.h"
 #include "server/logging.h"
 #include "server/metrics_exporter.h"
 #include "server/rpc/grpc_server.h"
 #include "server/rpc/rpc_metrics.h"
+#include "server/tls_credentials.h"
 #include "services/collection/collection_service.h"
 #include "services/kv/kv_service.h"
 #include "services/vector/vector_index_service.h"
@@ -37,32 +36,6 @@ sigset_t ShutdownSignals() {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGHUP);
   return set;
-}
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::ostringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
-
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const ServerConfig& c) {
-  if (c.tls_cert.empty()) return grpc::InsecureServerCredentials();
-  grpc::SslServerCredentialsOptions ssl(
-      c.tls_ca.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
-                       : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-  absl::StatusOr<std::string> cert = ReadFile(c.tls_cert);
-  absl::StatusOr<std::string> key = ReadFile(c.tls_key);
-  if (!cert.ok()) return cert.status();
-  if (!key.ok()) return key.status();
-  ssl.pem_key_cert_pairs.push_back({*key, *cert});
-  if (!c.tls_ca.empty()) {
-    absl::StatusOr<std::string> ca = ReadFile(c.tls_ca);
-    if (!ca.ok()) return ca.status();
-    ssl.pem_root_certs = *ca;
-  }
-  return grpc::SslServerCredentials(ssl);
 }
 
 // Written to a temporary name and renamed, so a reader never sees a partial port number.
@@ -219,7 +192,7 @@ int RunServer(const ServerConfig& config) {
   if (std::optional<int> refused = CheckExposure(config)) return *refused;
   absl::StatusOr<std::shared_ptr<const auth::KeyRing>> keys = LoadKeys(config);
   absl::StatusOr<storage::SyncMode> sync = storage::ParseSyncMode(config.sync);
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = Credentials(config);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = LoadServerCredentials(config);
   for (const absl::Status& s : {keys.status(), sync.status(), credentials.status()}) {
     if (!s.ok()) {
       spdlog::critical("{}", s.ToString());

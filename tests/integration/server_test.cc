@@ -9,6 +9,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -316,6 +317,47 @@ TEST_CASE("TLS: clients that trust the certificate are served; plaintext clients
 
   // A plaintext client cannot talk to the TLS port.
   CHECK(!KvPut(server, "k", "tls").ok());
+}
+
+
+TEST_CASE("TLS: a key that does not match its certificate is named as such, not \"address in use\"") {
+  const std::string dir = NewTempDir("tls-mismatch");
+  for (const std::string name : {"a", "b"}) {
+    const std::string command = absl::StrCat(
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost -keyout ", dir,
+        "/", name, ".key -out ", dir, "/", name, ".crt >", dir, "/openssl.log 2>&1");
+    REQUIRE(std::system(command.c_str()) == 0);
+  }
+  {
+    std::ofstream garbage(dir + "/garbage.pem");
+    garbage << "not a PEM file\n";
+  }
+  const std::vector<std::string> common = {"--port", "0", "--metrics-port", "0", "--data-dir",
+                                           dir + "/data"};
+  const auto run = [&](std::vector<std::string> tls, std::string* output) {
+    tls.insert(tls.begin(), common.begin(), common.end());
+    return ServerProcess::RunToExit(tls, output);
+  };
+  // Each case: the exit code, and a word its message must hold.
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--tls-cert", dir + "/a.crt", "--tls-key", dir + "/b.key"}, "does not match"},
+      {{"--tls-cert", dir + "/garbage.pem", "--tls-key", dir + "/a.key"}, "--tls-cert"},
+      {{"--tls-cert", dir + "/a.crt", "--tls-key", dir + "/garbage.pem"}, "--tls-key"},
+      {{"--tls-cert", dir + "/a.crt", "--tls-key", dir + "/a.key", "--tls-ca",
+        dir + "/garbage.pem"},
+       "--tls-ca"},
+  };
+  for (const auto& [flags, expected] : cases) {
+    std::string output;
+    const int code = run(flags, &output);
+    CAPTURE(expected, output);
+    CHECK(code == 2);
+    CHECK(output.find(expected) != std::string::npos);
+    CHECK(output.find("address in use") == std::string::npos);
+  }
+  // The matching pair still serves.
+  ServerProcess server({{}, {"--tls-cert", dir + "/a.crt", "--tls-key", dir + "/a.key"}});
+  StartOrFail(server);
 }
 
 }  // namespace
