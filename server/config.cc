@@ -45,6 +45,9 @@ void DefineOptions(CLI::App& app, ServerConfig& c) {
       ->check(CLI::Range(0, 1024))->capture_default_str();
   app.add_option("--metrics-port", c.metrics_port, "Prometheus /metrics port (0 = off)")
       ->check(CLI::Range(0, 65535))->capture_default_str();
+  app.add_option("--metrics-host", c.metrics_host,
+                 "address /metrics listens on (it has no authentication: loopback by default)")
+      ->capture_default_str();
   app.add_option("--sync", c.sync, "durability: full (fsync per write), normal, off")
       ->check(CLI::IsMember({"full", "normal", "off"}))->capture_default_str();
   app.add_option("--sync-interval-ms", c.sync_interval_ms, "normal mode: longest unsynced time")

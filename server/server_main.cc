@@ -135,10 +135,10 @@ absl::StatusOr<std::unique_ptr<MetricsExporter>> StartMetrics(
     const std::shared_ptr<EngineCollector>& engine_metrics) {
   if (config.metrics_port == 0) return std::unique_ptr<MetricsExporter>();
   SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<MetricsExporter> exporter,
-                          MetricsExporter::Start(config.host, config.metrics_port));
+                          MetricsExporter::Start(config.metrics_host, config.metrics_port));
   exporter->Register(registry);
   exporter->Register(engine_metrics);
-  spdlog::info("metrics on http://{}/metrics", JoinHostPort(config.host, exporter->port()));
+  spdlog::info("metrics on http://{}/metrics", JoinHostPort(config.metrics_host, exporter->port()));
   return exporter;
 }
 

@@ -25,8 +25,10 @@ std::string NewTempDir(const std::string& name);
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int FreeTcpPort();
 
-// The body of GET http://127.0.0.1:<port><path>, or std::nullopt when it fails.
-std::optional<std::string> HttpGet(int port, const std::string& path);
+// The body of GET http://<host>:<port><path> (host an IPv4 literal), or std::nullopt when it
+// fails.
+std::optional<std::string> HttpGet(int port, const std::string& path,
+                                   const std::string& host = "127.0.0.1");
 
 // Path of the built sochdb-grpc binary (from the test's runfiles).
 std::string ServerBinary();

@@ -173,6 +173,33 @@ TEST_CASE("the metrics endpoint shows KV counters, latency and storage gauges") 
   CHECK(body.find("sochdb_storage_disk_bytes") != std::string::npos);
 }
 
+// A key file for servers that listen beyond loopback (they refuse to start without one).
+std::string WriteKeyFile(const std::string& name) {
+  const std::string path = NewTempDir(name) + "/keys";
+  std::ofstream out(path);
+  out << *auth::MakeKeyEntry("sk_ops_0123456789abcdef", "ops", auth::Role::kAdmin, "ops") << "\n";
+  return path;
+}
+
+TEST_CASE("/metrics listens on loopback only unless --metrics-host opens it") {
+  // 127.0.0.2 reaches a socket bound to any address but not one bound to 127.0.0.1: it stands
+  // for "another host" without leaving the machine.
+  const std::string keys = WriteKeyFile("metrics-host");
+  ServerProcessOptions options;
+  options.metrics = true;
+  options.args = {"--host", "0.0.0.0", "--auth-keys", keys};
+  {
+    ServerProcess server(options);
+    StartOrFail(server);
+    CHECK(HttpGet(server.metrics_port(), "/metrics").has_value());
+    CHECK_FALSE(HttpGet(server.metrics_port(), "/metrics", "127.0.0.2").has_value());
+  }
+  options.args.insert(options.args.end(), {"--metrics-host", "0.0.0.0"});
+  ServerProcess open(options);
+  StartOrFail(open);
+  CHECK(HttpGet(open.metrics_port(), "/metrics", "127.0.0.2").has_value());
+}
+
 TEST_CASE("with a key file: no key, a wrong key and another tenant's key are refused") {
   const std::string dir = NewTempDir("keys");
   const std::string key_file = dir + "/keys";

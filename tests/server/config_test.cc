@@ -126,6 +126,7 @@ TEST_CASE("the shipped config/sochdb.toml parses and states the defaults") {
   CHECK(c.threads == defaults.threads);
   CHECK(c.worker_threads == defaults.worker_threads);
   CHECK(c.metrics_port == defaults.metrics_port);
+  CHECK(c.metrics_host == defaults.metrics_host);
   CHECK(c.sync == defaults.sync);
   CHECK(c.sync_interval_ms == defaults.sync_interval_ms);
   CHECK(c.log_level == defaults.log_level);
