@@ -137,14 +137,14 @@ absl::Status GrpcServer::Start() {
     return absl::FailedPreconditionError("a server can be started only once");
   }
   CheckEveryMethodRegistered();
-  // Health is ours (see HealthService); gRPC's built-in one would add callback threads.
+  // Health is ours (see HealthService): gRPC's built-in one would add callback threads.
   grpc::EnableDefaultHealthCheckService(false);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   grpc::ServerBuilder builder;
   ApplyOptions(builder);
-  health_ = std::make_unique<HealthService>(service_names());
-  builder.RegisterService(health_.get());
+  health_ = std::make_unique<HealthService>(service_names(), options_.max_health_watches);
+  builder.RegisterService(health_->service());
   builder.AddListeningPort(options_.address,
                            options_.credentials ? options_.credentials
                                                 : grpc::InsecureServerCredentials(),
@@ -168,6 +168,7 @@ absl::Status GrpcServer::Start() {
     for (const auto& post : posters_) {
       for (int i = 0; i < options_.calls_posted_per_method; ++i) post(gate.get());
     }
+    health_->Post(gate.get(), options_.calls_posted_per_method);
   }
   for (auto& gate : gates_) pollers_.emplace_back([this, cq = gate->cq()] { Poll(cq); });
 

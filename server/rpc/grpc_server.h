@@ -48,9 +48,11 @@ struct GrpcServerOptions {
   absl::Duration keepalive_time = absl::Minutes(1);    // server pings an idle connection
   absl::Duration keepalive_timeout = absl::Seconds(20);
   size_t memory_quota_bytes = 1u << 30;     // grpc::ResourceQuota for the transport
-  // Threads of gRPC's synchronous services (health Watch holds one per watcher; reflection).
-  // Past it those calls get RESOURCE_EXHAUSTED; the sochdb services are not affected.
+  // Threads of gRPC's synchronous services: reflection, one per open reflection stream. Past
+  // it reflection answers RESOURCE_EXHAUSTED; the sochdb services and health are not affected.
   int max_sync_threads = 64;
+  // Health Watch calls open at once (each costs memory, no thread); past it RESOURCE_EXHAUSTED.
+  size_t max_health_watches = 1024;
   absl::Duration max_call_duration = absl::Minutes(5);
 };
 

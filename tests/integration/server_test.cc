@@ -137,6 +137,47 @@ TEST_CASE("health Watch reports the status, then NOT_SERVING at shutdown, and en
   CHECK(watch_unknown->Finish().error_code() == grpc::StatusCode::UNAVAILABLE);
 }
 
+TEST_CASE("no number of idle health watchers stops Check or reflection from answering") {
+  // gRPC's synchronous threads (64) once served Watch, one thread per watcher: 63 idle keyless
+  // watchers made Check, and reflection, answer RESOURCE_EXHAUSTED, and Kubernetes probes fail.
+  ServerProcess server({});
+  StartOrFail(server);
+  auto channel = server.Channel();
+  auto stub = health::Health::NewStub(channel);
+  constexpr int kWatchers = 200;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<health::HealthCheckResponse>>> watches;
+  int serving = 0;
+  for (int i = 0; i < kWatchers; ++i) {
+    contexts.push_back(MakeContext("", absl::Seconds(60)));
+    watches.push_back(stub->Watch(contexts.back().get(), health::HealthCheckRequest()));
+    health::HealthCheckResponse resp;
+    if (watches.back()->Read(&resp) && resp.status() == health::HealthCheckResponse::SERVING) {
+      ++serving;
+    }
+  }
+  CHECK(serving == kWatchers);
+  health::HealthCheckResponse resp;
+  const grpc::Status check = stub->Check(MakeContext().get(), health::HealthCheckRequest(), &resp);
+  INFO(check.error_message());
+  CHECK(check.ok());
+  CHECK(resp.status() == health::HealthCheckResponse::SERVING);
+
+  auto reflection_stub = reflection::ServerReflection::NewStub(channel);
+  auto ctx = MakeContext();
+  auto stream = reflection_stub->ServerReflectionInfo(ctx.get());
+  reflection::ServerReflectionRequest list;
+  list.set_list_services("");
+  REQUIRE(stream->Write(list));
+  reflection::ServerReflectionResponse listed;
+  CHECK(stream->Read(&listed));
+  CHECK(listed.list_services_response().service_size() > 0);
+  stream->WritesDone();
+  CHECK(stream->Finish().ok());
+  for (auto& context : contexts) context->TryCancel();
+  for (auto& watch : watches) watch->Finish();
+}
+
 TEST_CASE("services not implemented yet answer UNIMPLEMENTED") {
   ServerProcess server({});
   StartOrFail(server);
