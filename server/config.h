@@ -38,6 +38,8 @@ struct ServerConfig {
   std::string tls_ca;                  // --tls-ca: require client certificates signed by it
   int shutdown_grace_s = 10;           // --shutdown-grace-s
   int max_call_s = 300;                // --max-call-s: server-side maximum deadline
+  int max_connections = 0;             // --max-connections (0 = from the open-file limit)
+  int max_connection_idle_s = 60;      // --max-connection-idle-s (0 = never close)
   int ttl_purge_interval_ms = 1000;    // --ttl-purge-interval-ms
 };
 

@@ -18,6 +18,7 @@
 #include "engine/engine.h"
 #include "server/logging.h"
 #include "server/metrics_exporter.h"
+#include "server/open_files.h"
 #include "server/rpc/grpc_server.h"
 #include "server/rpc/rpc_metrics.h"
 #include "server/tls_credentials.h"
@@ -52,9 +53,14 @@ absl::Status WritePortFile(const std::string& path, int port) {
   return absl::OkStatus();
 }
 
-GrpcServerOptions ServerOptions(const ServerConfig& c) {
+GrpcServerOptions ServerOptions(const ServerConfig& c, const OpenFileLimit& files) {
   const int cores = UsableCores();
   GrpcServerOptions o;
+  o.max_connections = c.max_connections > 0 ? static_cast<size_t>(c.max_connections)
+                                            : DefaultMaxConnections(files.now);
+  o.max_connection_idle = absl::Seconds(c.max_connection_idle_s);
+  // A Watch per allowed connection (one per client channel that health-checks).
+  o.max_health_watches = o.max_connections;
   o.address = JoinHostPort(c.host, c.port);
   o.completion_queues = c.threads > 0 ? c.threads : cores;
   o.worker_threads = c.worker_threads > 0 ? c.worker_threads : std::max(16, 8 * cores);
@@ -142,6 +148,23 @@ absl::StatusOr<std::unique_ptr<MetricsExporter>> StartMetrics(
   return exporter;
 }
 
+void LogConnectionLimits(const ServerConfig& config, const OpenFileLimit& files,
+                         const GrpcServerOptions& options) {
+  const std::string raised =
+      files.now > files.before ? absl::StrCat(" (raised from ", files.before, ")") : "";
+  const std::string idle = config.max_connection_idle_s > 0
+                               ? absl::FormatDuration(options.max_connection_idle)
+                               : std::string("never");
+  spdlog::info("open-file limit {}{}; at most {} connections, closed after {} without a call",
+               files.now, raised, options.max_connections, idle);
+  if (files.now < options.max_connections + ReservedDescriptors(files.now)) {
+    spdlog::warn(
+        "--max-connections {} leaves fewer than {} of the {} file descriptors for the database: "
+        "a flood of connections could make its writes fail",
+        options.max_connections, ReservedDescriptors(files.now), files.now);
+  }
+}
+
 // Registers every live service (the README's service table lists the same ones).
 void RegisterServices(GrpcServer& server, Engine& engine,
                       std::vector<std::shared_ptr<void>>* keep_alive) {
@@ -190,9 +213,12 @@ int RunServer(const ServerConfig& config) {
     return 2;
   }
   if (std::optional<int> refused = CheckExposure(config)) return *refused;
+  // Before the store opens: LevelDB sizes its own budget of open files from the limit.
+  const OpenFileLimit files = RaiseOpenFileLimit();
   absl::StatusOr<std::shared_ptr<const auth::KeyRing>> keys = LoadKeys(config);
   absl::StatusOr<storage::SyncMode> sync = storage::ParseSyncMode(config.sync);
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = LoadServerCredentials(config);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      LoadServerCredentials(config);
   for (const absl::Status& s : {keys.status(), sync.status(), credentials.status()}) {
     if (!s.ok()) {
       spdlog::critical("{}", s.ToString());
@@ -226,7 +252,8 @@ int RunServer(const ServerConfig& config) {
   int code = 0;
   {
     RpcMetrics rpc_metrics(*registry);
-    GrpcServerOptions options = ServerOptions(config);
+    GrpcServerOptions options = ServerOptions(config, files);
+    LogConnectionLimits(config, files, options);
     options.credentials = *credentials;
     GrpcServer server(options, &authorizer, &rpc_metrics);
     std::vector<std::shared_ptr<void>> services;

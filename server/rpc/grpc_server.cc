@@ -124,8 +124,12 @@ void GrpcServer::ApplyOptions(grpc::ServerBuilder& builder) {
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, ms(options_.keepalive_time));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, ms(options_.keepalive_timeout));
   // gRPC sets SO_REUSEPORT by default: a second server on the same port would bind it too and
-  // take a share of the connections (and of the writes). Without it, it fails "address in use".
+  // take a share of the connections (and of the writes). The port is ConnectionListener's, which
+  // never sets it; this keeps gRPC from doing so should it ever listen itself.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  if (options_.max_connection_idle > absl::ZeroDuration()) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, ms(options_.max_connection_idle));
+  }
   grpc::ResourceQuota quota("sochdb-grpc");
   quota.Resize(options_.memory_quota_bytes);
   quota.SetMaxThreads(options_.max_sync_threads);
@@ -141,28 +145,35 @@ absl::Status GrpcServer::Start() {
   grpc::EnableDefaultHealthCheckService(false);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
+  ConnectionListenerOptions listening;
+  listening.max_connections = options_.max_connections;
+  listening.connections_open = &metrics_->connections_open();
+  listening.connections_refused = &metrics_->connections_refused();
+  absl::StatusOr<std::unique_ptr<ConnectionListener>> listener =
+      ConnectionListener::Bind(options_.address, listening);
+  if (!listener.ok()) return listener.status();
+
   grpc::ServerBuilder builder;
   ApplyOptions(builder);
   health_ = std::make_unique<HealthService>(service_names(), options_.max_health_watches);
   builder.RegisterService(health_->service());
-  builder.AddListeningPort(options_.address,
-                           options_.credentials ? options_.credentials
-                                                : grpc::InsecureServerCredentials(),
-                           &port_);
+  std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> acceptor =
+      builder.experimental().AddExternalConnectionAcceptor(
+          grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD,
+          options_.credentials ? options_.credentials : grpc::InsecureServerCredentials());
   for (auto& service : services_) builder.RegisterService(service.get());
   const int queues = std::max(1, options_.completion_queues);
   for (int i = 0; i < queues; ++i) {
     gates_.push_back(std::make_unique<CompletionQueueGate>(builder.AddCompletionQueue()));
   }
   server_ = builder.BuildAndStart();
-  if (server_ == nullptr || port_ == 0) {
-    server_.reset();
+  if (server_ == nullptr) {
     gates_.clear();
     health_.reset();
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", options_.address,
-                     " (address in use, not local, or not permitted)"));
+    return absl::UnavailableError("cannot start the gRPC server (its log lines above say why)");
   }
+  listener_ = *std::move(listener);
+  port_ = listener_->port();
   running_ = true;
   for (auto& gate : gates_) {
     for (const auto& post : posters_) {
@@ -171,6 +182,7 @@ absl::Status GrpcServer::Start() {
     health_->Post(gate.get(), options_.calls_posted_per_method);
   }
   for (auto& gate : gates_) pollers_.emplace_back([this, cq = gate->cq()] { Poll(cq); });
+  listener_->Start(std::move(acceptor));
 
   health_->SetServing(true);
   return absl::OkStatus();
@@ -187,6 +199,8 @@ void GrpcServer::Shutdown(absl::Duration grace) {
   if (!running_) return;
   running_ = false;
   runtime_.accepting.store(false, std::memory_order_release);
+  // No new connections: gRPC would drop the ones handed to it once it shuts down.
+  listener_->Stop();
   // Watchers hear NOT_SERVING and are let go: gRPC's shutdown waits for calls in flight.
   health_->SetServing(false);
   health_->EndWatches();
@@ -201,6 +215,7 @@ void GrpcServer::Shutdown(absl::Duration grace) {
   runtime_.pool = nullptr;
   pool_.reset();
   server_.reset();
+  listener_.reset();
   gates_.clear();
   health_.reset();
 }

@@ -18,8 +18,8 @@ class HealthService::CheckCall final : public CallTag {
   static void Post(HealthService* health, CompletionQueueGate* gate) {
     auto* call = new CheckCall(health, gate);
     const bool posted = gate->Post([call, health, gate] {
-      health->service_.RequestCheck(&call->context_, &call->request_, &call->responder_,
-                                    gate->cq(), gate->cq(), call);
+      health->service_.RequestCheck(&call->context_, &call->request_, &call->responder_, gate->cq(),
+                                    gate->cq(), call);
     });
     if (!posted) delete call;
   }
@@ -206,8 +206,8 @@ class HealthService::WatchCall final : public CallTag {
   health::HealthCheckRequest request_;
   grpc::ServerAsyncWriter<health::HealthCheckResponse> writer_;
   DoneTag done_;
-  bool arrived_ = false;         // only the poller thread touches it, before anyone else can
-  std::atomic<int> refs_{1};     // the operations; plus the done tag once the call arrived
+  bool arrived_ = false;      // only the poller thread touches it, before anyone else can
+  std::atomic<int> refs_{1};  // the operations; plus the done tag once the call arrived
   absl::Mutex mu_;
   health::HealthCheckResponse response_ ABSL_GUARDED_BY(mu_);  // being written
   std::optional<ServingStatus> sent_ ABSL_GUARDED_BY(mu_);

@@ -136,6 +136,8 @@ TEST_CASE("the shipped config/sochdb.toml parses and states the defaults") {
   CHECK(c.allow_insecure_remote == defaults.allow_insecure_remote);
   CHECK(c.shutdown_grace_s == defaults.shutdown_grace_s);
   CHECK(c.max_call_s == defaults.max_call_s);
+  CHECK(c.max_connections == defaults.max_connections);
+  CHECK(c.max_connection_idle_s == defaults.max_connection_idle_s);
   CHECK(c.ttl_purge_interval_ms == defaults.ttl_purge_interval_ms);
 }
 

@@ -573,5 +573,31 @@ TEST_CASE("watchers are told NOT_SERVING at shutdown and let go; unknown service
   stopper.join();
 }
 
+TEST_CASE("connections past max_connections are closed at accept; a freed place is reused") {
+  GrpcServerOptions options;
+  options.max_connections = 2;
+  Harness h(nullptr, options);  // its channel is the first connection
+  const auto own_channel = [&h] {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own
+    return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", h.server->port()),
+                                     grpc::InsecureChannelCredentials(), args);
+  };
+  EchoResponse resp;
+  REQUIRE(h.stub->Echo(Context().get(), Request("ns", "one"), &resp).ok());
+  auto second = own_channel();
+  REQUIRE(EchoService::NewStub(second)->Echo(Context().get(), Request("ns", "two"), &resp).ok());
+  const grpc::Status third =
+      EchoService::NewStub(own_channel())->Echo(Context().get(), Request("ns", "three"), &resp);
+  CHECK(third.error_code() == grpc::StatusCode::UNAVAILABLE);
+  CHECK(h.MetricsShow("sochdb_grpc_connections_refused_total 1"));
+
+  second.reset();  // its connection closes; the listener finds the place free at the next accept
+  auto fourth = EchoService::NewStub(own_channel());
+  auto ctx = Context();
+  ctx->set_wait_for_ready(true);  // the first attempts may come before gRPC closed its socket
+  CHECK(fourth->Echo(ctx.get(), Request("ns", "four"), &resp).ok());
+}
+
 }  // namespace
 }  // namespace sochdb::server
