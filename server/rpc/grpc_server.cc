@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "grpc/grpc.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/resource_quota.h"
@@ -206,7 +207,7 @@ void GrpcServer::Shutdown(absl::Duration grace) {
   health_->EndWatches();
   // Stops accepting calls; calls in flight may finish until the deadline, then are cancelled.
   // The pollers keep running meanwhile so those calls can complete.
-  server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
+  ShutdownGrpc(absl::Now() + grace);
   // Tasks still queued on the pool answer their calls now, while the queues are open.
   pool_->Drain();
   for (auto& gate : gates_) gate->Close();
@@ -218,6 +219,39 @@ void GrpcServer::Shutdown(absl::Duration grace) {
   listener_.reset();
   gates_.clear();
   health_.reset();
+}
+
+void GrpcServer::ShutdownGrpc(absl::Time deadline) {
+  // gRPC's shutdown sends every connection a GOAWAY and then waits for each to close, idle ones
+  // included; a client that does not read its idle connection (a gRPC client with no call in
+  // progress may not, for seconds) or never closes it held SIGTERM up for up to 20 s (the
+  // GOAWAY's ping timeout) or the grace period. Once no call is in flight, nothing is lost by
+  // closing them: grpc_server_cancel_all_calls also disconnects every connection. (Health and
+  // reflection calls are not counted; a health Check takes no time and watches have ended.)
+  absl::Mutex mu;
+  bool done = false;
+  std::thread closer([&] {
+    absl::MutexLock lock(&mu);
+    absl::Time quiet_since = absl::InfiniteFuture();
+    while (!mu.AwaitWithTimeout(absl::Condition(&done), absl::Milliseconds(20))) {
+      const absl::Time now = absl::Now();
+      if (now >= deadline) return;  // gRPC cancels everything itself
+      if (metrics_->InflightCalls() > 0) {
+        quiet_since = absl::InfiniteFuture();
+      } else if (quiet_since == absl::InfiniteFuture()) {
+        quiet_since = now;
+      } else if (now - quiet_since >= options_.idle_connection_grace) {
+        grpc_server_cancel_all_calls(server_->c_server());
+        return;
+      }
+    }
+  });
+  server_->Shutdown(absl::ToChronoTime(deadline));
+  {
+    absl::MutexLock lock(&mu);
+    done = true;
+  }
+  closer.join();
 }
 
 std::vector<std::string> GrpcServer::service_names() const {

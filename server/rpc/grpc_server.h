@@ -53,6 +53,9 @@ struct GrpcServerOptions {
   // A connection with no call for this long is closed (GOAWAY; clients reconnect when they next
   // call). Zero: never.
   absl::Duration max_connection_idle = absl::ZeroDuration();
+  // At shutdown, once no call is in flight: how long the remaining (idle) connections have to
+  // close after the GOAWAY before the server closes them.
+  absl::Duration idle_connection_grace = absl::Seconds(1);
   size_t memory_quota_bytes = 1u << 30;     // grpc::ResourceQuota for the transport
   // Threads of gRPC's synchronous services: reflection, one per open reflection stream. Past
   // it reflection answers RESOURCE_EXHAUSTED; the sochdb services and health are not affected.
@@ -150,9 +153,10 @@ class GrpcServer {
   // The bound port (useful with port 0). Valid after Start.
   int port() const { return port_; }
 
-  // Marks every service NOT_SERVING, stops accepting calls, lets calls in flight finish for up
-  // to `grace` (then cancels them), finishes the worker pool's tasks, stops the queues and joins
-  // every thread. Idempotent.
+  // Marks every service NOT_SERVING, stops accepting connections and calls, lets calls in
+  // flight finish for up to `grace` (then cancels them), closes idle connections once no call is
+  // in flight (see idle_connection_grace), finishes the worker pool's tasks, stops the queues and
+  // joins every thread. Idempotent.
   void Shutdown(absl::Duration grace);
 
   std::vector<std::string> service_names() const;
@@ -166,6 +170,9 @@ class GrpcServer {
 
  private:
   void Poll(grpc::ServerCompletionQueue* cq);
+  // Runs gRPC's shutdown, which waits for every connection to close, until `deadline`; meanwhile
+  // closes the connections left once no call has been in flight for idle_connection_grace.
+  void ShutdownGrpc(absl::Time deadline);
   void ApplyOptions(grpc::ServerBuilder& builder);
   void CheckEveryMethodRegistered() const;
 

@@ -110,4 +110,11 @@ MethodMetrics* RpcMetrics::ForMethod(std::string_view service, std::string_view 
   return methods_.back().get();
 }
 
+int64_t RpcMetrics::InflightCalls() {
+  absl::MutexLock lock(&mu_);
+  int64_t calls = 0;
+  for (const auto& method : methods_) calls += method->inflight();
+  return calls;
+}
+
 }  // namespace sochdb::server

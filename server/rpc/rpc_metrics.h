@@ -10,6 +10,7 @@
 
 #include <array>
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -36,6 +37,8 @@ class MethodMetrics {
 
   void Started() { inflight_->Increment(); }
   void Finished(grpc::StatusCode code, absl::Duration elapsed);
+  // Calls started and not yet answered.
+  int64_t inflight() const { return static_cast<int64_t>(inflight_->Value()); }
 
  private:
   static constexpr int kCodes = 17;  // grpc::StatusCode 0..16
@@ -56,6 +59,9 @@ class RpcMetrics {
 
   // The metrics of `service`/`method`; the pointer stays valid for the RpcMetrics' lifetime.
   MethodMetrics* ForMethod(std::string_view service, std::string_view method);
+
+  // Calls of every method started and not yet answered (health and reflection excepted).
+  int64_t InflightCalls();
 
   // The gRPC port's connections (ConnectionListener): open now, and refused at the cap.
   prometheus::Gauge& connections_open() { return connections_open_; }
