@@ -7,6 +7,7 @@
 //
 // The server runs with `ulimit -n 1024` (ServerProcessOptions::open_files), as a default
 // systemd or docker process does; this test process needs ~2,000 descriptors of its own.
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -167,6 +168,139 @@ TEST_CASE("connections without calls are closed after --max-connection-idle-s") 
   CloseAll(idle);
   // The client's own connection went idle too; its next call reconnects.
   CHECK(Put(*kv, "second").ok());
+}
+
+// HTTP/2 PING frames (8-byte payload, stream 0), faster than any client may send them.
+void SendPings(int fd, int count) {
+  static constexpr char kPing[] = "\0\0\x08\x06\0\0\0\0\0pingping";
+  for (int i = 0; i < count; ++i) {
+    if (send(fd, kPing, sizeof(kPing) - 1, MSG_NOSIGNAL) < 0) return;  // closed by the server
+  }
+}
+
+struct Watchers {
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<health::HealthCheckResponse>>> readers;
+  int refused = 0;  // with RESOURCE_EXHAUSTED
+  int other = 0;    // ended any other way
+
+  // Opens a Watch on `channel` and reads its first answer.
+  void Open(const std::shared_ptr<grpc::Channel>& channel) {
+    auto stub = health::Health::NewStub(channel);
+    auto context = MakeContext("", absl::Seconds(120));
+    auto reader = stub->Watch(context.get(), health::HealthCheckRequest());
+    health::HealthCheckResponse resp;
+    if (reader->Read(&resp)) {
+      contexts.push_back(std::move(context));
+      readers.push_back(std::move(reader));
+    } else if (reader->Finish().error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      ++refused;
+    } else {
+      ++other;
+    }
+  }
+  void CancelAll() {
+    for (auto& context : contexts) context->TryCancel();
+    for (auto& reader : readers) reader->Finish();
+  }
+};
+
+TEST_CASE("T7 overload: idle connections, watchers, a ping flood and many writers") {
+  if (!RaiseOwnOpenFileLimit(kIdleConnections + 512)) {
+    WARN("skipped: this process may not open " << kIdleConnections + 512 << " files");
+    return;
+  }
+  ServerProcessOptions options;
+  options.open_files = kServerOpenFiles;
+  options.metrics = true;
+  options.args = {"--max-connection-idle-s", "3"};
+  ServerProcess server(options);
+  StartOrFail(server);
+
+  // Clients connected before the flood. A Watch on each keeps its connection from going idle.
+  Watchers watchers;
+  auto work = OwnChannel(server);
+  auto probe = OwnChannel(server);
+  std::vector<std::shared_ptr<grpc::Channel>> watch_channels = {
+      OwnChannel(server), OwnChannel(server), OwnChannel(server)};
+  for (const auto& channel : {work, probe}) watchers.Open(channel);
+  REQUIRE(watchers.readers.size() == 2);
+  auto kv = v1::KvService::NewStub(work);
+  auto health_stub = health::Health::NewStub(probe);
+  REQUIRE(Put(*kv, "warm").ok());
+
+  // A ping flood: the server closes that connection (GOAWAY, too many pings).
+  const int pinger = OpenIdleHttp2Connection(server.port());
+  REQUIRE(pinger >= 0);
+  SendPings(pinger, 100);
+  const bool ping_flood_closed = WaitForServerClose(pinger, absl::Seconds(30));
+  close(pinger);
+  CHECK(ping_flood_closed);
+
+  // 600 more watchers, 200 per connection: one Watch per allowed connection (512) in all.
+  for (int i = 0; i < 600; ++i) watchers.Open(watch_channels[i % 3]);
+  CHECK(watchers.readers.size() == kConnectionCap);
+  CHECK(watchers.refused == 602 - kConnectionCap);
+  CHECK(watchers.other == 0);
+
+  // Idle keyless connections fill the rest of the cap; the others are refused at accept.
+  std::vector<int> idle = OpenIdleConnections(server.port(), kIdleConnections);
+  const absl::Time flood_opened = absl::Now();
+  REQUIRE(static_cast<int>(idle.size()) == kIdleConnections);
+
+  // A new client meanwhile is refused quickly (or, if the idle ones have gone, served).
+  auto newcomer = v1::KvService::NewStub(OwnChannel(server));
+  const grpc::StatusCode during = Put(*newcomer, "newcomer", false, absl::Seconds(10)).error_code();
+  CHECK((during == grpc::StatusCode::UNAVAILABLE || during == grpc::StatusCode::OK));
+
+  // Many writers at once, and health probes: answers, never hangs.
+  constexpr int kWriters = 32;
+  constexpr int kWritesEach = 25;
+  std::atomic<int> writes_ok{0}, writes_refused{0}, writes_other{0};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      for (int i = 0; i < kWritesEach; ++i) {
+        const grpc::StatusCode code =
+            Put(*kv, absl::StrCat("w", w, "-", i), false, absl::Seconds(10)).error_code();
+        if (code == grpc::StatusCode::OK) {
+          ++writes_ok;
+        } else if (code == grpc::StatusCode::RESOURCE_EXHAUSTED ||
+                   code == grpc::StatusCode::UNAVAILABLE) {
+          ++writes_refused;
+        } else {
+          ++writes_other;
+        }
+      }
+    });
+  }
+  int health_ok = 0;
+  constexpr int kHealthChecks = 20;
+  for (int i = 0; i < kHealthChecks; ++i) health_ok += HealthServing(*health_stub) ? 1 : 0;
+  for (std::thread& writer : writers) writer.join();
+  CHECK(writes_other == 0);
+  CHECK(writes_ok > 0);
+  CHECK(health_ok == kHealthChecks);
+
+  // Recovery: the flood's connections go idle and are closed; a new client gets in.
+  auto late = v1::KvService::NewStub(OwnChannel(server));
+  const bool writes_ok_after = Put(*late, "late", true, absl::Seconds(60)).ok();
+  const absl::Duration recovery = absl::Now() - flood_opened;
+  CHECK(writes_ok_after);
+  const double refused_connections = Metric(server, "sochdb_grpc_connections_refused_total");
+  CHECK(refused_connections > 0);
+  CHECK(Metric(server, "sochdb_storage_faulted") == 0);
+
+  std::printf(
+      "T7 overload: idle_conns=%d refused_conns=%.0f watches=%zu watches_refused=%d "
+      "ping_flood_closed=%d new_client_during=%s writers=%d writes_ok=%d writes_refused=%d "
+      "writes_other=%d health_ok=%d/%d writes_ok_after=%d recovery_s=%.1f\n",
+      kIdleConnections, refused_connections, watchers.readers.size(), watchers.refused,
+      ping_flood_closed ? 1 : 0, during == grpc::StatusCode::OK ? "OK" : "UNAVAILABLE", kWriters,
+      writes_ok.load(), writes_refused.load(), writes_other.load(), health_ok, kHealthChecks,
+      writes_ok_after ? 1 : 0, absl::ToDoubleSeconds(recovery));
+  watchers.CancelAll();
+  CloseAll(idle);
 }
 
 }  // namespace
