@@ -45,6 +45,9 @@ void DefineOptions(CLI::App& app, ServerConfig& c) {
       ->check(CLI::Range(0, 1024))->capture_default_str();
   app.add_option("--metrics-port", c.metrics_port, "Prometheus /metrics port (0 = off)")
       ->check(CLI::Range(0, 65535))->capture_default_str();
+  app.add_option("--metrics-host", c.metrics_host,
+                 "address /metrics listens on (it has no authentication: loopback by default)")
+      ->capture_default_str();
   app.add_option("--sync", c.sync, "durability: full (fsync per write), normal, off")
       ->check(CLI::IsMember({"full", "normal", "off"}))->capture_default_str();
   app.add_option("--sync-interval-ms", c.sync_interval_ms, "normal mode: longest unsynced time")
@@ -69,6 +72,13 @@ void DefineOptions(CLI::App& app, ServerConfig& c) {
       ->check(CLI::Range(0, 3600))->capture_default_str();
   app.add_option("--max-call-s", c.max_call_s, "longest any call may run (server-side deadline)")
       ->check(CLI::Range(1, 86'400))->capture_default_str();
+  app.add_option("--max-connections", c.max_connections,
+                 "connections open at once on the gRPC port; more are closed at accept (0 = the "
+                 "open-file limit minus a quarter, at least 1,088, kept for the database)")
+      ->check(CLI::Range(0, 16'777'216))->capture_default_str();
+  app.add_option("--max-connection-idle-s", c.max_connection_idle_s,
+                 "close a connection that has had no call for this long (0 = never)")
+      ->check(CLI::Range(0, 604'800))->capture_default_str();
   app.add_option("--ttl-purge-interval-ms", c.ttl_purge_interval_ms,
                  "how often expired keys are removed from disk")
       ->check(CLI::Range(10, 3'600'000))->capture_default_str();

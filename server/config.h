@@ -25,6 +25,7 @@ struct ServerConfig {
   int threads = 0;                     // --threads: completion queues (0 = one per core)
   int worker_threads = 0;              // --worker-threads: blocking work (0 = 8 per core, >= 16)
   int metrics_port = 9090;             // --metrics-port (0 = off)
+  std::string metrics_host = "127.0.0.1";  // --metrics-host: /metrics is unauthenticated
   std::string sync = "full";           // --sync full|normal|off
   int sync_interval_ms = 100;          // --sync-interval-ms (normal mode)
   std::string log_level = "info";      // --log-level trace|debug|info|warn|error|critical|off
@@ -37,6 +38,8 @@ struct ServerConfig {
   std::string tls_ca;                  // --tls-ca: require client certificates signed by it
   int shutdown_grace_s = 10;           // --shutdown-grace-s
   int max_call_s = 300;                // --max-call-s: server-side maximum deadline
+  int max_connections = 0;             // --max-connections (0 = from the open-file limit)
+  int max_connection_idle_s = 60;      // --max-connection-idle-s (0 = never close)
   int ttl_purge_interval_ms = 1000;    // --ttl-purge-interval-ms
 };
 

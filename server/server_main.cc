@@ -8,7 +8,6 @@
 #include <fstream>
 #include <memory>
 #include <optional>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -17,11 +16,12 @@
 #include "engine/common/huge_pages.h"
 #include "engine/common/status_macros.h"
 #include "engine/engine.h"
-#include "grpcpp/security/server_credentials.h"
 #include "server/logging.h"
 #include "server/metrics_exporter.h"
+#include "server/open_files.h"
 #include "server/rpc/grpc_server.h"
 #include "server/rpc/rpc_metrics.h"
+#include "server/tls_credentials.h"
 #include "services/collection/collection_service.h"
 #include "services/kv/kv_service.h"
 #include "services/vector/vector_index_service.h"
@@ -39,32 +39,6 @@ sigset_t ShutdownSignals() {
   return set;
 }
 
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::ostringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
-
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const ServerConfig& c) {
-  if (c.tls_cert.empty()) return grpc::InsecureServerCredentials();
-  grpc::SslServerCredentialsOptions ssl(
-      c.tls_ca.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
-                       : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-  absl::StatusOr<std::string> cert = ReadFile(c.tls_cert);
-  absl::StatusOr<std::string> key = ReadFile(c.tls_key);
-  if (!cert.ok()) return cert.status();
-  if (!key.ok()) return key.status();
-  ssl.pem_key_cert_pairs.push_back({*key, *cert});
-  if (!c.tls_ca.empty()) {
-    absl::StatusOr<std::string> ca = ReadFile(c.tls_ca);
-    if (!ca.ok()) return ca.status();
-    ssl.pem_root_certs = *ca;
-  }
-  return grpc::SslServerCredentials(ssl);
-}
-
 // Written to a temporary name and renamed, so a reader never sees a partial port number.
 absl::Status WritePortFile(const std::string& path, int port) {
   const std::string temp = path + ".tmp";
@@ -79,9 +53,14 @@ absl::Status WritePortFile(const std::string& path, int port) {
   return absl::OkStatus();
 }
 
-GrpcServerOptions ServerOptions(const ServerConfig& c) {
+GrpcServerOptions ServerOptions(const ServerConfig& c, const OpenFileLimit& files) {
   const int cores = UsableCores();
   GrpcServerOptions o;
+  o.max_connections = c.max_connections > 0 ? static_cast<size_t>(c.max_connections)
+                                            : DefaultMaxConnections(files.now);
+  o.max_connection_idle = absl::Seconds(c.max_connection_idle_s);
+  // A Watch per allowed connection (one per client channel that health-checks).
+  o.max_health_watches = o.max_connections;
   o.address = JoinHostPort(c.host, c.port);
   o.completion_queues = c.threads > 0 ? c.threads : cores;
   o.worker_threads = c.worker_threads > 0 ? c.worker_threads : std::max(16, 8 * cores);
@@ -162,11 +141,28 @@ absl::StatusOr<std::unique_ptr<MetricsExporter>> StartMetrics(
     const std::shared_ptr<EngineCollector>& engine_metrics) {
   if (config.metrics_port == 0) return std::unique_ptr<MetricsExporter>();
   SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<MetricsExporter> exporter,
-                          MetricsExporter::Start(config.host, config.metrics_port));
+                          MetricsExporter::Start(config.metrics_host, config.metrics_port));
   exporter->Register(registry);
   exporter->Register(engine_metrics);
-  spdlog::info("metrics on http://{}/metrics", JoinHostPort(config.host, exporter->port()));
+  spdlog::info("metrics on http://{}/metrics", JoinHostPort(config.metrics_host, exporter->port()));
   return exporter;
+}
+
+void LogConnectionLimits(const ServerConfig& config, const OpenFileLimit& files,
+                         const GrpcServerOptions& options) {
+  const std::string raised =
+      files.now > files.before ? absl::StrCat(" (raised from ", files.before, ")") : "";
+  const std::string idle = config.max_connection_idle_s > 0
+                               ? absl::FormatDuration(options.max_connection_idle)
+                               : std::string("never");
+  spdlog::info("open-file limit {}{}; at most {} connections, closed after {} without a call",
+               files.now, raised, options.max_connections, idle);
+  if (files.now < options.max_connections + ReservedDescriptors(files.now)) {
+    spdlog::warn(
+        "--max-connections {} leaves fewer than {} of the {} file descriptors for the database: "
+        "a flood of connections could make its writes fail",
+        options.max_connections, ReservedDescriptors(files.now), files.now);
+  }
 }
 
 // Registers every live service (the README's service table lists the same ones).
@@ -217,9 +213,12 @@ int RunServer(const ServerConfig& config) {
     return 2;
   }
   if (std::optional<int> refused = CheckExposure(config)) return *refused;
+  // Before the store opens: LevelDB sizes its own budget of open files from the limit.
+  const OpenFileLimit files = RaiseOpenFileLimit();
   absl::StatusOr<std::shared_ptr<const auth::KeyRing>> keys = LoadKeys(config);
   absl::StatusOr<storage::SyncMode> sync = storage::ParseSyncMode(config.sync);
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = Credentials(config);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      LoadServerCredentials(config);
   for (const absl::Status& s : {keys.status(), sync.status(), credentials.status()}) {
     if (!s.ok()) {
       spdlog::critical("{}", s.ToString());
@@ -253,7 +252,8 @@ int RunServer(const ServerConfig& config) {
   int code = 0;
   {
     RpcMetrics rpc_metrics(*registry);
-    GrpcServerOptions options = ServerOptions(config);
+    GrpcServerOptions options = ServerOptions(config, files);
+    LogConnectionLimits(config, files, options);
     options.credentials = *credentials;
     GrpcServer server(options, &authorizer, &rpc_metrics);
     std::vector<std::shared_ptr<void>> services;

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "grpc/grpc.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/resource_quota.h"
@@ -123,6 +124,13 @@ void GrpcServer::ApplyOptions(grpc::ServerBuilder& builder) {
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, options_.max_ping_strikes);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, ms(options_.keepalive_time));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, ms(options_.keepalive_timeout));
+  // gRPC sets SO_REUSEPORT by default: a second server on the same port would bind it too and
+  // take a share of the connections (and of the writes). The port is ConnectionListener's, which
+  // never sets it; this keeps gRPC from doing so should it ever listen itself.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  if (options_.max_connection_idle > absl::ZeroDuration()) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, ms(options_.max_connection_idle));
+  }
   grpc::ResourceQuota quota("sochdb-grpc");
   quota.Resize(options_.memory_quota_bytes);
   quota.SetMaxThreads(options_.max_sync_threads);
@@ -134,39 +142,48 @@ absl::Status GrpcServer::Start() {
     return absl::FailedPreconditionError("a server can be started only once");
   }
   CheckEveryMethodRegistered();
-  // Health is ours (see HealthService); gRPC's built-in one would add callback threads.
+  // Health is ours (see HealthService): gRPC's built-in one would add callback threads.
   grpc::EnableDefaultHealthCheckService(false);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
+  ConnectionListenerOptions listening;
+  listening.max_connections = options_.max_connections;
+  listening.connections_open = &metrics_->connections_open();
+  listening.connections_refused = &metrics_->connections_refused();
+  absl::StatusOr<std::unique_ptr<ConnectionListener>> listener =
+      ConnectionListener::Bind(options_.address, listening);
+  if (!listener.ok()) return listener.status();
+
   grpc::ServerBuilder builder;
   ApplyOptions(builder);
-  health_ = std::make_unique<HealthService>(service_names());
-  builder.RegisterService(health_.get());
-  builder.AddListeningPort(options_.address,
-                           options_.credentials ? options_.credentials
-                                                : grpc::InsecureServerCredentials(),
-                           &port_);
+  health_ = std::make_unique<HealthService>(service_names(), options_.max_health_watches);
+  builder.RegisterService(health_->service());
+  std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> acceptor =
+      builder.experimental().AddExternalConnectionAcceptor(
+          grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD,
+          options_.credentials ? options_.credentials : grpc::InsecureServerCredentials());
   for (auto& service : services_) builder.RegisterService(service.get());
   const int queues = std::max(1, options_.completion_queues);
   for (int i = 0; i < queues; ++i) {
     gates_.push_back(std::make_unique<CompletionQueueGate>(builder.AddCompletionQueue()));
   }
   server_ = builder.BuildAndStart();
-  if (server_ == nullptr || port_ == 0) {
-    server_.reset();
+  if (server_ == nullptr) {
     gates_.clear();
     health_.reset();
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", options_.address,
-                     " (address in use, not local, or not permitted)"));
+    return absl::UnavailableError("cannot start the gRPC server (its log lines above say why)");
   }
+  listener_ = *std::move(listener);
+  port_ = listener_->port();
   running_ = true;
   for (auto& gate : gates_) {
     for (const auto& post : posters_) {
       for (int i = 0; i < options_.calls_posted_per_method; ++i) post(gate.get());
     }
+    health_->Post(gate.get(), options_.calls_posted_per_method);
   }
   for (auto& gate : gates_) pollers_.emplace_back([this, cq = gate->cq()] { Poll(cq); });
+  listener_->Start(std::move(acceptor));
 
   health_->SetServing(true);
   return absl::OkStatus();
@@ -183,12 +200,14 @@ void GrpcServer::Shutdown(absl::Duration grace) {
   if (!running_) return;
   running_ = false;
   runtime_.accepting.store(false, std::memory_order_release);
+  // No new connections: gRPC would drop the ones handed to it once it shuts down.
+  listener_->Stop();
   // Watchers hear NOT_SERVING and are let go: gRPC's shutdown waits for calls in flight.
   health_->SetServing(false);
   health_->EndWatches();
   // Stops accepting calls; calls in flight may finish until the deadline, then are cancelled.
   // The pollers keep running meanwhile so those calls can complete.
-  server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
+  ShutdownGrpc(absl::Now() + grace);
   // Tasks still queued on the pool answer their calls now, while the queues are open.
   pool_->Drain();
   for (auto& gate : gates_) gate->Close();
@@ -197,8 +216,42 @@ void GrpcServer::Shutdown(absl::Duration grace) {
   runtime_.pool = nullptr;
   pool_.reset();
   server_.reset();
+  listener_.reset();
   gates_.clear();
   health_.reset();
+}
+
+void GrpcServer::ShutdownGrpc(absl::Time deadline) {
+  // gRPC's shutdown sends every connection a GOAWAY and then waits for each to close, idle ones
+  // included; a client that does not read its idle connection (a gRPC client with no call in
+  // progress may not, for seconds) or never closes it held SIGTERM up for up to 20 s (the
+  // GOAWAY's ping timeout) or the grace period. Once no call is in flight, nothing is lost by
+  // closing them: grpc_server_cancel_all_calls also disconnects every connection. (Health and
+  // reflection calls are not counted; a health Check takes no time and watches have ended.)
+  absl::Mutex mu;
+  bool done = false;
+  std::thread closer([&] {
+    absl::MutexLock lock(&mu);
+    absl::Time quiet_since = absl::InfiniteFuture();
+    while (!mu.AwaitWithTimeout(absl::Condition(&done), absl::Milliseconds(20))) {
+      const absl::Time now = absl::Now();
+      if (now >= deadline) return;  // gRPC cancels everything itself
+      if (metrics_->InflightCalls() > 0) {
+        quiet_since = absl::InfiniteFuture();
+      } else if (quiet_since == absl::InfiniteFuture()) {
+        quiet_since = now;
+      } else if (now - quiet_since >= options_.idle_connection_grace) {
+        grpc_server_cancel_all_calls(server_->c_server());
+        return;
+      }
+    }
+  });
+  server_->Shutdown(absl::ToChronoTime(deadline));
+  {
+    absl::MutexLock lock(&mu);
+    done = true;
+  }
+  closer.join();
 }
 
 std::vector<std::string> GrpcServer::service_names() const {

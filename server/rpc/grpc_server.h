@@ -1,10 +1,10 @@
-// GrpcServer: the process's gRPC front: listening port and credentials, gRPC limits, several
-// completion queues with one poller thread each, the worker pool, health (HealthService) and
-// reflection, and the registry of services. A service is a RawService built from its
-// descriptor; its methods are
-// registered through ServiceRegistrar, one line each, and checked against the descriptor (name,
-// RPC kind, request and response types) at start-up. Start() binds and posts calls; Shutdown()
-// drains and stops in the order gRPC requires.
+// GrpcServer: the process's gRPC front: the listening port (ConnectionListener, which caps
+// connections) and credentials, gRPC limits, several completion queues with one poller thread
+// each, the worker pool, health (HealthService) and reflection, and the registry of services. A
+// service is a RawService built from its descriptor; its methods are registered through
+// ServiceRegistrar, one line each, and checked against the descriptor (name, RPC kind, request
+// and response types) at start-up. Start() binds and posts calls; Shutdown() drains and stops in
+// the order gRPC requires.
 #ifndef SOCHDB_SERVER_RPC_GRPC_SERVER_H_
 #define SOCHDB_SERVER_RPC_GRPC_SERVER_H_
 
@@ -25,6 +25,7 @@
 #include "grpcpp/server_builder.h"
 #include "server/rpc/call_context.h"
 #include "server/rpc/calls.h"
+#include "server/rpc/connection_listener.h"
 #include "server/rpc/health_service.h"
 #include "server/rpc/raw_service.h"
 #include "server/rpc/rpc_metrics.h"
@@ -47,10 +48,20 @@ struct GrpcServerOptions {
   int max_ping_strikes = 2;                 // then the connection is closed (GOAWAY)
   absl::Duration keepalive_time = absl::Minutes(1);    // server pings an idle connection
   absl::Duration keepalive_timeout = absl::Seconds(20);
+  // Connections open at once (see ConnectionListener); past it a new one is closed at accept.
+  size_t max_connections = 1024;
+  // A connection with no call for this long is closed (GOAWAY; clients reconnect when they next
+  // call). Zero: never.
+  absl::Duration max_connection_idle = absl::ZeroDuration();
+  // At shutdown, once no call is in flight: how long the remaining (idle) connections have to
+  // close after the GOAWAY before the server closes them.
+  absl::Duration idle_connection_grace = absl::Seconds(1);
   size_t memory_quota_bytes = 1u << 30;     // grpc::ResourceQuota for the transport
-  // Threads of gRPC's synchronous services (health Watch holds one per watcher; reflection).
-  // Past it those calls get RESOURCE_EXHAUSTED; the sochdb services are not affected.
+  // Threads of gRPC's synchronous services: reflection, one per open reflection stream. Past
+  // it reflection answers RESOURCE_EXHAUSTED; the sochdb services and health are not affected.
   int max_sync_threads = 64;
+  // Health Watch calls open at once (each costs memory, no thread); past it RESOURCE_EXHAUSTED.
+  size_t max_health_watches = 1024;
   absl::Duration max_call_duration = absl::Minutes(5);
 };
 
@@ -135,16 +146,17 @@ class GrpcServer {
   }
   ServiceRegistrar AddService(std::string_view full_name);
 
-  // Binds the port, starts the pollers and marks every service SERVING. UNAVAILABLE when the
-  // address cannot be bound. Aborts when a service left one of its methods unregistered: a
+  // Binds the port, starts the pollers and marks every service SERVING. UNAVAILABLE naming the
+  // reason when the address cannot be bound (see ConnectionListener::Bind). Aborts when a service left one of its methods unregistered: a
   // method nobody serves would leave its callers waiting forever.
   absl::Status Start();
   // The bound port (useful with port 0). Valid after Start.
   int port() const { return port_; }
 
-  // Marks every service NOT_SERVING, stops accepting calls, lets calls in flight finish for up
-  // to `grace` (then cancels them), finishes the worker pool's tasks, stops the queues and joins
-  // every thread. Idempotent.
+  // Marks every service NOT_SERVING, stops accepting connections and calls, lets calls in
+  // flight finish for up to `grace` (then cancels them), closes idle connections once no call is
+  // in flight (see idle_connection_grace), finishes the worker pool's tasks, stops the queues and
+  // joins every thread. Idempotent.
   void Shutdown(absl::Duration grace);
 
   std::vector<std::string> service_names() const;
@@ -158,6 +170,9 @@ class GrpcServer {
 
  private:
   void Poll(grpc::ServerCompletionQueue* cq);
+  // Runs gRPC's shutdown, which waits for every connection to close, until `deadline`; meanwhile
+  // closes the connections left once no call has been in flight for idle_connection_grace.
+  void ShutdownGrpc(absl::Time deadline);
   void ApplyOptions(grpc::ServerBuilder& builder);
   void CheckEveryMethodRegistered() const;
 
@@ -172,6 +187,7 @@ class GrpcServer {
   std::vector<std::function<void(CompletionQueueGate*)>> posters_;
   std::vector<std::unique_ptr<CompletionQueueGate>> gates_;
   std::vector<std::thread> pollers_;
+  std::unique_ptr<ConnectionListener> listener_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   bool running_ = false;

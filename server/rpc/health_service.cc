@@ -1,82 +1,278 @@
 #include "server/rpc/health_service.h"
 
-#include <limits>
 #include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/server_context.h"
+#include "grpcpp/support/async_stream.h"
+#include "grpcpp/support/async_unary_call.h"
 
 namespace sochdb::server {
 
 namespace health = grpc::health::v1;
 
-HealthService::HealthService(const std::vector<std::string>& services, absl::Duration watch_poll)
-    : services_(services.begin(), services.end()), watch_poll_(watch_poll) {}
+// One Check: answered on the poller thread as soon as it arrives.
+class HealthService::CheckCall final : public CallTag {
+ public:
+  static void Post(HealthService* health, CompletionQueueGate* gate) {
+    auto* call = new CheckCall(health, gate);
+    const bool posted = gate->Post([call, health, gate] {
+      health->service_.RequestCheck(&call->context_, &call->request_, &call->responder_, gate->cq(),
+                                    gate->cq(), call);
+    });
+    if (!posted) delete call;
+  }
+
+  void Proceed(bool ok) override {
+    if (answered_ || !ok) {  // the answer went out, or the server shut down before a call came
+      delete this;
+      return;
+    }
+    Post(health_, gate_);
+    answered_ = true;
+    health::HealthCheckResponse response;
+    grpc::Status status;
+    const ServingStatus serving = health_->StatusOf(request_.service());
+    if (serving == health::HealthCheckResponse::SERVICE_UNKNOWN) {
+      status = grpc::Status(grpc::StatusCode::NOT_FOUND, "unknown service: " + request_.service());
+    } else {
+      response.set_status(serving);
+    }
+    const bool posted = gate_->Post([this, &response, &status] {
+      if (status.ok()) {
+        responder_.Finish(response, status, this);
+      } else {
+        responder_.FinishWithError(status, this);
+      }
+    });
+    if (!posted) delete this;
+  }
+
+ private:
+  CheckCall(HealthService* health, CompletionQueueGate* gate)
+      : health_(health), gate_(gate), responder_(&context_) {}
+
+  HealthService* const health_;
+  CompletionQueueGate* const gate_;
+  grpc::ServerContext context_;
+  health::HealthCheckRequest request_;
+  grpc::ServerAsyncResponseWriter<health::HealthCheckResponse> responder_;
+  bool answered_ = false;
+};
+
+// One Watch. Between changes it has no operation pending. Three parties move it: its own
+// operations (the request's arrival, a write or the finish completing) on the poller thread,
+// gRPC's "done" notification (the client went away, or the call ended) on the same queue, and
+// NotifyWatches from whichever thread changed the status. Step() decides the next operation
+// under `mu_`; at most one is outstanding. The call is freed once its operations are over (End)
+// and the done notification has come back: two references.
+class HealthService::WatchCall final : public CallTag {
+ public:
+  enum class Action { kNone, kEnd };
+
+  static void Post(HealthService* health, CompletionQueueGate* gate) {
+    auto* call = new WatchCall(health, gate);
+    // Before the request: gRPC delivers the done tag only for a call that arrived.
+    call->context_.AsyncNotifyWhenDone(&call->done_);
+    const bool posted = gate->Post([call, health, gate] {
+      health->service_.RequestWatch(&call->context_, &call->request_, &call->writer_, gate->cq(),
+                                    gate->cq(), call);
+    });
+    if (!posted) delete call;
+  }
+
+  void Proceed(bool ok) override {
+    if (!arrived_) {
+      Arrive(ok);
+      return;
+    }
+    Action action;
+    {
+      absl::MutexLock lock(&mu_);
+      busy_ = false;
+      if (finishing_ || !ok) over_ = true;  // finished, or a write failed: the client is gone
+      action = Step();
+    }
+    if (action == Action::kEnd) End();
+  }
+
+  // The status may have changed, or watches are ending. Under the service's lock, so it must
+  // not end the call itself: kEnd asks the caller to call End() after releasing that lock.
+  Action Notify() {
+    absl::MutexLock lock(&mu_);
+    return Step();
+  }
+
+  // The call's last step: no operation of it is outstanding any more.
+  void End() {
+    health_->RemoveWatch(this);
+    Release();
+  }
+
+ private:
+  class DoneTag final : public CallTag {
+   public:
+    explicit DoneTag(WatchCall* call) : call_(call) {}
+    void Proceed(bool) override { call_->Done(); }
+
+   private:
+    WatchCall* const call_;
+  };
+
+  WatchCall(HealthService* health, CompletionQueueGate* gate)
+      : health_(health), gate_(gate), writer_(&context_), done_(this) {}
+
+  void Arrive(bool ok) {
+    if (!ok) {  // the server shut down before a call came; no done tag will follow
+      delete this;
+      return;
+    }
+    arrived_ = true;
+    refs_.fetch_add(1, std::memory_order_relaxed);  // for the done tag
+    Post(health_, gate_);
+    const bool added = health_->AddWatch(this);
+    Action action = Action::kNone;
+    {
+      absl::MutexLock lock(&mu_);
+      if (added) {
+        action = Step();
+      } else {
+        StartFinish(grpc::Status(
+            grpc::StatusCode::RESOURCE_EXHAUSTED,
+            absl::StrCat("too many health watches: the limit is ", health_->max_watches_,
+                         " open at once; use Check, or watch again later")));
+        if (!busy_) action = Abandon();
+      }
+    }
+    if (action == Action::kEnd) End();
+  }
+
+  void Done() {
+    Action action;
+    {
+      absl::MutexLock lock(&mu_);
+      over_ = true;
+      action = Step();
+    }
+    if (action == Action::kEnd) End();
+    Release();
+  }
+
+  // Starts the next operation, if one is due and none is outstanding.
+  Action Step() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (busy_ || ended_) return Action::kNone;
+    if (over_) {
+      ended_ = true;
+      return Action::kEnd;
+    }
+    const ServingStatus status = health_->StatusOf(request_.service());
+    if (status != sent_) {
+      response_.set_status(status);
+      sent_ = status;
+      busy_ = true;
+      if (!gate_->Post([this] { writer_.Write(response_, this); })) return Abandon();
+      return Action::kNone;
+    }
+    if (health_->watches_ended_.load(std::memory_order_acquire)) {
+      // The protocol asks clients to watch again after any end other than UNIMPLEMENTED.
+      StartFinish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"));
+      if (!busy_) return Abandon();
+    }
+    return Action::kNone;
+  }
+
+  void StartFinish(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    busy_ = true;
+    finishing_ = true;
+    if (!gate_->Post([this, &status] { writer_.Finish(status, this); })) busy_ = false;
+  }
+
+  // The queue is closing: no operation can start, so the call ends here.
+  Action Abandon() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    busy_ = false;
+    over_ = true;
+    ended_ = true;
+    return Action::kEnd;
+  }
+
+  void Release() {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+  HealthService* const health_;
+  CompletionQueueGate* const gate_;
+  grpc::ServerContext context_;
+  health::HealthCheckRequest request_;
+  grpc::ServerAsyncWriter<health::HealthCheckResponse> writer_;
+  DoneTag done_;
+  bool arrived_ = false;      // only the poller thread touches it, before anyone else can
+  std::atomic<int> refs_{1};  // the operations; plus the done tag once the call arrived
+  absl::Mutex mu_;
+  health::HealthCheckResponse response_ ABSL_GUARDED_BY(mu_);  // being written
+  std::optional<ServingStatus> sent_ ABSL_GUARDED_BY(mu_);
+  bool busy_ ABSL_GUARDED_BY(mu_) = false;       // a write or the finish is outstanding
+  bool finishing_ ABSL_GUARDED_BY(mu_) = false;  // the finish has been started
+  bool over_ ABSL_GUARDED_BY(mu_) = false;       // the call is done; nothing more to send
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;      // Step has asked for End, once
+};
+
+HealthService::HealthService(const std::vector<std::string>& services, size_t max_watches)
+    : services_(services.begin(), services.end()), max_watches_(max_watches) {}
+
+HealthService::~HealthService() = default;
+
+void HealthService::Post(CompletionQueueGate* gate, int calls) {
+  for (int i = 0; i < calls; ++i) {
+    CheckCall::Post(this, gate);
+    WatchCall::Post(this, gate);
+  }
+}
 
 void HealthService::SetServing(bool serving) {
-  absl::MutexLock lock(&mu_);
-  if (serving_ == serving) return;
-  serving_ = serving;
-  ++changes_;
+  if (serving_.exchange(serving, std::memory_order_acq_rel) != serving) NotifyWatches();
 }
 
 void HealthService::EndWatches() {
+  watches_ended_.store(true, std::memory_order_release);
+  NotifyWatches();
+}
+
+size_t HealthService::watches() const {
   absl::MutexLock lock(&mu_);
-  watches_ended_ = true;
+  return watches_.size();
 }
 
 HealthService::ServingStatus HealthService::StatusOf(const std::string& service) const {
   if (!service.empty() && !services_.contains(service)) {
     return health::HealthCheckResponse::SERVICE_UNKNOWN;
   }
-  return serving_ ? health::HealthCheckResponse::SERVING
-                  : health::HealthCheckResponse::NOT_SERVING;
+  return serving_.load(std::memory_order_acquire) ? health::HealthCheckResponse::SERVING
+                                                  : health::HealthCheckResponse::NOT_SERVING;
 }
 
-grpc::Status HealthService::Check(grpc::ServerContext*, const health::HealthCheckRequest* request,
-                                  health::HealthCheckResponse* response) {
-  absl::ReaderMutexLock lock(&mu_);
-  const ServingStatus status = StatusOf(request->service());
-  if (status == health::HealthCheckResponse::SERVICE_UNKNOWN) {
-    return grpc::Status(grpc::StatusCode::NOT_FOUND, "unknown service: " + request->service());
-  }
-  response->set_status(status);
-  return grpc::Status::OK;
+bool HealthService::AddWatch(WatchCall* watch) {
+  absl::MutexLock lock(&mu_);
+  if (watches_.size() >= max_watches_) return false;
+  watches_.insert(watch);
+  return true;
 }
 
-grpc::Status HealthService::Watch(grpc::ServerContext* context,
-                                  const health::HealthCheckRequest* request,
-                                  grpc::ServerWriter<health::HealthCheckResponse>* writer) {
-  struct Wait {
-    const HealthService* self;
-    uint64_t seen;
-  };
-  Wait wait{this, std::numeric_limits<uint64_t>::max()};  // nothing seen: answer at once
-  std::optional<ServingStatus> sent;
-  for (;;) {
-    ServingStatus status = health::HealthCheckResponse::UNKNOWN;
-    bool end = false;
-    {
-      absl::MutexLock lock(&mu_);
-      // Wakes at a change or, every watch_poll_, to notice a client that has gone away.
-      mu_.AwaitWithTimeout(
-          absl::Condition(
-              +[](Wait* w) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                return w->self->changes_ != w->seen || w->self->watches_ended_;
-              },
-              &wait),
-          watch_poll_);
-      wait.seen = changes_;
-      status = StatusOf(request->service());
-      end = watches_ended_;
+void HealthService::RemoveWatch(WatchCall* watch) {
+  absl::MutexLock lock(&mu_);
+  watches_.erase(watch);
+}
+
+void HealthService::NotifyWatches() {
+  std::vector<WatchCall*> ended;
+  {
+    absl::MutexLock lock(&mu_);
+    for (WatchCall* watch : watches_) {
+      if (watch->Notify() == WatchCall::Action::kEnd) ended.push_back(watch);
     }
-    if (context->IsCancelled()) return grpc::Status::CANCELLED;
-    if (status != sent) {
-      health::HealthCheckResponse response;
-      response.set_status(status);
-      if (!writer->Write(response)) return grpc::Status::CANCELLED;  // the client went away
-      sent = status;
-    }
-    // The protocol asks clients to watch again after any end other than UNIMPLEMENTED.
-    if (end) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down");
   }
+  // Still registered, so still alive: only End() releases them, and only one Step asks for it.
+  for (WatchCall* watch : ended) watch->End();
 }
 
 }  // namespace sochdb::server

@@ -1,10 +1,16 @@
-// grpc.health.v1.Health (Check and Watch), served by the process itself instead of gRPC's
-// built-in implementation. That one is written against gRPC's callback API, and a server with
-// any callback method gets two extra "nexting" threads polling its connections: they picked
-// up incoming requests and handed each to a completion-queue poller with a wake-up (a futex
-// call and, across cores, an interrupt). Measured with the server on one core, 100k x 128 at
-// ef 32, 4 clients: 3,200 -> 3,960 searches per second without them. This one uses gRPC's
-// synchronous API, whose threads do not take requests from the pollers.
+// grpc.health.v1.Health (Check and Watch), served by the process itself from its completion
+// queues, like the sochdb services, with no thread of its own and no thread per watcher.
+//
+// Not gRPC's built-in implementation: that one is written against gRPC's callback API, and a
+// server with any callback method gets two extra "nexting" threads polling its connections: they
+// picked up incoming requests and handed each to a completion-queue poller with a wake-up (a
+// futex call and, across cores, an interrupt). Measured with the server on one core, 100k x 128
+// at ef 32, 4 clients: 3,200 -> 3,960 searches per second without them. Not gRPC's synchronous
+// API either: a Watch held one of its threads (64 at most) for as long as the watcher stayed,
+// so 63 idle watchers, which need no API key, made Check (the Kubernetes probe) and reflection
+// answer RESOURCE_EXHAUSTED. Here an idle watcher is a call with no operation pending; it costs
+// memory only, and their number is bounded (`max_watches`, past it Watch answers
+// RESOURCE_EXHAUSTED). Check is never refused.
 //
 // Statuses: "" (the whole server) and every served service are NOT_SERVING until
 // SetServing(true) and again from SetServing(false); any other name is unknown (Check:
@@ -12,49 +18,67 @@
 #ifndef SOCHDB_SERVER_RPC_HEALTH_SERVICE_H_
 #define SOCHDB_SERVER_RPC_HEALTH_SERVICE_H_
 
-#include <cstdint>
+#include <atomic>
+#include <cstddef>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/time/time.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/impl/service_type.h"
+#include "server/rpc/calls.h"
 
 namespace sochdb::server {
 
-class HealthService final : public grpc::health::v1::Health::Service {
+class HealthService {
  public:
   // `services`: the full names ("sochdb.v1.KvService") whose status can be asked for.
-  // `watch_poll`: how often a Watch looks whether its client has gone away.
-  explicit HealthService(const std::vector<std::string>& services,
-                         absl::Duration watch_poll = absl::Seconds(1));
+  // `max_watches`: Watch calls open at once; past it Watch answers RESOURCE_EXHAUSTED.
+  HealthService(const std::vector<std::string>& services, size_t max_watches);
+  // Only once every call has ended: after the server and its queues have shut down and drained.
+  ~HealthService();
+
+  HealthService(const HealthService&) = delete;
+  HealthService& operator=(const HealthService&) = delete;
+
+  // To register with the grpc::ServerBuilder before the server is built.
+  grpc::Service* service() { return &service_; }
+  // Waits for `calls` Check and `calls` Watch calls on the gate's queue; each call that arrives
+  // posts its replacement, until the queue closes. After the server has started.
+  void Post(CompletionQueueGate* gate, int calls);
 
   // Sets the status of the server and every service; watchers are told of a change.
   void SetServing(bool serving);
-  // Ends every Watch (each has been told NOT_SERVING by then, if SetServing(false) came
-  // first) and refuses new ones, so the server's shutdown need not wait for them. Check keeps
-  // answering.
+  // Ends every Watch (each is told the status first, NOT_SERVING after SetServing(false)) with
+  // UNAVAILABLE, which tells clients to watch again later, and ends later ones the same way, so
+  // the server's shutdown need not wait for them. Check keeps answering.
   void EndWatches();
 
-  grpc::Status Check(grpc::ServerContext* context,
-                     const grpc::health::v1::HealthCheckRequest* request,
-                     grpc::health::v1::HealthCheckResponse* response) override;
-  grpc::Status Watch(grpc::ServerContext* context,
-                     const grpc::health::v1::HealthCheckRequest* request,
-                     grpc::ServerWriter<grpc::health::v1::HealthCheckResponse>* writer) override;
+  // Watch calls open now.
+  size_t watches() const;
 
  private:
   using ServingStatus = grpc::health::v1::HealthCheckResponse::ServingStatus;
-  ServingStatus StatusOf(const std::string& service) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  class CheckCall;
+  class WatchCall;
 
+  ServingStatus StatusOf(const std::string& service) const;
+  // Registers a watcher so that it hears of changes; false when `max_watches_` are open.
+  bool AddWatch(WatchCall* watch);
+  void RemoveWatch(WatchCall* watch);
+  // Lets every watcher look at the status again.
+  void NotifyWatches();
+
+  grpc::health::v1::Health::AsyncService service_;
   const absl::flat_hash_set<std::string> services_;
-  const absl::Duration watch_poll_;
+  const size_t max_watches_;
+  // Read by the calls without a lock; a change is followed by NotifyWatches.
+  std::atomic<bool> serving_{false};
+  std::atomic<bool> watches_ended_{false};
   mutable absl::Mutex mu_;
-  bool serving_ ABSL_GUARDED_BY(mu_) = false;
-  bool watches_ended_ ABSL_GUARDED_BY(mu_) = false;
-  uint64_t changes_ ABSL_GUARDED_BY(mu_) = 0;  // bumped at every SetServing that changes it
+  absl::flat_hash_set<WatchCall*> watches_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace sochdb::server

@@ -86,7 +86,19 @@ RpcMetrics::RpcMetrics(prometheus::Registry& registry)
       inflight_(prometheus::BuildGauge()
                     .Name("sochdb_grpc_inflight")
                     .Help("gRPC calls started and not yet answered.")
-                    .Register(registry)) {}
+                    .Register(registry)),
+      connections_open_(prometheus::BuildGauge()
+                            .Name("sochdb_grpc_connections")
+                            .Help("Connections open on the gRPC port (counted at each accept "
+                                  "and at least every 10 s).")
+                            .Register(registry)
+                            .Add({})),
+      connections_refused_(prometheus::BuildCounter()
+                               .Name("sochdb_grpc_connections_refused_total")
+                               .Help("Connections closed as soon as they were accepted, because "
+                                     "--max-connections were open.")
+                               .Register(registry)
+                               .Add({})) {}
 
 MethodMetrics* RpcMetrics::ForMethod(std::string_view service, std::string_view method) {
   const std::map<std::string, std::string> labels = {{"service", std::string(service)},
@@ -96,6 +108,13 @@ MethodMetrics* RpcMetrics::ForMethod(std::string_view service, std::string_view 
       &requests_, &duration_.Add(labels, LatencyBuckets()), &inflight_.Add(labels),
       std::string(service), std::string(method)));
   return methods_.back().get();
+}
+
+int64_t RpcMetrics::InflightCalls() {
+  absl::MutexLock lock(&mu_);
+  int64_t calls = 0;
+  for (const auto& method : methods_) calls += method->inflight();
+  return calls;
 }
 
 }  // namespace sochdb::server

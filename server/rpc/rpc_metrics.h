@@ -2,12 +2,15 @@
 //   sochdb_grpc_requests_total{service,method,code}       calls answered, by status code
 //   sochdb_grpc_request_duration_seconds{service,method}  time from arrival to the answer
 //   sochdb_grpc_inflight{service,method}                  calls started and not yet answered
+//   sochdb_grpc_connections                               connections open on the gRPC port
+//   sochdb_grpc_connections_refused_total                 connections closed at the cap
 // Children for each method are resolved once at registration, so recording is a few atomics.
 #ifndef SOCHDB_SERVER_RPC_RPC_METRICS_H_
 #define SOCHDB_SERVER_RPC_RPC_METRICS_H_
 
 #include <array>
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -34,6 +37,8 @@ class MethodMetrics {
 
   void Started() { inflight_->Increment(); }
   void Finished(grpc::StatusCode code, absl::Duration elapsed);
+  // Calls started and not yet answered.
+  int64_t inflight() const { return static_cast<int64_t>(inflight_->Value()); }
 
  private:
   static constexpr int kCodes = 17;  // grpc::StatusCode 0..16
@@ -55,10 +60,19 @@ class RpcMetrics {
   // The metrics of `service`/`method`; the pointer stays valid for the RpcMetrics' lifetime.
   MethodMetrics* ForMethod(std::string_view service, std::string_view method);
 
+  // Calls of every method started and not yet answered (health and reflection excepted).
+  int64_t InflightCalls();
+
+  // The gRPC port's connections (ConnectionListener): open now, and refused at the cap.
+  prometheus::Gauge& connections_open() { return connections_open_; }
+  prometheus::Counter& connections_refused() { return connections_refused_; }
+
  private:
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Histogram>& duration_;
   prometheus::Family<prometheus::Gauge>& inflight_;
+  prometheus::Gauge& connections_open_;
+  prometheus::Counter& connections_refused_;
   absl::Mutex mu_;
   std::vector<std::unique_ptr<MethodMetrics>> methods_ ABSL_GUARDED_BY(mu_);
 };

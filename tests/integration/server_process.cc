@@ -3,13 +3,17 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -54,10 +58,14 @@ int WaitForExit(pid_t pid, absl::Duration timeout) {
 }
 
 pid_t Spawn(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
-            const std::string& log_file) {
+            const std::string& log_file, int open_files = 0) {
   const pid_t pid = fork();
   if (pid != 0) return pid;
   // Child: only async-signal-safe work until exec.
+  if (open_files > 0) {
+    const rlimit limit{static_cast<rlim_t>(open_files), static_cast<rlim_t>(open_files)};
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
   const int fd = open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   if (fd >= 0) {
     dup2(fd, STDOUT_FILENO);
@@ -99,18 +107,25 @@ int FreeTcpPort() {
   return port;
 }
 
-std::optional<std::string> HttpGet(int port, const std::string& path) {
+std::optional<std::string> HttpGet(int port, const std::string& path, const std::string& host) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
+    close(fd);
+    return std::nullopt;
+  }
   addr.sin_port = htons(static_cast<uint16_t>(port));
+  // A server that accepted nothing (its process out of descriptors) must fail the call, not
+  // hang it: the kernel completes the connection in the listen queue either way.
+  const timeval timeout{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     close(fd);
     return std::nullopt;
   }
   const std::string request =
-      absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+      absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: ", host, "\r\nConnection: close\r\n\r\n");
   if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
     close(fd);
     return std::nullopt;
@@ -151,12 +166,17 @@ ServerProcess::~ServerProcess() {
 bool ServerProcess::Start(std::string* error, absl::Duration timeout) {
   std::filesystem::remove(port_file_);
   metrics_port_ = options_.metrics ? FreeTcpPort() : 0;
-  std::vector<std::string> args = {ServerBinary(),       "--port",        "0",
-                                   "--port-file",        port_file_,      "--data-dir",
-                                   options_.data_dir,    "--metrics-port", std::to_string(metrics_port_),
-                                   "--shutdown-grace-s", "5"};
+  std::vector<std::string> args = {
+      ServerBinary(),    "--port",         "0",
+      "--port-file",     port_file_,       "--data-dir",
+      options_.data_dir, "--metrics-port", std::to_string(metrics_port_)};
+  // A test may give its own grace (a flag given twice is an error).
+  if (std::find(options_.args.begin(), options_.args.end(), "--shutdown-grace-s") ==
+      options_.args.end()) {
+    args.insert(args.end(), {"--shutdown-grace-s", "5"});
+  }
   args.insert(args.end(), options_.args.begin(), options_.args.end());
-  pid_ = Spawn(args, options_.env, log_file_);
+  pid_ = Spawn(args, options_.env, log_file_, options_.open_files);
   const absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {
     std::ifstream in(port_file_);
@@ -218,6 +238,55 @@ std::shared_ptr<grpc::Channel> ServerProcess::Channel() const {
   args.SetMaxReceiveMessageSize(128 << 20);
   args.SetMaxSendMessageSize(128 << 20);
   return grpc::CreateCustomChannel(address(), grpc::InsecureChannelCredentials(), args);
+}
+
+int OpenIdleHttp2Connection(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return -1;
+  }
+  // The client preface, then a SETTINGS frame with no settings (length 0, type 4, no flags,
+  // stream 0).
+  static constexpr char kPreface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0";
+  const ssize_t length = sizeof(kPreface) - 1;
+  if (send(fd, kPreface, length, MSG_NOSIGNAL) != length) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool WaitForServerClose(int fd, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  char buffer[4096];
+  for (;;) {
+    pollfd readable{fd, POLLIN, 0};
+    const int wait_ms =
+        static_cast<int>(std::max<int64_t>(0, absl::ToInt64Milliseconds(deadline - absl::Now())));
+    if (poll(&readable, 1, wait_ms) <= 0) return false;
+    const ssize_t n = recv(fd, buffer, sizeof(buffer), MSG_DONTWAIT);
+    if (n == 0) return true;
+    if (n < 0 && errno != EAGAIN && errno != EINTR) return true;  // reset
+  }
+}
+
+bool RaiseOwnOpenFileLimit(int wanted) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return false;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur >= static_cast<rlim_t>(wanted)) {
+    return true;
+  }
+  if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max < static_cast<rlim_t>(wanted)) {
+    return false;
+  }
+  limit.rlim_cur = static_cast<rlim_t>(wanted);
+  return setrlimit(RLIMIT_NOFILE, &limit) == 0;
 }
 
 std::unique_ptr<grpc::ClientContext> MakeContext(const std::string& api_key,

@@ -25,8 +25,10 @@ std::string NewTempDir(const std::string& name);
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int FreeTcpPort();
 
-// The body of GET http://127.0.0.1:<port><path>, or std::nullopt when it fails.
-std::optional<std::string> HttpGet(int port, const std::string& path);
+// The body of GET http://<host>:<port><path> (host an IPv4 literal), or std::nullopt when it
+// fails.
+std::optional<std::string> HttpGet(int port, const std::string& path,
+                                   const std::string& host = "127.0.0.1");
 
 // Path of the built sochdb-grpc binary (from the test's runfiles).
 std::string ServerBinary();
@@ -36,6 +38,7 @@ struct ServerProcessOptions {
   std::vector<std::string> args;              // extra flags
   std::map<std::string, std::string> env;     // extra environment variables
   bool metrics = false;                       // pick a free metrics port (else --metrics-port 0)
+  int open_files = 0;  // > 0: the server's RLIMIT_NOFILE, soft and hard (as `ulimit -n`)
 };
 
 class ServerProcess {
@@ -73,6 +76,17 @@ class ServerProcess {
   int port_ = 0;
   int metrics_port_ = 0;
 };
+
+// A client that opens an HTTP/2 connection to 127.0.0.1:<port> (the preface and an empty
+// SETTINGS frame, as every gRPC client sends first) and then sends nothing: no call, no key.
+// Returns the socket, or -1.
+int OpenIdleHttp2Connection(int port);
+// Reads and discards what the server sends on `fd` until it closes the connection (true) or
+// `timeout` passes (false). Does not close `fd`.
+bool WaitForServerClose(int fd, absl::Duration timeout);
+// Raises this process's soft open-file limit to at least `wanted` (within the hard limit);
+// false when the hard limit is lower.
+bool RaiseOwnOpenFileLimit(int wanted);
 
 // A ClientContext with a deadline, and optionally an API key as a Bearer token.
 std::unique_ptr<grpc::ClientContext> MakeContext(const std::string& api_key = "",

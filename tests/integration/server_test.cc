@@ -9,6 +9,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -136,6 +137,47 @@ TEST_CASE("health Watch reports the status, then NOT_SERVING at shutdown, and en
   CHECK(watch_unknown->Finish().error_code() == grpc::StatusCode::UNAVAILABLE);
 }
 
+TEST_CASE("no number of idle health watchers stops Check or reflection from answering") {
+  // gRPC's synchronous threads (64) once served Watch, one thread per watcher: 63 idle keyless
+  // watchers made Check, and reflection, answer RESOURCE_EXHAUSTED, and Kubernetes probes fail.
+  ServerProcess server({});
+  StartOrFail(server);
+  auto channel = server.Channel();
+  auto stub = health::Health::NewStub(channel);
+  constexpr int kWatchers = 200;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<health::HealthCheckResponse>>> watches;
+  int serving = 0;
+  for (int i = 0; i < kWatchers; ++i) {
+    contexts.push_back(MakeContext("", absl::Seconds(60)));
+    watches.push_back(stub->Watch(contexts.back().get(), health::HealthCheckRequest()));
+    health::HealthCheckResponse resp;
+    if (watches.back()->Read(&resp) && resp.status() == health::HealthCheckResponse::SERVING) {
+      ++serving;
+    }
+  }
+  CHECK(serving == kWatchers);
+  health::HealthCheckResponse resp;
+  const grpc::Status check = stub->Check(MakeContext().get(), health::HealthCheckRequest(), &resp);
+  INFO(check.error_message());
+  CHECK(check.ok());
+  CHECK(resp.status() == health::HealthCheckResponse::SERVING);
+
+  auto reflection_stub = reflection::ServerReflection::NewStub(channel);
+  auto ctx = MakeContext();
+  auto stream = reflection_stub->ServerReflectionInfo(ctx.get());
+  reflection::ServerReflectionRequest list;
+  list.set_list_services("");
+  REQUIRE(stream->Write(list));
+  reflection::ServerReflectionResponse listed;
+  CHECK(stream->Read(&listed));
+  CHECK(listed.list_services_response().service_size() > 0);
+  stream->WritesDone();
+  CHECK(stream->Finish().ok());
+  for (auto& context : contexts) context->TryCancel();
+  for (auto& watch : watches) watch->Finish();
+}
+
 TEST_CASE("services not implemented yet answer UNIMPLEMENTED") {
   ServerProcess server({});
   StartOrFail(server);
@@ -170,6 +212,33 @@ TEST_CASE("the metrics endpoint shows KV counters, latency and storage gauges") 
   CHECK(body.find("sochdb_storage_batches_written_total") != std::string::npos);
   CHECK(body.find("sochdb_storage_faulted 0") != std::string::npos);
   CHECK(body.find("sochdb_storage_disk_bytes") != std::string::npos);
+}
+
+// A key file for servers that listen beyond loopback (they refuse to start without one).
+std::string WriteKeyFile(const std::string& name) {
+  const std::string path = NewTempDir(name) + "/keys";
+  std::ofstream out(path);
+  out << *auth::MakeKeyEntry("sk_ops_0123456789abcdef", "ops", auth::Role::kAdmin, "ops") << "\n";
+  return path;
+}
+
+TEST_CASE("/metrics listens on loopback only unless --metrics-host opens it") {
+  // 127.0.0.2 reaches a socket bound to any address but not one bound to 127.0.0.1: it stands
+  // for "another host" without leaving the machine.
+  const std::string keys = WriteKeyFile("metrics-host");
+  ServerProcessOptions options;
+  options.metrics = true;
+  options.args = {"--host", "0.0.0.0", "--auth-keys", keys};
+  {
+    ServerProcess server(options);
+    StartOrFail(server);
+    CHECK(HttpGet(server.metrics_port(), "/metrics").has_value());
+    CHECK_FALSE(HttpGet(server.metrics_port(), "/metrics", "127.0.0.2").has_value());
+  }
+  options.args.insert(options.args.end(), {"--metrics-host", "0.0.0.0"});
+  ServerProcess open(options);
+  StartOrFail(open);
+  CHECK(HttpGet(open.metrics_port(), "/metrics", "127.0.0.2").has_value());
 }
 
 TEST_CASE("with a key file: no key, a wrong key and another tenant's key are refused") {
@@ -234,6 +303,21 @@ TEST_CASE("a second server on the same data directory is refused while the first
   CHECK(error.find("cannot open the database") != std::string::npos);
 }
 
+TEST_CASE("a second server on the same port is refused: address in use") {
+  // gRPC sets SO_REUSEPORT by default, which let a second server bind the port and take a share
+  // of the connections (and of the writes) from the first.
+  ServerProcess first({});
+  StartOrFail(first);
+  std::string output;
+  const int code = ServerProcess::RunToExit(
+      {"--port", std::to_string(first.port()), "--metrics-port", "0", "--data-dir",
+       NewTempDir("second") + "/data"},
+      &output, absl::Seconds(20));
+  INFO(output);
+  CHECK(code == 1);
+  CHECK(output.find("address in use") != std::string::npos);
+}
+
 TEST_CASE("SIGTERM during a long scan finishes the stream and exits 0; SIGINT exits 0 too") {
   ServerProcess server({});
   StartOrFail(server);
@@ -264,6 +348,63 @@ TEST_CASE("SIGTERM during a long scan finishes the stream and exits 0; SIGINT ex
 
   StartOrFail(server);
   CHECK(server.Stop(SIGINT) == 0);
+}
+
+TEST_CASE("SIGTERM is not held up by idle clients") {
+  // gRPC's shutdown waits until every connection has closed, idle ones included. A client that
+  // does not read its idle connection (an idle gRPC client kept it waiting ~4.5 s) held SIGTERM
+  // up until the GOAWAY's ping timed out: 20 s, or the grace period if shorter. Now idle
+  // connections get 1 s once no call is in flight. The bound is loose on purpose (a busy
+  // machine); the grace (60 s) is far above it, so only the idle connections can hold it.
+  ServerProcess server({{}, {"--shutdown-grace-s", "60"}});
+  StartOrFail(server);
+  REQUIRE(KvPut(server, "k", "idle").ok());  // that channel stays connected, idle
+  const int idle = OpenIdleHttp2Connection(server.port());
+  REQUIRE(idle >= 0);
+  const absl::Time stopping = absl::Now();
+  CHECK(server.Stop(SIGTERM, absl::Seconds(60)) == 0);
+  const absl::Duration took = absl::Now() - stopping;
+  INFO("SIGTERM to exit: " << absl::FormatDuration(took));
+  CHECK(took < absl::Seconds(10));
+  close(idle);
+}
+
+TEST_CASE("at SIGTERM, idle connections are closed but a call in flight keeps its grace") {
+  ServerProcess server({{}, {"--shutdown-grace-s", "60"}});
+  StartOrFail(server);
+  auto stub = v1::KvService::NewStub(server.Channel());
+  v1::KvBatchPutRequest batch;
+  batch.set_namespace_("slow");
+  for (int i = 0; i < 2000; ++i) {
+    v1::KvPutEntry* e = batch.add_entries();
+    e->set_key(absl::StrCat("key", absl::Dec(i, absl::kZeroPad6)));
+    e->set_value(std::string(1000, 'x'));
+  }
+  v1::KvBatchPutResponse batch_resp;
+  REQUIRE(stub->BatchPut(MakeContext().get(), batch, &batch_resp).ok());
+  const int idle = OpenIdleHttp2Connection(server.port());
+  REQUIRE(idle >= 0);
+
+  // A scan whose client reads one row and then waits: the call stays in flight.
+  v1::KvScanRequest scan;
+  scan.set_namespace_("slow");
+  auto ctx = MakeContext("", absl::Seconds(60));
+  auto reader = stub->Scan(ctx.get(), scan);
+  v1::KvScanResponse item;
+  REQUIRE(reader->Read(&item));
+  std::thread stopper([&] { CHECK(server.Stop(SIGTERM) == 0); });
+  // Longer than idle connections are given once no call is in flight; this one is in flight.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  int rows = 1;
+  while (reader->Read(&item)) ++rows;
+  const grpc::Status finished = reader->Finish();
+  INFO(finished.error_message());
+  CHECK(finished.ok());
+  CHECK(rows == 2000);
+  // Then the idle connection is closed and the server exits.
+  CHECK(WaitForServerClose(idle, absl::Seconds(30)));
+  stopper.join();
+  close(idle);
 }
 
 std::string ReadFileOrEmpty(const std::string& path) {
@@ -301,6 +442,47 @@ TEST_CASE("TLS: clients that trust the certificate are served; plaintext clients
 
   // A plaintext client cannot talk to the TLS port.
   CHECK(!KvPut(server, "k", "tls").ok());
+}
+
+
+TEST_CASE("TLS: a key that does not match its certificate is named as such, not \"address in use\"") {
+  const std::string dir = NewTempDir("tls-mismatch");
+  for (const std::string name : {"a", "b"}) {
+    const std::string command = absl::StrCat(
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost -keyout ", dir,
+        "/", name, ".key -out ", dir, "/", name, ".crt >", dir, "/openssl.log 2>&1");
+    REQUIRE(std::system(command.c_str()) == 0);
+  }
+  {
+    std::ofstream garbage(dir + "/garbage.pem");
+    garbage << "not a PEM file\n";
+  }
+  const std::vector<std::string> common = {"--port", "0", "--metrics-port", "0", "--data-dir",
+                                           dir + "/data"};
+  const auto run = [&](std::vector<std::string> tls, std::string* output) {
+    tls.insert(tls.begin(), common.begin(), common.end());
+    return ServerProcess::RunToExit(tls, output);
+  };
+  // Each case: the exit code, and a word its message must hold.
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--tls-cert", dir + "/a.crt", "--tls-key", dir + "/b.key"}, "does not match"},
+      {{"--tls-cert", dir + "/garbage.pem", "--tls-key", dir + "/a.key"}, "--tls-cert"},
+      {{"--tls-cert", dir + "/a.crt", "--tls-key", dir + "/garbage.pem"}, "--tls-key"},
+      {{"--tls-cert", dir + "/a.crt", "--tls-key", dir + "/a.key", "--tls-ca",
+        dir + "/garbage.pem"},
+       "--tls-ca"},
+  };
+  for (const auto& [flags, expected] : cases) {
+    std::string output;
+    const int code = run(flags, &output);
+    CAPTURE(expected, output);
+    CHECK(code == 2);
+    CHECK(output.find(expected) != std::string::npos);
+    CHECK(output.find("address in use") == std::string::npos);
+  }
+  // The matching pair still serves.
+  ServerProcess server({{}, {"--tls-cert", dir + "/a.crt", "--tls-key", dir + "/a.key"}});
+  StartOrFail(server);
 }
 
 }  // namespace

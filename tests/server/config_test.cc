@@ -126,6 +126,7 @@ TEST_CASE("the shipped config/sochdb.toml parses and states the defaults") {
   CHECK(c.threads == defaults.threads);
   CHECK(c.worker_threads == defaults.worker_threads);
   CHECK(c.metrics_port == defaults.metrics_port);
+  CHECK(c.metrics_host == defaults.metrics_host);
   CHECK(c.sync == defaults.sync);
   CHECK(c.sync_interval_ms == defaults.sync_interval_ms);
   CHECK(c.log_level == defaults.log_level);
@@ -135,6 +136,8 @@ TEST_CASE("the shipped config/sochdb.toml parses and states the defaults") {
   CHECK(c.allow_insecure_remote == defaults.allow_insecure_remote);
   CHECK(c.shutdown_grace_s == defaults.shutdown_grace_s);
   CHECK(c.max_call_s == defaults.max_call_s);
+  CHECK(c.max_connections == defaults.max_connections);
+  CHECK(c.max_connection_idle_s == defaults.max_connection_idle_s);
   CHECK(c.ttl_purge_interval_ms == defaults.ttl_purge_interval_ms);
 }
 

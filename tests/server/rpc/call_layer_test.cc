@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -479,55 +480,123 @@ TEST_CASE("shutdown with a backlog on the worker pool answers every call and doe
   CHECK(answered == 4);
 }
 
-TEST_CASE("health watchers past the sync-thread cap are refused; other calls keep working") {
-  // Watch holds one of gRPC's synchronous threads per watcher. Past max_sync_threads new
-  // synchronous calls get RESOURCE_EXHAUSTED instead of a thread each; the sochdb services,
-  // served from the completion queues, do not depend on those threads.
+// Opens a Watch and reads its first answer; nullptr (with the final status in `*refused`) when
+// the server ends it instead.
+struct OpenWatch {
+  std::unique_ptr<grpc::ClientContext> context;
+  std::unique_ptr<grpc::ClientReader<grpc::health::v1::HealthCheckResponse>> reader;
+};
+std::optional<OpenWatch> Watch(grpc::health::v1::Health::Stub& stub, grpc::Status* refused) {
+  namespace health = grpc::health::v1;
+  OpenWatch watch{Context("", 30000), nullptr};
+  watch.reader = stub.Watch(watch.context.get(), health::HealthCheckRequest());
+  health::HealthCheckResponse resp;
+  if (watch.reader->Read(&resp)) {
+    CHECK(resp.status() == health::HealthCheckResponse::SERVING);
+    return watch;
+  }
+  *refused = watch.reader->Finish();
+  return std::nullopt;
+}
+
+TEST_CASE("health watches hold no thread: past their bound they are refused, Check always answers") {
+  // Watch once held one of gRPC's synchronous threads per watcher, so a few idle watchers made
+  // Check answer RESOURCE_EXHAUSTED. Now watchers wait on the completion queues: more of them
+  // than synchronous threads are served, the bound is max_health_watches, and Check answers
+  // past it.
   namespace health = grpc::health::v1;
   GrpcServerOptions options;
   options.max_sync_threads = 4;
+  options.max_health_watches = 12;
   Harness h(nullptr, options);
   auto stub = health::Health::NewStub(h.channel);
-  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
-  std::vector<std::unique_ptr<grpc::ClientReader<health::HealthCheckResponse>>> watches;
+  std::vector<OpenWatch> watches;
   grpc::Status refused;
-  for (int i = 0; i < 32 && refused.ok(); ++i) {
-    auto context = std::make_unique<grpc::ClientContext>();
-    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    auto watch = stub->Watch(context.get(), health::HealthCheckRequest());
-    health::HealthCheckResponse resp;
-    if (watch->Read(&resp)) {
-      CHECK(resp.status() == health::HealthCheckResponse::SERVING);
-      contexts.push_back(std::move(context));
-      watches.push_back(std::move(watch));
-    } else {
-      refused = watch->Finish();
-    }
+  for (int i = 0; i < 20 && refused.ok(); ++i) {
+    std::optional<OpenWatch> watch = Watch(*stub, &refused);
+    if (watch.has_value()) watches.push_back(std::move(*watch));
   }
   INFO(watches.size() << " watches held; then " << refused.error_message());
+  CHECK(watches.size() == 12);
   CHECK(refused.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
-  CHECK(watches.size() >= 1);
-  CHECK(watches.size() < 4);
+  CHECK(refused.error_message().find("the limit is 12") != std::string::npos);
 
-  EchoRequest req;
-  req.set_text("still here");
+  grpc::ClientContext check_context;
+  health::HealthCheckResponse answer;
+  REQUIRE(stub->Check(&check_context, health::HealthCheckRequest(), &answer).ok());
+  CHECK(answer.status() == health::HealthCheckResponse::SERVING);
   EchoResponse resp;
-  grpc::ClientContext echo_context;
-  REQUIRE(h.stub->Echo(&echo_context, req, &resp).ok());
-  CHECK(resp.text() == "default:still here");
+  REQUIRE(h.stub->Echo(Context().get(), Request("ns", "still here"), &resp).ok());
 
-  // Watchers that leave give their threads back (a Watch notices within its poll interval).
-  for (auto& context : contexts) context->TryCancel();
-  for (auto& watch : watches) watch->Finish();
-  grpc::Status check;
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    grpc::ClientContext context;
-    health::HealthCheckResponse answer;
-    check = stub->Check(&context, health::HealthCheckRequest(), &answer);
-    if (check.ok()) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // Watchers that leave free their places.
+  for (auto& watch : watches) watch.context->TryCancel();
+  for (auto& watch : watches) watch.reader->Finish();
+  std::optional<OpenWatch> again;
+  for (int attempt = 0; attempt < 100 && !again.has_value(); ++attempt) {
+    again = Watch(*stub, &refused);
+    if (!again.has_value()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  CHECK(check.ok());
+  CHECK(again.has_value());
+  if (again.has_value()) again->context->TryCancel();
+}
+
+TEST_CASE("watchers are told NOT_SERVING at shutdown and let go; unknown services are reported") {
+  namespace health = grpc::health::v1;
+  Harness h;
+  auto stub = health::Health::NewStub(h.channel);
+  grpc::Status refused;
+  std::vector<OpenWatch> watches;
+  for (int i = 0; i < 3; ++i) {
+    std::optional<OpenWatch> watch = Watch(*stub, &refused);
+    REQUIRE(watch.has_value());
+    watches.push_back(std::move(*watch));
+  }
+  health::HealthCheckRequest unknown;
+  unknown.set_service("no.such.Service");
+  auto unknown_context = Context("", 30000);
+  auto unknown_watch = stub->Watch(unknown_context.get(), unknown);
+  health::HealthCheckResponse resp;
+  REQUIRE(unknown_watch->Read(&resp));
+  CHECK(resp.status() == health::HealthCheckResponse::SERVICE_UNKNOWN);
+  grpc::ClientContext check_context;
+  CHECK(stub->Check(&check_context, unknown, &resp).error_code() == grpc::StatusCode::NOT_FOUND);
+
+  std::thread stopper([&] { h.server->Shutdown(absl::Seconds(30)); });
+  for (auto& watch : watches) {
+    REQUIRE(watch.reader->Read(&resp));
+    CHECK(resp.status() == health::HealthCheckResponse::NOT_SERVING);
+    CHECK_FALSE(watch.reader->Read(&resp));
+    CHECK(watch.reader->Finish().error_code() == grpc::StatusCode::UNAVAILABLE);
+  }
+  CHECK_FALSE(unknown_watch->Read(&resp));
+  CHECK(unknown_watch->Finish().error_code() == grpc::StatusCode::UNAVAILABLE);
+  stopper.join();
+}
+
+TEST_CASE("connections past max_connections are closed at accept; a freed place is reused") {
+  GrpcServerOptions options;
+  options.max_connections = 2;
+  Harness h(nullptr, options);  // its channel is the first connection
+  const auto own_channel = [&h] {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own
+    return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", h.server->port()),
+                                     grpc::InsecureChannelCredentials(), args);
+  };
+  EchoResponse resp;
+  REQUIRE(h.stub->Echo(Context().get(), Request("ns", "one"), &resp).ok());
+  auto second = own_channel();
+  REQUIRE(EchoService::NewStub(second)->Echo(Context().get(), Request("ns", "two"), &resp).ok());
+  const grpc::Status third =
+      EchoService::NewStub(own_channel())->Echo(Context().get(), Request("ns", "three"), &resp);
+  CHECK(third.error_code() == grpc::StatusCode::UNAVAILABLE);
+  CHECK(h.MetricsShow("sochdb_grpc_connections_refused_total 1"));
+
+  second.reset();  // its connection closes; the listener finds the place free at the next accept
+  auto fourth = EchoService::NewStub(own_channel());
+  auto ctx = Context();
+  ctx->set_wait_for_ready(true);  // the first attempts may come before gRPC closed its socket
+  CHECK(fourth->Echo(ctx.get(), Request("ns", "four"), &resp).ok());
 }
 
 }  // namespace
