@@ -56,7 +56,7 @@ run_tests() {
   passed=$(grep -cE '^//[^ ]+ +(\(cached\) )?PASSED' "$log" || true)
   failed=$(grep -cE '^//[^ ]+ +(\(cached\) )?(FAILED|TIMEOUT|NO STATUS|FLAKY|INCOMPLETE|REMOTE FAILURE|FAILED TO BUILD)' "$log" || true)
   rm -f "$log"
-  # Every test target must be in one of the root suites (//:unit, //:integration, //:e2e).
+  # Every test target must be in one of the root suites (//:unit, //:integration, //:e2e, //:reliability).
   local unlisted
   unlisted=$(bazel query "${BAZEL_FLAGS[@]}" 'tests(//tests/...) except tests(//:all)' 2>/dev/null)
   if [ -n "$unlisted" ]; then
