@@ -422,9 +422,12 @@ void KvStore::CommitGroup(absl::Span<LaneEntry* const> group) {
       }
     }
   }
-  const absl::Status written = batch.Count() > 0 ? store_->Write(&batch) : absl::OkStatus();
+  // Even an empty batch goes to the store: in the fault state it is refused, so that a Delete of
+  // an absent key is not answered OK either (a Put that failed before it may still reach the
+  // disk, and be found after a restart).
+  const absl::Status written = store_->Write(&batch);
   // One batch: every write of the group is committed, or none is. A write that changed nothing
-  // (a Delete of an absent key) still fails with it: it read what the group's earlier writes left.
+  // (a Delete of an absent key) fails with it too: it read what the group's earlier writes left.
   if (written.ok()) return;
   for (LaneEntry* entry : group) {
     KeyWrite& write = *static_cast<KeyWrite*>(entry);

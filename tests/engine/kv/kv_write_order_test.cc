@@ -1,7 +1,8 @@
 // Tests for the order of KvStore's writes of one key (write_lanes.h): writes queued behind a
 // synced write are committed together as one store write, in arrival order, with the TTL index
 // holding exactly the entry of the value that won; a BatchPut queued among them goes between; a
-// failed group write acknowledges none of its writes. Deterministic: the first write is held
+// failed group write acknowledges none of its writes, and in the fault state even a write with
+// nothing to write is refused. Deterministic: the first write is held
 // inside its log append (a FaultInjectionEnv hook), and each later writer is started only once
 // the one before it has queued (KvStore::queued_writes), so the arrival order is known.
 #include <atomic>
@@ -188,6 +189,19 @@ TEST_CASE("a failed group write acknowledges none of its writes", "[kv][order]")
   }
   CHECK(f.Get("hot") == "first");
   CHECK(f.kv->Put("ns", "hot", "later", 0).code() == absl::StatusCode::kUnavailable);
+}
+
+// A Put that failed may still reach the disk (its record was appended before the sync failed)
+// and be found after a restart; a Delete answered OK ("nothing to delete") after it would then
+// be contradicted. In the fault state every write is refused, even one with nothing to write.
+TEST_CASE("in the fault state a Delete of an absent key is refused too", "[kv][order]") {
+  HeldWriteFixture f;
+  f.env.FailSyncsAfter(0, FaultInjectionEnv::Persistence::kTransient);
+  CHECK(f.kv->Put("ns", "k", "v", 0).code() == absl::StatusCode::kUnavailable);
+  REQUIRE(f.store->faulted());
+  absl::StatusOr<bool> deleted = f.kv->Delete("ns", "k");
+  CHECK(deleted.status().code() == absl::StatusCode::kUnavailable);
+  CHECK(f.kv->Delete("ns", "never-written").status().code() == absl::StatusCode::kUnavailable);
 }
 
 }  // namespace
