@@ -18,8 +18,7 @@ constexpr size_t kPurgeBatch = 1000;
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
   const std::filesystem::path store_dir = std::filesystem::path(options.data_dir) / "store";
   if (absl::Status created = options.file_system->CreateDirs(store_dir.string()); !created.ok()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot create data directory: ", created.message()));
+    return absl::FailedPreconditionError(created.message());
   }
   SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<storage::Store> store,
                           storage::Store::Open(store_dir.string(), options.store));

@@ -43,8 +43,7 @@ CollectionStore::CollectionStore(storage::Store* store, CollectionStoreOptions o
 absl::StatusOr<std::unique_ptr<CollectionStore>> CollectionStore::Open(
     storage::Store* store, CollectionStoreOptions options) {
   if (absl::Status created = options.file_system->CreateDirs(options.snapshot_dir); !created.ok()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot create snapshot directory: ", created.message()));
+    return absl::FailedPreconditionError(created.message());
   }
   std::unique_ptr<CollectionStore> collections(new CollectionStore(store, std::move(options)));
   SOCHDB_RETURN_IF_ERROR(collections->LoadAll());

@@ -139,8 +139,7 @@ VectorIndexStore::VectorIndexStore(storage::Store* store, VectorIndexStoreOption
 absl::StatusOr<std::unique_ptr<VectorIndexStore>> VectorIndexStore::Open(
     storage::Store* store, VectorIndexStoreOptions options) {
   if (absl::Status created = options.file_system->CreateDirs(options.snapshot_dir); !created.ok()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot create snapshot directory: ", created.message()));
+    return absl::FailedPreconditionError(created.message());
   }
   std::unique_ptr<VectorIndexStore> indexes(new VectorIndexStore(store, std::move(options)));
   SOCHDB_RETURN_IF_ERROR(indexes->LoadAll());
