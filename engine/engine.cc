@@ -1,7 +1,6 @@
 #include "engine/engine.h"
 
 #include <filesystem>
-#include <system_error>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -17,17 +16,15 @@ constexpr size_t kPurgeBatch = 1000;
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
-  std::error_code error;
   const std::filesystem::path store_dir = std::filesystem::path(options.data_dir) / "store";
-  std::filesystem::create_directories(store_dir, error);
-  if (error) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cannot create data directory ", store_dir.string(), ": ", error.message()));
+  if (absl::Status created = options.file_system->CreateDirs(store_dir.string()); !created.ok()) {
+    return absl::FailedPreconditionError(created.message());
   }
   SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<storage::Store> store,
                           storage::Store::Open(store_dir.string(), options.store));
   vector::VectorIndexStoreOptions vector_options;
   vector_options.snapshot_dir = (std::filesystem::path(options.data_dir) / "vectors").string();
+  vector_options.file_system = options.file_system;
   vector_options.maintenance_interval = options.vector_maintenance_interval;
   vector_options.snapshot_every_changes = options.vector_snapshot_every_changes;
   vector_options.clock = options.clock;
@@ -35,6 +32,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& option
                           vector::VectorIndexStore::Open(store.get(), vector_options));
   collection::CollectionStoreOptions collection_options;
   collection_options.snapshot_dir = vector_options.snapshot_dir;
+  collection_options.file_system = options.file_system;
   collection_options.maintenance_interval = options.vector_maintenance_interval;
   collection_options.snapshot_every_changes = options.vector_snapshot_every_changes;
   collection_options.clock = options.clock;

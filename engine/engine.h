@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "engine/collection/collection_store.h"
 #include "engine/common/clock.h"
+#include "engine/common/file_system.h"
 #include "engine/kv/kv_store.h"
 #include "engine/storage/store.h"
 #include "engine/vector/vector_index_store.h"
@@ -28,6 +29,10 @@ namespace sochdb {
 
 struct EngineOptions {
   std::string data_dir = "./data";  // created (with parents) when missing
+  // The store's files go through store.env (a leveldb::Env); everything else the engine keeps
+  // under data_dir (the data directory itself, vector snapshots) through this. Not owned; must
+  // outlive the Engine. Tests pass one that injects faults or simulates a power cut.
+  FileSystem* file_system = FileSystem::Default();
   storage::StoreOptions store;
   kv::KvLimits kv_limits;
   // How often expired KV records are purged (they are invisible from the moment they expire).

@@ -3,10 +3,8 @@
 // maintenance. Documents are in collection_documents.cc, search in collection_search.cc.
 #include "engine/collection/collection_store.h"
 
-#include <filesystem>
 #include <random>
 #include <set>
-#include <system_error>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
@@ -44,11 +42,8 @@ CollectionStore::CollectionStore(storage::Store* store, CollectionStoreOptions o
 
 absl::StatusOr<std::unique_ptr<CollectionStore>> CollectionStore::Open(
     storage::Store* store, CollectionStoreOptions options) {
-  std::error_code error;
-  std::filesystem::create_directories(options.snapshot_dir, error);
-  if (error) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cannot create snapshot directory ", options.snapshot_dir, ": ", error.message()));
+  if (absl::Status created = options.file_system->CreateDirs(options.snapshot_dir); !created.ok()) {
+    return absl::FailedPreconditionError(created.message());
   }
   std::unique_ptr<CollectionStore> collections(new CollectionStore(store, std::move(options)));
   SOCHDB_RETURN_IF_ERROR(collections->LoadAll());
@@ -83,6 +78,7 @@ absl::Status CollectionStore::OpenCollection(Collection& c) const {
   space.scope = internal::VectorScope(d.ns, d.name, d.incarnation);
   space.spec = d.spec;
   space.snapshot_path = SnapshotPath(d.incarnation);
+  space.file_system = options_.file_system;
   space.snapshot_every_changes = options_.snapshot_every_changes;
   SOCHDB_ASSIGN_OR_RETURN(c.space, vector::VectorSpace::Open(store_, std::move(space)));
   if (d.hybrid) {
@@ -210,9 +206,10 @@ void CollectionStore::RemoveStraySnapshots(
     const std::map<std::string, std::shared_ptr<Collection>>& by_prefix) const {
   std::vector<std::string> live;
   for (const auto& [prefix, c] : by_prefix) live.push_back(SnapshotPath(c->definition.incarnation));
-  for (const std::string& path : StraySnapshotFiles(options_.snapshot_dir, "col-", live)) {
+  for (const std::string& path :
+       StraySnapshotFiles(options_.file_system, options_.snapshot_dir, "col-", live)) {
     spdlog::warn("removing {}: the snapshot of a dropped collection, or one cut short", path);
-    absl::Status s = RemoveFile(path);
+    absl::Status s = options_.file_system->RemoveFile(path);
     if (!s.ok()) spdlog::warn("cannot remove {}: {}", path, s.ToString());
   }
 }
@@ -236,7 +233,8 @@ absl::Status CollectionStore::DeletePrefix(const std::string& prefix) const {
 absl::Status CollectionStore::DropData(const std::string& ns, const std::string& name,
                                        uint64_t incarnation) const {
   SOCHDB_RETURN_IF_ERROR(vector::VectorSpace::DropScope(
-      store_, internal::VectorScope(ns, name, incarnation), SnapshotPath(incarnation)));
+      store_, internal::VectorScope(ns, name, incarnation), options_.file_system,
+      SnapshotPath(incarnation)));
   SOCHDB_RETURN_IF_ERROR(
       text::Bm25Index::DropAll(store_, internal::PostingScope(ns, name, incarnation)));
   return DeletePrefix(internal::DocumentPrefix(ns, name, incarnation));

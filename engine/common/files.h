@@ -1,6 +1,7 @@
 // Helpers for the engine's own files (index snapshots): an atomic, durable replace written in
-// pieces, a read-only mapping, checksums. LevelDB's files go through its Env in engine/storage;
-// these do not.
+// pieces, the start-up sweep of snapshot files nothing names, checksums. Every file operation
+// goes through a FileSystem (file_system.h), so that tests reach these with faults and power
+// cuts; LevelDB's files go through its Env in engine/storage.
 #ifndef SOCHDB_ENGINE_COMMON_FILES_H_
 #define SOCHDB_ENGINE_COMMON_FILES_H_
 
@@ -13,17 +14,20 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "engine/common/byte_sink.h"
+#include "engine/common/file_system.h"
 
 namespace sochdb {
 
-// Writes a file that replaces `path` so that a crash leaves either the old file or the new one,
-// never a mix: the bytes go to `path`.tmp as they are appended; Commit fsyncs it, renames it over
-// `path` and fsyncs the directory. The first failure is latched (later appends are dropped) and
-// returned by Commit as UNAVAILABLE with the system error. Destroyed without a successful
-// Commit, the writer removes the temporary file and `path` is untouched.
+// Writes a file that replaces `path` so that a crash or a power cut leaves either the old file or
+// the new one, never a mix: the bytes go to `path`.tmp as they are appended; Commit fsyncs it,
+// renames it over `path` and fsyncs the directory. The first failure is latched (later appends
+// are dropped) and returned by Commit as UNAVAILABLE with the system error. Destroyed without a
+// successful Commit, the writer removes the temporary file and `path` is untouched.
 class AtomicFileWriter final : public ByteSink {
  public:
-  static absl::StatusOr<std::unique_ptr<AtomicFileWriter>> Create(const std::string& path);
+  // `files` is not owned and must outlive the writer.
+  static absl::StatusOr<std::unique_ptr<AtomicFileWriter>> Create(FileSystem* files,
+                                                                  const std::string& path);
   ~AtomicFileWriter() override;
   AtomicFileWriter(const AtomicFileWriter&) = delete;
   AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
@@ -39,12 +43,14 @@ class AtomicFileWriter final : public ByteSink {
   absl::Status Commit();
 
  private:
-  AtomicFileWriter(std::string path, std::string temp, int fd);
+  AtomicFileWriter(FileSystem* files, std::string path, std::string temp,
+                   std::unique_ptr<WritableFile> file);
   void Flush();
 
+  FileSystem* const files_;
   const std::string path_;
   const std::string temp_;
-  int fd_;
+  std::unique_ptr<WritableFile> file_;  // null once committed
   absl::Status status_;
   uint32_t crc_ = 0;
   uint64_t size_ = 0;
@@ -53,36 +59,14 @@ class AtomicFileWriter final : public ByteSink {
 };
 
 // Replaces `path` with `data` (one AtomicFileWriter).
-absl::Status WriteFileAtomically(const std::string& path, std::string_view data);
-
-// A file mapped read-only into memory: its bytes without a copy into the heap (the pages stay
-// the kernel's page cache, which can drop them under memory pressure). Meant for files that are
-// replaced by rename, never rewritten in place: truncating a mapped file makes reading the lost
-// part fault.
-class MappedFile {
- public:
-  // NOT_FOUND when `path` does not exist; UNAVAILABLE on other errors.
-  static absl::StatusOr<std::unique_ptr<MappedFile>> Open(const std::string& path);
-  ~MappedFile();
-  MappedFile(const MappedFile&) = delete;
-  MappedFile& operator=(const MappedFile&) = delete;
-
-  std::string_view bytes() const { return {static_cast<const char*>(data_), size_}; }
-
- private:
-  MappedFile(void* data, size_t size) : data_(data), size_(size) {}
-  void* data_;  // null for an empty file
-  size_t size_;
-};
-
-// Removes `path`; OK when it did not exist.
-absl::Status RemoveFile(const std::string& path);
+absl::Status WriteFileAtomically(FileSystem* files, const std::string& path, std::string_view data);
 
 // The paths (dir + "/" + name) of the files in `dir` named `prefix` + 16 hex digits + ".snap"
 // that `keep` does not contain: snapshot files a drop left behind when it stopped part-way;
 // and every such name + ".tmp": a snapshot a crash cut short (call it only when no snapshot
-// is being written, i.e. at start-up). An unreadable directory yields what could be listed.
-std::vector<std::string> StraySnapshotFiles(const std::string& dir, std::string_view prefix,
+// is being written, i.e. at start-up). An unreadable directory yields nothing.
+std::vector<std::string> StraySnapshotFiles(FileSystem* files, const std::string& dir,
+                                            std::string_view prefix,
                                             const std::vector<std::string>& keep);
 
 // CRC-32 (zlib's polynomial) of `data`, for checksums of files we write. `crc` continues an

@@ -6,21 +6,20 @@
 // expiry has an index entry kKvExpiry/U64(expiry)/Name(ns)/Raw(key) written in the same batch.
 // Put, BatchPut and Delete read the record they replace and delete its index entry in that same
 // batch, so the index holds one entry per expiring key; the purger still drops any entry that no
-// record matches (one left by an older build, or pointing at a damaged record). Writers of a key
-// and the purger's read-check-delete of that key hold the key's stripe lock, which is what makes
-// "a key rewritten during a purge is never deleted" and "the index entry removed is the one the
-// replaced record named" true.
+// record matches (one left by an older build, or pointing at a damaged record). Every write of a
+// key, and the purger's read-check-delete of it, is ordered by the key's lane (write_lanes.h):
+// one group or claim at a time reads and replaces a lane's records. That is what makes "a key
+// rewritten during a purge is never deleted" and "the index entry removed is the one the replaced
+// record named" true; within a group, the record a write replaces is the one the write before it
+// in the group left.
 #include "engine/kv/kv_store.h"
 
 #include <algorithm>
-#include <functional>
 #include <limits>
-#include <mutex>
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/hash/hash.h"
 #include "absl/strings/str_format.h"
 #include "engine/common/status_macros.h"
 #include "engine/storage/keys.h"
@@ -35,7 +34,7 @@ using storage::KeyReader;
 constexpr uint8_t kHasExpiryFlag = 0x01;
 constexpr size_t kExpiryBytes = 8;
 // Index entries examined (and deletions batched) per purge round; bounds both the WriteBatch
-// and how long the purger holds stripe locks.
+// and how long the purger holds lanes.
 constexpr size_t kPurgeChunkEntries = 1000;
 constexpr uint64_t kSecondsPerYear = 365ull * 24 * 60 * 60;
 
@@ -119,23 +118,60 @@ std::optional<uint64_t> ExpiryFor(int64_t now_ms, uint64_t ttl_seconds) {
   return ExpiryMillis(now_ms, ttl_seconds);
 }
 
-// Adds the record (and its index entry when it expires) for one Put to `batch`.
-void AddPut(std::string_view ns, std::string_view key, std::string_view value,
-            std::optional<uint64_t> expiry_ms, storage::WriteBatch* batch) {
-  batch->Put(DataKey(ns, key), EncodeRecord(value, expiry_ms));
-  if (expiry_ms.has_value()) batch->Put(ExpiryKey(*expiry_ms, ns, key), "");
+// What a key's stored record is at some point of a batch being built: first the store's, then
+// what each change to the key before that point left. Its expiry names the index entry the
+// record owns, which the next change of the key deletes.
+struct KeyState {
+  bool exists = false;
+  absl::Status damage;                // a record that cannot be decoded (exists is true)
+  std::optional<uint64_t> expiry_ms;  // the record's expiry; nullopt: never, or damaged
+};
+
+// The state of the record stored for `key`. The caller holds the key's lane.
+absl::StatusOr<KeyState> ReadKeyState(const storage::Store& store, std::string_view ns,
+                                      std::string_view key) {
+  SOCHDB_ASSIGN_OR_RETURN(const std::optional<std::string> stored, store.Get(DataKey(ns, key)));
+  KeyState state;
+  if (!stored.has_value()) return state;
+  state.exists = true;
+  const absl::StatusOr<ValueRecord> record = DecodeRecord(*stored);
+  if (!record.ok()) {
+    state.damage = record.status();
+  } else if (record->has_expiry) {
+    state.expiry_ms = record->expiry_ms;
+  }
+  return state;
 }
 
-// The expiry of the record now stored for `key`, i.e. the index entry that record owns; nullopt
-// when there is no record, it never expires, or it cannot be decoded (a damaged record's entry,
-// if any, is left for the purger). The caller holds the key's stripe.
-absl::StatusOr<std::optional<uint64_t>> StoredExpiry(const storage::Store& store,
-                                                     std::string_view ns, std::string_view key) {
-  SOCHDB_ASSIGN_OR_RETURN(const std::optional<std::string> stored, store.Get(DataKey(ns, key)));
-  if (!stored.has_value()) return std::nullopt;
-  const absl::StatusOr<ValueRecord> record = DecodeRecord(*stored);
-  if (!record.ok() || !record->has_expiry) return std::nullopt;
-  return record->expiry_ms;
+// Adds to `batch` a Put of `record` (encoded with `expiry_ms`) replacing the record `*state`
+// describes, and advances `*state`. A damaged record's index entry, if any, is left for the
+// purger.
+void AddPutAt(std::string_view ns, std::string_view key, std::string_view record,
+              std::optional<uint64_t> expiry_ms, KeyState* state, storage::WriteBatch* batch) {
+  // Distinct from the new entry, so deleting it cannot undo the new entry's Put.
+  if (state->expiry_ms.has_value() && state->expiry_ms != expiry_ms) {
+    batch->Delete(ExpiryKey(*state->expiry_ms, ns, key));
+  }
+  batch->Put(DataKey(ns, key), record);
+  if (expiry_ms.has_value()) batch->Put(ExpiryKey(*expiry_ms, ns, key), "");
+  *state = KeyState{true, absl::OkStatus(), expiry_ms};
+}
+
+// Adds to `batch` the deletion of the record `*state` describes (nothing when there is none) and
+// advances `*state`. Returns whether that record was live at `now_ms`; DATA_LOSS (and nothing
+// added) for a damaged one.
+absl::StatusOr<bool> AddDeleteAt(std::string_view ns, std::string_view key, int64_t now_ms,
+                                 KeyState* state, storage::WriteBatch* batch) {
+  if (!state->exists) return false;
+  SOCHDB_RETURN_IF_ERROR(state->damage);
+  batch->Delete(DataKey(ns, key));
+  // The record names its own index entry; dropping it now saves the purger a visit.
+  if (state->expiry_ms.has_value()) batch->Delete(ExpiryKey(*state->expiry_ms, ns, key));
+  ValueRecord record;
+  record.has_expiry = state->expiry_ms.has_value();
+  record.expiry_ms = state->expiry_ms.value_or(0);
+  *state = KeyState{};
+  return IsLive(record, now_ms);
 }
 
 absl::Status TooLarge(std::string_view field, size_t size, size_t limit) {
@@ -169,25 +205,6 @@ absl::Status ValidateTtl(uint64_t ttl_seconds, std::string_view field, const KvL
   return absl::InvalidArgumentError(absl::StrFormat("%s is %d; the limit is %d%s", field,
                                                     ttl_seconds, limits.max_ttl_seconds, in_years));
 }
-
-// Locks a set of stripes, each once, in ascending address order: the stripes live in one array,
-// so every multi-stripe locker agrees on the order and none can deadlock another.
-class OrderedStripeLocks {
- public:
-  explicit OrderedStripeLocks(std::vector<std::mutex*> stripes) : stripes_(std::move(stripes)) {
-    std::sort(stripes_.begin(), stripes_.end(), std::less<std::mutex*>());
-    stripes_.erase(std::unique(stripes_.begin(), stripes_.end()), stripes_.end());
-    for (std::mutex* stripe : stripes_) stripe->lock();
-  }
-  ~OrderedStripeLocks() {
-    for (auto it = stripes_.rbegin(); it != stripes_.rend(); ++it) (*it)->unlock();
-  }
-  OrderedStripeLocks(const OrderedStripeLocks&) = delete;
-  OrderedStripeLocks& operator=(const OrderedStripeLocks&) = delete;
-
- private:
-  std::vector<std::mutex*> stripes_;
-};
 
 class NamespaceScanCursor final : public KvScanCursor {
  public:
@@ -270,7 +287,7 @@ absl::Status CollectDueEntries(storage::Iterator& iterator, std::string_view ind
   return iterator.status();
 }
 
-// Adds the deletions for `due` to `batch`; the caller holds the stripes of all their keys.
+// Adds the deletions for `due` to `batch`; the caller holds the lanes of all their keys.
 // Returns the number of records deleted.
 absl::StatusOr<size_t> AddPurgeDeletions(const storage::Store& store,
                                          const std::vector<DueEntry>& due,
@@ -295,14 +312,22 @@ absl::StatusOr<size_t> AddPurgeDeletions(const storage::Store& store,
 
 }  // namespace
 
+struct KvStore::KeyWrite : LaneEntry {
+  enum class Kind { kPut, kDelete };
+  Kind kind = Kind::kPut;
+  // The caller's; they outlive the write, which ends before the caller returns.
+  std::string_view ns;
+  std::string_view key;
+  // kPut: the encoded record and its expiry.
+  std::string record;
+  std::optional<uint64_t> expiry_ms;
+  // Results, filled by the group's leader.
+  absl::Status status;
+  bool was_live = false;  // kDelete: a live record was removed
+};
+
 KvStore::KvStore(storage::Store* store, const Clock* clock, KvLimits limits)
     : store_(store), clock_(clock), limits_(limits) {}
-
-std::mutex& KvStore::StripeFor(std::string_view ns, std::string_view key) const {
-  const size_t hash = absl::HashOf(absl::string_view(ns.data(), ns.size()),
-                                   absl::string_view(key.data(), key.size()));
-  return stripes_[hash % kLockStripes];
-}
 
 absl::Status KvStore::ValidateNamespace(std::string_view ns) const {
   if (ns.size() > limits_.max_namespace_bytes) {
@@ -337,36 +362,77 @@ absl::Status KvStore::Put(std::string_view ns, std::string_view key, std::string
   SOCHDB_RETURN_IF_ERROR(ValidateKey(key));
   SOCHDB_RETURN_IF_ERROR(ValidateValue(value, "value", limits_));
   SOCHDB_RETURN_IF_ERROR(ValidateTtl(ttl_seconds, "ttl_seconds", limits_));
-  // The record is encoded before taking the stripe: only the read of the record being replaced
-  // and the commit need it.
-  const std::optional<uint64_t> expiry_ms = ExpiryFor(clock_->NowMillis(), ttl_seconds);
-  storage::WriteBatch batch;
-  AddPut(ns, key, value, expiry_ms, &batch);
-  std::lock_guard<std::mutex> lock(StripeFor(ns, key));
-  SOCHDB_ASSIGN_OR_RETURN(const std::optional<uint64_t> old_expiry_ms,
-                          StoredExpiry(*store_, ns, key));
-  // Distinct from the new entry, so deleting it after the batch's Put cannot undo that Put.
-  if (old_expiry_ms.has_value() && old_expiry_ms != expiry_ms) {
-    batch.Delete(ExpiryKey(*old_expiry_ms, ns, key));
-  }
-  return store_->Write(&batch);
+  // The record is encoded before queueing: the lane's leader only copies it into the batch.
+  KeyWrite write;
+  write.kind = KeyWrite::Kind::kPut;
+  write.ns = ns;
+  write.key = key;
+  write.expiry_ms = ExpiryFor(clock_->NowMillis(), ttl_seconds);
+  write.record = EncodeRecord(value, write.expiry_ms);
+  SubmitKeyWrite(&write);
+  return write.status;
 }
 
 absl::StatusOr<bool> KvStore::Delete(std::string_view ns, std::string_view key) {
   SOCHDB_RETURN_IF_ERROR(ValidateNamespace(ns));
   SOCHDB_RETURN_IF_ERROR(ValidateKey(key));
-  const std::string data_key = DataKey(ns, key);
-  std::lock_guard<std::mutex> lock(StripeFor(ns, key));
-  SOCHDB_ASSIGN_OR_RETURN(const std::optional<std::string> stored, store_->Get(data_key));
-  if (!stored.has_value()) return false;
-  SOCHDB_ASSIGN_OR_RETURN(const ValueRecord record, DecodeRecord(*stored));
-  const bool was_live = IsLive(record, clock_->NowMillis());
+  KeyWrite write;
+  write.kind = KeyWrite::Kind::kDelete;
+  write.ns = ns;
+  write.key = key;
+  SubmitKeyWrite(&write);
+  SOCHDB_RETURN_IF_ERROR(write.status);
+  return write.was_live;
+}
+
+void KvStore::SubmitKeyWrite(KeyWrite* write) {
+  write->bytes = write->ns.size() + write->key.size() + write->record.size();
+  lanes_.Submit(WriteLanes::LaneOf(write->ns, write->key), write,
+                [this](absl::Span<LaneEntry* const> group) { CommitGroup(group); });
+}
+
+void KvStore::CommitGroup(absl::Span<LaneEntry* const> group) {
+  // What each key's stored record is at this point of the group: first the store's, then what
+  // each write before it in the group left.
+  absl::flat_hash_map<std::pair<absl::string_view, absl::string_view>, KeyState> states;
+  const int64_t now_ms = clock_->NowMillis();
   storage::WriteBatch batch;
-  batch.Delete(data_key);
-  // The record names its own index entry; dropping it now saves the purger a visit.
-  if (record.has_expiry) batch.Delete(ExpiryKey(record.expiry_ms, ns, key));
-  SOCHDB_RETURN_IF_ERROR(store_->Write(&batch));
-  return was_live;
+  for (LaneEntry* entry : group) {
+    KeyWrite& write = *static_cast<KeyWrite*>(entry);
+    const std::pair<absl::string_view, absl::string_view> name(
+        absl::string_view(write.ns.data(), write.ns.size()),
+        absl::string_view(write.key.data(), write.key.size()));
+    auto it = states.find(name);
+    if (it == states.end()) {
+      absl::StatusOr<KeyState> stored = ReadKeyState(*store_, write.ns, write.key);
+      if (!stored.ok()) {
+        write.status = stored.status();  // nothing of it goes into the batch
+        continue;
+      }
+      it = states.emplace(name, *stored).first;
+    }
+    if (write.kind == KeyWrite::Kind::kPut) {
+      AddPutAt(write.ns, write.key, write.record, write.expiry_ms, &it->second, &batch);
+    } else {
+      absl::StatusOr<bool> was_live = AddDeleteAt(write.ns, write.key, now_ms, &it->second, &batch);
+      if (was_live.ok()) {
+        write.was_live = *was_live;
+      } else {
+        write.status = was_live.status();
+      }
+    }
+  }
+  // Even an empty batch goes to the store: in the fault state it is refused, so that a Delete of
+  // an absent key is not answered OK either (a Put that failed before it may still reach the
+  // disk, and be found after a restart).
+  const absl::Status written = store_->Write(&batch);
+  // One batch: every write of the group is committed, or none is. A write that changed nothing
+  // (a Delete of an absent key) fails with it too: it read what the group's earlier writes left.
+  if (written.ok()) return;
+  for (LaneEntry* entry : group) {
+    KeyWrite& write = *static_cast<KeyWrite*>(entry);
+    if (write.status.ok()) write.status = written;
+  }
 }
 
 absl::StatusOr<std::vector<std::optional<std::string>>> KvStore::BatchGet(
@@ -423,27 +489,23 @@ absl::Status KvStore::BatchPut(std::string_view ns, absl::Span<const KvPutEntry>
   }
   if (entries.empty()) return absl::OkStatus();
   const int64_t now_ms = clock_->NowMillis();
-  std::vector<std::mutex*> stripes;
-  stripes.reserve(entries.size());
-  for (const KvPutEntry& entry : entries) stripes.push_back(&StripeFor(ns, entry.key));
-  OrderedStripeLocks locks(std::move(stripes));
-  // The expiry each key's index entry has at this point of the batch: first the stored
-  // record's, then each entry's in turn. Every change deletes the entry it replaces, in batch
-  // order, so a key repeated in the batch ends with exactly its last entry's index entry.
-  absl::flat_hash_map<absl::string_view, std::optional<uint64_t>> indexed_expiry;
+  std::vector<size_t> lanes;
+  lanes.reserve(entries.size());
+  for (const KvPutEntry& entry : entries) lanes.push_back(WriteLanes::LaneOf(ns, entry.key));
+  WriteLanes::Claim claim(&lanes_, std::move(lanes));
+  // Each key's record at this point of the batch: every change deletes the index entry of the
+  // record it replaces, in batch order, so a key repeated in the batch ends with exactly its
+  // last entry's index entry.
+  absl::flat_hash_map<absl::string_view, KeyState> states;
   storage::WriteBatch batch;
   for (const KvPutEntry& entry : entries) {
     auto [it, first_time] =
-        indexed_expiry.try_emplace(absl::string_view(entry.key.data(), entry.key.size()));
+        states.try_emplace(absl::string_view(entry.key.data(), entry.key.size()));
     if (first_time) {
-      SOCHDB_ASSIGN_OR_RETURN(it->second, StoredExpiry(*store_, ns, entry.key));
+      SOCHDB_ASSIGN_OR_RETURN(it->second, ReadKeyState(*store_, ns, entry.key));
     }
     const std::optional<uint64_t> expiry_ms = ExpiryFor(now_ms, entry.ttl_seconds);
-    if (it->second.has_value() && it->second != expiry_ms) {
-      batch.Delete(ExpiryKey(*it->second, ns, entry.key));
-    }
-    AddPut(ns, entry.key, entry.value, expiry_ms, &batch);
-    it->second = expiry_ms;
+    AddPutAt(ns, entry.key, EncodeRecord(entry.value, expiry_ms), expiry_ms, &it->second, &batch);
   }
   return store_->Write(&batch);
 }
@@ -479,12 +541,12 @@ absl::StatusOr<size_t> KvStore::PurgeExpired(size_t max_keys) {
         *iterator, index_end, now_ms, std::min(kPurgeChunkEntries, max_keys - examined), &due));
     if (due.empty()) break;
     examined += due.size();
-    std::vector<std::mutex*> stripes;
-    stripes.reserve(due.size());
-    for (const DueEntry& entry : due) stripes.push_back(&StripeFor(entry.ns, entry.key));
-    // The stripes are held from the re-read to the commit, so no writer can slip a new value
-    // in between the check and the delete.
-    OrderedStripeLocks locks(std::move(stripes));
+    std::vector<size_t> lanes;
+    lanes.reserve(due.size());
+    for (const DueEntry& entry : due) lanes.push_back(WriteLanes::LaneOf(entry.ns, entry.key));
+    // The lanes are held from the re-read to the commit, so no writer can slip a new value in
+    // between the check and the delete.
+    WriteLanes::Claim claim(&lanes_, std::move(lanes));
     storage::WriteBatch batch;
     SOCHDB_ASSIGN_OR_RETURN(const size_t records, AddPurgeDeletions(*store_, due, &batch));
     SOCHDB_RETURN_IF_ERROR(store_->Write(&batch));

@@ -9,14 +9,16 @@
 // 16384 bytes"); RESOURCE_EXHAUSTED when a BatchGet answer would pass max_batch_get_bytes;
 // storage failures pass through from Store (UNAVAILABLE in the fault state).
 //
+// Order: writes of one key take effect in the order they arrive, and none holds a lock while the
+// store writes (fsyncs): concurrent writes of a key are committed together, in that order, as one
+// store write (write_lanes.h), so a hot key gets group commit as spread keys do.
+//
 // Thread safety: all methods may be called concurrently.
 #ifndef SOCHDB_ENGINE_KV_KV_STORE_H_
 #define SOCHDB_ENGINE_KV_KV_STORE_H_
 
-#include <array>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "engine/common/clock.h"
+#include "engine/kv/write_lanes.h"
 #include "engine/storage/store.h"
 
 namespace sochdb::kv {
@@ -107,24 +110,34 @@ class KvStore {
 
   const KvLimits& limits() const { return limits_; }
 
+  // Writes waiting behind another write of their lane (a key hashing to the same lane): what
+  // tests watch to know writers have queued, and how much writes of hot keys are grouped.
+  size_t queued_writes() const { return lanes_.waiting(); }
+
   // Validation shared by every entry point; exposed so services can check before doing work.
   absl::Status ValidateNamespace(std::string_view ns) const;
   absl::Status ValidateKey(std::string_view key, std::string_view field = "key") const;
 
  private:
-  static constexpr size_t kLockStripes = 256;
-  std::mutex& StripeFor(std::string_view ns, std::string_view key) const;
+  struct KeyWrite;  // a Put or Delete waiting in its lane (kv_store.cc)
+
+  // Queues `write` in its key's lane and returns once a group holding it is committed.
+  void SubmitKeyWrite(KeyWrite* write);
+  // A lane leader's work: reads the records the group replaces, builds ONE batch applying the
+  // group's writes in order, writes it, and fills every member's result.
+  void CommitGroup(absl::Span<LaneEntry* const> group);
 
   storage::Store* const store_;
   const Clock* const clock_;
   const KvLimits limits_;
-  // Stripe StripeFor(ns, key) guards the stored record of (ns, key) and its TTL index entry; the
-  // data itself lives in the Store, so this cannot be an ABSL_GUARDED_BY annotation. Put,
-  // BatchPut and Delete hold it from reading the record they replace (to find its index entry)
-  // to the commit; PurgeExpired holds it from its re-read to its commit. Get, BatchGet and Scan
-  // take no stripe: they read a snapshot. Several stripes are always taken in address order
-  // (OrderedStripeLocks), never one while holding another out of that order.
-  mutable std::array<std::mutex, kLockStripes> stripes_;
+  // The lane of (ns, key) orders every write of its stored record and TTL index entry; the data
+  // lives in the Store, so this cannot be an ABSL_GUARDED_BY annotation. Put and Delete go
+  // through their lane (grouped with the lane's other single-key writes, see write_lanes.h), so
+  // the record a write replaces, whose index entry it deletes, is the one the write before it
+  // left. BatchPut holds the lanes of its keys (a Claim) from reading the records it replaces to
+  // its commit; PurgeExpired holds them from its re-read to its commit. Get, BatchGet and Scan
+  // take no lane: they read a snapshot.
+  mutable WriteLanes lanes_;
 };
 
 }  // namespace sochdb::kv

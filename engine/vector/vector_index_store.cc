@@ -1,10 +1,8 @@
 #include "engine/vector/vector_index_store.h"
 
 #include <algorithm>
-#include <filesystem>
 #include <random>
 #include <set>
-#include <system_error>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/numbers.h"
@@ -140,11 +138,8 @@ VectorIndexStore::VectorIndexStore(storage::Store* store, VectorIndexStoreOption
 
 absl::StatusOr<std::unique_ptr<VectorIndexStore>> VectorIndexStore::Open(
     storage::Store* store, VectorIndexStoreOptions options) {
-  std::error_code error;
-  std::filesystem::create_directories(options.snapshot_dir, error);
-  if (error) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cannot create snapshot directory ", options.snapshot_dir, ": ", error.message()));
+  if (absl::Status created = options.file_system->CreateDirs(options.snapshot_dir); !created.ok()) {
+    return absl::FailedPreconditionError(created.message());
   }
   std::unique_ptr<VectorIndexStore> indexes(new VectorIndexStore(store, std::move(options)));
   SOCHDB_RETURN_IF_ERROR(indexes->LoadAll());
@@ -176,6 +171,7 @@ absl::StatusOr<std::shared_ptr<VectorSpace>> VectorIndexStore::OpenSpace(
   space.scope = {kScopeTag, d.tenant, d.name, EncodeVectorId(d.incarnation)};
   space.spec = d.spec;
   space.snapshot_path = SnapshotPath(d.incarnation);
+  space.file_system = options_.file_system;
   space.snapshot_every_changes = options_.snapshot_every_changes;
   SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<VectorSpace> opened,
                           VectorSpace::Open(store_, std::move(space)));
@@ -279,14 +275,16 @@ absl::Status VectorIndexStore::SweepDropped(const std::vector<VectorIndexDefinit
     const uint64_t incarnation = DecodeVectorId(scope[3]);
     spdlog::warn("vector index {}:{} (incarnation {:016x}) was dropped part-way; finishing it",
                  scope[1], scope[2], incarnation);
-    SOCHDB_RETURN_IF_ERROR(VectorSpace::DropScope(store_, scope, SnapshotPath(incarnation)));
+    SOCHDB_RETURN_IF_ERROR(VectorSpace::DropScope(store_, scope, options_.file_system,
+                                                  SnapshotPath(incarnation)));
   }
   if (!unreadable.empty()) return absl::OkStatus();  // their snapshot files cannot be told apart
   // Snapshot files no definition names (a drop that stopped after deleting every key), and
   // snapshots a crash cut short.
-  for (const std::string& path : StraySnapshotFiles(options_.snapshot_dir, "vi-", live_snapshots)) {
+  for (const std::string& path :
+       StraySnapshotFiles(options_.file_system, options_.snapshot_dir, "vi-", live_snapshots)) {
     spdlog::warn("removing {}: the snapshot of a dropped vector index, or one cut short", path);
-    absl::Status s = RemoveFile(path);
+    absl::Status s = options_.file_system->RemoveFile(path);
     if (!s.ok()) spdlog::warn("cannot remove {}: {}", path, s.ToString());
   }
   return absl::OkStatus();

@@ -32,6 +32,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "engine/common/clock.h"
+#include "engine/common/file_system.h"
 #include "engine/storage/store.h"
 #include "engine/vector/ann_index.h"
 #include "engine/vector/vector_space.h"
@@ -99,6 +100,9 @@ struct VectorIndexStats {
 
 struct VectorIndexStoreOptions {
   std::string snapshot_dir;                        // created if missing
+  // Where snapshot files are read and written. Not owned; must outlive the store. Tests pass
+  // one that injects faults.
+  FileSystem* file_system = FileSystem::Default();
   absl::Duration maintenance_interval = absl::Seconds(10);
   uint64_t snapshot_every_changes = 50'000;
   const Clock* clock = Clock::Real();

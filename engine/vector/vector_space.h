@@ -46,6 +46,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "engine/common/byte_sink.h"
+#include "engine/common/file_system.h"
 #include "engine/storage/keys.h"
 #include "engine/storage/store.h"
 #include "engine/vector/ann_index.h"
@@ -72,6 +73,8 @@ struct VectorSpaceOptions {
   IndexSpec spec;  // resolved (ResolveSpec)
   // Snapshot file path (its directory must exist). Empty = never snapshot (always rebuild).
   std::string snapshot_path;
+  // Where the snapshot file is read and written. Not owned; must outlive the space.
+  FileSystem* file_system = FileSystem::Default();
   // Snapshot when this many changes are not yet covered by the last snapshot, and at least
   // `snapshot_growth_ratio` times the live vectors: a snapshot rewrites the whole index, so at
   // a fixed interval a bulk load would write its index over and over (at 10M x 128 a 7.6 GB
@@ -189,7 +192,7 @@ class VectorSpace {
   // Records go first, the change log next and the snapshot file last, so a crash part-way
   // leaves keys under `scope` for the next sweep to find.
   static absl::Status DropScope(storage::Store* store, const std::vector<std::string>& scope,
-                                const std::string& snapshot_path);
+                                FileSystem* files, const std::string& snapshot_path);
 
   VectorSpaceStats Stats() const;
 

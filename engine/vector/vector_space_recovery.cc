@@ -173,7 +173,7 @@ absl::StatusOr<std::unique_ptr<VectorSpace::IndexState>> VectorSpace::LoadSnapsh
   const absl::Time start = absl::Now();
   // Mapped, not read: the image is copied once, from the page cache into the index's arrays.
   SOCHDB_ASSIGN_OR_RETURN(const std::unique_ptr<MappedFile> mapped,
-                          MappedFile::Open(options_.snapshot_path));
+                          options_.file_system->MapFile(options_.snapshot_path));
   const std::string_view file = mapped->bytes();
   const absl::Time read = absl::Now();
   if (file.size() < kMagicBytes + 4 || file.compare(0, kMagicBytes, kSnapshotMagic) != 0) {
@@ -325,7 +325,8 @@ absl::Status VectorSpace::Snapshot() {
     // the rebuild, and a restart before it replays them.
     if (index_stale_) return absl::OkStatus();
     sequence = last_sequence_;
-    SOCHDB_ASSIGN_OR_RETURN(file, AtomicFileWriter::Create(options_.snapshot_path));
+    SOCHDB_ASSIGN_OR_RETURN(file,
+                            AtomicFileWriter::Create(options_.file_system, options_.snapshot_path));
     // Holding the index's reader lock pins the state at `sequence`: the next writer may commit
     // to the store meanwhile, but it cannot touch the index until the lock is let go. What can
     // change afterwards (the graph's links, tombstones, the id table) is read now: the links go
@@ -450,11 +451,11 @@ absl::Status VectorSpace::Maintain() {
 absl::Status VectorSpace::DropAll() {
   absl::MutexLock snapshot_lock(&snapshot_mu_);  // no snapshot file appears after the drop
   absl::MutexLock write_lock(&write_mu_);
-  return DropScope(store_, options_.scope, options_.snapshot_path);
+  return DropScope(store_, options_.scope, options_.file_system, options_.snapshot_path);
 }
 
 absl::Status VectorSpace::DropScope(storage::Store* store, const std::vector<std::string>& scope,
-                                    const std::string& snapshot_path) {
+                                    FileSystem* files, const std::string& snapshot_path) {
   for (const std::string& prefix :
        {VectorScopePrefix(storage::KeyFamily::kVector, scope),
         VectorScopePrefix(storage::KeyFamily::kVectorLog, scope)}) {
@@ -471,7 +472,7 @@ absl::Status VectorSpace::DropScope(storage::Store* store, const std::vector<std
       SOCHDB_RETURN_IF_ERROR(store->Write(&batch));
     }
   }
-  if (!snapshot_path.empty()) SOCHDB_RETURN_IF_ERROR(RemoveFile(snapshot_path));
+  if (!snapshot_path.empty()) SOCHDB_RETURN_IF_ERROR(files->RemoveFile(snapshot_path));
   return absl::OkStatus();
 }
 

@@ -1,13 +1,13 @@
 // Tests of the engine's own file helpers: the atomic, streamed file writer (contents, checksum,
 // failure part-way, abandonment), the CRC continuation, and read-only mappings.
+#include "engine/common/files.h"
+
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
 
-#include <catch2/catch.hpp>
-
-#include "engine/common/files.h"
 #include "tests/common/status_testing.h"
 #include "tests/engine/storage/test_env.h"
 
@@ -44,10 +44,10 @@ TEST_CASE("AtomicFileWriter: pieces of any size land in order, with their checks
   const std::string dir = storage::testing::FreshTestDir("files_writer");
   const std::string path = dir + "/out.snap";
   std::string expected;
-  auto file = ValueOrFail(AtomicFileWriter::Create(path));
+  auto file = ValueOrFail(AtomicFileWriter::Create(FileSystem::Default(), path));
   // Small pieces (gathered), one just under and one over the buffer, and tiny ones between.
-  for (size_t size : {size_t{1}, size_t{100}, size_t{(1 << 20) - 3}, size_t{7},
-                      size_t{3 << 20}, size_t{0}, size_t{65536}}) {
+  for (size_t size : {size_t{1}, size_t{100}, size_t{(1 << 20) - 3}, size_t{7}, size_t{3 << 20},
+                      size_t{0}, size_t{65536}}) {
     const std::string piece = Pattern(size, static_cast<uint32_t>(size));
     file->Append(piece);
     expected += piece;
@@ -65,18 +65,18 @@ TEST_CASE("AtomicFileWriter: pieces of any size land in order, with their checks
 TEST_CASE("AtomicFileWriter: abandoned or failed part-way, the old file stays whole") {
   const std::string dir = storage::testing::FreshTestDir("files_failure");
   const std::string path = dir + "/out.snap";
-  REQUIRE_OK(WriteFileAtomically(path, "the old contents"));
+  REQUIRE_OK(WriteFileAtomically(FileSystem::Default(), path, "the old contents"));
 
   SECTION("destroyed without a commit") {
     {
-      auto file = ValueOrFail(AtomicFileWriter::Create(path));
+      auto file = ValueOrFail(AtomicFileWriter::Create(FileSystem::Default(), path));
       file->Append(Pattern(5000, 3));
     }
     CHECK(Contents(path) == "the old contents");
     CHECK(!std::filesystem::exists(path + ".tmp"));
   }
   SECTION("a write fails part-way, as on a full disk") {
-    auto file = ValueOrFail(AtomicFileWriter::Create(path));
+    auto file = ValueOrFail(AtomicFileWriter::Create(FileSystem::Default(), path));
     {
       storage::testing::FileSizeLimit limit(1 << 20);
       file->Append(Pattern(3 << 20, 4));  // written through: fails at the limit
@@ -89,24 +89,25 @@ TEST_CASE("AtomicFileWriter: abandoned or failed part-way, the old file stays wh
     CHECK(!std::filesystem::exists(path + ".tmp"));
   }
   SECTION("the directory does not exist") {
-    RequireErrorContaining(AtomicFileWriter::Create(dir + "/missing/out.snap").status(),
-                           absl::StatusCode::kUnavailable, "cannot create");
+    RequireErrorContaining(
+        AtomicFileWriter::Create(FileSystem::Default(), dir + "/missing/out.snap").status(),
+        absl::StatusCode::kUnavailable, "cannot create");
   }
 }
 
-TEST_CASE("MappedFile shows a file's bytes; missing files are NOT_FOUND") {
+TEST_CASE("MapFile shows a file's bytes; missing files are NOT_FOUND") {
   const std::string dir = storage::testing::FreshTestDir("files_mapped");
   const std::string bytes = Pattern(3 << 20, 5);
-  REQUIRE_OK(WriteFileAtomically(dir + "/big", bytes));
-  REQUIRE_OK(WriteFileAtomically(dir + "/empty", ""));
-  CHECK(ValueOrFail(MappedFile::Open(dir + "/big"))->bytes() == bytes);
-  CHECK(ValueOrFail(MappedFile::Open(dir + "/empty"))->bytes().empty());
-  RequireErrorContaining(MappedFile::Open(dir + "/absent").status(),
+  REQUIRE_OK(WriteFileAtomically(FileSystem::Default(), dir + "/big", bytes));
+  REQUIRE_OK(WriteFileAtomically(FileSystem::Default(), dir + "/empty", ""));
+  CHECK(ValueOrFail(FileSystem::Default()->MapFile(dir + "/big"))->bytes() == bytes);
+  CHECK(ValueOrFail(FileSystem::Default()->MapFile(dir + "/empty"))->bytes().empty());
+  RequireErrorContaining(FileSystem::Default()->MapFile(dir + "/absent").status(),
                          absl::StatusCode::kNotFound, "does not exist");
 
   // A mapping outlives the replacement of its file by rename (how snapshots are replaced).
-  auto mapped = ValueOrFail(MappedFile::Open(dir + "/big"));
-  REQUIRE_OK(WriteFileAtomically(dir + "/big", "replaced"));
+  auto mapped = ValueOrFail(FileSystem::Default()->MapFile(dir + "/big"));
+  REQUIRE_OK(WriteFileAtomically(FileSystem::Default(), dir + "/big", "replaced"));
   CHECK(mapped->bytes() == bytes);
 }
 

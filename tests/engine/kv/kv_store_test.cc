@@ -294,7 +294,7 @@ TEST_CASE("PurgeExpired honours max_keys and works through many chunks", "[kv][t
 }
 
 // The purger's read-check-delete and a writer's Put of the same key are serialised by the
-// key's stripe: whatever the interleaving, the rewrite must survive. Each round expires a set of
+// key's lane: whatever the interleaving, the rewrite must survive. Each round expires a set of
 // keys, then rewrites them (without TTL) while the purger works through their index entries one
 // call at a time, which gives the race many chances to strike.
 TEST_CASE("a rewrite racing a purge is kept", "[kv][ttl]") {
