@@ -27,6 +27,7 @@ struct ServerConfig {
   int metrics_port = 9090;             // --metrics-port (0 = off)
   std::string sync = "full";           // --sync full|normal|off
   int sync_interval_ms = 100;          // --sync-interval-ms (normal mode)
+  bool accept_log_loss = false;        // --accept-log-loss: start over a damaged log, dropping it
   std::string log_level = "info";      // --log-level trace|debug|info|warn|error|critical|off
   std::string log_format = "text";     // --log-format text|json
   int max_message_mb = 64;             // --max-message-mb

@@ -47,6 +47,9 @@ std::vector<prometheus::MetricFamily> EngineCollector::Collect() const {
              static_cast<double>(s.syncs)),
       Family("sochdb_storage_write_errors_total", "Failed writes and syncs.", MetricType::Counter,
              static_cast<double>(s.write_errors)),
+      Family("sochdb_storage_corruption_errors_total",
+             "Reads answered DATA_LOSS: a block whose checksum failed or a missing store file.",
+             MetricType::Counter, static_cast<double>(s.corruption_errors)),
       Family("sochdb_storage_faulted",
              "1 when a write error has put storage in the fault state (writes refused until "
              "restart).",

@@ -1,4 +1,5 @@
-// Implementation of fault_latch.h: the latch itself and the WritableFile wrapper that sets it.
+// Implementation of fault_latch.h: the latch itself and the WritableFile wrapper that sets it and
+// seals the file.
 #include "engine/storage/fault_latch.h"
 
 #include <memory>
@@ -6,45 +7,49 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "engine/storage/errors.h"
 #include "spdlog/spdlog.h"
 
 namespace sochdb::storage {
 namespace {
 
-// What a client may learn about a storage failure: its kind, never LevelDB's text.
-std::string KindOf(const leveldb::Status& status) {
-  if (status.IsIOError()) {
-    // PosixEnv formats errno's text; ENOSPC is the one operators most need to tell apart.
-    if (absl::StrContains(status.ToString(), "No space left on device")) return "disk full";
-    return "I/O error";
-  }
-  if (status.IsCorruption()) return "corruption";
-  if (status.IsNotSupportedError()) return "not supported";
-  return "error";
-}
-
-// Forwards to the real file; any failure latches before LevelDB sees the status.
+// Forwards to the real file; any failure latches before LevelDB sees the status, and seals the
+// file: later appends, flushes and syncs return the first error without reaching it.
+// LevelDB uses one file from one thread at a time (under its own mutex), so no lock here.
 class LatchingWritableFile final : public leveldb::WritableFile {
  public:
   LatchingWritableFile(std::string name, leveldb::WritableFile* base, FaultLatch* latch)
       : name_(std::move(name)), base_(base), latch_(latch) {}
 
   leveldb::Status Append(const leveldb::Slice& data) override {
+    if (!first_error_.ok()) return first_error_;
     return Check("append to", base_->Append(data));
   }
+  // Releases the file even when sealed. PosixWritableFile drops its buffer when a write fails,
+  // so a sealed file's Close has nothing left to write.
   leveldb::Status Close() override { return Check("close of", base_->Close()); }
-  leveldb::Status Flush() override { return Check("flush of", base_->Flush()); }
-  leveldb::Status Sync() override { return Check("sync of", base_->Sync()); }
+  leveldb::Status Flush() override {
+    if (!first_error_.ok()) return first_error_;
+    return Check("flush of", base_->Flush());
+  }
+  leveldb::Status Sync() override {
+    if (!first_error_.ok()) return first_error_;
+    return Check("sync of", base_->Sync());
+  }
 
  private:
   leveldb::Status Check(const char* operation, leveldb::Status status) {
-    if (!status.ok()) latch_->Latch(absl::StrCat(operation, " ", name_), status);
+    if (!status.ok()) {
+      latch_->Latch(absl::StrCat(operation, " ", name_), status);
+      if (first_error_.ok()) first_error_ = status;
+    }
     return status;
   }
 
   const std::string name_;
   const std::unique_ptr<leveldb::WritableFile> base_;
   FaultLatch* const latch_;
+  leveldb::Status first_error_;  // OK until a call fails; then the file is sealed
 };
 
 }  // namespace

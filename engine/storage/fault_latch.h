@@ -9,6 +9,13 @@
 // acknowledged. LatchingEnv latches before the failed call returns to LevelDB, and LevelDB's own
 // mutex orders the next writer's append after that return, so the Store's check after db->Write
 // sees the latch for every write that could sit behind a damaged record.
+//
+// Why a failed file is sealed: a file whose Append, Flush or Sync failed may end in a torn
+// record (PosixWritableFile writes part of its buffer, then drops the rest). LevelDB would go on
+// appending to it (the next writer's log record, the next MANIFEST edit), leaving the tear in the
+// middle of the file, where recovery reports it as corruption, and the Store refuses a damaged
+// log at open. Sealed, the file ends at the tear, which recovery reads as the cut-short tail a
+// crash leaves: nothing acknowledged was in it (the latch saw to that), so it is dropped quietly.
 #ifndef SOCHDB_ENGINE_STORAGE_FAULT_LATCH_H_
 #define SOCHDB_ENGINE_STORAGE_FAULT_LATCH_H_
 
@@ -53,8 +60,10 @@ class FaultLatch {
 };
 
 // Wraps the Env the Store opens LevelDB with. Files it creates latch the FaultLatch on any failed
-// Append, Flush, Sync or Close before returning the status; failing to create a writable file
-// or to rename one (except the info-log rotation, whose status LevelDB ignores) latches too.
+// Append, Flush, Sync or Close before returning the status, and refuse every later Append, Flush
+// and Sync with that first error (sealed; Close still releases the file); failing to create a
+// writable file or to rename one (except the info-log rotation, whose status LevelDB ignores)
+// latches too.
 // Everything else forwards unchanged. Neither pointer is owned; both must outlive the DB that
 // uses this Env.
 class LatchingEnv final : public leveldb::EnvWrapper {
