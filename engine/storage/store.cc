@@ -212,6 +212,8 @@ struct Store::Impl {
         logger(path) {}
 
   ~Impl() {
+    // The DB's destructor waits for background work, which may be waiting for a descriptor.
+    latching_env.StopWaiting();
     // LevelDB reads the cache and the filter policy until the DB is closed.
     db.reset();
     block_cache.reset();
@@ -418,7 +420,21 @@ absl::Status Store::Write(WriteBatch* batch) {
   leveldb::WriteOptions write_options;
   write_options.sync = impl.options.sync_mode == SyncMode::kFull;
   const leveldb::Status status = impl.db->Write(write_options, &batch->rep_->batch);
-  if (!status.ok()) return impl.LatchFault(status, "write");
+  if (!status.ok()) {
+    // With the latch clear, the only failure the Env let through unlatched is a file that could
+    // not be opened for want of a descriptor: here, the new log of a memtable switch, which
+    // LevelDB tries before appending anything (and again on the next write). This write was not
+    // applied, and nothing else was harmed (fault_latch.h).
+    if (!impl.latch.latched() && IsOutOfFileDescriptors(status)) {
+      impl.write_errors.fetch_add(1, std::memory_order_relaxed);
+      spdlog::warn("storage at {}: a write could not open a file: {}", impl.path,
+                   status.ToString());
+      return absl::UnavailableError(
+          "storage is out of file descriptors (too many open files); the write was not applied "
+          "and may be retried");
+    }
+    return impl.LatchFault(status, "write");
+  }
   // A write that LevelDB logged after another's failed append may sit behind a torn record and
   // be dropped at recovery; it must not be acknowledged. The latch is set inside the failing
   // I/O call (fault_latch.h), and LevelDB's writer queue runs this write's append after that

@@ -21,7 +21,7 @@
 // spdlog::error when the fault latches (and repeated as a warning at close); statuses returned
 // to callers name only its kind, e.g.
 // "storage write failed (I/O error); writes are refused until the server restarts; see the
-// server log".
+// server log". Running out of file descriptors is not a fault (see Write).
 //
 // Damage: reads verify block checksums and iterators stop at the first unreadable block, so
 // damaged data answers DATA_LOSS, never a wrong value or a silent gap; LevelDB checks with
@@ -183,7 +183,10 @@ class Store {
   // promise. UNAVAILABLE when the fault state was latched before the call (the batch is not
   // applied). Any storage error latches the fault state and answers UNAVAILABLE; so does a
   // write that LevelDB logged alongside or after another write's failure (it may or may not
-  // survive a restart). UNAVAILABLE messages are generic (no paths, no LevelDB text; see "Fault
+  // survive a restart). The one exception: a write that could not open a file for want of a
+  // descriptor (EMFILE/ENFILE) answers UNAVAILABLE "storage is out of file descriptors (too
+  // many open files); ..." without latching: it was not applied and may be retried. (LevelDB's
+  // background work waits for a descriptor rather than fail.) UNAVAILABLE messages are generic (no paths, no LevelDB text; see "Fault
   // state" above). The caller keeps `batch` (LevelDB stamps a sequence number into it; its
   // operations are unchanged, so it may be inspected, cleared or reused afterwards). An empty
   // batch is a no-op that returns OK (UNAVAILABLE in the fault state).
