@@ -85,10 +85,14 @@ uint64_t Engine::PurgeRound() {
   for (;;) {
     absl::StatusOr<size_t> n = kv_->PurgeExpired(kPurgeBatch);
     if (!n.ok()) {
-      // Storage errors (a fault state, say) are reported once per round, not per key.
-      spdlog::warn("TTL purge stopped: {}", n.status().ToString());
+      // Storage errors (a fault state, say) are reported once, not per key or per round: the
+      // purger meets the same one every second until it goes away.
+      const std::string error = n.status().ToString();
+      if (error != last_purge_error_) spdlog::warn("TTL purge stopped: {}", error);
+      last_purge_error_ = error;
       return purged;
     }
+    last_purge_error_.clear();
     purged += *n;
     if (*n < kPurgeBatch) return purged;
   }
@@ -100,6 +104,7 @@ EngineStats Engine::Stats() const {
   stats.vector_indexes = vector_indexes_->IndexCount();
   stats.vectors = vector_indexes_->TotalVectors();
   stats.vector_memory_bytes = vector_indexes_->TotalMemoryBytes();
+  stats.ttl_undecodable_index_entries = kv_->undecodable_index_entries();
   stats.collections = collections_->CollectionCount();
   stats.documents = collections_->TotalDocuments();
   absl::MutexLock lock(&mu_);

@@ -42,6 +42,7 @@ struct EngineOptions {
 struct EngineStats {
   storage::StoreStats store;
   uint64_t ttl_purged = 0;  // expired KV records removed since start
+  uint64_t ttl_undecodable_index_entries = 0;  // undecodable TTL index entries removed
   uint64_t vector_indexes = 0;
   uint64_t vectors = 0;
   uint64_t vector_memory_bytes = 0;
@@ -83,6 +84,7 @@ class Engine {
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t ttl_purged_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string last_purge_error_;  // the purger thread's own: the error it last logged
   std::thread purger_;
 };
 

@@ -7,6 +7,9 @@
 //
 // Errors: INVALID_ARGUMENT names the field and the limit ("key is 20000 bytes; the limit is
 // 16384 bytes"); RESOURCE_EXHAUSTED when a BatchGet answer would pass max_batch_get_bytes;
+// DATA_LOSS for stored data that cannot be read, named in the caller's terms ("the stored record
+// of key \"k\" in namespace \"ns\" is damaged ...", for a scan "the stored keys of namespace
+// \"ns\" after key \"k\" ... are damaged ...": a scan stops there, it never skips past); other
 // storage failures pass through from Store (UNAVAILABLE in the fault state).
 //
 // Thread safety: all methods may be called concurrently.
@@ -14,6 +17,7 @@
 #define SOCHDB_ENGINE_KV_KV_STORE_H_
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -101,9 +105,18 @@ class KvStore {
 
   // Deletes up to `max_keys` records whose expiry has passed, with their index entries, and drops
   // due index entries that no record matches (writers remove the entry of a record they replace,
-  // so these come only from older builds or damaged records). Returns the number of records
-  // deleted. Safe to run concurrently with writers: a key rewritten meanwhile is never deleted.
+  // so these come only from older builds or damaged records). A due entry whose record is
+  // damaged (unreadable or malformed) loses its entry; the record stays. Index entries that do
+  // not decode are removed and logged once each (counted in undecodable_index_entries()), so no
+  // later round steps over them again; they count against `max_keys`. Returns the number of
+  // records deleted. Safe to run concurrently with writers: a key rewritten meanwhile is never
+  // deleted.
   absl::StatusOr<size_t> PurgeExpired(size_t max_keys);
+
+  // Undecodable TTL index entries PurgeExpired has removed since construction.
+  uint64_t undecodable_index_entries() const {
+    return undecodable_index_entries_.load(std::memory_order_relaxed);
+  }
 
   const KvLimits& limits() const { return limits_; }
 
@@ -125,6 +138,7 @@ class KvStore {
   // take no stripe: they read a snapshot. Several stripes are always taken in address order
   // (OrderedStripeLocks), never one while holding another out of that order.
   mutable std::array<std::mutex, kLockStripes> stripes_;
+  std::atomic<uint64_t> undecodable_index_entries_{0};
 };
 
 }  // namespace sochdb::kv
