@@ -1,8 +1,10 @@
 #include "engine/engine.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "engine/common/status_macros.h"
@@ -14,11 +16,38 @@ namespace {
 // Records purged per store write; the purger loops while a round comes back full.
 constexpr size_t kPurgeBatch = 1000;
 
+// Vector snapshots are derived from the store: beside a store that holds no database they are
+// not data that can be served, they are evidence that the store is missing. Opening would create
+// an empty store and sweep every snapshot away as belonging to no index. FAILED_PRECONDITION
+// when `vectors_dir` holds snapshots and `store_dir` no store files.
+absl::Status CheckSnapshotsHaveTheirStore(const std::filesystem::path& store_dir,
+                                          const std::filesystem::path& vectors_dir,
+                                          leveldb::Env* env) {
+  if (!storage::ListStoreFiles(store_dir.string(), env).empty()) return absl::OkStatus();
+  std::error_code error;
+  std::vector<std::string> snapshots;
+  for (const auto& entry : std::filesystem::directory_iterator(vectors_dir, error)) {
+    if (entry.path().extension() == ".snap") snapshots.push_back(entry.path().filename().string());
+  }
+  if (snapshots.empty()) return absl::OkStatus();
+  std::sort(snapshots.begin(), snapshots.end());
+  return absl::FailedPreconditionError(absl::StrCat(
+      "inconsistent data directory: ", vectors_dir.string(), " holds ", snapshots.size(),
+      " vector snapshot files (", snapshots.front(), snapshots.size() > 1 ? ", ..." : "",
+      ") but ", store_dir.string(),
+      " holds no store; the snapshots are derived from the store and cannot stand alone. "
+      "Nothing was changed. Restore ",
+      store_dir.string(), " from a backup, or, to start empty, move ", vectors_dir.string(),
+      " away"));
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
   std::error_code error;
   const std::filesystem::path store_dir = std::filesystem::path(options.data_dir) / "store";
+  const std::filesystem::path vectors_dir = std::filesystem::path(options.data_dir) / "vectors";
+  SOCHDB_RETURN_IF_ERROR(CheckSnapshotsHaveTheirStore(store_dir, vectors_dir, options.store.env));
   std::filesystem::create_directories(store_dir, error);
   if (error) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -27,7 +56,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& option
   SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<storage::Store> store,
                           storage::Store::Open(store_dir.string(), options.store));
   vector::VectorIndexStoreOptions vector_options;
-  vector_options.snapshot_dir = (std::filesystem::path(options.data_dir) / "vectors").string();
+  vector_options.snapshot_dir = vectors_dir.string();
   vector_options.maintenance_interval = options.vector_maintenance_interval;
   vector_options.snapshot_every_changes = options.vector_snapshot_every_changes;
   vector_options.clock = options.clock;

@@ -53,6 +53,8 @@ struct EngineStats {
 class Engine {
  public:
   // Creates the data directory if needed and opens the store (see Store::Open for errors).
+  // FAILED_PRECONDITION ("inconsistent data directory"), changing nothing, when vectors/ holds
+  // snapshots but store/ holds no database.
   static absl::StatusOr<std::unique_ptr<Engine>> Open(const EngineOptions& options);
   // Stops background work, then closes the store (which fsyncs).
   ~Engine();
