@@ -171,6 +171,18 @@ leveldb::Status LatchingEnv::NewRandomAccessFile(const std::string& name,
   return status;
 }
 
+void LatchingEnv::StartRecording() {
+  absl::MutexLock lock(&created_mu_);
+  recording_ = true;
+  created_.clear();
+}
+
+std::vector<std::string> LatchingEnv::StopRecording() {
+  absl::MutexLock lock(&created_mu_);
+  recording_ = false;
+  return std::exchange(created_, {});
+}
+
 void LatchingEnv::Schedule(void (*function)(void*), void* arg) {
   target()->Schedule(&RunBackgroundJob, new BackgroundJob{function, arg});
 }
@@ -195,6 +207,8 @@ leveldb::Status LatchingEnv::Wrap(const std::string& name, const leveldb::Status
     return status;
   }
   *file = new LatchingWritableFile(name, *file, latch_, &wait_);
+  absl::MutexLock lock(&created_mu_);
+  if (recording_) created_.push_back(name);
   return status;
 }
 

@@ -34,6 +34,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -123,12 +124,21 @@ class LatchingEnv final : public leveldb::EnvWrapper {
   // See DescriptorWait::Stop.
   void StopWaiting() { wait_.Stop(); }
 
+  // While recording, the name of every file NewWritableFile creates is kept; StopRecording
+  // returns them (in creation order) and clears the list. The Store records its open, so that
+  // a failed open can remove exactly what it wrote, whatever other processes do meanwhile.
+  void StartRecording();
+  std::vector<std::string> StopRecording();
+
  private:
   leveldb::Status Wrap(const std::string& name, const leveldb::Status& status,
                        leveldb::WritableFile** file);
 
   FaultLatch* const latch_;
   DescriptorWait wait_;
+  absl::Mutex created_mu_;
+  bool recording_ ABSL_GUARDED_BY(created_mu_) = false;
+  std::vector<std::string> created_ ABSL_GUARDED_BY(created_mu_);
 };
 
 }  // namespace sochdb::storage

@@ -268,13 +268,12 @@ absl::Status Store::Impl::OpenDb() {
   filter_policy.reset(leveldb::NewBloomFilterPolicy(10));
   leveldb::Options db_options;
   db_options.create_if_missing = options.create_if_missing;
-  db_options.env = &latching_env;
   db_options.block_cache = block_cache.get();
   db_options.filter_policy = filter_policy.get();
   db_options.write_buffer_size = options.write_buffer_bytes;
   SOCHDB_RETURN_IF_ERROR(CheckRecognisable(path, &latching_env));
-  SOCHDB_ASSIGN_OR_RETURN(db, OpenLevelDb(path, db_options, options.accept_log_loss, &logger,
-                                          errors));
+  SOCHDB_ASSIGN_OR_RETURN(db, OpenLevelDb(path, db_options, options.accept_log_loss,
+                                          &latching_env, &logger, errors));
   return absl::OkStatus();
 }
 

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
-#include <set>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -94,18 +93,16 @@ LogDamage MeasureDamage(leveldb::Env* env, const std::string& file) {
   return counter.damage();
 }
 
-// Removes the tables (and logs) a failed DB::Open wrote that were not in `before`: replaying an
-// earlier log writes its table before a later log's damage fails the open. No MANIFEST names
-// them (the open never recorded its edit), so they hold nothing the store needs.
+// Removes the tables (and logs) a failed DB::Open wrote: replaying an earlier log writes its
+// table before a later log's damage fails the open. No MANIFEST names them (the open never
+// recorded its edit), so they hold nothing the store needs. `created` comes from the Env, so
+// only this process's files are touched (never those of a server that holds the store).
 void RemoveCreatedFiles(leveldb::Env* env, const std::string& path,
-                        const std::vector<std::string>& before) {
-  const std::set<std::string> existed(before.begin(), before.end());
-  for (const std::string& name : Children(env, path)) {
-    if (existed.count(name) != 0 || !IsNumberedFile(name, {".ldb", ".sst", ".log", ".dbtmp"})) {
-      continue;
-    }
-    const leveldb::Status status = env->RemoveFile(path + "/" + name);
-    spdlog::info("storage at {}: removing {}, written by the failed open: {}", path, name,
+                        const std::vector<std::string>& created) {
+  for (const std::string& file : created) {
+    if (!IsNumberedFile(BaseName(file), {".ldb", ".sst", ".log", ".dbtmp"})) continue;
+    const leveldb::Status status = env->RemoveFile(file);
+    spdlog::info("storage at {}: removing {}, written by the failed open: {}", path, file,
                  status.ToString());
   }
 }
@@ -369,19 +366,21 @@ absl::Status CheckRecognisable(const std::string& path, leveldb::Env* env) {
 absl::StatusOr<std::unique_ptr<leveldb::DB>> OpenLevelDb(const std::string& path,
                                                          leveldb::Options options,
                                                          bool accept_log_loss,
+                                                         LatchingEnv* env,
                                                          RecoveryLogger* logger,
                                                          const ErrorReporter& errors) {
-  leveldb::Env* const env = options.env;
+  options.env = env;
   const std::string what = absl::StrCat("opening the store at ", path);
   options.info_log = logger;
   options.paranoid_checks = true;
   SOCHDB_RETURN_IF_ERROR(CheckManifestFiles(path, env, accept_log_loss));
-  const std::vector<std::string> before = Children(env, path);
   logger->TakeDrops();
   leveldb::DB* raw = nullptr;
+  env->StartRecording();
   leveldb::Status status = leveldb::DB::Open(options, path, &raw);
+  const std::vector<std::string> created = env->StopRecording();
   if (status.ok()) return std::unique_ptr<leveldb::DB>(raw);
-  RemoveCreatedFiles(env, path, before);
+  RemoveCreatedFiles(env, path, created);
   const std::vector<LogDrop> drops = logger->TakeDrops();
   if (drops.empty() || !status.IsCorruption()) return errors.Translate(status, what);
   if (!accept_log_loss) {
@@ -391,7 +390,9 @@ absl::StatusOr<std::unique_ptr<leveldb::DB>> OpenLevelDb(const std::string& path
 
   SOCHDB_RETURN_IF_ERROR(KeepDamagedLogs(path, env));
   options.paranoid_checks = false;
+  env->StartRecording();
   status = leveldb::DB::Open(options, path, &raw);
+  const std::vector<std::string> created_accepting = env->StopRecording();
   uint64_t dropped = 0;
   for (const LogDrop& drop : logger->TakeDrops()) {
     spdlog::warn("storage at {}: accepted loss (--accept-log-loss): {} bytes of {}: {}", path,
@@ -399,7 +400,7 @@ absl::StatusOr<std::unique_ptr<leveldb::DB>> OpenLevelDb(const std::string& path
     dropped += drop.bytes;
   }
   if (!status.ok()) {
-    RemoveCreatedFiles(env, path, before);
+    RemoveCreatedFiles(env, path, created_accepting);
     return errors.Translate(status, what);
   }
   spdlog::warn("storage at {}: dropped {} damaged bytes of write-ahead log in all", path, dropped);

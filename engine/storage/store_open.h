@@ -28,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "engine/storage/errors.h"
+#include "engine/storage/fault_latch.h"
 #include "leveldb/db.h"
 #include "leveldb/env.h"
 #include "leveldb/options.h"
@@ -69,8 +70,8 @@ std::vector<std::string> StoreFileNames(const std::vector<std::string>& names);
 // the files found, and how to repair. Reads only.
 absl::Status CheckRecognisable(const std::string& path, leveldb::Env* env);
 
-// Opens the database at `path` with `options` (whose env, caches, sizes and create_if_missing
-// are the caller's; info_log and paranoid_checks are set here, to `logger` and true).
+// Opens the database at `path` with `options` (whose caches, sizes and create_if_missing are the
+// caller's; env, info_log and paranoid_checks are set here, to `env`, `logger` and true).
 // A live table whose size differs from the MANIFEST's: DATA_LOSS naming it. The write-ahead log
 // the MANIFEST names missing (deleted, or the MANIFEST cut short before the edit that named a
 // later one; LevelDB would open without the writes it held): DATA_LOSS naming it, unless
@@ -79,10 +80,11 @@ absl::Status CheckRecognisable(const std::string& path, leveldb::Env* env);
 // is kept beside it (<log>.damaged), the database is opened once without paranoid checks so
 // LevelDB drops the damage (each dropped stretch is logged as a warning), closed, and opened
 // again with them. Other errors are `errors`' translation. A failed open leaves no file it
-// created behind (tables written while replaying logs before the failure).
+// created behind (tables written while replaying logs before the failure; `env` records them).
 absl::StatusOr<std::unique_ptr<leveldb::DB>> OpenLevelDb(const std::string& path,
                                                          leveldb::Options options,
                                                          bool accept_log_loss,
+                                                         LatchingEnv* env,
                                                          RecoveryLogger* logger,
                                                          const ErrorReporter& errors);
 
