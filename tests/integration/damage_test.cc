@@ -392,6 +392,34 @@ TEST_CASE("T5: a damaged file is refused or answered DATA_LOSS, never served wro
   CHECK(figures.destroyed == 0);
 }
 
+TEST_CASE("a damaged log stops the start; --accept-log-loss starts, keeps a copy, logs the loss") {
+  const Pristine pristine = BuildPristine();
+  const std::string dir = NewTempDir("accept_log_loss") + "/data";
+  fs::copy(pristine.dir, dir, fs::copy_options::recursive);
+  const std::string log = FileNamed(dir + "/store", ".log");
+  REQUIRE(FlipByteAfter(log, NumberedValue(110).substr(0, 12)));
+  {
+    ServerProcess refused({dir});
+    std::string error;
+    REQUIRE_FALSE(refused.Start(&error));
+    INFO(error);
+    CHECK(error.find("damaged write-ahead log") != std::string::npos);
+    CHECK(error.find("--accept-log-loss") != std::string::npos);
+  }
+  ServerProcess server({dir, {"--accept-log-loss"}});
+  StartOrFail(server);
+  CHECK(server.log().find("accepted loss (--accept-log-loss)") != std::string::npos);
+  CHECK(fs::exists(log + ".damaged"));
+  Clients c(server);
+  std::optional<std::string> value;
+  REQUIRE(c.Get(KeyOf('a', 0), &value).ok());
+  CHECK(value == NumberedValue(0));
+  REQUIRE(c.Get(KeyOf('b', 9), &value).ok());  // before the damaged record
+  CHECK(value == NumberedValue(109));
+  REQUIRE(c.Get(KeyOf('b', 10), &value).ok());  // in the dropped stretch
+  CHECK_FALSE(value.has_value());
+}
+
 TEST_CASE("vector snapshots beside a missing store are refused; nothing is deleted") {
   const Pristine pristine = BuildPristine();
   const std::string dir = NewTempDir("orphan_snapshots") + "/data";
