@@ -33,8 +33,8 @@ absl::Status CheckSnapshotsHaveTheirStore(const std::filesystem::path& store_dir
   std::sort(snapshots.begin(), snapshots.end());
   return absl::FailedPreconditionError(absl::StrCat(
       "inconsistent data directory: ", vectors_dir.string(), " holds ", snapshots.size(),
-      " vector snapshot files (", snapshots.front(), snapshots.size() > 1 ? ", ..." : "",
-      ") but ", store_dir.string(),
+      " vector snapshot files (", snapshots.front(), snapshots.size() > 1 ? ", ..." : "", ") but ",
+      store_dir.string(),
       " holds no store; the snapshots are derived from the store and cannot stand alone. "
       "Nothing was changed. Restore ",
       store_dir.string(), " from a backup, or, to start empty, move ", vectors_dir.string(),

@@ -58,8 +58,7 @@ std::string ExpiryKey(uint64_t expiry_ms, std::string_view ns, std::string_view 
 
 // A key or a name as it appears in messages: C-escaped, in quotes.
 std::string Quoted(std::string_view bytes) {
-  return absl::StrCat("\"", absl::CHexEscape(absl::string_view(bytes.data(), bytes.size())),
-                      "\"");
+  return absl::StrCat("\"", absl::CHexEscape(absl::string_view(bytes.data(), bytes.size())), "\"");
 }
 
 // The Store names damage by storage key; a client knows its namespace and key.
@@ -286,7 +285,7 @@ class NamespaceScanCursor final : public KvScanCursor {
   const int64_t now_ms_;   // expiry is judged at the scan's start
   const uint64_t limit_;   // 0 = no limit
   uint64_t returned_ = 0;
-  std::string last_key_;   // the last key returned, for an error's message
+  std::string last_key_;  // the last key returned, for an error's message
 };
 
 // One index entry due for a purge, copied out of the iterator.

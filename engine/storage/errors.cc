@@ -42,12 +42,11 @@ absl::Status ErrorReporter::Translate(const leveldb::Status& status, std::string
   const bool cut_short = status.IsIOError() && absl::StrContains(text, ": Invalid argument");
   if (status.IsCorruption() || status.IsNotFound() || cut_short) {
     corruption_errors_.fetch_add(1, std::memory_order_relaxed);
-    return absl::DataLossError(
-        absl::StrCat("stored data is damaged (", doing,
-                     status.IsNotFound() ? ": a store file is missing"
-                     : cut_short         ? ": a store file is shorter than recorded"
-                                         : "",
-                     "); see the server log"));
+    return absl::DataLossError(absl::StrCat("stored data is damaged (", doing,
+                                            status.IsNotFound() ? ": a store file is missing"
+                                            : cut_short ? ": a store file is shorter than recorded"
+                                                        : "",
+                                            "); see the server log"));
   }
   if (transient) {
     return absl::UnavailableError(absl::StrCat(

@@ -135,8 +135,8 @@ leveldb::Status DescriptorWait::RetryAfter(std::string_view what, leveldb::Statu
     ++attempts;
   }
   if (status.ok()) {
-    spdlog::info("storage: {} succeeded after {} attempts (file descriptors were exhausted)",
-                 what, attempts);
+    spdlog::info("storage: {} succeeded after {} attempts (file descriptors were exhausted)", what,
+                 attempts);
   }
   return status;
 }
@@ -148,8 +148,7 @@ void DescriptorWait::Stop() {
 
 leveldb::Status LatchingEnv::NewWritableFile(const std::string& name,
                                              leveldb::WritableFile** file) {
-  return Wrap(name, wait_.Retry(name, [&] { return target()->NewWritableFile(name, file); }),
-              file);
+  return Wrap(name, wait_.Retry(name, [&] { return target()->NewWritableFile(name, file); }), file);
 }
 
 leveldb::Status LatchingEnv::NewAppendableFile(const std::string& name,

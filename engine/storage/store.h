@@ -133,14 +133,14 @@ class Iterator {
 };
 
 struct StoreStats {
-  uint64_t disk_bytes = 0;       // sum of the database directory's file sizes
-  uint64_t memtable_bytes = 0;   // LevelDB approximate memory usage
-  uint64_t batches_written = 0;  // successful Write calls since open
-  uint64_t bytes_written = 0;    // encoded batch bytes of those writes
-  uint64_t syncs = 0;            // fsyncs requested (full: one per write; normal: per interval)
-  uint64_t write_errors = 0;     // failed writes and syncs since open
+  uint64_t disk_bytes = 0;         // sum of the database directory's file sizes
+  uint64_t memtable_bytes = 0;     // LevelDB approximate memory usage
+  uint64_t batches_written = 0;    // successful Write calls since open
+  uint64_t bytes_written = 0;      // encoded batch bytes of those writes
+  uint64_t syncs = 0;              // fsyncs requested (full: one per write; normal: per interval)
+  uint64_t write_errors = 0;       // failed writes and syncs since open
   uint64_t corruption_errors = 0;  // reads answered DATA_LOSS (damaged or missing data) since open
-  bool faulted = false;          // the fault state is latched
+  bool faulted = false;            // the fault state is latched
 };
 
 // The LevelDB files in `path` that hold or describe data (CURRENT, MANIFEST-*, *.log, *.ldb,
@@ -186,10 +186,10 @@ class Store {
   // survive a restart). The one exception: a write that could not open a file for want of a
   // descriptor (EMFILE/ENFILE) answers UNAVAILABLE "storage is out of file descriptors (too
   // many open files); ..." without latching: it was not applied and may be retried. (LevelDB's
-  // background work waits for a descriptor rather than fail.) UNAVAILABLE messages are generic (no paths, no LevelDB text; see "Fault
-  // state" above). The caller keeps `batch` (LevelDB stamps a sequence number into it; its
-  // operations are unchanged, so it may be inspected, cleared or reused afterwards). An empty
-  // batch is a no-op that returns OK (UNAVAILABLE in the fault state).
+  // background work waits for a descriptor rather than fail.) UNAVAILABLE messages are generic (no
+  // paths, no LevelDB text; see "Fault state" above). The caller keeps `batch` (LevelDB stamps a
+  // sequence number into it; its operations are unchanged, so it may be inspected, cleared or
+  // reused afterwards). An empty batch is a no-op that returns OK (UNAVAILABLE in the fault state).
   absl::Status Write(WriteBatch* batch);
 
   // Forces the log to stable storage now (all modes). Errors latch the fault state; statuses

@@ -7,12 +7,12 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "engine/common/status_macros.h"
 #include "leveldb/dumpfile.h"
 #include "spdlog/spdlog.h"
@@ -89,7 +89,8 @@ class DropCounter final : public leveldb::WritableFile {
 LogDamage MeasureDamage(leveldb::Env* env, const std::string& file) {
   DropCounter counter;
   const leveldb::Status status = leveldb::DumpFile(env, file, &counter);
-  if (!status.ok()) spdlog::warn("cannot read {} to measure its damage: {}", file, status.ToString());
+  if (!status.ok())
+    spdlog::warn("cannot read {} to measure its damage: {}", file, status.ToString());
   return counter.damage();
 }
 
@@ -113,9 +114,8 @@ absl::Status RefuseLogLoss(const std::string& path, leveldb::Env* env, const Log
   const uint64_t stretches = std::max<uint64_t>(damage.stretches, 1);
   const std::string log = BaseName(first.file);
   return absl::DataLossError(absl::StrCat(
-      "the store at ", path, " has a damaged write-ahead log: ", log, " has ", bytes,
-      " bytes in ", stretches, stretches == 1 ? " place" : " places",
-      " that cannot be read (", first.reason,
+      "the store at ", path, " has a damaged write-ahead log: ", log, " has ", bytes, " bytes in ",
+      stretches, stretches == 1 ? " place" : " places", " that cannot be read (", first.reason,
       "); the writes recorded there would be lost. Nothing was changed. Restore the store from "
       "a backup, or start once with --accept-log-loss to drop the damaged bytes (a copy of the "
       "log is kept as ",
@@ -189,10 +189,10 @@ absl::Status CheckTableSizes(const std::string& path, leveldb::Env* env,
       uint64_t size = 0;
       if (!env->GetFileSize(path + "/" + name, &size).ok()) continue;
       if (size == recorded) break;
-      return absl::DataLossError(absl::StrCat(
-          "the store at ", path, " is damaged: the table file ", name, " is ", size,
-          " bytes where ", manifest, " records ", recorded,
-          ". Nothing was changed. Restore the file from a backup"));
+      return absl::DataLossError(
+          absl::StrCat("the store at ", path, " is damaged: the table file ", name, " is ", size,
+                       " bytes where ", manifest, " records ", recorded,
+                       ". Nothing was changed. Restore the file from a backup"));
     }
   }
   return absl::OkStatus();
@@ -225,8 +225,7 @@ absl::Status CheckNamedLogPresent(const std::string& path, leveldb::Env* env,
 
 // The checks LevelDB does not make before its recovery changes files (see the two above). A
 // CURRENT or MANIFEST that cannot be read is left for LevelDB's open to report.
-absl::Status CheckManifestFiles(const std::string& path, leveldb::Env* env,
-                                bool accept_log_loss) {
+absl::Status CheckManifestFiles(const std::string& path, leveldb::Env* env, bool accept_log_loss) {
   std::string current;
   if (!leveldb::ReadFileToString(env, path + "/" + kCurrent, &current).ok()) {
     return absl::OkStatus();
@@ -300,9 +299,9 @@ void RecoveryLogger::Logv(const char* format, std::va_list ap) {
   const size_t bytes_end = text.find(kBytes, dropping);
   LogDrop drop;
   if (bytes_end == absl::string_view::npos ||
-      !absl::SimpleAtoi(text.substr(dropping + kDropping.size(),
-                                    bytes_end - dropping - kDropping.size()),
-                        &drop.bytes)) {
+      !absl::SimpleAtoi(
+          text.substr(dropping + kDropping.size(), bytes_end - dropping - kDropping.size()),
+          &drop.bytes)) {
     return;
   }
   absl::string_view file = text.substr(0, dropping);
@@ -351,8 +350,8 @@ absl::Status CheckRecognisable(const std::string& path, leveldb::Env* env) {
     if (absl::StartsWith(name, kManifestPrefix)) newest_manifest = name;
   }
   constexpr size_t kNamed = 6;
-  std::string named = absl::StrJoin(files.begin(), files.begin() + std::min(kNamed, files.size()),
-                                    ", ");
+  std::string named =
+      absl::StrJoin(files.begin(), files.begin() + std::min(kNamed, files.size()), ", ");
   if (files.size() > kNamed) absl::StrAppend(&named, ", ... (", files.size(), " in all)");
   return absl::FailedPreconditionError(absl::StrCat(
       "the store at ", path, " has no CURRENT file but holds store files (", named,
@@ -365,8 +364,7 @@ absl::Status CheckRecognisable(const std::string& path, leveldb::Env* env) {
 
 absl::StatusOr<std::unique_ptr<leveldb::DB>> OpenLevelDb(const std::string& path,
                                                          leveldb::Options options,
-                                                         bool accept_log_loss,
-                                                         LatchingEnv* env,
+                                                         bool accept_log_loss, LatchingEnv* env,
                                                          RecoveryLogger* logger,
                                                          const ErrorReporter& errors) {
   options.env = env;

@@ -5,15 +5,15 @@
 // logs it finds without noticing that the one its MANIFEST names is gone (or that a table is
 // cut short, which surfaces only as I/O errors once it has recovered). So before LevelDB is let
 // loose, these functions refuse a directory that holds store files but no CURRENT, one whose
-// named log is missing, and one whose tables' sizes differ from the MANIFEST's; then they open with paranoid_checks on, so a damaged log fails
-// the open instead, and remove the tables a failed open wrote, leaving the directory as it was.
-// Accepting a log's loss takes an explicit option, and what is dropped is logged piece by piece
-// (LevelDB reports every dropped stretch to its info Logger, "<log>: dropping <n> bytes;
-// <reason>", and on the paranoid path stops at the first; the Logger here records those lines,
-// and leveldb::DumpFile, which reads a log with the same reader, counts every damaged stretch
-// of a refused log without changing it; DumpFile also prints the MANIFEST's edits, from which
-// the log number and the live tables' sizes are read).
-// Private to engine/storage (listed in the library's srcs, not its hdrs).
+// named log is missing, and one whose tables' sizes differ from the MANIFEST's; then they open with
+// paranoid_checks on, so a damaged log fails the open instead, and remove the tables a failed open
+// wrote, leaving the directory as it was. Accepting a log's loss takes an explicit option, and what
+// is dropped is logged piece by piece (LevelDB reports every dropped stretch to its info Logger,
+// "<log>: dropping <n> bytes; <reason>", and on the paranoid path stops at the first; the Logger
+// here records those lines, and leveldb::DumpFile, which reads a log with the same reader, counts
+// every damaged stretch of a refused log without changing it; DumpFile also prints the MANIFEST's
+// edits, from which the log number and the live tables' sizes are read). Private to engine/storage
+// (listed in the library's srcs, not its hdrs).
 #ifndef SOCHDB_ENGINE_STORAGE_STORE_OPEN_H_
 #define SOCHDB_ENGINE_STORAGE_STORE_OPEN_H_
 
@@ -75,16 +75,16 @@ absl::Status CheckRecognisable(const std::string& path, leveldb::Env* env);
 // A live table whose size differs from the MANIFEST's: DATA_LOSS naming it. The write-ahead log
 // the MANIFEST names missing (deleted, or the MANIFEST cut short before the edit that named a
 // later one; LevelDB would open without the writes it held): DATA_LOSS naming it, unless
-// `accept_log_loss` (then logged). A damaged write-ahead log: DATA_LOSS naming the log, the bytes that cannot be read and the
-// way out, with every file as it was, unless `accept_log_loss`; then a copy of each damaged log
-// is kept beside it (<log>.damaged), the database is opened once without paranoid checks so
-// LevelDB drops the damage (each dropped stretch is logged as a warning), closed, and opened
-// again with them. Other errors are `errors`' translation. A failed open leaves no file it
-// created behind (tables written while replaying logs before the failure; `env` records them).
+// `accept_log_loss` (then logged). A damaged write-ahead log: DATA_LOSS naming the log, the bytes
+// that cannot be read and the way out, with every file as it was, unless `accept_log_loss`; then a
+// copy of each damaged log is kept beside it (<log>.damaged), the database is opened once without
+// paranoid checks so LevelDB drops the damage (each dropped stretch is logged as a warning),
+// closed, and opened again with them. Other errors are `errors`' translation. A failed open leaves
+// no file it created behind (tables written while replaying logs before the failure; `env` records
+// them).
 absl::StatusOr<std::unique_ptr<leveldb::DB>> OpenLevelDb(const std::string& path,
                                                          leveldb::Options options,
-                                                         bool accept_log_loss,
-                                                         LatchingEnv* env,
+                                                         bool accept_log_loss, LatchingEnv* env,
                                                          RecoveryLogger* logger,
                                                          const ErrorReporter& errors);
 

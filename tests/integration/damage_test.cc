@@ -7,6 +7,8 @@
 // Never a wrong answer, never a file destroyed. One line of figures:
 //   T5 damage: cases=.. refused=.. data_loss=.. rebuilt=.. tail_cut=.. wrong=0 destroyed=0
 // Also: vectors/ with snapshots beside a missing store/ is refused, deleting nothing.
+#include "tests/engine/storage/damage.h"
+
 #include <signal.h>
 
 #include <catch2/catch.hpp>
@@ -22,7 +24,6 @@
 #include "absl/strings/str_cat.h"
 #include "sochdb/v1/kv.grpc.pb.h"
 #include "sochdb/v1/vector_index.grpc.pb.h"
-#include "tests/engine/storage/damage.h"
 #include "tests/integration/server_process.h"
 
 namespace sochdb::testing {
@@ -271,8 +272,7 @@ Served Examine(ServerProcess& server, const Pristine& pristine, bool log_cut, Fi
   std::vector<std::pair<std::string, std::string>> scanned;
   const grpc::Status scan = c.Scan(&scanned);
   INFO("scan: " << scan.error_code() << " " << scan.error_message());
-  const bool scan_ended_well =
-      scan.ok() || scan.error_code() == grpc::StatusCode::DATA_LOSS;
+  const bool scan_ended_well = scan.ok() || scan.error_code() == grpc::StatusCode::DATA_LOSS;
   CHECK(scan_ended_well);
   bool scan_right = scan_ended_well && scanned.size() <= expected.size();
   for (size_t i = 0; scan_right && i < scanned.size(); ++i) scan_right = scanned[i] == expected[i];

@@ -67,9 +67,9 @@ void WriteKeysToTable(const std::string& dir) {
 
 void CheckNoPath(const absl::Status& status, const std::string& dir) {
   INFO(status.ToString());
-  CHECK_THAT(std::string(status.message()),
-             !Catch::Contains(dir) && !Catch::Contains(".ldb") && !Catch::Contains(".log") &&
-                 !Catch::Contains("leveldb"));
+  CHECK_THAT(std::string(status.message()), !Catch::Contains(dir) && !Catch::Contains(".ldb") &&
+                                                !Catch::Contains(".log") &&
+                                                !Catch::Contains("leveldb"));
 }
 
 TEST_CASE("a flipped byte in a table answers DATA_LOSS, never a wrong value", "[store][damage]") {
@@ -191,13 +191,12 @@ TEST_CASE("a damaged log is refused at open, unchanged, unless its loss is accep
     // Before: it opened, without k010 and the rest of its 32 KB block.
     REQUIRE(refused.code() == absl::StatusCode::kDataLoss);
     const std::string message(refused.message());
-    CHECK_THAT(message, Catch::Contains("damaged write-ahead log") &&
-                            Catch::Contains(std::filesystem::path(log_file).filename().string()) &&
-                            Catch::Contains(" bytes in ") &&
-                            Catch::Contains("that cannot be read") &&
-                            Catch::Contains("checksum mismatch") &&
-                            Catch::Contains("Nothing was changed") &&
-                            Catch::Contains("--accept-log-loss"));
+    CHECK_THAT(message,
+               Catch::Contains("damaged write-ahead log") &&
+                   Catch::Contains(std::filesystem::path(log_file).filename().string()) &&
+                   Catch::Contains(" bytes in ") && Catch::Contains("that cannot be read") &&
+                   Catch::Contains("checksum mismatch") && Catch::Contains("Nothing was changed") &&
+                   Catch::Contains("--accept-log-loss"));
     CHECK(DirectoryContents(dir) == before);
   }
   {
@@ -210,8 +209,8 @@ TEST_CASE("a damaged log is refused at open, unchanged, unless its loss is accep
                            Catch::Contains("checksum mismatch") &&
                            Catch::Contains("kept a copy as"));
     CHECK(std::filesystem::exists(log_file + ".damaged"));
-    CHECK(DirectoryContents(dir).at(
-              std::filesystem::path(log_file).filename().string() + ".damaged") ==
+    CHECK(DirectoryContents(dir).at(std::filesystem::path(log_file).filename().string() +
+                                    ".damaged") ==
           before.at(std::filesystem::path(log_file).filename().string()));
     // What survived is right; what was dropped is absent, never wrong.
     int present = 0;
@@ -248,14 +247,13 @@ TEST_CASE("a missing write-ahead log is refused unless its loss is accepted", "[
   LogCapture log;
   absl::StatusOr<std::unique_ptr<Store>> accepted = OpenAt(dir, /*accept_log_loss=*/true);
   REQUIRE_OK(accepted.status());
-  CHECK_THAT(log.text(), Catch::Contains("accepted loss (--accept-log-loss): the write-ahead log " +
-                                         log_name));
+  CHECK_THAT(log.text(),
+             Catch::Contains("accepted loss (--accept-log-loss): the write-ahead log " + log_name));
   CHECK(**(*accepted)->Get(SchemaVersionKey()) == "1");
   CHECK_FALSE((*(*accepted)->Get(KeyOf(0))).has_value());
 }
 
-TEST_CASE("a refused open removes the tables it wrote while replaying the log",
-          "[store][damage]") {
+TEST_CASE("a refused open removes the tables it wrote while replaying the log", "[store][damage]") {
   const std::string dir = FreshTestDir("damage_log_replay");
   WriteKeys(dir);
   // Damage near the end; reopened with LevelDB's smallest memtable, the replay writes tables
@@ -288,9 +286,8 @@ TEST_CASE("a table cut short is refused at open, unchanged", "[store][damage]") 
   // moved the log into a new table and deleted it.
   CHECK(refused.code() == absl::StatusCode::kDataLoss);
   CHECK_THAT(std::string(refused.message()),
-             Catch::Contains("the table file " +
-                             std::filesystem::path(table).filename().string() + " is " +
-                             std::to_string(size / 2) + " bytes where MANIFEST-") &&
+             Catch::Contains("the table file " + std::filesystem::path(table).filename().string() +
+                             " is " + std::to_string(size / 2) + " bytes where MANIFEST-") &&
                  Catch::Contains("records " + std::to_string(size)) &&
                  Catch::Contains("Nothing was changed"));
   CHECK(DirectoryContents(dir) == before);

@@ -131,8 +131,7 @@ TEST_CASE("closing while a background flush waits for a descriptor does not hang
           "[store][descriptors]") {
   Fixture f;
   std::unique_ptr<Store> store = f.Open();
-  f.env.FailNewWritableFilesEndingWith(".ldb",
-                                       FaultInjectionEnv::CreateFailure::kOutOfDescriptors);
+  f.env.FailNewWritableFilesEndingWith(".ldb", FaultInjectionEnv::CreateFailure::kOutOfDescriptors);
   // Enough for one memtable switch (64 KB), not for a second one that would wait for the flush.
   for (int i = 0; i < 20; ++i) REQUIRE_OK(PutOne(*store, "key" + std::to_string(i)));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
