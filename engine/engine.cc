@@ -1,8 +1,11 @@
 #include "engine/engine.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <utility>
+#include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/common/status_macros.h"
 #include "spdlog/spdlog.h"
@@ -13,17 +16,46 @@ namespace {
 // Records purged per store write; the purger loops while a round comes back full.
 constexpr size_t kPurgeBatch = 1000;
 
+// Vector snapshots are derived from the store: beside a store that holds no database they are
+// not data that can be served, they are evidence that the store is missing. Opening would create
+// an empty store and sweep every snapshot away as belonging to no index. FAILED_PRECONDITION
+// when `vectors_dir` holds snapshots and `store_dir` no store files.
+absl::Status CheckSnapshotsHaveTheirStore(const std::filesystem::path& store_dir,
+                                          const std::filesystem::path& vectors_dir,
+                                          leveldb::Env* env, FileSystem* file_system) {
+  if (!storage::ListStoreFiles(store_dir.string(), env).empty()) return absl::OkStatus();
+  // An unreadable or absent vectors directory holds no snapshots to protect.
+  absl::StatusOr<std::vector<std::string>> names = file_system->ListDir(vectors_dir.string());
+  std::vector<std::string> snapshots;
+  for (const std::string& name : names.ok() ? *names : std::vector<std::string>()) {
+    if (absl::EndsWith(name, ".snap")) snapshots.push_back(name);
+  }
+  if (snapshots.empty()) return absl::OkStatus();
+  std::sort(snapshots.begin(), snapshots.end());
+  return absl::FailedPreconditionError(absl::StrCat(
+      "inconsistent data directory: ", vectors_dir.string(), " holds ", snapshots.size(),
+      " vector snapshot files (", snapshots.front(), snapshots.size() > 1 ? ", ..." : "", ") but ",
+      store_dir.string(),
+      " holds no store; the snapshots are derived from the store and cannot stand alone. "
+      "Nothing was changed. Restore ",
+      store_dir.string(), " from a backup, or, to start empty, move ", vectors_dir.string(),
+      " away"));
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
   const std::filesystem::path store_dir = std::filesystem::path(options.data_dir) / "store";
+  const std::filesystem::path vectors_dir = std::filesystem::path(options.data_dir) / "vectors";
+  SOCHDB_RETURN_IF_ERROR(CheckSnapshotsHaveTheirStore(store_dir, vectors_dir, options.store.env,
+                                                      options.file_system));
   if (absl::Status created = options.file_system->CreateDirs(store_dir.string()); !created.ok()) {
     return absl::FailedPreconditionError(created.message());
   }
   SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<storage::Store> store,
                           storage::Store::Open(store_dir.string(), options.store));
   vector::VectorIndexStoreOptions vector_options;
-  vector_options.snapshot_dir = (std::filesystem::path(options.data_dir) / "vectors").string();
+  vector_options.snapshot_dir = vectors_dir.string();
   vector_options.file_system = options.file_system;
   vector_options.maintenance_interval = options.vector_maintenance_interval;
   vector_options.snapshot_every_changes = options.vector_snapshot_every_changes;
@@ -83,10 +115,14 @@ uint64_t Engine::PurgeRound() {
   for (;;) {
     absl::StatusOr<size_t> n = kv_->PurgeExpired(kPurgeBatch);
     if (!n.ok()) {
-      // Storage errors (a fault state, say) are reported once per round, not per key.
-      spdlog::warn("TTL purge stopped: {}", n.status().ToString());
+      // Storage errors (a fault state, say) are reported once, not per key or per round: the
+      // purger meets the same one every second until it goes away.
+      const std::string error = n.status().ToString();
+      if (error != last_purge_error_) spdlog::warn("TTL purge stopped: {}", error);
+      last_purge_error_ = error;
       return purged;
     }
+    last_purge_error_.clear();
     purged += *n;
     if (*n < kPurgeBatch) return purged;
   }
@@ -98,6 +134,7 @@ EngineStats Engine::Stats() const {
   stats.vector_indexes = vector_indexes_->IndexCount();
   stats.vectors = vector_indexes_->TotalVectors();
   stats.vector_memory_bytes = vector_indexes_->TotalMemoryBytes();
+  stats.ttl_undecodable_index_entries = kv_->undecodable_index_entries();
   stats.collections = collections_->CollectionCount();
   stats.documents = collections_->TotalDocuments();
   absl::MutexLock lock(&mu_);

@@ -47,6 +47,7 @@ struct EngineOptions {
 struct EngineStats {
   storage::StoreStats store;
   uint64_t ttl_purged = 0;  // expired KV records removed since start
+  uint64_t ttl_undecodable_index_entries = 0;  // undecodable TTL index entries removed
   uint64_t vector_indexes = 0;
   uint64_t vectors = 0;
   uint64_t vector_memory_bytes = 0;
@@ -57,6 +58,8 @@ struct EngineStats {
 class Engine {
  public:
   // Creates the data directory if needed and opens the store (see Store::Open for errors).
+  // FAILED_PRECONDITION ("inconsistent data directory"), changing nothing, when vectors/ holds
+  // snapshots but store/ holds no database.
   static absl::StatusOr<std::unique_ptr<Engine>> Open(const EngineOptions& options);
   // Stops background work, then closes the store (which fsyncs).
   ~Engine();
@@ -88,6 +91,7 @@ class Engine {
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t ttl_purged_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string last_purge_error_;  // the purger thread's own: the error it last logged
   std::thread purger_;
 };
 

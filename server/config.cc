@@ -52,6 +52,9 @@ void DefineOptions(CLI::App& app, ServerConfig& c) {
       ->check(CLI::IsMember({"full", "normal", "off"}))->capture_default_str();
   app.add_option("--sync-interval-ms", c.sync_interval_ms, "normal mode: longest unsynced time")
       ->check(CLI::Range(1, 60'000))->capture_default_str();
+  app.add_flag("--accept-log-loss", c.accept_log_loss,
+               "start even though the write-ahead log is damaged: drop what cannot be read (each "
+               "dropped stretch is logged; a copy of the log is kept as <log>.damaged)");
   app.add_option("--log-level", c.log_level, "trace|debug|info|warn|error|critical|off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();

@@ -28,6 +28,7 @@ struct ServerConfig {
   std::string metrics_host = "127.0.0.1";  // --metrics-host: /metrics is unauthenticated
   std::string sync = "full";           // --sync full|normal|off
   int sync_interval_ms = 100;          // --sync-interval-ms (normal mode)
+  bool accept_log_loss = false;        // --accept-log-loss: start over a damaged log, dropping it
   std::string log_level = "info";      // --log-level trace|debug|info|warn|error|critical|off
   std::string log_format = "text";     // --log-format text|json
   int max_message_mb = 64;             // --max-message-mb

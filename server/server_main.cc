@@ -105,6 +105,7 @@ EngineOptions MakeEngineOptions(const ServerConfig& config, storage::SyncMode sy
   options.data_dir = config.data_dir;
   options.store.sync_mode = sync;
   options.store.sync_interval = absl::Milliseconds(config.sync_interval_ms);
+  options.store.accept_log_loss = config.accept_log_loss;
   options.ttl_purge_interval = absl::Milliseconds(config.ttl_purge_interval_ms);
   return options;
 }

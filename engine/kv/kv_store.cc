@@ -20,9 +20,12 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/common/status_macros.h"
 #include "engine/storage/keys.h"
+#include "spdlog/spdlog.h"
 
 namespace sochdb::kv {
 namespace {
@@ -50,6 +53,28 @@ std::string DataKey(std::string_view ns, std::string_view key) {
 
 std::string ExpiryKey(uint64_t expiry_ms, std::string_view ns, std::string_view key) {
   return KeyBuilder(KeyFamily::kKvExpiry).U64(expiry_ms).Name(ns).Raw(key).key();
+}
+
+// A key or a name as it appears in messages: C-escaped, in quotes.
+std::string Quoted(std::string_view bytes) {
+  return absl::StrCat("\"", absl::CHexEscape(absl::string_view(bytes.data(), bytes.size())), "\"");
+}
+
+// The Store names damage by storage key; a client knows its namespace and key.
+absl::Status InUserTerms(absl::Status status, std::string_view ns, std::string_view key) {
+  if (status.code() != absl::StatusCode::kDataLoss) return status;
+  return absl::DataLossError(absl::StrCat("the stored record of key ", Quoted(key),
+                                          " in namespace ", Quoted(ns),
+                                          " is damaged and cannot be read; see the server log"));
+}
+
+// The record stored for (ns, key), read as Store::Get reads it (nullopt when absent).
+absl::StatusOr<std::optional<std::string>> ReadRecord(const storage::Store& store,
+                                                      std::string_view ns, std::string_view key,
+                                                      const storage::Snapshot* snapshot = nullptr) {
+  absl::StatusOr<std::optional<std::string>> stored = store.Get(DataKey(ns, key), snapshot);
+  if (!stored.ok()) return InUserTerms(std::move(stored).status(), ns, key);
+  return stored;
 }
 
 std::string EncodeRecord(std::string_view value, std::optional<uint64_t> expiry_ms) {
@@ -130,7 +155,7 @@ struct KeyState {
 // The state of the record stored for `key`. The caller holds the key's lane.
 absl::StatusOr<KeyState> ReadKeyState(const storage::Store& store, std::string_view ns,
                                       std::string_view key) {
-  SOCHDB_ASSIGN_OR_RETURN(const std::optional<std::string> stored, store.Get(DataKey(ns, key)));
+  SOCHDB_ASSIGN_OR_RETURN(const std::optional<std::string> stored, ReadRecord(store, ns, key));
   KeyState state;
   if (!stored.has_value()) return state;
   state.exists = true;
@@ -208,10 +233,13 @@ absl::Status ValidateTtl(uint64_t ttl_seconds, std::string_view field, const KvL
 
 class NamespaceScanCursor final : public KvScanCursor {
  public:
-  NamespaceScanCursor(std::unique_ptr<storage::Snapshot> snapshot,
+  NamespaceScanCursor(std::string_view ns, std::string_view prefix,
+                      std::unique_ptr<storage::Snapshot> snapshot,
                       std::unique_ptr<storage::Iterator> iterator, std::string end, int64_t now_ms,
                       uint64_t limit)
-      : snapshot_(std::move(snapshot)),
+      : ns_(ns),
+        prefix_(prefix),
+        snapshot_(std::move(snapshot)),
         iterator_(std::move(iterator)),
         end_(std::move(end)),
         now_ms_(now_ms),
@@ -219,8 +247,11 @@ class NamespaceScanCursor final : public KvScanCursor {
 
   absl::StatusOr<bool> Next(std::string* key, std::string* value) override {
     while (limit_ == 0 || returned_ < limit_) {
+      // The Store's iterator turns invalid at the first block it cannot read, so no key past a
+      // damaged stretch is returned, and a valid key at or past the end proves the whole range
+      // was read.
       if (!iterator_->Valid()) {
-        SOCHDB_RETURN_IF_ERROR(iterator_->status());
+        SOCHDB_RETURN_IF_ERROR(InUserTerms(iterator_->status()));
         return false;
       }
       const std::string_view storage_key = iterator_->key();
@@ -229,6 +260,7 @@ class NamespaceScanCursor final : public KvScanCursor {
       if (IsLive(record, now_ms_)) {
         SOCHDB_ASSIGN_OR_RETURN(*key, UserKey(storage_key));
         value->assign(record.value.data(), record.value.size());
+        last_key_ = *key;
         ++returned_;
         iterator_->Next();
         return true;
@@ -249,6 +281,20 @@ class NamespaceScanCursor final : public KvScanCursor {
     return std::string(reader.Rest());
   }
 
+  // Names the unreadable stretch by what the client knows: its namespace, its prefix and the
+  // last key it was given.
+  absl::Status InUserTerms(absl::Status status) const {
+    if (status.code() != absl::StatusCode::kDataLoss) return status;
+    return absl::DataLossError(absl::StrCat(
+        "the stored keys of namespace ", Quoted(ns_),
+        returned_ == 0 ? std::string(" from the start of the scan")
+                       : absl::StrCat(" after key ", Quoted(last_key_)),
+        prefix_.empty() ? std::string() : absl::StrCat(" (prefix ", Quoted(prefix_), ")"),
+        " are damaged and cannot be read; the scan stops here; see the server log"));
+  }
+
+  const std::string ns_;
+  const std::string prefix_;
   // Declared before the iterator so that it is destroyed after it.
   std::unique_ptr<storage::Snapshot> snapshot_;
   std::unique_ptr<storage::Iterator> iterator_;
@@ -256,6 +302,7 @@ class NamespaceScanCursor final : public KvScanCursor {
   const int64_t now_ms_;   // expiry is judged at the scan's start
   const uint64_t limit_;   // 0 = no limit
   uint64_t returned_ = 0;
+  std::string last_key_;  // the last key returned, for an error's message
 };
 
 // One index entry due for a purge, copied out of the iterator.
@@ -266,46 +313,70 @@ struct DueEntry {
   uint64_t expiry_ms = 0;
 };
 
-// Appends to `due` up to `max_entries` index entries with expiry <= now_ms, advancing `iterator`
-// past them. Index keys that do not parse are skipped: they are never matched to a record.
+// Index entries met by one purge round, copied out of the iterator.
+struct PurgeChunk {
+  std::vector<DueEntry> due;
+  // Index keys that do not parse: no record can be matched to them (records are found by the
+  // namespace and key in the index key), so they are removed, each logged, instead of being
+  // stepped over again by every later round.
+  std::vector<std::string> undecodable;
+
+  size_t size() const { return due.size() + undecodable.size(); }
+};
+
+// Appends to `chunk` up to `max_entries` index entries with expiry <= now_ms, due or
+// undecodable, advancing `iterator` past them.
 absl::Status CollectDueEntries(storage::Iterator& iterator, std::string_view index_end,
-                               int64_t now_ms, size_t max_entries, std::vector<DueEntry>* due) {
-  for (; iterator.Valid() && due->size() < max_entries; iterator.Next()) {
+                               int64_t now_ms, size_t max_entries, PurgeChunk* chunk) {
+  for (; iterator.Valid() && chunk->size() < max_entries; iterator.Next()) {
     const std::string_view index_key = iterator.key();
     if (index_key >= index_end) break;
     KeyReader reader(index_key);
     KeyFamily family;
     DueEntry entry;
     std::string_view ns;
-    if (!reader.Family(&family) || !reader.U64(&entry.expiry_ms) || !reader.Name(&ns)) continue;
+    if (!reader.Family(&family) || !reader.U64(&entry.expiry_ms)) {
+      chunk->undecodable.emplace_back(index_key);
+      continue;
+    }
     if (now_ms < 0 || entry.expiry_ms > static_cast<uint64_t>(now_ms)) break;  // sorted by expiry
+    if (!reader.Name(&ns)) {
+      chunk->undecodable.emplace_back(index_key);
+      continue;
+    }
     entry.index_key = std::string(index_key);
     entry.ns = std::string(ns);
     entry.key = std::string(reader.Rest());
-    due->push_back(std::move(entry));
+    chunk->due.push_back(std::move(entry));
   }
   return iterator.status();
 }
 
-// Adds the deletions for `due` to `batch`; the caller holds the lanes of all their keys.
+// Adds the deletions for `chunk` to `batch`; the caller holds the lanes of all its due keys.
 // Returns the number of records deleted.
-absl::StatusOr<size_t> AddPurgeDeletions(const storage::Store& store,
-                                         const std::vector<DueEntry>& due,
+absl::StatusOr<size_t> AddPurgeDeletions(const storage::Store& store, const PurgeChunk& chunk,
                                          storage::WriteBatch* batch) {
   size_t records = 0;
-  for (const DueEntry& entry : due) {
-    const std::string data_key = DataKey(entry.ns, entry.key);
-    SOCHDB_ASSIGN_OR_RETURN(const std::optional<std::string> stored, store.Get(data_key));
-    if (stored.has_value()) {
-      // A damaged record is left for an operator to see rather than silently purged; only its
-      // index entry goes, so that it cannot stall every later purge.
-      const absl::StatusOr<ValueRecord> record = DecodeRecord(*stored);
+  for (const DueEntry& entry : chunk.due) {
+    absl::StatusOr<std::optional<std::string>> stored = ReadRecord(store, entry.ns, entry.key);
+    if (!stored.ok() && stored.status().code() != absl::StatusCode::kDataLoss) {
+      return stored.status();
+    }
+    // A damaged record (unreadable, or not a record) is left for an operator to see rather
+    // than silently purged; only its index entry goes, so that it cannot stall every later
+    // purge.
+    if (stored.ok() && stored->has_value()) {
+      const absl::StatusOr<ValueRecord> record = DecodeRecord(**stored);
       if (record.ok() && record->has_expiry && record->expiry_ms == entry.expiry_ms) {
-        batch->Delete(data_key);
+        batch->Delete(DataKey(entry.ns, entry.key));
         ++records;
       }
     }
-    batch->Delete(entry.index_key);  // matched, or stale: no record carries this expiry
+    batch->Delete(entry.index_key);  // matched, stale (no record carries this expiry) or damaged
+  }
+  for (const std::string& index_key : chunk.undecodable) {
+    spdlog::warn("TTL purge: removing the undecodable expiry index entry {}", Quoted(index_key));
+    batch->Delete(index_key);
   }
   return records;
 }
@@ -352,7 +423,7 @@ absl::StatusOr<std::optional<std::string>> KvStore::Get(std::string_view ns,
   SOCHDB_RETURN_IF_ERROR(ValidateNamespace(ns));
   SOCHDB_RETURN_IF_ERROR(ValidateKey(key));
   const int64_t now_ms = clock_->NowMillis();
-  SOCHDB_ASSIGN_OR_RETURN(std::optional<std::string> stored, store_->Get(DataKey(ns, key)));
+  SOCHDB_ASSIGN_OR_RETURN(std::optional<std::string> stored, ReadRecord(*store_, ns, key));
   return LiveValue(std::move(stored), now_ms);
 }
 
@@ -460,7 +531,7 @@ absl::StatusOr<std::vector<std::optional<std::string>>> KvStore::BatchGet(
   for (std::string_view key : keys) {
     if (over_limit(key.size())) return BatchGetTooLarge(limits_);
     SOCHDB_ASSIGN_OR_RETURN(std::optional<std::string> stored,
-                            store_->Get(DataKey(ns, key), snapshot.get()));
+                            ReadRecord(*store_, ns, key, snapshot.get()));
     SOCHDB_ASSIGN_OR_RETURN(std::optional<std::string> value, LiveValue(std::move(stored), now_ms));
     if (value.has_value() && over_limit(value->size())) return BatchGetTooLarge(limits_);
     values.push_back(std::move(value));
@@ -522,8 +593,9 @@ absl::StatusOr<std::unique_ptr<KvScanCursor>> KvStore::Scan(std::string_view ns,
   std::unique_ptr<storage::Snapshot> snapshot = store_->GetSnapshot();
   std::unique_ptr<storage::Iterator> iterator = store_->NewIterator(snapshot.get());
   iterator->Seek(start);
-  return std::unique_ptr<KvScanCursor>(new NamespaceScanCursor(
-      std::move(snapshot), std::move(iterator), std::move(end), clock_->NowMillis(), limit));
+  return std::unique_ptr<KvScanCursor>(new NamespaceScanCursor(ns, prefix, std::move(snapshot),
+                                                               std::move(iterator), std::move(end),
+                                                               clock_->NowMillis(), limit));
 }
 
 absl::StatusOr<size_t> KvStore::PurgeExpired(size_t max_keys) {
@@ -534,23 +606,23 @@ absl::StatusOr<size_t> KvStore::PurgeExpired(size_t max_keys) {
   iterator->Seek(index_start);
   size_t examined = 0;
   size_t records_deleted = 0;
-  std::vector<DueEntry> due;
   while (examined < max_keys) {
-    due.clear();
+    PurgeChunk chunk;
     SOCHDB_RETURN_IF_ERROR(CollectDueEntries(
-        *iterator, index_end, now_ms, std::min(kPurgeChunkEntries, max_keys - examined), &due));
-    if (due.empty()) break;
-    examined += due.size();
+        *iterator, index_end, now_ms, std::min(kPurgeChunkEntries, max_keys - examined), &chunk));
+    if (chunk.size() == 0) break;
+    examined += chunk.size();
     std::vector<size_t> lanes;
-    lanes.reserve(due.size());
-    for (const DueEntry& entry : due) lanes.push_back(WriteLanes::LaneOf(entry.ns, entry.key));
+    lanes.reserve(chunk.due.size());
+    for (const DueEntry& entry : chunk.due) lanes.push_back(WriteLanes::LaneOf(entry.ns, entry.key));
     // The lanes are held from the re-read to the commit, so no writer can slip a new value in
     // between the check and the delete.
     WriteLanes::Claim claim(&lanes_, std::move(lanes));
     storage::WriteBatch batch;
-    SOCHDB_ASSIGN_OR_RETURN(const size_t records, AddPurgeDeletions(*store_, due, &batch));
+    SOCHDB_ASSIGN_OR_RETURN(const size_t records, AddPurgeDeletions(*store_, chunk, &batch));
     SOCHDB_RETURN_IF_ERROR(store_->Write(&batch));
     records_deleted += records;
+    undecodable_index_entries_.fetch_add(chunk.undecodable.size(), std::memory_order_relaxed);
   }
   return records_deleted;
 }

@@ -7,6 +7,9 @@
 //
 // Errors: INVALID_ARGUMENT names the field and the limit ("key is 20000 bytes; the limit is
 // 16384 bytes"); RESOURCE_EXHAUSTED when a BatchGet answer would pass max_batch_get_bytes;
+// DATA_LOSS for stored data that cannot be read, named in the caller's terms ("the stored record
+// of key \"k\" in namespace \"ns\" is damaged ...", for a scan "the stored keys of namespace
+// \"ns\" after key \"k\" ... are damaged ...": a scan stops there, it never skips past); other
 // storage failures pass through from Store (UNAVAILABLE in the fault state).
 //
 // Order: writes of one key take effect in the order they arrive, and none holds a lock while the
@@ -17,6 +20,7 @@
 #ifndef SOCHDB_ENGINE_KV_KV_STORE_H_
 #define SOCHDB_ENGINE_KV_KV_STORE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -104,9 +108,18 @@ class KvStore {
 
   // Deletes up to `max_keys` records whose expiry has passed, with their index entries, and drops
   // due index entries that no record matches (writers remove the entry of a record they replace,
-  // so these come only from older builds or damaged records). Returns the number of records
-  // deleted. Safe to run concurrently with writers: a key rewritten meanwhile is never deleted.
+  // so these come only from older builds or damaged records). A due entry whose record is
+  // damaged (unreadable or malformed) loses its entry; the record stays. Index entries that do
+  // not decode are removed and logged once each (counted in undecodable_index_entries()), so no
+  // later round steps over them again; they count against `max_keys`. Returns the number of
+  // records deleted. Safe to run concurrently with writers: a key rewritten meanwhile is never
+  // deleted.
   absl::StatusOr<size_t> PurgeExpired(size_t max_keys);
+
+  // Undecodable TTL index entries PurgeExpired has removed since construction.
+  uint64_t undecodable_index_entries() const {
+    return undecodable_index_entries_.load(std::memory_order_relaxed);
+  }
 
   const KvLimits& limits() const { return limits_; }
 
@@ -138,6 +151,7 @@ class KvStore {
   // its commit; PurgeExpired holds them from its re-read to its commit. Get, BatchGet and Scan
   // take no lane: they read a snapshot.
   mutable WriteLanes lanes_;
+  std::atomic<uint64_t> undecodable_index_entries_{0};
 };
 
 }  // namespace sochdb::kv

@@ -1,9 +1,10 @@
-// The LevelDB adapter behind store.h: opening and closing the database, the schema-version check,
-// durable writes under the three sync modes (with the background syncer for kNormal), the
-// client-facing side of the write fault latch (fault_latch.h sets it from inside the I/O), and
-// thin wrappers for snapshots and iterators. leveldb::Status is translated to absl::Status in
-// exactly one function here (FromLevelDb); write errors never carry LevelDB's text (it names
-// files) to clients: it goes to the server log instead.
+// The LevelDB adapter behind store.h: opening and closing the database (store_open.h guards the
+// open), the schema-version check, durable writes under the three sync modes (with the background
+// syncer for kNormal), the client-facing side of the write fault latch (fault_latch.h sets it from
+// inside the I/O), checksummed point reads, and wrappers for snapshots and iterators.
+// leveldb::Status is translated to absl::Status by one function (ErrorReporter::Translate,
+// errors.h) for reads and opens, and by the fault latch's generic refusals for writes: LevelDB's
+// text (it names files) goes to the server log, never to clients.
 #include "engine/storage/store.h"
 
 #include <atomic>
@@ -19,8 +20,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "engine/common/status_macros.h"
+#include "engine/storage/errors.h"
 #include "engine/storage/fault_latch.h"
 #include "engine/storage/keys.h"
+#include "engine/storage/store_open.h"
 #include "leveldb/cache.h"
 #include "leveldb/db.h"
 #include "leveldb/env.h"
@@ -38,31 +41,17 @@ leveldb::Slice ToSlice(std::string_view bytes) {
 }
 std::string_view ToView(const leveldb::Slice& slice) { return {slice.data(), slice.size()}; }
 
-// The one translation from LevelDB's status to the engine's. LevelDB has few codes, so the
-// message text refines two of them: a held LOCK file (another process owns the database) and a
-// missing database opened without create_if_missing.
-absl::Status FromLevelDb(const leveldb::Status& status) {
-  if (status.ok()) return absl::OkStatus();
-  const std::string text = status.ToString();
-  const std::string message = absl::StrCat("leveldb: ", text);
-  if (status.IsNotFound()) return absl::NotFoundError(message);
-  if (status.IsCorruption()) return absl::DataLossError(message);
-  if (status.IsNotSupportedError()) return absl::UnimplementedError(message);
-  if (status.IsIOError()) {
-    // PosixEnv::LockFile reports "IO error: lock <dir>/LOCK: <reason>".
-    if (absl::StartsWith(text, "IO error: lock ")) return absl::UnavailableError(message);
-    return absl::InternalError(message);
-  }
-  if (status.IsInvalidArgument()) {
-    if (absl::StrContains(text, "(create_if_missing is false)")) {
-      return absl::FailedPreconditionError(message);
-    }
-    if (absl::StrContains(text, "(error_if_exists is true)")) {
-      return absl::AlreadyExistsError(message);
-    }
-    return absl::InvalidArgumentError(message);
-  }
-  return absl::UnknownError(message);
+// A key as it appears in messages: C-escaped (keys are bytes), in quotes.
+std::string QuotedKey(std::string_view key) {
+  return absl::StrCat("\"", absl::CHexEscape(absl::string_view(key.data(), key.size())), "\"");
+}
+
+// Reads verify every block's checksum as it comes from disk (blocks already in the cache were
+// verified when they were read), so a damaged block answers DATA_LOSS instead of a wrong value.
+leveldb::ReadOptions VerifiedReads() {
+  leveldb::ReadOptions read_options;
+  read_options.verify_checksums = true;
+  return read_options;
 }
 
 class LevelDbSnapshot final : public Snapshot {
@@ -84,30 +73,69 @@ const leveldb::Snapshot* Unwrap(const Snapshot* snapshot) {
   return static_cast<const LevelDbSnapshot*>(snapshot)->get();
 }
 
+// Stops at the first error. LevelDB's table iterator steps over a block it cannot read (a bad
+// checksum, a missing file) to the next one and stays valid, with the error only in status(); a
+// caller that looked at status() at the end alone would have been handed the keys after the hole
+// as if nothing were missing. So the status is checked after every move, and an iterator with an
+// error is invalid: no key past a damaged block is ever yielded. (LevelDB's iterator status is
+// sticky, so every later move fails too.)
 class LevelDbIterator final : public Iterator {
  public:
-  explicit LevelDbIterator(leveldb::Iterator* iterator) : iterator_(iterator) {}
+  LevelDbIterator(leveldb::Iterator* iterator, const ErrorReporter* errors)
+      : iterator_(iterator), errors_(errors) {}
 
-  void Seek(std::string_view target) override { iterator_->Seek(ToSlice(target)); }
-  void SeekToLast() override { iterator_->SeekToLast(); }
+  void Seek(std::string_view target) override {
+    if (!status_.ok()) return;
+    seek_target_.assign(target.data(), target.size());
+    seek_to_last_ = false;
+    iterator_->Seek(ToSlice(target));
+    Settle();
+  }
+  void SeekToLast() override {
+    if (!status_.ok()) return;
+    seek_target_.clear();
+    seek_to_last_ = true;
+    iterator_->SeekToLast();
+    Settle();
+  }
+  // LevelDB asserts on Next()/Prev()/key() of an invalid iterator; the engine's contract is
+  // softer.
   void Prev() override {
-    if (iterator_->Valid()) iterator_->Prev();
+    if (!valid_) return;
+    iterator_->Prev();
+    Settle();
   }
-  bool Valid() const override { return iterator_->Valid(); }
-  // LevelDB asserts on Next()/key() of an invalid iterator; the engine's contract is softer.
   void Next() override {
-    if (iterator_->Valid()) iterator_->Next();
+    if (!valid_) return;
+    iterator_->Next();
+    Settle();
   }
+  bool Valid() const override { return valid_; }
   std::string_view key() const override {
-    return iterator_->Valid() ? ToView(iterator_->key()) : std::string_view();
+    return valid_ ? ToView(iterator_->key()) : std::string_view();
   }
   std::string_view value() const override {
-    return iterator_->Valid() ? ToView(iterator_->value()) : std::string_view();
+    return valid_ ? ToView(iterator_->value()) : std::string_view();
   }
-  absl::Status status() const override { return FromLevelDb(iterator_->status()); }
+  absl::Status status() const override { return status_; }
 
  private:
+  void Settle() {
+    valid_ = iterator_->Valid();
+    const leveldb::Status status = iterator_->status();
+    if (status.ok()) return;
+    valid_ = false;
+    status_ = errors_->Translate(
+        status, seek_to_last_ ? std::string("reading keys back from the last one")
+                              : absl::StrCat("reading keys from ", QuotedKey(seek_target_), " on"));
+  }
+
   std::unique_ptr<leveldb::Iterator> iterator_;
+  const ErrorReporter* const errors_;
+  std::string seek_target_;  // where the last Seek went, for the error's message
+  bool seek_to_last_ = false;
+  bool valid_ = false;
+  absl::Status status_;  // the first error, translated; OK until then
 };
 
 }  // namespace
@@ -179,9 +207,13 @@ struct Store::Impl {
         options(options_in),
         env(options_in.env != nullptr ? options_in.env : leveldb::Env::Default()),
         latch(path),
-        latching_env(env, &latch) {}
+        latching_env(env, &latch),
+        errors(path),
+        logger(path) {}
 
   ~Impl() {
+    // The DB's destructor waits for background work, which may be waiting for a descriptor.
+    latching_env.StopWaiting();
     // LevelDB reads the cache and the filter policy until the DB is closed.
     db.reset();
     block_cache.reset();
@@ -208,9 +240,11 @@ struct Store::Impl {
   const StoreOptions options;
   leveldb::Env* const env;  // the caller's (or the default) Env, for Stats' directory listing
   // The fault latch, and the Env LevelDB actually uses, which sets it from inside the I/O. Both
-  // are declared before `db`, so they outlive it.
+  // are declared before `db`, so they outlive it; so is LevelDB's info log.
   FaultLatch latch;
   LatchingEnv latching_env;
+  ErrorReporter errors;
+  RecoveryLogger logger;
   std::unique_ptr<leveldb::Cache> block_cache;
   std::unique_ptr<const leveldb::FilterPolicy> filter_policy;
   std::unique_ptr<leveldb::DB> db;
@@ -234,15 +268,13 @@ absl::Status Store::Impl::OpenDb() {
   filter_policy.reset(leveldb::NewBloomFilterPolicy(10));
   leveldb::Options db_options;
   db_options.create_if_missing = options.create_if_missing;
-  db_options.paranoid_checks = false;
-  db_options.env = &latching_env;
   db_options.block_cache = block_cache.get();
   db_options.filter_policy = filter_policy.get();
   db_options.write_buffer_size = options.write_buffer_bytes;
-  leveldb::DB* raw_db = nullptr;
-  const leveldb::Status status = leveldb::DB::Open(db_options, path, &raw_db);
-  db.reset(raw_db);
-  return FromLevelDb(status);
+  SOCHDB_RETURN_IF_ERROR(CheckRecognisable(path, &latching_env));
+  SOCHDB_ASSIGN_OR_RETURN(
+      db, OpenLevelDb(path, db_options, options.accept_log_loss, &latching_env, &logger, errors));
+  return absl::OkStatus();
 }
 
 absl::Status Store::Impl::CheckSchemaVersion() {
@@ -255,9 +287,9 @@ absl::Status Store::Impl::CheckSchemaVersion() {
         "database at %s has schema version \"%s\"; this build reads only schema version %d", path,
         absl::CHexEscape(*stored), kSchemaVersion));
   }
-  std::unique_ptr<leveldb::Iterator> iterator(db->NewIterator(leveldb::ReadOptions()));
+  std::unique_ptr<leveldb::Iterator> iterator(db->NewIterator(VerifiedReads()));
   iterator->SeekToFirst();
-  SOCHDB_RETURN_IF_ERROR(FromLevelDb(iterator->status()));
+  SOCHDB_RETURN_IF_ERROR(errors.Translate(iterator->status(), "reading the first key"));
   if (iterator->Valid()) {
     return absl::FailedPreconditionError(absl::StrFormat(
         "database at %s holds data but no schema version record (an unversioned or foreign "
@@ -268,18 +300,20 @@ absl::Status Store::Impl::CheckSchemaVersion() {
   batch.Put(key, expected);
   leveldb::WriteOptions write_options;
   write_options.sync = true;
-  return FromLevelDb(db->Write(write_options, &batch));
+  return errors.Translate(db->Write(write_options, &batch), "writing the schema version");
 }
 
 absl::StatusOr<std::optional<std::string>> Store::Impl::Get(
     std::string_view key, const leveldb::Snapshot* snapshot) const {
-  leveldb::ReadOptions read_options;
+  leveldb::ReadOptions read_options = VerifiedReads();
   read_options.snapshot = snapshot;
   std::string value;
   const leveldb::Status status = db->Get(read_options, ToSlice(key), &value);
-  if (status.IsNotFound()) return std::nullopt;
-  SOCHDB_RETURN_IF_ERROR(FromLevelDb(status));
-  return value;
+  if (status.ok()) return value;
+  // An absent key is NotFound with no message (and "NotFound: " fits the small-string buffer);
+  // a NotFound with one names a table file that has gone missing: data loss, not absence.
+  if (status.IsNotFound() && status.ToString() == "NotFound: ") return std::nullopt;
+  return errors.Translate(status, absl::StrCat("reading key ", QuotedKey(key)));
 }
 
 absl::Status Store::Impl::SyncLog() {
@@ -385,7 +419,21 @@ absl::Status Store::Write(WriteBatch* batch) {
   leveldb::WriteOptions write_options;
   write_options.sync = impl.options.sync_mode == SyncMode::kFull;
   const leveldb::Status status = impl.db->Write(write_options, &batch->rep_->batch);
-  if (!status.ok()) return impl.LatchFault(status, "write");
+  if (!status.ok()) {
+    // With the latch clear, the only failure the Env let through unlatched is a file that could
+    // not be opened for want of a descriptor: here, the new log of a memtable switch, which
+    // LevelDB tries before appending anything (and again on the next write). This write was not
+    // applied, and nothing else was harmed (fault_latch.h).
+    if (!impl.latch.latched() && IsOutOfFileDescriptors(status)) {
+      impl.write_errors.fetch_add(1, std::memory_order_relaxed);
+      spdlog::warn("storage at {}: a write could not open a file: {}", impl.path,
+                   status.ToString());
+      return absl::UnavailableError(
+          "storage is out of file descriptors (too many open files); the write was not applied "
+          "and may be retried");
+    }
+    return impl.LatchFault(status, "write");
+  }
   // A write that LevelDB logged after another's failed append may sit behind a torn record and
   // be dropped at recovery; it must not be acknowledged. The latch is set inside the failing
   // I/O call (fault_latch.h), and LevelDB's writer queue runs this write's append after that
@@ -411,16 +459,23 @@ std::unique_ptr<Snapshot> Store::GetSnapshot() const {
 }
 
 std::unique_ptr<Iterator> Store::NewIterator(const Snapshot* snapshot) const {
-  leveldb::ReadOptions read_options;
+  leveldb::ReadOptions read_options = VerifiedReads();
   read_options.snapshot = Unwrap(snapshot);
   // Scans would otherwise evict the point-read working set from the block cache.
   read_options.fill_cache = false;
-  return std::make_unique<LevelDbIterator>(impl_->db->NewIterator(read_options));
+  return std::make_unique<LevelDbIterator>(impl_->db->NewIterator(read_options), &impl_->errors);
 }
 
 bool Store::faulted() const { return impl_->latch.latched(); }
 
 SyncMode Store::sync_mode() const { return impl_->options.sync_mode; }
+
+std::vector<std::string> ListStoreFiles(const std::string& path, leveldb::Env* env) {
+  std::vector<std::string> children;
+  leveldb::Env* const fs = env != nullptr ? env : leveldb::Env::Default();
+  if (!fs->GetChildren(path, &children).ok()) return {};
+  return StoreFileNames(children);
+}
 
 StoreStats Store::Stats() const {
   const Impl& impl = *impl_;
@@ -441,6 +496,7 @@ StoreStats Store::Stats() const {
   stats.bytes_written = impl.bytes_written.load(std::memory_order_relaxed);
   stats.syncs = impl.syncs.load(std::memory_order_relaxed);
   stats.write_errors = impl.write_errors.load(std::memory_order_relaxed);
+  stats.corruption_errors = impl.errors.corruption_errors();
   stats.faulted = impl.latch.latched();
   return stats;
 }

@@ -21,7 +21,13 @@
 // spdlog::error when the fault latches (and repeated as a warning at close); statuses returned
 // to callers name only its kind, e.g.
 // "storage write failed (I/O error); writes are refused until the server restarts; see the
-// server log".
+// server log". Running out of file descriptors is not a fault (see Write).
+//
+// Damage: reads verify block checksums and iterators stop at the first unreadable block, so
+// damaged data answers DATA_LOSS, never a wrong value or a silent gap; LevelDB checks with
+// paranoid_checks, so compactions never copy a damaged block into a fresh, valid-looking table
+// (a compaction that meets one fails, which latches the fault state at the next write). Open
+// refuses what it cannot read rather than repair it by deleting (see Open).
 //
 // Thread safety: every method may be called concurrently from any thread.
 #ifndef SOCHDB_ENGINE_STORAGE_STORE_H_
@@ -32,6 +38,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -64,8 +71,14 @@ struct StoreOptions {
   // LevelDB block cache (default 64 MiB) and memtable size (default 32 MiB).
   size_t block_cache_bytes = 64u << 20;
   size_t write_buffer_bytes = 32u << 20;
-  // Create the database when `path` holds none (default true).
+  // Create the database when `path` holds none (default true). A directory that holds store
+  // files but no CURRENT is never taken for "none": Open refuses it, untouched.
   bool create_if_missing = true;
+  // A write-ahead log that recovery cannot read in full makes Open fail with DATA_LOSS naming
+  // the loss, changing nothing (default false). True accepts the loss: a copy of each damaged
+  // log is kept (<log>.damaged), the unreadable stretches are dropped, and each is logged.
+  // The server's --accept-log-loss; meant for one start, after a look at what is lost.
+  bool accept_log_loss = false;
 };
 
 // A set of updates applied atomically by Store::Write. Not thread-safe; movable.
@@ -111,29 +124,44 @@ class Iterator {
   virtual void Prev() = 0;
   virtual std::string_view key() const = 0;
   virtual std::string_view value() const = 0;
-  // Non-OK when iteration stopped because of an error (corruption, I/O), not the end.
+  // Non-OK when iteration stopped because of an error, not the end: DATA_LOSS for a block whose
+  // checksum fails or a missing store file ("stored data is damaged (reading keys from \"<seek
+  // target>\" on); see the server log"), UNAVAILABLE when out of file descriptors, INTERNAL for
+  // other I/O errors. The iterator turns invalid at the first error and stays so: it never
+  // yields a key that lies past unreadable data.
   virtual absl::Status status() const = 0;
 };
 
 struct StoreStats {
-  uint64_t disk_bytes = 0;       // sum of the database directory's file sizes
-  uint64_t memtable_bytes = 0;   // LevelDB approximate memory usage
-  uint64_t batches_written = 0;  // successful Write calls since open
-  uint64_t bytes_written = 0;    // encoded batch bytes of those writes
-  uint64_t syncs = 0;            // fsyncs requested (full: one per write; normal: per interval)
-  uint64_t write_errors = 0;     // failed writes and syncs since open
-  bool faulted = false;          // the fault state is latched
+  uint64_t disk_bytes = 0;         // sum of the database directory's file sizes
+  uint64_t memtable_bytes = 0;     // LevelDB approximate memory usage
+  uint64_t batches_written = 0;    // successful Write calls since open
+  uint64_t bytes_written = 0;      // encoded batch bytes of those writes
+  uint64_t syncs = 0;              // fsyncs requested (full: one per write; normal: per interval)
+  uint64_t write_errors = 0;       // failed writes and syncs since open
+  uint64_t corruption_errors = 0;  // reads answered DATA_LOSS (damaged or missing data) since open
+  bool faulted = false;            // the fault state is latched
 };
+
+// The LevelDB files in `path` that hold or describe data (CURRENT, MANIFEST-*, *.log, *.ldb,
+// *.sst, *.dbtmp; not LOCK or the info logs), unordered; empty when there are none or no such
+// directory. `env` nullptr = leveldb::Env::Default().
+std::vector<std::string> ListStoreFiles(const std::string& path, leveldb::Env* env = nullptr);
 
 class Store {
  public:
-  // Opens (or creates) the database at `path`. Fails with:
+  // Opens (or creates) the database at `path`. Start-up never changes a store it cannot read:
+  // every refusal below leaves the files as they were. Fails with:
   //   INVALID_ARGUMENT     bad options (sync_interval <= 0);
-  //   FAILED_PRECONDITION  the database holds another schema version, or does not exist and
-  //                        create_if_missing is false;
+  //   FAILED_PRECONDITION  the database holds another schema version, or no schema version but
+  //                        data; it does not exist and create_if_missing is false; or `path`
+  //                        holds store files but no CURRENT (the message says how to repair);
   //   UNAVAILABLE          the directory is locked by another process;
-  //   DATA_LOSS            LevelDB reports corruption;
-  //   INTERNAL / UNKNOWN   other I/O errors (message includes LevelDB's text).
+  //   DATA_LOSS            LevelDB reports corruption (a damaged MANIFEST, a missing table
+  //                        file, ...), or a write-ahead log is damaged and accept_log_loss is
+  //                        false (the message names the log and the bytes that cannot be read);
+  //   INTERNAL / UNKNOWN   other I/O errors.
+  // LevelDB's own text, which names files, is logged (spdlog::error), not returned.
   static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& path,
                                                      const StoreOptions& options);
 
@@ -145,6 +173,9 @@ class Store {
   Store& operator=(const Store&) = delete;
 
   // The value stored under `key`, or std::nullopt when absent. Reads `snapshot` when given.
+  // Every block read from disk has its checksum verified: DATA_LOSS ("stored data is damaged
+  // (reading key \"<key>\"); see the server log") for a damaged block or a missing table file,
+  // never a wrong value or a false absence; UNAVAILABLE when out of file descriptors.
   absl::StatusOr<std::optional<std::string>> Get(std::string_view key,
                                                  const Snapshot* snapshot = nullptr) const;
 
@@ -152,10 +183,13 @@ class Store {
   // promise. UNAVAILABLE when the fault state was latched before the call (the batch is not
   // applied). Any storage error latches the fault state and answers UNAVAILABLE; so does a
   // write that LevelDB logged alongside or after another write's failure (it may or may not
-  // survive a restart). UNAVAILABLE messages are generic (no paths, no LevelDB text; see "Fault
-  // state" above). The caller keeps `batch` (LevelDB stamps a sequence number into it; its
-  // operations are unchanged, so it may be inspected, cleared or reused afterwards). An empty
-  // batch is a no-op that returns OK (UNAVAILABLE in the fault state).
+  // survive a restart). The one exception: a write that could not open a file for want of a
+  // descriptor (EMFILE/ENFILE) answers UNAVAILABLE "storage is out of file descriptors (too
+  // many open files); ..." without latching: it was not applied and may be retried. (LevelDB's
+  // background work waits for a descriptor rather than fail.) UNAVAILABLE messages are generic (no
+  // paths, no LevelDB text; see "Fault state" above). The caller keeps `batch` (LevelDB stamps a
+  // sequence number into it; its operations are unchanged, so it may be inspected, cleared or
+  // reused afterwards). An empty batch is a no-op that returns OK (UNAVAILABLE in the fault state).
   absl::Status Write(WriteBatch* batch);
 
   // Forces the log to stable storage now (all modes). Errors latch the fault state; statuses
@@ -165,7 +199,8 @@ class Store {
   std::unique_ptr<Snapshot> GetSnapshot() const;
 
   // An iterator, unpositioned (call Seek). Reads `snapshot` when given, otherwise an implicit
-  // snapshot taken now, so one iterator never sees a half of a later batch.
+  // snapshot taken now, so one iterator never sees a half of a later batch. Verifies checksums
+  // as Get does; see Iterator::status for how errors end the iteration.
   std::unique_ptr<Iterator> NewIterator(const Snapshot* snapshot = nullptr) const;
 
   bool faulted() const;

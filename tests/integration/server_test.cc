@@ -211,6 +211,8 @@ TEST_CASE("the metrics endpoint shows KV counters, latency and storage gauges") 
         std::string::npos);
   CHECK(body.find("sochdb_storage_batches_written_total") != std::string::npos);
   CHECK(body.find("sochdb_storage_faulted 0") != std::string::npos);
+  CHECK(body.find("sochdb_storage_corruption_errors_total 0") != std::string::npos);
+  CHECK(body.find("sochdb_kv_ttl_undecodable_total 0") != std::string::npos);
   CHECK(body.find("sochdb_storage_disk_bytes") != std::string::npos);
 }
 

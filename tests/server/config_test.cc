@@ -41,6 +41,7 @@ TEST_CASE("defaults match the documented values") {
   CHECK(r.config.max_message_mb == 64);
   CHECK(r.config.auth_keys.empty());
   CHECK(!r.config.allow_insecure_remote);
+  CHECK(!r.config.accept_log_loss);
 }
 
 TEST_CASE("flags beat the environment, which beats the config file") {
@@ -82,6 +83,8 @@ TEST_CASE("boolean flags read from the environment") {
   const ConfigResult r = ParseServerConfig({}, Env({{"SOCHDB_ALLOW_INSECURE_REMOTE", "true"}}));
   REQUIRE(!r.exit_code.has_value());
   CHECK(r.config.allow_insecure_remote);
+  CHECK(ParseServerConfig({}, Env({{"SOCHDB_ACCEPT_LOG_LOSS", "true"}})).config.accept_log_loss);
+  CHECK(ParseServerConfig({"--accept-log-loss"}, Env({})).config.accept_log_loss);
 }
 
 TEST_CASE("bad values are refused with exit code 2") {
@@ -134,6 +137,7 @@ TEST_CASE("the shipped config/sochdb.toml parses and states the defaults") {
   CHECK(c.max_message_mb == defaults.max_message_mb);
   CHECK(c.auth_keys == defaults.auth_keys);
   CHECK(c.allow_insecure_remote == defaults.allow_insecure_remote);
+  CHECK(c.accept_log_loss == defaults.accept_log_loss);
   CHECK(c.shutdown_grace_s == defaults.shutdown_grace_s);
   CHECK(c.max_call_s == defaults.max_call_s);
   CHECK(c.max_connections == defaults.max_connections);

@@ -3,8 +3,10 @@
 
 #include <sys/resource.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <utility>
@@ -42,7 +44,9 @@ leveldb::Status FaultInjectionEnv::NewWritableFile(const std::string& name,
         name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
       ++failures_;
       *file = nullptr;
-      return leveldb::Status::IOError(name, "injected create failure");
+      return leveldb::Status::IOError(name, create_failure_ == CreateFailure::kOutOfDescriptors
+                                                ? std::strerror(EMFILE)
+                                                : "injected create failure");
     }
   }
   return Wrap(name, target()->NewWritableFile(name, file), file);
@@ -76,9 +80,11 @@ void FaultInjectionEnv::FailSyncsAfter(int64_t n, Persistence persistence) {
   sync_plan_ = {n, persistence};
 }
 
-void FaultInjectionEnv::FailNewWritableFilesEndingWith(std::string suffix) {
+void FaultInjectionEnv::FailNewWritableFilesEndingWith(std::string suffix,
+                                                       CreateFailure failure) {
   std::lock_guard<std::mutex> lock(mu_);
   failing_create_suffix_ = std::move(suffix);
+  create_failure_ = failure;
 }
 
 void FaultInjectionEnv::ClearFaults() {

@@ -25,6 +25,8 @@ class FaultInjectionEnv : public leveldb::EnvWrapper {
  public:
   enum class Persistence { kPersistent, kTransient };
   enum class AppendFailure { kNothingWritten, kTorn };
+  // kOutOfDescriptors fails as PosixEnv does when open(2) finds no file descriptor (EMFILE).
+  enum class CreateFailure { kIoError, kOutOfDescriptors };
 
   // Runs on the thread of every watched Append, after its fate is decided (and a torn append's
   // half is written), before it returns; `failed` says whether it will fail. It may block, to
@@ -43,7 +45,8 @@ class FaultInjectionEnv : public leveldb::EnvWrapper {
   void FailSyncsAfter(int64_t n, Persistence persistence = Persistence::kPersistent);
   // NewWritableFile fails (IO error, nothing created) for names ending with `suffix` ("" =
   // none), watched or not, until ClearFaults().
-  void FailNewWritableFilesEndingWith(std::string suffix);
+  void FailNewWritableFilesEndingWith(std::string suffix,
+                                      CreateFailure failure = CreateFailure::kIoError);
   void ClearFaults();
   // nullptr removes the hook.
   void SetAppendHook(AppendHook hook);
@@ -76,6 +79,7 @@ class FaultInjectionEnv : public leveldb::EnvWrapper {
   AppendFailure append_failure_ = AppendFailure::kNothingWritten;
   FaultPlan sync_plan_;
   std::string failing_create_suffix_;
+  CreateFailure create_failure_ = CreateFailure::kIoError;
   std::shared_ptr<const AppendHook> append_hook_;
   int64_t appends_ = 0;
   int64_t syncs_ = 0;
