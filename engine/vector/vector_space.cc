@@ -105,7 +105,8 @@ VectorSpace::VectorSpace(storage::Store* store, VectorSpaceOptions options)
     : store_(store),
       options_(std::move(options)),
       record_prefix_(VectorScopePrefix(KeyFamily::kVector, options_.scope)),
-      log_prefix_(VectorScopePrefix(KeyFamily::kVectorLog, options_.scope)) {}
+      log_prefix_(VectorScopePrefix(KeyFamily::kVectorLog, options_.scope)),
+      identity_(SnapshotIdentity(options_.scope, options_.spec)) {}
 
 VectorSpace::~VectorSpace() = default;
 

@@ -8,7 +8,8 @@
 // Every write (Upsert/Delete) goes into ONE WriteBatch together with its change-log entries and
 // whatever the caller added to the batch (a document, its postings), is committed under the
 // store's sync mode, and only then applied to the in-memory index (with each vector's extra
-// bytes, so that searches never read records). A snapshot file holds the AnnIndex image, the
+// bytes, so that searches never read records). A snapshot file holds the space's identity (its
+// scope and spec: a snapshot of another index is never loaded), the AnnIndex image, the
 // label -> (id, extra) table and the last change sequence it covers; it is encoded in memory
 // under the index's reader lock, then written to a temporary file, fsynced, renamed and the
 // directory fsynced with no lock held, with a CRC-32 over the whole.
@@ -109,6 +110,10 @@ struct VectorSpaceOptions {
 // The key prefix under which a space with `scope` keeps its records (family kVector) or its
 // change log (kVectorLog).
 std::string VectorScopePrefix(storage::KeyFamily family, const std::vector<std::string>& scope);
+
+// What a snapshot file records of the space it was taken from: `scope` and `spec`, encoded. A
+// snapshot whose identity differs from the opening space's is logged and rebuilt over.
+std::string SnapshotIdentity(const std::vector<std::string>& scope, const IndexSpec& spec);
 
 struct VectorItem {
   std::string_view id;
@@ -233,8 +238,9 @@ class VectorSpace {
   // The snapshot file's bytes for `state` at `sequence`, in three parts: `head` gets
   // everything up to the index's stored codes, whose length goes to `codes`
   // (AnnIndex::SerializeHead; they go between the two), `tail` the rest (the id table).
-  static absl::Status EncodeSnapshot(const IndexState& state, uint64_t sequence, ByteSink* head,
-                                     uint64_t* codes, ByteSink* tail);
+  static absl::Status EncodeSnapshot(const IndexState& state, std::string_view identity,
+                                     uint64_t sequence, ByteSink* head, uint64_t* codes,
+                                     ByteSink* tail);
   absl::Status TrimLog(uint64_t through) const;
   absl::Status CompactIndex() ABSL_LOCKS_EXCLUDED(snapshot_mu_);
   absl::StatusOr<std::vector<VectorHit>> Nearest(absl::Span<const float> query, uint32_t k,
@@ -247,6 +253,7 @@ class VectorSpace {
   const VectorSpaceOptions options_;
   const std::string record_prefix_;
   const std::string log_prefix_;
+  const std::string identity_;  // SnapshotIdentity(scope, spec)
 
   // One snapshot (or drop) at a time; taken before write_mu_. A snapshot holds it while it
   // writes the index's vectors and its file reaches the disk, after the other locks are

@@ -1,6 +1,8 @@
-// Tests of VectorIndexStore's start-up sweep: a DropIndex that stopped after deleting the
-// definition (the process died part-way) leaves records, change log and a snapshot file under
-// an incarnation nothing names; the next open deletes them and leaves every live index intact.
+// Tests of VectorIndexStore: the start-up sweep (a DropIndex that stopped after deleting the
+// definition, as when the process died part-way, leaves records, change log and a snapshot file
+// under an incarnation nothing names; the next open deletes them and leaves every live index
+// intact), and snapshots bound to their index (a file copied over another index's is rebuilt
+// over, never served).
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -41,24 +43,26 @@ struct Fixture {
     return *std::move(indexes);
   }
 
-  VectorIndexDefinition Create(VectorIndexStore& indexes, const std::string& name) {
+  VectorIndexDefinition Create(VectorIndexStore& indexes, const std::string& name,
+                               const std::string& tenant = "acme") {
     VectorIndexDefinition request;
-    request.tenant = "acme";
+    request.tenant = tenant;
     request.name = name;
     request.spec.dimension = kDim;
     request.spec.metric = Metric::kL2;
     return ValueOrFail(indexes.Create(request));
   }
 
-  // n vectors; vector i is (i, 0, 0, 0).
-  void Fill(VectorIndexStore& indexes, const std::string& name, int n) {
+  // n vectors; vector i is (i, 0, 0, 0) with id first_id + i.
+  void Fill(VectorIndexStore& indexes, const std::string& name, int n,
+            const std::string& tenant = "acme", uint64_t first_id = 0) {
     std::vector<uint64_t> ids;
     std::vector<float> vectors;
     for (int i = 0; i < n; ++i) {
-      ids.push_back(static_cast<uint64_t>(i));
+      ids.push_back(first_id + static_cast<uint64_t>(i));
       vectors.insert(vectors.end(), {static_cast<float>(i), 0, 0, 0});
     }
-    REQUIRE_OK(indexes.Insert("acme", name, ids, vectors, {}).status());
+    REQUIRE_OK(indexes.Insert(tenant, name, ids, vectors, {}).status());
   }
 
   // Keys of `family` under the index's scope.
@@ -162,6 +166,35 @@ TEST_CASE("the data of an index whose definition is unreadable is kept") {
   std::unique_ptr<VectorIndexStore> indexes = f.OpenIndexes();
   CHECK(f.CountKeys(KeyFamily::kVector, d) == 30);
   CHECK(std::filesystem::exists(f.SnapshotFile(d)));
+}
+
+TEST_CASE("a snapshot copied over another index's is rebuilt over, never served") {
+  // Index "a" of tenant acme and index "b" of tenant globex; after a restart both have their
+  // snapshots, then a's file is copied over b's (a restore gone wrong, or a hostile copy). b
+  // must serve its own vectors, from its records, and nothing of a's.
+  Fixture f;
+  VectorIndexDefinition a, b;
+  {
+    std::unique_ptr<VectorIndexStore> indexes = f.OpenIndexes();
+    a = f.Create(*indexes, "a", "acme");
+    b = f.Create(*indexes, "b", "globex");
+    f.Fill(*indexes, "a", 50, "acme", /*first_id=*/1000);
+    f.Fill(*indexes, "b", 20, "globex", /*first_id=*/0);
+  }  // closing snapshots both
+  REQUIRE(std::filesystem::exists(f.SnapshotFile(a)));
+  REQUIRE(std::filesystem::exists(f.SnapshotFile(b)));
+  std::filesystem::copy_file(f.SnapshotFile(a), f.SnapshotFile(b),
+                             std::filesystem::copy_options::overwrite_existing);
+
+  std::unique_ptr<VectorIndexStore> indexes = f.OpenIndexes();
+  CHECK(ValueOrFail(indexes->Stats("globex", "b")).num_vectors == 20);
+  VectorSearchOptions options;
+  options.k = 30;
+  const std::vector<float> query = {3, 0, 0, 0};
+  const VectorSearchOutcome found = ValueOrFail(indexes->Search("globex", "b", query, options));
+  REQUIRE(found.hits.size() == 20);
+  for (const VectorSearchHit& hit : found.hits) CHECK(hit.id < 20);  // b's ids, none of a's
+  CHECK(ValueOrFail(indexes->Stats("acme", "a")).num_vectors == 50);
 }
 
 }  // namespace
