@@ -151,12 +151,17 @@ absl::StatusOr<size_t> VectorSpace::Commit(absl::Span<const VectorItem> upserts,
                                            storage::WriteBatch* batch) {
   SOCHDB_RETURN_IF_ERROR(ValidateItems(upserts, options_.spec.dimension));
   absl::MutexLock write_lock(&write_mu_);
+  // Whether an id exists is the record's to say, not the in-memory index's: the index may lack
+  // a committed upsert (stale, until the rebuild), and a delete decided from it would be lost.
+  // Records change only under write_mu_, so what is read here holds until the batch commits.
   std::vector<std::string_view> present;
   {
-    absl::ReaderMutexLock index_lock(&index_mu_);
     absl::flat_hash_set<std::string_view, IdHash, IdEq> seen;
     for (std::string_view id : deletes) {
-      if (state_->label_of.contains(id) && seen.insert(id).second) present.push_back(id);
+      if (!seen.insert(id).second) continue;
+      SOCHDB_ASSIGN_OR_RETURN(const std::optional<std::string> record,
+                              store_->Get(RecordKey(id)));
+      if (record.has_value()) present.push_back(id);
     }
   }
   uint64_t sequence = last_sequence_;

@@ -158,7 +158,8 @@ class VectorSpace {
   absl::Status Upsert(absl::Span<const VectorItem> items, storage::WriteBatch* batch);
 
   // Deletes `ids` (absent ones are skipped) in one batch with the caller's `batch`. Returns how
-  // many existed.
+  // many existed. Existence is decided by the stored records (one read per id), never by the
+  // in-memory index, which may lag them (see index_stale_).
   absl::StatusOr<size_t> Delete(absl::Span<const std::string_view> ids, storage::WriteBatch* batch);
 
   // Both at once, in ONE batch with the caller's `batch`: deletes `deletes` (absent ones are

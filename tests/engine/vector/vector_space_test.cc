@@ -780,5 +780,38 @@ TEST_CASE("a committed change the index cannot take is acknowledged, then rebuil
   CHECK(space->size() == 4);
 }
 
+TEST_CASE("a delete is decided by the stored record, not by an index that lags it") {
+  // "b" is committed but the index could not take it (stale until the next rebuild). Deleting
+  // it must delete the record: decided from the index, the delete was skipped and the rebuild
+  // brought "b" back.
+  Fixture f;
+  bool fail_next = false;
+  f.before_apply = [&fail_next] {
+    if (!fail_next) return absl::OkStatus();
+    fail_next = false;
+    return absl::ResourceExhaustedError("injected: the index could not take the change");
+  };
+  auto space = f.OpenSpace();
+  REQUIRE(Put(*space, "a", 1).ok());
+  fail_next = true;
+  REQUIRE(Put(*space, "b", 2).ok());
+  REQUIRE_FALSE(space->Contains("b"));
+
+  const std::string_view del[] = {"b", "b", "never"};
+  storage::WriteBatch batch;
+  const absl::StatusOr<size_t> deleted = space->Delete(del, &batch);
+  REQUIRE(deleted.ok());
+  CHECK(*deleted == 1);
+  auto stored = space->Get("b");
+  REQUIRE(stored.ok());
+  CHECK_FALSE(stored->has_value());
+  REQUIRE(space->Maintain().ok());  // the rebuild from the records
+  CHECK_FALSE(space->Contains("b"));
+  CHECK(space->size() == 1);
+  f.Restart(space);
+  CHECK_FALSE(space->Contains("b"));
+  CHECK(space->size() == 1);
+}
+
 }  // namespace
 }  // namespace sochdb::vector
