@@ -150,7 +150,10 @@ absl::StatusOr<size_t> VectorSpace::Commit(absl::Span<const VectorItem> upserts,
                                            absl::Span<const std::string_view> deletes,
                                            storage::WriteBatch* batch) {
   SOCHDB_RETURN_IF_ERROR(ValidateItems(upserts, options_.spec.dimension));
+  if (options_.before_commit) options_.before_commit();
   absl::MutexLock write_lock(&write_mu_);
+  // A write that lost the race with a drop writes nothing: its records would outlive the space.
+  if (retired()) return absl::NotFoundError("the vector space was dropped");
   // Whether an id exists is the record's to say, not the in-memory index's: the index may lack
   // a committed upsert (stale, until the rebuild), and a delete decided from it would be lost.
   // Records change only under write_mu_, so what is read here holds until the batch commits.

@@ -95,6 +95,9 @@ struct VectorSpaceOptions {
   // a restart, which does the same, took 3.2 s instead of ~0.3 s. Hence a long default: the
   // release pays off for indexes loaded once and then only read.
   absl::Duration release_insert_memory_after = absl::Minutes(30);
+  // Tests only: called at the start of every write (Upsert, Delete, Apply), before it takes the
+  // space's write lock.
+  std::function<void()> before_commit;
   // Tests only: called after a write is committed, before the in-memory index is updated; an
   // error stands for the update failing (FAISS throwing, memory running out).
   std::function<absl::Status()> before_index_apply;
@@ -188,8 +191,15 @@ class VectorSpace {
   // release insert memory when idle. Cheap when there is nothing to do.
   absl::Status Maintain() ABSL_LOCKS_EXCLUDED(snapshot_mu_);
 
-  // Deletes every record, log entry and the snapshot file of this space (in several batches).
-  // The space must not be used afterwards.
+  // Ends the space's life ahead of deleting its data: waits for a write or snapshot in
+  // progress, then every later write is refused (NOT_FOUND, nothing written) and Snapshot and
+  // Maintain do nothing, so nothing appears under the space's scope or at its snapshot path
+  // afterwards. Searches and reads go on answering from what is left. Idempotent; never undone.
+  void Retire() ABSL_LOCKS_EXCLUDED(snapshot_mu_);
+  bool retired() const { return retired_.load(std::memory_order_acquire); }
+
+  // Retire(), then deletes every record, log entry and the snapshot file of this space (in
+  // several batches, with no lock held).
   absl::Status DropAll() ABSL_LOCKS_EXCLUDED(snapshot_mu_);
   // The same for a space that is not open: what a drop interrupted by a crash left behind.
   // Records go first, the change log next and the snapshot file last, so a crash part-way
@@ -272,6 +282,9 @@ class VectorSpace {
   // rebuilds it from the records, and no snapshot is written from it meanwhile.
   bool index_stale_ ABSL_GUARDED_BY(write_mu_) = false;
   uint64_t replayed_changes_ ABSL_GUARDED_BY(write_mu_) = 0;
+  // Set by Retire holding snapshot_mu_ and write_mu_, so a writer or snapshot that holds either
+  // sees it before it writes; read without locks by retired().
+  std::atomic<bool> retired_{false};
 
   // Held by a snapshot while it reads the index (with index_mu_ in reader mode), and again for
   // each piece of the vectors it copies afterwards. A writer waits for it here before taking

@@ -361,6 +361,8 @@ absl::Status VectorSpace::TrimLog(uint64_t through) const {
 absl::Status VectorSpace::Snapshot() {
   if (options_.snapshot_path.empty()) return absl::OkStatus();
   absl::MutexLock snapshot_lock(&snapshot_mu_);  // also keeps state_ from being replaced
+  // A retired space's file is deleted, or about to be.
+  if (retired()) return absl::OkStatus();
   std::unique_ptr<AtomicFileWriter> file;
   uint64_t sequence = 0;
   uint64_t codes = 0;  // bytes of stored codes that follow the head
@@ -476,6 +478,7 @@ absl::Status VectorSpace::CompactIndex() {
 }
 
 absl::Status VectorSpace::Maintain() {
+  if (retired()) return absl::OkStatus();
   SOCHDB_RETURN_IF_ERROR(CompactIndex());
   // Snapshots cost in proportion to the index, so the gap between them grows with it: the
   // writes of snapshots over a load stay in proportion to the load, and a crash replays at most
@@ -499,9 +502,15 @@ absl::Status VectorSpace::Maintain() {
   return due ? Snapshot() : absl::OkStatus();
 }
 
+void VectorSpace::Retire() {
+  absl::MutexLock snapshot_lock(&snapshot_mu_);  // a snapshot in progress finishes first
+  absl::MutexLock write_lock(&write_mu_);        // and so does a write
+  retired_.store(true, std::memory_order_release);
+}
+
 absl::Status VectorSpace::DropAll() {
-  absl::MutexLock snapshot_lock(&snapshot_mu_);  // no snapshot file appears after the drop
-  absl::MutexLock write_lock(&write_mu_);
+  Retire();
+  // Nothing can add to the scope or the snapshot path any more: no lock is needed to empty them.
   return DropScope(store_, options_.scope, options_.snapshot_path);
 }
 

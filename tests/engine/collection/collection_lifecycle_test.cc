@@ -1,11 +1,14 @@
 // Tests of what binds a collection's derived data to it and ends with it: a snapshot copied over
-// another collection's is rebuilt over, never served.
+// another collection's is rebuilt over, never served; calls racing a Delete answer NOT_FOUND
+// (never DATA_LOSS, never a write into the deleted collection).
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/synchronization/notification.h"
 #include "engine/collection/collection_store.h"
 #include "tests/engine/collection/collection_test_util.h"
 
@@ -54,6 +57,72 @@ TEST_CASE("a collection snapshot copied over another's is rebuilt over, never se
   CHECK(hits[0].document.id == "d7");
   CHECK(hits[0].score == Approx(1.0));
   CHECK(hits[0].document.embeddings == std::vector<std::vector<float>>{{1, 7}});
+}
+
+TEST_CASE("a search racing a collection delete answers NOT_FOUND, not DATA_LOSS", "[collection]") {
+  // The interleaving of the report: the search has ranked; the Delete has removed the vectors
+  // but not yet the documents; the search then reads a document whose embedding is gone.
+  Fixture f("search_races_delete");
+  absl::Notification search_ranked, vectors_dropped, search_done, let_search_read;
+  f.before_search_reads = [&] {
+    search_ranked.Notify();
+    let_search_read.WaitForNotification();
+  };
+  f.after_vectors_dropped = [&] {
+    vectors_dropped.Notify();
+    search_done.WaitForNotification();
+  };
+  f.Close();
+  f.Open();  // with the hooks
+  f.Create("c", 2, vector::Metric::kL2, /*hybrid=*/true);
+  f.Add("c", {MakeDocument("d1", {{1, 0}}, "apple pie"), MakeDocument("d2", {{0, 1}}, "pie")});
+
+  const bool hybrid = GENERATE(true, false);
+  INFO((hybrid ? "hybrid" : "vector only"));
+  SearchQuery q;
+  q.vector = {1, 0};
+  if (hybrid) q.text_query = "pie";
+  absl::StatusOr<std::vector<ScoredDocument>> searched;
+  std::thread search([&] {
+    searched = f.collections->Search("", "c", q);
+    search_done.Notify();
+  });
+  search_ranked.WaitForNotification();
+  absl::Status deleted;
+  std::thread drop([&] { deleted = f.collections->Delete("", "c"); });
+  vectors_dropped.WaitForNotification();
+  let_search_read.Notify();
+  search.join();
+  drop.join();
+  REQUIRE_OK(deleted);
+  INFO(searched.status().ToString());
+  CHECK(searched.status().code() == absl::StatusCode::kNotFound);
+  CHECK(searched.status().message() == "Collection 'c' not found");
+}
+
+TEST_CASE("a search that ranked before a delete does not serve the deleted collection",
+          "[collection]") {
+  // With the Delete done before the search reads its winners, nothing is left to read: the
+  // answer is NOT_FOUND, not an empty list from a collection that no longer exists.
+  Fixture f("search_after_delete");
+  absl::Notification search_ranked, let_search_read;
+  f.before_search_reads = [&] {
+    search_ranked.Notify();
+    let_search_read.WaitForNotification();
+  };
+  f.Close();
+  f.Open();
+  f.Create("c", 2, vector::Metric::kL2);
+  f.Add("c", {MakeDocument("d1", {{1, 0}})});
+  SearchQuery q;
+  q.vector = {1, 0};
+  absl::StatusOr<std::vector<ScoredDocument>> searched;
+  std::thread search([&] { searched = f.collections->Search("", "c", q); });
+  search_ranked.WaitForNotification();
+  REQUIRE_OK(f.collections->Delete("", "c"));
+  let_search_read.Notify();
+  search.join();
+  CHECK(searched.status().code() == absl::StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -41,6 +41,8 @@ struct Fixture {
     options.snapshot_dir = snapshot_dir();
     options.maintenance_interval = absl::Hours(1);
     options.clock = &clock;
+    options.before_search_reads = before_search_reads;
+    options.after_vectors_dropped = after_vectors_dropped;
     collections = ValueOrFail(CollectionStore::Open(store.get(), options));
   }
   void Close() {
@@ -80,6 +82,8 @@ struct Fixture {
   }
 
   ManualClock clock;
+  std::function<void()> before_search_reads;  // CollectionStoreOptions' test hooks
+  std::function<void()> after_vectors_dropped;
   std::string dir;
   std::unique_ptr<storage::Store> store;
   std::unique_ptr<CollectionStore> collections;

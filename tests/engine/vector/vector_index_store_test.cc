@@ -1,15 +1,18 @@
 // Tests of VectorIndexStore: the start-up sweep (a DropIndex that stopped after deleting the
 // definition, as when the process died part-way, leaves records, change log and a snapshot file
 // under an incarnation nothing names; the next open deletes them and leaves every live index
-// intact), and snapshots bound to their index (a file copied over another index's is rebuilt
-// over, never served).
+// intact), snapshots bound to their index (a file copied over another index's is rebuilt
+// over, never served), drops racing inserts, and Create's synced write holding up no lookup.
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
 
+#include "absl/synchronization/notification.h"
 #include "engine/storage/keys.h"
 #include "engine/storage/store.h"
 #include "engine/vector/vector_index_store.h"
@@ -31,6 +34,7 @@ struct Fixture {
   void OpenStore() {
     storage::StoreOptions options;
     options.sync_mode = storage::SyncMode::kOff;
+    options.env = &env;
     store = *storage::Store::Open(dir + "/db", options);
   }
 
@@ -38,6 +42,7 @@ struct Fixture {
     VectorIndexStoreOptions options;
     options.snapshot_dir = dir + "/snapshots";
     options.maintenance_interval = absl::Hours(1);
+    options.adjust_space = adjust_space;
     auto indexes = VectorIndexStore::Open(store.get(), options);
     REQUIRE(indexes.ok());
     return *std::move(indexes);
@@ -93,6 +98,8 @@ struct Fixture {
   }
 
   std::string dir;
+  storage::testing::FaultInjectionEnv env{leveldb::Env::Default()};
+  std::function<void(const VectorIndexDefinition&, VectorSpaceOptions*)> adjust_space;
   std::unique_ptr<storage::Store> store;
 };
 
@@ -195,6 +202,97 @@ TEST_CASE("a snapshot copied over another index's is rebuilt over, never served"
   REQUIRE(found.hits.size() == 20);
   for (const VectorSearchHit& hit : found.hits) CHECK(hit.id < 20);  // b's ids, none of a's
   CHECK(ValueOrFail(indexes->Stats("acme", "a")).num_vectors == 50);
+}
+
+TEST_CASE("an insert that loses the race with a drop answers NOT_FOUND and leaves nothing") {
+  // The insert looked the index up before the drop and reaches its write after it: it must be
+  // refused, not acknowledged into a scope nobody owns (until the next restart's sweep).
+  Fixture f;
+  absl::Notification insert_looked_up, drop_done;
+  f.adjust_space = [&](const VectorIndexDefinition& d, VectorSpaceOptions* space) {
+    space->before_commit = [&] {
+      if (insert_looked_up.HasBeenNotified()) return;  // the first write only
+      insert_looked_up.Notify();
+      drop_done.WaitForNotification();
+    };
+  };
+  std::unique_ptr<VectorIndexStore> indexes = f.OpenIndexes();
+  const VectorIndexDefinition d = f.Create(*indexes, "racing");
+  absl::Status inserted;
+  std::thread insert([&] {
+    const uint64_t ids[] = {1};
+    const float vectors[] = {1, 2, 3, 4};
+    inserted = indexes->Insert("acme", "racing", ids, vectors, {}).status();
+  });
+  insert_looked_up.WaitForNotification();
+  REQUIRE_OK(indexes->Drop("acme", "racing"));
+  drop_done.Notify();
+  insert.join();
+  CHECK(inserted.code() == absl::StatusCode::kNotFound);
+  CHECK(std::string(inserted.message()) == "Index not found: acme:racing");
+  indexes->MaintainAll();
+  indexes.reset();  // closing snapshots live indexes
+  CHECK(f.CountKeys(KeyFamily::kVector, d) == 0);
+  CHECK(f.CountKeys(KeyFamily::kVectorLog, d) == 0);
+  CHECK_FALSE(std::filesystem::exists(f.SnapshotFile(d)));
+}
+
+TEST_CASE("lookups of other indexes do not wait for Create's or Drop's write") {
+  // Create and Drop write the definition (synced under --sync full). Held inside that write,
+  // searches, inserts and stats of other indexes, and the metrics' totals, must complete.
+  Fixture f;
+  std::unique_ptr<VectorIndexStore> indexes = f.OpenIndexes();
+  f.Create(*indexes, "busy");
+  f.Fill(*indexes, "busy", 10);
+  const std::string operation = GENERATE("create", "drop");
+  INFO(operation);
+  if (operation == "drop") f.Create(*indexes, "other");
+  absl::Notification in_write, others_done;
+  bool others_first = false;
+  f.env.SetAppendHook([&](bool) {
+    if (in_write.HasBeenNotified()) return;
+    in_write.Notify();
+    others_first = others_done.WaitForNotificationWithTimeout(absl::Seconds(20));
+  });
+  // Catch2's assertions are not thread-safe: the threads keep their results for the checks.
+  absl::Status written;
+  std::thread definition_write([&] {
+    if (operation == "create") {
+      VectorIndexDefinition request;
+      request.tenant = "acme";
+      request.name = "other";
+      request.spec.dimension = kDim;
+      written = indexes->Create(request).status();
+    } else {
+      written = indexes->Drop("acme", "other");
+    }
+  });
+  in_write.WaitForNotification();
+  f.env.SetAppendHook(nullptr);
+  absl::StatusOr<VectorSearchOutcome> found;
+  absl::StatusOr<VectorIndexStats> stats;
+  uint64_t total_vectors = 0, memory = 0;
+  size_t count = 0;
+  std::thread others([&] {
+    VectorSearchOptions options;
+    options.k = 1;
+    const std::vector<float> query = {3, 0, 0, 0};
+    found = indexes->Search("acme", "busy", query, options);
+    stats = indexes->Stats("acme", "busy");
+    total_vectors = indexes->TotalVectors();
+    memory = indexes->TotalMemoryBytes();
+    count = indexes->IndexCount();
+    others_done.Notify();
+  });
+  others.join();
+  definition_write.join();
+  REQUIRE_OK(written);
+  CHECK(ValueOrFail(std::move(found)).hits.size() == 1);
+  CHECK(ValueOrFail(std::move(stats)).num_vectors == 10);
+  CHECK(total_vectors == 10);
+  CHECK(memory > 0);
+  CHECK(count >= 1);
+  CHECK(others_first);
 }
 
 }  // namespace

@@ -745,6 +745,37 @@ TEST_CASE("Apply upserts and deletes in one batch; DropAll leaves nothing") {
   CHECK(vector_keys == 0);
 }
 
+TEST_CASE("a dropped space refuses writes and writes no snapshot") {
+  // What a holder of the space does after DropAll (an insert or a maintenance pass that looked
+  // the index up before the drop): nothing may reappear under its scope or at its path.
+  Fixture f;
+  auto space = f.OpenSpace();
+  REQUIRE(Put(*space, "a", 1).ok());
+  REQUIRE(space->DropAll().ok());
+  CHECK(space->retired());
+  const absl::Status put = Put(*space, "b", 2);
+  CHECK(put.code() == absl::StatusCode::kNotFound);
+  const std::string_view del[] = {"a"};
+  storage::WriteBatch batch;
+  batch.Put("caller-record", "x");
+  CHECK(space->Delete(del, &batch).status().code() == absl::StatusCode::kNotFound);
+  CHECK_FALSE((*f.store->Get("caller-record")).has_value());  // the caller's batch neither
+  CHECK(space->Snapshot().ok());
+  CHECK(space->Maintain().ok());
+  CHECK(space->Search(Vec(1), 1, 0).ok());  // reads still answer
+  space.reset();
+  CHECK_FALSE(std::filesystem::exists(f.dir + "/space.snap"));
+  auto it = f.store->NewIterator();
+  size_t vector_keys = 0;
+  for (it->Seek(""); it->Valid(); it->Next()) {
+    const auto family = static_cast<storage::KeyFamily>(it->key()[0]);
+    if (family == storage::KeyFamily::kVector || family == storage::KeyFamily::kVectorLog) {
+      ++vector_keys;
+    }
+  }
+  CHECK(vector_keys == 0);
+}
+
 TEST_CASE("a committed change the index cannot take is acknowledged, then rebuilt in") {
   Fixture f;
   bool fail_next = false;
