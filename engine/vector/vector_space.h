@@ -24,6 +24,7 @@
 //
 // Thread safety: all methods may be called concurrently. Writes to one space are serialised (log
 // order = commit order = apply order); searches run in parallel with each other and with writes.
+// Stats and size never wait for a writer.
 #ifndef SOCHDB_ENGINE_VECTOR_VECTOR_SPACE_H_
 #define SOCHDB_ENGINE_VECTOR_VECTOR_SPACE_H_
 
@@ -182,7 +183,8 @@ class VectorSpace {
   // The stored vector and extra of `id`, or nullopt.
   absl::StatusOr<std::optional<StoredVector>> Get(std::string_view id) const;
   bool Contains(std::string_view id) const;
-  size_t size() const;  // live ids
+  // Live ids, as of the last change applied to the in-memory index. Takes no lock.
+  size_t size() const { return live_ids_.load(std::memory_order_relaxed); }
 
   // Writes a snapshot now if any change is not covered (then trims the covered log).
   absl::Status Snapshot() ABSL_LOCKS_EXCLUDED(snapshot_mu_);
@@ -207,7 +209,11 @@ class VectorSpace {
   static absl::Status DropScope(storage::Store* store, const std::vector<std::string>& scope,
                                 const std::string& snapshot_path);
 
-  VectorSpaceStats Stats() const;
+  // Never waits for a writer (a large batch holds the space's write lock for seconds): the
+  // vector count and sequences are the latest; the index's figures (AnnStats) are read when the
+  // index lock is free, and while a writer holds or waits for it they are those of the last
+  // read (at most the batch in progress behind).
+  VectorSpaceStats Stats() const ABSL_LOCKS_EXCLUDED(index_mu_, stats_mu_);
 
   // Calls `fn` for every live (id, extra) in id order, from one store snapshot.
   absl::Status ForEach(const std::function<void(std::string_view id, std::string_view extra)>& fn) const;
@@ -241,6 +247,9 @@ class VectorSpace {
   absl::StatusOr<uint64_t> ReplayLog(IndexState& state, uint64_t after,
                                      const storage::Snapshot* view) const;
   absl::StatusOr<uint64_t> LastLoggedSequence(const storage::Snapshot* view) const;
+
+  // Copies write_mu_'s figures for Stats.
+  void PublishProgress() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) ABSL_LOCKS_EXCLUDED(stats_mu_);
 
   // Index updates (after a commit, or during replay).
   static absl::Status ApplyUpserts(IndexState& state, absl::Span<const VectorItem> items);
@@ -300,6 +309,13 @@ class VectorSpace {
   // clock, ns; see SearchLock): a writer adding a batch in chunks shares the index with them.
   mutable std::atomic<int> searches_in_flight_{0};
   mutable std::atomic<int64_t> last_search_end_ns_{INT64_MIN / 2};
+  // state_->label_of.size(), stored by whoever changes it (holding index_mu_ exclusively).
+  std::atomic<size_t> live_ids_{0};
+
+  // What Stats reports without taking the writers' locks: the sequences (PublishProgress) and
+  // the index's figures as last read. A leaf: nothing is taken while holding it.
+  mutable absl::Mutex stats_mu_ ABSL_ACQUIRED_AFTER(write_mu_, index_mu_);
+  mutable VectorSpaceStats published_ ABSL_GUARDED_BY(stats_mu_);
   // Until when (steady clock, ns) searches may keep the index after the last chunk.
   int64_t search_turn_until_ns_ ABSL_GUARDED_BY(write_mu_) = 0;
   class SearchLock;

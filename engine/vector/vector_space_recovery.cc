@@ -201,8 +201,12 @@ absl::Status VectorSpace::Load() {
   }
   replayed_changes_ = replayed;
   last_sequence_ = std::max(last_logged, covered);
+  PublishProgress();
   absl::MutexLock index_lock(&index_mu_);
   state_ = std::move(state);
+  live_ids_.store(state_->label_of.size(), std::memory_order_relaxed);
+  absl::MutexLock stats_lock(&stats_mu_);
+  published_.ann = state_->ann->Stats();
   return absl::OkStatus();
 }
 
@@ -426,6 +430,7 @@ absl::Status VectorSpace::Snapshot() {
   {
     absl::MutexLock write_lock(&write_mu_);
     snapshot_sequence_ = std::max(snapshot_sequence_, sequence);
+    PublishProgress();
   }
   spdlog::info("vector snapshot {}: {} MB at change {} in {} ms (index writes held {} ms)",
                options_.snapshot_path, file->size() >> 20, sequence,
@@ -471,6 +476,7 @@ absl::Status VectorSpace::CompactIndex() {
   spdlog::info("vector index {}: {} tombstones dropped",
                stale ? "rebuilt from its records" : "compacted", state_->ann->Stats().tombstones);
   state_ = std::move(fresh);
+  live_ids_.store(state_->label_of.size(), std::memory_order_relaxed);
   // The rebuild replayed every change up to now; one that failed to apply after `at` was
   // replayed into the fresh index too.
   index_stale_ = false;

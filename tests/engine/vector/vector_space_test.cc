@@ -745,6 +745,38 @@ TEST_CASE("Apply upserts and deletes in one batch; DropAll leaves nothing") {
   CHECK(vector_keys == 0);
 }
 
+TEST_CASE("Stats and size answer while a writer holds the index") {
+  // A writer inside its chunk holds the space's write lock and the index lock exclusively.
+  Fixture f;
+  absl::Notification writing, stats_done;
+  std::atomic<bool> armed{false};
+  bool let_go_by_stats = false;
+  f.in_chunk = [&](size_t) {
+    if (!armed.exchange(false)) return;
+    writing.Notify();
+    let_go_by_stats = stats_done.WaitForNotificationWithTimeout(absl::Seconds(20));
+  };
+  auto space = f.OpenSpace();
+  for (uint32_t i = 0; i < 10; ++i) REQUIRE(Put(*space, "id" + std::to_string(i), i).ok());
+  const VectorSpaceStats before = space->Stats();
+  armed = true;
+  absl::Status late;
+  std::thread writer([&] { late = Put(*space, "late", 99); });
+  writing.WaitForNotification();
+  const VectorSpaceStats during = space->Stats();
+  const size_t size = space->size();
+  stats_done.Notify();
+  writer.join();
+  REQUIRE(late.ok());
+  CHECK(let_go_by_stats);
+  CHECK(during.vectors == 10);
+  CHECK(size == 10);
+  CHECK(during.last_sequence == 11);  // committed; the index is being updated
+  CHECK(during.ann.labels == before.ann.labels);
+  CHECK(space->Stats().vectors == 11);
+  CHECK(space->Stats().ann.labels == 11);
+}
+
 TEST_CASE("a dropped space refuses writes and writes no snapshot") {
   // What a holder of the space does after DropAll (an insert or a maintenance pass that looked
   // the index up before the drop): nothing may reappear under its scope or at its path.
