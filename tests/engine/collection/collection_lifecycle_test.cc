@@ -1,6 +1,6 @@
 // Tests of what binds a collection's derived data to it and ends with it: a snapshot copied over
 // another collection's is rebuilt over, never served; calls racing a Delete answer NOT_FOUND
-// (never DATA_LOSS, never a write into the deleted collection).
+// (never DATA_LOSS); Create's and Delete's synced writes hold up no other collection.
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <filesystem>
@@ -123,6 +123,62 @@ TEST_CASE("a search that ranked before a delete does not serve the deleted colle
   let_search_read.Notify();
   search.join();
   CHECK(searched.status().code() == absl::StatusCode::kNotFound);
+}
+
+TEST_CASE("calls on other collections do not wait for Create's or Delete's write",
+          "[collection]") {
+  // The definition write is held inside the log append; a search, a count, a write and a
+  // listing of another collection must complete meanwhile.
+  storage::testing::FaultInjectionEnv env(leveldb::Env::Default());  // outlives the store
+  Fixture f("definition_write_held");
+  f.env = &env;
+  f.Reopen();
+  f.Create("busy", 2, vector::Metric::kL2);
+  f.Add("busy", {MakeDocument("d1", {{1, 0}})});
+  const std::string operation = GENERATE("create", "delete");
+  INFO(operation);
+  if (operation == "delete") f.Create("other", 2);
+  absl::Notification in_write, others_done;
+  bool others_first = false;
+  env.SetAppendHook([&](bool) {
+    if (in_write.HasBeenNotified()) return;
+    in_write.Notify();
+    others_first = others_done.WaitForNotificationWithTimeout(absl::Seconds(20));
+  });
+  absl::Status written;
+  std::thread definition_write([&] {
+    if (operation == "create") {
+      CollectionDefinition d;
+      d.name = "other";
+      d.spec.dimension = 2;
+      written = f.collections->Create(d).status();
+    } else {
+      written = f.collections->Delete("", "other");
+    }
+  });
+  in_write.WaitForNotification();
+  env.SetAppendHook(nullptr);
+  // Catch2's assertions are not thread-safe: the results are checked after the joins.
+  absl::StatusOr<std::vector<ScoredDocument>> searched;
+  absl::StatusOr<uint64_t> counted;
+  size_t listed = 0, total_documents = 0;
+  std::thread others([&] {
+    SearchQuery q;
+    q.vector = {1, 0};
+    searched = f.collections->Search("", "busy", q);
+    counted = f.collections->Count("", "busy", filter::MetadataFilter());
+    listed = f.collections->List([](const std::string&) { return true; }).size();
+    total_documents = f.collections->TotalDocuments();
+    others_done.Notify();
+  });
+  others.join();
+  definition_write.join();
+  REQUIRE_OK(written);
+  CHECK(others_first);
+  CHECK(ValueOrFail(std::move(searched)).size() == 1);
+  CHECK(ValueOrFail(std::move(counted)) == 1);
+  CHECK(listed >= 1);
+  CHECK(total_documents == 1);
 }
 
 }  // namespace

@@ -36,6 +36,7 @@ struct Fixture {
   void Open() {
     storage::StoreOptions store_options;
     store_options.sync_mode = storage::SyncMode::kOff;
+    store_options.env = env;
     store = ValueOrFail(storage::Store::Open(dir + "/db", store_options));
     CollectionStoreOptions options;
     options.snapshot_dir = snapshot_dir();
@@ -84,6 +85,7 @@ struct Fixture {
   ManualClock clock;
   std::function<void()> before_search_reads;  // CollectionStoreOptions' test hooks
   std::function<void()> after_vectors_dropped;
+  leveldb::Env* env = nullptr;  // StoreOptions::env
   std::string dir;
   std::unique_ptr<storage::Store> store;
   std::unique_ptr<CollectionStore> collections;
