@@ -22,7 +22,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -122,6 +121,7 @@ class VectorIndexStore {
   ~VectorIndexStore();
 
   // ALREADY_EXISTS "Index '<name>' already exists"; INVALID_ARGUMENT for a bad name or spec.
+  // A Create or Drop of the same name in progress is waited for.
   absl::StatusOr<VectorIndexDefinition> Create(const VectorIndexDefinition& request);
   // NOT_FOUND "Index '<name>' not found". Waits for a write or snapshot of the index in
   // progress; the data goes in batches after the definition.
@@ -144,7 +144,7 @@ class VectorIndexStore {
 
   // Snapshots and compacts every index that needs it (what the background thread runs).
   void MaintainAll();
-  // Every index's vector count and memory, for metrics. Never wait for a writer.
+  // Every index's vector count and memory, for metrics. They never wait for a writer.
   uint64_t TotalVectors() const;
   uint64_t TotalMemoryBytes() const;
   size_t IndexCount() const;
