@@ -60,6 +60,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& option
   vector_options.maintenance_interval = options.vector_maintenance_interval;
   vector_options.snapshot_every_changes = options.vector_snapshot_every_changes;
   vector_options.clock = options.clock;
+  vector_options.adjust_space = options.adjust_vector_space;
   SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<vector::VectorIndexStore> vector_indexes,
                           vector::VectorIndexStore::Open(store.get(), vector_options));
   collection::CollectionStoreOptions collection_options;

@@ -10,6 +10,7 @@
 #define SOCHDB_ENGINE_ENGINE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -42,6 +43,10 @@ struct EngineOptions {
   // A vector index is snapshotted once this many changes are not covered by its snapshot.
   uint64_t vector_snapshot_every_changes = 50'000;
   const Clock* clock = Clock::Real();  // not owned
+  // Tests only: adjusts each vector index's space options as it opens (VectorSpaceOptions'
+  // test hooks); see VectorIndexStoreOptions::adjust_space.
+  std::function<void(const vector::VectorIndexDefinition&, vector::VectorSpaceOptions*)>
+      adjust_vector_space;
 };
 
 struct EngineStats {
@@ -72,6 +77,7 @@ class Engine {
   vector::VectorIndexStore& vector_indexes() { return *vector_indexes_; }
   collection::CollectionStore& collections() { return *collections_; }
   const EngineOptions& options() const { return options_; }
+  // Never waits for a writer or a drop (it feeds the metrics scrape).
   EngineStats Stats() const;
 
  private:

@@ -129,6 +129,9 @@ absl::StatusOr<std::optional<Document>> CollectionStore::ReadDocument(
       const std::string key = c.vector_prefix + internal::VectorId(id, ordinal);
       SOCHDB_ASSIGN_OR_RETURN(std::optional<std::string> stored, store_->Get(key, view));
       if (!stored.has_value()) {
+        // A Delete of the collection removes its vectors before its documents: a read that
+        // raced it is about a collection that no longer exists, not a damaged document.
+        if (c.space->retired()) return CollectionNotFound(c.definition.name);
         return absl::DataLossError(absl::StrFormat(
             "document '%s' lacks its embedding %d", std::string(id), ordinal));
       }
@@ -160,7 +163,7 @@ absl::StatusOr<std::vector<std::string>> CollectionStore::AddDocuments(
   }
 
   absl::MutexLock write_lock(&c->write_mu);
-  if (c->dropped) return CollectionNotFound(name);
+  if (c->space->retired()) return CollectionNotFound(name);  // deleted meanwhile
   // Only writers change `docs`, and they hold write_mu: what is read here stays true until the
   // batch commits.
   std::vector<std::optional<DocumentInfo>> previous(documents.size());
@@ -217,7 +220,7 @@ absl::Status CollectionStore::DeleteDocument(const std::string& ns, const std::s
   SOCHDB_ASSIGN_OR_RETURN(std::shared_ptr<Collection> c, Find(ns, name));
   SOCHDB_RETURN_IF_ERROR(internal::ValidateDocumentId("id", id));
   absl::MutexLock write_lock(&c->write_mu);
-  if (c->dropped) return CollectionNotFound(name);
+  if (c->space->retired()) return CollectionNotFound(name);  // deleted meanwhile
   std::optional<DocumentInfo> previous;
   {
     absl::ReaderMutexLock docs_lock(&c->docs_mu);
@@ -249,7 +252,7 @@ absl::Status CollectionStore::UpdateMetadata(const std::string& ns, const std::s
   SOCHDB_RETURN_IF_ERROR(internal::ValidateDocumentId("id", id));
   SOCHDB_RETURN_IF_ERROR(internal::ValidateMetadata("metadata", metadata));
   absl::MutexLock write_lock(&c->write_mu);
-  if (c->dropped) return CollectionNotFound(name);
+  if (c->space->retired()) return CollectionNotFound(name);  // deleted meanwhile
   SOCHDB_ASSIGN_OR_RETURN(std::optional<Document> old, ReadDocument(*c, id, false, nullptr));
   if (!old.has_value()) return DocumentNotFound(id);
   std::map<std::string, std::string> updated = metadata;

@@ -244,6 +244,7 @@ absl::StatusOr<std::vector<ScoredDocument>> CollectionStore::Search(
     for (auto& [id, score] : order) ranked.push_back(Ranked{id, static_cast<float>(score)});
   }
 
+  if (options_.before_search_reads) options_.before_search_reads();
   std::unique_ptr<storage::Snapshot> view = store_->GetSnapshot();
   for (Ranked& r : ranked) {
     if (out.size() >= query.k) break;
@@ -252,6 +253,10 @@ absl::StatusOr<std::vector<ScoredDocument>> CollectionStore::Search(
                             ReadDocument(*c, r.id, query.include_embeddings, view.get()));
     if (!doc.has_value()) continue;  // deleted since it was ranked
     out.push_back(ScoredDocument{*std::move(doc), r.score});
+  }
+  // Deleted while this search ran: what it read may be part of what the Delete removed.
+  if (c->space->retired()) {
+    return absl::NotFoundError(absl::StrCat("Collection '", name, "' not found"));
   }
   return out;
 }

@@ -57,8 +57,7 @@ CollectionStore::~CollectionStore() {
     stopping_ = true;
   }
   if (maintenance_.joinable()) maintenance_.join();
-  absl::MutexLock lock(&mu_);
-  for (auto& [key, c] : collections_) {
+  for (const auto& [key, c] : collections_.Live()) {
     if (c->space == nullptr) continue;
     absl::Status s = c->space->Snapshot();
     if (!s.ok()) spdlog::warn("snapshot of collection {} at shutdown: {}", key.second, s.ToString());
@@ -127,8 +126,9 @@ absl::Status CollectionStore::LoadAll() {
     if (d.incarnation != 0) {
       by_prefix.emplace(internal::DocumentPrefix(d.ns, d.name, d.incarnation), c);
     }
-    absl::MutexLock lock(&mu_);
-    collections_.emplace(Key{d.ns, d.name}, c);
+    const Key key{d.ns, d.name};
+    collections_.Reserve(key);  // definition keys are unique: nothing else holds this one
+    collections_.Publish(key, c);
   }
   return LoadDocuments(by_prefix);
 }
@@ -140,11 +140,8 @@ absl::Status CollectionStore::LoadDocuments(
     const std::map<std::string, std::shared_ptr<Collection>>& by_prefix) {
   std::set<std::tuple<std::string, std::string, uint64_t>> orphans;
   std::set<Key> unreadable;  // collections whose definition is unreadable: leave their data be
-  {
-    absl::MutexLock lock(&mu_);
-    for (const auto& [key, c] : collections_) {
-      if (c->definition.incarnation == 0) unreadable.insert(key);
-    }
+  for (const auto& [key, c] : collections_.Live()) {
+    if (c->definition.incarnation == 0) unreadable.insert(key);
   }
   const std::string family = KeyBuilder(KeyFamily::kDocument).key();
   std::unique_ptr<storage::Iterator> it = store_->NewIterator();
@@ -244,17 +241,16 @@ absl::StatusOr<std::shared_ptr<CollectionStore::Collection>> CollectionStore::Fi
     const std::string& ns, const std::string& name) const {
   SOCHDB_RETURN_IF_ERROR(internal::ValidateNamespace(ns));
   SOCHDB_RETURN_IF_ERROR(internal::ValidateCollectionName(name));
-  absl::MutexLock lock(&mu_);
-  auto it = collections_.find(Key{ns, name});
-  if (it == collections_.end()) {
+  std::optional<std::shared_ptr<Collection>> c = collections_.Find(Key{ns, name});
+  if (!c.has_value()) {
     return absl::NotFoundError(absl::StrCat("Collection '", name, "' not found"));
   }
-  if (it->second->space == nullptr) {
+  if ((*c)->space == nullptr) {
     return absl::UnavailableError(absl::StrCat("collection '", name, "' could not be loaded (",
-                                               it->second->open_error.message(),
+                                               (*c)->open_error.message(),
                                                "); see the server log"));
   }
-  return it->second;
+  return *std::move(c);
 }
 
 CollectionInfo CollectionStore::InfoOf(const Collection& c) {
@@ -287,22 +283,26 @@ absl::StatusOr<CollectionInfo> CollectionStore::Create(const CollectionDefinitio
   d.created_at = static_cast<uint64_t>(options_.clock->NowMicros() / 1'000'000);
   d.incarnation = NewIncarnation();
 
-  absl::MutexLock lock(&mu_);
-  if (collections_.count(Key{d.ns, d.name}) > 0) {
+  const Key key{d.ns, d.name};
+  if (collections_.Reserve(key) == CollectionCatalog::Reservation::kExists) {
     return absl::AlreadyExistsError(absl::StrCat("Collection '", d.name, "' already exists"));
   }
   storage::WriteBatch batch;
   batch.Put(DefinitionKey(d.ns, d.name), internal::EncodeDefinition(d));
-  SOCHDB_RETURN_IF_ERROR(store_->Write(&batch));
+  const absl::Status written = store_->Write(&batch);
+  if (!written.ok()) {
+    collections_.Abandon(key);
+    return written;
+  }
   // A fresh incarnation holds nothing, so this fails only on storage errors; the collection
   // then exists out of service (its definition is stored) and can be deleted.
   c->open_error = OpenCollection(*c);
-  collections_.emplace(Key{d.ns, d.name}, c);
   if (!c->open_error.ok()) {
     c->space.reset();
     c->bm25.reset();
-    return c->open_error;
   }
+  collections_.Publish(key, c);
+  SOCHDB_RETURN_IF_ERROR(c->open_error);
   return InfoOf(*c);
 }
 
@@ -315,12 +315,9 @@ absl::StatusOr<CollectionInfo> CollectionStore::Get(const std::string& ns,
 std::vector<CollectionInfo> CollectionStore::List(
     const std::function<bool(const std::string& ns)>& include) const {
   std::vector<std::shared_ptr<Collection>> selected;
-  {
-    absl::MutexLock lock(&mu_);
-    for (const auto& [key, c] : collections_) {
-      // A collection whose definition cannot be read has no facts to list.
-      if (c->definition.incarnation != 0 && include(key.first)) selected.push_back(c);
-    }
+  for (const auto& [key, c] : collections_.Live()) {
+    // A collection whose definition cannot be read has no facts to list.
+    if (c->definition.incarnation != 0 && include(key.first)) selected.push_back(c);
   }
   std::vector<CollectionInfo> out;
   out.reserve(selected.size());
@@ -331,46 +328,37 @@ std::vector<CollectionInfo> CollectionStore::List(
 absl::Status CollectionStore::Delete(const std::string& ns, const std::string& name) {
   SOCHDB_RETURN_IF_ERROR(internal::ValidateNamespace(ns));
   SOCHDB_RETURN_IF_ERROR(internal::ValidateCollectionName(name));
-  std::shared_ptr<Collection> c;
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = collections_.find(Key{ns, name});
-    if (it == collections_.end()) {
-      return absl::NotFoundError(absl::StrCat("Collection '", name, "' not found"));
-    }
-    storage::WriteBatch batch;
-    batch.Delete(DefinitionKey(ns, name));
-    SOCHDB_RETURN_IF_ERROR(store_->Write(&batch));
-    c = std::move(it->second);
-    collections_.erase(it);
+  const Key key{ns, name};
+  std::optional<std::shared_ptr<Collection>> found = collections_.BeginDrop(key);
+  if (!found.has_value()) {
+    return absl::NotFoundError(absl::StrCat("Collection '", name, "' not found"));
   }
-  // Gone for every caller now. Let a writer in flight finish, keep maintenance off the space,
-  // then remove the data (under an incarnation no new collection can reuse) outside mu_.
-  {
+  const std::shared_ptr<Collection> c = *std::move(found);
+  storage::WriteBatch batch;
+  batch.Delete(DefinitionKey(ns, name));
+  const absl::Status written = store_->Write(&batch);
+  collections_.FinishDrop(key, written.ok());
+  SOCHDB_RETURN_IF_ERROR(written);
+  // Gone for every caller now. A writer in flight finishes first; later ones, snapshots and
+  // maintenance find the space retired. Then the data (under an incarnation no new collection
+  // can reuse) is deleted.
+  if (c->space != nullptr) {
     absl::MutexLock write_lock(&c->write_mu);
-    c->dropped = true;
-  }
-  {
-    absl::MutexLock maintain_lock(&c->maintain_mu);
-    c->retired = true;
+    c->space->Retire();
   }
   const CollectionDefinition& d = c->definition;
   if (d.incarnation == 0) return absl::OkStatus();  // unreadable: the next open sweeps its data
-  if (c->space != nullptr) SOCHDB_RETURN_IF_ERROR(c->space->DropAll());
+  if (c->space != nullptr) {
+    SOCHDB_RETURN_IF_ERROR(c->space->DropAll());
+    if (options_.after_vectors_dropped) options_.after_vectors_dropped();
+  }
   return DropData(d.ns, d.name, d.incarnation);
 }
 
 void CollectionStore::MaintainAll() {
-  std::vector<std::shared_ptr<Collection>> all;
-  {
-    absl::MutexLock lock(&mu_);
-    for (const auto& [key, c] : collections_) {
-      if (c->space != nullptr) all.push_back(c);
-    }
-  }
-  for (const std::shared_ptr<Collection>& c : all) {
-    absl::MutexLock maintain_lock(&c->maintain_mu);
-    if (c->retired) continue;
+  // A collection deleted meanwhile has its space retired: its Maintain does nothing.
+  for (const auto& [key, c] : collections_.Live()) {
+    if (c->space == nullptr) continue;
     absl::Status s = c->space->Maintain();
     if (!s.ok()) {
       spdlog::warn("collection {}:{} maintenance: {}", c->definition.ns, c->definition.name,
@@ -390,19 +378,11 @@ void CollectionStore::MaintenanceLoop() {
   }
 }
 
-size_t CollectionStore::CollectionCount() const {
-  absl::MutexLock lock(&mu_);
-  return collections_.size();
-}
+size_t CollectionStore::CollectionCount() const { return collections_.LiveCount(); }
 
 uint64_t CollectionStore::TotalDocuments() const {
-  std::vector<std::shared_ptr<Collection>> all;
-  {
-    absl::MutexLock lock(&mu_);
-    for (const auto& [key, c] : collections_) all.push_back(c);
-  }
   uint64_t total = 0;
-  for (const std::shared_ptr<Collection>& c : all) {
+  for (const auto& [key, c] : collections_.Live()) {
     absl::ReaderMutexLock docs_lock(&c->docs_mu);
     total += c->docs.size();
   }

@@ -27,10 +27,14 @@
 // field, as upstream); INVALID_ARGUMENT naming the field and the limit for bad input (names
 // are checked on every call); UNAVAILABLE for a collection that could not be loaded.
 //
-// Delete removes the definition first (the collection is gone for callers at once), then the
-// vectors, postings and document records in batches. A drop cut short by a crash leaves data
-// under an incarnation no definition names; the next Open finds it (document records are deleted
-// last) and finishes the job, and removes snapshot files no collection owns.
+// Create and Delete go through the Catalog (engine/vector/catalog.h), as vector indexes do: their
+// synced definition writes hold no lock a lookup needs. Delete removes the definition first (the
+// collection is gone for callers at once), retires the collection's VectorSpace once a writer in
+// flight is done (later writes, snapshots and maintenance of it do nothing; a search or read
+// that finds its data half-deleted answers NOT_FOUND), then deletes the vectors, postings and
+// document records in batches. A drop cut short by a crash leaves data under an incarnation no
+// definition names; the next Open finds it (document records are deleted last) and finishes the
+// job, and removes snapshot files no collection owns.
 //
 // Thread safety: all methods may be called concurrently. Writes to one collection are
 // serialised by its own mutex (the BM25 statistics need it); searches run in parallel.
@@ -61,6 +65,7 @@
 #include "engine/storage/store.h"
 #include "engine/text/bm25_index.h"
 #include "engine/vector/ann_index.h"
+#include "engine/vector/catalog.h"
 #include "engine/vector/vector_space.h"
 
 namespace sochdb::collection {
@@ -135,6 +140,11 @@ struct CollectionStoreOptions {
   absl::Duration maintenance_interval = absl::Seconds(10);
   uint64_t snapshot_every_changes = 50'000;
   const Clock* clock = Clock::Real();
+  // Tests only: called by Search once it has ranked, before it reads the winners.
+  std::function<void()> before_search_reads;
+  // Tests only: called by Delete once the collection's vectors are deleted, before its postings
+  // and documents are.
+  std::function<void()> after_vectors_dropped;
 };
 
 class CollectionStore {
@@ -211,14 +221,9 @@ class CollectionStore {
     absl::Status open_error;                      // why it is out of service
 
     // Held by a writer from building its batch until memory reflects the commit (the BM25
-    // statistics' contract); Delete takes it to let the last writer finish.
+    // statistics' contract). Delete retires the space holding it, so a writer that holds it
+    // and finds space->retired() false commits before the drop deletes anything.
     absl::Mutex write_mu ABSL_ACQUIRED_BEFORE(docs_mu);
-    bool dropped ABSL_GUARDED_BY(write_mu) = false;
-
-    // Maintenance holds it around VectorSpace::Maintain; Delete sets `retired` under it first,
-    // so no snapshot file is written after the space's DropAll removed it.
-    absl::Mutex maintain_mu;
-    bool retired ABSL_GUARDED_BY(maintain_mu) = false;
 
     mutable absl::Mutex docs_mu;
     DocumentMap docs ABSL_GUARDED_BY(docs_mu);
@@ -300,8 +305,10 @@ class CollectionStore {
   storage::Store* const store_;
   const CollectionStoreOptions options_;
 
+  using CollectionCatalog = vector::Catalog<Key, std::shared_ptr<Collection>>;
+  CollectionCatalog collections_;
+
   mutable absl::Mutex mu_;
-  std::map<Key, std::shared_ptr<Collection>> collections_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread maintenance_;
 };

@@ -153,10 +153,9 @@ VectorIndexStore::~VectorIndexStore() {
     stopping_ = true;
   }
   if (maintenance_.joinable()) maintenance_.join();
-  absl::MutexLock lock(&mu_);
-  for (auto& [key, entry] : indexes_) {
-    if (entry.space == nullptr) continue;
-    absl::Status s = entry.space->Snapshot();
+  for (const auto& [key, entry] : indexes_.Live()) {
+    if (entry->space == nullptr) continue;
+    absl::Status s = entry->space->Snapshot();
     if (!s.ok()) spdlog::warn("snapshot of vector index {} at shutdown: {}", key.second, s.ToString());
   }
 }
@@ -173,9 +172,22 @@ absl::StatusOr<std::shared_ptr<VectorSpace>> VectorIndexStore::OpenSpace(
   space.snapshot_path = SnapshotPath(d.incarnation);
   space.file_system = options_.file_system;
   space.snapshot_every_changes = options_.snapshot_every_changes;
+  if (options_.adjust_space) options_.adjust_space(d, &space);
   SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<VectorSpace> opened,
                           VectorSpace::Open(store_, std::move(space)));
   return std::shared_ptr<VectorSpace>(std::move(opened));
+}
+
+VectorIndexStore::EntryPtr VectorIndexStore::OpenEntry(const VectorIndexDefinition& d) const {
+  auto entry = std::make_shared<Entry>();
+  entry->definition = d;
+  absl::StatusOr<std::shared_ptr<VectorSpace>> space = OpenSpace(d);
+  if (space.ok()) {
+    entry->space = *std::move(space);
+  } else {
+    entry->open_error = space.status();
+  }
+  return entry;
 }
 
 absl::Status VectorIndexStore::LoadAll() {
@@ -215,22 +227,20 @@ absl::Status VectorIndexStore::LoadAll() {
   }
   for (VectorIndexDefinition& d : definitions) {
     const absl::Time started = absl::Now();
-    absl::StatusOr<std::shared_ptr<VectorSpace>> space = OpenSpace(d);
-    Entry entry{d, nullptr, absl::OkStatus()};
-    if (space.ok()) {
-      entry.space = *std::move(space);
-      const VectorSpaceStats stats = entry.space->Stats();
+    EntryPtr entry = OpenEntry(d);
+    if (entry->space != nullptr) {
+      const VectorSpaceStats stats = entry->space->Stats();
       spdlog::info("vector index {}:{} open: {} vectors ({}, {} changes replayed) in {}", d.tenant,
                    d.name, stats.vectors,
                    stats.loaded_from_snapshot ? "from snapshot" : "rebuilt from records",
                    stats.replayed_changes, absl::FormatDuration(absl::Now() - started));
     } else {
-      entry.open_error = space.status();
       spdlog::error("vector index {}:{} failed to open and is out of service: {}", d.tenant,
-                    d.name, space.status().ToString());
+                    d.name, entry->open_error.ToString());
     }
-    absl::MutexLock lock(&mu_);
-    indexes_.emplace(Key{d.tenant, d.name}, std::move(entry));
+    const Key key{d.tenant, d.name};
+    indexes_.Reserve(key);  // definition keys are unique: nothing else holds this one
+    indexes_.Publish(key, std::move(entry));
   }
   return absl::OkStatus();
 }
@@ -298,50 +308,53 @@ absl::StatusOr<VectorIndexDefinition> VectorIndexStore::Create(
   d.spec = spec;
   d.created_at = static_cast<uint64_t>(options_.clock->NowMicros() / 1'000'000);
   d.incarnation = NewIncarnation();
-  absl::MutexLock lock(&mu_);
-  if (indexes_.count(Key{d.tenant, d.name}) > 0) {
+  const Key key{d.tenant, d.name};
+  if (indexes_.Reserve(key) == Catalog<Key, EntryPtr>::Reservation::kExists) {
     return absl::AlreadyExistsError(absl::StrCat("Index '", d.name, "' already exists"));
   }
   storage::WriteBatch batch;
   batch.Put(DefinitionKey(d.tenant, d.name), EncodeDefinition(d));
-  SOCHDB_RETURN_IF_ERROR(store_->Write(&batch));
-  SOCHDB_ASSIGN_OR_RETURN(std::shared_ptr<VectorSpace> space, OpenSpace(d));
-  indexes_.emplace(Key{d.tenant, d.name}, Entry{d, std::move(space), absl::OkStatus()});
+  const absl::Status written = store_->Write(&batch);
+  if (!written.ok()) {
+    indexes_.Abandon(key);
+    return written;
+  }
+  // A fresh incarnation holds nothing, so this fails only on storage errors; the index then
+  // exists out of service (its definition is stored) and can be dropped.
+  EntryPtr entry = OpenEntry(d);
+  const absl::Status opened = entry->open_error;
+  indexes_.Publish(key, std::move(entry));
+  SOCHDB_RETURN_IF_ERROR(opened);
   return d;
 }
 
 absl::Status VectorIndexStore::Drop(const std::string& tenant, const std::string& name) {
-  std::shared_ptr<VectorSpace> space;
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = indexes_.find(Key{tenant, name});
-    if (it == indexes_.end()) {
-      return absl::NotFoundError(absl::StrCat("Index '", name, "' not found"));
-    }
-    storage::WriteBatch batch;
-    batch.Delete(DefinitionKey(tenant, name));
-    SOCHDB_RETURN_IF_ERROR(store_->Write(&batch));
-    space = std::move(it->second.space);
-    indexes_.erase(it);
-  }
-  // The definition is gone, so the index is gone for every caller; its records (under a scope
-  // no new index can reuse: the incarnation is part of it) are removed now, outside the lock.
-  if (space != nullptr) SOCHDB_RETURN_IF_ERROR(space->DropAll());
+  const Key key{tenant, name};
+  std::optional<EntryPtr> entry = indexes_.BeginDrop(key);
+  if (!entry.has_value()) return absl::NotFoundError(absl::StrCat("Index '", name, "' not found"));
+  storage::WriteBatch batch;
+  batch.Delete(DefinitionKey(tenant, name));
+  const absl::Status written = store_->Write(&batch);
+  indexes_.FinishDrop(key, written.ok());
+  SOCHDB_RETURN_IF_ERROR(written);
+  // The definition is gone, so the index is gone for every caller. Its space is retired (a
+  // write or snapshot that got the space before finishes first; later ones are refused) and
+  // its data, under a scope no new index can reuse (the incarnation is part of it), deleted.
+  if ((*entry)->space != nullptr) SOCHDB_RETURN_IF_ERROR((*entry)->space->DropAll());
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::shared_ptr<VectorSpace>> VectorIndexStore::SpaceFor(
     const std::string& tenant, const std::string& name, int32_t* metric_code) const {
-  absl::MutexLock lock(&mu_);
-  auto it = indexes_.find(Key{tenant, name});
-  if (it == indexes_.end()) return NotFound(tenant, name);
-  if (metric_code != nullptr) *metric_code = it->second.definition.metric_code;
-  if (it->second.space == nullptr) {
+  const std::optional<EntryPtr> entry = indexes_.Find(Key{tenant, name});
+  if (!entry.has_value()) return NotFound(tenant, name);
+  if (metric_code != nullptr) *metric_code = (*entry)->definition.metric_code;
+  if ((*entry)->space == nullptr) {
     return absl::UnavailableError(absl::StrCat("index '", name, "' could not be loaded (",
-                                               it->second.open_error.message(),
+                                               (*entry)->open_error.message(),
                                                "); see the server log"));
   }
-  return it->second.space;
+  return (*entry)->space;
 }
 
 absl::StatusOr<size_t> VectorIndexStore::Insert(const std::string& tenant,
@@ -372,16 +385,17 @@ absl::StatusOr<size_t> VectorIndexStore::Insert(const std::string& tenant,
     items[i] = VectorItem{keys[i], vectors.subspan(i * dimension, dimension), extras[i]};
   }
   storage::WriteBatch batch;
-  SOCHDB_RETURN_IF_ERROR(space->Upsert(items, &batch));
+  const absl::Status upserted = space->Upsert(items, &batch);
+  if (absl::IsNotFound(upserted)) return NotFound(tenant, name);  // dropped meanwhile
+  SOCHDB_RETURN_IF_ERROR(upserted);
   return ids.size();
 }
 
 absl::StatusOr<VectorIndexDefinition> VectorIndexStore::Definition(const std::string& tenant,
                                                                    const std::string& name) const {
-  absl::MutexLock lock(&mu_);
-  auto it = indexes_.find(Key{tenant, name});
-  if (it == indexes_.end()) return NotFound(tenant, name);
-  return it->second.definition;
+  const std::optional<EntryPtr> entry = indexes_.Find(Key{tenant, name});
+  if (!entry.has_value()) return NotFound(tenant, name);
+  return (*entry)->definition;
 }
 
 absl::StatusOr<VectorSearchOutcome> VectorIndexStore::Search(
@@ -459,15 +473,10 @@ absl::StatusOr<VectorIndexStats> VectorIndexStore::Stats(const std::string& tena
 }
 
 void VectorIndexStore::MaintainAll() {
-  std::vector<std::pair<Key, std::shared_ptr<VectorSpace>>> spaces;
-  {
-    absl::MutexLock lock(&mu_);
-    for (const auto& [key, entry] : indexes_) {
-      if (entry.space != nullptr) spaces.emplace_back(key, entry.space);
-    }
-  }
-  for (const auto& [key, space] : spaces) {
-    absl::Status s = space->Maintain();
+  // An index dropped meanwhile is retired: its Maintain does nothing.
+  for (const auto& [key, entry] : indexes_.Live()) {
+    if (entry->space == nullptr) continue;
+    absl::Status s = entry->space->Maintain();
     if (!s.ok()) spdlog::warn("vector index {}:{} maintenance: {}", key.first, key.second, s.ToString());
   }
 }
@@ -484,26 +493,21 @@ void VectorIndexStore::MaintenanceLoop() {
 }
 
 uint64_t VectorIndexStore::TotalVectors() const {
-  absl::MutexLock lock(&mu_);
   uint64_t total = 0;
-  for (const auto& [key, entry] : indexes_) {
-    if (entry.space != nullptr) total += entry.space->size();
+  for (const auto& [key, entry] : indexes_.Live()) {
+    if (entry->space != nullptr) total += entry->space->size();
   }
   return total;
 }
 
 uint64_t VectorIndexStore::TotalMemoryBytes() const {
-  absl::MutexLock lock(&mu_);
   uint64_t total = 0;
-  for (const auto& [key, entry] : indexes_) {
-    if (entry.space != nullptr) total += entry.space->Stats().ann.memory_bytes;
+  for (const auto& [key, entry] : indexes_.Live()) {
+    if (entry->space != nullptr) total += entry->space->Stats().ann.memory_bytes;
   }
   return total;
 }
 
-size_t VectorIndexStore::IndexCount() const {
-  absl::MutexLock lock(&mu_);
-  return indexes_.size();
-}
+size_t VectorIndexStore::IndexCount() const { return indexes_.LiveCount(); }
 
 }  // namespace sochdb::vector

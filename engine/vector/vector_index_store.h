@@ -8,6 +8,11 @@
 // out of service with its error (UNAVAILABLE on use) and never blocks the others. A background
 // thread snapshots and compacts indexes.
 //
+// Create and Drop go through the Catalog (engine/vector/catalog.h): their synced definition
+// writes hold no lock that a lookup needs. Drop deletes the definition first (the index is gone
+// for every caller), then retires the space (a write or snapshot racing the drop finishes
+// before, or is refused after: NOT_FOUND, nothing written) and deletes its data.
+//
 // Error texts follow the upstream server where clients may match them: NOT_FOUND
 // "Index not found: <tenant>:<name>", ALREADY_EXISTS "Index '<name>' already exists", ...
 //
@@ -16,7 +21,7 @@
 #define SOCHDB_ENGINE_VECTOR_VECTOR_INDEX_STORE_H_
 
 #include <cstdint>
-#include <map>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -35,6 +40,7 @@
 #include "engine/common/file_system.h"
 #include "engine/storage/store.h"
 #include "engine/vector/ann_index.h"
+#include "engine/vector/catalog.h"
 #include "engine/vector/vector_space.h"
 
 namespace sochdb::vector {
@@ -106,6 +112,9 @@ struct VectorIndexStoreOptions {
   absl::Duration maintenance_interval = absl::Seconds(10);
   uint64_t snapshot_every_changes = 50'000;
   const Clock* clock = Clock::Real();
+  // Tests only: adjusts each index's space options as it opens (to set VectorSpaceOptions'
+  // test hooks).
+  std::function<void(const VectorIndexDefinition&, VectorSpaceOptions*)> adjust_space;
 };
 
 class VectorIndexStore {
@@ -116,12 +125,15 @@ class VectorIndexStore {
   ~VectorIndexStore();
 
   // ALREADY_EXISTS "Index '<name>' already exists"; INVALID_ARGUMENT for a bad name or spec.
+  // A Create or Drop of the same name in progress is waited for.
   absl::StatusOr<VectorIndexDefinition> Create(const VectorIndexDefinition& request);
-  // NOT_FOUND "Index '<name>' not found".
+  // NOT_FOUND "Index '<name>' not found". Waits for a write or snapshot of the index in
+  // progress; the data goes in batches after the definition.
   absl::Status Drop(const std::string& tenant, const std::string& name);
 
   // Inserts (or replaces) `ids` with `vectors` (ids.size() * dimension floats, row-major) and the
-  // optional per-id metadata (empty, or one per id). One atomic batch.
+  // optional per-id metadata (empty, or one per id). One atomic batch. NOT_FOUND
+  // "Index not found: <tenant>:<name>", also when a Drop of the index got in first.
   absl::StatusOr<size_t> Insert(const std::string& tenant, const std::string& name,
                                 absl::Span<const uint64_t> ids, absl::Span<const float> vectors,
                                 absl::Span<const VectorMetadata> metadata);
@@ -136,18 +148,20 @@ class VectorIndexStore {
 
   // Snapshots and compacts every index that needs it (what the background thread runs).
   void MaintainAll();
-  // Every index's vector count and memory, for metrics.
+  // Every index's vector count and memory, for metrics. They never wait for a writer.
   uint64_t TotalVectors() const;
   uint64_t TotalMemoryBytes() const;
   size_t IndexCount() const;
 
  private:
+  // One index; immutable once in the catalog.
   struct Entry {
     VectorIndexDefinition definition;
     std::shared_ptr<VectorSpace> space;  // null when it failed to open
     absl::Status open_error;
   };
   using Key = std::pair<std::string, std::string>;  // (tenant, name)
+  using EntryPtr = std::shared_ptr<const Entry>;
 
   VectorIndexStore(storage::Store* store, VectorIndexStoreOptions options);
   absl::Status LoadAll();
@@ -161,14 +175,17 @@ class VectorIndexStore {
                                                         const std::string& name,
                                                         int32_t* metric_code = nullptr) const;
   absl::StatusOr<std::shared_ptr<VectorSpace>> OpenSpace(const VectorIndexDefinition& d) const;
+  // The index's entry with its space opened, or out of service with the error.
+  EntryPtr OpenEntry(const VectorIndexDefinition& d) const;
   std::string SnapshotPath(uint64_t incarnation) const;
   void MaintenanceLoop();
 
   storage::Store* const store_;
   const VectorIndexStoreOptions options_;
 
+  Catalog<Key, EntryPtr> indexes_;
+
   mutable absl::Mutex mu_;
-  std::map<Key, Entry> indexes_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread maintenance_;
 };

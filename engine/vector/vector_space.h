@@ -8,7 +8,8 @@
 // Every write (Upsert/Delete) goes into ONE WriteBatch together with its change-log entries and
 // whatever the caller added to the batch (a document, its postings), is committed under the
 // store's sync mode, and only then applied to the in-memory index (with each vector's extra
-// bytes, so that searches never read records). A snapshot file holds the AnnIndex image, the
+// bytes, so that searches never read records). A snapshot file holds the space's identity (its
+// scope and spec: a snapshot of another index is never loaded), the AnnIndex image, the
 // label -> (id, extra) table and the last change sequence it covers; it is encoded in memory
 // under the index's reader lock, then written to a temporary file, fsynced, renamed and the
 // directory fsynced with no lock held, with a CRC-32 over the whole.
@@ -23,6 +24,7 @@
 //
 // Thread safety: all methods may be called concurrently. Writes to one space are serialised (log
 // order = commit order = apply order); searches run in parallel with each other and with writes.
+// Stats and size never wait for a writer.
 #ifndef SOCHDB_ENGINE_VECTOR_VECTOR_SPACE_H_
 #define SOCHDB_ENGINE_VECTOR_VECTOR_SPACE_H_
 
@@ -97,6 +99,9 @@ struct VectorSpaceOptions {
   // a restart, which does the same, took 3.2 s instead of ~0.3 s. Hence a long default: the
   // release pays off for indexes loaded once and then only read.
   absl::Duration release_insert_memory_after = absl::Minutes(30);
+  // Tests only: called at the start of every write (Upsert, Delete, Apply), before it takes the
+  // space's write lock.
+  std::function<void()> before_commit;
   // Tests only: called after a write is committed, before the in-memory index is updated; an
   // error stands for the update failing (FAISS throwing, memory running out).
   std::function<absl::Status()> before_index_apply;
@@ -112,6 +117,10 @@ struct VectorSpaceOptions {
 // The key prefix under which a space with `scope` keeps its records (family kVector) or its
 // change log (kVectorLog).
 std::string VectorScopePrefix(storage::KeyFamily family, const std::vector<std::string>& scope);
+
+// What a snapshot file records of the space it was taken from: `scope` and `spec`, encoded. A
+// snapshot whose identity differs from the opening space's is logged and rebuilt over.
+std::string SnapshotIdentity(const std::vector<std::string>& scope, const IndexSpec& spec);
 
 struct VectorItem {
   std::string_view id;
@@ -156,7 +165,8 @@ class VectorSpace {
   absl::Status Upsert(absl::Span<const VectorItem> items, storage::WriteBatch* batch);
 
   // Deletes `ids` (absent ones are skipped) in one batch with the caller's `batch`. Returns how
-  // many existed.
+  // many existed. Existence is decided by the stored records (one read per id), never by the
+  // in-memory index, which may lag them (see index_stale_).
   absl::StatusOr<size_t> Delete(absl::Span<const std::string_view> ids, storage::WriteBatch* batch);
 
   // Both at once, in ONE batch with the caller's `batch`: deletes `deletes` (absent ones are
@@ -176,7 +186,8 @@ class VectorSpace {
   // The stored vector and extra of `id`, or nullopt.
   absl::StatusOr<std::optional<StoredVector>> Get(std::string_view id) const;
   bool Contains(std::string_view id) const;
-  size_t size() const;  // live ids
+  // Live ids, as of the last change applied to the in-memory index. Takes no lock.
+  size_t size() const { return live_ids_.load(std::memory_order_relaxed); }
 
   // Writes a snapshot now if any change is not covered (then trims the covered log).
   absl::Status Snapshot() ABSL_LOCKS_EXCLUDED(snapshot_mu_);
@@ -185,8 +196,15 @@ class VectorSpace {
   // release insert memory when idle. Cheap when there is nothing to do.
   absl::Status Maintain() ABSL_LOCKS_EXCLUDED(snapshot_mu_);
 
-  // Deletes every record, log entry and the snapshot file of this space (in several batches).
-  // The space must not be used afterwards.
+  // Ends the space's life ahead of deleting its data: waits for a write or snapshot in
+  // progress, then every later write is refused (NOT_FOUND, nothing written) and Snapshot and
+  // Maintain do nothing, so nothing appears under the space's scope or at its snapshot path
+  // afterwards. Searches and reads go on answering from what is left. Idempotent; never undone.
+  void Retire() ABSL_LOCKS_EXCLUDED(snapshot_mu_);
+  bool retired() const { return retired_.load(std::memory_order_acquire); }
+
+  // Retire(), then deletes every record, log entry and the snapshot file of this space (in
+  // several batches, with no lock held).
   absl::Status DropAll() ABSL_LOCKS_EXCLUDED(snapshot_mu_);
   // The same for a space that is not open: what a drop interrupted by a crash left behind.
   // Records go first, the change log next and the snapshot file last, so a crash part-way
@@ -194,7 +212,11 @@ class VectorSpace {
   static absl::Status DropScope(storage::Store* store, const std::vector<std::string>& scope,
                                 FileSystem* files, const std::string& snapshot_path);
 
-  VectorSpaceStats Stats() const;
+  // Never waits for a writer (a large batch holds the space's write lock for seconds): the
+  // vector count and sequences are the latest; the index's figures (AnnStats) are read when the
+  // index lock is free, and while a writer holds or waits for it they are those of the last
+  // read (at most the batch in progress behind).
+  VectorSpaceStats Stats() const ABSL_LOCKS_EXCLUDED(index_mu_, stats_mu_);
 
   // Calls `fn` for every live (id, extra) in id order, from one store snapshot.
   absl::Status ForEach(const std::function<void(std::string_view id, std::string_view extra)>& fn) const;
@@ -229,6 +251,9 @@ class VectorSpace {
                                      const storage::Snapshot* view) const;
   absl::StatusOr<uint64_t> LastLoggedSequence(const storage::Snapshot* view) const;
 
+  // Copies write_mu_'s figures for Stats.
+  void PublishProgress() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) ABSL_LOCKS_EXCLUDED(stats_mu_);
+
   // Index updates (after a commit, or during replay).
   static absl::Status ApplyUpserts(IndexState& state, absl::Span<const VectorItem> items);
   static absl::Status ApplyDelete(IndexState& state, std::string_view id);
@@ -236,8 +261,9 @@ class VectorSpace {
   // The snapshot file's bytes for `state` at `sequence`, in three parts: `head` gets
   // everything up to the index's stored codes, whose length goes to `codes`
   // (AnnIndex::SerializeHead; they go between the two), `tail` the rest (the id table).
-  static absl::Status EncodeSnapshot(const IndexState& state, uint64_t sequence, ByteSink* head,
-                                     uint64_t* codes, ByteSink* tail);
+  static absl::Status EncodeSnapshot(const IndexState& state, std::string_view identity,
+                                     uint64_t sequence, ByteSink* head, uint64_t* codes,
+                                     ByteSink* tail);
   absl::Status TrimLog(uint64_t through) const;
   absl::Status CompactIndex() ABSL_LOCKS_EXCLUDED(snapshot_mu_);
   absl::StatusOr<std::vector<VectorHit>> Nearest(absl::Span<const float> query, uint32_t k,
@@ -250,6 +276,7 @@ class VectorSpace {
   const VectorSpaceOptions options_;
   const std::string record_prefix_;
   const std::string log_prefix_;
+  const std::string identity_;  // SnapshotIdentity(scope, spec)
 
   // One snapshot (or drop) at a time; taken before write_mu_. A snapshot holds it while it
   // writes the index's vectors and its file reaches the disk, after the other locks are
@@ -267,6 +294,9 @@ class VectorSpace {
   // rebuilds it from the records, and no snapshot is written from it meanwhile.
   bool index_stale_ ABSL_GUARDED_BY(write_mu_) = false;
   uint64_t replayed_changes_ ABSL_GUARDED_BY(write_mu_) = 0;
+  // Set by Retire holding snapshot_mu_ and write_mu_, so a writer or snapshot that holds either
+  // sees it before it writes; read without locks by retired().
+  std::atomic<bool> retired_{false};
 
   // Held by a snapshot while it reads the index (with index_mu_ in reader mode), and again for
   // each piece of the vectors it copies afterwards. A writer waits for it here before taking
@@ -282,6 +312,13 @@ class VectorSpace {
   // clock, ns; see SearchLock): a writer adding a batch in chunks shares the index with them.
   mutable std::atomic<int> searches_in_flight_{0};
   mutable std::atomic<int64_t> last_search_end_ns_{INT64_MIN / 2};
+  // state_->label_of.size(), stored by whoever changes it (holding index_mu_ exclusively).
+  std::atomic<size_t> live_ids_{0};
+
+  // What Stats reports without taking the writers' locks: the sequences (PublishProgress) and
+  // the index's figures as last read. A leaf: nothing is taken while holding it.
+  mutable absl::Mutex stats_mu_ ABSL_ACQUIRED_AFTER(write_mu_, index_mu_);
+  mutable VectorSpaceStats published_ ABSL_GUARDED_BY(stats_mu_);
   // Until when (steady clock, ns) searches may keep the index after the last chunk.
   int64_t search_turn_until_ns_ ABSL_GUARDED_BY(write_mu_) = 0;
   class SearchLock;

@@ -3,10 +3,14 @@
 // away tombstones, and dropping a space.
 //
 // Snapshot file layout (all integers little-endian):
-//   "SOCHVS02" | u64 covered sequence | u64 n, AnnIndex image (n bytes)
+//   "SOCHVS03" | u32 n, identity (n bytes) | u64 covered sequence | u64 n, AnnIndex image
 //   | u64 label count, per label: u32 n, id bytes ("" = tombstoned), u32 m, extra bytes
 //   | u32 CRC-32 of all before
-// (Format 01 had no extras; such a file is treated as unusable and the index rebuilt.)
+// The identity is the space's scope (for an index: tenant, name and incarnation, the creation
+// id) and its spec, as SnapshotIdentity encodes them: a file copied or restored over another
+// index's path, even another tenant's, does not match and is rebuilt over, never served.
+// (Format 01 had no extras and 02 no identity; such a file is treated as unusable and the index
+// rebuilt from its records once.)
 //
 // Sequence bookkeeping: the log entry of the newest snapshot's sequence is kept when the log is
 // trimmed, so the last sequence is always recoverable from the log itself, and a snapshot older
@@ -15,7 +19,9 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "engine/common/files.h"
@@ -28,7 +34,7 @@
 namespace sochdb::vector {
 namespace {
 
-constexpr char kSnapshotMagic[] = "SOCHVS02";
+constexpr char kSnapshotMagic[] = "SOCHVS03";
 constexpr size_t kMagicBytes = 8;
 constexpr size_t kRebuildChunk = 4096;      // vectors added to the index per call
 constexpr int kDeleteBatch = 10000;  // keys deleted per batch when trimming or dropping
@@ -76,7 +82,39 @@ bool HasPrefix(std::string_view key, std::string_view prefix) {
   return key.substr(0, prefix.size()) == prefix;
 }
 
+// The identity's scope names, readable in a log line ("vi/acme/docs/\000\001...").
+std::string DescribeIdentity(std::string_view identity) {
+  Reader in(identity);
+  uint32_t names = 0;
+  if (!in.U32(&names)) return "(unreadable)";
+  std::vector<std::string> parts;
+  for (uint32_t i = 0; i < names; ++i) {
+    uint32_t n = 0;
+    std::string_view name;
+    if (!in.U32(&n) || !in.Bytes(n, &name)) return "(unreadable)";
+    parts.push_back(absl::CHexEscape(absl::string_view(name.data(), name.size())));
+  }
+  return absl::StrJoin(parts, "/");
+}
+
 }  // namespace
+
+std::string SnapshotIdentity(const std::vector<std::string>& scope, const IndexSpec& spec) {
+  std::string identity;
+  StringSink out(&identity);
+  AppendU32(&out, static_cast<uint32_t>(scope.size()));
+  for (const std::string& name : scope) {
+    AppendU32(&out, static_cast<uint32_t>(name.size()));
+    out.Append(name);
+  }
+  for (const uint32_t field :
+       {spec.dimension, static_cast<uint32_t>(spec.metric),
+        static_cast<uint32_t>(spec.quantization), spec.m, spec.m0, spec.ef_construction,
+        spec.ef_search, spec.pq_subvectors, spec.exact_threshold}) {
+    AppendU32(&out, field);
+  }
+  return identity;
+}
 
 // Vectors decoded from records, added to an index state in chunks (rebuild and log replay).
 class VectorSpace::PendingUpserts {
@@ -163,8 +201,12 @@ absl::Status VectorSpace::Load() {
   }
   replayed_changes_ = replayed;
   last_sequence_ = std::max(last_logged, covered);
+  PublishProgress();
   absl::MutexLock index_lock(&index_mu_);
   state_ = std::move(state);
+  live_ids_.store(state_->label_of.size(), std::memory_order_relaxed);
+  absl::MutexLock stats_lock(&stats_mu_);
+  published_.ann = state_->ann->Stats();
   return absl::OkStatus();
 }
 
@@ -186,6 +228,16 @@ absl::StatusOr<std::unique_ptr<VectorSpace::IndexState>> VectorSpace::LoadSnapsh
   if (Crc32(body) != crc) return absl::DataLossError("checksum mismatch");
   const absl::Time checked = absl::Now();
   Reader in(body.substr(kMagicBytes));
+  uint32_t identity_size = 0;
+  std::string_view identity;
+  if (!in.U32(&identity_size) || !in.Bytes(identity_size, &identity)) {
+    return absl::DataLossError("truncated snapshot header");
+  }
+  if (identity != identity_) {
+    return absl::DataLossError(absl::StrCat(
+        "the snapshot belongs to another index or definition (", DescribeIdentity(identity),
+        "; this index is ", DescribeIdentity(identity_), ")"));
+  }
   uint64_t image_size = 0, labels = 0;
   std::string_view image;
   if (!in.U64(sequence) || !in.U64(&image_size) || !in.Bytes(image_size, &image) ||
@@ -267,9 +319,12 @@ absl::StatusOr<uint64_t> VectorSpace::ReplayLog(IndexState& state, uint64_t afte
   return replayed;
 }
 
-absl::Status VectorSpace::EncodeSnapshot(const IndexState& state, uint64_t sequence,
-                                         ByteSink* head, uint64_t* codes, ByteSink* tail) {
+absl::Status VectorSpace::EncodeSnapshot(const IndexState& state, std::string_view identity,
+                                         uint64_t sequence, ByteSink* head, uint64_t* codes,
+                                         ByteSink* tail) {
   head->Append(std::string_view(kSnapshotMagic, kMagicBytes));
+  AppendU32(head, static_cast<uint32_t>(identity.size()));
+  head->Append(identity);
   AppendU64(head, sequence);
   CountingSink image_size;  // a dry run: the image is handed over as pointers, not copied
   SOCHDB_RETURN_IF_ERROR(state.ann->SerializeTo(&image_size));
@@ -310,6 +365,8 @@ absl::Status VectorSpace::TrimLog(uint64_t through) const {
 absl::Status VectorSpace::Snapshot() {
   if (options_.snapshot_path.empty()) return absl::OkStatus();
   absl::MutexLock snapshot_lock(&snapshot_mu_);  // also keeps state_ from being replaced
+  // A retired space's file is deleted, or about to be.
+  if (retired()) return absl::OkStatus();
   std::unique_ptr<AtomicFileWriter> file;
   uint64_t sequence = 0;
   uint64_t codes = 0;  // bytes of stored codes that follow the head
@@ -338,7 +395,8 @@ absl::Status VectorSpace::Snapshot() {
     if (options_.in_snapshot_read) options_.in_snapshot_read();
     StringSink tail_sink(&tail);
     ann = state_->ann.get();
-    absl::Status encoded = EncodeSnapshot(*state_, sequence, file.get(), &codes, &tail_sink);
+    absl::Status encoded =
+        EncodeSnapshot(*state_, identity_, sequence, file.get(), &codes, &tail_sink);
     if (!file->status().ok()) return file->status();  // the cause, not FAISS's echo of it
     SOCHDB_RETURN_IF_ERROR(encoded);
     writers_held = absl::Now() - holding;
@@ -373,6 +431,7 @@ absl::Status VectorSpace::Snapshot() {
   {
     absl::MutexLock write_lock(&write_mu_);
     snapshot_sequence_ = std::max(snapshot_sequence_, sequence);
+    PublishProgress();
   }
   spdlog::info("vector snapshot {}: {} MB at change {} in {} ms (index writes held {} ms)",
                options_.snapshot_path, file->size() >> 20, sequence,
@@ -418,6 +477,7 @@ absl::Status VectorSpace::CompactIndex() {
   spdlog::info("vector index {}: {} tombstones dropped",
                stale ? "rebuilt from its records" : "compacted", state_->ann->Stats().tombstones);
   state_ = std::move(fresh);
+  live_ids_.store(state_->label_of.size(), std::memory_order_relaxed);
   // The rebuild replayed every change up to now; one that failed to apply after `at` was
   // replayed into the fresh index too.
   index_stale_ = false;
@@ -425,6 +485,7 @@ absl::Status VectorSpace::CompactIndex() {
 }
 
 absl::Status VectorSpace::Maintain() {
+  if (retired()) return absl::OkStatus();
   SOCHDB_RETURN_IF_ERROR(CompactIndex());
   // Snapshots cost in proportion to the index, so the gap between them grows with it: the
   // writes of snapshots over a load stay in proportion to the load, and a crash replays at most
@@ -448,9 +509,15 @@ absl::Status VectorSpace::Maintain() {
   return due ? Snapshot() : absl::OkStatus();
 }
 
+void VectorSpace::Retire() {
+  absl::MutexLock snapshot_lock(&snapshot_mu_);  // a snapshot in progress finishes first
+  absl::MutexLock write_lock(&write_mu_);        // and so does a write
+  retired_.store(true, std::memory_order_release);
+}
+
 absl::Status VectorSpace::DropAll() {
-  absl::MutexLock snapshot_lock(&snapshot_mu_);  // no snapshot file appears after the drop
-  absl::MutexLock write_lock(&write_mu_);
+  Retire();
+  // Nothing can add to the scope or the snapshot path any more: no lock is needed to empty them.
   return DropScope(store_, options_.scope, options_.file_system, options_.snapshot_path);
 }
 

@@ -44,8 +44,10 @@ void CollectionService::Register(server::GrpcServer& server) {
           &CollectionService::DeleteCollection);
   r.Unary("AddDocuments", {Capability::kWrite, &v1::AddDocumentsRequest::namespace_, kPool},
           this, &CollectionService::AddDocuments);
-  r.Unary("SearchCollection", {Capability::kRead, &v1::SearchCollectionRequest::namespace_},
-          this, &CollectionService::SearchCollection);
+  // Searches rank over the whole collection and read their winners from storage: the pool.
+  r.Unary("SearchCollection",
+          {Capability::kRead, &v1::SearchCollectionRequest::namespace_, kPool}, this,
+          &CollectionService::SearchCollection);
   r.Unary("GetDocument", {Capability::kRead, &v1::GetDocumentRequest::namespace_}, this,
           &CollectionService::GetDocument);
   r.Unary("DeleteDocument", {Capability::kWrite, &v1::DeleteDocumentRequest::namespace_, kPool},
@@ -55,8 +57,9 @@ void CollectionService::Register(server::GrpcServer& server) {
   d.Unary("UpdateDocumentMetadata",
           {Capability::kWrite, &v1::UpdateDocumentMetadataRequest::namespace_, kPool}, this,
           &CollectionService::UpdateDocumentMetadata);
-  d.Unary("CountDocuments", {Capability::kRead, &v1::CountDocumentsRequest::namespace_}, this,
-          &CollectionService::CountDocuments);
+  // A filtered count evaluates the filter on every document: the pool too.
+  d.Unary("CountDocuments", {Capability::kRead, &v1::CountDocumentsRequest::namespace_, kPool},
+          this, &CollectionService::CountDocuments);
 }
 
 grpc::Status CollectionService::CreateCollection(CallContext& ctx,

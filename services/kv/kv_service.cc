@@ -36,17 +36,20 @@ KvService::KvService(kv::KvStore* store) : store_(store) {}
 void KvService::Register(server::GrpcServer& server) {
   // Writes run on the worker pool in every --sync mode: under "full" they wait for an fsync
   // (and LevelDB groups concurrent ones into one), and in the other modes LevelDB can still
-  // queue them behind the background syncer's fsync or a compaction stall. Reads stay inline.
+  // queue them behind the background syncer's fsync or a compaction stall. So do reads of many
+  // keys (up to 10,000 values of 8 MiB), which would hold a completion-queue thread and every
+  // call queued on it; a Get stays inline.
   constexpr Execution kWrites = Execution::kWorkerPool;
+  constexpr Execution kLong = Execution::kWorkerPool;
   auto r = server.AddService<v1::KvService>();
   r.Unary("Get", {Capability::kRead, &v1::KvGetRequest::namespace_}, this, &KvService::Get);
   r.Unary("Put", {Capability::kWrite, &v1::KvPutRequest::namespace_, kWrites}, this,
           &KvService::Put);
   r.Unary("Delete", {Capability::kWrite, &v1::KvDeleteRequest::namespace_, kWrites}, this,
           &KvService::Delete);
-  r.ServerStream("Scan", {Capability::kRead, &v1::KvScanRequest::namespace_}, this,
+  r.ServerStream("Scan", {Capability::kRead, &v1::KvScanRequest::namespace_, kLong}, this,
                  &KvService::Scan);
-  r.Unary("BatchGet", {Capability::kRead, &v1::KvBatchGetRequest::namespace_}, this,
+  r.Unary("BatchGet", {Capability::kRead, &v1::KvBatchGetRequest::namespace_, kLong}, this,
           &KvService::BatchGet);
   r.Unary("BatchPut", {Capability::kWrite, &v1::KvBatchPutRequest::namespace_, kWrites}, this,
           &KvService::BatchPut);

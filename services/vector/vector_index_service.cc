@@ -99,8 +99,8 @@ class InsertStreamSink final
 VectorIndexService::VectorIndexService(vector::VectorIndexStore* indexes) : indexes_(indexes) {}
 
 void VectorIndexService::Register(server::GrpcServer& server) {
-  // Builds, drops and batches can take long: they run on the worker pool; single searches are
-  // short and CPU-bound: inline.
+  // Builds, drops, batches and stats (which walk the graph) can take long: they run on the
+  // worker pool; single searches are short and CPU-bound: inline.
   constexpr Execution kPool = Execution::kWorkerPool;
   auto r = server.AddService<v1::VectorIndexService>();
   r.Unary("CreateIndex", {Capability::kManageCollections, nullptr, kPool}, this,
@@ -114,7 +114,7 @@ void VectorIndexService::Register(server::GrpcServer& server) {
   r.Unary("Search", {Capability::kRead}, this, &VectorIndexService::Search);
   r.Unary("SearchBatch", {Capability::kRead, nullptr, kPool}, this,
           &VectorIndexService::SearchBatch);
-  r.Unary("GetStats", {Capability::kRead}, this, &VectorIndexService::GetStats);
+  r.Unary("GetStats", {Capability::kRead, nullptr, kPool}, this, &VectorIndexService::GetStats);
   r.Unary("HealthCheck", {Capability::kRead}, this, &VectorIndexService::HealthCheck);
 }
 

@@ -36,11 +36,14 @@ struct Fixture {
   void Open() {
     storage::StoreOptions store_options;
     store_options.sync_mode = storage::SyncMode::kOff;
+    store_options.env = env;
     store = ValueOrFail(storage::Store::Open(dir + "/db", store_options));
     CollectionStoreOptions options;
     options.snapshot_dir = snapshot_dir();
     options.maintenance_interval = absl::Hours(1);
     options.clock = &clock;
+    options.before_search_reads = before_search_reads;
+    options.after_vectors_dropped = after_vectors_dropped;
     collections = ValueOrFail(CollectionStore::Open(store.get(), options));
   }
   void Close() {
@@ -80,6 +83,9 @@ struct Fixture {
   }
 
   ManualClock clock;
+  std::function<void()> before_search_reads;  // CollectionStoreOptions' test hooks
+  std::function<void()> after_vectors_dropped;
+  leveldb::Env* env = nullptr;  // StoreOptions::env
   std::string dir;
   std::unique_ptr<storage::Store> store;
   std::unique_ptr<CollectionStore> collections;

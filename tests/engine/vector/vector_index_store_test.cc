@@ -1,13 +1,18 @@
-// Tests of VectorIndexStore's start-up sweep: a DropIndex that stopped after deleting the
-// definition (the process died part-way) leaves records, change log and a snapshot file under
-// an incarnation nothing names; the next open deletes them and leaves every live index intact.
+// Tests of VectorIndexStore: the start-up sweep (a DropIndex that stopped after deleting the
+// definition, as when the process died part-way, leaves records, change log and a snapshot file
+// under an incarnation nothing names; the next open deletes them and leaves every live index
+// intact), snapshots bound to their index (a file copied over another index's is rebuilt
+// over, never served), drops racing inserts, and Create's synced write holding up no lookup.
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
 
+#include "absl/synchronization/notification.h"
 #include "engine/storage/keys.h"
 #include "engine/storage/store.h"
 #include "engine/vector/vector_index_store.h"
@@ -29,6 +34,7 @@ struct Fixture {
   void OpenStore() {
     storage::StoreOptions options;
     options.sync_mode = storage::SyncMode::kOff;
+    options.env = &env;
     store = *storage::Store::Open(dir + "/db", options);
   }
 
@@ -36,29 +42,32 @@ struct Fixture {
     VectorIndexStoreOptions options;
     options.snapshot_dir = dir + "/snapshots";
     options.maintenance_interval = absl::Hours(1);
+    options.adjust_space = adjust_space;
     auto indexes = VectorIndexStore::Open(store.get(), options);
     REQUIRE(indexes.ok());
     return *std::move(indexes);
   }
 
-  VectorIndexDefinition Create(VectorIndexStore& indexes, const std::string& name) {
+  VectorIndexDefinition Create(VectorIndexStore& indexes, const std::string& name,
+                               const std::string& tenant = "acme") {
     VectorIndexDefinition request;
-    request.tenant = "acme";
+    request.tenant = tenant;
     request.name = name;
     request.spec.dimension = kDim;
     request.spec.metric = Metric::kL2;
     return ValueOrFail(indexes.Create(request));
   }
 
-  // n vectors; vector i is (i, 0, 0, 0).
-  void Fill(VectorIndexStore& indexes, const std::string& name, int n) {
+  // n vectors; vector i is (i, 0, 0, 0) with id first_id + i.
+  void Fill(VectorIndexStore& indexes, const std::string& name, int n,
+            const std::string& tenant = "acme", uint64_t first_id = 0) {
     std::vector<uint64_t> ids;
     std::vector<float> vectors;
     for (int i = 0; i < n; ++i) {
-      ids.push_back(static_cast<uint64_t>(i));
+      ids.push_back(first_id + static_cast<uint64_t>(i));
       vectors.insert(vectors.end(), {static_cast<float>(i), 0, 0, 0});
     }
-    REQUIRE_OK(indexes.Insert("acme", name, ids, vectors, {}).status());
+    REQUIRE_OK(indexes.Insert(tenant, name, ids, vectors, {}).status());
   }
 
   // Keys of `family` under the index's scope.
@@ -89,6 +98,8 @@ struct Fixture {
   }
 
   std::string dir;
+  storage::testing::FaultInjectionEnv env{leveldb::Env::Default()};
+  std::function<void(const VectorIndexDefinition&, VectorSpaceOptions*)> adjust_space;
   std::unique_ptr<storage::Store> store;
 };
 
@@ -162,6 +173,126 @@ TEST_CASE("the data of an index whose definition is unreadable is kept") {
   std::unique_ptr<VectorIndexStore> indexes = f.OpenIndexes();
   CHECK(f.CountKeys(KeyFamily::kVector, d) == 30);
   CHECK(std::filesystem::exists(f.SnapshotFile(d)));
+}
+
+TEST_CASE("a snapshot copied over another index's is rebuilt over, never served") {
+  // Index "a" of tenant acme and index "b" of tenant globex; after a restart both have their
+  // snapshots, then a's file is copied over b's (a restore gone wrong, or a hostile copy). b
+  // must serve its own vectors, from its records, and nothing of a's.
+  Fixture f;
+  VectorIndexDefinition a, b;
+  {
+    std::unique_ptr<VectorIndexStore> indexes = f.OpenIndexes();
+    a = f.Create(*indexes, "a", "acme");
+    b = f.Create(*indexes, "b", "globex");
+    f.Fill(*indexes, "a", 50, "acme", /*first_id=*/1000);
+    f.Fill(*indexes, "b", 20, "globex", /*first_id=*/0);
+  }  // closing snapshots both
+  REQUIRE(std::filesystem::exists(f.SnapshotFile(a)));
+  REQUIRE(std::filesystem::exists(f.SnapshotFile(b)));
+  std::filesystem::copy_file(f.SnapshotFile(a), f.SnapshotFile(b),
+                             std::filesystem::copy_options::overwrite_existing);
+
+  std::unique_ptr<VectorIndexStore> indexes = f.OpenIndexes();
+  CHECK(ValueOrFail(indexes->Stats("globex", "b")).num_vectors == 20);
+  VectorSearchOptions options;
+  options.k = 30;
+  const std::vector<float> query = {3, 0, 0, 0};
+  const VectorSearchOutcome found = ValueOrFail(indexes->Search("globex", "b", query, options));
+  REQUIRE(found.hits.size() == 20);
+  for (const VectorSearchHit& hit : found.hits) CHECK(hit.id < 20);  // b's ids, none of a's
+  CHECK(ValueOrFail(indexes->Stats("acme", "a")).num_vectors == 50);
+}
+
+TEST_CASE("an insert that loses the race with a drop answers NOT_FOUND and leaves nothing") {
+  // The insert looked the index up before the drop and reaches its write after it: it must be
+  // refused, not acknowledged into a scope nobody owns (until the next restart's sweep).
+  Fixture f;
+  absl::Notification insert_looked_up, drop_done;
+  f.adjust_space = [&](const VectorIndexDefinition& d, VectorSpaceOptions* space) {
+    space->before_commit = [&] {
+      if (insert_looked_up.HasBeenNotified()) return;  // the first write only
+      insert_looked_up.Notify();
+      drop_done.WaitForNotification();
+    };
+  };
+  std::unique_ptr<VectorIndexStore> indexes = f.OpenIndexes();
+  const VectorIndexDefinition d = f.Create(*indexes, "racing");
+  absl::Status inserted;
+  std::thread insert([&] {
+    const uint64_t ids[] = {1};
+    const float vectors[] = {1, 2, 3, 4};
+    inserted = indexes->Insert("acme", "racing", ids, vectors, {}).status();
+  });
+  insert_looked_up.WaitForNotification();
+  REQUIRE_OK(indexes->Drop("acme", "racing"));
+  drop_done.Notify();
+  insert.join();
+  CHECK(inserted.code() == absl::StatusCode::kNotFound);
+  CHECK(std::string(inserted.message()) == "Index not found: acme:racing");
+  indexes->MaintainAll();
+  indexes.reset();  // closing snapshots live indexes
+  CHECK(f.CountKeys(KeyFamily::kVector, d) == 0);
+  CHECK(f.CountKeys(KeyFamily::kVectorLog, d) == 0);
+  CHECK_FALSE(std::filesystem::exists(f.SnapshotFile(d)));
+}
+
+TEST_CASE("lookups of other indexes do not wait for Create's or Drop's write") {
+  // Create and Drop write the definition (synced under --sync full). Held inside that write,
+  // searches, inserts and stats of other indexes, and the metrics' totals, must complete.
+  Fixture f;
+  std::unique_ptr<VectorIndexStore> indexes = f.OpenIndexes();
+  f.Create(*indexes, "busy");
+  f.Fill(*indexes, "busy", 10);
+  const std::string operation = GENERATE("create", "drop");
+  INFO(operation);
+  if (operation == "drop") f.Create(*indexes, "other");
+  absl::Notification in_write, others_done;
+  bool others_first = false;
+  f.env.SetAppendHook([&](bool) {
+    if (in_write.HasBeenNotified()) return;
+    in_write.Notify();
+    others_first = others_done.WaitForNotificationWithTimeout(absl::Seconds(20));
+  });
+  // Catch2's assertions are not thread-safe: the threads keep their results for the checks.
+  absl::Status written;
+  std::thread definition_write([&] {
+    if (operation == "create") {
+      VectorIndexDefinition request;
+      request.tenant = "acme";
+      request.name = "other";
+      request.spec.dimension = kDim;
+      written = indexes->Create(request).status();
+    } else {
+      written = indexes->Drop("acme", "other");
+    }
+  });
+  in_write.WaitForNotification();
+  f.env.SetAppendHook(nullptr);
+  absl::StatusOr<VectorSearchOutcome> found;
+  absl::StatusOr<VectorIndexStats> stats;
+  uint64_t total_vectors = 0, memory = 0;
+  size_t count = 0;
+  std::thread others([&] {
+    VectorSearchOptions options;
+    options.k = 1;
+    const std::vector<float> query = {3, 0, 0, 0};
+    found = indexes->Search("acme", "busy", query, options);
+    stats = indexes->Stats("acme", "busy");
+    total_vectors = indexes->TotalVectors();
+    memory = indexes->TotalMemoryBytes();
+    count = indexes->IndexCount();
+    others_done.Notify();
+  });
+  others.join();
+  definition_write.join();
+  REQUIRE_OK(written);
+  CHECK(ValueOrFail(std::move(found)).hits.size() == 1);
+  CHECK(ValueOrFail(std::move(stats)).num_vectors == 10);
+  CHECK(total_vectors == 10);
+  CHECK(memory > 0);
+  CHECK(count >= 1);
+  CHECK(others_first);
 }
 
 }  // namespace

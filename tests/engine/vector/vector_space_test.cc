@@ -745,6 +745,69 @@ TEST_CASE("Apply upserts and deletes in one batch; DropAll leaves nothing") {
   CHECK(vector_keys == 0);
 }
 
+TEST_CASE("Stats and size answer while a writer holds the index") {
+  // A writer inside its chunk holds the space's write lock and the index lock exclusively.
+  Fixture f;
+  absl::Notification writing, stats_done;
+  std::atomic<bool> armed{false};
+  bool let_go_by_stats = false;
+  f.in_chunk = [&](size_t) {
+    if (!armed.exchange(false)) return;
+    writing.Notify();
+    let_go_by_stats = stats_done.WaitForNotificationWithTimeout(absl::Seconds(20));
+  };
+  auto space = f.OpenSpace();
+  for (uint32_t i = 0; i < 10; ++i) REQUIRE(Put(*space, "id" + std::to_string(i), i).ok());
+  const VectorSpaceStats before = space->Stats();
+  armed = true;
+  absl::Status late;
+  std::thread writer([&] { late = Put(*space, "late", 99); });
+  writing.WaitForNotification();
+  const VectorSpaceStats during = space->Stats();
+  const size_t size = space->size();
+  stats_done.Notify();
+  writer.join();
+  REQUIRE(late.ok());
+  CHECK(let_go_by_stats);
+  CHECK(during.vectors == 10);
+  CHECK(size == 10);
+  CHECK(during.last_sequence == 11);  // committed; the index is being updated
+  CHECK(during.ann.labels == before.ann.labels);
+  CHECK(space->Stats().vectors == 11);
+  CHECK(space->Stats().ann.labels == 11);
+}
+
+TEST_CASE("a dropped space refuses writes and writes no snapshot") {
+  // What a holder of the space does after DropAll (an insert or a maintenance pass that looked
+  // the index up before the drop): nothing may reappear under its scope or at its path.
+  Fixture f;
+  auto space = f.OpenSpace();
+  REQUIRE(Put(*space, "a", 1).ok());
+  REQUIRE(space->DropAll().ok());
+  CHECK(space->retired());
+  const absl::Status put = Put(*space, "b", 2);
+  CHECK(put.code() == absl::StatusCode::kNotFound);
+  const std::string_view del[] = {"a"};
+  storage::WriteBatch batch;
+  batch.Put("caller-record", "x");
+  CHECK(space->Delete(del, &batch).status().code() == absl::StatusCode::kNotFound);
+  CHECK_FALSE((*f.store->Get("caller-record")).has_value());  // the caller's batch neither
+  CHECK(space->Snapshot().ok());
+  CHECK(space->Maintain().ok());
+  CHECK(space->Search(Vec(1), 1, 0).ok());  // reads still answer
+  space.reset();
+  CHECK_FALSE(std::filesystem::exists(f.dir + "/space.snap"));
+  auto it = f.store->NewIterator();
+  size_t vector_keys = 0;
+  for (it->Seek(""); it->Valid(); it->Next()) {
+    const auto family = static_cast<storage::KeyFamily>(it->key()[0]);
+    if (family == storage::KeyFamily::kVector || family == storage::KeyFamily::kVectorLog) {
+      ++vector_keys;
+    }
+  }
+  CHECK(vector_keys == 0);
+}
+
 TEST_CASE("a committed change the index cannot take is acknowledged, then rebuilt in") {
   Fixture f;
   bool fail_next = false;
@@ -778,6 +841,39 @@ TEST_CASE("a committed change the index cannot take is acknowledged, then rebuil
   REQUIRE(space->Snapshot().ok());
   f.Restart(space);
   CHECK(space->size() == 4);
+}
+
+TEST_CASE("a delete is decided by the stored record, not by an index that lags it") {
+  // "b" is committed but the index could not take it (stale until the next rebuild). Deleting
+  // it must delete the record: decided from the index, the delete was skipped and the rebuild
+  // brought "b" back.
+  Fixture f;
+  bool fail_next = false;
+  f.before_apply = [&fail_next] {
+    if (!fail_next) return absl::OkStatus();
+    fail_next = false;
+    return absl::ResourceExhaustedError("injected: the index could not take the change");
+  };
+  auto space = f.OpenSpace();
+  REQUIRE(Put(*space, "a", 1).ok());
+  fail_next = true;
+  REQUIRE(Put(*space, "b", 2).ok());
+  REQUIRE_FALSE(space->Contains("b"));
+
+  const std::string_view del[] = {"b", "b", "never"};
+  storage::WriteBatch batch;
+  const absl::StatusOr<size_t> deleted = space->Delete(del, &batch);
+  REQUIRE(deleted.ok());
+  CHECK(*deleted == 1);
+  auto stored = space->Get("b");
+  REQUIRE(stored.ok());
+  CHECK_FALSE(stored->has_value());
+  REQUIRE(space->Maintain().ok());  // the rebuild from the records
+  CHECK_FALSE(space->Contains("b"));
+  CHECK(space->size() == 1);
+  f.Restart(space);
+  CHECK_FALSE(space->Contains("b"));
+  CHECK(space->size() == 1);
 }
 
 }  // namespace

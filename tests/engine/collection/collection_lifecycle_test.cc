@@ -1,0 +1,185 @@
+// Tests of what binds a collection's derived data to it and ends with it: a snapshot copied over
+// another collection's is rebuilt over, never served; calls racing a Delete answer NOT_FOUND
+// (never DATA_LOSS); Create's and Delete's synced writes hold up no other collection.
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "engine/collection/collection_store.h"
+#include "tests/engine/collection/collection_test_util.h"
+
+namespace sochdb::collection {
+namespace {
+
+using namespace testing;  // NOLINT: this test's helpers
+
+std::string SnapshotFile(const Fixture& f, const CollectionInfo& c) {
+  char name[64];
+  std::snprintf(name, sizeof(name), "/col-%016llx.snap",
+                static_cast<unsigned long long>(c.definition.incarnation));
+  return f.snapshot_dir() + name;
+}
+
+// Documents d0..d<n-1>; document i's vector is (1, i * step) under L2.
+std::vector<Document> Line(int n, float step) {
+  std::vector<Document> docs;
+  for (int i = 0; i < n; ++i) {
+    docs.push_back(MakeDocument("d" + std::to_string(i), {{1, static_cast<float>(i) * step}}));
+  }
+  return docs;
+}
+
+TEST_CASE("a collection snapshot copied over another's is rebuilt over, never served",
+          "[collection]") {
+  // Same document ids, different vectors, different namespaces: b must rank by its own vectors.
+  Fixture f("snapshot_identity");
+  const CollectionInfo a = f.Create("a", 2, vector::Metric::kL2, false, "ns-a");
+  const CollectionInfo b = f.Create("b", 2, vector::Metric::kL2, false, "ns-b");
+  f.Add("a", Line(30, -1), "ns-a");
+  f.Add("b", Line(20, 1), "ns-b");
+  f.Reopen();  // closing snapshots both
+  REQUIRE(std::filesystem::exists(SnapshotFile(f, a)));
+  REQUIRE(std::filesystem::exists(SnapshotFile(f, b)));
+  f.Close();
+  std::filesystem::copy_file(SnapshotFile(f, a), SnapshotFile(f, b),
+                             std::filesystem::copy_options::overwrite_existing);
+  f.Open();
+
+  SearchQuery q;
+  q.vector = {1, 7};
+  q.k = 25;
+  const std::vector<ScoredDocument> hits = f.Search("b", q, "ns-b");
+  REQUIRE(hits.size() == 20);
+  CHECK(hits[0].document.id == "d7");
+  CHECK(hits[0].score == Approx(1.0));
+  CHECK(hits[0].document.embeddings == std::vector<std::vector<float>>{{1, 7}});
+}
+
+TEST_CASE("a search racing a collection delete answers NOT_FOUND, not DATA_LOSS", "[collection]") {
+  // The interleaving of the report: the search has ranked; the Delete has removed the vectors
+  // but not yet the documents; the search then reads a document whose embedding is gone.
+  Fixture f("search_races_delete");
+  absl::Notification search_ranked, vectors_dropped, search_done, let_search_read;
+  f.before_search_reads = [&] {
+    search_ranked.Notify();
+    let_search_read.WaitForNotification();
+  };
+  f.after_vectors_dropped = [&] {
+    vectors_dropped.Notify();
+    search_done.WaitForNotification();
+  };
+  f.Close();
+  f.Open();  // with the hooks
+  f.Create("c", 2, vector::Metric::kL2, /*hybrid=*/true);
+  f.Add("c", {MakeDocument("d1", {{1, 0}}, "apple pie"), MakeDocument("d2", {{0, 1}}, "pie")});
+
+  const bool hybrid = GENERATE(true, false);
+  INFO((hybrid ? "hybrid" : "vector only"));
+  SearchQuery q;
+  q.vector = {1, 0};
+  if (hybrid) q.text_query = "pie";
+  absl::StatusOr<std::vector<ScoredDocument>> searched;
+  std::thread search([&] {
+    searched = f.collections->Search("", "c", q);
+    search_done.Notify();
+  });
+  search_ranked.WaitForNotification();
+  absl::Status deleted;
+  std::thread drop([&] { deleted = f.collections->Delete("", "c"); });
+  vectors_dropped.WaitForNotification();
+  let_search_read.Notify();
+  search.join();
+  drop.join();
+  REQUIRE_OK(deleted);
+  INFO(searched.status().ToString());
+  CHECK(searched.status().code() == absl::StatusCode::kNotFound);
+  CHECK(searched.status().message() == "Collection 'c' not found");
+}
+
+TEST_CASE("a search that ranked before a delete does not serve the deleted collection",
+          "[collection]") {
+  // With the Delete done before the search reads its winners, nothing is left to read: the
+  // answer is NOT_FOUND, not an empty list from a collection that no longer exists.
+  Fixture f("search_after_delete");
+  absl::Notification search_ranked, let_search_read;
+  f.before_search_reads = [&] {
+    search_ranked.Notify();
+    let_search_read.WaitForNotification();
+  };
+  f.Close();
+  f.Open();
+  f.Create("c", 2, vector::Metric::kL2);
+  f.Add("c", {MakeDocument("d1", {{1, 0}})});
+  SearchQuery q;
+  q.vector = {1, 0};
+  absl::StatusOr<std::vector<ScoredDocument>> searched;
+  std::thread search([&] { searched = f.collections->Search("", "c", q); });
+  search_ranked.WaitForNotification();
+  REQUIRE_OK(f.collections->Delete("", "c"));
+  let_search_read.Notify();
+  search.join();
+  CHECK(searched.status().code() == absl::StatusCode::kNotFound);
+}
+
+TEST_CASE("calls on other collections do not wait for Create's or Delete's write",
+          "[collection]") {
+  // The definition write is held inside the log append; a search, a count, a write and a
+  // listing of another collection must complete meanwhile.
+  storage::testing::FaultInjectionEnv env(leveldb::Env::Default());  // outlives the store
+  Fixture f("definition_write_held");
+  f.env = &env;
+  f.Reopen();
+  f.Create("busy", 2, vector::Metric::kL2);
+  f.Add("busy", {MakeDocument("d1", {{1, 0}})});
+  const std::string operation = GENERATE("create", "delete");
+  INFO(operation);
+  if (operation == "delete") f.Create("other", 2);
+  absl::Notification in_write, others_done;
+  bool others_first = false;
+  env.SetAppendHook([&](bool) {
+    if (in_write.HasBeenNotified()) return;
+    in_write.Notify();
+    others_first = others_done.WaitForNotificationWithTimeout(absl::Seconds(20));
+  });
+  absl::Status written;
+  std::thread definition_write([&] {
+    if (operation == "create") {
+      CollectionDefinition d;
+      d.name = "other";
+      d.spec.dimension = 2;
+      written = f.collections->Create(d).status();
+    } else {
+      written = f.collections->Delete("", "other");
+    }
+  });
+  in_write.WaitForNotification();
+  env.SetAppendHook(nullptr);
+  // Catch2's assertions are not thread-safe: the results are checked after the joins.
+  absl::StatusOr<std::vector<ScoredDocument>> searched;
+  absl::StatusOr<uint64_t> counted;
+  size_t listed = 0, total_documents = 0;
+  std::thread others([&] {
+    SearchQuery q;
+    q.vector = {1, 0};
+    searched = f.collections->Search("", "busy", q);
+    counted = f.collections->Count("", "busy", filter::MetadataFilter());
+    listed = f.collections->List([](const std::string&) { return true; }).size();
+    total_documents = f.collections->TotalDocuments();
+    others_done.Notify();
+  });
+  others.join();
+  definition_write.join();
+  REQUIRE_OK(written);
+  CHECK(others_first);
+  CHECK(ValueOrFail(std::move(searched)).size() == 1);
+  CHECK(ValueOrFail(std::move(counted)) == 1);
+  CHECK(listed >= 1);
+  CHECK(total_documents == 1);
+}
+
+}  // namespace
+}  // namespace sochdb::collection
