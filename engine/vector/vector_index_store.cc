@@ -73,6 +73,22 @@ absl::StatusOr<VectorIndexDefinition> DecodeDefinition(std::string_view text) {
   return d;
 }
 
+// One batch stores each id once: with an id twice, which vector wins would be an accident of
+// the order the batch is applied in, and the count a client gets back would overstate what was
+// stored (InsertBatch [7, 7, 7] answered inserted_count 3 for one vector).
+absl::Status RefuseDuplicateIds(absl::Span<const uint64_t> ids) {
+  absl::flat_hash_map<uint64_t, size_t> first;
+  first.reserve(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto [it, inserted] = first.try_emplace(ids[i], i);
+    if (!inserted) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("ids[%d] duplicates ids[%d] (%d)", i, it->second, ids[i]));
+    }
+  }
+  return absl::OkStatus();
+}
+
 std::string EncodeMetadata(const VectorMetadata& m) {
   std::string out(1, static_cast<char>((m.parent_id ? 1 : 0) | (m.view_type ? 2 : 0)));
   if (m.parent_id) {
@@ -109,6 +125,14 @@ absl::Status ValidateName(const std::string& name) {
   return absl::OkStatus();
 }
 
+// Names are echoed in "not found" texts: a lookup refuses one that could never exist, rather
+// than copying megabytes of it into a status message.
+absl::Status ValidateLookupName(const std::string& name) {
+  if (name.size() <= kMaxIndexNameBytes) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrFormat(
+      "index name is %d bytes; the limit is %d bytes", name.size(), kMaxIndexNameBytes));
+}
+
 absl::Status NotFound(const std::string& tenant, const std::string& name) {
   return absl::NotFoundError(absl::StrCat("Index not found: ", tenant, ":", name));
 }
@@ -120,6 +144,15 @@ uint64_t NewIncarnation() {
 }
 
 }  // namespace
+
+absl::Status ValidateVectorMetadata(const VectorMetadata& metadata, std::string_view field) {
+  if (!metadata.view_type.has_value() || metadata.view_type->size() <= kMaxViewTypeBytes) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      absl::StrFormat("%s.view_type is %d bytes; the limit is %d bytes", field,
+                      metadata.view_type->size(), kMaxViewTypeBytes));
+}
 
 std::string EncodeVectorId(uint64_t id) {
   std::string out(8, '\0');
@@ -313,6 +346,7 @@ absl::StatusOr<VectorIndexDefinition> VectorIndexStore::Create(
 }
 
 absl::Status VectorIndexStore::Drop(const std::string& tenant, const std::string& name) {
+  SOCHDB_RETURN_IF_ERROR(ValidateLookupName(name));
   std::shared_ptr<VectorSpace> space;
   {
     absl::MutexLock lock(&mu_);
@@ -334,6 +368,7 @@ absl::Status VectorIndexStore::Drop(const std::string& tenant, const std::string
 
 absl::StatusOr<std::shared_ptr<VectorSpace>> VectorIndexStore::SpaceFor(
     const std::string& tenant, const std::string& name, int32_t* metric_code) const {
+  SOCHDB_RETURN_IF_ERROR(ValidateLookupName(name));
   absl::MutexLock lock(&mu_);
   auto it = indexes_.find(Key{tenant, name});
   if (it == indexes_.end()) return NotFound(tenant, name);
@@ -366,6 +401,10 @@ absl::StatusOr<size_t> VectorIndexStore::Insert(const std::string& tenant,
     return absl::InvalidArgumentError(absl::StrFormat(
         "Metadata length mismatch: expected %d entries, got %d", ids.size(), metadata.size()));
   }
+  for (size_t i = 0; i < metadata.size(); ++i) {
+    SOCHDB_RETURN_IF_ERROR(ValidateVectorMetadata(metadata[i], absl::StrCat("metadata[", i, "]")));
+  }
+  SOCHDB_RETURN_IF_ERROR(RefuseDuplicateIds(ids));
   std::vector<std::string> keys(ids.size()), extras(ids.size());
   std::vector<VectorItem> items(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) {
@@ -380,6 +419,7 @@ absl::StatusOr<size_t> VectorIndexStore::Insert(const std::string& tenant,
 
 absl::StatusOr<VectorIndexDefinition> VectorIndexStore::Definition(const std::string& tenant,
                                                                    const std::string& name) const {
+  SOCHDB_RETURN_IF_ERROR(ValidateLookupName(name));
   absl::MutexLock lock(&mu_);
   auto it = indexes_.find(Key{tenant, name});
   if (it == indexes_.end()) return NotFound(tenant, name);
@@ -417,9 +457,13 @@ absl::StatusOr<VectorSearchOutcome> VectorIndexStore::Search(
     }
     per_group = std::max<uint32_t>(1, options.group_by_parent->max_per_group);
   }
-  // Upstream accepts any ef; beyond kMaxEf a wider beam buys nothing, so it is clamped.
-  const uint32_t ef =
-      options.ef == 0 ? 0 : std::min<uint32_t>(std::max(options.ef, out.candidate_k), kMaxEf);
+  // Upstream accepts any ef; it is refused past kMaxEf, the limit of the index's own ef_search
+  // and of SearchCollection's, rather than silently clamped.
+  if (options.ef > kMaxEf) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("ef is %d; the range is 0..%d", options.ef, kMaxEf));
+  }
+  const uint32_t ef = options.ef == 0 ? 0 : std::max(options.ef, out.candidate_k);
   size_t live_ids = 0;
   SOCHDB_ASSIGN_OR_RETURN(std::vector<VectorHit> raw,
                           space->Search(query, out.candidate_k, ef, nullptr, -1, true, &live_ids));
