@@ -9,8 +9,8 @@
 #include "absl/time/clock.h"
 #include "absl/types/span.h"
 #include "engine/common/answer_budget.h"
-#include "google/protobuf/io/coded_stream.h"
 #include "server/config.h"
+#include "services/common/encoded_size.h"
 #include "services/common/status.h"
 #include "services/vector/convert.h"
 
@@ -27,12 +27,6 @@ uint64_t MicrosSince(absl::Time start) {
 
 // What a SearchBatchResponse holds besides its results: duration_us and metric, with tags.
 constexpr size_t kBatchAnswerFixedBytes = 16;
-
-// The bytes `message` takes as one element of a repeated field: tag, length, body.
-size_t EncodedFieldBytes(const google::protobuf::Message& message) {
-  const size_t body = message.ByteSizeLong();
-  return 1 + google::protobuf::io::CodedOutputStream::VarintSize64(body) + body;
-}
 
 // Everything about a SearchBatch that can be checked before the first search: sizes (upstream's
 // text for a size mismatch), nq x k, and every query's values, so that a NaN in query 9,999 is
