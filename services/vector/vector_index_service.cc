@@ -13,6 +13,7 @@
 #include "services/common/encoded_size.h"
 #include "services/common/status.h"
 #include "services/vector/convert.h"
+#include "services/vector/insert_stream.h"
 
 namespace sochdb::services {
 namespace {
@@ -50,78 +51,6 @@ absl::Status ValidateSearchBatch(const v1::SearchBatchRequest& req, uint32_t dim
   return vector::ValidateVectors(absl::MakeConstSpan(req.queries().data(), req.queries_size()),
                                  dimension, "queries");
 }
-
-// Buffers an InsertStream and inserts it 128 vectors at a time, collecting errors as upstream
-// does (they never become a status).
-class InsertStreamSink final
-    : public server::StreamSink<v1::InsertStreamRequest, v1::InsertStreamResponse> {
- public:
-  explicit InsertStreamSink(vector::VectorIndexStore* indexes)
-      : indexes_(indexes), started_(absl::Now()) {}
-
-  grpc::Status OnMessage(server::CallContext& ctx, const v1::InsertStreamRequest& m) override {
-    if (index_.empty()) {
-      if (m.index_name().empty()) {
-        errors_.push_back("First message must include index_name");
-        return grpc::Status::OK;
-      }
-      index_ = m.index_name();
-      tenant_ = ctx.principal().tenant;
-      absl::StatusOr<vector::VectorIndexDefinition> d = indexes_->Definition(tenant_, index_);
-      if (!d.ok()) {
-        errors_.push_back(std::string(d.status().message()));
-        stop_ = true;
-        return grpc::Status::OK;
-      }
-    }
-    ids_.push_back(m.id());
-    vectors_.insert(vectors_.end(), m.vector().begin(), m.vector().end());
-    vector::VectorMetadata meta;
-    if (m.has_metadata()) {
-      if (m.metadata().has_parent_id()) meta.parent_id = m.metadata().parent_id();
-      if (m.metadata().has_view_type()) meta.view_type = m.metadata().view_type();
-    }
-    metadata_.push_back(std::move(meta));
-    if (ids_.size() >= kBatch) Flush();
-    return grpc::Status::OK;
-  }
-
-  bool StopReading() const override { return stop_; }
-
-  grpc::Status Finish(server::CallContext& ctx, v1::InsertStreamResponse* resp) override {
-    Flush();
-    resp->set_total_inserted(inserted_);
-    for (const std::string& e : errors_) resp->add_errors(e);
-    resp->set_duration_us(MicrosSince(started_));
-    return grpc::Status::OK;
-  }
-
- private:
-  static constexpr size_t kBatch = 128;
-
-  void Flush() {
-    if (ids_.empty()) return;
-    absl::StatusOr<size_t> n = indexes_->Insert(tenant_, index_, ids_, vectors_, metadata_);
-    if (n.ok()) {
-      inserted_ += static_cast<uint32_t>(*n);
-    } else {
-      errors_.push_back(std::string(n.status().message()));
-    }
-    ids_.clear();
-    vectors_.clear();
-    metadata_.clear();
-  }
-
-  vector::VectorIndexStore* const indexes_;
-  const absl::Time started_;
-  std::string tenant_, index_;
-  std::vector<uint64_t> ids_;
-  std::vector<float> vectors_;
-  std::vector<vector::VectorMetadata> metadata_;
-  std::vector<std::string> errors_;
-  uint32_t inserted_ = 0;
-  bool stop_ = false;
-};
 
 }  // namespace
 

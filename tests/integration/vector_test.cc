@@ -282,16 +282,14 @@ TEST_CASE("InsertStream inserts in batches and reports errors in the response") 
     auto ctx = MakeContext();
     auto writer = c.stub->InsertStream(ctx.get(), &resp);
     v1::InsertStreamRequest m;
-    m.set_id(1);
-    writer->Write(m);
     m.set_index_name("nope");
+    m.set_id(1);
     writer->Write(m);
     writer->WritesDone();
     REQUIRE(writer->Finish().ok());
     CHECK(resp.total_inserted() == 0);
-    REQUIRE(resp.errors_size() == 2);
-    CHECK(resp.errors(0) == "First message must include index_name");
-    CHECK(resp.errors(1) == "Index not found: default:nope");
+    REQUIRE(resp.errors_size() == 1);
+    CHECK(resp.errors(0) == "Index not found: default:nope");
   }
   v1::SearchResponse resp;
   REQUIRE(c.Search("s", {1.f, 1.f, 1.f, 1.f}, 1, &resp).ok());
