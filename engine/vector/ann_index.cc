@@ -186,11 +186,10 @@ absl::Status ValidateVectors(absl::Span<const float> vectors, uint32_t dimension
   return internal::ValidateFloats(vectors, dimension, field);
 }
 
-absl::Status ValidateVector(absl::Span<const float> vector, uint32_t dimension,
-                            const char* field) {
+absl::Status ValidateVector(absl::Span<const float> vector, uint32_t dimension, const char* field) {
   if (vector.size() != dimension) {
-    return absl::InvalidArgumentError(absl::StrCat(field, " has ", vector.size(),
-                                                   " floats; the dimension is ", dimension));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " has ", vector.size(), " floats; the dimension is ", dimension));
   }
   return internal::ValidateFloats(vector, dimension, field, /*one_vector=*/true);
 }

@@ -89,8 +89,7 @@ absl::Status ValidateVectors(absl::Span<const float> vectors, uint32_t dimension
                              const char* field = "vectors");
 // One vector of exactly `dimension` floats, as above: "vector has 8 floats; the dimension is
 // 4", "vector[2] is NaN" (`field` = "vector").
-absl::Status ValidateVector(absl::Span<const float> vector, uint32_t dimension,
-                            const char* field);
+absl::Status ValidateVector(absl::Span<const float> vector, uint32_t dimension, const char* field);
 
 struct Neighbor {
   int64_t label = -1;

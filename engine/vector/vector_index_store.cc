@@ -129,8 +129,8 @@ absl::Status ValidateName(const std::string& name) {
 // than copying megabytes of it into a status message.
 absl::Status ValidateLookupName(const std::string& name) {
   if (name.size() <= kMaxIndexNameBytes) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrFormat(
-      "index name is %d bytes; the limit is %d bytes", name.size(), kMaxIndexNameBytes));
+  return absl::InvalidArgumentError(absl::StrFormat("index name is %d bytes; the limit is %d bytes",
+                                                    name.size(), kMaxIndexNameBytes));
 }
 
 absl::Status NotFound(const std::string& tenant, const std::string& name) {

@@ -52,7 +52,7 @@ struct GrpcServerOptions {
   // Past it those calls get RESOURCE_EXHAUSTED; the sochdb services are not affected.
   int max_sync_threads = 64;
   absl::Duration max_call_duration = absl::Minutes(5);
-  size_t max_response_bytes = 48u << 20;    // answer budget; at most max_message_bytes
+  size_t max_response_bytes = 48u << 20;  // answer budget; at most max_message_bytes
 };
 
 // Registration mistakes are programming errors: report and abort at start-up.

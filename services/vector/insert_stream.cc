@@ -46,8 +46,7 @@ grpc::Status InsertStreamSink::OnMessage(server::CallContext& ctx,
   return grpc::Status::OK;
 }
 
-grpc::Status InsertStreamSink::Finish(server::CallContext& ctx,
-                                      v1::InsertStreamResponse* resp) {
+grpc::Status InsertStreamSink::Finish(server::CallContext& ctx, v1::InsertStreamResponse* resp) {
   Flush();
   resp->set_total_inserted(inserted_);
   for (std::string& e : errors_) resp->add_errors(std::move(e));
@@ -55,8 +54,7 @@ grpc::Status InsertStreamSink::Finish(server::CallContext& ctx,
     resp->add_errors(absl::StrCat(unlisted_errors_, " more errors (the first ", kMaxListedErrors,
                                   " are listed)"));
   }
-  resp->set_duration_us(
-      static_cast<uint64_t>(absl::ToInt64Microseconds(absl::Now() - started_)));
+  resp->set_duration_us(static_cast<uint64_t>(absl::ToInt64Microseconds(absl::Now() - started_)));
   return grpc::Status::OK;
 }
 

@@ -35,18 +35,18 @@ constexpr size_t kBatchAnswerFixedBytes = 16;
 absl::Status ValidateSearchBatch(const v1::SearchBatchRequest& req, uint32_t dimension) {
   const uint64_t queries = req.num_queries();
   if (queries > vector::kMaxBatchQueries) {
-    return absl::InvalidArgumentError(absl::StrFormat("num_queries is %d; the limit is %d",
-                                                      queries, vector::kMaxBatchQueries));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("num_queries is %d; the limit is %d", queries, vector::kMaxBatchQueries));
   }
   if (static_cast<uint64_t>(req.queries_size()) != queries * dimension) {
     return absl::InvalidArgumentError(
-        absl::StrFormat("Query data size mismatch: expected %d floats, got %d",
-                        queries * dimension, req.queries_size()));
+        absl::StrFormat("Query data size mismatch: expected %d floats, got %d", queries * dimension,
+                        req.queries_size()));
   }
   const uint64_t k = req.k() == 0 ? 1 : req.k();
   if (queries * k > vector::kMaxResultsPerCall) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "num_queries * k is %d; the limit is %d", queries * k, vector::kMaxResultsPerCall));
+    return absl::InvalidArgumentError(absl::StrFormat("num_queries * k is %d; the limit is %d",
+                                                      queries * k, vector::kMaxResultsPerCall));
   }
   return vector::ValidateVectors(absl::MakeConstSpan(req.queries().data(), req.queries_size()),
                                  dimension, "queries");

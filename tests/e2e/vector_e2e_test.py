@@ -138,7 +138,8 @@ class VectorEndToEnd(unittest.TestCase):
                     pb.InsertStreamRequest(id=3, vector=[2, 2])]
         r = c.stub.InsertStream(iter(messages))
         self.assertEqual(r.total_inserted, 2)
-        self.assertEqual(list(r.errors), ["stream message 2: vector has 3 floats; the dimension is 2"])
+        self.assertEqual(list(r.errors),
+                         ["stream message 2: vector has 3 floats; the dimension is 2"])
         self.assertEqual([i for i, _ in c.search("py-stream", [2, 2], k=2)], [3, 1])
 
 

@@ -132,8 +132,8 @@ TEST_CASE("answers are bounded: view_type, echoed names, and the SearchBatch byt
   }
   REQUIRE(c.stub->InsertBatch(MakeContext().get(), insert, &inserted).ok());
   v1::SearchBatchResponse resp;
-  s = c.stub->SearchBatch(MakeContext("", absl::Seconds(120)).get(), Batch("labels", 10'000, 4, 100),
-                          &resp);
+  s = c.stub->SearchBatch(MakeContext("", absl::Seconds(120)).get(),
+                          Batch("labels", 10'000, 4, 100), &resp);
   CHECK(s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
   CHECK(s.error_message() ==
         "SearchBatch answer exceeds 50331648 bytes; ask for fewer queries or a smaller k");

@@ -27,7 +27,8 @@ v1::InsertStreamRequest Message(const std::string& index, uint64_t id, std::vect
 
 // Sends `messages` (writes after the server stopped reading may fail; that is expected) and
 // returns the response; the call must answer OK.
-v1::InsertStreamResponse Stream(VectorClient& c, const std::vector<v1::InsertStreamRequest>& messages) {
+v1::InsertStreamResponse Stream(VectorClient& c,
+                                const std::vector<v1::InsertStreamRequest>& messages) {
   v1::InsertStreamResponse resp;
   auto ctx = MakeContext("", absl::Seconds(60));
   auto writer = c.stub->InsertStream(ctx.get(), &resp);
