@@ -145,12 +145,15 @@ uint64_t NewIncarnation() {
 
 }  // namespace
 
-absl::Status ValidateVectorMetadata(const VectorMetadata& metadata, std::string_view field) {
+absl::Status ValidateVectorMetadata(const VectorMetadata& metadata, std::string_view field,
+                                    std::optional<size_t> index) {
   if (!metadata.view_type.has_value() || metadata.view_type->size() <= kMaxViewTypeBytes) {
     return absl::OkStatus();
   }
+  const std::string where =
+      index.has_value() ? absl::StrFormat("%s[%d]", field, *index) : std::string(field);
   return absl::InvalidArgumentError(
-      absl::StrFormat("%s.view_type is %d bytes; the limit is %d bytes", field,
+      absl::StrFormat("%s.view_type is %d bytes; the limit is %d bytes", where,
                       metadata.view_type->size(), kMaxViewTypeBytes));
 }
 
@@ -402,7 +405,7 @@ absl::StatusOr<size_t> VectorIndexStore::Insert(const std::string& tenant,
         "Metadata length mismatch: expected %d entries, got %d", ids.size(), metadata.size()));
   }
   for (size_t i = 0; i < metadata.size(); ++i) {
-    SOCHDB_RETURN_IF_ERROR(ValidateVectorMetadata(metadata[i], absl::StrCat("metadata[", i, "]")));
+    SOCHDB_RETURN_IF_ERROR(ValidateVectorMetadata(metadata[i], "metadata", i));
   }
   SOCHDB_RETURN_IF_ERROR(RefuseDuplicateIds(ids));
   std::vector<std::string> keys(ids.size()), extras(ids.size());

@@ -67,9 +67,10 @@ struct VectorMetadata {
   std::optional<std::string> view_type;
 };
 
-// INVALID_ARGUMENT "<field>.view_type is 300 bytes; the limit is 256 bytes" for a view_type
-// over kMaxViewTypeBytes (`field` names the entry, e.g. "metadata[3]").
-absl::Status ValidateVectorMetadata(const VectorMetadata& metadata, std::string_view field);
+// INVALID_ARGUMENT "metadata[3].view_type is 300 bytes; the limit is 256 bytes" for a view_type
+// over kMaxViewTypeBytes (`field` "metadata", `index` 3; without an index, "metadata.view_type").
+absl::Status ValidateVectorMetadata(const VectorMetadata& metadata, std::string_view field,
+                                    std::optional<size_t> index = std::nullopt);
 
 struct GroupingOptions {
   uint32_t max_per_group = 0;  // 0 = 1

@@ -28,7 +28,10 @@ grpc::Status InsertStreamSink::OnMessage(server::CallContext& ctx,
                           "' (one stream writes one index)"));
     return grpc::Status::OK;
   }
-  if (absl::Status ok = Check(m); !ok.ok()) {
+  vector::VectorMetadata meta;
+  if (m.metadata().has_parent_id()) meta.parent_id = m.metadata().parent_id();
+  if (m.metadata().has_view_type()) meta.view_type = m.metadata().view_type();
+  if (absl::Status ok = Check(m, meta); !ok.ok()) {
     AddError(absl::StrCat("stream message ", received_, ": ", ok.message()));
     return grpc::Status::OK;
   }
@@ -38,9 +41,6 @@ grpc::Status InsertStreamSink::OnMessage(server::CallContext& ctx,
   ids_.push_back(m.id());
   buffered_ids_.insert(m.id());
   vectors_.insert(vectors_.end(), m.vector().begin(), m.vector().end());
-  vector::VectorMetadata meta;
-  if (m.metadata().has_parent_id()) meta.parent_id = m.metadata().parent_id();
-  if (m.metadata().has_view_type()) meta.view_type = m.metadata().view_type();
   metadata_.push_back(std::move(meta));
   if (ids_.size() >= kBatch) Flush();
   return grpc::Status::OK;
@@ -78,17 +78,13 @@ bool InsertStreamSink::Open(const std::string& tenant, const std::string& name) 
   return true;
 }
 
-absl::Status InsertStreamSink::Check(const v1::InsertStreamRequest& m) const {
+absl::Status InsertStreamSink::Check(const v1::InsertStreamRequest& m,
+                                     const vector::VectorMetadata& meta) const {
   const absl::Span<const float> vector(m.vector().data(), m.vector_size());
   if (absl::Status valid = vector::ValidateVector(vector, dimension_, "vector"); !valid.ok()) {
     return valid;
   }
-  if (m.metadata().has_view_type()) {
-    vector::VectorMetadata meta;
-    meta.view_type = m.metadata().view_type();
-    return vector::ValidateVectorMetadata(meta, "metadata");
-  }
-  return absl::OkStatus();
+  return vector::ValidateVectorMetadata(meta, "metadata");
 }
 
 void InsertStreamSink::Flush() {

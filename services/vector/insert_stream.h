@@ -49,8 +49,8 @@ class InsertStreamSink final
   // Resolves the index the first message names; false (with the error, and the stream
   // stopped) when it cannot be used.
   bool Open(const std::string& tenant, const std::string& name);
-  // Why message `m` cannot be stored, or OK.
-  absl::Status Check(const v1::InsertStreamRequest& m) const;
+  // Why message `m` (whose metadata is `meta`) cannot be stored, or OK.
+  absl::Status Check(const v1::InsertStreamRequest& m, const vector::VectorMetadata& meta) const;
   void Flush();
   void AddError(std::string error);
 
