@@ -62,6 +62,10 @@ void DefineOptions(CLI::App& app, ServerConfig& c) {
       ->check(CLI::IsMember({"text", "json"}))->capture_default_str();
   app.add_option("--max-message-mb", c.max_message_mb, "largest request or response, MiB")
       ->check(CLI::Range(1, 1024))->capture_default_str();
+  app.add_option("--max-response-mb", c.max_response_mb,
+                 "largest answer a call builds, MiB (0 = 3/4 of --max-message-mb); larger ones "
+                 "are refused with RESOURCE_EXHAUSTED")
+      ->check(CLI::Range(0, 1024))->capture_default_str();
   app.add_option("--auth-keys", c.auth_keys, "API key file (sochdb-keytool); none = development mode")
       ->check(CLI::ExistingFile);
   app.add_flag("--allow-insecure-remote", c.allow_insecure_remote,
@@ -136,11 +140,22 @@ ConfigResult ParseServerConfig(const std::vector<std::string>& args, const EnvLo
     if (!result.config.tls_ca.empty() && result.config.tls_cert.empty()) {
       throw CLI::ValidationError("--tls-ca", "needs --tls-cert and --tls-key");
     }
+    if (result.config.max_response_mb > result.config.max_message_mb) {
+      throw CLI::ValidationError(
+          "--max-response-mb",
+          absl::StrCat(result.config.max_response_mb, " is more than --max-message-mb (",
+                       result.config.max_message_mb, "): no answer could be sent"));
+    }
   } catch (const CLI::ParseError& e) {
     result.exit_code = app.exit(e);
     if (*result.exit_code != 0) result.exit_code = 2;
   }
   return result;
+}
+
+size_t ResponseBudgetBytes(const ServerConfig& config) {
+  if (config.max_response_mb > 0) return static_cast<size_t>(config.max_response_mb) << 20;
+  return (static_cast<size_t>(config.max_message_mb) << 20) / 4 * 3;
 }
 
 bool IsLoopbackHost(const std::string& host) {

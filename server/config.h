@@ -6,6 +6,7 @@
 #ifndef SOCHDB_SERVER_CONFIG_H_
 #define SOCHDB_SERVER_CONFIG_H_
 
+#include <cstddef>
 #include <functional>
 #include <optional>
 #include <string>
@@ -32,6 +33,9 @@ struct ServerConfig {
   std::string log_level = "info";      // --log-level trace|debug|info|warn|error|critical|off
   std::string log_format = "text";     // --log-format text|json
   int max_message_mb = 64;             // --max-message-mb
+  // --max-response-mb: the largest answer a call builds (0 = 3/4 of max_message_mb); at most
+  // max_message_mb. See ResponseBudgetBytes.
+  int max_response_mb = 0;
   std::string auth_keys;               // --auth-keys FILE (empty = development mode)
   bool allow_insecure_remote = false;  // --allow-insecure-remote
   std::string tls_cert;                // --tls-cert (PEM)
@@ -57,6 +61,10 @@ struct ConfigResult {
 
 // `args` excludes the program name.
 ConfigResult ParseServerConfig(const std::vector<std::string>& args, const EnvLookup& env);
+
+// The answer budget in bytes: --max-response-mb, or 3/4 of --max-message-mb when it is 0 (the
+// rest leaves room for the framing a budget does not count, e.g. BatchGet's per-entry fields).
+size_t ResponseBudgetBytes(const ServerConfig& config);
 
 // True for 127.0.0.0/8, ::1 and "localhost".
 bool IsLoopbackHost(const std::string& host);

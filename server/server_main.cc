@@ -67,6 +67,7 @@ GrpcServerOptions ServerOptions(const ServerConfig& c, const OpenFileLimit& file
   o.max_message_bytes = static_cast<size_t>(c.max_message_mb) << 20;
   o.memory_quota_bytes = std::max<size_t>(1u << 30, 4 * o.max_message_bytes);
   o.max_call_duration = absl::Seconds(c.max_call_s);
+  o.max_response_bytes = ResponseBudgetBytes(c);
   return o;
 }
 
@@ -107,6 +108,7 @@ EngineOptions MakeEngineOptions(const ServerConfig& config, storage::SyncMode sy
   options.store.sync_interval = absl::Milliseconds(config.sync_interval_ms);
   options.store.accept_log_loss = config.accept_log_loss;
   options.ttl_purge_interval = absl::Milliseconds(config.ttl_purge_interval_ms);
+  options.kv_limits.max_batch_get_bytes = ResponseBudgetBytes(config);
   return options;
 }
 

@@ -22,12 +22,30 @@
 #include "absl/strings/str_format.h"
 #include "engine/collection/collection_codec.h"
 #include "engine/collection/collection_store.h"
+#include "engine/common/answer_budget.h"
 #include "engine/common/status_macros.h"
 
 namespace sochdb::collection {
 namespace {
 
 constexpr uint64_t kExhaustiveVectors = 4096;
+
+// An upper bound of the bytes `doc` adds to a search answer as one scored document: each
+// string and packed vector with its tag and length (kFraming covers a tag of up to 2 bytes and
+// a length of up to 5, plus the message nesting around it), each metadata entry as a map entry
+// of two strings, and the score.
+size_t AnswerBytes(const Document& doc, bool with_embeddings) {
+  constexpr size_t kFraming = 8;
+  size_t bytes = 3 * kFraming + 5;  // the scored document, its document, the score
+  bytes += 2 * kFraming + doc.id.size() + doc.content.size();
+  for (const auto& [key, value] : doc.metadata) bytes += 3 * kFraming + key.size() + value.size();
+  if (with_embeddings) {
+    for (const std::vector<float>& e : doc.embeddings) {
+      bytes += 2 * kFraming + sizeof(float) * e.size();
+    }
+  }
+  return bytes;
+}
 
 // Candidates per list for hybrid fusion.
 uint32_t FusionCandidates(uint32_t k) {
@@ -246,12 +264,15 @@ absl::StatusOr<std::vector<ScoredDocument>> CollectionStore::Search(
 
   if (options_.before_search_reads) options_.before_search_reads();
   std::unique_ptr<storage::Snapshot> view = store_->GetSnapshot();
+  AnswerBudget budget(query.max_answer_bytes, "SearchCollection answer",
+                      "lower k, or leave embeddings out (include_embeddings=false)");
   for (Ranked& r : ranked) {
     if (out.size() >= query.k) break;
     if (query.min_score.has_value() && r.score < *query.min_score) break;  // ranked best first
     SOCHDB_ASSIGN_OR_RETURN(std::optional<Document> doc,
                             ReadDocument(*c, r.id, query.include_embeddings, view.get()));
     if (!doc.has_value()) continue;  // deleted since it was ranked
+    SOCHDB_RETURN_IF_ERROR(budget.Charge(AnswerBytes(*doc, query.include_embeddings)));
     out.push_back(ScoredDocument{*std::move(doc), r.score});
   }
   // Deleted while this search ran: what it read may be part of what the Delete removed.

@@ -125,6 +125,9 @@ struct SearchQuery {
   std::optional<float> alpha;
   uint32_t rrf_k = 60;                 // Reciprocal Rank Fusion constant (> 0)
   Aggregate aggregate = Aggregate::kMax;
+  // The most bytes the answer's documents may take (see Search); the server sets its answer
+  // budget (--max-response-mb).
+  size_t max_answer_bytes = 48u << 20;
 };
 
 struct ScoredDocument {
@@ -176,6 +179,10 @@ class CollectionStore {
   // Reciprocal Rank Fusion: score = alpha / (rrf_k + rank_vector) + (1 - alpha) /
   // (rrf_k + rank_text), ranks from 1, absent = 0; ties by document id. Keyword-only: the BM25
   // score. FAILED_PRECONDITION when text_query is given for a collection without hybrid.
+  // The winners are read one at a time against query.max_answer_bytes, counted as their encoded
+  // size (id, content, metadata, the embeddings when included, and framing): RESOURCE_EXHAUSTED
+  // "SearchCollection answer exceeds N bytes; ..." at the first document past it, so k = 10,000
+  // over 1 MiB documents never holds more than the budget and one document in memory.
   absl::StatusOr<std::vector<ScoredDocument>> Search(const std::string& ns,
                                                      const std::string& name,
                                                      const SearchQuery& query) const;

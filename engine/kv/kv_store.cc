@@ -23,6 +23,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "engine/common/answer_budget.h"
 #include "engine/common/status_macros.h"
 #include "engine/storage/keys.h"
 #include "spdlog/spdlog.h"
@@ -202,11 +203,6 @@ absl::StatusOr<bool> AddDeleteAt(std::string_view ns, std::string_view key, int6
 absl::Status TooLarge(std::string_view field, size_t size, size_t limit) {
   return absl::InvalidArgumentError(
       absl::StrFormat("%s is %d bytes; the limit is %d bytes", field, size, limit));
-}
-
-absl::Status BatchGetTooLarge(const KvLimits& limits) {
-  return absl::ResourceExhaustedError(absl::StrFormat(
-      "BatchGet result exceeds %d bytes; request fewer keys", limits.max_batch_get_bytes));
 }
 
 absl::Status TooManyItems(std::string_view field, size_t count, size_t limit) {
@@ -523,17 +519,13 @@ absl::StatusOr<std::vector<std::optional<std::string>>> KvStore::BatchGet(
   // Checked as the answer grows, so that an over-limit request stops at the first value past
   // the limit instead of building the whole answer (10,000 keys of an 8 MiB value would be
   // 80 GiB).
-  size_t result_bytes = 0;
-  const auto over_limit = [&](size_t more) {
-    result_bytes += more;
-    return result_bytes > limits_.max_batch_get_bytes;
-  };
+  AnswerBudget budget(limits_.max_batch_get_bytes, "BatchGet result", "request fewer keys");
   for (std::string_view key : keys) {
-    if (over_limit(key.size())) return BatchGetTooLarge(limits_);
+    SOCHDB_RETURN_IF_ERROR(budget.Charge(key.size()));
     SOCHDB_ASSIGN_OR_RETURN(std::optional<std::string> stored,
                             ReadRecord(*store_, ns, key, snapshot.get()));
     SOCHDB_ASSIGN_OR_RETURN(std::optional<std::string> value, LiveValue(std::move(stored), now_ms));
-    if (value.has_value() && over_limit(value->size())) return BatchGetTooLarge(limits_);
+    if (value.has_value()) SOCHDB_RETURN_IF_ERROR(budget.Charge(value->size()));
     values.push_back(std::move(value));
   }
   return values;

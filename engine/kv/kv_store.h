@@ -45,8 +45,9 @@ struct KvLimits {
   size_t max_batch_entries = 10'000;   // BatchPut entries / BatchGet keys
   size_t max_batch_bytes = 48u << 20;  // BatchPut: sum of key + value bytes
   // BatchGet: the answer's size, the sum of every requested key's bytes and every found value's
-  // bytes (duplicates counted each time). Keeps the answer under the server's 64 MiB message
-  // limit, and a request of many copies of one large key from using unbounded memory.
+  // bytes (duplicates counted each time). Keeps the answer under the server's message limit,
+  // and a request of many copies of one large key from using unbounded memory. The server sets
+  // it to its answer budget (--max-response-mb).
   size_t max_batch_get_bytes = 48u << 20;
   uint64_t max_ttl_seconds = 3'153'600'000;  // 100 years; 0 = no expiry
 };

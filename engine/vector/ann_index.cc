@@ -181,8 +181,17 @@ absl::StatusOr<LabelBitmap> LabelBitmap::FromWords(std::vector<uint64_t> words, 
 
 }  // namespace internal
 
-absl::Status ValidateVectors(absl::Span<const float> vectors, uint32_t dimension) {
-  return internal::ValidateFloats(vectors, dimension, "vectors");
+absl::Status ValidateVectors(absl::Span<const float> vectors, uint32_t dimension,
+                             const char* field) {
+  return internal::ValidateFloats(vectors, dimension, field);
+}
+
+absl::Status ValidateVector(absl::Span<const float> vector, uint32_t dimension, const char* field) {
+  if (vector.size() != dimension) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " has ", vector.size(), " floats; the dimension is ", dimension));
+  }
+  return internal::ValidateFloats(vector, dimension, field, /*one_vector=*/true);
 }
 
 namespace {

@@ -84,8 +84,12 @@ absl::StatusOr<IndexSpec> ResolveSpec(const IndexSpec& spec);
 
 // `vectors` must hold a whole number of `dimension`-long vectors, all finite and within
 // +-kMaxAbsComponent. Messages name the position: "vectors[3][17] is NaN", "vectors has 130
-// floats; expected a multiple of 64".
-absl::Status ValidateVectors(absl::Span<const float> vectors, uint32_t dimension);
+// floats; expected a multiple of 64" (`field` replaces "vectors", e.g. "queries").
+absl::Status ValidateVectors(absl::Span<const float> vectors, uint32_t dimension,
+                             const char* field = "vectors");
+// One vector of exactly `dimension` floats, as above: "vector has 8 floats; the dimension is
+// 4", "vector[2] is NaN" (`field` = "vector").
+absl::Status ValidateVector(absl::Span<const float> vector, uint32_t dimension, const char* field);
 
 struct Neighbor {
   int64_t label = -1;

@@ -71,6 +71,22 @@ absl::StatusOr<VectorIndexDefinition> DecodeDefinition(std::string_view text) {
   return d;
 }
 
+// One batch stores each id once: with an id twice, which vector wins would be an accident of
+// the order the batch is applied in, and the count a client gets back would overstate what was
+// stored (InsertBatch [7, 7, 7] answered inserted_count 3 for one vector).
+absl::Status RefuseDuplicateIds(absl::Span<const uint64_t> ids) {
+  absl::flat_hash_map<uint64_t, size_t> first;
+  first.reserve(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto [it, inserted] = first.try_emplace(ids[i], i);
+    if (!inserted) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("ids[%d] duplicates ids[%d] (%d)", i, it->second, ids[i]));
+    }
+  }
+  return absl::OkStatus();
+}
+
 std::string EncodeMetadata(const VectorMetadata& m) {
   std::string out(1, static_cast<char>((m.parent_id ? 1 : 0) | (m.view_type ? 2 : 0)));
   if (m.parent_id) {
@@ -107,6 +123,14 @@ absl::Status ValidateName(const std::string& name) {
   return absl::OkStatus();
 }
 
+// Names are echoed in "not found" texts: a lookup refuses one that could never exist, rather
+// than copying megabytes of it into a status message.
+absl::Status ValidateLookupName(const std::string& name) {
+  if (name.size() <= kMaxIndexNameBytes) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrFormat("index name is %d bytes; the limit is %d bytes",
+                                                    name.size(), kMaxIndexNameBytes));
+}
+
 absl::Status NotFound(const std::string& tenant, const std::string& name) {
   return absl::NotFoundError(absl::StrCat("Index not found: ", tenant, ":", name));
 }
@@ -118,6 +142,18 @@ uint64_t NewIncarnation() {
 }
 
 }  // namespace
+
+absl::Status ValidateVectorMetadata(const VectorMetadata& metadata, std::string_view field,
+                                    std::optional<size_t> index) {
+  if (!metadata.view_type.has_value() || metadata.view_type->size() <= kMaxViewTypeBytes) {
+    return absl::OkStatus();
+  }
+  const std::string where =
+      index.has_value() ? absl::StrFormat("%s[%d]", field, *index) : std::string(field);
+  return absl::InvalidArgumentError(
+      absl::StrFormat("%s.view_type is %d bytes; the limit is %d bytes", where,
+                      metadata.view_type->size(), kMaxViewTypeBytes));
+}
 
 std::string EncodeVectorId(uint64_t id) {
   std::string out(8, '\0');
@@ -329,6 +365,7 @@ absl::StatusOr<VectorIndexDefinition> VectorIndexStore::Create(
 }
 
 absl::Status VectorIndexStore::Drop(const std::string& tenant, const std::string& name) {
+  SOCHDB_RETURN_IF_ERROR(ValidateLookupName(name));
   const Key key{tenant, name};
   std::optional<EntryPtr> entry = indexes_.BeginDrop(key);
   if (!entry.has_value()) return absl::NotFoundError(absl::StrCat("Index '", name, "' not found"));
@@ -346,6 +383,7 @@ absl::Status VectorIndexStore::Drop(const std::string& tenant, const std::string
 
 absl::StatusOr<std::shared_ptr<VectorSpace>> VectorIndexStore::SpaceFor(
     const std::string& tenant, const std::string& name, int32_t* metric_code) const {
+  SOCHDB_RETURN_IF_ERROR(ValidateLookupName(name));
   const std::optional<EntryPtr> entry = indexes_.Find(Key{tenant, name});
   if (!entry.has_value()) return NotFound(tenant, name);
   if (metric_code != nullptr) *metric_code = (*entry)->definition.metric_code;
@@ -377,6 +415,10 @@ absl::StatusOr<size_t> VectorIndexStore::Insert(const std::string& tenant,
     return absl::InvalidArgumentError(absl::StrFormat(
         "Metadata length mismatch: expected %d entries, got %d", ids.size(), metadata.size()));
   }
+  for (size_t i = 0; i < metadata.size(); ++i) {
+    SOCHDB_RETURN_IF_ERROR(ValidateVectorMetadata(metadata[i], "metadata", i));
+  }
+  SOCHDB_RETURN_IF_ERROR(RefuseDuplicateIds(ids));
   std::vector<std::string> keys(ids.size()), extras(ids.size());
   std::vector<VectorItem> items(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) {
@@ -393,6 +435,7 @@ absl::StatusOr<size_t> VectorIndexStore::Insert(const std::string& tenant,
 
 absl::StatusOr<VectorIndexDefinition> VectorIndexStore::Definition(const std::string& tenant,
                                                                    const std::string& name) const {
+  SOCHDB_RETURN_IF_ERROR(ValidateLookupName(name));
   const std::optional<EntryPtr> entry = indexes_.Find(Key{tenant, name});
   if (!entry.has_value()) return NotFound(tenant, name);
   return (*entry)->definition;
@@ -429,9 +472,13 @@ absl::StatusOr<VectorSearchOutcome> VectorIndexStore::Search(
     }
     per_group = std::max<uint32_t>(1, options.group_by_parent->max_per_group);
   }
-  // Upstream accepts any ef; beyond kMaxEf a wider beam buys nothing, so it is clamped.
-  const uint32_t ef =
-      options.ef == 0 ? 0 : std::min<uint32_t>(std::max(options.ef, out.candidate_k), kMaxEf);
+  // Upstream accepts any ef; it is refused past kMaxEf, the limit of the index's own ef_search
+  // and of SearchCollection's, rather than silently clamped.
+  if (options.ef > kMaxEf) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("ef is %d; the range is 0..%d", options.ef, kMaxEf));
+  }
+  const uint32_t ef = options.ef == 0 ? 0 : std::max(options.ef, out.candidate_k);
   size_t live_ids = 0;
   SOCHDB_ASSIGN_OR_RETURN(std::vector<VectorHit> raw,
                           space->Search(query, out.candidate_k, ef, nullptr, -1, true, &live_ids));

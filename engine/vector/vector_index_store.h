@@ -15,6 +15,8 @@
 //
 // Error texts follow the upstream server where clients may match them: NOT_FOUND
 // "Index not found: <tenant>:<name>", ALREADY_EXISTS "Index '<name>' already exists", ...
+// Those texts echo the name, so every call refuses a name over kMaxIndexNameBytes first
+// (INVALID_ARGUMENT "index name is 300 bytes; the limit is 256 bytes").
 //
 // Thread safety: all methods may be called concurrently.
 #ifndef SOCHDB_ENGINE_VECTOR_VECTOR_INDEX_STORE_H_
@@ -26,6 +28,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -50,6 +53,9 @@ inline constexpr size_t kMaxIndexNameBytes = 256;
 // Vectors per InsertBatch call and queries per SearchBatch call.
 inline constexpr size_t kMaxBatchVectors = 100'000;
 inline constexpr size_t kMaxBatchQueries = 10'000;
+// A vector's view_type label. It is copied into every search hit of the vector, so its size
+// bounds what one stored vector adds to an answer.
+inline constexpr size_t kMaxViewTypeBytes = 256;
 
 struct VectorIndexDefinition {
   std::string tenant;
@@ -68,6 +74,11 @@ struct VectorMetadata {
   std::optional<std::string> view_type;
 };
 
+// INVALID_ARGUMENT "metadata[3].view_type is 300 bytes; the limit is 256 bytes" for a view_type
+// over kMaxViewTypeBytes (`field` "metadata", `index` 3; without an index, "metadata.view_type").
+absl::Status ValidateVectorMetadata(const VectorMetadata& metadata, std::string_view field,
+                                    std::optional<size_t> index = std::nullopt);
+
 struct GroupingOptions {
   uint32_t max_per_group = 0;  // 0 = 1
   uint32_t candidate_k = 0;    // 0 = 4 * k
@@ -75,7 +86,7 @@ struct GroupingOptions {
 
 struct VectorSearchOptions {
   uint32_t k = 10;             // 0 = 1
-  uint32_t ef = 0;             // 0 = the index's ef_search
+  uint32_t ef = 0;             // 0 = the index's ef_search; at most kMaxEf
   std::optional<GroupingOptions> group_by_parent;
 };
 
@@ -132,12 +143,16 @@ class VectorIndexStore {
   absl::Status Drop(const std::string& tenant, const std::string& name);
 
   // Inserts (or replaces) `ids` with `vectors` (ids.size() * dimension floats, row-major) and the
-  // optional per-id metadata (empty, or one per id). One atomic batch. NOT_FOUND
-  // "Index not found: <tenant>:<name>", also when a Drop of the index got in first.
+  // optional per-id metadata (empty, or one per id; see ValidateVectorMetadata). One atomic
+  // batch. An id given twice is INVALID_ARGUMENT ("ids[2] duplicates ids[0]"): which of its
+  // vectors should win is not for the server to guess. Returns the number of ids stored.
+  // NOT_FOUND "Index not found: <tenant>:<name>", also when a Drop of the index got in first.
   absl::StatusOr<size_t> Insert(const std::string& tenant, const std::string& name,
                                 absl::Span<const uint64_t> ids, absl::Span<const float> vectors,
                                 absl::Span<const VectorMetadata> metadata);
 
+  // INVALID_ARGUMENT for a query of the wrong dimension or with a non-finite component, k over
+  // kMaxK, ef over kMaxEf, a bad grouping.
   absl::StatusOr<VectorSearchOutcome> Search(const std::string& tenant, const std::string& name,
                                              absl::Span<const float> query,
                                              const VectorSearchOptions& options) const;

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <optional>
 
+#include "absl/strings/str_cat.h"
 #include "services/common/status.h"
 
 namespace sochdb::server {
@@ -43,6 +44,20 @@ grpc::Status CallContext::Authorize() {
   if (!principal.ok()) return ToGrpcStatus(principal.status());
   principal_ = *std::move(principal);
   return ToGrpcStatus(auth::Authorizer::CheckCapability(*principal_, method_.capability));
+}
+
+grpc::Status CallContext::CheckDeadline() const {
+  return Expired() ? DeadlineExceededStatus() : grpc::Status::OK;
+}
+
+grpc::Status CallContext::DeadlineExceededStatus() const {
+  if (ClientDeadlineIsEarlier()) {
+    return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline exceeded");
+  }
+  return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                      absl::StrCat("deadline exceeded: the server allows at most ",
+                                   absl::FormatDuration(method_.runtime->max_call_duration),
+                                   " per call (--max-call-s)"));
 }
 
 grpc::Status CallContext::CheckNamespace(std::string_view ns) const {

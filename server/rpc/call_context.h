@@ -36,6 +36,8 @@ struct ServerRuntime {
   WorkerPool* pool = nullptr;
   // The longest any call may run, whatever deadline the client sent (or none).
   absl::Duration max_call_duration = absl::Minutes(5);
+  // The largest answer a handler builds (see engine/common/answer_budget.h).
+  size_t max_response_bytes = 48u << 20;
   // False once shutdown has begun: arriving calls no longer post replacements.
   std::atomic<bool> accepting{true};
 };
@@ -77,6 +79,15 @@ class CallContext {
   // The earlier of the client's deadline and started() + the server's maximum call duration.
   absl::Time deadline() const { return deadline_; }
   bool Expired() const { return absl::Now() >= deadline_; }
+  // OK while the call has time; once deadline() has passed, DEADLINE_EXCEEDED with the text the
+  // call layer uses (naming --max-call-s when the server's limit was the earlier one). For
+  // handlers that loop over many items, to stop with an honest status rather than a partial
+  // answer.
+  grpc::Status CheckDeadline() const;
+  // That DEADLINE_EXCEEDED status, for a caller that has seen Expired().
+  grpc::Status DeadlineExceededStatus() const;
+  // The most bytes this call's answer may take (--max-response-mb).
+  size_t response_budget_bytes() const { return method_.runtime->max_response_bytes; }
   std::string peer() const { return server_context_.peer(); }
 
   // The call layer's namespace rule, for namespaces that arrive after the call started (in the

@@ -96,16 +96,7 @@ grpc::Status OverloadedStatus() {
                       "server overloaded: the worker queue is full; retry with backoff");
 }
 
-grpc::Status DeadlineStatus(const CallContext& ctx) {
-  if (ctx.ClientDeadlineIsEarlier()) {
-    return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline exceeded");
-  }
-  return grpc::Status(
-      grpc::StatusCode::DEADLINE_EXCEEDED,
-      absl::StrCat("deadline exceeded: the server allows at most ",
-                   absl::FormatDuration(ctx.method().runtime->max_call_duration),
-                   " per call (--max-call-s)"));
-}
+grpc::Status DeadlineStatus(const CallContext& ctx) { return ctx.DeadlineExceededStatus(); }
 
 grpc::Status ExceptionStatus(const MethodInfo& info, const char* what) {
   spdlog::error("{}/{}: handler threw: {}", info.service, info.method, what);

@@ -56,6 +56,7 @@ GrpcServer::GrpcServer(GrpcServerOptions options, const auth::Authorizer* author
   runtime_.authorizer = authorizer;
   runtime_.pool = pool_.get();
   runtime_.max_call_duration = options_.max_call_duration;
+  runtime_.max_response_bytes = options_.max_response_bytes;
 }
 
 GrpcServer::~GrpcServer() { Shutdown(absl::ZeroDuration()); }

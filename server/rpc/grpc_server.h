@@ -63,6 +63,7 @@ struct GrpcServerOptions {
   // Health Watch calls open at once (each costs memory, no thread); past it RESOURCE_EXHAUSTED.
   size_t max_health_watches = 1024;
   absl::Duration max_call_duration = absl::Minutes(5);
+  size_t max_response_bytes = 48u << 20;  // answer budget; at most max_message_bytes
 };
 
 // Registration mistakes are programming errors: report and abort at start-up.

@@ -5,7 +5,9 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "engine/common/answer_budget.h"
 #include "services/collection/convert.h"
+#include "services/common/encoded_size.h"
 #include "services/common/status.h"
 
 namespace sochdb::services {
@@ -99,8 +101,13 @@ grpc::Status CollectionService::ListCollections(CallContext& ctx,
     // Upstream lists every tenant's collections here; we list the namespaces the caller may use.
     return ctx.CheckNamespace(candidate).ok();
   };
+  // Collections are many and each may carry 64 KiB of metadata: the list has a budget too.
+  AnswerBudget budget(ctx.response_budget_bytes(), "ListCollections answer",
+                      "list one namespace at a time");
   for (const collection::CollectionInfo& info : collections_->List(include)) {
-    convert::FillCollection(info, resp->add_collections());
+    v1::Collection* out = resp->add_collections();
+    convert::FillCollection(info, out);
+    if (absl::Status s = budget.Charge(EncodedFieldBytes(*out)); !s.ok()) return ToGrpcStatus(s);
   }
   return grpc::Status::OK;
 }
@@ -133,6 +140,7 @@ grpc::Status CollectionService::SearchCollection(CallContext& ctx,
   const absl::Time start = absl::Now();
   absl::StatusOr<collection::SearchQuery> query = convert::ToQuery(req);
   if (!query.ok()) return ToGrpcStatus(query.status());
+  query->max_answer_bytes = ctx.response_budget_bytes();
   absl::StatusOr<std::vector<collection::ScoredDocument>> results =
       collections_->Search(req.namespace_(), req.collection_name(), *query);
   if (ReportInErrorField(results.status(), resp)) return grpc::Status::OK;
@@ -153,7 +161,11 @@ grpc::Status CollectionService::GetDocument(CallContext& ctx, const v1::GetDocum
   if (ReportInErrorField(doc.status(), resp)) return grpc::Status::OK;
   if (!doc.ok()) return ToGrpcStatus(doc.status());
   convert::FillDocument(*doc, true, resp->mutable_document());
-  return grpc::Status::OK;
+  // A document is at most ~2 MiB (content, metadata, 64 embeddings); this matters only for a
+  // budget set lower.
+  AnswerBudget budget(ctx.response_budget_bytes(), "GetDocument answer",
+                      "the document is larger than the server's answer budget");
+  return ToGrpcStatus(budget.Charge(resp->ByteSizeLong()));
 }
 
 grpc::Status CollectionService::DeleteDocument(CallContext& ctx,

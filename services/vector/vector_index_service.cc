@@ -7,9 +7,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "absl/types/span.h"
+#include "engine/common/answer_budget.h"
 #include "server/config.h"
+#include "services/common/encoded_size.h"
 #include "services/common/status.h"
 #include "services/vector/convert.h"
+#include "services/vector/insert_stream.h"
 
 namespace sochdb::services {
 namespace {
@@ -22,77 +26,31 @@ uint64_t MicrosSince(absl::Time start) {
   return static_cast<uint64_t>(absl::ToInt64Microseconds(absl::Now() - start));
 }
 
-// Buffers an InsertStream and inserts it 128 vectors at a time, collecting errors as upstream
-// does (they never become a status).
-class InsertStreamSink final
-    : public server::StreamSink<v1::InsertStreamRequest, v1::InsertStreamResponse> {
- public:
-  explicit InsertStreamSink(vector::VectorIndexStore* indexes)
-      : indexes_(indexes), started_(absl::Now()) {}
+// What a SearchBatchResponse holds besides its results: duration_us and metric, with tags.
+constexpr size_t kBatchAnswerFixedBytes = 16;
 
-  grpc::Status OnMessage(server::CallContext& ctx, const v1::InsertStreamRequest& m) override {
-    if (index_.empty()) {
-      if (m.index_name().empty()) {
-        errors_.push_back("First message must include index_name");
-        return grpc::Status::OK;
-      }
-      index_ = m.index_name();
-      tenant_ = ctx.principal().tenant;
-      absl::StatusOr<vector::VectorIndexDefinition> d = indexes_->Definition(tenant_, index_);
-      if (!d.ok()) {
-        errors_.push_back(std::string(d.status().message()));
-        stop_ = true;
-        return grpc::Status::OK;
-      }
-    }
-    ids_.push_back(m.id());
-    vectors_.insert(vectors_.end(), m.vector().begin(), m.vector().end());
-    vector::VectorMetadata meta;
-    if (m.has_metadata()) {
-      if (m.metadata().has_parent_id()) meta.parent_id = m.metadata().parent_id();
-      if (m.metadata().has_view_type()) meta.view_type = m.metadata().view_type();
-    }
-    metadata_.push_back(std::move(meta));
-    if (ids_.size() >= kBatch) Flush();
-    return grpc::Status::OK;
+// Everything about a SearchBatch that can be checked before the first search: sizes (upstream's
+// text for a size mismatch), nq x k, and every query's values, so that a NaN in query 9,999 is
+// refused before 9,999 searches run ("queries[9999][3] is NaN": query 9,999, component 3).
+absl::Status ValidateSearchBatch(const v1::SearchBatchRequest& req, uint32_t dimension) {
+  const uint64_t queries = req.num_queries();
+  if (queries > vector::kMaxBatchQueries) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("num_queries is %d; the limit is %d", queries, vector::kMaxBatchQueries));
   }
-
-  bool StopReading() const override { return stop_; }
-
-  grpc::Status Finish(server::CallContext& ctx, v1::InsertStreamResponse* resp) override {
-    Flush();
-    resp->set_total_inserted(inserted_);
-    for (const std::string& e : errors_) resp->add_errors(e);
-    resp->set_duration_us(MicrosSince(started_));
-    return grpc::Status::OK;
+  if (static_cast<uint64_t>(req.queries_size()) != queries * dimension) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("Query data size mismatch: expected %d floats, got %d", queries * dimension,
+                        req.queries_size()));
   }
-
- private:
-  static constexpr size_t kBatch = 128;
-
-  void Flush() {
-    if (ids_.empty()) return;
-    absl::StatusOr<size_t> n = indexes_->Insert(tenant_, index_, ids_, vectors_, metadata_);
-    if (n.ok()) {
-      inserted_ += static_cast<uint32_t>(*n);
-    } else {
-      errors_.push_back(std::string(n.status().message()));
-    }
-    ids_.clear();
-    vectors_.clear();
-    metadata_.clear();
+  const uint64_t k = req.k() == 0 ? 1 : req.k();
+  if (queries * k > vector::kMaxResultsPerCall) {
+    return absl::InvalidArgumentError(absl::StrFormat("num_queries * k is %d; the limit is %d",
+                                                      queries * k, vector::kMaxResultsPerCall));
   }
-
-  vector::VectorIndexStore* const indexes_;
-  const absl::Time started_;
-  std::string tenant_, index_;
-  std::vector<uint64_t> ids_;
-  std::vector<float> vectors_;
-  std::vector<vector::VectorMetadata> metadata_;
-  std::vector<std::string> errors_;
-  uint32_t inserted_ = 0;
-  bool stop_ = false;
-};
+  return vector::ValidateVectors(absl::MakeConstSpan(req.queries().data(), req.queries_size()),
+                                 dimension, "queries");
+}
 
 }  // namespace
 
@@ -179,7 +137,10 @@ grpc::Status VectorIndexService::Search(CallContext& ctx, const v1::SearchReques
                        req.include_diagnostics() ? resp->mutable_diagnostics() : nullptr);
   resp->set_metric(static_cast<v1::DistanceMetric>(outcome->metric_code));
   resp->set_duration_us(MicrosSince(start));
-  return grpc::Status::OK;
+  // One query's hits are bounded (k <= 10,000, view_type <= 256 bytes), so the check can come
+  // after they are built; it matters for a budget set below a few MiB.
+  AnswerBudget budget(ctx.response_budget_bytes(), "Search answer", "ask for a smaller k");
+  return ToGrpcStatus(budget.Charge(resp->ByteSizeLong()));
 }
 
 grpc::Status VectorIndexService::SearchBatch(CallContext& ctx, const v1::SearchBatchRequest& req,
@@ -188,38 +149,33 @@ grpc::Status VectorIndexService::SearchBatch(CallContext& ctx, const v1::SearchB
   const std::string& tenant = ctx.principal().tenant;
   absl::StatusOr<vector::VectorIndexDefinition> d = indexes_->Definition(tenant, req.index_name());
   if (!d.ok()) return ToGrpcStatus(d.status());
-  const uint64_t dimension = d->spec.dimension;
-  const uint64_t queries = req.num_queries();
-  if (queries > vector::kMaxBatchQueries) {
-    return ToGrpcStatus(absl::InvalidArgumentError(absl::StrFormat(
-        "num_queries is %d; the limit is %d", queries, vector::kMaxBatchQueries)));
-  }
-  if (static_cast<uint64_t>(req.queries_size()) != queries * dimension) {
-    return ToGrpcStatus(absl::InvalidArgumentError(
-        absl::StrFormat("Query data size mismatch: expected %d floats, got %d",
-                        queries * dimension, req.queries_size())));
-  }
-  const uint64_t k = req.k() == 0 ? 1 : req.k();
-  if (queries * k > vector::kMaxResultsPerCall) {
-    return ToGrpcStatus(absl::InvalidArgumentError(
-        absl::StrFormat("num_queries * k is %d; the limit is %d", queries * k,
-                        vector::kMaxResultsPerCall)));
+  const uint32_t dimension = d->spec.dimension;
+  if (absl::Status valid = ValidateSearchBatch(req, dimension); !valid.ok()) {
+    return ToGrpcStatus(valid);
   }
   const v1::GroupingOptions* grouping = req.has_grouping() ? &req.grouping() : nullptr;
-  // As upstream: `ef` is not used by SearchBatch, and a failing query yields an empty list.
-  const vector::VectorSearchOptions options = convert::ToSearchOptions(req.k(), 0, grouping);
-  absl::Span<const float> all(req.queries().data(), req.queries_size());
-  for (uint64_t q = 0; q < queries; ++q) {
-    v1::QueryResults* out = resp->add_results();
-    if (ctx.Expired()) continue;
+  // Unlike upstream, which ignores it here, `ef` applies as in Search (same limit).
+  const vector::VectorSearchOptions options = convert::ToSearchOptions(req.k(), req.ef(), grouping);
+  const absl::Span<const float> all(req.queries().data(), req.queries_size());
+  // Every query's results are charged as they are added: a too-large answer stops at the
+  // first query past the budget, holding at most that query's hits beyond it.
+  AnswerBudget budget(ctx.response_budget_bytes(), "SearchBatch answer",
+                      "ask for fewer queries or a smaller k");
+  absl::Status within = budget.Charge(kBatchAnswerFixedBytes);
+  for (uint64_t q = 0; q < req.num_queries() && within.ok(); ++q) {
+    // A batch can outlast its deadline; it ends with DEADLINE_EXCEEDED, never a partial OK.
+    if (grpc::Status in_time = ctx.CheckDeadline(); !in_time.ok()) return in_time;
     absl::StatusOr<vector::VectorSearchOutcome> outcome = indexes_->Search(
         tenant, req.index_name(), all.subspan(q * dimension, dimension), options);
-    if (!outcome.ok()) continue;
+    if (!outcome.ok()) return ToGrpcStatus(outcome.status());
+    v1::QueryResults* out = resp->add_results();
     convert::FillResults(*outcome, req.k(), d->metric_code, grouping, req.include_diagnostics(),
                          out->mutable_results(),
                          convert::GroupingActive(grouping) ? out->mutable_grouping() : nullptr,
                          req.include_diagnostics() ? out->mutable_diagnostics() : nullptr);
+    within = budget.Charge(EncodedFieldBytes(*out));
   }
+  if (!within.ok()) return ToGrpcStatus(within);
   resp->set_metric(static_cast<v1::DistanceMetric>(d->metric_code));
   resp->set_duration_us(MicrosSince(start));
   return grpc::Status::OK;

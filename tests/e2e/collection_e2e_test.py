@@ -81,6 +81,12 @@ class CollectionEndToEnd(unittest.TestCase):
                          ["doc-2"])
         self.assertEqual(c.search_collection("kb", [1, 0, 0], namespace="agent-42"), [])
         self.assertFalse(c.create_collection("kb", 3))  # exists: success=False, no exception
+        # One id twice in a call is refused: which document should win is not the server's guess.
+        with self.assertRaises(grpc.RpcError) as caught:
+            c.add_documents("kb", [{"id": "x", "content": "1", "embedding": [1, 0, 0]},
+                                   {"id": "x", "content": "2", "embedding": [0, 1, 0]}])
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertEqual(caught.exception.details(), "documents[1].id duplicates documents[0].id")
 
     def test_extensions_from_grpcio(self):
         c = self.client

@@ -110,6 +110,38 @@ class VectorEndToEnd(unittest.TestCase):
             c.insert_vectors("py-err", [1], [[1.0, float("nan"), 0.0, 0.0]])
         self.assertEqual(caught.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
 
+    def test_bad_input_is_refused_not_miscounted(self):
+        c = self.client
+        self.assertTrue(c.create_index("py-bad", 4, metric="l2"))
+        # The SDK's insert_vectors returns inserted_count: an id twice is refused, not counted
+        # twice.
+        with self.assertRaises(grpc.RpcError) as caught:
+            c.insert_vectors("py-bad", [7, 7, 7], [[1.0, 0.0, 0.0, 0.0]] * 3)
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertEqual(caught.exception.details(), "ids[1] duplicates ids[0] (7)")
+        self.assertEqual(c.insert_vectors("py-bad", [1, 2], [[1, 0, 0, 0], [0, 1, 0, 0]]), 2)
+        with self.assertRaises(grpc.RpcError) as caught:
+            c.search("py-bad", [1.0, 0.0, 0.0, 0.0], k=1, ef=70000)
+        self.assertEqual(caught.exception.details(), "ef is 70000; the range is 0..65536")
+        with self.assertRaises(grpc.RpcError) as caught:
+            c.stub.SearchBatch(pb.SearchBatchRequest(
+                index_name="py-bad", num_queries=2, k=1,
+                queries=[1, 0, 0, 0, 0, 1, float("nan"), 0]))
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertEqual(caught.exception.details(), "queries[1][2] is NaN")
+
+    def test_insert_stream_names_the_bad_message(self):
+        c = self.client
+        self.assertTrue(c.create_index("py-stream", 2, metric="l2"))
+        messages = [pb.InsertStreamRequest(index_name="py-stream", id=1, vector=[1, 1]),
+                    pb.InsertStreamRequest(id=2, vector=[1, 1, 1]),
+                    pb.InsertStreamRequest(id=3, vector=[2, 2])]
+        r = c.stub.InsertStream(iter(messages))
+        self.assertEqual(r.total_inserted, 2)
+        self.assertEqual(list(r.errors),
+                         ["stream message 2: vector has 3 floats; the dimension is 2"])
+        self.assertEqual([i for i, _ in c.search("py-stream", [2, 2], k=2)], [3, 1])
+
 
 class HugePageMalloc(unittest.TestCase):
     """The server re-executes itself once with glibc's huge-page malloc on, unless told.

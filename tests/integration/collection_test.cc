@@ -365,5 +365,73 @@ TEST_CASE("listing is scoped to the caller's namespaces; data survives kill -9")
   CHECK(resp.results(0).document().content() == "kept");
 }
 
+TEST_CASE("collection answers are bounded by the answer budget, naming it") {
+  // --max-message-mb 8: the answer budget is 3/4 of it, 6 MiB (6291456 bytes).
+  ServerProcess server({{}, {"--max-message-mb", "8", "--sync", "off"}});
+  StartOrFail(server);
+  Client c(server);
+  REQUIRE(c.Create("default", "big", 2, v1::DISTANCE_METRIC_COSINE).success());
+  v1::AddDocumentsResponse added;
+  for (int call = 0; call < 2; ++call) {
+    std::vector<v1::Document> docs;
+    for (int i = 0; i < 5; ++i) {
+      docs.push_back(Doc(absl::StrCat("d", call, i), {1, 0.01f * i}, std::string(1 << 20, 'c')));
+    }
+    REQUIRE(c.Add("default", "big", docs, &added).ok());
+  }
+  // Before: ten 1 MiB documents were built into one answer, then refused by gRPC ("Sent message
+  // larger than max").
+  v1::SearchCollectionResponse resp;
+  grpc::Status s = c.Search(Query("default", "big", {1, 0}, 10), &resp);
+  CHECK(s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK(s.error_message() ==
+        "SearchCollection answer exceeds 6291456 bytes; lower k, or leave embeddings out "
+        "(include_embeddings=false)");
+  REQUIRE(c.Search(Query("default", "big", {1, 0}, 5), &resp).ok());
+  CHECK(resp.results_size() == 5);
+
+  // 150 collections with 60 KiB of metadata each: a 9.2 MB list. Before: built whole, then
+  // refused by gRPC ("Sent message larger than max").
+  for (int i = 0; i < 150; ++i) {
+    v1::CreateCollectionRequest req;
+    req.set_namespace_("many");
+    req.set_name(absl::StrCat("c", i));
+    req.set_dimension(2);
+    (*req.mutable_metadata())["notes"] = std::string(60 << 10, 'm');
+    v1::CreateCollectionResponse created;
+    REQUIRE(c.stub->CreateCollection(MakeContext().get(), req, &created).ok());
+  }
+  v1::ListCollectionsResponse listed;
+  s = c.stub->ListCollections(MakeContext().get(), {}, &listed);
+  CHECK(s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK(s.error_message() ==
+        "ListCollections answer exceeds 6291456 bytes; list one namespace at a time");
+  v1::ListCollectionsRequest one_ns;
+  one_ns.set_namespace_("default");
+  REQUIRE(c.stub->ListCollections(MakeContext().get(), one_ns, &listed).ok());
+  CHECK(listed.collections_size() == 1);
+}
+
+TEST_CASE("AddDocuments refuses a document id given twice; added_count counts what was stored") {
+  ServerProcess server({});
+  StartOrFail(server);
+  Client c(server);
+  REQUIRE(c.Create("default", "dups", 2, v1::DISTANCE_METRIC_COSINE).success());
+  v1::AddDocumentsResponse added;
+  grpc::Status s = c.Add("default", "dups", {Doc("a", {1, 0}, "1"), Doc("a", {0, 1}, "2")}, &added);
+  CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(s.error_message() == "documents[1].id duplicates documents[0].id");
+  // An id already stored is replaced (an upsert) and counted.
+  REQUIRE(c.Add("default", "dups", {Doc("a", {1, 0}, "1")}, &added).ok());
+  REQUIRE(c.Add("default", "dups", {Doc("a", {0, 1}, "2"), Doc("b", {1, 1}, "3")}, &added).ok());
+  CHECK(added.added_count() == 2);
+  v1::GetCollectionRequest get;
+  get.set_namespace_("default");
+  get.set_name("dups");
+  v1::GetCollectionResponse info;
+  REQUIRE(c.stub->GetCollection(MakeContext().get(), get, &info).ok());
+  CHECK(info.collection().document_count() == 2);
+}
+
 }  // namespace
 }  // namespace sochdb::testing

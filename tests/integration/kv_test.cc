@@ -158,6 +158,24 @@ TEST_CASE("BatchGet answers in request order with found flags") {
   CHECK(resp.entries(3).value() == "three");
 }
 
+TEST_CASE("BatchGet's answer is bounded by --max-response-mb, named in the error") {
+  ServerProcess server({{}, {"--max-response-mb", "1"}});
+  std::string error;
+  INFO(error);
+  REQUIRE(server.Start(&error));
+  Kv kv(server);
+  REQUIRE(kv.Put("b", "big", std::string(600 << 10, 'v')).ok());
+  v1::KvBatchGetRequest req;
+  req.set_namespace_("b");
+  req.add_keys("big");
+  v1::KvBatchGetResponse resp;
+  REQUIRE(kv.stub->BatchGet(MakeContext().get(), req, &resp).ok());  // 600 KiB fits in 1 MiB
+  req.add_keys("big");
+  const grpc::Status s = kv.stub->BatchGet(MakeContext().get(), req, &resp);
+  CHECK(s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK(s.error_message() == "BatchGet result exceeds 1048576 bytes; request fewer keys");
+}
+
 TEST_CASE("TTL: an expired key disappears from Get, Scan and BatchGet") {
   ServerProcess server({{}, {"--ttl-purge-interval-ms", "100"}});
   std::string error;

@@ -18,55 +18,14 @@
 #include "engine/auth/auth.h"
 #include "sochdb/v1/vector_index.grpc.pb.h"
 #include "tests/integration/server_process.h"
+#include "tests/integration/vector_client.h"
 
 namespace sochdb::testing {
 namespace {
 
 using v1::VectorIndexService;
 
-std::vector<float> RandomVectors(size_t n, uint32_t dim, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0, 1);
-  std::vector<float> out(n * dim);
-  for (float& x : out) x = normal(rng);
-  return out;
-}
-
-struct Client {
-  explicit Client(const ServerProcess& server, std::string key = "")
-      : stub(VectorIndexService::NewStub(server.Channel())), api_key(std::move(key)) {}
-
-  grpc::Status Create(const std::string& name, uint32_t dim, v1::DistanceMetric metric,
-                      v1::CreateIndexResponse* resp, uint32_t m = 0) {
-    v1::CreateIndexRequest req;
-    req.set_name(name);
-    req.set_dimension(dim);
-    req.set_metric(metric);
-    req.mutable_config()->set_max_connections(m);
-    return stub->CreateIndex(MakeContext(api_key).get(), req, resp);
-  }
-
-  grpc::Status Insert(const std::string& name, uint64_t first_id, const std::vector<float>& flat,
-                      uint32_t dim, v1::InsertBatchResponse* resp) {
-    v1::InsertBatchRequest req;
-    req.set_index_name(name);
-    for (size_t i = 0; i < flat.size() / dim; ++i) req.add_ids(first_id + i);
-    for (float x : flat) req.add_vectors(x);
-    return stub->InsertBatch(MakeContext(api_key, absl::Seconds(120)).get(), req, resp);
-  }
-
-  grpc::Status Search(const std::string& name, const std::vector<float>& query, uint32_t k,
-                      v1::SearchResponse* resp) {
-    v1::SearchRequest req;
-    req.set_index_name(name);
-    for (float x : query) req.add_query(x);
-    req.set_k(k);
-    return stub->Search(MakeContext(api_key).get(), req, resp);
-  }
-
-  std::unique_ptr<VectorIndexService::Stub> stub;
-  std::string api_key;
-};
+using Client = VectorClient;
 
 // Exact L2 neighbours by brute force, ties by id.
 std::vector<std::pair<float, uint64_t>> BruteForceL2(const std::vector<float>& data, uint32_t dim,
@@ -83,12 +42,6 @@ std::vector<std::pair<float, uint64_t>> BruteForceL2(const std::vector<float>& d
   std::sort(all.begin(), all.end());
   all.resize(std::min(k, all.size()));
   return all;
-}
-
-void StartOrFail(ServerProcess& server) {
-  std::string error;
-  INFO(error);
-  REQUIRE(server.Start(&error));
 }
 
 TEST_CASE("CreateIndex, DropIndex, GetStats and HealthCheck follow the upstream contract") {
@@ -329,16 +282,14 @@ TEST_CASE("InsertStream inserts in batches and reports errors in the response") 
     auto ctx = MakeContext();
     auto writer = c.stub->InsertStream(ctx.get(), &resp);
     v1::InsertStreamRequest m;
-    m.set_id(1);
-    writer->Write(m);
     m.set_index_name("nope");
+    m.set_id(1);
     writer->Write(m);
     writer->WritesDone();
     REQUIRE(writer->Finish().ok());
     CHECK(resp.total_inserted() == 0);
-    REQUIRE(resp.errors_size() == 2);
-    CHECK(resp.errors(0) == "First message must include index_name");
-    CHECK(resp.errors(1) == "Index not found: default:nope");
+    REQUIRE(resp.errors_size() == 1);
+    CHECK(resp.errors(0) == "Index not found: default:nope");
   }
   v1::SearchResponse resp;
   REQUIRE(c.Search("s", {1.f, 1.f, 1.f, 1.f}, 1, &resp).ok());

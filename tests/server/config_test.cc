@@ -39,6 +39,8 @@ TEST_CASE("defaults match the documented values") {
   CHECK(r.config.sync == "full");
   CHECK(r.config.log_format == "text");
   CHECK(r.config.max_message_mb == 64);
+  CHECK(r.config.max_response_mb == 0);
+  CHECK(ResponseBudgetBytes(r.config) == 48u << 20);  // 3/4 of the message limit
   CHECK(r.config.auth_keys.empty());
   CHECK(!r.config.allow_insecure_remote);
   CHECK(!r.config.accept_log_loss);
@@ -79,6 +81,18 @@ TEST_CASE("only the injected environment is read, and never for --help or --vers
   CHECK(r.config.port == 50051);
 }
 
+TEST_CASE("the answer budget follows --max-message-mb unless --max-response-mb is given") {
+  ConfigResult r = ParseServerConfig({"--max-message-mb", "16"}, Env({}));
+  REQUIRE(!r.exit_code.has_value());
+  CHECK(ResponseBudgetBytes(r.config) == 12u << 20);
+  r = ParseServerConfig({"--max-message-mb", "16", "--max-response-mb", "16"}, Env({}));
+  REQUIRE(!r.exit_code.has_value());
+  CHECK(ResponseBudgetBytes(r.config) == 16u << 20);
+  r = ParseServerConfig({}, Env({{"SOCHDB_MAX_RESPONSE_MB", "8"}}));
+  REQUIRE(!r.exit_code.has_value());
+  CHECK(ResponseBudgetBytes(r.config) == 8u << 20);
+}
+
 TEST_CASE("boolean flags read from the environment") {
   const ConfigResult r = ParseServerConfig({}, Env({{"SOCHDB_ALLOW_INSECURE_REMOTE", "true"}}));
   REQUIRE(!r.exit_code.has_value());
@@ -93,6 +107,8 @@ TEST_CASE("bad values are refused with exit code 2") {
       {"--sync", "sometimes"},
       {"--log-format", "xml"},
       {"--max-message-mb", "0"},
+      {"--max-response-mb", "65"},  // more than --max-message-mb (64): could never be sent
+      {"--max-response-mb", "-1"},
       {"--no-such-flag"},
       {"--auth-keys", "/does/not/exist"},
       {"--tls-cert", "/etc/hostname"},  // without --tls-key
@@ -135,6 +151,7 @@ TEST_CASE("the shipped config/sochdb.toml parses and states the defaults") {
   CHECK(c.log_level == defaults.log_level);
   CHECK(c.log_format == defaults.log_format);
   CHECK(c.max_message_mb == defaults.max_message_mb);
+  CHECK(c.max_response_mb == defaults.max_response_mb);
   CHECK(c.auth_keys == defaults.auth_keys);
   CHECK(c.allow_insecure_remote == defaults.allow_insecure_remote);
   CHECK(c.accept_log_loss == defaults.accept_log_loss);
