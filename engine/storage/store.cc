@@ -8,6 +8,7 @@
 #include "engine/storage/store.h"
 
 #include <atomic>
+#include <optional>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -230,6 +231,13 @@ struct Store::Impl {
   // Latches the fault (a no-op when the I/O already did) and returns the client's status for the
   // failed `operation` ("write", "sync").
   absl::Status LatchFault(const leveldb::Status& status, std::string_view operation);
+  // With the latch clear, the only failure the Env lets through unlatched is a file that could
+  // not be opened for want of a descriptor: the new log of a memtable switch, which LevelDB
+  // tries before appending anything (and again on the next write or sync). Nothing was written
+  // and nothing harmed (fault_latch.h), so `operation` ("write", "sync") is refused UNAVAILABLE
+  // as retryable, latching nothing; nullopt for every other failure.
+  std::optional<absl::Status> OutOfDescriptors(const leveldb::Status& status,
+                                               std::string_view operation);
   // UNAVAILABLE for a write refused in the fault state. `what` opens the message.
   absl::Status Refusal(std::string_view what) const;
   absl::Status FaultError() const;
@@ -323,9 +331,26 @@ absl::Status Store::Impl::SyncLog() {
   leveldb::WriteOptions write_options;
   write_options.sync = true;
   const leveldb::Status status = db->Write(write_options, &empty);
-  if (!status.ok()) return LatchFault(status, "sync");
+  if (!status.ok()) {
+    if (std::optional<absl::Status> refused = OutOfDescriptors(status, "sync")) {
+      dirty.store(true, std::memory_order_release);  // what it was to sync still is not
+      return *refused;
+    }
+    return LatchFault(status, "sync");
+  }
   syncs.fetch_add(1, std::memory_order_relaxed);
   return absl::OkStatus();
+}
+
+std::optional<absl::Status> Store::Impl::OutOfDescriptors(const leveldb::Status& status,
+                                                          std::string_view operation) {
+  if (latch.latched() || !IsOutOfFileDescriptors(status)) return std::nullopt;
+  write_errors.fetch_add(1, std::memory_order_relaxed);
+  spdlog::warn("storage at {}: a {} could not open a file: {}", path, operation, status.ToString());
+  return absl::UnavailableError(absl::StrCat(
+      "storage is out of file descriptors (too many open files); the ",
+      absl::string_view(operation.data(), operation.size()),
+      operation == "sync" ? " did not happen" : " was not applied", " and may be retried"));
 }
 
 absl::Status Store::Impl::LatchFault(const leveldb::Status& status, std::string_view operation) {
@@ -356,8 +381,9 @@ void Store::Impl::SyncerLoop() {
       }
     }
     if (!dirty.load(std::memory_order_acquire)) continue;
-    // A failed sync latches the fault; nothing later can be acknowledged, so stop syncing.
-    if (!SyncLog().ok()) return;
+    // A failed sync latches the fault; nothing later can be acknowledged, so stop syncing. One
+    // that found no file descriptor latched nothing: the next round tries again.
+    if (!SyncLog().ok() && latch.latched()) return;
   }
 }
 
@@ -420,17 +446,8 @@ absl::Status Store::Write(WriteBatch* batch) {
   write_options.sync = impl.options.sync_mode == SyncMode::kFull;
   const leveldb::Status status = impl.db->Write(write_options, &batch->rep_->batch);
   if (!status.ok()) {
-    // With the latch clear, the only failure the Env let through unlatched is a file that could
-    // not be opened for want of a descriptor: here, the new log of a memtable switch, which
-    // LevelDB tries before appending anything (and again on the next write). This write was not
-    // applied, and nothing else was harmed (fault_latch.h).
-    if (!impl.latch.latched() && IsOutOfFileDescriptors(status)) {
-      impl.write_errors.fetch_add(1, std::memory_order_relaxed);
-      spdlog::warn("storage at {}: a write could not open a file: {}", impl.path,
-                   status.ToString());
-      return absl::UnavailableError(
-          "storage is out of file descriptors (too many open files); the write was not applied "
-          "and may be retried");
+    if (std::optional<absl::Status> refused = impl.OutOfDescriptors(status, "write")) {
+      return *refused;
     }
     return impl.LatchFault(status, "write");
   }

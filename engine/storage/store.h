@@ -193,7 +193,10 @@ class Store {
   absl::Status Write(WriteBatch* batch);
 
   // Forces the log to stable storage now (all modes). Errors latch the fault state; statuses
-  // are UNAVAILABLE with the same generic messages as Write's.
+  // are UNAVAILABLE with the same generic messages as Write's. As with Write, a sync that could
+  // not open a file for want of a descriptor (it may switch to a new log first) latches nothing:
+  // UNAVAILABLE "storage is out of file descriptors (too many open files); the sync did not
+  // happen and may be retried" (kNormal's syncer retries at its next round).
   absl::Status Sync();
 
   std::unique_ptr<Snapshot> GetSnapshot() const;

@@ -1,16 +1,18 @@
 // Store and file descriptors: running out of them (EMFILE) is transient, never a store fault. A
-// write that cannot open its new log answers UNAVAILABLE "too many open files" and the next one,
-// once descriptors are back, succeeds; LevelDB's background flush waits for a descriptor instead
-// of failing (LevelDB would then refuse every write until a restart). Nothing acknowledged is
-// lost either way.
+// write (or a sync) that cannot open its new log answers UNAVAILABLE "too many open files" and the
+// next one, once descriptors are back, succeeds; LevelDB's background flush waits for a descriptor
+// instead of failing (LevelDB would then refuse every write until a restart). Nothing acknowledged
+// is lost either way.
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "engine/storage/store.h"
 #include "leveldb/env.h"
 #include "leveldb/helpers/memenv.h"
@@ -28,9 +30,10 @@ struct Fixture {
   std::unique_ptr<leveldb::Env> mem_env{leveldb::NewMemEnv(leveldb::Env::Default())};
   FaultInjectionEnv env{mem_env.get()};
 
-  std::unique_ptr<Store> Open() {
+  std::unique_ptr<Store> Open(SyncMode sync_mode = SyncMode::kOff) {
     StoreOptions options;
-    options.sync_mode = SyncMode::kOff;
+    options.sync_mode = sync_mode;
+    options.sync_interval = absl::Milliseconds(1);  // kNormal: the syncer runs often
     options.env = &env;
     options.write_buffer_bytes = 64 << 10;  // LevelDB's minimum: memtables switch often
     absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(kPath, options);
@@ -44,6 +47,16 @@ absl::Status PutOne(Store& store, const std::string& key) {
   WriteBatch batch;
   batch.Put(key, std::string(4096, 'v'));
   return store.Write(&batch);
+}
+
+// Waits until `done` holds; false after 30 s (a hang guard, not a timing assertion).
+bool WaitFor(const std::function<bool()>& done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
 }
 
 void CheckAllPresent(Store& store, const std::vector<std::string>& keys) {
@@ -83,6 +96,47 @@ TEST_CASE("a write that finds no file descriptor is refused, retryable, and latc
     }
     CHECK_FALSE(store->faulted());
     CHECK(store->Stats().write_errors == 1);
+  }
+  std::unique_ptr<Store> reopened = f.Open();
+  CheckAllPresent(*reopened, acked);
+}
+
+TEST_CASE("a sync that finds no file descriptor is refused, retried, and latches nothing",
+          "[store][descriptors]") {
+  // Under --sync normal the syncer's sync is a write of its own: when the memtable is full it
+  // switches to a new log first, and that open can find no descriptor, as a Put's can.
+  Fixture f;
+  std::vector<std::string> acked;
+  {
+    std::unique_ptr<Store> store = f.Open(SyncMode::kNormal);
+    f.env.FailNewWritableFilesEndingWith(".log",
+                                         FaultInjectionEnv::CreateFailure::kOutOfDescriptors);
+    absl::Status refused;
+    for (int i = 0; i < 200 && refused.ok(); ++i) {
+      const std::string key = "before" + std::to_string(i);
+      refused = PutOne(*store, key);
+      if (refused.ok()) acked.push_back(key);
+    }
+    REQUIRE(refused.code() == absl::StatusCode::kUnavailable);
+    // The memtable is still full: a sync now must switch logs too.
+    const absl::Status synced = store->Sync();
+    INFO(synced.ToString());
+    CHECK(synced.code() == absl::StatusCode::kUnavailable);
+    CHECK_THAT(std::string(synced.message()), Catch::Contains("too many open files"));
+    // Before: latched ("storage sync failed (too many open files); writes are refused until
+    // the server restarts"), and the syncer stopped for good.
+    CHECK_FALSE(store->faulted());
+    // The writes that sync was for are still unsynced: the syncer tries again (and fails while
+    // descriptors are short), and latches nothing either.
+    const int64_t failures = f.env.failures();
+    REQUIRE(WaitFor([&] { return f.env.failures() > failures; }));
+    CHECK_FALSE(store->faulted());
+    f.env.ClearFaults();
+    const uint64_t syncs = store->Stats().syncs;
+    REQUIRE(WaitFor([&] { return store->Stats().syncs > syncs; }));  // the syncer goes on
+    REQUIRE_OK(PutOne(*store, "after"));
+    acked.push_back("after");
+    CHECK_FALSE(store->faulted());
   }
   std::unique_ptr<Store> reopened = f.Open();
   CheckAllPresent(*reopened, acked);
