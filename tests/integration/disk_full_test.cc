@@ -206,8 +206,9 @@ TEST_CASE("T4 disk full: UNAVAILABLE, no OK after it, reads go on, nothing ackno
   options.args = {"--sync", "full"};
   ServerProcess server(options);
   std::string error;
-  INFO(error);
-  REQUIRE(server.Start(&error));
+  const bool started = server.Start(&error);
+  INFO(error);  // after Start: INFO takes the text as it is when it runs
+  REQUIRE(started);
   Clients c(server);
   REQUIRE(c.CreateIndex("v").ok());
 
@@ -241,7 +242,9 @@ TEST_CASE("T4 disk full: UNAVAILABLE, no OK after it, reads go on, nothing ackno
 
   server.Stop(SIGTERM);
   REQUIRE(std::filesystem::remove(filler));
-  REQUIRE(server.Start(&error));
+  const bool restarted_ok = server.Start(&error);
+  INFO(error);
+  REQUIRE(restarted_ok);
   Clients restarted(server);  // on the new port
   int lost = 0;
   for (const auto& [key, value] : acked) lost += restarted.Get(key) != value;
