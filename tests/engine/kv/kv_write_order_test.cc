@@ -14,8 +14,6 @@
 #include <thread>
 #include <vector>
 
-#include "absl/time/clock.h"
-#include "absl/time/time.h"
 #include "engine/common/clock.h"
 #include "engine/kv/kv_store.h"
 #include "engine/storage/keys.h"
@@ -23,24 +21,16 @@
 #include "leveldb/env.h"
 #include "leveldb/helpers/memenv.h"
 #include "tests/common/status_testing.h"
+#include "tests/common/wait_until.h"
 #include "tests/engine/storage/test_env.h"
 
 namespace sochdb::kv {
 namespace {
 
+using ::sochdb::testing::WaitUntil;
 using storage::KeyBuilder;
 using storage::KeyFamily;
 using storage::testing::FaultInjectionEnv;
-
-// Spins until `done` holds; false after a minute (a hang guard, not a timing assertion).
-bool WaitFor(const std::function<bool()>& done) {
-  const absl::Time give_up = absl::Now() + absl::Minutes(1);
-  while (!done()) {
-    if (absl::Now() > give_up) return false;
-    std::this_thread::yield();
-  }
-  return true;
-}
 
 // An in-memory store in --sync full whose next log append can be held until released.
 struct HeldWriteFixture {
@@ -73,7 +63,7 @@ struct HeldWriteFixture {
     const bool first = threads.empty();
     if (first) hold_next = true;
     threads.emplace_back(std::move(write));
-    REQUIRE(WaitFor([&] { return first ? holding.load() : kv->queued_writes() == queued + 1; }));
+    REQUIRE(WaitUntil([&] { return first ? holding.load() : kv->queued_writes() == queued + 1; }));
   }
 
   void ReleaseAndJoin() {

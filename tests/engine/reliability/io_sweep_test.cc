@@ -21,23 +21,21 @@
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <cstdlib>
-#include <functional>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "engine/engine.h"
 #include "leveldb/env.h"
 #include "spdlog/spdlog.h"
+#include "tests/common/wait_until.h"
 #include "tests/engine/reliability/engine_model.h"
 #include "tests/engine/storage/simulated_disk.h"
 
@@ -63,16 +61,6 @@ struct SweepTally {
   std::map<std::string, int64_t> fired_by_op;
   std::vector<std::string> ok_after_fault_examples;
 };
-
-// Spins until `done` holds; false after a minute (a hang guard, not a timing assertion).
-bool WaitFor(const std::function<bool()>& done) {
-  const absl::Time give_up = absl::Now() + absl::Minutes(1);
-  while (!done()) {
-    if (absl::Now() > give_up) return false;
-    std::this_thread::yield();
-  }
-  return true;
-}
 
 // Whether a failed call is one the store must answer with a refusal of every later write:
 // any of LevelDB's file writes, except the removal of an obsolete file and the info log's
@@ -121,7 +109,7 @@ void RunWorkload(SimulatedDisk& disk, ModelActor& actor, SweepTally* tally) {
   // A store write fault during the steps must have latched (its call may still be returning,
   // in LevelDB's background thread).
   const std::optional<SimulatedDisk::Call> fault = disk.first_failure();
-  if (fault.has_value() && StoreWriteFault(*fault) && !WaitFor([&] { return store.faulted(); })) {
+  if (fault.has_value() && StoreWriteFault(*fault) && !WaitUntil([&] { return store.faulted(); })) {
     ++tally->latch_misses;
     tally->ok_after_fault_examples.push_back(absl::StrCat(
         "the ", std::string(DiskOpName(fault->op)), " of ", fault->path, " failed (call ",

@@ -5,8 +5,6 @@
 // is lost either way.
 #include <atomic>
 #include <catch2/catch.hpp>
-#include <chrono>
-#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -17,11 +15,13 @@
 #include "leveldb/env.h"
 #include "leveldb/helpers/memenv.h"
 #include "tests/common/status_testing.h"
+#include "tests/common/wait_until.h"
 #include "tests/engine/storage/test_env.h"
 
 namespace sochdb::storage {
 namespace {
 
+using ::sochdb::testing::WaitUntil;
 using testing::FaultInjectionEnv;
 
 constexpr char kPath[] = "/mem/db";
@@ -47,16 +47,6 @@ absl::Status PutOne(Store& store, const std::string& key) {
   WriteBatch batch;
   batch.Put(key, std::string(4096, 'v'));
   return store.Write(&batch);
-}
-
-// Waits until `done` holds; false after 30 s (a hang guard, not a timing assertion).
-bool WaitFor(const std::function<bool()>& done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
 }
 
 void CheckAllPresent(Store& store, const std::vector<std::string>& keys) {
@@ -129,11 +119,11 @@ TEST_CASE("a sync that finds no file descriptor is refused, retried, and latches
     // The writes that sync was for are still unsynced: the syncer tries again (and fails while
     // descriptors are short), and latches nothing either.
     const int64_t failures = f.env.failures();
-    REQUIRE(WaitFor([&] { return f.env.failures() > failures; }));
+    REQUIRE(WaitUntil([&] { return f.env.failures() > failures; }));
     CHECK_FALSE(store->faulted());
     f.env.ClearFaults();
     const uint64_t syncs = store->Stats().syncs;
-    REQUIRE(WaitFor([&] { return store->Stats().syncs > syncs; }));  // the syncer goes on
+    REQUIRE(WaitUntil([&] { return store->Stats().syncs > syncs; }));  // the syncer goes on
     REQUIRE_OK(PutOne(*store, "after"));
     acked.push_back("after");
     CHECK_FALSE(store->faulted());
@@ -165,11 +155,7 @@ TEST_CASE("a background flush waits for a file descriptor instead of failing",
       }
     });
     // Two refused creations: the flush tried, and tried again.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (f.env.failures() < 2 && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    CHECK(f.env.failures() >= 2);
+    CHECK(WaitUntil([&] { return f.env.failures() >= 2; }));
     f.env.ClearFaults();
     writer.join();
     CHECK(failed_writes == 0);  // before: the flush's failure latched the fault state
@@ -188,11 +174,7 @@ TEST_CASE("closing while a background flush waits for a descriptor does not hang
   f.env.FailNewWritableFilesEndingWith(".ldb", FaultInjectionEnv::CreateFailure::kOutOfDescriptors);
   // Enough for one memtable switch (64 KB), not for a second one that would wait for the flush.
   for (int i = 0; i < 20; ++i) REQUIRE_OK(PutOne(*store, "key" + std::to_string(i)));
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (f.env.failures() < 1 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  REQUIRE(f.env.failures() >= 1);
+  REQUIRE(WaitUntil([&] { return f.env.failures() >= 1; }));
   store.reset();  // returns: the waiting flush gives up when the store closes
   f.env.ClearFaults();
   std::unique_ptr<Store> reopened = f.Open();

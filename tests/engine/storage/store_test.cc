@@ -23,12 +23,14 @@
 #include "leveldb/helpers/memenv.h"
 #include "spdlog/sinks/ostream_sink.h"
 #include "spdlog/spdlog.h"
-#include "tests/engine/storage/test_env.h"
 #include "tests/common/status_testing.h"
+#include "tests/common/wait_until.h"
+#include "tests/engine/storage/test_env.h"
 
 namespace sochdb::storage {
 namespace {
 
+using ::sochdb::testing::WaitUntil;
 using testing::FaultInjectionEnv;
 using testing::FreshTestDir;
 
@@ -114,15 +116,6 @@ void CheckGenericRefusal(const absl::Status& status) {
                                       "see the server log"));
   CHECK_THAT(message, !Catch::Contains("/mem") && !Catch::Contains("injected") &&
                           !Catch::Contains("leveldb"));
-}
-
-bool WaitUntil(const std::function<bool()>& condition) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return condition();
 }
 
 TEST_CASE("put, get, delete and ordered iteration", "[store]") {
