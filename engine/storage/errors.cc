@@ -3,6 +3,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "spdlog/spdlog.h"
 
 namespace sochdb::storage {
@@ -26,21 +28,39 @@ std::string KindOf(const leveldb::Status& status) {
   return "error";
 }
 
+uint64_t ErrorReporter::DamageLogTurn() const {
+  const int64_t now_ms = absl::ToUnixMillis(absl::Now());
+  int64_t next_ms = next_damage_log_ms_.load(std::memory_order_relaxed);
+  if (now_ms < next_ms || !next_damage_log_ms_.compare_exchange_strong(
+                              next_ms, now_ms + kDamageLogIntervalMs, std::memory_order_relaxed)) {
+    damage_logs_suppressed_.fetch_add(1, std::memory_order_relaxed);
+    return kNotYourTurn;
+  }
+  return damage_logs_suppressed_.exchange(0, std::memory_order_relaxed);
+}
+
 absl::Status ErrorReporter::Translate(const leveldb::Status& status, std::string_view what) const {
   if (status.ok()) return absl::OkStatus();
   const absl::string_view doing(what.data(), what.size());
   const std::string text = status.ToString();
   const bool transient = IsOutOfFileDescriptors(status);
-  if (transient) {
-    spdlog::warn("storage at {}: {} failed: {}", path_, what, text);
-  } else {
-    spdlog::error("storage at {}: {} failed: {}", path_, what, text);
-  }
   // A key that is merely absent never gets here (callers test IsNotFound with an empty message
   // first); a NotFound status that does is a store file that has gone missing. PosixEnv reads
   // a mapped table with EINVAL past its end: the file is shorter than the MANIFEST records.
   const bool cut_short = status.IsIOError() && absl::StrContains(text, ": Invalid argument");
-  if (status.IsCorruption() || status.IsNotFound() || cut_short) {
+  const bool damage = status.IsCorruption() || status.IsNotFound() || cut_short;
+  if (transient) {
+    spdlog::warn("storage at {}: {} failed: {}", path_, what, text);
+  } else if (!damage) {
+    spdlog::error("storage at {}: {} failed: {}", path_, what, text);
+  } else if (const uint64_t suppressed = DamageLogTurn(); suppressed != kNotYourTurn) {
+    spdlog::error("storage at {}: {} failed: {}{}", path_, what, text,
+                  suppressed == 0 ? std::string()
+                                  : absl::StrCat(" (", suppressed,
+                                                 " more reads of damaged data since the last "
+                                                 "such line were not logged)"));
+  }
+  if (damage) {
     corruption_errors_.fetch_add(1, std::memory_order_relaxed);
     return absl::DataLossError(absl::StrCat("stored data is damaged (", doing,
                                             status.IsNotFound() ? ": a store file is missing"

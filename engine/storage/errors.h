@@ -42,7 +42,9 @@ class ErrorReporter {
   //   UNAVAILABLE  out of file descriptors (retryable), or the store is locked by another process.
   //   FAILED_PRECONDITION / ALREADY_EXISTS  opening a missing / existing store as told not to.
   //   INTERNAL     other I/O errors; UNIMPLEMENTED, INVALID_ARGUMENT, UNKNOWN the rest.
-  // LevelDB's own text is logged with `what` and the store's path (spdlog::error).
+  // LevelDB's own text is logged with `what` and the store's path (spdlog::error); reads of
+  // damaged data at most once a second, so a client re-reading a damaged key cannot flood the
+  // log (the next line says how many were not logged; the metric counts every one).
   absl::Status Translate(const leveldb::Status& status, std::string_view what) const;
 
   // DATA_LOSS statuses returned by Translate since construction.
@@ -51,8 +53,16 @@ class ErrorReporter {
   const std::string& path() const { return path_; }
 
  private:
+  static constexpr int64_t kDamageLogIntervalMs = 1000;
+  static constexpr uint64_t kNotYourTurn = ~uint64_t{0};
+  // kNotYourTurn when a damage line was logged less than kDamageLogIntervalMs ago (this one is
+  // counted as suppressed); otherwise the number suppressed since the last line (now reset).
+  uint64_t DamageLogTurn() const;
+
   const std::string path_;
   mutable std::atomic<uint64_t> corruption_errors_{0};
+  mutable std::atomic<int64_t> next_damage_log_ms_{0};
+  mutable std::atomic<uint64_t> damage_logs_suppressed_{0};
 };
 
 }  // namespace sochdb::storage

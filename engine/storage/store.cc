@@ -279,6 +279,7 @@ absl::Status Store::Impl::OpenDb() {
   db_options.block_cache = block_cache.get();
   db_options.filter_policy = filter_policy.get();
   db_options.write_buffer_size = options.write_buffer_bytes;
+  SOCHDB_RETURN_IF_ERROR(CheckNotLocked(path, &latching_env, errors));
   SOCHDB_RETURN_IF_ERROR(CheckRecognisable(path, &latching_env));
   SOCHDB_ASSIGN_OR_RETURN(
       db, OpenLevelDb(path, db_options, options.accept_log_loss, &latching_env, &logger, errors));

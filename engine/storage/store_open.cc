@@ -345,9 +345,18 @@ absl::Status CheckRecognisable(const std::string& path, leveldb::Env* env) {
                  absl::StrJoin(files, ", "));
     return absl::OkStatus();
   }
+  // The newest is the highest number (file numbers outgrow their six zero-padded digits, so the
+  // names' order is not the numbers').
   std::string newest_manifest = "MANIFEST-<number>";
-  for (const std::string& name : files) {  // sorted, and the numbers have the same width
-    if (absl::StartsWith(name, kManifestPrefix)) newest_manifest = name;
+  uint64_t newest_number = 0;
+  for (const std::string& name : files) {
+    uint64_t number = 0;
+    if (absl::StartsWith(name, kManifestPrefix) &&
+        absl::SimpleAtoi(absl::string_view(name).substr(sizeof(kManifestPrefix) - 1), &number) &&
+        number >= newest_number) {
+      newest_number = number;
+      newest_manifest = name;
+    }
   }
   constexpr size_t kNamed = 6;
   std::string named =
@@ -360,6 +369,18 @@ absl::Status CheckRecognisable(const std::string& path, leveldb::Env* env) {
       "write the name of the newest MANIFEST file into it (printf '",
       newest_manifest, "\\n' > ", path,
       "/CURRENT); to start with an empty store instead, move the directory away"));
+}
+
+absl::Status CheckNotLocked(const std::string& path, leveldb::Env* env,
+                            const ErrorReporter& errors) {
+  const std::string lock_path = path + "/LOCK";
+  // LevelDB creates LOCK at every open, so without one no process has this store open (and
+  // probing would add a file to a directory that may not be a store at all).
+  if (!env->FileExists(lock_path)) return absl::OkStatus();
+  leveldb::FileLock* lock = nullptr;
+  const leveldb::Status status = env->LockFile(lock_path, &lock);
+  if (!status.ok()) return errors.Translate(status, absl::StrCat("opening the store at ", path));
+  return errors.Translate(env->UnlockFile(lock), absl::StrCat("opening the store at ", path));
 }
 
 absl::StatusOr<std::unique_ptr<leveldb::DB>> OpenLevelDb(const std::string& path,

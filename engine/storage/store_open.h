@@ -70,6 +70,14 @@ std::vector<std::string> StoreFileNames(const std::vector<std::string>& names);
 // the files found, and how to repair. Reads only.
 absl::Status CheckRecognisable(const std::string& path, leveldb::Env* env);
 
+// UNAVAILABLE "the store is locked by another process" when another process (or this one) holds
+// the store's LOCK; OK otherwise, the lock released again. The checks above read files a live
+// server may be writing; run first, this makes a second server started on a live store say so,
+// rather than misread the files mid-write (it cannot close the window before LevelDB takes the
+// lock itself; there the second server's own open still fails on the lock).
+absl::Status CheckNotLocked(const std::string& path, leveldb::Env* env,
+                            const ErrorReporter& errors);
+
 // Opens the database at `path` with `options` (whose caches, sizes and create_if_missing are the
 // caller's; env, info_log and paranoid_checks are set here, to `env`, `logger` and true).
 // A live table whose size differs from the MANIFEST's: DATA_LOSS naming it. The write-ahead log
