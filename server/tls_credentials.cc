@@ -38,6 +38,10 @@ absl::StatusOr<std::string> ReadPem(const std::string& flag, const std::string& 
   return content.str();
 }
 
+// OpenSSL's default passphrase callback asks on the terminal: a server with one (started by hand,
+// or by `docker run -t`) waited at "Enter PEM pass phrase:" instead of refusing the key.
+int NoPassphrase(char* /*buffer*/, int /*size*/, int /*for_writing*/, void* /*user*/) { return -1; }
+
 Bio MemoryBio(const std::string& pem) {
   return Bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
 }
@@ -45,7 +49,7 @@ Bio MemoryBio(const std::string& pem) {
 // The first certificate in `pem` (the leaf, for a chain); nullptr when there is none.
 Certificate FirstCertificate(const std::string& pem) {
   Bio bio = MemoryBio(pem);
-  Certificate cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  Certificate cert(PEM_read_bio_X509(bio.get(), nullptr, NoPassphrase, nullptr));
   ERR_clear_error();  // OpenSSL's error queue is per thread; leave nothing for gRPC to find
   return cert;
 }
@@ -62,7 +66,7 @@ absl::Status CheckCertificates(const std::string& flag, const std::string& path,
 absl::Status CheckKeyMatches(const ServerConfig& c, const std::string& cert_pem,
                              const std::string& key_pem) {
   Bio bio = MemoryBio(key_pem);
-  PrivateKey key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  PrivateKey key(PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassphrase, nullptr));
   ERR_clear_error();
   if (key == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -43,8 +43,7 @@ grpc::Status AdmitRequest(CallContext& ctx, std::optional<std::string_view> ns) 
     grpc::Status status = ctx.CheckNamespace(*ns);
     if (!status.ok()) return status;
   }
-  if (ctx.Expired()) return DeadlineStatus(ctx);
-  return grpc::Status::OK;
+  return ctx.CheckDeadline();
 }
 
 grpc::Status ParseMessage(grpc::ByteBuffer* buffer, google::protobuf::Message* message,
@@ -95,8 +94,6 @@ grpc::Status OverloadedStatus() {
   return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                       "server overloaded: the worker queue is full; retry with backoff");
 }
-
-grpc::Status DeadlineStatus(const CallContext& ctx) { return ctx.DeadlineExceededStatus(); }
 
 grpc::Status ExceptionStatus(const MethodInfo& info, const char* what) {
   spdlog::error("{}/{}: handler threw: {}", info.service, info.method, what);

@@ -126,7 +126,6 @@ bool Dispatch(const MethodInfo& info, std::function<void()> work);
 void Continue(const MethodInfo& info, std::function<void()> work);
 
 grpc::Status OverloadedStatus();
-grpc::Status DeadlineStatus(const CallContext& ctx);
 grpc::Status ExceptionStatus(const MethodInfo& info, const char* what);
 
 // Calls `fn` (returning grpc::Status); an exception becomes INTERNAL with a log line.
@@ -372,7 +371,7 @@ class ServerStreamCall final : public StreamingCallBase {
   // Produces the next message and writes it, or finishes the stream.
   void Pump() {
     if (ctx_->Expired()) {
-      Finish(internal::DeadlineStatus(*ctx_));
+      Finish(ctx_->DeadlineExceededStatus());
       return;
     }
     bool has_message = false;
@@ -455,7 +454,7 @@ class ClientStreamCall final : public StreamingCallBase {
           internal::Continue(info(), [this] { Consume(); });
         } else if (ctx_->Expired()) {
           // The deadline alarm cancelled the call: nothing more is applied.
-          Finish(internal::DeadlineStatus(*ctx_));
+          Finish(ctx_->DeadlineExceededStatus());
         } else {
           // The client half-closed: answer with what was received.
           internal::Continue(info(), [this] { Complete(); });
@@ -499,7 +498,7 @@ class ClientStreamCall final : public StreamingCallBase {
 
   void Consume() {
     if (ctx_->Expired()) {
-      Finish(internal::DeadlineStatus(*ctx_));
+      Finish(ctx_->DeadlineExceededStatus());
       return;
     }
     ++received_;

@@ -342,8 +342,9 @@ void ConnectionListener::HandOver(int listener, int fd) {
 }
 
 void ConnectionListener::Refuse(int fd) {
-  close(fd);
+  // Counted before the client can see the close, so whoever saw a refusal finds it counted.
   if (options_.connections_refused != nullptr) options_.connections_refused->Increment();
+  close(fd);
   const absl::Time now = absl::Now();
   if (now - last_refusal_log_ >= absl::Seconds(10)) {
     last_refusal_log_ = now;

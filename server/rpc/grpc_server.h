@@ -148,8 +148,9 @@ class GrpcServer {
   ServiceRegistrar AddService(std::string_view full_name);
 
   // Binds the port, starts the pollers and marks every service SERVING. UNAVAILABLE naming the
-  // reason when the address cannot be bound (see ConnectionListener::Bind). Aborts when a service left one of its methods unregistered: a
-  // method nobody serves would leave its callers waiting forever.
+  // reason when the address cannot be bound (see ConnectionListener::Bind). Aborts when a
+  // service left one of its methods unregistered: a method nobody serves would leave its callers
+  // waiting forever.
   absl::Status Start();
   // The bound port (useful with port 0). Valid after Start.
   int port() const { return port_; }
