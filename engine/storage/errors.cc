@@ -3,8 +3,6 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
-#include "absl/time/time.h"
 #include "spdlog/spdlog.h"
 
 namespace sochdb::storage {
@@ -28,17 +26,6 @@ std::string KindOf(const leveldb::Status& status) {
   return "error";
 }
 
-uint64_t ErrorReporter::DamageLogTurn() const {
-  const int64_t now_ms = absl::ToUnixMillis(absl::Now());
-  int64_t next_ms = next_damage_log_ms_.load(std::memory_order_relaxed);
-  if (now_ms < next_ms || !next_damage_log_ms_.compare_exchange_strong(
-                              next_ms, now_ms + kDamageLogIntervalMs, std::memory_order_relaxed)) {
-    damage_logs_suppressed_.fetch_add(1, std::memory_order_relaxed);
-    return kNotYourTurn;
-  }
-  return damage_logs_suppressed_.exchange(0, std::memory_order_relaxed);
-}
-
 absl::Status ErrorReporter::Translate(const leveldb::Status& status, std::string_view what) const {
   if (status.ok()) return absl::OkStatus();
   const absl::string_view doing(what.data(), what.size());
@@ -53,12 +40,9 @@ absl::Status ErrorReporter::Translate(const leveldb::Status& status, std::string
     spdlog::warn("storage at {}: {} failed: {}", path_, what, text);
   } else if (!damage) {
     spdlog::error("storage at {}: {} failed: {}", path_, what, text);
-  } else if (const uint64_t suppressed = DamageLogTurn(); suppressed != kNotYourTurn) {
+  } else if (const uint64_t left_out = damage_log_.Turn(); left_out != LogLimit::kSkip) {
     spdlog::error("storage at {}: {} failed: {}{}", path_, what, text,
-                  suppressed == 0 ? std::string()
-                                  : absl::StrCat(" (", suppressed,
-                                                 " more reads of damaged data since the last "
-                                                 "such line were not logged)"));
+                  LogLimit::LeftOutNote(left_out, "reads of damaged data"));
   }
   if (damage) {
     corruption_errors_.fetch_add(1, std::memory_order_relaxed);

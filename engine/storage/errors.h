@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "engine/common/log_limit.h"
 #include "leveldb/status.h"
 
 namespace sochdb::storage {
@@ -53,16 +54,9 @@ class ErrorReporter {
   const std::string& path() const { return path_; }
 
  private:
-  static constexpr int64_t kDamageLogIntervalMs = 1000;
-  static constexpr uint64_t kNotYourTurn = ~uint64_t{0};
-  // kNotYourTurn when a damage line was logged less than kDamageLogIntervalMs ago (this one is
-  // counted as suppressed); otherwise the number suppressed since the last line (now reset).
-  uint64_t DamageLogTurn() const;
-
   const std::string path_;
   mutable std::atomic<uint64_t> corruption_errors_{0};
-  mutable std::atomic<int64_t> next_damage_log_ms_{0};
-  mutable std::atomic<uint64_t> damage_logs_suppressed_{0};
+  mutable LogLimit damage_log_;
 };
 
 }  // namespace sochdb::storage

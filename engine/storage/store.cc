@@ -362,11 +362,17 @@ absl::Status Store::Impl::LatchFault(const leveldb::Status& status, std::string_
 }
 
 // The same wording for every refusal, so clients and alerts can match on it; the kind ("I/O
-// error", "disk full", ...) is all a client learns, the details are in the server log.
+// error", "disk full", ...) is all a client learns, the details are in the server log. Damaged
+// data (a compaction met a bad block) is met again after a restart, so a restart is not promised.
 absl::Status Store::Impl::Refusal(std::string_view what) const {
-  return absl::UnavailableError(
-      absl::StrCat(absl::string_view(what.data(), what.size()), " (", latch.kind(),
-                   "); writes are refused until the server restarts; see the server log"));
+  const std::string kind = latch.kind();
+  const absl::string_view until =
+      kind == "corruption"
+          ? "writes are refused until the damaged files are dealt with (a restart does not clear "
+            "it)"
+          : "writes are refused until the server restarts";
+  return absl::UnavailableError(absl::StrCat(absl::string_view(what.data(), what.size()), " (",
+                                             kind, "); ", until, "; see the server log"));
 }
 
 absl::Status Store::Impl::FaultError() const {

@@ -8,8 +8,6 @@
 #include <iterator>
 #include <stdexcept>
 
-#include "spdlog/sinks/ostream_sink.h"
-
 namespace sochdb::storage::testing {
 
 std::string NumberedValue(int i) {
@@ -80,20 +78,6 @@ void FlipByteAt(const std::string& path, uint64_t offset) {
 
 void TruncateFile(const std::string& path, uint64_t size) {
   std::filesystem::resize_file(path, size);
-}
-
-LogCapture::LogCapture() : previous_(spdlog::default_logger()) {
-  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(stream_);
-  auto logger = std::make_shared<spdlog::logger>("capture", std::move(sink));
-  logger->set_level(spdlog::level::debug);
-  spdlog::set_default_logger(std::move(logger));
-}
-
-LogCapture::~LogCapture() { spdlog::set_default_logger(previous_); }
-
-std::string LogCapture::text() {
-  spdlog::default_logger()->flush();
-  return stream_.str();
 }
 
 }  // namespace sochdb::storage::testing

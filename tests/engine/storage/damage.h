@@ -1,18 +1,14 @@
 // Helpers for tests that damage store files the way disks, operators and copies do: read and
 // write whole files, flip a byte inside a known value, truncate, list a directory's contents to
 // prove a refused start changed nothing; deterministic incompressible values (so a table stores
-// them as they are and a test can find them); and a capture of what the server logs.
+// them as they are and a test can find them).
 #ifndef SOCHDB_TESTS_ENGINE_STORAGE_DAMAGE_H_
 #define SOCHDB_TESTS_ENGINE_STORAGE_DAMAGE_H_
 
 #include <cstdint>
 #include <map>
-#include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
-
-#include "spdlog/spdlog.h"
 
 namespace sochdb::storage::testing {
 
@@ -38,21 +34,6 @@ bool FlipByteAfter(const std::string& path, const std::string& marker);
 void FlipByteAt(const std::string& path, uint64_t offset);
 // Cuts `path` to `size` bytes.
 void TruncateFile(const std::string& path, uint64_t size);
-
-// Collects what spdlog's default logger writes while it lives (debug level and up).
-class LogCapture {
- public:
-  LogCapture();
-  ~LogCapture();
-  LogCapture(const LogCapture&) = delete;
-  LogCapture& operator=(const LogCapture&) = delete;
-
-  std::string text();
-
- private:
-  std::ostringstream stream_;
-  std::shared_ptr<spdlog::logger> previous_;
-};
 
 }  // namespace sochdb::storage::testing
 

@@ -14,6 +14,7 @@
 
 #include "engine/storage/keys.h"
 #include "engine/storage/store.h"
+#include "tests/common/log_capture.h"
 #include "tests/common/status_testing.h"
 #include "tests/engine/storage/damage.h"
 #include "tests/engine/storage/test_env.h"
@@ -21,12 +22,12 @@
 namespace sochdb::storage {
 namespace {
 
+using sochdb::testing::LogCapture;
 using testing::DirectoryContents;
 using testing::FileNamed;
 using testing::FilesEndingWith;
 using testing::FlipByteAfter;
 using testing::FreshTestDir;
-using testing::LogCapture;
 using testing::NumberedValue;
 using testing::TruncateFile;
 
@@ -199,6 +200,34 @@ TEST_CASE("a table file gone missing under a running store is DATA_LOSS, not abs
   CHECK_FALSE(it->Valid());
   CHECK(it->status().code() == absl::StatusCode::kDataLoss);
   CheckNoPath(it->status(), dir);
+}
+
+// A compaction that meets the damaged block fails (paranoid checks) and LevelDB refuses every
+// later write with that error; a restart meets the same block again, so the refusal must say
+// that the damage, not a restart, is what to deal with.
+TEST_CASE("writes refused after a compaction met damage do not promise a restart will help",
+          "[store][damage]") {
+  const std::string dir = FreshTestDir("damage_compaction");
+  WriteKeysToTable(dir);
+  REQUIRE(FlipByteAfter(FileNamed(dir, ".ldb"), NumberedValue(42).substr(0, 12)));
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenAt(dir, false, 64 << 10);
+  REQUIRE_OK(store.status());
+  // Rewrite the damaged table's key range until level-0 compactions merge it.
+  absl::Status refused;
+  for (int round = 0; round < 200 && refused.ok(); ++round) {
+    for (int i = 0; i < kKeys && refused.ok(); ++i) {
+      WriteBatch batch;
+      batch.Put(KeyOf(i), std::string(2048, 'a' + round % 26));
+      refused = (*store)->Write(&batch);
+    }
+  }
+  INFO(refused.ToString());
+  REQUIRE(refused.code() == absl::StatusCode::kUnavailable);
+  CHECK_THAT(std::string(refused.message()), Catch::Contains("(corruption)"));
+  // Before: "...; writes are refused until the server restarts; see the server log".
+  CHECK_THAT(std::string(refused.message()), !Catch::Contains("until the server restarts"));
+  CHECK_THAT(std::string(refused.message()), Catch::Contains("a restart does not clear it"));
+  CheckNoPath(refused, dir);
 }
 
 TEST_CASE("a damaged log is refused at open, unchanged, unless its loss is accepted",

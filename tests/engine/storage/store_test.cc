@@ -21,8 +21,8 @@
 #include "leveldb/db.h"
 #include "leveldb/env.h"
 #include "leveldb/helpers/memenv.h"
-#include "spdlog/sinks/ostream_sink.h"
 #include "spdlog/spdlog.h"
+#include "tests/common/log_capture.h"
 #include "tests/common/status_testing.h"
 #include "tests/common/wait_until.h"
 #include "tests/engine/storage/test_env.h"
@@ -80,32 +80,8 @@ std::vector<std::string> AllKeys(const Store& store, const Snapshot* snapshot = 
   return keys;
 }
 
-// Collects what spdlog's default logger writes while it lives.
-class LogCapture {
- public:
-  LogCapture() : previous_(spdlog::default_logger()) {
-    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(stream_);
-    spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", std::move(sink)));
-  }
-  ~LogCapture() { spdlog::set_default_logger(previous_); }
-
-  std::string text() {
-    spdlog::default_logger()->flush();
-    return stream_.str();
-  }
-
- private:
-  std::ostringstream stream_;
-  std::shared_ptr<spdlog::logger> previous_;
-};
-
-size_t Occurrences(const std::string& text, const std::string& needle) {
-  size_t count = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
-    ++count;
-  }
-  return count;
-}
+using sochdb::testing::LogCapture;
+using sochdb::testing::Occurrences;
 
 // What every refused write tells a client, and nothing more (no paths, no LevelDB text).
 void CheckGenericRefusal(const absl::Status& status) {
