@@ -19,8 +19,9 @@
 #include "engine/storage/store.h"
 #include "leveldb/env.h"
 #include "leveldb/helpers/memenv.h"
-#include "tests/engine/storage/test_env.h"
 #include "tests/common/status_testing.h"
+#include "tests/engine/kv/expiry_index.h"
+#include "tests/engine/storage/test_env.h"
 
 namespace sochdb::kv {
 namespace {
@@ -66,22 +67,7 @@ struct KvFixture {
     return keys;
   }
 
-  // Every entry of the TTL index, as (expiry ms, namespace, key) strings "E/ns/key".
-  std::vector<std::string> ExpiryIndex() {
-    std::vector<std::string> entries;
-    const std::string start = KeyBuilder(KeyFamily::kKvExpiry).key();
-    std::unique_ptr<storage::Iterator> it = store->NewIterator();
-    for (it->Seek(start); it->Valid() && it->key()[0] == start[0]; it->Next()) {
-      storage::KeyReader reader(it->key());
-      KeyFamily family;
-      uint64_t expiry = 0;
-      std::string_view ns;
-      REQUIRE((reader.Family(&family) && reader.U64(&expiry) && reader.Name(&ns)));
-      entries.push_back(std::to_string(expiry) + "/" + std::string(ns) + "/" +
-                        std::string(reader.Rest()));
-    }
-    return entries;
-  }
+  std::vector<std::string> ExpiryIndex() { return testing::ExpiryIndex(*store); }
 
   bool RecordExists(std::string_view ns, std::string_view key) {
     absl::StatusOr<std::optional<std::string>> raw =

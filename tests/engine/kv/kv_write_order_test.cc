@@ -16,20 +16,18 @@
 
 #include "engine/common/clock.h"
 #include "engine/kv/kv_store.h"
-#include "engine/storage/keys.h"
 #include "engine/storage/store.h"
 #include "leveldb/env.h"
 #include "leveldb/helpers/memenv.h"
 #include "tests/common/status_testing.h"
 #include "tests/common/wait_until.h"
+#include "tests/engine/kv/expiry_index.h"
 #include "tests/engine/storage/test_env.h"
 
 namespace sochdb::kv {
 namespace {
 
 using ::sochdb::testing::WaitUntil;
-using storage::KeyBuilder;
-using storage::KeyFamily;
 using storage::testing::FaultInjectionEnv;
 
 // An in-memory store in --sync full whose next log append can be held until released.
@@ -72,21 +70,7 @@ struct HeldWriteFixture {
     threads.clear();
   }
 
-  std::vector<std::string> ExpiryIndex() {
-    std::vector<std::string> entries;
-    const std::string start = KeyBuilder(KeyFamily::kKvExpiry).key();
-    std::unique_ptr<storage::Iterator> it = store->NewIterator();
-    for (it->Seek(start); it->Valid() && it->key()[0] == start[0]; it->Next()) {
-      storage::KeyReader reader(it->key());
-      KeyFamily family;
-      uint64_t expiry = 0;
-      std::string_view ns;
-      REQUIRE((reader.Family(&family) && reader.U64(&expiry) && reader.Name(&ns)));
-      entries.push_back(std::to_string(expiry) + "/" + std::string(ns) + "/" +
-                        std::string(reader.Rest()));
-    }
-    return entries;
-  }
+  std::vector<std::string> ExpiryIndex() { return testing::ExpiryIndex(*store); }
 
   std::string IndexEntry(uint64_t ttl_seconds, const std::string& key) const {
     return std::to_string(clock.NowMillis() + ttl_seconds * 1000) + "/ns/" + key;
