@@ -46,7 +46,8 @@ void DefineOptions(CLI::App& app, ServerConfig& c) {
   app.add_option("--metrics-port", c.metrics_port, "Prometheus /metrics port (0 = off)")
       ->check(CLI::Range(0, 65535))->capture_default_str();
   app.add_option("--metrics-host", c.metrics_host,
-                 "address /metrics listens on (it has no authentication: loopback by default)")
+                 "IPv4 address /metrics listens on (it has no authentication: loopback by "
+                 "default)")
       ->capture_default_str();
   app.add_option("--sync", c.sync, "durability: full (fsync per write), normal, off")
       ->check(CLI::IsMember({"full", "normal", "off"}))->capture_default_str();

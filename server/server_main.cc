@@ -222,7 +222,10 @@ int RunServer(const ServerConfig& config) {
   absl::StatusOr<storage::SyncMode> sync = storage::ParseSyncMode(config.sync);
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       LoadServerCredentials(config);
-  for (const absl::Status& s : {keys.status(), sync.status(), credentials.status()}) {
+  // Before the database opens, like every other bad setting (Start would refuse it later).
+  const absl::Status metrics_host =
+      config.metrics_port == 0 ? absl::OkStatus() : CheckMetricsHost(config.metrics_host);
+  for (const absl::Status& s : {keys.status(), sync.status(), credentials.status(), metrics_host}) {
     if (!s.ok()) {
       spdlog::critical("{}", s.ToString());
       return 2;

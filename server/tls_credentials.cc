@@ -35,12 +35,19 @@ absl::StatusOr<std::string> ReadPem(const std::string& flag, const std::string& 
   if (!in) return absl::NotFoundError(absl::StrCat(flag, " ", path, ": cannot read the file"));
   std::ostringstream content;
   content << in.rdbuf();
+  if (content.str().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, " ", path, ": the file is empty"));
+  }
   return content.str();
 }
 
 // OpenSSL's default passphrase callback asks on the terminal: a server with one (started by hand,
-// or by `docker run -t`) waited at "Enter PEM pass phrase:" instead of refusing the key.
-int NoPassphrase(char* /*buffer*/, int /*size*/, int /*for_writing*/, void* /*user*/) { return -1; }
+// or by `docker run -t`) waited at "Enter PEM pass phrase:" instead of refusing the key. `asked`,
+// when given, is a bool set when OpenSSL wanted a passphrase: the key is encrypted.
+int NoPassphrase(char* /*buffer*/, int /*size*/, int /*for_writing*/, void* asked) {
+  if (asked != nullptr) *static_cast<bool*>(asked) = true;
+  return -1;
+}
 
 Bio MemoryBio(const std::string& pem) {
   return Bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
@@ -63,16 +70,36 @@ absl::Status CheckCertificates(const std::string& flag, const std::string& path,
   return absl::OkStatus();
 }
 
+// The key in `pem`, or INVALID_ARGUMENT saying which of the usual mistakes it is: a DER file
+// (not PEM at all), an encrypted key, or a PEM file with no private key in it.
+absl::StatusOr<PrivateKey> ParsePrivateKey(const std::string& path, const std::string& pem) {
+  if (pem.find("-----BEGIN ") == std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--tls-key ", path,
+        ": not PEM (no \"-----BEGIN ... PRIVATE KEY-----\" line); for a DER key, convert it: "
+        "openssl pkey -inform DER -in ",
+        path, " -out key.pem"));
+  }
+  Bio bio = MemoryBio(pem);
+  bool asked_for_passphrase = false;
+  PrivateKey key(PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassphrase, &asked_for_passphrase));
+  ERR_clear_error();
+  if (key != nullptr) return key;
+  if (asked_for_passphrase) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--tls-key ", path,
+        ": the key is encrypted, and the server takes no passphrase; decrypt it: openssl pkey -in ",
+        path, " -out key.pem"));
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("--tls-key ", path,
+                   ": no PEM private key in it (\"BEGIN PRIVATE KEY\", \"BEGIN RSA PRIVATE "
+                   "KEY\" or \"BEGIN EC PRIVATE KEY\"), or a damaged one"));
+}
+
 absl::Status CheckKeyMatches(const ServerConfig& c, const std::string& cert_pem,
                              const std::string& key_pem) {
-  Bio bio = MemoryBio(key_pem);
-  PrivateKey key(PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassphrase, nullptr));
-  ERR_clear_error();
-  if (key == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--tls-key ", c.tls_key,
-        ": no PEM private key in it (an encrypted key is not supported: it needs a passphrase)"));
-  }
+  SOCHDB_ASSIGN_OR_RETURN(PrivateKey key, ParsePrivateKey(c.tls_key, key_pem));
   const Certificate leaf = FirstCertificate(cert_pem);
   const bool matches = X509_check_private_key(leaf.get(), key.get()) == 1;
   ERR_clear_error();

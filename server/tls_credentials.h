@@ -16,8 +16,9 @@ namespace sochdb::server {
 
 // Plaintext credentials when --tls-cert is empty; otherwise TLS with the certificate chain and
 // key (and, with --tls-ca, required client certificates signed by that CA). NOT_FOUND when a
-// file cannot be read; INVALID_ARGUMENT, naming the flag and the file, when a file holds no
-// PEM certificate (or key), or when the key does not match the first certificate of the chain.
+// file cannot be read; INVALID_ARGUMENT, naming the flag and the file, when a file is empty,
+// holds no PEM certificate, when the key is not PEM (DER), is encrypted (no passphrase can be
+// given) or is missing, or when the key does not match the first certificate of the chain.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> LoadServerCredentials(
     const ServerConfig& config);
 

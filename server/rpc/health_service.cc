@@ -12,6 +12,22 @@ namespace sochdb::server {
 
 namespace health = grpc::health::v1;
 
+namespace {
+
+// Longer than any service name (sochdb's longest is 40 bytes). The name is echoed in Check's
+// NOT_FOUND and kept by a Watch for as long as it is open: unbounded, a 60 MB name came back
+// as a 60 MB status message, and each idle watcher held one.
+constexpr size_t kMaxServiceNameBytes = 256;
+
+grpc::Status CheckServiceName(const std::string& service) {
+  if (service.size() <= kMaxServiceNameBytes) return grpc::Status::OK;
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                      absl::StrCat("HealthCheckRequest.service is ", service.size(),
+                                   " bytes; the limit is ", kMaxServiceNameBytes));
+}
+
+}  // namespace
+
 // One Check: answered on the poller thread as soon as it arrives.
 class HealthService::CheckCall final : public CallTag {
  public:
@@ -32,12 +48,15 @@ class HealthService::CheckCall final : public CallTag {
     Post(health_, gate_);
     answered_ = true;
     health::HealthCheckResponse response;
-    grpc::Status status;
-    const ServingStatus serving = health_->StatusOf(request_.service());
-    if (serving == health::HealthCheckResponse::SERVICE_UNKNOWN) {
-      status = grpc::Status(grpc::StatusCode::NOT_FOUND, "unknown service: " + request_.service());
-    } else {
-      response.set_status(serving);
+    grpc::Status status = CheckServiceName(request_.service());
+    if (status.ok()) {
+      const ServingStatus serving = health_->StatusOf(request_.service());
+      if (serving == health::HealthCheckResponse::SERVICE_UNKNOWN) {
+        status =
+            grpc::Status(grpc::StatusCode::NOT_FOUND, "unknown service: " + request_.service());
+      } else {
+        response.set_status(serving);
+      }
     }
     const bool posted = gate_->Post([this, &response, &status] {
       if (status.ok()) {
@@ -131,21 +150,28 @@ class HealthService::WatchCall final : public CallTag {
     arrived_ = true;
     refs_.fetch_add(1, std::memory_order_relaxed);  // for the done tag
     Post(health_, gate_);
-    const bool added = health_->AddWatch(this);
+    const grpc::Status admitted = Admit();
     Action action = Action::kNone;
     {
       absl::MutexLock lock(&mu_);
-      if (added) {
+      if (admitted.ok()) {
         action = Step();
       } else {
-        StartFinish(grpc::Status(
-            grpc::StatusCode::RESOURCE_EXHAUSTED,
-            absl::StrCat("too many health watches: the limit is ", health_->max_watches_,
-                         " open at once; use Check, or watch again later")));
+        StartFinish(admitted);
         if (!busy_) action = Abandon();
       }
     }
     if (action == Action::kEnd) End();
+  }
+
+  // OK once the watch is registered; otherwise the status that ends it at once.
+  grpc::Status Admit() {
+    if (grpc::Status name = CheckServiceName(request_.service()); !name.ok()) return name;
+    if (health_->AddWatch(this)) return grpc::Status::OK;
+    return grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        absl::StrCat("too many health watches: the limit is ", health_->max_watches_,
+                     " open at once; use Check, or watch again later"));
   }
 
   void Done() {

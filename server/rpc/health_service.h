@@ -14,7 +14,8 @@
 //
 // Statuses: "" (the whole server) and every served service are NOT_SERVING until
 // SetServing(true) and again from SetServing(false); any other name is unknown (Check:
-// NOT_FOUND; Watch: SERVICE_UNKNOWN, as the protocol says).
+// NOT_FOUND; Watch: SERVICE_UNKNOWN, as the protocol says). A name over 256 bytes is
+// INVALID_ARGUMENT for both, and not echoed.
 #ifndef SOCHDB_SERVER_RPC_HEALTH_SERVICE_H_
 #define SOCHDB_SERVER_RPC_HEALTH_SERVICE_H_
 

@@ -41,17 +41,20 @@ std::string TempRoot() {
   return dir != nullptr ? dir : "/tmp";
 }
 
+// The exit code in a waitpid status, 128+signal when killed, or -1.
+int ExitCode(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
 // Waits for `pid`; returns its exit code, 128+signal, or -1 on timeout.
 int WaitForExit(pid_t pid, absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   for (;;) {
     int status = 0;
     const pid_t r = waitpid(pid, &status, WNOHANG);
-    if (r == pid) {
-      if (WIFEXITED(status)) return WEXITSTATUS(status);
-      if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-      return -1;
-    }
+    if (r == pid) return ExitCode(status);
     if (absl::Now() > deadline) return -1;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -108,24 +111,34 @@ int FreeTcpPort() {
 }
 
 std::optional<std::string> HttpGet(int port, const std::string& path, const std::string& host) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
-    close(fd);
+  sockaddr_storage addr{};
+  socklen_t addr_len = 0;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
+  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(port));
+    addr_len = sizeof(*v4);
+  } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(port));
+    addr_len = sizeof(*v6);
+  } else {
     return std::nullopt;
   }
-  addr.sin_port = htons(static_cast<uint16_t>(port));
+  const int fd = socket(addr.ss_family, SOCK_STREAM, 0);
+  if (fd < 0) return std::nullopt;
   // A server that accepted nothing (its process out of descriptors) must fail the call, not
   // hang it: the kernel completes the connection in the listen queue either way.
   const timeval timeout{10, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), addr_len) != 0) {
     close(fd);
     return std::nullopt;
   }
-  const std::string request =
-      absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: ", host, "\r\nConnection: close\r\n\r\n");
+  const std::string host_header = addr.ss_family == AF_INET6 ? absl::StrCat("[", host, "]") : host;
+  const std::string request = absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: ", host_header,
+                                           "\r\nConnection: close\r\n\r\n");
   if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
     close(fd);
     return std::nullopt;
@@ -165,6 +178,7 @@ ServerProcess::~ServerProcess() {
 
 bool ServerProcess::Start(std::string* error, absl::Duration timeout) {
   std::filesystem::remove(port_file_);
+  start_exit_code_.reset();
   metrics_port_ = options_.metrics ? FreeTcpPort() : 0;
   std::vector<std::string> args = {
       ServerBinary(),    "--port",         "0",
@@ -184,6 +198,7 @@ bool ServerProcess::Start(std::string* error, absl::Duration timeout) {
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
+      start_exit_code_ = ExitCode(status);
       *error = absl::StrCat("server exited during start-up; log:\n", log());
       return false;
     }
@@ -240,7 +255,7 @@ std::shared_ptr<grpc::Channel> ServerProcess::Channel() const {
   return grpc::CreateCustomChannel(address(), grpc::InsecureChannelCredentials(), args);
 }
 
-int OpenIdleHttp2Connection(int port) {
+int OpenTcpConnection(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return -1;
   sockaddr_in addr{};
@@ -251,6 +266,12 @@ int OpenIdleHttp2Connection(int port) {
     close(fd);
     return -1;
   }
+  return fd;
+}
+
+int OpenIdleHttp2Connection(int port) {
+  const int fd = OpenTcpConnection(port);
+  if (fd < 0) return -1;
   // The client preface, then a SETTINGS frame with no settings (length 0, type 4, no flags,
   // stream 0).
   static constexpr char kPreface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0";

@@ -25,8 +25,8 @@ std::string NewTempDir(const std::string& name);
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int FreeTcpPort();
 
-// The body of GET http://<host>:<port><path> (host an IPv4 literal), or std::nullopt when it
-// fails.
+// The body of GET http://<host>:<port><path> (host an IPv4 or IPv6 literal, the latter without
+// brackets), or std::nullopt when it fails or a read of the answer waits over 10 s.
 std::optional<std::string> HttpGet(int port, const std::string& path,
                                    const std::string& host = "127.0.0.1");
 
@@ -59,6 +59,8 @@ class ServerProcess {
   // SIGKILL, no grace. Returns once the process is gone.
   void Kill9();
   bool running() const { return pid_ > 0; }
+  // When Start saw the process exit during start-up: its exit code (128+signal when killed).
+  std::optional<int> start_exit_code() const { return start_exit_code_; }
 
   int port() const { return port_; }
   int metrics_port() const { return metrics_port_; }
@@ -75,7 +77,11 @@ class ServerProcess {
   pid_t pid_ = -1;
   int port_ = 0;
   int metrics_port_ = 0;
+  std::optional<int> start_exit_code_;
 };
+
+// A TCP connection to 127.0.0.1:<port> on which nothing has been sent; the socket, or -1.
+int OpenTcpConnection(int port);
 
 // A client that opens an HTTP/2 connection to 127.0.0.1:<port> (the preface and an empty
 // SETTINGS frame, as every gRPC client sends first) and then sends nothing: no call, no key.

@@ -107,6 +107,33 @@ TEST_CASE("health reports SERVING overall and per service") {
         grpc::StatusCode::NOT_FOUND);
 }
 
+TEST_CASE("health refuses a service name over 256 bytes, naming the limit, without echoing it") {
+  ServerProcess server({});
+  StartOrFail(server);
+  auto stub = health::Health::NewStub(server.Channel());
+  health::HealthCheckRequest longest;
+  longest.set_service(std::string(256, 'x'));
+  health::HealthCheckResponse resp;
+  CHECK(stub->Check(MakeContext().get(), longest, &resp).error_code() ==
+        grpc::StatusCode::NOT_FOUND);
+  for (const size_t size : {size_t{257}, size_t{1} << 20}) {
+    INFO("a name of " << size << " bytes");
+    health::HealthCheckRequest req;
+    req.set_service(std::string(size, 'x'));
+    const grpc::Status check = stub->Check(MakeContext().get(), req, &resp);
+    CHECK(check.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(check.error_message() ==
+          absl::StrCat("HealthCheckRequest.service is ", size, " bytes; the limit is 256"));
+    // A watcher would hold the name for as long as it stays: it ends at once instead.
+    auto context = MakeContext();
+    auto watch = stub->Watch(context.get(), req);
+    CHECK_FALSE(watch->Read(&resp));
+    const grpc::Status watched = watch->Finish();
+    CHECK(watched.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(watched.error_message() == check.error_message());
+  }
+}
+
 TEST_CASE("health Watch reports the status, then NOT_SERVING at shutdown, and ends") {
   ServerProcess server({});
   StartOrFail(server);
