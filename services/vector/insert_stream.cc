@@ -74,6 +74,7 @@ bool InsertStreamSink::Open(const std::string& tenant, const std::string& name) 
   stop_ = false;
   tenant_ = tenant;
   index_ = name;
+  incarnation_ = d->incarnation;
   dimension_ = d->spec.dimension;
   return true;
 }
@@ -89,7 +90,8 @@ absl::Status InsertStreamSink::Check(const v1::InsertStreamRequest& m,
 
 void InsertStreamSink::Flush() {
   if (ids_.empty()) return;
-  absl::StatusOr<size_t> n = indexes_->Insert(tenant_, index_, ids_, vectors_, metadata_);
+  absl::StatusOr<size_t> n =
+      indexes_->Insert(tenant_, index_, ids_, vectors_, metadata_, incarnation_);
   if (n.ok()) {
     inserted_ += static_cast<uint32_t>(*n);
   } else {
