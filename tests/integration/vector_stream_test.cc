@@ -190,5 +190,23 @@ TEST_CASE("InsertStream does not write an index created under its index's name a
         "one of that name was created since)");
 }
 
+TEST_CASE("InsertStream writes nothing more once a batch could not be stored") {
+  ServerProcess server({});
+  StartOrFail(server);
+  VectorClient c(server);
+  v1::CreateIndexResponse created;
+  REQUIRE(c.Create("d", 4, v1::DISTANCE_METRIC_L2, &created).ok());
+  StreamWithFirstBatch stream(c, "d");
+  Drop(c, "d");
+  // Message 130 repeats message 129's id: the batch holding 129 goes first and fails.
+  // Before: message 130 was kept for the next batch, which the end of the stream tried to
+  // store after all ("stream message 130 not stored", a second error).
+  const v1::InsertStreamResponse resp =
+      stream.Finish({Message("", 500, {3, 3, 3, 3}), Message("", 500, {4, 4, 4, 4})});
+  CHECK(resp.total_inserted() == 128);
+  REQUIRE(resp.errors_size() == 1);
+  CHECK(resp.errors(0) == "stream message 129 not stored: Index not found: default:d");
+}
+
 }  // namespace
 }  // namespace sochdb::testing
