@@ -382,10 +382,18 @@ absl::Status VectorIndexStore::Drop(const std::string& tenant, const std::string
 }
 
 absl::StatusOr<std::shared_ptr<VectorSpace>> VectorIndexStore::SpaceFor(
-    const std::string& tenant, const std::string& name, int32_t* metric_code) const {
+    const std::string& tenant, const std::string& name, int32_t* metric_code,
+    std::optional<uint64_t> incarnation) const {
   SOCHDB_RETURN_IF_ERROR(ValidateLookupName(name));
   const std::optional<EntryPtr> entry = indexes_.Find(Key{tenant, name});
   if (!entry.has_value()) return NotFound(tenant, name);
+  // The caller's index was dropped: the one found is another of the same name, and a later
+  // drop of the caller's own is caught by its retired space.
+  if (incarnation.has_value() && (*entry)->definition.incarnation != *incarnation) {
+    return absl::NotFoundError(absl::StrCat(NotFound(tenant, name).message(),
+                                            " (the index was dropped; one of that name was "
+                                            "created since)"));
+  }
   if (metric_code != nullptr) *metric_code = (*entry)->definition.metric_code;
   if ((*entry)->space == nullptr) {
     return absl::UnavailableError(absl::StrCat("index '", name, "' could not be loaded (",
@@ -399,8 +407,10 @@ absl::StatusOr<size_t> VectorIndexStore::Insert(const std::string& tenant,
                                                 const std::string& name,
                                                 absl::Span<const uint64_t> ids,
                                                 absl::Span<const float> vectors,
-                                                absl::Span<const VectorMetadata> metadata) {
-  SOCHDB_ASSIGN_OR_RETURN(std::shared_ptr<VectorSpace> space, SpaceFor(tenant, name));
+                                                absl::Span<const VectorMetadata> metadata,
+                                                std::optional<uint64_t> incarnation) {
+  SOCHDB_ASSIGN_OR_RETURN(std::shared_ptr<VectorSpace> space,
+                          SpaceFor(tenant, name, nullptr, incarnation));
   const uint32_t dimension = space->spec().dimension;
   if (ids.size() > kMaxBatchVectors) {
     return absl::InvalidArgumentError(absl::StrFormat("ids has %d items; the limit is %d",

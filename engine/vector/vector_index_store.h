@@ -147,9 +147,14 @@ class VectorIndexStore {
   // batch. An id given twice is INVALID_ARGUMENT ("ids[2] duplicates ids[0]"): which of its
   // vectors should win is not for the server to guess. Returns the number of ids stored.
   // NOT_FOUND "Index not found: <tenant>:<name>", also when a Drop of the index got in first.
+  // `incarnation` (VectorIndexDefinition::incarnation), when given, binds the call to that one
+  // creation of the index, as a stream that looked it up once is: after a drop, an index
+  // created since under the same name is not written either (NOT_FOUND "Index not found:
+  // <tenant>:<name> (the index was dropped; one of that name was created since)").
   absl::StatusOr<size_t> Insert(const std::string& tenant, const std::string& name,
                                 absl::Span<const uint64_t> ids, absl::Span<const float> vectors,
-                                absl::Span<const VectorMetadata> metadata);
+                                absl::Span<const VectorMetadata> metadata,
+                                std::optional<uint64_t> incarnation = std::nullopt);
 
   // INVALID_ARGUMENT for a query of the wrong dimension or with a non-finite component, k over
   // kMaxK, ef over kMaxEf, a bad grouping.
@@ -185,10 +190,11 @@ class VectorIndexStore {
   // `unreadable` are indexes whose definition could not be decoded: their data stays.
   absl::Status SweepDropped(const std::vector<VectorIndexDefinition>& live,
                             const std::set<Key>& unreadable);
-  // The index's space (and, when asked, its requested metric) in one lookup.
-  absl::StatusOr<std::shared_ptr<VectorSpace>> SpaceFor(const std::string& tenant,
-                                                        const std::string& name,
-                                                        int32_t* metric_code = nullptr) const;
+  // The index's space (and, when asked, its requested metric) in one lookup; with
+  // `incarnation`, NOT_FOUND unless the index is that creation of the name.
+  absl::StatusOr<std::shared_ptr<VectorSpace>> SpaceFor(
+      const std::string& tenant, const std::string& name, int32_t* metric_code = nullptr,
+      std::optional<uint64_t> incarnation = std::nullopt) const;
   absl::StatusOr<std::shared_ptr<VectorSpace>> OpenSpace(const VectorIndexDefinition& d) const;
   // The index's entry with its space opened, or out of service with the error.
   EntryPtr OpenEntry(const VectorIndexDefinition& d) const;

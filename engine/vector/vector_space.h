@@ -245,6 +245,12 @@ class VectorSpace {
 
   // Recovery: a fresh state from a snapshot file, or from the records of `view`, then the log.
   absl::Status Load();
+  // The snapshot file's state when it is usable with the log (first_logged..last_logged), with
+  // the sequence it covers; null (logged) when there is none or it is unusable. One that covers
+  // more than the log holds is deleted (durably): errors are the file system's.
+  absl::StatusOr<std::unique_ptr<IndexState>> LoadSnapshot(uint64_t first_logged,
+                                                           uint64_t last_logged,
+                                                           uint64_t* covered) const;
   absl::StatusOr<std::unique_ptr<IndexState>> LoadSnapshotFile(uint64_t* sequence) const;
   absl::StatusOr<std::unique_ptr<IndexState>> BuildFromRecords(const storage::Snapshot* view) const;
   absl::StatusOr<uint64_t> ReplayLog(IndexState& state, uint64_t after,

@@ -13,8 +13,13 @@
 // rebuilt from its records once.)
 //
 // Sequence bookkeeping: the log entry of the newest snapshot's sequence is kept when the log is
-// trimmed, so the last sequence is always recoverable from the log itself, and a snapshot older
-// than the oldest kept entry (a gap) is detected and rebuilt over.
+// trimmed, so the last sequence is always recoverable from the log itself: the store's last
+// entry is how far the store has got (it commits in the batch of its change). A snapshot older
+// than the oldest kept entry (a gap) is rebuilt over; so is one that covers more than the
+// store's last entry (store/ restored from an older backup beside newer snapshots, or a
+// write-ahead log cut short by a power cut or dropped with --accept-log-loss): it holds
+// vectors the store does not. Such a snapshot is deleted before the space takes a write: the
+// sequences it covers are given out again, and it would then pass for a current one.
 #include <algorithm>
 #include <cstring>
 #include <utility>
@@ -175,21 +180,9 @@ absl::Status VectorSpace::Load() {
       first_logged = SequenceOfLogKey(it->key(), log_prefix_.size());
     }
   }
-  std::unique_ptr<IndexState> state;
   uint64_t covered = 0;
-  if (!options_.snapshot_path.empty()) {
-    absl::StatusOr<std::unique_ptr<IndexState>> loaded = LoadSnapshotFile(&covered);
-    if (loaded.ok() && first_logged != 0 && covered + 1 < first_logged) {
-      loaded = absl::DataLossError(absl::StrCat("snapshot covers changes up to ", covered,
-                                                " but the log starts at ", first_logged));
-    }
-    if (loaded.ok()) {
-      state = *std::move(loaded);
-    } else if (!absl::IsNotFound(loaded.status())) {
-      spdlog::warn("vector snapshot {} is unusable ({}); rebuilding the index from its records",
-                   options_.snapshot_path, loaded.status().ToString());
-    }
-  }
+  SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<IndexState> state,
+                          LoadSnapshot(first_logged, last_logged, &covered));
   absl::MutexLock write_lock(&write_mu_);
   uint64_t replayed = 0;
   if (state != nullptr) {
@@ -200,7 +193,7 @@ absl::Status VectorSpace::Load() {
     SOCHDB_ASSIGN_OR_RETURN(state, BuildFromRecords(view.get()));
   }
   replayed_changes_ = replayed;
-  last_sequence_ = std::max(last_logged, covered);
+  last_sequence_ = last_logged;  // a snapshot in use covers no more than the log (LoadSnapshot)
   PublishProgress();
   absl::MutexLock index_lock(&index_mu_);
   state_ = std::move(state);
@@ -208,6 +201,38 @@ absl::Status VectorSpace::Load() {
   absl::MutexLock stats_lock(&stats_mu_);
   published_.ann = state_->ann->Stats();
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<VectorSpace::IndexState>> VectorSpace::LoadSnapshot(
+    uint64_t first_logged, uint64_t last_logged, uint64_t* covered) const {
+  *covered = 0;
+  if (options_.snapshot_path.empty()) return nullptr;
+  uint64_t sequence = 0;
+  absl::StatusOr<std::unique_ptr<IndexState>> loaded = LoadSnapshotFile(&sequence);
+  if (absl::IsNotFound(loaded.status())) return nullptr;
+  const bool ahead = loaded.ok() && sequence > last_logged;
+  if (ahead) {
+    loaded = absl::DataLossError(absl::StrCat(
+        "snapshot covers changes up to ", sequence, " but the store's log ends at ", last_logged,
+        ": it holds changes the store does not (store restored from an older copy, or its "
+        "write-ahead log cut short)"));
+  } else if (loaded.ok() && first_logged != 0 && sequence + 1 < first_logged) {
+    loaded = absl::DataLossError(absl::StrCat("snapshot covers changes up to ", sequence,
+                                              " but the log starts at ", first_logged));
+  }
+  if (loaded.ok()) {
+    *covered = sequence;
+    return loaded;
+  }
+  spdlog::warn("vector snapshot {} is unusable ({}); rebuilding the index from its records",
+               options_.snapshot_path, loaded.status().ToString());
+  if (ahead) {
+    // The store gives the sequences it covers out again from here: left in place, the file
+    // would be taken for current once they are (its ghosts served again), so it goes first.
+    SOCHDB_RETURN_IF_ERROR(options_.file_system->RemoveFile(options_.snapshot_path));
+    SOCHDB_RETURN_IF_ERROR(options_.file_system->SyncDir(DirectoryOf(options_.snapshot_path)));
+  }
+  return nullptr;
 }
 
 absl::StatusOr<std::unique_ptr<VectorSpace::IndexState>> VectorSpace::LoadSnapshotFile(

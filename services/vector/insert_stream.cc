@@ -35,7 +35,13 @@ grpc::Status InsertStreamSink::OnMessage(server::CallContext& ctx,
     AddError(absl::StrCat("stream message ", received_, ": ", ok.message()));
     return grpc::Status::OK;
   }
-  if (buffered_ids_.contains(m.id())) Flush();
+  if (buffered_ids_.contains(m.id())) {
+    Flush();
+    // A batch that could not be stored ends the stream: this message goes no further than the
+    // ones after it, which are no longer read (buffered, Finish would have written it after
+    // the error that ended the stream; into an index created since under the name, even).
+    if (stop_) return grpc::Status::OK;
+  }
   if (ids_.empty()) first_buffered_ = received_;
   last_buffered_ = received_;
   ids_.push_back(m.id());
@@ -74,6 +80,7 @@ bool InsertStreamSink::Open(const std::string& tenant, const std::string& name) 
   stop_ = false;
   tenant_ = tenant;
   index_ = name;
+  incarnation_ = d->incarnation;
   dimension_ = d->spec.dimension;
   return true;
 }
@@ -89,7 +96,8 @@ absl::Status InsertStreamSink::Check(const v1::InsertStreamRequest& m,
 
 void InsertStreamSink::Flush() {
   if (ids_.empty()) return;
-  absl::StatusOr<size_t> n = indexes_->Insert(tenant_, index_, ids_, vectors_, metadata_);
+  absl::StatusOr<size_t> n =
+      indexes_->Insert(tenant_, index_, ids_, vectors_, metadata_, incarnation_);
   if (n.ok()) {
     inserted_ += static_cast<uint32_t>(*n);
   } else {

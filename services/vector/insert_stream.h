@@ -7,6 +7,9 @@
 //  * The first message names the index; without a name the stream ends with the one error
 //    "First message must include index_name", an unknown index with "Index not found: ...".
 //    A later message may repeat the name; naming another index refuses that message.
+//  * The stream writes the index its first message found, that one creation of it: once it is
+//    dropped, batches are refused ("Index not found: ..."), even when an index of the same
+//    name has been created since.
 //  * A message whose vector is not one vector of the index's dimension, holds a NaN, ±Inf or a
 //    component past ±1e16, or whose view_type passes 256 bytes is refused:
 //    "stream message 7: vector[2] is NaN" (message 7 of the stream, component 2).
@@ -57,6 +60,7 @@ class InsertStreamSink final
   vector::VectorIndexStore* const indexes_;
   const absl::Time started_;
   std::string tenant_, index_;
+  uint64_t incarnation_ = 0;  // the index's creation the stream writes (see Open)
   uint32_t dimension_ = 0;
   uint64_t received_ = 0;        // messages so far: the current one's number, from 1
   uint64_t first_buffered_ = 0;  // the numbers of the first and last messages in the batch

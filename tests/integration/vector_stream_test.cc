@@ -1,7 +1,8 @@
 // InsertStream through the real binary: each message is checked as it arrives and refused on
 // its own, named by its place in the stream (wrong length, NaN, another index, an oversized
 // view_type); the stream's index must be named first (one error otherwise); errors are listed up
-// to 100; a later message for an id replaces the earlier one. Errors stay in the response, as
+// to 100; a later message for an id replaces the earlier one; a stream writes the one index it
+// found, never another created under its name after a drop. Errors stay in the response, as
 // upstream: the call itself answers OK.
 #include <limits>
 #include <string>
@@ -11,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "sochdb/v1/vector_index.grpc.pb.h"
+#include "tests/common/wait_until.h"
 #include "tests/integration/server_process.h"
 #include "tests/integration/vector_client.h"
 
@@ -130,6 +132,80 @@ TEST_CASE("InsertStream without an index name ends with one error; errors are li
   CHECK(resp.errors(0) == "stream message 2: vector has 3 floats; the dimension is 2");
   CHECK(resp.errors(99) == "stream message 101: vector has 3 floats; the dimension is 2");
   CHECK(resp.errors(100) == "50 more errors (the first 100 are listed)");
+}
+
+void Drop(VectorClient& c, const std::string& name) {
+  v1::DropIndexRequest req;
+  req.set_name(name);
+  v1::DropIndexResponse resp;
+  REQUIRE(c.stub->DropIndex(MakeContext().get(), req, &resp).ok());
+  REQUIRE(resp.success());
+}
+
+// A stream with its first batch (messages 1-128, ids 0..127) stored in index `name`: the
+// server has looked the index up by then.
+struct StreamWithFirstBatch {
+  StreamWithFirstBatch(VectorClient& c, const std::string& name)
+      : ctx(MakeContext("", absl::Seconds(60))), writer(c.stub->InsertStream(ctx.get(), &resp)) {
+    for (uint64_t id = 0; id < 128; ++id) {
+      REQUIRE(writer->Write(Message(id == 0 ? name : "", id, {1, 1, 1, static_cast<float>(id)})));
+    }
+    REQUIRE(WaitUntil([&] { return c.Count(name) == 128; }));
+  }
+  // Sends `messages`, ends the stream and returns its response (the call must answer OK).
+  v1::InsertStreamResponse Finish(const std::vector<v1::InsertStreamRequest>& messages) {
+    for (const v1::InsertStreamRequest& m : messages) {
+      if (!writer->Write(m)) break;
+    }
+    writer->WritesDone();
+    const grpc::Status s = writer->Finish();
+    INFO(s.error_message());
+    REQUIRE(s.ok());
+    return resp;
+  }
+
+  v1::InsertStreamResponse resp;
+  std::unique_ptr<grpc::ClientContext> ctx;
+  std::unique_ptr<grpc::ClientWriter<v1::InsertStreamRequest>> writer;
+};
+
+TEST_CASE("InsertStream does not write an index created under its index's name after a drop") {
+  ServerProcess server({});
+  StartOrFail(server);
+  VectorClient c(server);
+  v1::CreateIndexResponse created;
+  REQUIRE(c.Create("r", 4, v1::DISTANCE_METRIC_L2, &created).ok());
+  StreamWithFirstBatch stream(c, "r");
+  Drop(c, "r");
+  REQUIRE(c.Create("r", 4, v1::DISTANCE_METRIC_L2, &created).ok());
+  std::vector<v1::InsertStreamRequest> rest;
+  for (uint64_t id = 200; id < 205; ++id) rest.push_back(Message("", id, {2, 2, 2, 2}));
+  // Before: total_inserted 133, no error, and the new "r" held the last 5 vectors.
+  const v1::InsertStreamResponse resp = stream.Finish(rest);
+  CHECK(resp.total_inserted() == 128);
+  CHECK(c.Count("r") == 0);
+  REQUIRE(resp.errors_size() == 1);
+  CHECK(resp.errors(0) ==
+        "stream messages 129-133 not stored: Index not found: default:r (the index was dropped; "
+        "one of that name was created since)");
+}
+
+TEST_CASE("InsertStream writes nothing more once a batch could not be stored") {
+  ServerProcess server({});
+  StartOrFail(server);
+  VectorClient c(server);
+  v1::CreateIndexResponse created;
+  REQUIRE(c.Create("d", 4, v1::DISTANCE_METRIC_L2, &created).ok());
+  StreamWithFirstBatch stream(c, "d");
+  Drop(c, "d");
+  // Message 130 repeats message 129's id: the batch holding 129 goes first and fails.
+  // Before: message 130 was kept for the next batch, which the end of the stream tried to
+  // store after all ("stream message 130 not stored", a second error).
+  const v1::InsertStreamResponse resp =
+      stream.Finish({Message("", 500, {3, 3, 3, 3}), Message("", 500, {4, 4, 4, 4})});
+  CHECK(resp.total_inserted() == 128);
+  REQUIRE(resp.errors_size() == 1);
+  CHECK(resp.errors(0) == "stream message 129 not stored: Index not found: default:d");
 }
 
 }  // namespace
