@@ -42,6 +42,28 @@ absl::Status CheckSnapshotsHaveTheirStore(const std::filesystem::path& store_dir
       " away"));
 }
 
+// Before an open that --accept-log-loss lets drop write-ahead log data: the snapshots may cover
+// writes the drop takes away, and one that covers a batch lost from the middle of a log is not
+// seen as newer than the store (later batches survive), so every snapshot goes, durably, before
+// the store changes; each space is then rebuilt from its records.
+absl::Status RemoveSnapshots(const std::filesystem::path& vectors_dir, FileSystem* file_system) {
+  absl::StatusOr<std::vector<std::string>> names = file_system->ListDir(vectors_dir.string());
+  if (!names.ok()) return absl::OkStatus();  // no directory, no snapshots
+  size_t removed = 0;
+  for (const std::string& name : *names) {
+    if (!absl::EndsWith(name, ".snap")) continue;
+    SOCHDB_RETURN_IF_ERROR(file_system->RemoveFile((vectors_dir / name).string()));
+    ++removed;
+  }
+  if (removed == 0) return absl::OkStatus();
+  SOCHDB_RETURN_IF_ERROR(file_system->SyncDir(vectors_dir.string()));
+  spdlog::warn(
+      "accepted write-ahead log loss: removed {} vector snapshots (they may cover the "
+      "lost writes); their indexes are rebuilt from the store",
+      removed);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
@@ -52,8 +74,12 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& option
   if (absl::Status created = options.file_system->CreateDirs(store_dir.string()); !created.ok()) {
     return absl::FailedPreconditionError(created.message());
   }
+  storage::StoreOptions store_options = options.store;
+  store_options.before_dropping_log_data = [&vectors_dir, &options] {
+    return RemoveSnapshots(vectors_dir, options.file_system);
+  };
   SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<storage::Store> store,
-                          storage::Store::Open(store_dir.string(), options.store));
+                          storage::Store::Open(store_dir.string(), store_options));
   vector::VectorIndexStoreOptions vector_options;
   vector_options.snapshot_dir = vectors_dir.string();
   vector_options.file_system = options.file_system;

@@ -282,7 +282,9 @@ absl::Status Store::Impl::OpenDb() {
   SOCHDB_RETURN_IF_ERROR(CheckNotLocked(path, &latching_env, errors));
   SOCHDB_RETURN_IF_ERROR(CheckRecognisable(path, &latching_env));
   SOCHDB_ASSIGN_OR_RETURN(
-      db, OpenLevelDb(path, db_options, options.accept_log_loss, &latching_env, &logger, errors));
+      db, OpenLevelDb(path, db_options,
+                      LogLoss{options.accept_log_loss, options.before_dropping_log_data},
+                      &latching_env, &logger, errors));
   return absl::OkStatus();
 }
 

@@ -34,6 +34,7 @@
 #define SOCHDB_ENGINE_STORAGE_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -79,6 +80,13 @@ struct StoreOptions {
   // log is kept (<log>.damaged), the unreadable stretches are dropped, and each is logged.
   // The server's --accept-log-loss; meant for one start, after a look at what is lost.
   bool accept_log_loss = false;
+  // With accept_log_loss: called once when the open is about to drop write-ahead log data,
+  // before it changes anything; an error fails the open, every file as it was. What is derived
+  // from the store and may cover the dropped writes goes here (the engine removes the vector
+  // snapshots: a batch lost from the middle of a log leaves later ones, so a snapshot covering
+  // it would not look newer than the store). A crash after the call repeats it at the next
+  // start, which meets the same damage.
+  std::function<absl::Status()> before_dropping_log_data;
 };
 
 // A set of updates applied atomically by Store::Write. Not thread-safe; movable.

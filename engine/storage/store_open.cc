@@ -202,14 +202,15 @@ absl::Status CheckTableSizes(const std::string& path, leveldb::Env* env,
 // notices that one is missing. That log exists from before the MANIFEST names it until an edit
 // names a later one (it is deleted only after), so if it is gone, the writes since the last
 // flush to a table are gone with it: a deleted file, or a MANIFEST cut short before the edit
-// that moved past it. Refused (DATA_LOSS) unless `accept_log_loss`.
+// that moved past it. Refused (DATA_LOSS) unless `log_loss.accept`.
 absl::Status CheckNamedLogPresent(const std::string& path, leveldb::Env* env,
                                   const std::string& manifest, const ManifestReader& reader,
-                                  bool accept_log_loss) {
+                                  const LogLoss& log_loss) {
   if (reader.log_number() == 0) return absl::OkStatus();
   const std::string log = NumberedName(reader.log_number(), ".log");
   if (env->FileExists(path + "/" + log)) return absl::OkStatus();
-  if (accept_log_loss) {
+  if (log_loss.accept) {
+    SOCHDB_RETURN_IF_ERROR(log_loss.BeforeDropping());
     spdlog::warn(
         "storage at {}: accepted loss (--accept-log-loss): the write-ahead log {} named by {} is "
         "missing; the writes it held are lost",
@@ -225,7 +226,8 @@ absl::Status CheckNamedLogPresent(const std::string& path, leveldb::Env* env,
 
 // The checks LevelDB does not make before its recovery changes files (see the two above). A
 // CURRENT or MANIFEST that cannot be read is left for LevelDB's open to report.
-absl::Status CheckManifestFiles(const std::string& path, leveldb::Env* env, bool accept_log_loss) {
+absl::Status CheckManifestFiles(const std::string& path, leveldb::Env* env,
+                                const LogLoss& log_loss) {
   std::string current;
   if (!leveldb::ReadFileToString(env, path + "/" + kCurrent, &current).ok()) {
     return absl::OkStatus();
@@ -237,7 +239,7 @@ absl::Status CheckManifestFiles(const std::string& path, leveldb::Env* env, bool
     return absl::OkStatus();
   }
   SOCHDB_RETURN_IF_ERROR(CheckTableSizes(path, env, manifest, reader));
-  return CheckNamedLogPresent(path, env, manifest, reader, accept_log_loss);
+  return CheckNamedLogPresent(path, env, manifest, reader, log_loss);
 }
 
 absl::Status CopyFile(leveldb::Env* env, const std::string& from, const std::string& to) {
@@ -385,14 +387,14 @@ absl::Status CheckNotLocked(const std::string& path, leveldb::Env* env,
 
 absl::StatusOr<std::unique_ptr<leveldb::DB>> OpenLevelDb(const std::string& path,
                                                          leveldb::Options options,
-                                                         bool accept_log_loss, LatchingEnv* env,
+                                                         const LogLoss& log_loss, LatchingEnv* env,
                                                          RecoveryLogger* logger,
                                                          const ErrorReporter& errors) {
   options.env = env;
   const std::string what = absl::StrCat("opening the store at ", path);
   options.info_log = logger;
   options.paranoid_checks = true;
-  SOCHDB_RETURN_IF_ERROR(CheckManifestFiles(path, env, accept_log_loss));
+  SOCHDB_RETURN_IF_ERROR(CheckManifestFiles(path, env, log_loss));
   logger->TakeDrops();
   leveldb::DB* raw = nullptr;
   env->StartRecording();
@@ -402,11 +404,12 @@ absl::StatusOr<std::unique_ptr<leveldb::DB>> OpenLevelDb(const std::string& path
   RemoveCreatedFiles(env, path, created);
   const std::vector<LogDrop> drops = logger->TakeDrops();
   if (drops.empty() || !status.IsCorruption()) return errors.Translate(status, what);
-  if (!accept_log_loss) {
+  if (!log_loss.accept) {
     spdlog::error("storage at {}: {} failed: {}", path, what, status.ToString());
     return RefuseLogLoss(path, env, drops.front());
   }
 
+  SOCHDB_RETURN_IF_ERROR(log_loss.BeforeDropping());
   SOCHDB_RETURN_IF_ERROR(KeepDamagedLogs(path, env));
   options.paranoid_checks = false;
   env->StartRecording();

@@ -19,6 +19,7 @@
 
 #include <cstdarg>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -78,13 +79,24 @@ absl::Status CheckRecognisable(const std::string& path, leveldb::Env* env);
 absl::Status CheckNotLocked(const std::string& path, leveldb::Env* env,
                             const ErrorReporter& errors);
 
+// What an open does with write-ahead log data it cannot read: StoreOptions' accept_log_loss and
+// before_dropping_log_data (called, when set, before any accepted loss changes a file).
+struct LogLoss {
+  bool accept = false;
+  std::function<absl::Status()> before_dropping;
+
+  absl::Status BeforeDropping() const {
+    return before_dropping ? before_dropping() : absl::OkStatus();
+  }
+};
+
 // Opens the database at `path` with `options` (whose caches, sizes and create_if_missing are the
 // caller's; env, info_log and paranoid_checks are set here, to `env`, `logger` and true).
 // A live table whose size differs from the MANIFEST's: DATA_LOSS naming it. The write-ahead log
 // the MANIFEST names missing (deleted, or the MANIFEST cut short before the edit that named a
 // later one; LevelDB would open without the writes it held): DATA_LOSS naming it, unless
-// `accept_log_loss` (then logged). A damaged write-ahead log: DATA_LOSS naming the log, the bytes
-// that cannot be read and the way out, with every file as it was, unless `accept_log_loss`; then a
+// `log_loss.accept` (then logged). A damaged write-ahead log: DATA_LOSS naming the log, the bytes
+// that cannot be read and the way out, with every file as it was, unless `log_loss.accept`; then a
 // copy of each damaged log is kept beside it (<log>.damaged), the database is opened once without
 // paranoid checks so LevelDB drops the damage (each dropped stretch is logged as a warning),
 // closed, and opened again with them. Other errors are `errors`' translation. A failed open leaves
@@ -92,7 +104,7 @@ absl::Status CheckNotLocked(const std::string& path, leveldb::Env* env,
 // them).
 absl::StatusOr<std::unique_ptr<leveldb::DB>> OpenLevelDb(const std::string& path,
                                                          leveldb::Options options,
-                                                         bool accept_log_loss, LatchingEnv* env,
+                                                         const LogLoss& log_loss, LatchingEnv* env,
                                                          RecoveryLogger* logger,
                                                          const ErrorReporter& errors);
 
