@@ -161,6 +161,7 @@ EngineStats Engine::Stats() const {
   stats.vector_indexes = vector_indexes_->IndexCount();
   stats.vectors = vector_indexes_->TotalVectors();
   stats.vector_memory_bytes = vector_indexes_->TotalMemoryBytes();
+  stats.vector_searches = vector_indexes_->searches();
   stats.ttl_undecodable_index_entries = kv_->undecodable_index_entries();
   stats.collections = collections_->CollectionCount();
   stats.documents = collections_->TotalDocuments();

@@ -56,6 +56,7 @@ struct EngineStats {
   uint64_t vector_indexes = 0;
   uint64_t vectors = 0;
   uint64_t vector_memory_bytes = 0;
+  uint64_t vector_searches = 0;  // queries that reached a vector index
   uint64_t collections = 0;
   uint64_t documents = 0;
 };

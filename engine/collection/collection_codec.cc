@@ -375,10 +375,11 @@ absl::Status ValidateDocument(size_t index, const Document& document, uint32_t d
         absl::StrFormat("%s has %d embeddings; the limit is %d", doc, document.embeddings.size(),
                         kMaxEmbeddingsPerDocument));
   }
+  const size_t first_extra = document.first_is_embedding ? 1 : 0;
   for (size_t j = 0; j < document.embeddings.size(); ++j) {
-    const std::string field = document.embeddings.size() == 1
-                                  ? doc + ".embedding"
-                                  : absl::StrFormat("%s.embeddings[%d]", doc, j);
+    const std::string field =
+        j < first_extra ? doc + ".embedding"
+                        : absl::StrFormat("%s.extra_embeddings[%d].values", doc, j - first_extra);
     absl::Status ok = ValidateEmbedding(field, document.embeddings[j], dimension);
     if (!ok.ok()) return ok;
   }

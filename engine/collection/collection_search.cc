@@ -47,6 +47,21 @@ size_t AnswerBytes(const Document& doc, bool with_embeddings) {
   return bytes;
 }
 
+// The fewest bytes a search's answer can take, known once the filter has run, or 0 when nothing
+// is sure. A vector ranking (alone or fused) of single-vector documents without min_score finds
+// min(k, accepted documents) (see VectorRanking); each takes at least the AnswerBytes of a
+// one-byte id with no content or metadata, and its embedding when included. Multi-vector
+// documents may rank fewer (their vectors crowd the k nearest), and text matches are unknown.
+size_t AnswerFloor(const SearchQuery& q, uint64_t accepted_documents, uint32_t most_embeddings,
+                   uint32_t dimension) {
+  if (q.vector.empty() || q.min_score.has_value() || most_embeddings > 1) return 0;
+  Document smallest;
+  smallest.id = "x";
+  smallest.embeddings.emplace_back(dimension);
+  return std::min<uint64_t>(q.k, accepted_documents) *
+         AnswerBytes(smallest, q.include_embeddings);
+}
+
 // Candidates per list for hybrid fusion.
 uint32_t FusionCandidates(uint32_t k) {
   return std::min<uint32_t>(std::max<uint32_t>(k * 4, 100), vector::kMaxK);
@@ -233,6 +248,14 @@ absl::StatusOr<std::vector<ScoredDocument>> CollectionStore::Search(
   std::vector<ScoredDocument> out;
   if (query.k == 0) return out;
   const Accepted accepted = Accept(*c, query.filter);
+  // Embeddings are most of an answer, so the hint names them only when they were asked for.
+  AnswerBudget budget(query.max_answer_bytes, "SearchCollection answer",
+                      query.include_embeddings
+                          ? "lower k, or leave embeddings out (include_embeddings=false)"
+                          : "lower k");
+  // Refused before ranking when even the smallest answer the search can have cannot fit.
+  SOCHDB_RETURN_IF_ERROR(budget.CheckRoomFor(AnswerFloor(
+      query, accepted.documents, accepted.max_embeddings, c->definition.spec.dimension)));
 
   std::vector<Ranked> ranked;
   if (query.text_query.empty()) {
@@ -264,8 +287,6 @@ absl::StatusOr<std::vector<ScoredDocument>> CollectionStore::Search(
 
   if (options_.before_search_reads) options_.before_search_reads();
   std::unique_ptr<storage::Snapshot> view = store_->GetSnapshot();
-  AnswerBudget budget(query.max_answer_bytes, "SearchCollection answer",
-                      "lower k, or leave embeddings out (include_embeddings=false)");
   for (Ranked& r : ranked) {
     if (out.size() >= query.k) break;
     if (query.min_score.has_value() && r.score < *query.min_score) break;  // ranked best first

@@ -101,6 +101,10 @@ struct Document {
   std::string id;  // empty in AddDocuments: a UUID v4 is generated
   // One or more vectors of the collection's dimension (several = a multi-vector document).
   std::vector<std::vector<float>> embeddings;
+  // How errors name embeddings[j] in the request's terms: embeddings[0] is `embedding` and
+  // embeddings[j] is extra_embeddings[j - 1], or, when false (the request gave extra vectors
+  // only), embeddings[j] is extra_embeddings[j].
+  bool first_is_embedding = true;
   std::string content;
   std::map<std::string, std::string> metadata;
 };
@@ -181,8 +185,12 @@ class CollectionStore {
   // score. FAILED_PRECONDITION when text_query is given for a collection without hybrid.
   // The winners are read one at a time against query.max_answer_bytes, counted as their encoded
   // size (id, content, metadata, the embeddings when included, and framing): RESOURCE_EXHAUSTED
-  // "SearchCollection answer exceeds N bytes; ..." at the first document past it, so k = 10,000
-  // over 1 MiB documents never holds more than the budget and one document in memory.
+  // "SearchCollection answer exceeds N bytes (--max-response-mb); ..." at the first document
+  // past it, so k = 10,000 over 1 MiB documents never holds more than the budget and one
+  // document in memory. When the answer is sure to hold min(k, accepted documents) documents
+  // (a vector query over single-vector documents, no min_score) and that many embeddings alone
+  // cannot fit, it is refused before ranking. The hint names include_embeddings only when the
+  // query included them.
   absl::StatusOr<std::vector<ScoredDocument>> Search(const std::string& ns,
                                                      const std::string& name,
                                                      const SearchQuery& query) const;

@@ -44,8 +44,9 @@ struct KvLimits {
   size_t max_value_bytes = 8u << 20;   // value: 0..8 MiB
   size_t max_batch_entries = 10'000;   // BatchPut entries / BatchGet keys
   size_t max_batch_bytes = 48u << 20;  // BatchPut: sum of key + value bytes
-  // BatchGet: the answer's size, the sum of every requested key's bytes and every found value's
-  // bytes (duplicates counted each time). Keeps the answer under the server's message limit,
+  // BatchGet: the answer's size, every requested key's and every found value's bytes with
+  // their protobuf framing, as the KvBatchGetResponse carrying them is encoded (duplicates
+  // counted each time). Keeps the answer under the server's message limit,
   // and a request of many copies of one large key from using unbounded memory. The server sets
   // it to its answer budget (--max-response-mb).
   size_t max_batch_get_bytes = 48u << 20;
@@ -93,7 +94,7 @@ class KvStore {
 
   // The live values of `keys`, in request order (nullopt = absent or expired), all read from one
   // snapshot. Duplicated keys are answered each time. RESOURCE_EXHAUSTED ("BatchGet result
-  // exceeds 50331648 bytes; request fewer keys") when the answer would pass
+  // exceeds 50331648 bytes (--max-response-mb); request fewer keys") when the answer would pass
   // limits().max_batch_get_bytes; reading stops at the key that passes it.
   absl::StatusOr<std::vector<std::optional<std::string>>> BatchGet(
       std::string_view ns, absl::Span<const std::string_view> keys) const;

@@ -451,6 +451,21 @@ absl::StatusOr<VectorIndexDefinition> VectorIndexStore::Definition(const std::st
   return (*entry)->definition;
 }
 
+absl::StatusOr<VectorAnswerFloor> VectorIndexStore::AnswerFloor(const std::string& tenant,
+                                                                 const std::string& name) const {
+  VectorAnswerFloor floor;
+  SOCHDB_ASSIGN_OR_RETURN(std::shared_ptr<VectorSpace> space,
+                          SpaceFor(tenant, name, &floor.metric_code));
+  floor.vectors = space->size();
+  // An extra (EncodeMetadata) over 9 bytes holds a view_type: flags, then either the view_type
+  // alone (L = extra - 1, encoded in L + 2 bytes or more) or an 8-byte parent_id and the
+  // view_type (L = extra - 9; with the parent_id's field, L + 4 bytes or more). Both are at
+  // least extra - 5. Shorter extras may encode in 0 bytes (none, or an empty view_type).
+  const size_t extra = space->extra_bytes_floor();
+  if (floor.vectors > 0 && extra > 9) floor.metadata_bytes = extra - 5;
+  return floor;
+}
+
 absl::StatusOr<VectorSearchOutcome> VectorIndexStore::Search(
     const std::string& tenant, const std::string& name, absl::Span<const float> query,
     const VectorSearchOptions& options) const {
@@ -490,6 +505,7 @@ absl::StatusOr<VectorSearchOutcome> VectorIndexStore::Search(
   }
   const uint32_t ef = options.ef == 0 ? 0 : std::max(options.ef, out.candidate_k);
   size_t live_ids = 0;
+  searches_.fetch_add(1, std::memory_order_relaxed);
   SOCHDB_ASSIGN_OR_RETURN(std::vector<VectorHit> raw,
                           space->Search(query, out.candidate_k, ef, nullptr, -1, true, &live_ids));
   out.raw_candidates = static_cast<uint32_t>(raw.size());

@@ -22,6 +22,7 @@
 #ifndef SOCHDB_ENGINE_VECTOR_VECTOR_INDEX_STORE_H_
 #define SOCHDB_ENGINE_VECTOR_VECTOR_INDEX_STORE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -107,6 +108,19 @@ struct VectorSearchOutcome {
   uint64_t index_size = 0;
 };
 
+// What every search of an index answers at least, known before it runs: callers refuse a
+// search whose smallest possible answer cannot fit their budget without running it.
+struct VectorAnswerFloor {
+  // Live vectors. A search without grouping returns min(k, vectors) hits (see AnnIndex::Search);
+  // one with grouping may return as few as one.
+  uint64_t vectors = 0;
+  // The bytes every hit's metadata (parent_id, view_type) takes at least, encoded as a
+  // SearchResult's fields 4 and 5 with their tags and lengths. A lower bound (see
+  // VectorSpace::extra_bytes_floor).
+  size_t metadata_bytes = 0;
+  int32_t metric_code = 0;  // the requested DistanceMetric, which every hit names
+};
+
 struct VectorIndexStats {
   uint64_t num_vectors = 0;
   uint32_t dimension = 0;
@@ -164,6 +178,9 @@ class VectorIndexStore {
 
   absl::StatusOr<VectorIndexDefinition> Definition(const std::string& tenant,
                                                    const std::string& name) const;
+  // Errors as Search's for the name. Takes no lock a writer holds.
+  absl::StatusOr<VectorAnswerFloor> AnswerFloor(const std::string& tenant,
+                                                const std::string& name) const;
   absl::StatusOr<VectorIndexStats> Stats(const std::string& tenant, const std::string& name) const;
 
   // Snapshots and compacts every index that needs it (what the background thread runs).
@@ -172,6 +189,8 @@ class VectorIndexStore {
   uint64_t TotalVectors() const;
   uint64_t TotalMemoryBytes() const;
   size_t IndexCount() const;
+  // Queries that reached an index (one per Search call, so nq per SearchBatch) since Open.
+  uint64_t searches() const { return searches_.load(std::memory_order_relaxed); }
 
  private:
   // One index; immutable once in the catalog.
@@ -205,6 +224,7 @@ class VectorIndexStore {
   const VectorIndexStoreOptions options_;
 
   Catalog<Key, EntryPtr> indexes_;
+  mutable std::atomic<uint64_t> searches_{0};
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -183,7 +183,7 @@ absl::StatusOr<size_t> VectorSpace::Commit(absl::Span<const VectorItem> upserts,
     for (std::string_view id : present) {
       if (applied.ok()) applied = ApplyDelete(*state_, id);
     }
-    live_ids_.store(state_->label_of.size(), std::memory_order_relaxed);
+    PublishCounts();
   }
   // The room the batch needs is made first, beside searches: growing the index's arrays (a
   // copy of ~1 GB at 1M x 128 when they fill up, and after a restart) held every search of
@@ -207,7 +207,7 @@ absl::StatusOr<size_t> VectorSpace::Commit(absl::Span<const VectorItem> upserts,
       const absl::Span<const VectorItem> items = upserts.subspan(begin, chunk);
       if (options_.in_index_chunk) options_.in_index_chunk(items.size());
       applied = ApplyUpserts(*state_, items);
-      live_ids_.store(state_->label_of.size(), std::memory_order_relaxed);
+      PublishCounts();
     }
     const int64_t end = MonotonicNanos();
     search_turn_until_ns_ = end + std::min(end - start, absl::ToInt64Nanoseconds(kMaxSearchTurn));
@@ -275,8 +275,14 @@ absl::Status VectorSpace::ApplyUpserts(IndexState& state, absl::Span<const Vecto
     if (state.id_of.size() <= static_cast<size_t>(label)) state.id_of.resize(label + 1);
     state.id_of[static_cast<size_t>(label)] = id;
     if (!items[i].extra.empty()) state.extra_of[label].assign(items[i].extra);
+    state.extra_floor = std::min(state.extra_floor, items[i].extra.size());
   }
   return absl::OkStatus();
+}
+
+void VectorSpace::PublishCounts() {
+  live_ids_.store(state_->label_of.size(), std::memory_order_relaxed);
+  extra_floor_.store(state_->extra_floor, std::memory_order_relaxed);
 }
 
 absl::Status VectorSpace::ApplyDelete(IndexState& state, std::string_view id) {

@@ -188,6 +188,11 @@ class VectorSpace {
   bool Contains(std::string_view id) const;
   // Live ids, as of the last change applied to the in-memory index. Takes no lock.
   size_t size() const { return live_ids_.load(std::memory_order_relaxed); }
+  // No live id's extra is shorter than this (SIZE_MAX while the space is empty): what callers
+  // bound the smallest possible answer of a search by before running it. A lower bound, not the
+  // minimum: it only falls as vectors come, until the next rebuild or compaction recomputes it.
+  // Takes no lock.
+  size_t extra_bytes_floor() const { return extra_floor_.load(std::memory_order_relaxed); }
 
   // Writes a snapshot now if any change is not covered (then trims the covered log).
   absl::Status Snapshot() ABSL_LOCKS_EXCLUDED(snapshot_mu_);
@@ -229,6 +234,8 @@ class VectorSpace {
     std::vector<std::string> id_of;  // by label; "" once the label is tombstoned
     // The extra bytes of live labels that have any (most have none: collections never do).
     absl::flat_hash_map<int64_t, std::string> extra_of;
+    // The shortest extra given to any label of this state (see extra_bytes_floor()).
+    size_t extra_floor = SIZE_MAX;
   };
 
   class PendingUpserts;  // recovery's chunked adds (vector_space_recovery.cc)
@@ -318,8 +325,11 @@ class VectorSpace {
   // clock, ns; see SearchLock): a writer adding a batch in chunks shares the index with them.
   mutable std::atomic<int> searches_in_flight_{0};
   mutable std::atomic<int64_t> last_search_end_ns_{INT64_MIN / 2};
-  // state_->label_of.size(), stored by whoever changes it (holding index_mu_ exclusively).
+  // state_->label_of.size() and state_->extra_floor, stored by whoever changes them (holding
+  // index_mu_ exclusively) through PublishCounts.
   std::atomic<size_t> live_ids_{0};
+  std::atomic<size_t> extra_floor_{SIZE_MAX};
+  void PublishCounts() ABSL_EXCLUSIVE_LOCKS_REQUIRED(index_mu_);
 
   // What Stats reports without taking the writers' locks: the sequences (PublishProgress) and
   // the index's figures as last read. A leaf: nothing is taken while holding it.

@@ -197,7 +197,7 @@ absl::Status VectorSpace::Load() {
   PublishProgress();
   absl::MutexLock index_lock(&index_mu_);
   state_ = std::move(state);
-  live_ids_.store(state_->label_of.size(), std::memory_order_relaxed);
+  PublishCounts();
   absl::MutexLock stats_lock(&stats_mu_);
   published_.ann = state_->ann->Stats();
   return absl::OkStatus();
@@ -292,6 +292,7 @@ absl::StatusOr<std::unique_ptr<VectorSpace::IndexState>> VectorSpace::LoadSnapsh
       return absl::DataLossError("an id appears twice in the label table");
     }
     if (!extra.empty()) state->extra_of[static_cast<int64_t>(label)].assign(extra);
+    state->extra_floor = std::min(state->extra_floor, extra.size());
   }
   if (!in.empty()) return absl::DataLossError("trailing bytes in snapshot");
   spdlog::debug("vector snapshot {}: {} bytes; read {}, checksum {}, index {}, label table {}",
@@ -502,7 +503,7 @@ absl::Status VectorSpace::CompactIndex() {
   spdlog::info("vector index {}: {} tombstones dropped",
                stale ? "rebuilt from its records" : "compacted", state_->ann->Stats().tombstones);
   state_ = std::move(fresh);
-  live_ids_.store(state_->label_of.size(), std::memory_order_relaxed);
+  PublishCounts();
   // The rebuild replayed every change up to now; one that failed to apply after `at` was
   // replayed into the fresh index too.
   index_stale_ = false;

@@ -27,7 +27,11 @@ class WorkerPool;
 // Where a method's handler runs.
 enum class Execution {
   kInline,      // on the completion-queue poller: short, non-blocking work
-  kWorkerPool,  // on the bounded worker pool: work that may block (fsync, big scans, builds)
+  kWorkerPool,  // on the bounded worker pool: short work that may block (a synced write)
+  // On the worker pool's long lane: work that may take seconds (searches of many queries,
+  // batches, builds, scans). It never holds every worker, so kWorkerPool calls do not queue
+  // behind it (see WorkerPool).
+  kLongWork,
 };
 
 // Process-wide services the call layer needs. Owned by GrpcServer; outlives every call.

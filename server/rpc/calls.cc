@@ -74,17 +74,25 @@ grpc::Status SerializeMessage(const google::protobuf::Message& message, grpc::By
   return status;
 }
 
+namespace {
+
+WorkerPool::Lane LaneOf(Execution execution) {
+  return execution == Execution::kLongWork ? WorkerPool::Lane::kLong : WorkerPool::Lane::kShort;
+}
+
+}  // namespace
+
 bool Dispatch(const MethodInfo& info, std::function<void()> work) {
   if (info.execution == Execution::kInline || info.runtime->pool == nullptr) {
     work();
     return true;
   }
-  return info.runtime->pool->TrySubmit(std::move(work));
+  return info.runtime->pool->TrySubmit(std::move(work), LaneOf(info.execution));
 }
 
 void Continue(const MethodInfo& info, std::function<void()> work) {
-  if (info.execution == Execution::kWorkerPool && info.runtime->pool != nullptr &&
-      info.runtime->pool->TrySubmit(work)) {
+  if (info.execution != Execution::kInline && info.runtime->pool != nullptr &&
+      info.runtime->pool->TrySubmit(work, LaneOf(info.execution))) {
     return;
   }
   work();

@@ -32,7 +32,11 @@ CollectionService::CollectionService(collection::CollectionStore* collections)
     : collections_(collections) {}
 
 void CollectionService::Register(server::GrpcServer& server) {
+  // Single writes wait for a sync: the pool. Searches, counts, batches of documents and
+  // collection drops can take seconds: its long lane, so that single writes never wait
+  // behind them.
   constexpr Execution kPool = Execution::kWorkerPool;
+  constexpr Execution kLong = Execution::kLongWork;
   auto r = server.AddService<v1::CollectionService>();
   r.Unary("CreateCollection",
           {Capability::kManageCollections, &v1::CreateCollectionRequest::namespace_, kPool}, this,
@@ -42,13 +46,13 @@ void CollectionService::Register(server::GrpcServer& server) {
   // An empty namespace lists the caller's own namespaces: checked in the handler.
   r.Unary("ListCollections", {Capability::kRead}, this, &CollectionService::ListCollections);
   r.Unary("DeleteCollection",
-          {Capability::kManageCollections, &v1::DeleteCollectionRequest::namespace_, kPool}, this,
+          {Capability::kManageCollections, &v1::DeleteCollectionRequest::namespace_, kLong}, this,
           &CollectionService::DeleteCollection);
-  r.Unary("AddDocuments", {Capability::kWrite, &v1::AddDocumentsRequest::namespace_, kPool},
+  r.Unary("AddDocuments", {Capability::kWrite, &v1::AddDocumentsRequest::namespace_, kLong},
           this, &CollectionService::AddDocuments);
   // Searches rank over the whole collection and read their winners from storage: the pool.
   r.Unary("SearchCollection",
-          {Capability::kRead, &v1::SearchCollectionRequest::namespace_, kPool}, this,
+          {Capability::kRead, &v1::SearchCollectionRequest::namespace_, kLong}, this,
           &CollectionService::SearchCollection);
   r.Unary("GetDocument", {Capability::kRead, &v1::GetDocumentRequest::namespace_}, this,
           &CollectionService::GetDocument);
@@ -60,7 +64,7 @@ void CollectionService::Register(server::GrpcServer& server) {
           {Capability::kWrite, &v1::UpdateDocumentMetadataRequest::namespace_, kPool}, this,
           &CollectionService::UpdateDocumentMetadata);
   // A filtered count evaluates the filter on every document: the pool too.
-  d.Unary("CountDocuments", {Capability::kRead, &v1::CountDocumentsRequest::namespace_, kPool},
+  d.Unary("CountDocuments", {Capability::kRead, &v1::CountDocumentsRequest::namespace_, kLong},
           this, &CollectionService::CountDocuments);
 }
 

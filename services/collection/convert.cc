@@ -93,7 +93,8 @@ std::vector<collection::Document> ToDocuments(
     doc.id = d.id();
     doc.content = d.content();
     doc.metadata = ToMap(d.metadata());
-    if (!d.embedding().empty() || d.extra_embeddings_size() == 0) {
+    doc.first_is_embedding = !d.embedding().empty() || d.extra_embeddings_size() == 0;
+    if (doc.first_is_embedding) {
       doc.embeddings.emplace_back(d.embedding().begin(), d.embedding().end());
     }
     for (const v1::Vector& extra : d.extra_embeddings()) {

@@ -38,9 +38,10 @@ void KvService::Register(server::GrpcServer& server) {
   // (and LevelDB groups concurrent ones into one), and in the other modes LevelDB can still
   // queue them behind the background syncer's fsync or a compaction stall. So do reads of many
   // keys (up to 10,000 values of 8 MiB), which would hold a completion-queue thread and every
-  // call queued on it; a Get stays inline.
+  // call queued on it, in the pool's long lane so that writes never wait behind them; a Get
+  // stays inline.
   constexpr Execution kWrites = Execution::kWorkerPool;
-  constexpr Execution kLong = Execution::kWorkerPool;
+  constexpr Execution kLong = Execution::kLongWork;
   auto r = server.AddService<v1::KvService>();
   r.Unary("Get", {Capability::kRead, &v1::KvGetRequest::namespace_}, this, &KvService::Get);
   r.Unary("Put", {Capability::kWrite, &v1::KvPutRequest::namespace_, kWrites}, this,

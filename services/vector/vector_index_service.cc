@@ -1,5 +1,6 @@
 #include "services/vector/vector_index_service.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -52,27 +53,41 @@ absl::Status ValidateSearchBatch(const v1::SearchBatchRequest& req, uint32_t dim
                                  dimension, "queries");
 }
 
+// The fewest bytes one query's results can take, known before searching: min(k, vectors) hits
+// (none assumed with grouping, which may keep fewer), each at least its framing, its metric
+// label and its metadata; the rest of a hit (id, distance, rank) may encode in no bytes.
+uint64_t QueryAnswerFloor(const vector::VectorAnswerFloor& floor, uint32_t k,
+                          const v1::GroupingOptions* grouping) {
+  if (convert::GroupingActive(grouping)) return 0;
+  // A k past kMaxK is the engine's INVALID_ARGUMENT to report, not a budget matter.
+  const uint64_t hits = std::min<uint64_t>({k == 0 ? 1 : k, vector::kMaxK, floor.vectors});
+  const size_t label = convert::MetricLabel(floor.metric_code).size();
+  return hits * (2 + (2 + label) + floor.metadata_bytes);
+}
+
 }  // namespace
 
 VectorIndexService::VectorIndexService(vector::VectorIndexStore* indexes) : indexes_(indexes) {}
 
 void VectorIndexService::Register(server::GrpcServer& server) {
   // Builds, drops, batches and stats (which walk the graph) can take long: they run on the
-  // worker pool; single searches are short and CPU-bound: inline.
+  // worker pool's long lane; single searches are short and CPU-bound: inline. A create is one
+  // synced write: the short lane.
   constexpr Execution kPool = Execution::kWorkerPool;
+  constexpr Execution kLong = Execution::kLongWork;
   auto r = server.AddService<v1::VectorIndexService>();
   r.Unary("CreateIndex", {Capability::kManageCollections, nullptr, kPool}, this,
           &VectorIndexService::CreateIndex);
-  r.Unary("DropIndex", {Capability::kManageCollections, nullptr, kPool}, this,
+  r.Unary("DropIndex", {Capability::kManageCollections, nullptr, kLong}, this,
           &VectorIndexService::DropIndex);
-  r.Unary("InsertBatch", {Capability::kWrite, nullptr, kPool}, this,
+  r.Unary("InsertBatch", {Capability::kWrite, nullptr, kLong}, this,
           &VectorIndexService::InsertBatch);
-  r.ClientStream("InsertStream", {Capability::kWrite, nullptr, kPool}, this,
+  r.ClientStream("InsertStream", {Capability::kWrite, nullptr, kLong}, this,
                  &VectorIndexService::InsertStream);
   r.Unary("Search", {Capability::kRead}, this, &VectorIndexService::Search);
-  r.Unary("SearchBatch", {Capability::kRead, nullptr, kPool}, this,
+  r.Unary("SearchBatch", {Capability::kRead, nullptr, kLong}, this,
           &VectorIndexService::SearchBatch);
-  r.Unary("GetStats", {Capability::kRead, nullptr, kPool}, this, &VectorIndexService::GetStats);
+  r.Unary("GetStats", {Capability::kRead, nullptr, kLong}, this, &VectorIndexService::GetStats);
   r.Unary("HealthCheck", {Capability::kRead}, this, &VectorIndexService::HealthCheck);
 }
 
@@ -127,6 +142,14 @@ grpc::Status VectorIndexService::Search(CallContext& ctx, const v1::SearchReques
                                         v1::SearchResponse* resp) {
   const absl::Time start = absl::Now();
   const v1::GroupingOptions* grouping = req.has_grouping() ? &req.grouping() : nullptr;
+  AnswerBudget budget(ctx.response_budget_bytes(), "Search answer", "ask for a smaller k");
+  absl::StatusOr<vector::VectorAnswerFloor> floor =
+      indexes_->AnswerFloor(ctx.principal().tenant, req.index_name());
+  if (!floor.ok()) return ToGrpcStatus(floor.status());
+  if (absl::Status room = budget.CheckRoomFor(QueryAnswerFloor(*floor, req.k(), grouping));
+      !room.ok()) {
+    return ToGrpcStatus(room);
+  }
   absl::StatusOr<vector::VectorSearchOutcome> outcome =
       indexes_->Search(ctx.principal().tenant, req.index_name(), req.query(),
                        convert::ToSearchOptions(req.k(), req.ef(), grouping));
@@ -139,7 +162,6 @@ grpc::Status VectorIndexService::Search(CallContext& ctx, const v1::SearchReques
   resp->set_duration_us(MicrosSince(start));
   // One query's hits are bounded (k <= 10,000, view_type <= 256 bytes), so the check can come
   // after they are built; it matters for a budget set below a few MiB.
-  AnswerBudget budget(ctx.response_budget_bytes(), "Search answer", "ask for a smaller k");
   return ToGrpcStatus(budget.Charge(resp->ByteSizeLong()));
 }
 
@@ -157,10 +179,18 @@ grpc::Status VectorIndexService::SearchBatch(CallContext& ctx, const v1::SearchB
   // Unlike upstream, which ignores it here, `ef` applies as in Search (same limit).
   const vector::VectorSearchOptions options = convert::ToSearchOptions(req.k(), req.ef(), grouping);
   const absl::Span<const float> all(req.queries().data(), req.queries_size());
-  // Every query's results are charged as they are added: a too-large answer stops at the
-  // first query past the budget, holding at most that query's hits beyond it.
+  // A batch that cannot fit even with the fewest bytes its queries can answer is refused before
+  // the first search. Otherwise every query's results are charged as they are added: a
+  // too-large answer stops at the first query past the budget, holding at most that query's
+  // hits beyond it.
   AnswerBudget budget(ctx.response_budget_bytes(), "SearchBatch answer",
                       "ask for fewer queries or a smaller k");
+  absl::StatusOr<vector::VectorAnswerFloor> floor = indexes_->AnswerFloor(tenant, req.index_name());
+  if (!floor.ok()) return ToGrpcStatus(floor.status());
+  const uint64_t per_query = 2 + QueryAnswerFloor(*floor, req.k(), grouping);
+  if (absl::Status room = budget.CheckRoomFor(req.num_queries() * per_query); !room.ok()) {
+    return ToGrpcStatus(room);
+  }
   absl::Status within = budget.Charge(kBatchAnswerFixedBytes);
   for (uint64_t q = 0; q < req.num_queries() && within.ok(); ++q) {
     // A batch can outlast its deadline; it ends with DEADLINE_EXCEEDED, never a partial OK.

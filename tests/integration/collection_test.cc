@@ -385,10 +385,16 @@ TEST_CASE("collection answers are bounded by the answer budget, naming it") {
   grpc::Status s = c.Search(Query("default", "big", {1, 0}, 10), &resp);
   CHECK(s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
   CHECK(s.error_message() ==
-        "SearchCollection answer exceeds 6291456 bytes; lower k, or leave embeddings out "
-        "(include_embeddings=false)");
+        "SearchCollection answer exceeds 6291456 bytes (--max-response-mb); lower k, or leave "
+        "embeddings out (include_embeddings=false)");
   REQUIRE(c.Search(Query("default", "big", {1, 0}, 5), &resp).ok());
   CHECK(resp.results_size() == 5);
+  // Without embeddings the hint does not name them (before: it did).
+  v1::SearchCollectionRequest bare = Query("default", "big", {1, 0}, 10);
+  bare.set_include_embeddings(false);
+  s = c.Search(bare, &resp);
+  CHECK(s.error_message() ==
+        "SearchCollection answer exceeds 6291456 bytes (--max-response-mb); lower k");
 
   // 150 collections with 60 KiB of metadata each: a 9.2 MB list. Before: built whole, then
   // refused by gRPC ("Sent message larger than max").
@@ -405,7 +411,8 @@ TEST_CASE("collection answers are bounded by the answer budget, naming it") {
   s = c.stub->ListCollections(MakeContext().get(), {}, &listed);
   CHECK(s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
   CHECK(s.error_message() ==
-        "ListCollections answer exceeds 6291456 bytes; list one namespace at a time");
+        "ListCollections answer exceeds 6291456 bytes (--max-response-mb); list one namespace at "
+        "a time");
   v1::ListCollectionsRequest one_ns;
   one_ns.set_namespace_("default");
   REQUIRE(c.stub->ListCollections(MakeContext().get(), one_ns, &listed).ok());
@@ -431,6 +438,30 @@ TEST_CASE("AddDocuments refuses a document id given twice; added_count counts wh
   v1::GetCollectionResponse info;
   REQUIRE(c.stub->GetCollection(MakeContext().get(), get, &info).ok());
   CHECK(info.collection().document_count() == 2);
+}
+
+TEST_CASE("a bad extra embedding is named by its field and index in the request") {
+  ServerProcess server({});
+  StartOrFail(server);
+  Client c(server);
+  REQUIRE(c.Create("default", "multi", 2, v1::DISTANCE_METRIC_COSINE).success());
+  v1::Document with_first = Doc("m", {1, 0}, "");
+  with_first.add_extra_embeddings()->add_values(1);  // 1 float of 2
+  v1::AddDocumentsResponse added;
+  // Before: "documents[0].embeddings[1] has 1 floats; ..."
+  grpc::Status s = c.Add("default", "multi", {with_first}, &added);
+  CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(s.error_message() ==
+        "documents[0].extra_embeddings[0].values has 1 floats; the collection dimension is 2");
+  // Extra vectors only (no `embedding`): the second is extra_embeddings[1].
+  v1::Document extras_only = Doc("n", {}, "");
+  for (const float second : {1.f, std::nanf("")}) {
+    v1::Vector* extra = extras_only.add_extra_embeddings();
+    extra->add_values(0);
+    extra->add_values(second);
+  }
+  s = c.Add("default", "multi", {Doc("ok", {0, 1}, ""), extras_only}, &added);
+  CHECK(s.error_message() == "documents[1].extra_embeddings[1].values[1] is NaN");
 }
 
 }  // namespace

@@ -173,7 +173,35 @@ TEST_CASE("BatchGet's answer is bounded by --max-response-mb, named in the error
   req.add_keys("big");
   const grpc::Status s = kv.stub->BatchGet(MakeContext().get(), req, &resp);
   CHECK(s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
-  CHECK(s.error_message() == "BatchGet result exceeds 1048576 bytes; request fewer keys");
+  CHECK(s.error_message() ==
+        "BatchGet result exceeds 1048576 bytes (--max-response-mb); request fewer keys");
+}
+
+TEST_CASE("BatchGet's budget counts the framing: at --max-response-mb = --max-message-mb") {
+  ServerProcess server({{}, {"--max-message-mb", "2", "--max-response-mb", "2"}});
+  std::string error;
+  INFO(error);
+  REQUIRE(server.Start(&error));
+  Kv kv(server);
+  // Each entry takes 14 bytes besides its value: 1 + 3 (entry tag, length), 1 + 1 + 2 (key
+  // "k0"), 2 (found), 1 + 3 (value tag, length). Two of these make exactly 2 MiB.
+  constexpr size_t kValue = (1u << 20) - 14;
+  REQUIRE(kv.Put("f", "k0", std::string(kValue, 'v')).ok());
+  REQUIRE(kv.Put("f", "k1", std::string(kValue + 1, 'v')).ok());
+  v1::KvBatchGetRequest req;
+  req.set_namespace_("f");
+  req.add_keys("k0");
+  req.add_keys("k0");
+  v1::KvBatchGetResponse resp;
+  REQUIRE(kv.stub->BatchGet(MakeContext().get(), req, &resp).ok());  // the limit itself fits
+  CHECK(resp.ByteSizeLong() == (2u << 20));
+  // One byte more. Before: keys and values (2 MiB - 23 bytes) passed the budget and gRPC
+  // failed the call: "Sent message larger than max (2097153 vs. 2097152)".
+  req.set_keys(1, "k1");
+  const grpc::Status s = kv.stub->BatchGet(MakeContext().get(), req, &resp);
+  CHECK(s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK(s.error_message() ==
+        "BatchGet result exceeds 2097152 bytes (--max-response-mb); request fewer keys");
 }
 
 TEST_CASE("TTL: an expired key disappears from Get, Scan and BatchGet") {

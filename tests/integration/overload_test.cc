@@ -95,14 +95,6 @@ void CloseAll(std::vector<int>& fds) {
   fds.clear();
 }
 
-// The value of an unlabelled metric, or -1 when it is absent.
-double Metric(const ServerProcess& server, const std::string& name) {
-  const std::string body = HttpGet(server.metrics_port(), "/metrics").value_or("");
-  const size_t at = body.find("\n" + name + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(body.substr(at + name.size() + 2));
-}
-
 // Polls `metric` until it equals `expected` (the accept thread counts in the background).
 double AwaitMetric(const ServerProcess& server, const std::string& metric, double expected) {
   double value = -1;

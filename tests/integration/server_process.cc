@@ -154,6 +154,13 @@ std::optional<std::string> HttpGet(int port, const std::string& path, const std:
   return response.substr(body + 4);
 }
 
+double Metric(const ServerProcess& server, const std::string& name) {
+  const std::string body = HttpGet(server.metrics_port(), "/metrics").value_or("");
+  const size_t at = body.find("\n" + name + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(body.substr(at + name.size() + 2));
+}
+
 std::string ServerBinary() {
   const char* srcdir = std::getenv("TEST_SRCDIR");
   const std::string root = srcdir != nullptr ? srcdir : ".";

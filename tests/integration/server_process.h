@@ -30,6 +30,11 @@ int FreeTcpPort();
 std::optional<std::string> HttpGet(int port, const std::string& path,
                                    const std::string& host = "127.0.0.1");
 
+class ServerProcess;
+// The value of an unlabelled metric of `server` (started with metrics on), or -1 when it is
+// absent.
+double Metric(const ServerProcess& server, const std::string& name);
+
 // Path of the built sochdb-grpc binary (from the test's runfiles).
 std::string ServerBinary();
 

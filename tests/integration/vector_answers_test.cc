@@ -136,11 +136,55 @@ TEST_CASE("answers are bounded: view_type, echoed names, and the SearchBatch byt
                           Batch("labels", 10'000, 4, 100), &resp);
   CHECK(s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
   CHECK(s.error_message() ==
-        "SearchBatch answer exceeds 50331648 bytes; ask for fewer queries or a smaller k");
+        "SearchBatch answer exceeds 50331648 bytes (--max-response-mb); ask for fewer queries "
+        "or a smaller k");
   // 100 queries (2.9 MB) fit.
   REQUIRE(c.stub->SearchBatch(MakeContext().get(), Batch("labels", 100, 4, 100), &resp).ok());
   REQUIRE(resp.results_size() == 100);
   CHECK(resp.results(99).results(99).view_type().size() == 256);
+}
+
+TEST_CASE("a SearchBatch whose smallest answer cannot fit is refused before any search") {
+  ServerProcessOptions options;
+  options.metrics = true;
+  ServerProcess server(options);
+  StartOrFail(server);
+  VectorClient c(server);
+  v1::CreateIndexResponse created;
+  REQUIRE(c.Create("wide", 4, v1::DISTANCE_METRIC_L2, &created).ok());
+  // 10,000 vectors with 256-byte labels: every hit of k 10,000 answers at least ~265 bytes.
+  const std::vector<float> data = RandomVectors(10'000, 4, 11);
+  for (uint64_t start = 0; start < 10'000; start += 2'500) {
+    v1::InsertBatchRequest insert;
+    insert.set_index_name("wide");
+    for (uint64_t id = start; id < start + 2'500; ++id) {
+      insert.add_ids(id);
+      for (int j = 0; j < 4; ++j) insert.add_vectors(data[id * 4 + j]);
+      insert.add_metadata()->set_view_type(std::string(256, 'v'));
+    }
+    v1::InsertBatchResponse inserted;
+    REQUIRE(c.stub->InsertBatch(MakeContext().get(), insert, &inserted).ok());
+  }
+  const double searches_before = Metric(server, "sochdb_vector_searches_total");
+  REQUIRE(searches_before >= 0);
+
+  // 100 queries x k 10,000: at least 265 MB. Before: ~18 queries were searched and ~50 MB of
+  // answer built before the refusal.
+  v1::SearchBatchResponse resp;
+  grpc::Status s = c.stub->SearchBatch(MakeContext("", absl::Seconds(120)).get(),
+                                       Batch("wide", 100, 4, 10'000), &resp);
+  CHECK(s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK(s.error_message() ==
+        "SearchBatch answer exceeds 50331648 bytes (--max-response-mb); ask for fewer queries "
+        "or a smaller k");
+  CHECK(Metric(server, "sochdb_vector_searches_total") == searches_before);
+
+  // Two such queries (5.5 MB) fit, and are searched.
+  REQUIRE(c.stub->SearchBatch(MakeContext("", absl::Seconds(120)).get(),
+                              Batch("wide", 2, 4, 10'000), &resp)
+              .ok());
+  CHECK(resp.results(1).results_size() == 10'000);
+  CHECK(Metric(server, "sochdb_vector_searches_total") == searches_before + 2);
 }
 
 TEST_CASE("a budget set by --max-response-mb bounds Search and SearchBatch") {
@@ -163,13 +207,15 @@ TEST_CASE("a budget set by --max-response-mb bounds Search and SearchBatch") {
   // 5,000 hits of ~220 bytes: past 1 MiB.
   grpc::Status s = c.Search("b", {0.f, 0.f, 0.f, 0.f}, 5000, &one);
   CHECK(s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
-  CHECK(s.error_message() == "Search answer exceeds 1048576 bytes; ask for a smaller k");
+  CHECK(s.error_message() ==
+        "Search answer exceeds 1048576 bytes (--max-response-mb); ask for a smaller k");
   REQUIRE(c.Search("b", {0.f, 0.f, 0.f, 0.f}, 1000, &one).ok());
   CHECK(one.results_size() == 1000);
   v1::SearchBatchResponse resp;
   s = c.stub->SearchBatch(MakeContext().get(), Batch("b", 10, 4, 1000), &resp);
   CHECK(s.error_message() ==
-        "SearchBatch answer exceeds 1048576 bytes; ask for fewer queries or a smaller k");
+        "SearchBatch answer exceeds 1048576 bytes (--max-response-mb); ask for fewer queries or "
+        "a smaller k");
 }
 
 TEST_CASE("InsertBatch refuses an id given twice instead of counting it twice") {

@@ -156,6 +156,42 @@ TEST_CASE("multi-vector documents score by max, mean or first as brute force doe
   }
 }
 
+TEST_CASE("a search whose smallest answer cannot fit is refused before it ranks",
+          "[collection][search]") {
+  Fixture f("answer_floor");
+  int ranked = 0;  // searches that ranked and went on to read their winners
+  f.before_search_reads = [&] { ++ranked; };
+  f.Reopen();  // with the hook
+  f.Create("c", 4, vector::Metric::kL2);
+  std::vector<Document> docs;
+  for (int i = 0; i < 10; ++i) {
+    docs.push_back(MakeDocument("d" + std::to_string(i), {{1, 0, 0, static_cast<float>(i)}}, "",
+                                {{"half", i < 5 ? "a" : "b"}}));
+  }
+  f.Add("c", docs);
+  // With embeddings, any document of dimension 4 counts at least 78 bytes (a one-byte id,
+  // framing, the vector): ten of them at least 780.
+  SearchQuery q;
+  q.vector = {1, 0, 0, 0};
+  q.k = 10;
+  q.max_answer_bytes = 700;
+  RequireError(f.collections->Search("", "c", q).status(), StatusCode::kResourceExhausted,
+               "SearchCollection answer exceeds 700 bytes (--max-response-mb); lower k, or leave "
+               "embeddings out (include_embeddings=false)");
+  CHECK(ranked == 0);  // before: 1 (it ranked and read 6 documents, then refused)
+  // Five accepted documents may fit: ranked, read, and they do fit (5 x 108 bytes).
+  q.filter = filter::MetadataFilter::ExactMatch({{"half", "a"}});
+  CHECK(f.Search("c", q).size() == 5);
+  CHECK(ranked == 1);
+  // Without embeddings ten may fit (10 x 46 bytes): ranked, then refused as read (10 x 76),
+  // with a hint that does not name embeddings.
+  q.filter = filter::MetadataFilter();
+  q.include_embeddings = false;
+  RequireError(f.collections->Search("", "c", q).status(), StatusCode::kResourceExhausted,
+               "SearchCollection answer exceeds 700 bytes (--max-response-mb); lower k");
+  CHECK(ranked == 2);
+}
+
 TEST_CASE("search arguments are checked", "[collection][search]") {
   Fixture f("search_errors");
   f.Create("c", 3);

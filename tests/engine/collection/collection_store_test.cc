@@ -305,12 +305,19 @@ TEST_CASE("bad documents are refused with the field and the limit, and nothing i
                "documents[2] has no embedding");
   RequireError(add(MakeDocument("d", {{1, 2, 3, 4, 5}})), StatusCode::kInvalidArgument,
                "documents[2].embedding has 5 floats; the collection dimension is 4");
+  // The second vector is the request's extra_embeddings[0] (before: named "embeddings[1]").
   RequireError(add(MakeDocument("d", {ok, {1, 2}})), StatusCode::kInvalidArgument,
-               "documents[2].embeddings[1] has 2 floats; the collection dimension is 4");
+               "documents[2].extra_embeddings[0].values has 2 floats; the collection dimension "
+               "is 4");
+  Document extras_only = MakeDocument("d", {ok, ok, {1, 2}});
+  extras_only.first_is_embedding = false;
+  RequireError(add(extras_only), StatusCode::kInvalidArgument,
+               "documents[2].extra_embeddings[2].values has 2 floats; the collection dimension "
+               "is 4");
   RequireError(add(MakeDocument("d", {{1, nan, 0, 0}})), StatusCode::kInvalidArgument,
                "documents[2].embedding[1] is NaN");
   RequireError(add(MakeDocument("d", {ok, {0, 0, 0, -inf}})), StatusCode::kInvalidArgument,
-               "documents[2].embeddings[1][3] is -Inf");
+               "documents[2].extra_embeddings[0].values[3] is -Inf");
   RequireError(add(MakeDocument("d", {{0, 0, 1e17f, 0}})), StatusCode::kInvalidArgument,
                "documents[2].embedding[2] is 1e+17; the limit is +-1e+16");
   RequireError(add(MakeDocument("d", std::vector<std::vector<float>>(65, ok))),

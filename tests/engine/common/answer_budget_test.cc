@@ -15,8 +15,9 @@ TEST_CASE("AnswerBudget fits the limit exactly and refuses past it, naming it") 
   REQUIRE_OK(budget.Charge(4));
   REQUIRE_OK(budget.Charge(6));
   CHECK(budget.used() == 10);
-  testing::RequireError(budget.Charge(1), absl::StatusCode::kResourceExhausted,
-                        "Search answer exceeds 10 bytes; ask for fewer results");
+  testing::RequireError(
+      budget.Charge(1), absl::StatusCode::kResourceExhausted,
+      "Search answer exceeds 10 bytes (--max-response-mb); ask for fewer results");
   CHECK(budget.used() == 10);
   // Exceeded for good: nothing more is accepted, not even an empty charge.
   CHECK(budget.Charge(0).code() == absl::StatusCode::kResourceExhausted);

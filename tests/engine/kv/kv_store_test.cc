@@ -386,7 +386,8 @@ TEST_CASE("BatchGet stops at max_batch_get_bytes with RESOURCE_EXHAUSTED", "[kv]
     const std::vector<std::string_view> keys(10'000, "big");
     const absl::Status status = f.kv->BatchGet("ns", keys).status();
     CHECK(status.code() == absl::StatusCode::kResourceExhausted);
-    CHECK(Message(status) == "BatchGet result exceeds 50331648 bytes; request fewer keys");
+    CHECK(Message(status) ==
+          "BatchGet result exceeds 50331648 bytes (--max-response-mb); request fewer keys");
     // Five copies (40 MiB of values) are within the default limit.
     absl::StatusOr<std::vector<std::optional<std::string>>> five =
         f.kv->BatchGet("ns", absl::MakeConstSpan(keys).subspan(0, 5));
@@ -394,28 +395,42 @@ TEST_CASE("BatchGet stops at max_batch_get_bytes with RESOURCE_EXHAUSTED", "[kv]
     CHECK(five->size() == 5);
     CHECK((*five)[4]->size() == (8u << 20));
   }
-  SECTION("the limit counts every key's bytes and every found value's, and is inclusive") {
+  SECTION("the limit counts the encoded answer, framing included, and is inclusive") {
+    // Each entry: tag + length, the key (tag, length, bytes), and when found the found flag (2)
+    // and the value (tag, length, bytes). Before, only key and value bytes counted, so an
+    // answer of exactly the message limit was over it by its framing.
     KvLimits limits;
-    limits.max_batch_get_bytes = 20;
+    limits.max_batch_get_bytes = 48;
     KvStore small(f.store.get(), &f.clock, limits);
-    REQUIRE_OK(small.Put("ns", "a", "12345", 0));                          // 1 + 5 bytes
-    REQUIRE_OK(small.Put("ns", "b", "1234", 0));                           // 1 + 4 bytes
-    const std::vector<std::string_view> over_by_2 = {"a", "b", "a", "b"};  // 6+5+6+5 = 22
-    CHECK(small.BatchGet("ns", over_by_2).status().code() == absl::StatusCode::kResourceExhausted);
-    // An absent key still costs its bytes: the answer echoes it.
-    const std::vector<std::string_view> over_by_1 = {"a", "b", "a", "xxxx"};  // 6+5+6+4 = 21
+    REQUIRE_OK(small.Put("ns", "a", "12345", 0));  // 2 + (3 + 2 + 7) = 14 bytes
+    REQUIRE_OK(small.Put("ns", "b", "1234", 0));   // 2 + (3 + 2 + 6) = 13 bytes
+    const std::vector<std::string_view> over_by_6 = {"a", "b", "a", "b"};  // 14+13+14+13 = 54
+    CHECK(small.BatchGet("ns", over_by_6).status().code() == absl::StatusCode::kResourceExhausted);
+    // An absent key still costs its entry: the answer echoes it.
+    const std::vector<std::string_view> over_by_1 = {"a", "b", "a", "xxxx"};  // 14+13+14+8 = 49
     CHECK(small.BatchGet("ns", over_by_1).status().code() == absl::StatusCode::kResourceExhausted);
-    const std::vector<std::string_view> fits = {"a", "b", "a", "xxx"};  // 6+5+6+3 = 20
+    const std::vector<std::string_view> fits = {"a", "b", "a", "xxx"};  // 14+13+14+7 = 48
     absl::StatusOr<std::vector<std::optional<std::string>>> values = small.BatchGet("ns", fits);
     REQUIRE(values.ok());
     CHECK(*values ==
           std::vector<std::optional<std::string>>{"12345", "1234", "12345", std::nullopt});
-    CHECK(Message(small.BatchGet("ns", over_by_2).status()) ==
-          "BatchGet result exceeds 20 bytes; request fewer keys");
+    CHECK(Message(small.BatchGet("ns", over_by_6).status()) ==
+          "BatchGet result exceeds 48 bytes (--max-response-mb); request fewer keys");
+  }
+  SECTION("the keys' entries alone count, found or not") {
+    KvLimits limits;
+    limits.max_batch_get_bytes = 1000;
+    KvStore small(f.store.get(), &f.clock, limits);
+    // 11 absent keys of 88 bytes: 11 x (2 + 90) = 1,012 bytes of entries.
+    const std::string key(88, 'k');
+    const std::vector<std::string_view> keys(11, key);
+    CHECK(Message(small.BatchGet("ns", keys).status()) ==
+          "BatchGet result exceeds 1000 bytes (--max-response-mb); request fewer keys");
+    CHECK(small.BatchGet("ns", absl::MakeConstSpan(keys).subspan(0, 10)).ok());
   }
   SECTION("expired values count as absent") {
     KvLimits limits;
-    limits.max_batch_get_bytes = 10;
+    limits.max_batch_get_bytes = 10;  // two absent "k" entries: 2 x 5 bytes
     KvStore small(f.store.get(), &f.clock, limits);
     REQUIRE_OK(small.Put("ns", "k", "0123456789", 1));
     CHECK(small.BatchGet("ns", std::vector<std::string_view>{"k"}).status().code() ==
