@@ -158,6 +158,9 @@ void LogConnectionLimits(const ServerConfig& config, const OpenFileLimit& files,
   const std::string idle = config.max_connection_idle_s > 0
                                ? absl::FormatDuration(options.max_connection_idle)
                                : std::string("never");
+  if (!files.known) {
+    spdlog::warn("cannot read the open-file limit (getrlimit failed); assuming {}", files.now);
+  }
   spdlog::info("open-file limit {}{}; at most {} connections, closed after {} without a call",
                files.now, raised, options.max_connections, idle);
   if (files.now < options.max_connections + ReservedDescriptors(files.now)) {
