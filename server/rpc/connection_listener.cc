@@ -354,7 +354,7 @@ void ConnectionListener::Refuse(int fd) {
     last_refusal_log_ = now;
     spdlog::warn(
         "refusing connections: {} open, the limit is {} (--max-connections); idle ones close "
-        "after --max-connection-idle-s",
+        "after --max-connection-idle-s, any after --max-connection-age-s plus --max-call-s",
         tracker_.open(), tracker_.max_connections());
   }
 }

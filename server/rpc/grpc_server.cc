@@ -132,6 +132,11 @@ void GrpcServer::ApplyOptions(grpc::ServerBuilder& builder) {
   if (options_.max_connection_idle > absl::ZeroDuration()) {
     builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, ms(options_.max_connection_idle));
   }
+  if (options_.max_connection_age > absl::ZeroDuration()) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, ms(options_.max_connection_age));
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                               ms(options_.max_connection_age_grace));
+  }
   grpc::ResourceQuota quota("sochdb-grpc");
   quota.Resize(options_.memory_quota_bytes);
   quota.SetMaxThreads(options_.max_sync_threads);

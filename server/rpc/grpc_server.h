@@ -53,6 +53,12 @@ struct GrpcServerOptions {
   // A connection with no call for this long is closed (GOAWAY; clients reconnect when they next
   // call). Zero: never.
   absl::Duration max_connection_idle = absl::ZeroDuration();
+  // A connection is sent a GOAWAY after this long (gRPC adds +-10% jitter), and closed
+  // max_connection_age_grace later whatever its calls are doing: a slow client whose call never
+  // sends its request (gRPC holds a unary call until its message has come, out of our sight)
+  // keeps its connection slot no longer than that. Zero: never.
+  absl::Duration max_connection_age = absl::ZeroDuration();
+  absl::Duration max_connection_age_grace = absl::Minutes(5);
   // At shutdown, once no call is in flight: how long the remaining (idle) connections have to
   // close after the GOAWAY before the server closes them.
   absl::Duration idle_connection_grace = absl::Seconds(1);

@@ -1,6 +1,7 @@
 // The server under overload and slow or idle clients (issue 15, C1 and C2; reliability suite
 // T7): idle keyless connections past the open-file limit, connections that never call, many
-// health watchers, a ping flood and many writers at once. The rule: the store keeps its file
+// health watchers, a ping flood, many writers at once, and slow clients whose calls never send
+// their request (adversarial pass F1). The rule: the store keeps its file
 // descriptors, health answers, a refusal is a quick status (UNAVAILABLE for a refused
 // connection, RESOURCE_EXHAUSTED for a refused call), never a hang, and new clients get in again
 // within seconds once the flood stops or goes idle.
@@ -21,6 +22,7 @@
 #include "absl/time/clock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/create_channel.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/security/credentials.h"
 #include "sochdb/v1/kv.grpc.pb.h"
 #include "tests/integration/server_process.h"
@@ -168,6 +170,106 @@ TEST_CASE("connections without calls are closed after --max-connection-idle-s") 
   CloseAll(idle);
   // The client's own connection went idle too; its next call reconnects.
   CHECK(Put(*kv, "second").ok());
+}
+
+// Calls opened through gRPC itself that never send their request: each on a connection of its
+// own. The client library answers the server's keepalive pings, so only the server's own limits
+// can end them.
+class StalledGrpcCalls {
+ public:
+  void Open(const ServerProcess& server, const std::string& method) {
+    channels_.push_back(OwnChannel(server));
+    stubs_.push_back(std::make_unique<grpc::GenericStub>(channels_.back()));
+    contexts_.push_back(std::make_unique<grpc::ClientContext>());
+    calls_.push_back(stubs_.back()->PrepareCall(contexts_.back().get(), method, &cq_));
+    calls_.back()->StartCall(&started_);  // sends the headers; no message follows
+  }
+  // Waits until the server has ended every call (each call's Finish comes back); false when
+  // `guard` runs out first.
+  bool AwaitAllEnded(absl::Duration guard) {
+    statuses_.resize(calls_.size());
+    for (size_t i = 0; i < calls_.size(); ++i) calls_[i]->Finish(&statuses_[i], &finished_);
+    size_t ended = 0;
+    const absl::Time give_up = absl::Now() + guard;
+    while (ended < calls_.size()) {
+      void* tag = nullptr;
+      bool ok = false;
+      if (cq_.AsyncNext(&tag, &ok, absl::ToChronoTime(give_up)) !=
+          grpc::CompletionQueue::GOT_EVENT) {
+        return false;
+      }
+      if (tag == &finished_) ++ended;
+    }
+    return true;
+  }
+  ~StalledGrpcCalls() {
+    for (auto& context : contexts_) context->TryCancel();
+    cq_.Shutdown();
+    void* tag = nullptr;
+    bool ok = false;
+    while (cq_.Next(&tag, &ok)) {
+    }
+  }
+
+ private:
+  grpc::CompletionQueue cq_;
+  int started_ = 0;   // tags
+  int finished_ = 0;
+  std::vector<std::shared_ptr<grpc::Channel>> channels_;
+  std::vector<std::unique_ptr<grpc::GenericStub>> stubs_;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts_;
+  std::vector<std::unique_ptr<grpc::GenericClientAsyncReaderWriter>> calls_;
+  std::vector<grpc::Status> statuses_;  // filled by Finish, possibly after AwaitAllEnded gave up
+};
+
+// A channel that retries a refused connection every 100-500 ms rather than with gRPC's default
+// backoff (1 s growing to 2 min), so it gets in soon after a slot frees.
+std::shared_ptr<grpc::Channel> EagerChannel(const ServerProcess& server) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
+  return grpc::CreateCustomChannel(server.address(), grpc::InsecureChannelCredentials(), args);
+}
+
+TEST_CASE("F1 slowloris: calls that never send their request hold no connection forever") {
+  // Every slot taken by a connection with a call open that never sends its request: the idle
+  // timeout does not apply (a call is open), and nothing else ended them, so every other client
+  // was refused for as long as the attacker kept them (before: the fresh client below got
+  // DEADLINE_EXCEEDED after 60 s of refusals). Now a connection gets a GOAWAY at
+  // --max-connection-age-s and is closed --max-call-s later, whatever its calls are doing.
+  constexpr int kCap = 8;
+  ServerProcessOptions options;
+  options.metrics = true;
+  options.args = {"--max-connections", std::to_string(kCap), "--max-connection-age-s", "3",
+                  "--max-call-s", "2"};
+  ServerProcess server(options);
+  StartOrFail(server);
+  const absl::Time opened = absl::Now();
+  std::vector<int> raw;
+  for (int i = 0; i < kCap / 2; ++i) {
+    raw.push_back(OpenStalledHttp2Call(server.port(), "/sochdb.v1.KvService/Get"));
+    REQUIRE(raw.back() >= 0);
+  }
+  StalledGrpcCalls stalled;
+  for (int i = 0; i < kCap / 2; ++i) stalled.Open(server, "/sochdb.v1.KvService/Put");
+  REQUIRE(AwaitMetric(server, "sochdb_grpc_connections", kCap) == kCap);
+
+  // A fresh client waits for a slot (wait_for_ready retries the refused connections).
+  auto fresh = v1::KvService::NewStub(EagerChannel(server));
+  const grpc::Status served = Put(*fresh, "fresh", /*wait_for_ready=*/true, absl::Seconds(60));
+  const absl::Duration waited = absl::Now() - opened;
+  INFO(served.error_message());
+  CHECK(served.ok());
+  int raw_closed = 0;
+  for (int fd : raw) raw_closed += WaitForServerClose(fd, absl::Seconds(30)) ? 1 : 0;
+  CHECK(raw_closed == kCap / 2);
+  CHECK(stalled.AwaitAllEnded(absl::Seconds(30)));
+  std::printf("T7 slowloris: stalled_conns=%d (cap %d) raw_closed=%d fresh_served=%d "
+              "waited_s=%.1f (bound: age 3 s +10%% jitter + grace 2 s)\n",
+              kCap, kCap, raw_closed, served.ok() ? 1 : 0, absl::ToDoubleSeconds(waited));
+  CloseAll(raw);
 }
 
 // HTTP/2 PING frames (8-byte payload, stream 0), faster than any client may send them.
