@@ -62,8 +62,9 @@ GrpcServerOptions ServerOptions(const ServerConfig& c, const OpenFileLimit& file
   o.max_connection_age = absl::Seconds(c.max_connection_age_s);
   // Every call may run --max-call-s, so none is cut short by the age.
   o.max_connection_age_grace = absl::Seconds(c.max_call_s);
-  // A Watch per allowed connection (one per client channel that health-checks).
-  o.max_health_watches = o.max_connections;
+  // Each allowed connection its own share of watches (a client channel watches once per service
+  // it health-checks), so the total can never lock a connection out.
+  o.max_health_watches = o.max_connections * o.max_health_watches_per_connection;
   o.address = JoinHostPort(c.host, c.port);
   o.completion_queues = c.threads > 0 ? c.threads : cores;
   o.worker_threads = c.worker_threads > 0 ? c.worker_threads : std::max(16, 8 * cores);

@@ -162,7 +162,8 @@ absl::Status GrpcServer::Start() {
 
   grpc::ServerBuilder builder;
   ApplyOptions(builder);
-  health_ = std::make_unique<HealthService>(service_names(), options_.max_health_watches);
+  health_ = std::make_unique<HealthService>(service_names(), options_.max_health_watches,
+                                            options_.max_health_watches_per_connection);
   builder.RegisterService(health_->service());
   std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> acceptor =
       builder.experimental().AddExternalConnectionAcceptor(

@@ -66,8 +66,11 @@ struct GrpcServerOptions {
   // Threads of gRPC's synchronous services: reflection, one per open reflection stream. Past
   // it reflection answers RESOURCE_EXHAUSTED; the sochdb services and health are not affected.
   int max_sync_threads = 64;
-  // Health Watch calls open at once (each costs memory, no thread); past it RESOURCE_EXHAUSTED.
-  size_t max_health_watches = 1024;
+  // Health Watch calls open at once (each costs memory, no thread), in all and on one connection
+  // (at least 1); past either RESOURCE_EXHAUSTED. With max_health_watches at least
+  // max_connections x the per-connection bound, no connection can be refused a watch by others.
+  size_t max_health_watches = 8 * 1024;
+  size_t max_health_watches_per_connection = 8;
   absl::Duration max_call_duration = absl::Minutes(5);
   size_t max_response_bytes = 48u << 20;  // answer budget; at most max_message_bytes
 };

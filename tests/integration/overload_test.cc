@@ -36,6 +36,7 @@ constexpr int kServerOpenFiles = 1024;
 // What the server makes of 1,024 descriptors: half for connections, half kept for the store.
 constexpr int kConnectionCap = 512;
 constexpr int kIdleConnections = 1500;  // on main, ~980 of these took every descriptor
+constexpr int kWatchesPerConnection = 8;  // health watches one connection may hold
 
 void StartOrFail(ServerProcess& server) {
   std::string error;
@@ -307,6 +308,28 @@ struct Watchers {
   }
 };
 
+TEST_CASE("F2: one connection cannot take every health watch from the others") {
+  // Before: the bound on watches was global only (one per allowed connection: 16 here), and one
+  // connection opening 40 took all 16; the next client's Watch got RESOURCE_EXHAUSTED. Now a
+  // connection holds at most 8 and the total leaves every allowed connection its 8.
+  ServerProcess server({{}, {"--max-connections", "16"}});
+  StartOrFail(server);
+  Watchers greedy;
+  auto greedy_channel = OwnChannel(server);
+  for (int i = 0; i < 40; ++i) greedy.Open(greedy_channel);
+  CHECK(static_cast<int>(greedy.readers.size()) == kWatchesPerConnection);
+  CHECK(greedy.refused == 40 - kWatchesPerConnection);
+  CHECK(greedy.other == 0);
+  Watchers other;
+  other.Open(OwnChannel(server));
+  CHECK(other.readers.size() == 1);
+  CHECK(other.refused == 0);
+  std::printf("T7 watch share: greedy_conn_watches=%zu refused=%d other_conn_served=%zu\n",
+              greedy.readers.size(), greedy.refused, other.readers.size());
+  greedy.CancelAll();
+  other.CancelAll();
+}
+
 TEST_CASE("T7 overload: idle connections, watchers, a ping flood and many writers") {
   if (!RaiseOwnOpenFileLimit(kIdleConnections + 512)) {
     WARN("skipped: this process may not open " << kIdleConnections + 512 << " files");
@@ -339,10 +362,10 @@ TEST_CASE("T7 overload: idle connections, watchers, a ping flood and many writer
   close(pinger);
   CHECK(ping_flood_closed);
 
-  // 600 more watchers, 200 per connection: one Watch per allowed connection (512) in all.
+  // 600 more watchers, 200 per connection: each connection gets its 8.
   for (int i = 0; i < 600; ++i) watchers.Open(watch_channels[i % 3]);
-  CHECK(watchers.readers.size() == kConnectionCap);
-  CHECK(watchers.refused == 602 - kConnectionCap);
+  CHECK(static_cast<int>(watchers.readers.size()) == 2 + 3 * kWatchesPerConnection);
+  CHECK(watchers.refused == 600 - 3 * kWatchesPerConnection);
   CHECK(watchers.other == 0);
 
   // Idle keyless connections fill the rest of the cap; the others are refused at accept.

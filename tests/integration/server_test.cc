@@ -140,17 +140,27 @@ TEST_CASE("health Watch reports the status, then NOT_SERVING at shutdown, and en
 TEST_CASE("no number of idle health watchers stops Check or reflection from answering") {
   // gRPC's synchronous threads (64) once served Watch, one thread per watcher: 63 idle keyless
   // watchers made Check, and reflection, answer RESOURCE_EXHAUSTED, and Kubernetes probes fail.
+  // 8 watches per connection (a connection may hold no more), on 25 connections.
   ServerProcess server({});
   StartOrFail(server);
   auto channel = server.Channel();
   auto stub = health::Health::NewStub(channel);
   constexpr int kWatchers = 200;
+  constexpr int kWatchesPerConnection = 8;
+  std::vector<std::unique_ptr<health::Health::Stub>> watch_stubs;
+  for (int i = 0; i < kWatchers / kWatchesPerConnection; ++i) {
+    grpc::ChannelArguments own_connection;
+    own_connection.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    watch_stubs.push_back(health::Health::NewStub(grpc::CreateCustomChannel(
+        server.address(), grpc::InsecureChannelCredentials(), own_connection)));
+  }
   std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
   std::vector<std::unique_ptr<grpc::ClientReader<health::HealthCheckResponse>>> watches;
   int serving = 0;
   for (int i = 0; i < kWatchers; ++i) {
     contexts.push_back(MakeContext("", absl::Seconds(60)));
-    watches.push_back(stub->Watch(contexts.back().get(), health::HealthCheckRequest()));
+    watches.push_back(watch_stubs[i / kWatchesPerConnection]->Watch(
+        contexts.back().get(), health::HealthCheckRequest()));
     health::HealthCheckResponse resp;
     if (watches.back()->Read(&resp) && resp.status() == health::HealthCheckResponse::SERVING) {
       ++serving;
