@@ -1,10 +1,11 @@
 // GrpcServer: the process's gRPC front: the listening port (ConnectionListener, which caps
 // connections) and credentials, gRPC limits, several completion queues with one poller thread
-// each, the worker pool, health (HealthService) and reflection, and the registry of services. A
-// service is a RawService built from its descriptor; its methods are registered through
-// ServiceRegistrar, one line each, and checked against the descriptor (name, RPC kind, request
-// and response types) at start-up. Start() binds and posts calls; Shutdown() drains and stops in
-// the order gRPC requires.
+// each, the worker pool, health (HealthService) and reflection (ReflectionService), and the
+// registry of services. A service is a RawService built from its descriptor; its methods are
+// registered through ServiceRegistrar, one line each, and checked against the descriptor (name,
+// RPC kind, request and response types) at start-up. Start() binds and posts calls; Shutdown()
+// drains and stops in the order gRPC requires. Every method is served from the completion
+// queues: gRPC's synchronous thread pool is never started.
 #ifndef SOCHDB_SERVER_RPC_GRPC_SERVER_H_
 #define SOCHDB_SERVER_RPC_GRPC_SERVER_H_
 
@@ -28,6 +29,7 @@
 #include "server/rpc/connection_listener.h"
 #include "server/rpc/health_service.h"
 #include "server/rpc/raw_service.h"
+#include "server/rpc/reflection_service.h"
 #include "server/rpc/rpc_metrics.h"
 #include "server/rpc/worker_pool.h"
 
@@ -63,9 +65,6 @@ struct GrpcServerOptions {
   // close after the GOAWAY before the server closes them.
   absl::Duration idle_connection_grace = absl::Seconds(1);
   size_t memory_quota_bytes = 1u << 30;     // grpc::ResourceQuota for the transport
-  // Threads of gRPC's synchronous services: reflection, one per open reflection stream. Past
-  // it reflection answers RESOURCE_EXHAUSTED; the sochdb services and health are not affected.
-  int max_sync_threads = 64;
   // Health Watch calls open at once (each costs memory, no thread), in all and on one connection
   // (at least 1); past either RESOURCE_EXHAUSTED. With max_health_watches at least
   // max_connections x the per-connection bound, no connection can be refused a watch by others.
@@ -192,6 +191,7 @@ class GrpcServer {
   ServerRuntime runtime_;
   std::unique_ptr<WorkerPool> pool_;
   std::unique_ptr<HealthService> health_;
+  std::unique_ptr<ReflectionService> reflection_;
   std::vector<std::unique_ptr<RawService>> services_;
   std::map<std::string, std::vector<std::string>> registered_;  // service -> methods
   std::vector<std::shared_ptr<const void>> methods_;

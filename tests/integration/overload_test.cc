@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/security/credentials.h"
@@ -328,6 +329,63 @@ TEST_CASE("F2: one connection cannot take every health watch from the others") {
               greedy.readers.size(), greedy.refused, other.readers.size());
   greedy.CancelAll();
   other.CancelAll();
+}
+
+namespace reflection = grpc::reflection::v1alpha;
+
+// A reflection stream that has listed the services once and stays open, as a tool left running.
+struct ReflectionStream {
+  std::unique_ptr<grpc::ClientContext> context;
+  std::unique_ptr<grpc::ClientReaderWriter<reflection::ServerReflectionRequest,
+                                           reflection::ServerReflectionResponse>>
+      stream;
+};
+
+// Opens a stream and lists the services (what `grpcurl list` does first); true when the answer
+// names sochdb.v1.KvService, else `*status` says why.
+bool ListServices(reflection::ServerReflection::Stub& stub, ReflectionStream* out,
+                  grpc::Status* status) {
+  out->context = MakeContext("", absl::Seconds(120));
+  out->stream = stub.ServerReflectionInfo(out->context.get());
+  reflection::ServerReflectionRequest list;
+  list.set_list_services("");
+  reflection::ServerReflectionResponse listed;
+  if (out->stream->Write(list) && out->stream->Read(&listed)) {
+    for (const auto& service : listed.list_services_response().service()) {
+      if (service.name() == "sochdb.v1.KvService") return true;
+    }
+    *status = grpc::Status(grpc::StatusCode::INTERNAL, "KvService not listed");
+    return false;
+  }
+  *status = out->stream->Finish();
+  return false;
+}
+
+TEST_CASE("F3: idle reflection streams do not stop other clients' reflection") {
+  // Before: reflection ran on gRPC's synchronous pool, one thread per open stream (64 at most),
+  // so ~60 idle streams made every later reflection call (grpcurl list) answer
+  // RESOURCE_EXHAUSTED. Now reflection is served on the completion queues: an idle stream is a
+  // pending read, no thread.
+  constexpr int kIdleStreams = 100;
+  ServerProcess server({});
+  StartOrFail(server);
+  auto stub = reflection::ServerReflection::NewStub(OwnChannel(server));
+  std::vector<ReflectionStream> idle(kIdleStreams);
+  int answered = 0;
+  grpc::Status refused;
+  for (ReflectionStream& stream : idle) answered += ListServices(*stub, &stream, &refused) ? 1 : 0;
+  INFO("the first refusal: " << refused.error_message());
+  CHECK(answered == kIdleStreams);
+  auto fresh_stub = reflection::ServerReflection::NewStub(OwnChannel(server));
+  ReflectionStream fresh;
+  grpc::Status fresh_status;
+  const bool fresh_answered = ListServices(*fresh_stub, &fresh, &fresh_status);
+  INFO(fresh_status.error_message());
+  CHECK(fresh_answered);
+  std::printf("T7 reflection: idle_streams=%d answered=%d fresh_answered=%d\n", kIdleStreams,
+              answered, fresh_answered ? 1 : 0);
+  for (ReflectionStream* s : {&fresh}) s->context->TryCancel();
+  for (ReflectionStream& s : idle) s.context->TryCancel();
 }
 
 TEST_CASE("T7 overload: idle connections, watchers, a ping flood and many writers") {

@@ -506,8 +506,8 @@ TEST_CASE("health watches hold no thread: past their bound they are refused, Che
   // past it.
   namespace health = grpc::health::v1;
   GrpcServerOptions options;
-  options.max_sync_threads = 4;
   options.max_health_watches = 12;
+  options.max_health_watches_per_connection = 100;  // the global bound is the one under test
   Harness h(nullptr, options);
   auto stub = health::Health::NewStub(h.channel);
   std::vector<OpenWatch> watches;
