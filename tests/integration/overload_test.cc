@@ -1,10 +1,11 @@
 // The server under overload and slow or idle clients (issue 15, C1 and C2; reliability suite
 // T7): idle keyless connections past the open-file limit, connections that never call, many
-// health watchers, a ping flood, many writers at once, and slow clients whose calls never send
-// their request (adversarial pass F1). The rule: the store keeps its file
-// descriptors, health answers, a refusal is a quick status (UNAVAILABLE for a refused
+// health watchers, a ping flood, many writers at once, and from the adversarial pass: slow
+// clients whose calls never send their request (F1), one connection asking for every health
+// watch (F2), idle reflection streams (F3). The rule: the store keeps its file descriptors,
+// health and reflection answer, a refusal is a quick status (UNAVAILABLE for a refused
 // connection, RESOURCE_EXHAUSTED for a refused call), never a hang, and new clients get in again
-// within seconds once the flood stops or goes idle.
+// within seconds once the flood stops or goes idle (or within the bound on a connection's age).
 //
 // The server runs with `ulimit -n 1024` (ServerProcessOptions::open_files), as a default
 // systemd or docker process does; this test process needs ~2,000 descriptors of its own.
