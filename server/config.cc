@@ -87,6 +87,10 @@ void DefineOptions(CLI::App& app, ServerConfig& c) {
   app.add_option("--max-connection-idle-s", c.max_connection_idle_s,
                  "close a connection that has had no call for this long (0 = never)")
       ->check(CLI::Range(0, 604'800))->capture_default_str();
+  app.add_option("--max-connection-age-s", c.max_connection_age_s,
+                 "send a connection GOAWAY after this long (+-10%), and close it --max-call-s "
+                 "later whatever its calls are doing (0 = never)")
+      ->check(CLI::Range(0, 604'800))->capture_default_str();
   app.add_option("--ttl-purge-interval-ms", c.ttl_purge_interval_ms,
                  "how often expired keys are removed from disk")
       ->check(CLI::Range(10, 3'600'000))->capture_default_str();

@@ -45,6 +45,7 @@ struct ServerConfig {
   int max_call_s = 300;                // --max-call-s: server-side maximum deadline
   int max_connections = 0;             // --max-connections (0 = from the open-file limit)
   int max_connection_idle_s = 60;      // --max-connection-idle-s (0 = never close)
+  int max_connection_age_s = 300;      // --max-connection-age-s (0 = never), then --max-call-s
   int ttl_purge_interval_ms = 1000;    // --ttl-purge-interval-ms
 };
 

@@ -20,9 +20,16 @@ uint64_t KernelMaximum() {
 
 }  // namespace
 
-OpenFileLimit RaiseOpenFileLimit() {
+RlimitCalls SystemRlimitCalls() {
+  return {[](rlimit* limit) { return getrlimit(RLIMIT_NOFILE, limit); },
+          [](const rlimit* limit) { return setrlimit(RLIMIT_NOFILE, limit); }};
+}
+
+OpenFileLimit RaiseOpenFileLimit(RlimitCalls calls) {
   rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return {};
+  if (calls.get(&limit) != 0) {
+    return {kAssumedOpenFileLimit, kAssumedOpenFileLimit, /*known=*/false};
+  }
   // An unlimited soft limit is still bounded by the kernel's per-process maximum.
   const uint64_t current =
       limit.rlim_cur == RLIM_INFINITY ? KernelMaximum() : static_cast<uint64_t>(limit.rlim_cur);
@@ -32,7 +39,7 @@ OpenFileLimit RaiseOpenFileLimit() {
   if (limit.rlim_cur != RLIM_INFINITY && target > current) {
     rlimit raised = limit;
     raised.rlim_cur = target;
-    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) result.now = target;
+    if (calls.set(&raised) == 0) result.now = target;
   }
   return result;
 }

@@ -59,8 +59,12 @@ GrpcServerOptions ServerOptions(const ServerConfig& c, const OpenFileLimit& file
   o.max_connections = c.max_connections > 0 ? static_cast<size_t>(c.max_connections)
                                             : DefaultMaxConnections(files.now);
   o.max_connection_idle = absl::Seconds(c.max_connection_idle_s);
-  // A Watch per allowed connection (one per client channel that health-checks).
-  o.max_health_watches = o.max_connections;
+  o.max_connection_age = absl::Seconds(c.max_connection_age_s);
+  // Every call may run --max-call-s, so none is cut short by the age.
+  o.max_connection_age_grace = absl::Seconds(c.max_call_s);
+  // Each allowed connection its own share of watches (a client channel watches once per service
+  // it health-checks), so the total can never lock a connection out.
+  o.max_health_watches = o.max_connections * o.max_health_watches_per_connection;
   o.address = JoinHostPort(c.host, c.port);
   o.completion_queues = c.threads > 0 ? c.threads : cores;
   o.worker_threads = c.worker_threads > 0 ? c.worker_threads : std::max(16, 8 * cores);
@@ -158,8 +162,18 @@ void LogConnectionLimits(const ServerConfig& config, const OpenFileLimit& files,
   const std::string idle = config.max_connection_idle_s > 0
                                ? absl::FormatDuration(options.max_connection_idle)
                                : std::string("never");
-  spdlog::info("open-file limit {}{}; at most {} connections, closed after {} without a call",
-               files.now, raised, options.max_connections, idle);
+  if (!files.known) {
+    spdlog::warn("cannot read the open-file limit (getrlimit failed); assuming {}", files.now);
+  }
+  const std::string age =
+      config.max_connection_age_s > 0
+          ? absl::StrCat(absl::FormatDuration(options.max_connection_age), " (+",
+                         absl::FormatDuration(options.max_connection_age_grace), " for its calls)")
+          : std::string("never");
+  spdlog::info(
+      "open-file limit {}{}; at most {} connections, closed after {} without a call and at the "
+      "latest after {}",
+      files.now, raised, options.max_connections, idle, age);
   if (files.now < options.max_connections + ReservedDescriptors(files.now)) {
     spdlog::warn(
         "--max-connections {} leaves fewer than {} of the {} file descriptors for the database: "

@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -272,6 +273,7 @@ void ConnectionListener::Start(
 void ConnectionListener::Stop() {
   if (stopped_) return;
   stopped_ = true;
+  stopping_.store(true, std::memory_order_release);
   const uint64_t one = 1;
   if (write(wake_fd_, &one, sizeof(one)) != sizeof(one)) {
     spdlog::error("cannot wake the accept thread: {}", std::strerror(errno));
@@ -291,10 +293,12 @@ void ConnectionListener::AcceptLoop() {
                                ? -1
                                : static_cast<int>(std::max<int64_t>(
                                      0, absl::ToInt64Milliseconds(next_sweep - absl::Now()) + 1));
-    const int ready = poll(fds.data(), fds.size(), timeout_ms);
-    if (ready < 0 && errno != EINTR) {
-      spdlog::critical("accept loop: poll failed: {}", std::strerror(errno));
-      return;
+    const int ready = options_.poll(fds.data(), fds.size(), timeout_ms);
+    if (stopping_.load(std::memory_order_acquire)) return;
+    if (ready < 0) {
+      // Transient (ENOMEM): ending the thread would leave the port open but never accepted.
+      if (errno != EINTR) PauseAfterPollError(errno);
+      continue;
     }
     if (fds.back().revents != 0) return;  // Stop()
     if (absl::Now() >= next_sweep) {
@@ -350,14 +354,26 @@ void ConnectionListener::Refuse(int fd) {
     last_refusal_log_ = now;
     spdlog::warn(
         "refusing connections: {} open, the limit is {} (--max-connections); idle ones close "
-        "after --max-connection-idle-s",
+        "after --max-connection-idle-s, any after --max-connection-age-s plus --max-call-s",
         tracker_.open(), tracker_.max_connections());
   }
 }
 
+void ConnectionListener::PauseAfterPollError(int error) {
+  const absl::Time now = absl::Now();
+  if (now - last_poll_error_log_ >= absl::Seconds(10)) {
+    last_poll_error_log_ = now;
+    spdlog::error("accept loop: poll failed: {}; retrying every 100 ms", std::strerror(error));
+  }
+  WaitForStop(absl::Milliseconds(100));
+}
+
 bool ConnectionListener::WaitForStop(absl::Duration timeout) const {
   pollfd wake{wake_fd_, POLLIN, 0};
-  return poll(&wake, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout))) > 0;
+  const int ready = ::poll(&wake, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+  // Should this poll fail too, sleep anyway: the callers retry, and must not spin.
+  if (ready < 0) std::this_thread::sleep_for(absl::ToChronoMilliseconds(timeout));
+  return ready > 0;
 }
 
 void ConnectionListener::UpdateGauge() const {

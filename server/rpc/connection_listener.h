@@ -21,8 +21,10 @@
 #ifndef SOCHDB_SERVER_RPC_CONNECTION_LISTENER_H_
 #define SOCHDB_SERVER_RPC_CONNECTION_LISTENER_H_
 
+#include <poll.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -75,6 +77,8 @@ struct ConnectionListenerOptions {
   absl::Duration idle_sweep_interval = absl::Seconds(10);
   prometheus::Gauge* connections_open = nullptr;       // optional
   prometheus::Counter* connections_refused = nullptr;  // optional
+  // The accept loop's poll(2); tests replace it to fail.
+  int (*poll)(pollfd* fds, nfds_t count, int timeout_ms) = ::poll;
 };
 
 class ConnectionListener {
@@ -108,6 +112,8 @@ class ConnectionListener {
   void AcceptAll(int listener);
   void HandOver(int listener, int fd);
   void Refuse(int fd);
+  // poll() failed (not EINTR): logs it, at most every 10 s, and pauses before the next try.
+  void PauseAfterPollError(int error);
   // Waits up to `timeout` for Stop(); true when it came.
   bool WaitForStop(absl::Duration timeout) const;
   void UpdateGauge() const;
@@ -120,6 +126,8 @@ class ConnectionListener {
   std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> acceptor_;
   std::thread thread_;
   absl::Time last_refusal_log_ = absl::InfinitePast();
+  absl::Time last_poll_error_log_ = absl::InfinitePast();
+  std::atomic<bool> stopping_{false};  // set by Stop() before it wakes the accept thread
   bool stopped_ = false;
 };
 

@@ -9,7 +9,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "grpc/grpc.h"
-#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/resource_quota.h"
 #include "grpcpp/security/server_credentials.h"
@@ -132,9 +131,13 @@ void GrpcServer::ApplyOptions(grpc::ServerBuilder& builder) {
   if (options_.max_connection_idle > absl::ZeroDuration()) {
     builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, ms(options_.max_connection_idle));
   }
+  if (options_.max_connection_age > absl::ZeroDuration()) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, ms(options_.max_connection_age));
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                               ms(options_.max_connection_age_grace));
+  }
   grpc::ResourceQuota quota("sochdb-grpc");
   quota.Resize(options_.memory_quota_bytes);
-  quota.SetMaxThreads(options_.max_sync_threads);
   builder.SetResourceQuota(quota);
 }
 
@@ -143,9 +146,9 @@ absl::Status GrpcServer::Start() {
     return absl::FailedPreconditionError("a server can be started only once");
   }
   CheckEveryMethodRegistered();
-  // Health is ours (see HealthService): gRPC's built-in one would add callback threads.
+  // Health and reflection are ours (HealthService, ReflectionService): gRPC's built-in health
+  // would add callback threads, its reflection plugin holds a synchronous thread per stream.
   grpc::EnableDefaultHealthCheckService(false);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   ConnectionListenerOptions listening;
   listening.max_connections = options_.max_connections;
@@ -157,8 +160,14 @@ absl::Status GrpcServer::Start() {
 
   grpc::ServerBuilder builder;
   ApplyOptions(builder);
-  health_ = std::make_unique<HealthService>(service_names(), options_.max_health_watches);
+  health_ = std::make_unique<HealthService>(service_names(), options_.max_health_watches,
+                                            options_.max_health_watches_per_connection);
   builder.RegisterService(health_->service());
+  std::vector<std::string> served = service_names();
+  served.push_back(grpc::health::v1::Health::service_full_name());
+  served.push_back(grpc::reflection::v1alpha::ServerReflection::service_full_name());
+  reflection_ = std::make_unique<ReflectionService>(std::move(served));
+  builder.RegisterService(reflection_->service());
   std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> acceptor =
       builder.experimental().AddExternalConnectionAcceptor(
           grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD,
@@ -172,6 +181,7 @@ absl::Status GrpcServer::Start() {
   if (server_ == nullptr) {
     gates_.clear();
     health_.reset();
+    reflection_.reset();
     return absl::UnavailableError("cannot start the gRPC server (its log lines above say why)");
   }
   listener_ = *std::move(listener);
@@ -182,6 +192,7 @@ absl::Status GrpcServer::Start() {
       for (int i = 0; i < options_.calls_posted_per_method; ++i) post(gate.get());
     }
     health_->Post(gate.get(), options_.calls_posted_per_method);
+    reflection_->Post(gate.get(), options_.calls_posted_per_method);
   }
   for (auto& gate : gates_) pollers_.emplace_back([this, cq = gate->cq()] { Poll(cq); });
   listener_->Start(std::move(acceptor));
@@ -220,6 +231,7 @@ void GrpcServer::Shutdown(absl::Duration grace) {
   listener_.reset();
   gates_.clear();
   health_.reset();
+  reflection_.reset();
 }
 
 void GrpcServer::ShutdownGrpc(absl::Time deadline) {

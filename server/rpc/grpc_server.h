@@ -1,10 +1,11 @@
 // GrpcServer: the process's gRPC front: the listening port (ConnectionListener, which caps
 // connections) and credentials, gRPC limits, several completion queues with one poller thread
-// each, the worker pool, health (HealthService) and reflection, and the registry of services. A
-// service is a RawService built from its descriptor; its methods are registered through
-// ServiceRegistrar, one line each, and checked against the descriptor (name, RPC kind, request
-// and response types) at start-up. Start() binds and posts calls; Shutdown() drains and stops in
-// the order gRPC requires.
+// each, the worker pool, health (HealthService) and reflection (ReflectionService), and the
+// registry of services. A service is a RawService built from its descriptor; its methods are
+// registered through ServiceRegistrar, one line each, and checked against the descriptor (name,
+// RPC kind, request and response types) at start-up. Start() binds and posts calls; Shutdown()
+// drains and stops in the order gRPC requires. Every method is served from the completion
+// queues: gRPC's synchronous thread pool is never started.
 #ifndef SOCHDB_SERVER_RPC_GRPC_SERVER_H_
 #define SOCHDB_SERVER_RPC_GRPC_SERVER_H_
 
@@ -28,6 +29,7 @@
 #include "server/rpc/connection_listener.h"
 #include "server/rpc/health_service.h"
 #include "server/rpc/raw_service.h"
+#include "server/rpc/reflection_service.h"
 #include "server/rpc/rpc_metrics.h"
 #include "server/rpc/worker_pool.h"
 
@@ -53,15 +55,21 @@ struct GrpcServerOptions {
   // A connection with no call for this long is closed (GOAWAY; clients reconnect when they next
   // call). Zero: never.
   absl::Duration max_connection_idle = absl::ZeroDuration();
+  // A connection is sent a GOAWAY after this long (gRPC adds +-10% jitter), and closed
+  // max_connection_age_grace later whatever its calls are doing: a slow client whose call never
+  // sends its request (gRPC holds a unary call until its message has come, out of our sight)
+  // keeps its connection slot no longer than that. Zero: never.
+  absl::Duration max_connection_age = absl::ZeroDuration();
+  absl::Duration max_connection_age_grace = absl::Minutes(5);
   // At shutdown, once no call is in flight: how long the remaining (idle) connections have to
   // close after the GOAWAY before the server closes them.
   absl::Duration idle_connection_grace = absl::Seconds(1);
   size_t memory_quota_bytes = 1u << 30;     // grpc::ResourceQuota for the transport
-  // Threads of gRPC's synchronous services: reflection, one per open reflection stream. Past
-  // it reflection answers RESOURCE_EXHAUSTED; the sochdb services and health are not affected.
-  int max_sync_threads = 64;
-  // Health Watch calls open at once (each costs memory, no thread); past it RESOURCE_EXHAUSTED.
-  size_t max_health_watches = 1024;
+  // Health Watch calls open at once (each costs memory, no thread), in all and on one connection
+  // (at least 1); past either RESOURCE_EXHAUSTED. With max_health_watches at least
+  // max_connections x the per-connection bound, no connection can be refused a watch by others.
+  size_t max_health_watches = 8 * 1024;
+  size_t max_health_watches_per_connection = 8;
   absl::Duration max_call_duration = absl::Minutes(5);
   size_t max_response_bytes = 48u << 20;  // answer budget; at most max_message_bytes
 };
@@ -183,6 +191,7 @@ class GrpcServer {
   ServerRuntime runtime_;
   std::unique_ptr<WorkerPool> pool_;
   std::unique_ptr<HealthService> health_;
+  std::unique_ptr<ReflectionService> reflection_;
   std::vector<std::unique_ptr<RawService>> services_;
   std::map<std::string, std::vector<std::string>> registered_;  // service -> methods
   std::vector<std::shared_ptr<const void>> methods_;

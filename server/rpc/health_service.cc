@@ -125,7 +125,7 @@ class HealthService::WatchCall final : public CallTag {
 
   // The call's last step: no operation of it is outstanding any more.
   void End() {
-    health_->RemoveWatch(this);
+    health_->RemoveWatch(this, peer_);
     Release();
   }
 
@@ -150,6 +150,7 @@ class HealthService::WatchCall final : public CallTag {
     arrived_ = true;
     refs_.fetch_add(1, std::memory_order_relaxed);  // for the done tag
     Post(health_, gate_);
+    peer_ = context_.peer();
     const grpc::Status admitted = Admit();
     Action action = Action::kNone;
     {
@@ -167,11 +168,7 @@ class HealthService::WatchCall final : public CallTag {
   // OK once the watch is registered; otherwise the status that ends it at once.
   grpc::Status Admit() {
     if (grpc::Status name = CheckServiceName(request_.service()); !name.ok()) return name;
-    if (health_->AddWatch(this)) return grpc::Status::OK;
-    return grpc::Status(
-        grpc::StatusCode::RESOURCE_EXHAUSTED,
-        absl::StrCat("too many health watches: the limit is ", health_->max_watches_,
-                     " open at once; use Check, or watch again later"));
+    return health_->AddWatch(this, peer_);
   }
 
   void Done() {
@@ -233,6 +230,7 @@ class HealthService::WatchCall final : public CallTag {
   grpc::ServerAsyncWriter<health::HealthCheckResponse> writer_;
   DoneTag done_;
   bool arrived_ = false;      // only the poller thread touches it, before anyone else can
+  std::string peer_;  // set on arrival, before the service lists the call; then read-only
   std::atomic<int> refs_{1};  // the operations; plus the done tag once the call arrived
   absl::Mutex mu_;
   health::HealthCheckResponse response_ ABSL_GUARDED_BY(mu_);  // being written
@@ -243,8 +241,11 @@ class HealthService::WatchCall final : public CallTag {
   bool ended_ ABSL_GUARDED_BY(mu_) = false;      // Step has asked for End, once
 };
 
-HealthService::HealthService(const std::vector<std::string>& services, size_t max_watches)
-    : services_(services.begin(), services.end()), max_watches_(max_watches) {}
+HealthService::HealthService(const std::vector<std::string>& services, size_t max_watches,
+                             size_t max_watches_per_connection)
+    : services_(services.begin(), services.end()),
+      max_watches_(max_watches),
+      max_watches_per_connection_(max_watches_per_connection) {}
 
 HealthService::~HealthService() = default;
 
@@ -277,16 +278,30 @@ HealthService::ServingStatus HealthService::StatusOf(const std::string& service)
                                                   : health::HealthCheckResponse::NOT_SERVING;
 }
 
-bool HealthService::AddWatch(WatchCall* watch) {
+grpc::Status HealthService::AddWatch(WatchCall* watch, const std::string& peer) {
   absl::MutexLock lock(&mu_);
-  if (watches_.size() >= max_watches_) return false;
+  if (watches_.size() >= max_watches_) {
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        absl::StrCat("too many health watches: the limit is ", max_watches_,
+                                     " open at once; use Check, or watch again later"));
+  }
+  const auto from_peer = watches_by_peer_.find(peer);
+  if (from_peer != watches_by_peer_.end() && from_peer->second >= max_watches_per_connection_) {
+    return grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        absl::StrCat("too many health watches on this connection: the limit is ",
+                     max_watches_per_connection_, " per connection; use Check, or end a watch"));
+  }
+  ++watches_by_peer_[peer];
   watches_.insert(watch);
-  return true;
+  return grpc::Status::OK;
 }
 
-void HealthService::RemoveWatch(WatchCall* watch) {
+void HealthService::RemoveWatch(WatchCall* watch, const std::string& peer) {
   absl::MutexLock lock(&mu_);
-  watches_.erase(watch);
+  if (watches_.erase(watch) == 0) return;  // refused: never counted
+  const auto it = watches_by_peer_.find(peer);
+  if (it != watches_by_peer_.end() && --it->second == 0) watches_by_peer_.erase(it);
 }
 
 void HealthService::NotifyWatches() {

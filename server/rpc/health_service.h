@@ -9,8 +9,11 @@
 // API either: a Watch held one of its threads (64 at most) for as long as the watcher stayed,
 // so 63 idle watchers, which need no API key, made Check (the Kubernetes probe) and reflection
 // answer RESOURCE_EXHAUSTED. Here an idle watcher is a call with no operation pending; it costs
-// memory only, and their number is bounded (`max_watches`, past it Watch answers
-// RESOURCE_EXHAUSTED). Check is never refused.
+// memory only, and their number is bounded, per connection (`max_watches_per_connection`) and
+// in all (`max_watches`); past either, Watch answers RESOURCE_EXHAUSTED. The per-connection
+// bound is what keeps one client from taking every watch and starving the others' probes (with
+// the global bound alone, one connection could); a connection is told apart by its peer
+// address and port. Check is never refused.
 //
 // Statuses: "" (the whole server) and every served service are NOT_SERVING until
 // SetServing(true) and again from SetServing(false); any other name is unknown (Check:
@@ -25,6 +28,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -36,8 +40,10 @@ namespace sochdb::server {
 class HealthService {
  public:
   // `services`: the full names ("sochdb.v1.KvService") whose status can be asked for.
-  // `max_watches`: Watch calls open at once; past it Watch answers RESOURCE_EXHAUSTED.
-  HealthService(const std::vector<std::string>& services, size_t max_watches);
+  // `max_watches`: Watch calls open at once, `max_watches_per_connection` of them on any one
+  // connection; past either Watch answers RESOURCE_EXHAUSTED naming the limit.
+  HealthService(const std::vector<std::string>& services, size_t max_watches,
+                size_t max_watches_per_connection);
   // Only once every call has ended: after the server and its queues have shut down and drained.
   ~HealthService();
 
@@ -66,20 +72,24 @@ class HealthService {
   class WatchCall;
 
   ServingStatus StatusOf(const std::string& service) const;
-  // Registers a watcher so that it hears of changes; false when `max_watches_` are open.
-  bool AddWatch(WatchCall* watch);
-  void RemoveWatch(WatchCall* watch);
+  // Registers a watcher from `peer` so that it hears of changes; RESOURCE_EXHAUSTED naming the
+  // limit when `max_watches_` are open, or `max_watches_per_connection_` from `peer`.
+  grpc::Status AddWatch(WatchCall* watch, const std::string& peer);
+  void RemoveWatch(WatchCall* watch, const std::string& peer);
   // Lets every watcher look at the status again.
   void NotifyWatches();
 
   grpc::health::v1::Health::AsyncService service_;
   const absl::flat_hash_set<std::string> services_;
   const size_t max_watches_;
+  const size_t max_watches_per_connection_;
   // Read by the calls without a lock; a change is followed by NotifyWatches.
   std::atomic<bool> serving_{false};
   std::atomic<bool> watches_ended_{false};
   mutable absl::Mutex mu_;
   absl::flat_hash_set<WatchCall*> watches_ ABSL_GUARDED_BY(mu_);
+  // Open watches per connection (ServerContext::peer(), e.g. "ipv4:10.0.0.7:51234").
+  absl::flat_hash_map<std::string, size_t> watches_by_peer_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace sochdb::server

@@ -1,9 +1,11 @@
 // The server under overload and slow or idle clients (issue 15, C1 and C2; reliability suite
 // T7): idle keyless connections past the open-file limit, connections that never call, many
-// health watchers, a ping flood and many writers at once. The rule: the store keeps its file
-// descriptors, health answers, a refusal is a quick status (UNAVAILABLE for a refused
+// health watchers, a ping flood, many writers at once, and from the adversarial pass: slow
+// clients whose calls never send their request (F1), one connection asking for every health
+// watch (F2), idle reflection streams (F3). The rule: the store keeps its file descriptors,
+// health and reflection answer, a refusal is a quick status (UNAVAILABLE for a refused
 // connection, RESOURCE_EXHAUSTED for a refused call), never a hang, and new clients get in again
-// within seconds once the flood stops or goes idle.
+// within seconds once the flood stops or goes idle (or within the bound on a connection's age).
 //
 // The server runs with `ulimit -n 1024` (ServerProcessOptions::open_files), as a default
 // systemd or docker process does; this test process needs ~2,000 descriptors of its own.
@@ -20,7 +22,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "grpcpp/create_channel.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/security/credentials.h"
 #include "sochdb/v1/kv.grpc.pb.h"
 #include "tests/integration/server_process.h"
@@ -34,6 +38,7 @@ constexpr int kServerOpenFiles = 1024;
 // What the server makes of 1,024 descriptors: half for connections, half kept for the store.
 constexpr int kConnectionCap = 512;
 constexpr int kIdleConnections = 1500;  // on main, ~980 of these took every descriptor
+constexpr int kWatchesPerConnection = 8;  // health watches one connection may hold
 
 void StartOrFail(ServerProcess& server) {
   std::string error;
@@ -162,6 +167,106 @@ TEST_CASE("connections without calls are closed after --max-connection-idle-s") 
   CHECK(Put(*kv, "second").ok());
 }
 
+// Calls opened through gRPC itself that never send their request: each on a connection of its
+// own. The client library answers the server's keepalive pings, so only the server's own limits
+// can end them.
+class StalledGrpcCalls {
+ public:
+  void Open(const ServerProcess& server, const std::string& method) {
+    channels_.push_back(OwnChannel(server));
+    stubs_.push_back(std::make_unique<grpc::GenericStub>(channels_.back()));
+    contexts_.push_back(std::make_unique<grpc::ClientContext>());
+    calls_.push_back(stubs_.back()->PrepareCall(contexts_.back().get(), method, &cq_));
+    calls_.back()->StartCall(&started_);  // sends the headers; no message follows
+  }
+  // Waits until the server has ended every call (each call's Finish comes back); false when
+  // `guard` runs out first.
+  bool AwaitAllEnded(absl::Duration guard) {
+    statuses_.resize(calls_.size());
+    for (size_t i = 0; i < calls_.size(); ++i) calls_[i]->Finish(&statuses_[i], &finished_);
+    size_t ended = 0;
+    const absl::Time give_up = absl::Now() + guard;
+    while (ended < calls_.size()) {
+      void* tag = nullptr;
+      bool ok = false;
+      if (cq_.AsyncNext(&tag, &ok, absl::ToChronoTime(give_up)) !=
+          grpc::CompletionQueue::GOT_EVENT) {
+        return false;
+      }
+      if (tag == &finished_) ++ended;
+    }
+    return true;
+  }
+  ~StalledGrpcCalls() {
+    for (auto& context : contexts_) context->TryCancel();
+    cq_.Shutdown();
+    void* tag = nullptr;
+    bool ok = false;
+    while (cq_.Next(&tag, &ok)) {
+    }
+  }
+
+ private:
+  grpc::CompletionQueue cq_;
+  int started_ = 0;   // tags
+  int finished_ = 0;
+  std::vector<std::shared_ptr<grpc::Channel>> channels_;
+  std::vector<std::unique_ptr<grpc::GenericStub>> stubs_;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts_;
+  std::vector<std::unique_ptr<grpc::GenericClientAsyncReaderWriter>> calls_;
+  std::vector<grpc::Status> statuses_;  // filled by Finish, possibly after AwaitAllEnded gave up
+};
+
+// A channel that retries a refused connection every 100-500 ms rather than with gRPC's default
+// backoff (1 s growing to 2 min), so it gets in soon after a slot frees.
+std::shared_ptr<grpc::Channel> EagerChannel(const ServerProcess& server) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
+  return grpc::CreateCustomChannel(server.address(), grpc::InsecureChannelCredentials(), args);
+}
+
+TEST_CASE("F1 slowloris: calls that never send their request hold no connection forever") {
+  // Every slot taken by a connection with a call open that never sends its request: the idle
+  // timeout does not apply (a call is open), and nothing else ended them, so every other client
+  // was refused for as long as the attacker kept them (before: the fresh client below got
+  // DEADLINE_EXCEEDED after 60 s of refusals). Now a connection gets a GOAWAY at
+  // --max-connection-age-s and is closed --max-call-s later, whatever its calls are doing.
+  constexpr int kCap = 8;
+  ServerProcessOptions options;
+  options.metrics = true;
+  options.args = {"--max-connections", std::to_string(kCap), "--max-connection-age-s", "3",
+                  "--max-call-s", "2"};
+  ServerProcess server(options);
+  StartOrFail(server);
+  const absl::Time opened = absl::Now();
+  std::vector<int> raw;
+  for (int i = 0; i < kCap / 2; ++i) {
+    raw.push_back(OpenStalledHttp2Call(server.port(), "/sochdb.v1.KvService/Get"));
+    REQUIRE(raw.back() >= 0);
+  }
+  StalledGrpcCalls stalled;
+  for (int i = 0; i < kCap / 2; ++i) stalled.Open(server, "/sochdb.v1.KvService/Put");
+  REQUIRE(AwaitMetric(server, "sochdb_grpc_connections", kCap) == kCap);
+
+  // A fresh client waits for a slot (wait_for_ready retries the refused connections).
+  auto fresh = v1::KvService::NewStub(EagerChannel(server));
+  const grpc::Status served = Put(*fresh, "fresh", /*wait_for_ready=*/true, absl::Seconds(60));
+  const absl::Duration waited = absl::Now() - opened;
+  INFO(served.error_message());
+  CHECK(served.ok());
+  int raw_closed = 0;
+  for (int fd : raw) raw_closed += WaitForServerClose(fd, absl::Seconds(30)) ? 1 : 0;
+  CHECK(raw_closed == kCap / 2);
+  CHECK(stalled.AwaitAllEnded(absl::Seconds(30)));
+  std::printf("T7 slowloris: stalled_conns=%d (cap %d) raw_closed=%d fresh_served=%d "
+              "waited_s=%.1f (bound: age 3 s +10%% jitter + grace 2 s)\n",
+              kCap, kCap, raw_closed, served.ok() ? 1 : 0, absl::ToDoubleSeconds(waited));
+  CloseAll(raw);
+}
+
 // HTTP/2 PING frames (8-byte payload, stream 0), faster than any client may send them.
 void SendPings(int fd, int count) {
   static constexpr char kPing[] = "\0\0\x08\x06\0\0\0\0\0pingping";
@@ -197,6 +302,85 @@ struct Watchers {
   }
 };
 
+TEST_CASE("F2: one connection cannot take every health watch from the others") {
+  // Before: the bound on watches was global only (one per allowed connection: 16 here), and one
+  // connection opening 40 took all 16; the next client's Watch got RESOURCE_EXHAUSTED. Now a
+  // connection holds at most 8 and the total leaves every allowed connection its 8.
+  ServerProcess server({{}, {"--max-connections", "16"}});
+  StartOrFail(server);
+  Watchers greedy;
+  auto greedy_channel = OwnChannel(server);
+  for (int i = 0; i < 40; ++i) greedy.Open(greedy_channel);
+  CHECK(static_cast<int>(greedy.readers.size()) == kWatchesPerConnection);
+  CHECK(greedy.refused == 40 - kWatchesPerConnection);
+  CHECK(greedy.other == 0);
+  Watchers other;
+  other.Open(OwnChannel(server));
+  CHECK(other.readers.size() == 1);
+  CHECK(other.refused == 0);
+  std::printf("T7 watch share: greedy_conn_watches=%zu refused=%d other_conn_served=%zu\n",
+              greedy.readers.size(), greedy.refused, other.readers.size());
+  greedy.CancelAll();
+  other.CancelAll();
+}
+
+namespace reflection = grpc::reflection::v1alpha;
+
+// A reflection stream that has listed the services once and stays open, as a tool left running.
+struct ReflectionStream {
+  std::unique_ptr<grpc::ClientContext> context;
+  std::unique_ptr<grpc::ClientReaderWriter<reflection::ServerReflectionRequest,
+                                           reflection::ServerReflectionResponse>>
+      stream;
+};
+
+// Opens a stream and lists the services (what `grpcurl list` does first); true when the answer
+// names sochdb.v1.KvService, else `*status` says why.
+bool ListServices(reflection::ServerReflection::Stub& stub, ReflectionStream* out,
+                  grpc::Status* status) {
+  out->context = MakeContext("", absl::Seconds(120));
+  out->stream = stub.ServerReflectionInfo(out->context.get());
+  reflection::ServerReflectionRequest list;
+  list.set_list_services("");
+  reflection::ServerReflectionResponse listed;
+  if (out->stream->Write(list) && out->stream->Read(&listed)) {
+    for (const auto& service : listed.list_services_response().service()) {
+      if (service.name() == "sochdb.v1.KvService") return true;
+    }
+    *status = grpc::Status(grpc::StatusCode::INTERNAL, "KvService not listed");
+    return false;
+  }
+  *status = out->stream->Finish();
+  return false;
+}
+
+TEST_CASE("F3: idle reflection streams do not stop other clients' reflection") {
+  // Before: reflection ran on gRPC's synchronous pool, one thread per open stream (64 at most),
+  // so ~60 idle streams made every later reflection call (grpcurl list) answer
+  // RESOURCE_EXHAUSTED. Now reflection is served on the completion queues: an idle stream is a
+  // pending read, no thread.
+  constexpr int kIdleStreams = 100;
+  ServerProcess server({});
+  StartOrFail(server);
+  auto stub = reflection::ServerReflection::NewStub(OwnChannel(server));
+  std::vector<ReflectionStream> idle(kIdleStreams);
+  int answered = 0;
+  grpc::Status refused;
+  for (ReflectionStream& stream : idle) answered += ListServices(*stub, &stream, &refused) ? 1 : 0;
+  INFO("the first refusal: " << refused.error_message());
+  CHECK(answered == kIdleStreams);
+  auto fresh_stub = reflection::ServerReflection::NewStub(OwnChannel(server));
+  ReflectionStream fresh;
+  grpc::Status fresh_status;
+  const bool fresh_answered = ListServices(*fresh_stub, &fresh, &fresh_status);
+  INFO(fresh_status.error_message());
+  CHECK(fresh_answered);
+  std::printf("T7 reflection: idle_streams=%d answered=%d fresh_answered=%d\n", kIdleStreams,
+              answered, fresh_answered ? 1 : 0);
+  for (ReflectionStream* s : {&fresh}) s->context->TryCancel();
+  for (ReflectionStream& s : idle) s.context->TryCancel();
+}
+
 TEST_CASE("T7 overload: idle connections, watchers, a ping flood and many writers") {
   if (!RaiseOwnOpenFileLimit(kIdleConnections + 512)) {
     WARN("skipped: this process may not open " << kIdleConnections + 512 << " files");
@@ -229,10 +413,10 @@ TEST_CASE("T7 overload: idle connections, watchers, a ping flood and many writer
   close(pinger);
   CHECK(ping_flood_closed);
 
-  // 600 more watchers, 200 per connection: one Watch per allowed connection (512) in all.
+  // 600 more watchers, 200 per connection: each connection gets its 8.
   for (int i = 0; i < 600; ++i) watchers.Open(watch_channels[i % 3]);
-  CHECK(watchers.readers.size() == kConnectionCap);
-  CHECK(watchers.refused == 602 - kConnectionCap);
+  CHECK(static_cast<int>(watchers.readers.size()) == 2 + 3 * kWatchesPerConnection);
+  CHECK(watchers.refused == 600 - 3 * kWatchesPerConnection);
   CHECK(watchers.other == 0);
 
   // Idle keyless connections fill the rest of the cap; the others are refused at accept.

@@ -290,6 +290,41 @@ int OpenIdleHttp2Connection(int port) {
   return fd;
 }
 
+namespace {
+
+// One HPACK "literal header field without indexing, new name" (RFC 7541 6.2.2), no Huffman
+// coding; names and values under 127 bytes.
+void AppendLiteralHeader(std::string* block, const std::string& name, const std::string& value) {
+  block->push_back('\0');
+  block->push_back(static_cast<char>(name.size()));
+  block->append(name);
+  block->push_back(static_cast<char>(value.size()));
+  block->append(value);
+}
+
+}  // namespace
+
+int OpenStalledHttp2Call(int port, const std::string& path) {
+  const int fd = OpenIdleHttp2Connection(port);
+  if (fd < 0) return -1;
+  std::string block;
+  AppendLiteralHeader(&block, ":method", "POST");
+  AppendLiteralHeader(&block, ":scheme", "http");
+  AppendLiteralHeader(&block, ":path", path);
+  AppendLiteralHeader(&block, ":authority", "localhost");
+  AppendLiteralHeader(&block, "content-type", "application/grpc");
+  AppendLiteralHeader(&block, "te", "trailers");
+  // HEADERS (type 1) on stream 1 with END_HEADERS (4) but not END_STREAM (1).
+  std::string frame = {0, 0, static_cast<char>(block.size()), 1, 4, 0, 0, 0, 1};
+  frame += block;
+  const ssize_t length = static_cast<ssize_t>(frame.size());
+  if (send(fd, frame.data(), frame.size(), MSG_NOSIGNAL) != length) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 bool WaitForServerClose(int fd, absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   char buffer[4096];

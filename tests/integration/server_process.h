@@ -92,6 +92,10 @@ int OpenTcpConnection(int port);
 // SETTINGS frame, as every gRPC client sends first) and then sends nothing: no call, no key.
 // Returns the socket, or -1.
 int OpenIdleHttp2Connection(int port);
+// A slow client (slowloris): an HTTP/2 connection as above that then opens a call to `path`
+// ("/sochdb.v1.KvService/Get") — a HEADERS frame without END_STREAM — and never sends its
+// request message. Returns the socket, or -1.
+int OpenStalledHttp2Call(int port, const std::string& path);
 // Reads and discards what the server sends on `fd` until it closes the connection (true) or
 // `timeout` passes (false). Does not close `fd`.
 bool WaitForServerClose(int fd, absl::Duration timeout);

@@ -16,7 +16,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "engine/auth/auth.h"
+#include "google/protobuf/descriptor.h"
 #include "google/protobuf/descriptor.pb.h"
+#include "google/protobuf/descriptor_database.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -85,6 +87,51 @@ TEST_CASE("reflection lists the live services and describes them (grpcurl list/d
     }
   }
   CHECK(found_scan);
+  stream->WritesDone();
+  CHECK(stream->Finish().ok());
+}
+
+TEST_CASE("reflection answers build every listed service, as grpcurl builds them") {
+  // grpcurl asks for the file holding each service and builds a descriptor pool from the
+  // answer, which must therefore bring every file it imports. An unknown symbol is an error in
+  // the answer; the stream stays open for the next request.
+  ServerProcess server({});
+  StartOrFail(server);
+  auto stub = reflection::ServerReflection::NewStub(server.Channel());
+  auto ctx = MakeContext();
+  auto stream = stub->ServerReflectionInfo(ctx.get());
+  reflection::ServerReflectionRequest request;
+  request.set_list_services("");
+  reflection::ServerReflectionResponse listed;
+  REQUIRE(stream->Write(request));
+  REQUIRE(stream->Read(&listed));
+  REQUIRE(listed.list_services_response().service_size() >= 3);
+  for (const auto& service : listed.list_services_response().service()) {
+    request.set_file_containing_symbol(service.name());
+    reflection::ServerReflectionResponse answer;
+    REQUIRE(stream->Write(request));
+    REQUIRE(stream->Read(&answer));
+    // As grpcurl's descriptor source: files found by name, imports built on demand.
+    google::protobuf::SimpleDescriptorDatabase answered;
+    for (const std::string& bytes : answer.file_descriptor_response().file_descriptor_proto()) {
+      google::protobuf::FileDescriptorProto file;
+      REQUIRE(file.ParseFromString(bytes));
+      answered.Add(file);
+    }
+    google::protobuf::DescriptorPool pool(&answered);
+    INFO(service.name());
+    CHECK(pool.FindServiceByName(service.name()) != nullptr);
+  }
+  request.set_file_containing_symbol("sochdb.v1.NoSuchThing");
+  reflection::ServerReflectionResponse missing;
+  REQUIRE(stream->Write(request));
+  REQUIRE(stream->Read(&missing));
+  CHECK(missing.error_response().error_code() == static_cast<int>(grpc::StatusCode::NOT_FOUND));
+  request.set_file_by_filename("sochdb/v1/kv.proto");
+  reflection::ServerReflectionResponse by_name;
+  REQUIRE(stream->Write(request));
+  REQUIRE(stream->Read(&by_name));
+  CHECK(by_name.file_descriptor_response().file_descriptor_proto_size() >= 1);
   stream->WritesDone();
   CHECK(stream->Finish().ok());
 }
@@ -167,17 +214,27 @@ TEST_CASE("health Watch reports the status, then NOT_SERVING at shutdown, and en
 TEST_CASE("no number of idle health watchers stops Check or reflection from answering") {
   // gRPC's synchronous threads (64) once served Watch, one thread per watcher: 63 idle keyless
   // watchers made Check, and reflection, answer RESOURCE_EXHAUSTED, and Kubernetes probes fail.
+  // 8 watches per connection (a connection may hold no more), on 25 connections.
   ServerProcess server({});
   StartOrFail(server);
   auto channel = server.Channel();
   auto stub = health::Health::NewStub(channel);
   constexpr int kWatchers = 200;
+  constexpr int kWatchesPerConnection = 8;
+  std::vector<std::unique_ptr<health::Health::Stub>> watch_stubs;
+  for (int i = 0; i < kWatchers / kWatchesPerConnection; ++i) {
+    grpc::ChannelArguments own_connection;
+    own_connection.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    watch_stubs.push_back(health::Health::NewStub(grpc::CreateCustomChannel(
+        server.address(), grpc::InsecureChannelCredentials(), own_connection)));
+  }
   std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
   std::vector<std::unique_ptr<grpc::ClientReader<health::HealthCheckResponse>>> watches;
   int serving = 0;
   for (int i = 0; i < kWatchers; ++i) {
     contexts.push_back(MakeContext("", absl::Seconds(60)));
-    watches.push_back(stub->Watch(contexts.back().get(), health::HealthCheckRequest()));
+    watches.push_back(watch_stubs[i / kWatchesPerConnection]->Watch(
+        contexts.back().get(), health::HealthCheckRequest()));
     health::HealthCheckResponse resp;
     if (watches.back()->Read(&resp) && resp.status() == health::HealthCheckResponse::SERVING) {
       ++serving;

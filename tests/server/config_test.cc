@@ -159,6 +159,7 @@ TEST_CASE("the shipped config/sochdb.toml parses and states the defaults") {
   CHECK(c.max_call_s == defaults.max_call_s);
   CHECK(c.max_connections == defaults.max_connections);
   CHECK(c.max_connection_idle_s == defaults.max_connection_idle_s);
+  CHECK(c.max_connection_age_s == defaults.max_connection_age_s);
   CHECK(c.ttl_purge_interval_ms == defaults.ttl_purge_interval_ms);
 }
 

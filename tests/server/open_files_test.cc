@@ -32,5 +32,17 @@ TEST_CASE("the soft open-file limit is raised to the hard limit") {
   if (limit.rlim_max != RLIM_INFINITY) CHECK(now.rlim_cur == limit.rlim_max);
 }
 
+TEST_CASE("an unreadable open-file limit gives a usable connection cap, not zero") {
+  // Before: getrlimit failing left the limit 0 and the derived cap 0, so every connection was
+  // closed at accept.
+  RlimitCalls failing;
+  failing.get = [](rlimit*) { return -1; };
+  failing.set = [](const rlimit*) { return -1; };
+  const OpenFileLimit limit = RaiseOpenFileLimit(failing);
+  CHECK_FALSE(limit.known);
+  CHECK(limit.now == kAssumedOpenFileLimit);
+  CHECK(DefaultMaxConnections(limit.now) == 512);
+}
+
 }  // namespace
 }  // namespace sochdb::server

@@ -501,13 +501,12 @@ std::optional<OpenWatch> Watch(grpc::health::v1::Health::Stub& stub, grpc::Statu
 
 TEST_CASE("health watches hold no thread: past their bound they are refused, Check always answers") {
   // Watch once held one of gRPC's synchronous threads per watcher, so a few idle watchers made
-  // Check answer RESOURCE_EXHAUSTED. Now watchers wait on the completion queues: more of them
-  // than synchronous threads are served, the bound is max_health_watches, and Check answers
-  // past it.
+  // Check answer RESOURCE_EXHAUSTED. Now watchers wait on the completion queues (no synchronous
+  // thread exists), the bound is max_health_watches, and Check answers past it.
   namespace health = grpc::health::v1;
   GrpcServerOptions options;
-  options.max_sync_threads = 4;
   options.max_health_watches = 12;
+  options.max_health_watches_per_connection = 100;  // the global bound is the one under test
   Harness h(nullptr, options);
   auto stub = health::Health::NewStub(h.channel);
   std::vector<OpenWatch> watches;

@@ -3,16 +3,21 @@
 // binding (a port in use and an unknown host are named as such).
 #include "server/rpc/connection_listener.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <cerrno>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "tests/common/wait_until.h"
 
 namespace sochdb::server {
 namespace {
@@ -87,6 +92,57 @@ TEST_CASE("binding: a free port, a port in use, an unknown host") {
   absl::StatusOr<std::unique_ptr<ConnectionListener>> again =
       ConnectionListener::Bind("127.0.0.1:" + std::to_string(port), {});
   CHECK(again.ok());
+}
+
+// Stands for gRPC: counts the connections handed over and closes them.
+class CountingAcceptor final : public grpc::experimental::ExternalConnectionAcceptor {
+ public:
+  explicit CountingAcceptor(std::atomic<int>* count) : count_(count) {}
+  void HandleNewConnection(NewConnectionParameters* connection) override {
+    close(connection->fd);
+    ++*count_;
+  }
+
+ private:
+  std::atomic<int>* const count_;
+};
+
+int ConnectTo(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0);
+  return fd;
+}
+
+std::atomic<int> poll_failures_left{0};
+
+int PollFailingAtFirst(pollfd* fds, nfds_t count, int timeout_ms) {
+  if (poll_failures_left.fetch_sub(1) > 0) {
+    errno = ENOMEM;
+    return -1;
+  }
+  return ::poll(fds, count, timeout_ms);
+}
+
+TEST_CASE("a failing poll() is retried: the listener goes on accepting") {
+  // Before: the accept thread logged the first failure and ended; the port stayed open and
+  // every later connection waited in the listen queue forever.
+  poll_failures_left = 3;
+  ConnectionListenerOptions options;
+  options.poll = PollFailingAtFirst;
+  absl::StatusOr<std::unique_ptr<ConnectionListener>> listener =
+      ConnectionListener::Bind("127.0.0.1:0", options);
+  REQUIRE(listener.ok());
+  std::atomic<int> handed_over{0};
+  (*listener)->Start(std::make_unique<CountingAcceptor>(&handed_over));
+  REQUIRE(testing::WaitUntil([] { return poll_failures_left.load() < 0; }));
+  const int client = ConnectTo((*listener)->port());
+  CHECK(testing::WaitUntil([&] { return handed_over.load() == 1; }));
+  (*listener)->Stop();
+  close(client);
 }
 
 }  // namespace
