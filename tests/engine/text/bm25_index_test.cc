@@ -17,6 +17,7 @@
 #include "engine/storage/store.h"
 #include "leveldb/env.h"
 #include "leveldb/helpers/memenv.h"
+#include "tests/common/wait_until.h"
 #include "tests/engine/text/bm25_test_util.h"
 
 namespace sochdb::text {
@@ -305,6 +306,9 @@ TEST_CASE("searches run concurrently with a writer", "[bm25]") {
       }
     });
   }
+  // The writes start once the readers are searching, so they overlap (on a loaded machine the
+  // 300 adds could otherwise finish before a reader is first scheduled).
+  REQUIRE(::sochdb::testing::WaitUntil([&] { return searches.load() > 0; }));
   for (int i = 0; i < 300; ++i) f.Add("doc" + std::to_string(1000 + i), "alpha beta gamma");
   done = true;
   for (std::thread& reader : readers) reader.join();
