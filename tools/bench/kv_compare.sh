@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the same KV load against the no-op echo server and against sochdb-grpc, and prints the
-# throughput ratios the README's benchmark section reports (targets: Get >= 0.8x echo; Put with
+# throughput ratios docs/benchmarks.md reports (targets: Get >= 0.8x echo; Put with
 # --sync normal >= 0.6x echo).
 #
 #   tools/bench/kv_compare.sh [--clients 32] [--duration 10] [--value-size 100] [--sync normal]
