@@ -16,6 +16,18 @@ namespace {
 // Records purged per store write; the purger loops while a round comes back full.
 constexpr size_t kPurgeBatch = 1000;
 
+// The names of the vector snapshot files in `vectors_dir`; none when it cannot be read (an
+// absent directory holds none).
+std::vector<std::string> SnapshotFileNames(const std::filesystem::path& vectors_dir,
+                                           FileSystem* file_system) {
+  absl::StatusOr<std::vector<std::string>> names = file_system->ListDir(vectors_dir.string());
+  std::vector<std::string> snapshots;
+  for (const std::string& name : names.ok() ? *names : std::vector<std::string>()) {
+    if (absl::EndsWith(name, ".snap")) snapshots.push_back(name);
+  }
+  return snapshots;
+}
+
 // Vector snapshots are derived from the store: beside a store that holds no database they are
 // not data that can be served, they are evidence that the store is missing. Opening would create
 // an empty store and sweep every snapshot away as belonging to no index. FAILED_PRECONDITION
@@ -24,12 +36,7 @@ absl::Status CheckSnapshotsHaveTheirStore(const std::filesystem::path& store_dir
                                           const std::filesystem::path& vectors_dir,
                                           leveldb::Env* env, FileSystem* file_system) {
   if (!storage::ListStoreFiles(store_dir.string(), env).empty()) return absl::OkStatus();
-  // An unreadable or absent vectors directory holds no snapshots to protect.
-  absl::StatusOr<std::vector<std::string>> names = file_system->ListDir(vectors_dir.string());
-  std::vector<std::string> snapshots;
-  for (const std::string& name : names.ok() ? *names : std::vector<std::string>()) {
-    if (absl::EndsWith(name, ".snap")) snapshots.push_back(name);
-  }
+  std::vector<std::string> snapshots = SnapshotFileNames(vectors_dir, file_system);
   if (snapshots.empty()) return absl::OkStatus();
   std::sort(snapshots.begin(), snapshots.end());
   return absl::FailedPreconditionError(absl::StrCat(
@@ -47,20 +54,16 @@ absl::Status CheckSnapshotsHaveTheirStore(const std::filesystem::path& store_dir
 // seen as newer than the store (later batches survive), so every snapshot goes, durably, before
 // the store changes; each space is then rebuilt from its records.
 absl::Status RemoveSnapshots(const std::filesystem::path& vectors_dir, FileSystem* file_system) {
-  absl::StatusOr<std::vector<std::string>> names = file_system->ListDir(vectors_dir.string());
-  if (!names.ok()) return absl::OkStatus();  // no directory, no snapshots
-  size_t removed = 0;
-  for (const std::string& name : *names) {
-    if (!absl::EndsWith(name, ".snap")) continue;
+  const std::vector<std::string> snapshots = SnapshotFileNames(vectors_dir, file_system);
+  if (snapshots.empty()) return absl::OkStatus();
+  for (const std::string& name : snapshots) {
     SOCHDB_RETURN_IF_ERROR(file_system->RemoveFile((vectors_dir / name).string()));
-    ++removed;
   }
-  if (removed == 0) return absl::OkStatus();
   SOCHDB_RETURN_IF_ERROR(file_system->SyncDir(vectors_dir.string()));
   spdlog::warn(
       "accepted write-ahead log loss: removed {} vector snapshots (they may cover the "
       "lost writes); their indexes are rebuilt from the store",
-      removed);
+      snapshots.size());
   return absl::OkStatus();
 }
 

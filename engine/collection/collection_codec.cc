@@ -310,6 +310,10 @@ absl::Status ValidateNamespace(const std::string& ns) {
   return absl::OkStatus();
 }
 
+absl::Status CollectionNotFound(const std::string& name) {
+  return absl::NotFoundError(absl::StrCat("Collection '", name, "' not found"));
+}
+
 absl::Status ValidateCollectionName(const std::string& name) {
   if (name.empty()) return absl::InvalidArgumentError("collection name must not be empty");
   if (name.size() > kMaxCollectionNameBytes) {

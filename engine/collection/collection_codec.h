@@ -65,6 +65,8 @@ absl::StatusOr<DocumentRecord> DecodeDocument(std::string_view record);
 
 absl::Status ValidateNamespace(const std::string& ns);
 absl::Status ValidateCollectionName(const std::string& name);
+// NOT_FOUND "Collection '<name>' not found" (upstream's text): absent, or dropped meanwhile.
+absl::Status CollectionNotFound(const std::string& name);
 // `field` names the id in messages ("documents[2].id", "id"). Empty ids are the caller's case.
 absl::Status ValidateDocumentId(const std::string& field, const std::string& id);
 absl::Status ValidateMetadata(const std::string& field,

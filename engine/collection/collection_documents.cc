@@ -19,10 +19,6 @@ absl::Status DocumentNotFound(const std::string& id) {
   return absl::NotFoundError(absl::StrCat("Document '", id, "' not found"));
 }
 
-absl::Status CollectionNotFound(const std::string& name) {
-  return absl::NotFoundError(absl::StrCat("Collection '", name, "' not found"));
-}
-
 // Runs `build` (which stages BM25 changes) and settles the BM25 index with its outcome.
 absl::Status WithBm25(text::Bm25Index* bm25, const std::function<absl::Status()>& build) {
   absl::Status s = build();
@@ -131,7 +127,7 @@ absl::StatusOr<std::optional<Document>> CollectionStore::ReadDocument(
       if (!stored.has_value()) {
         // A Delete of the collection removes its vectors before its documents: a read that
         // raced it is about a collection that no longer exists, not a damaged document.
-        if (c.space->retired()) return CollectionNotFound(c.definition.name);
+        if (c.space->retired()) return internal::CollectionNotFound(c.definition.name);
         return absl::DataLossError(absl::StrFormat(
             "document '%s' lacks its embedding %d", std::string(id), ordinal));
       }
@@ -163,7 +159,7 @@ absl::StatusOr<std::vector<std::string>> CollectionStore::AddDocuments(
   }
 
   absl::MutexLock write_lock(&c->write_mu);
-  if (c->space->retired()) return CollectionNotFound(name);  // deleted meanwhile
+  if (c->space->retired()) return internal::CollectionNotFound(name);  // deleted meanwhile
   // Only writers change `docs`, and they hold write_mu: what is read here stays true until the
   // batch commits.
   std::vector<std::optional<DocumentInfo>> previous(documents.size());
@@ -220,7 +216,7 @@ absl::Status CollectionStore::DeleteDocument(const std::string& ns, const std::s
   SOCHDB_ASSIGN_OR_RETURN(std::shared_ptr<Collection> c, Find(ns, name));
   SOCHDB_RETURN_IF_ERROR(internal::ValidateDocumentId("id", id));
   absl::MutexLock write_lock(&c->write_mu);
-  if (c->space->retired()) return CollectionNotFound(name);  // deleted meanwhile
+  if (c->space->retired()) return internal::CollectionNotFound(name);  // deleted meanwhile
   std::optional<DocumentInfo> previous;
   {
     absl::ReaderMutexLock docs_lock(&c->docs_mu);
@@ -252,7 +248,7 @@ absl::Status CollectionStore::UpdateMetadata(const std::string& ns, const std::s
   SOCHDB_RETURN_IF_ERROR(internal::ValidateDocumentId("id", id));
   SOCHDB_RETURN_IF_ERROR(internal::ValidateMetadata("metadata", metadata));
   absl::MutexLock write_lock(&c->write_mu);
-  if (c->space->retired()) return CollectionNotFound(name);  // deleted meanwhile
+  if (c->space->retired()) return internal::CollectionNotFound(name);  // deleted meanwhile
   SOCHDB_ASSIGN_OR_RETURN(std::optional<Document> old, ReadDocument(*c, id, false, nullptr));
   if (!old.has_value()) return DocumentNotFound(id);
   std::map<std::string, std::string> updated = metadata;

@@ -30,19 +30,21 @@ namespace {
 
 constexpr uint64_t kExhaustiveVectors = 4096;
 
+// A tag of up to 2 bytes and a length of up to 5, plus the message nesting around it.
+constexpr size_t kFraming = 8;
+
+// The bytes of one embedding of `dimension` floats in an answer (a packed vector).
+size_t EmbeddingBytes(size_t dimension) { return 2 * kFraming + sizeof(float) * dimension; }
+
 // An upper bound of the bytes `doc` adds to a search answer as one scored document: each
-// string and packed vector with its tag and length (kFraming covers a tag of up to 2 bytes and
-// a length of up to 5, plus the message nesting around it), each metadata entry as a map entry
-// of two strings, and the score.
+// string and packed vector with its tag and length, each metadata entry as a map entry of two
+// strings, and the score.
 size_t AnswerBytes(const Document& doc, bool with_embeddings) {
-  constexpr size_t kFraming = 8;
   size_t bytes = 3 * kFraming + 5;  // the scored document, its document, the score
   bytes += 2 * kFraming + doc.id.size() + doc.content.size();
   for (const auto& [key, value] : doc.metadata) bytes += 3 * kFraming + key.size() + value.size();
   if (with_embeddings) {
-    for (const std::vector<float>& e : doc.embeddings) {
-      bytes += 2 * kFraming + sizeof(float) * e.size();
-    }
+    for (const std::vector<float>& e : doc.embeddings) bytes += EmbeddingBytes(e.size());
   }
   return bytes;
 }
@@ -55,11 +57,11 @@ size_t AnswerBytes(const Document& doc, bool with_embeddings) {
 size_t AnswerFloor(const SearchQuery& q, uint64_t accepted_documents, uint32_t most_embeddings,
                    uint32_t dimension) {
   if (q.vector.empty() || q.min_score.has_value() || most_embeddings > 1) return 0;
-  Document smallest;
+  Document smallest;  // a one-byte id; its embedding is counted without building it
   smallest.id = "x";
-  smallest.embeddings.emplace_back(dimension);
-  return std::min<uint64_t>(q.k, accepted_documents) *
-         AnswerBytes(smallest, q.include_embeddings);
+  const size_t per_document =
+      AnswerBytes(smallest, false) + (q.include_embeddings ? EmbeddingBytes(dimension) : 0);
+  return std::min<uint64_t>(q.k, accepted_documents) * per_document;
 }
 
 // Candidates per list for hybrid fusion.
@@ -298,7 +300,7 @@ absl::StatusOr<std::vector<ScoredDocument>> CollectionStore::Search(
   }
   // Deleted while this search ran: what it read may be part of what the Delete removed.
   if (c->space->retired()) {
-    return absl::NotFoundError(absl::StrCat("Collection '", name, "' not found"));
+    return internal::CollectionNotFound(name);
   }
   return out;
 }

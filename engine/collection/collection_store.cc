@@ -243,7 +243,7 @@ absl::StatusOr<std::shared_ptr<CollectionStore::Collection>> CollectionStore::Fi
   SOCHDB_RETURN_IF_ERROR(internal::ValidateCollectionName(name));
   std::optional<std::shared_ptr<Collection>> c = collections_.Find(Key{ns, name});
   if (!c.has_value()) {
-    return absl::NotFoundError(absl::StrCat("Collection '", name, "' not found"));
+    return internal::CollectionNotFound(name);
   }
   if ((*c)->space == nullptr) {
     return absl::UnavailableError(absl::StrCat("collection '", name, "' could not be loaded (",
@@ -331,7 +331,7 @@ absl::Status CollectionStore::Delete(const std::string& ns, const std::string& n
   const Key key{ns, name};
   std::optional<std::shared_ptr<Collection>> found = collections_.BeginDrop(key);
   if (!found.has_value()) {
-    return absl::NotFoundError(absl::StrCat("Collection '", name, "' not found"));
+    return internal::CollectionNotFound(name);
   }
   const std::shared_ptr<Collection> c = *std::move(found);
   storage::WriteBatch batch;

@@ -20,7 +20,6 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/common/answer_budget.h"
@@ -56,16 +55,11 @@ std::string ExpiryKey(uint64_t expiry_ms, std::string_view ns, std::string_view 
   return KeyBuilder(KeyFamily::kKvExpiry).U64(expiry_ms).Name(ns).Raw(key).key();
 }
 
-// A key or a name as it appears in messages: C-escaped, in quotes.
-std::string Quoted(std::string_view bytes) {
-  return absl::StrCat("\"", absl::CHexEscape(absl::string_view(bytes.data(), bytes.size())), "\"");
-}
-
 // The Store names damage by storage key; a client knows its namespace and key.
 absl::Status InUserTerms(absl::Status status, std::string_view ns, std::string_view key) {
   if (status.code() != absl::StatusCode::kDataLoss) return status;
-  return absl::DataLossError(absl::StrCat("the stored record of key ", Quoted(key),
-                                          " in namespace ", Quoted(ns),
+  return absl::DataLossError(absl::StrCat("the stored record of key ", storage::QuotedKey(key),
+                                          " in namespace ", storage::QuotedKey(ns),
                                           " is damaged and cannot be read; see the server log"));
 }
 
@@ -301,12 +295,13 @@ class NamespaceScanCursor final : public KvScanCursor {
   // last key it was given.
   absl::Status InUserTerms(absl::Status status) const {
     if (status.code() != absl::StatusCode::kDataLoss) return status;
-    return absl::DataLossError(absl::StrCat(
-        "the stored keys of namespace ", Quoted(ns_),
-        returned_ == 0 ? std::string(" from the start of the scan")
-                       : absl::StrCat(" after key ", Quoted(last_key_)),
-        prefix_.empty() ? std::string() : absl::StrCat(" (prefix ", Quoted(prefix_), ")"),
-        " are damaged and cannot be read; the scan stops here; see the server log"));
+    return absl::DataLossError(
+        absl::StrCat("the stored keys of namespace ", storage::QuotedKey(ns_),
+                     returned_ == 0 ? std::string(" from the start of the scan")
+                                    : absl::StrCat(" after key ", storage::QuotedKey(last_key_)),
+                     prefix_.empty() ? std::string()
+                                     : absl::StrCat(" (prefix ", storage::QuotedKey(prefix_), ")"),
+                     " are damaged and cannot be read; the scan stops here; see the server log"));
   }
 
   const std::string ns_;
@@ -391,7 +386,8 @@ absl::StatusOr<size_t> AddPurgeDeletions(const storage::Store& store, const Purg
     batch->Delete(entry.index_key);  // matched, stale (no record carries this expiry) or damaged
   }
   for (const std::string& index_key : chunk.undecodable) {
-    spdlog::warn("TTL purge: removing the undecodable expiry index entry {}", Quoted(index_key));
+    spdlog::warn("TTL purge: removing the undecodable expiry index entry {}",
+                 storage::QuotedKey(index_key));
     batch->Delete(index_key);
   }
   return records;

@@ -7,6 +7,9 @@
 #include <cstdlib>
 #include <limits>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+
 namespace sochdb::storage {
 namespace {
 
@@ -135,6 +138,10 @@ bool KeyReader::U64(uint64_t* value) {
   *value = result;
   rest_.remove_prefix(8);
   return true;
+}
+
+std::string QuotedKey(std::string_view key) {
+  return absl::StrCat("\"", absl::CHexEscape(absl::string_view(key.data(), key.size())), "\"");
 }
 
 std::string PrefixSuccessor(std::string_view prefix) {

@@ -82,6 +82,9 @@ class KeyReader {
 // key exists (the prefix is empty or all 0xff): iterate while key < successor, or to the end.
 std::string PrefixSuccessor(std::string_view prefix);
 
+// A key (or a name) as messages show it: C-escaped, since keys are bytes, in quotes.
+std::string QuotedKey(std::string_view key);
+
 // The key of the schema-version record, checked at open.
 std::string SchemaVersionKey();
 

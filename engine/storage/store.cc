@@ -42,11 +42,6 @@ leveldb::Slice ToSlice(std::string_view bytes) {
 }
 std::string_view ToView(const leveldb::Slice& slice) { return {slice.data(), slice.size()}; }
 
-// A key as it appears in messages: C-escaped (keys are bytes), in quotes.
-std::string QuotedKey(std::string_view key) {
-  return absl::StrCat("\"", absl::CHexEscape(absl::string_view(key.data(), key.size())), "\"");
-}
-
 // Reads verify every block's checksum as it comes from disk (blocks already in the cache were
 // verified when they were read), so a damaged block answers DATA_LOSS instead of a wrong value.
 leveldb::ReadOptions VerifiedReads() {

@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "engine/common/status_macros.h"
+#include "engine/storage/store.h"
 #include "leveldb/dumpfile.h"
 #include "spdlog/spdlog.h"
 
@@ -333,7 +334,7 @@ std::vector<std::string> StoreFileNames(const std::vector<std::string>& names) {
 }
 
 absl::Status CheckRecognisable(const std::string& path, leveldb::Env* env) {
-  std::vector<std::string> files = StoreFileNames(Children(env, path));
+  std::vector<std::string> files = ListStoreFiles(path, env);
   if (files.empty() || std::find(files.begin(), files.end(), kCurrent) != files.end()) {
     return absl::OkStatus();
   }

@@ -27,20 +27,26 @@ v1::InsertStreamRequest Message(const std::string& index, uint64_t id, std::vect
   return m;
 }
 
-// Sends `messages` (writes after the server stopped reading may fail; that is expected) and
-// returns the response; the call must answer OK.
+// Writes `messages` (writes after the server stopped reading may fail; that is expected) and
+// ends the stream; the call must answer OK.
+void WriteAllAndFinish(grpc::ClientWriter<v1::InsertStreamRequest>& writer,
+                       const std::vector<v1::InsertStreamRequest>& messages) {
+  for (const v1::InsertStreamRequest& m : messages) {
+    if (!writer.Write(m)) break;
+  }
+  writer.WritesDone();
+  const grpc::Status s = writer.Finish();
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+}
+
+// Streams `messages` on a call of its own and returns the response.
 v1::InsertStreamResponse Stream(VectorClient& c,
                                 const std::vector<v1::InsertStreamRequest>& messages) {
   v1::InsertStreamResponse resp;
   auto ctx = MakeContext("", absl::Seconds(60));
   auto writer = c.stub->InsertStream(ctx.get(), &resp);
-  for (const v1::InsertStreamRequest& m : messages) {
-    if (!writer->Write(m)) break;
-  }
-  writer->WritesDone();
-  const grpc::Status s = writer->Finish();
-  INFO(s.error_message());
-  REQUIRE(s.ok());
+  WriteAllAndFinish(*writer, messages);
   return resp;
 }
 
@@ -154,13 +160,7 @@ struct StreamWithFirstBatch {
   }
   // Sends `messages`, ends the stream and returns its response (the call must answer OK).
   v1::InsertStreamResponse Finish(const std::vector<v1::InsertStreamRequest>& messages) {
-    for (const v1::InsertStreamRequest& m : messages) {
-      if (!writer->Write(m)) break;
-    }
-    writer->WritesDone();
-    const grpc::Status s = writer->Finish();
-    INFO(s.error_message());
-    REQUIRE(s.ok());
+    WriteAllAndFinish(*writer, messages);
     return resp;
   }
 

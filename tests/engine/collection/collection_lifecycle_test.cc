@@ -138,41 +138,31 @@ TEST_CASE("calls on other collections do not wait for Create's or Delete's write
   const std::string operation = GENERATE("create", "delete");
   INFO(operation);
   if (operation == "delete") f.Create("other", 2);
-  absl::Notification in_write, others_done;
-  bool others_first = false;
-  env.SetAppendHook([&](bool) {
-    if (in_write.HasBeenNotified()) return;
-    in_write.Notify();
-    others_first = others_done.WaitForNotificationWithTimeout(absl::Seconds(20));
-  });
   absl::Status written;
-  std::thread definition_write([&] {
-    if (operation == "create") {
-      CollectionDefinition d;
-      d.name = "other";
-      d.spec.dimension = 2;
-      written = f.collections->Create(d).status();
-    } else {
-      written = f.collections->Delete("", "other");
-    }
-  });
-  in_write.WaitForNotification();
-  env.SetAppendHook(nullptr);
   // Catch2's assertions are not thread-safe: the results are checked after the joins.
   absl::StatusOr<std::vector<ScoredDocument>> searched;
   absl::StatusOr<uint64_t> counted;
   size_t listed = 0, total_documents = 0;
-  std::thread others([&] {
-    SearchQuery q;
-    q.vector = {1, 0};
-    searched = f.collections->Search("", "busy", q);
-    counted = f.collections->Count("", "busy", filter::MetadataFilter());
-    listed = f.collections->List([](const std::string&) { return true; }).size();
-    total_documents = f.collections->TotalDocuments();
-    others_done.Notify();
-  });
-  others.join();
-  definition_write.join();
+  const bool others_first = storage::testing::OthersRunWhileFirstAppendHeld(
+      env,
+      [&] {
+        if (operation == "create") {
+          CollectionDefinition d;
+          d.name = "other";
+          d.spec.dimension = 2;
+          written = f.collections->Create(d).status();
+        } else {
+          written = f.collections->Delete("", "other");
+        }
+      },
+      [&] {
+        SearchQuery q;
+        q.vector = {1, 0};
+        searched = f.collections->Search("", "busy", q);
+        counted = f.collections->Count("", "busy", filter::MetadataFilter());
+        listed = f.collections->List([](const std::string&) { return true; }).size();
+        total_documents = f.collections->TotalDocuments();
+      });
   REQUIRE_OK(written);
   CHECK(others_first);
   CHECK(ValueOrFail(std::move(searched)).size() == 1);

@@ -9,7 +9,11 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <thread>
 #include <utility>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
 
 namespace sochdb::storage::testing {
 namespace {
@@ -194,6 +198,27 @@ FileSizeLimit::~FileSizeLimit() {
   limit.rlim_cur = previous_soft_limit_;
   ::setrlimit(RLIMIT_FSIZE, &limit);
   std::signal(SIGXFSZ, previous_handler_);
+}
+
+bool OthersRunWhileFirstAppendHeld(FaultInjectionEnv& env, const std::function<void()>& write,
+                                   const std::function<void()>& others) {
+  absl::Notification in_write, others_done;
+  bool others_first = false;
+  env.SetAppendHook([&](bool) {
+    if (in_write.HasBeenNotified()) return;
+    in_write.Notify();
+    others_first = others_done.WaitForNotificationWithTimeout(absl::Seconds(20));
+  });
+  std::thread writer(write);
+  in_write.WaitForNotification();
+  env.SetAppendHook(nullptr);
+  std::thread other([&] {
+    others();
+    others_done.Notify();
+  });
+  other.join();
+  writer.join();
+  return others_first;
 }
 
 }  // namespace sochdb::storage::testing

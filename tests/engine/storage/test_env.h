@@ -105,6 +105,14 @@ class FileSizeLimit {
   void (*previous_handler_)(int);
 };
 
+// Runs `write` on a thread of its own and holds it inside its first watched append (a synced
+// definition write, say) until `others`, run on a second thread, has returned (20 s at most);
+// then lets it finish and joins both. True when `others` returned while the write was held:
+// nothing it did waited for that write. Results are for the caller to check after the return
+// (Catch2's assertions are not thread-safe).
+bool OthersRunWhileFirstAppendHeld(FaultInjectionEnv& env, const std::function<void()>& write,
+                                   const std::function<void()>& others);
+
 }  // namespace sochdb::storage::testing
 
 #endif  // SOCHDB_TESTS_ENGINE_STORAGE_TEST_ENV_H_

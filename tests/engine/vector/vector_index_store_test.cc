@@ -247,45 +247,35 @@ TEST_CASE("lookups of other indexes do not wait for Create's or Drop's write") {
   const std::string operation = GENERATE("create", "drop");
   INFO(operation);
   if (operation == "drop") f.Create(*indexes, "other");
-  absl::Notification in_write, others_done;
-  bool others_first = false;
-  f.env.SetAppendHook([&](bool) {
-    if (in_write.HasBeenNotified()) return;
-    in_write.Notify();
-    others_first = others_done.WaitForNotificationWithTimeout(absl::Seconds(20));
-  });
   // Catch2's assertions are not thread-safe: the threads keep their results for the checks.
   absl::Status written;
-  std::thread definition_write([&] {
-    if (operation == "create") {
-      VectorIndexDefinition request;
-      request.tenant = "acme";
-      request.name = "other";
-      request.spec.dimension = kDim;
-      written = indexes->Create(request).status();
-    } else {
-      written = indexes->Drop("acme", "other");
-    }
-  });
-  in_write.WaitForNotification();
-  f.env.SetAppendHook(nullptr);
   absl::StatusOr<VectorSearchOutcome> found;
   absl::StatusOr<VectorIndexStats> stats;
   uint64_t total_vectors = 0, memory = 0;
   size_t count = 0;
-  std::thread others([&] {
-    VectorSearchOptions options;
-    options.k = 1;
-    const std::vector<float> query = {3, 0, 0, 0};
-    found = indexes->Search("acme", "busy", query, options);
-    stats = indexes->Stats("acme", "busy");
-    total_vectors = indexes->TotalVectors();
-    memory = indexes->TotalMemoryBytes();
-    count = indexes->IndexCount();
-    others_done.Notify();
-  });
-  others.join();
-  definition_write.join();
+  const bool others_first = storage::testing::OthersRunWhileFirstAppendHeld(
+      f.env,
+      [&] {
+        if (operation == "create") {
+          VectorIndexDefinition request;
+          request.tenant = "acme";
+          request.name = "other";
+          request.spec.dimension = kDim;
+          written = indexes->Create(request).status();
+        } else {
+          written = indexes->Drop("acme", "other");
+        }
+      },
+      [&] {
+        VectorSearchOptions options;
+        options.k = 1;
+        const std::vector<float> query = {3, 0, 0, 0};
+        found = indexes->Search("acme", "busy", query, options);
+        stats = indexes->Stats("acme", "busy");
+        total_vectors = indexes->TotalVectors();
+        memory = indexes->TotalMemoryBytes();
+        count = indexes->IndexCount();
+      });
   REQUIRE_OK(written);
   CHECK(ValueOrFail(std::move(found)).hits.size() == 1);
   CHECK(ValueOrFail(std::move(stats)).num_vectors == 10);

@@ -78,8 +78,19 @@ struct Fixture {
     space = OpenSpace();
   }
 
+  // From the next OpenSpace, the index refuses a change it is given whenever refuse_next_apply
+  // is set (once per setting), as an index that cannot take a committed change does.
+  void RefuseApplies() {
+    before_apply = [this] {
+      if (!refuse_next_apply) return absl::OkStatus();
+      refuse_next_apply = false;
+      return absl::ResourceExhaustedError("injected: the index could not take the change");
+    };
+  }
+
   std::string dir;
   IndexSpec spec_request;
+  bool refuse_next_apply = false;
   std::unique_ptr<storage::Store> store;
   std::function<absl::Status()> before_apply;  // VectorSpaceOptions::before_index_apply
   std::function<void(size_t)> in_chunk;        // VectorSpaceOptions::in_index_chunk
@@ -855,16 +866,11 @@ TEST_CASE("a dropped space refuses writes and writes no snapshot") {
 
 TEST_CASE("a committed change the index cannot take is acknowledged, then rebuilt in") {
   Fixture f;
-  bool fail_next = false;
-  f.before_apply = [&fail_next] {
-    if (!fail_next) return absl::OkStatus();
-    fail_next = false;
-    return absl::ResourceExhaustedError("injected: the index could not take the change");
-  };
+  f.RefuseApplies();
   auto space = f.OpenSpace();
   REQUIRE(Put(*space, "a", 1).ok());
   REQUIRE(space->Snapshot().ok());
-  fail_next = true;
+  f.refuse_next_apply = true;
   REQUIRE(Put(*space, "b", 2).ok());  // durable, so acknowledged
   auto stored = space->Get("b");
   REQUIRE(stored.ok());
@@ -875,7 +881,7 @@ TEST_CASE("a committed change the index cannot take is acknowledged, then rebuil
   f.Restart(space);
   CHECK(space->Contains("b"));
 
-  fail_next = true;
+  f.refuse_next_apply = true;
   REQUIRE(Put(*space, "c", 3).ok());
   CHECK_FALSE(space->Contains("c"));
   REQUIRE(space->Maintain().ok());  // the rebuild from records brings it in
@@ -893,15 +899,10 @@ TEST_CASE("a delete is decided by the stored record, not by an index that lags i
   // it must delete the record: decided from the index, the delete was skipped and the rebuild
   // brought "b" back.
   Fixture f;
-  bool fail_next = false;
-  f.before_apply = [&fail_next] {
-    if (!fail_next) return absl::OkStatus();
-    fail_next = false;
-    return absl::ResourceExhaustedError("injected: the index could not take the change");
-  };
+  f.RefuseApplies();
   auto space = f.OpenSpace();
   REQUIRE(Put(*space, "a", 1).ok());
-  fail_next = true;
+  f.refuse_next_apply = true;
   REQUIRE(Put(*space, "b", 2).ok());
   REQUIRE_FALSE(space->Contains("b"));
 
