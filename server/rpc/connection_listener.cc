@@ -1,11 +1,13 @@
 #include "server/rpc/connection_listener.h"
 
 #include <arpa/inet.h>
+#include <linux/sockios.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -225,6 +227,17 @@ bool ConnectionTracker::Admit(int fd, absl::Time now) {
   if (fstat(fd, &info) != 0) return false;
   open_[fd] = Identity{info.st_dev, info.st_ino};
   return true;
+}
+
+uint64_t ConnectionTracker::UnsentBytes() const {
+  uint64_t unsent = 0;
+  for (const auto& [fd, identity] : open_) {
+    int queued = 0;
+    if (SameFile(fd, identity) && ioctl(fd, SIOCOUTQ, &queued) == 0 && queued > 0) {
+      unsent += static_cast<uint64_t>(queued);
+    }
+  }
+  return unsent;
 }
 
 void ConnectionTracker::Sweep() {

@@ -55,6 +55,9 @@ class ConnectionTracker {
   void Sweep();
   size_t open() const { return open_.size(); }
   size_t max_connections() const { return max_connections_; }
+  // Bytes written to the open connections that their peers have not yet acknowledged (the
+  // kernel's send queues): answers still on their way.
+  uint64_t UnsentBytes() const;
 
  private:
   struct Identity {
@@ -103,6 +106,10 @@ class ConnectionListener {
   // gRPC. Call before the gRPC server shuts down (it drops connections handed to it after).
   // Idempotent.
   void Stop();
+  // Bytes of answers still in the kernel's send queues of the connections handed over: a
+  // finished call's last messages may still be on their way to a slow reader. Only after Stop()
+  // (the accept thread has ended), e.g. while the server shuts down.
+  uint64_t UnsentBytes() const { return tracker_.UnsentBytes(); }
 
  private:
   ConnectionListener(std::vector<int> sockets, int port, int wake_fd,

@@ -249,7 +249,9 @@ void GrpcServer::ShutdownGrpc(absl::Time deadline) {
     while (!mu.AwaitWithTimeout(absl::Condition(&done), absl::Milliseconds(20))) {
       const absl::Time now = absl::Now();
       if (now >= deadline) return;  // gRPC cancels everything itself
-      if (metrics_->InflightCalls() > 0) {
+      // A call that has finished may still have its last messages in a send queue (a client
+      // slow to read them); closing now would reset the connection and lose them.
+      if (metrics_->InflightCalls() > 0 || listener_->UnsentBytes() > 0) {
         quiet_since = absl::InfiniteFuture();
       } else if (quiet_since == absl::InfiniteFuture()) {
         quiet_since = now;
