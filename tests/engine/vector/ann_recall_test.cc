@@ -160,24 +160,6 @@ TEST_CASE("ef trades recall for work") {
   CHECK(high >= low);
 }
 
-TEST_CASE("our flat graph construction builds exactly FAISS's graph") {
-  bench::ClusteredOptions options;
-  options.vectors = 3'000;
-  options.dimension = 32;
-  options.queries = 0;
-  options.clusters = 16;
-  const bench::VectorDataset data = bench::MakeClusteredDataset(options);
-  for (Metric metric : {Metric::kL2, Metric::kDot}) {
-    IndexSpec spec;
-    spec.dimension = 32;
-    spec.metric = metric;
-    spec.m = 8;
-    spec.ef_construction = 40;
-    INFO(MetricName(metric));
-    REQUIRE_OK(CompareFlatBuildWithFaiss(ValueOrFail(ResolveSpec(spec)), data.base));
-  }
-}
-
 TEST_CASE("FAISS's own HNSW, the benchmark's baseline, searches like ours") {
   // StockFaissHnsw is what sochdb-vector-bench --inprocess-index faiss compares the server
   // with: FAISS's add and search with the engine's parameters. Its answers must be as good as
