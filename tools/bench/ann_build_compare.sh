@@ -8,8 +8,8 @@
 #   tools/bench/ann_build_compare.sh [ROUNDS] [CONSTRUCTIONS] [CONFIG...]
 #   tools/bench/ann_build_compare.sh 3 "faiss engine" "--n 20000 --ef-construction 40 --threads 1"
 #
-# A CONFIG is the sochdb-ann-build-bench flags of one configuration (M 16 unless given). Raw
-# lines go to $ANN_BUILD_LOG (default ./ann_build_compare.log).
+# A CONFIG is the sochdb-ann-build-bench flags of one configuration (its defaults otherwise:
+# M 16, d 128, 200 queries). Raw lines go to $ANN_BUILD_LOG (default ./ann_build_compare.log).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -34,7 +34,7 @@ for ((round = 1; round <= rounds; round++)); do
   for config in "${configs[@]}"; do
     for c in "${order[@]}"; do
       # shellcheck disable=SC2086  # a config is several flags
-      "$bench" --construction "$c" --m 16 $config | tee -a "$log"
+      "$bench" --construction "$c" $config | tee -a "$log"
     done
   done
   reversed=()

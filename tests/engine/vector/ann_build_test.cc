@@ -36,13 +36,8 @@ TEST_CASE("the installed FAISS is the release our graph construction mirrors") {
 TEST_CASE("our flat graph construction builds exactly FAISS's graph") {
   const bench::VectorDataset data = ClusteredData(3'000, 32, 0, 16);
   for (Metric metric : {Metric::kL2, Metric::kDot}) {
-    IndexSpec spec;
-    spec.dimension = 32;
-    spec.metric = metric;
-    spec.m = 8;
-    spec.ef_construction = 40;
     INFO(MetricName(metric));
-    REQUIRE_OK(CompareFlatBuildWithFaiss(ValueOrFail(ResolveSpec(spec)), data.base));
+    REQUIRE_OK(CompareFlatBuildWithFaiss(SmallGraphSpec(metric), data.base));
   }
 }
 
@@ -50,12 +45,7 @@ TEST_CASE("every construction the build benchmark compares builds a graph that s
   const bench::VectorDataset data = ClusteredData(4'000, 32, 50, 16);
   const bench::GroundTruth truth =
       bench::ExactNeighbors(data.base, data.queries, 32, Metric::kL2, 10);
-  IndexSpec spec;
-  spec.dimension = 32;
-  spec.metric = Metric::kL2;
-  spec.m = 8;
-  spec.ef_construction = 40;
-  spec = ValueOrFail(ResolveSpec(spec));
+  const IndexSpec spec = SmallGraphSpec(Metric::kL2);
   SetFaissThreads(1);
   std::vector<std::vector<std::vector<int64_t>>> found;
   for (Construction construction : {Construction::kFaiss, Construction::kFaissOurKernels,

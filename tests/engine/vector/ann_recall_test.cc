@@ -167,13 +167,7 @@ TEST_CASE("FAISS's own HNSW, the benchmark's baseline, searches like ours") {
   const bench::VectorDataset data = ClusteredData(5'000, 32, 50, 16);
   const bench::GroundTruth truth =
       bench::ExactNeighbors(data.base, data.queries, 32, Metric::kL2, 10);
-  IndexSpec spec;
-  spec.dimension = 32;
-  spec.metric = Metric::kL2;
-  spec.m = 8;
-  spec.ef_construction = 40;
-  spec.exact_threshold = 100;
-  spec = ValueOrFail(ResolveSpec(spec));
+  const IndexSpec spec = SmallGraphSpec(Metric::kL2, /*exact_threshold=*/100);
   auto stock = ValueOrFail(StockFaissHnsw::Create(spec));
   REQUIRE_OK(stock->Add(absl::MakeConstSpan(data.base).subspan(0, 2'000 * 32)));
   REQUIRE_OK(stock->Add(absl::MakeConstSpan(data.base).subspan(2'000 * 32)));
