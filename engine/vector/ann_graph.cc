@@ -147,10 +147,12 @@ class FlatSimdDistance final : public faiss::FlatCodesDistanceComputer {
   const float* query_ = nullptr;
 };
 
-// Flat storage whose distance computer is ours. Only CompareFlatBuildWithFaiss uses it: FAISS's
-// own graph construction then computes with the same kernels, and rounds the same, as
-// ann_build.cc's, so the two graphs can be compared link for link. (Production builds go
-// through ann_build.cc and searches through StorageDistance, neither of which asks the storage.)
+// Flat storage whose distance computer is ours. Only the testing helpers use it: FAISS's own
+// graph construction then computes with the same kernels, and rounds the same, as
+// ann_build.cc's, so the two graphs can be compared link for link (CompareFlatBuildWithFaiss)
+// and the two builders timed on equal kernels (BuildGraphIndex's kFaissOurKernels).
+// (Production builds go through ann_build.cc and searches through StorageDistance, neither of
+// which asks the storage.)
 class SimdFlatStorage final : public faiss::IndexFlat {
  public:
   SimdFlatStorage(idx_t d, faiss::MetricType metric) : faiss::IndexFlat(d, metric) {}
@@ -257,6 +259,23 @@ absl::Status RequireFlatL2OrDot(const IndexSpec& spec) {
     return absl::InvalidArgumentError("full-precision L2 or DOT specs only");
   }
   return absl::OkStatus();
+}
+
+// Adds `n` vectors to `graph` the way `construction` links them.
+void AddWith(Construction construction, faiss::IndexHNSW& graph, const float* vectors,
+             int64_t n) {
+  switch (construction) {
+    case Construction::kFaiss:
+    case Construction::kFaissOurKernels:
+      graph.add(n, vectors);
+      return;
+    case Construction::kEngineFull:
+      internal::AddToFlatGraph(graph, vectors, n, internal::BuildPrecision::kFull);
+      return;
+    case Construction::kEngine:
+      internal::AddToFlatGraph(graph, vectors, n);
+      return;
+  }
 }
 
 }  // namespace
@@ -374,6 +393,25 @@ absl::StatusOr<GraphPtr> BuildGraph(const IndexSpec& spec, const float* vectors,
 }
 
 int64_t GraphSize(const faiss::IndexHNSW& graph) { return graph.ntotal; }
+
+absl::StatusOr<GraphPtr> BuildFlatGraph(const IndexSpec& spec, absl::Span<const float> vectors,
+                                        testing::Construction construction, int64_t batch) {
+  SOCHDB_RETURN_IF_ERROR(testing::RequireFlatL2OrDot(spec));
+  SOCHDB_RETURN_IF_ERROR(ValidateFloats(vectors, spec.dimension, "vectors"));
+  const int64_t d = spec.dimension;
+  const int64_t n = static_cast<int64_t>(vectors.size()) / d;
+  if (batch <= 0) batch = std::max<int64_t>(n, 1);
+  GraphPtr graph(NewGraph(spec));
+  if (construction == testing::Construction::kFaissOurKernels) AdoptSimdStorage(*graph);
+  SOCHDB_RETURN_IF_ERROR(CatchFaiss("building a graph", [&] {
+    UseFaissThreads();
+    for (int64_t first = 0; first < n; first += batch) {
+      const int64_t count = std::min(batch, n - first);
+      testing::AddWith(construction, *graph, vectors.data() + first * d, count);
+    }
+  }));
+  return graph;
+}
 
 absl::Status AddToGraph(faiss::IndexHNSW& graph, const float* vectors, int64_t n) {
   return CatchFaiss("adding to the HNSW graph", [&] {

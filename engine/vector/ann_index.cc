@@ -453,4 +453,20 @@ absl::StatusOr<std::unique_ptr<AnnIndex>> AnnIndex::Deserialize(std::string_view
   return std::unique_ptr<AnnIndex>(new AnnIndexImpl(std::move(state)));
 }
 
+namespace testing {
+
+absl::StatusOr<std::unique_ptr<AnnIndex>> BuildGraphIndex(const IndexSpec& spec,
+                                                          absl::Span<const float> vectors,
+                                                          Construction construction,
+                                                          int64_t batch) {
+  AnnState state;
+  state.spec = spec;
+  SOCHDB_ASSIGN_OR_RETURN(state.graph,
+                          internal::BuildFlatGraph(spec, vectors, construction, batch));
+  state.labels = static_cast<int64_t>(vectors.size() / spec.dimension);
+  state.tombstones.Resize(state.labels);
+  return std::unique_ptr<AnnIndex>(new AnnIndexImpl(std::move(state)));
+}
+
+}  // namespace testing
 }  // namespace sochdb::vector

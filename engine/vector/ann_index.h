@@ -182,6 +182,12 @@ class AnnIndex {
 void SetFaissThreads(int threads);
 
 namespace testing {
+// The FAISS release whose HNSW construction engine/vector/ann_build.cc rebuilds step for step,
+// and the release installed (FAISS_VERSION_* of faiss/Index.h), as "major.minor.patch". A
+// test fails when they differ: the construction must then be checked against the new release.
+inline constexpr std::string_view kMirroredFaissVersion = "1.7.3";
+std::string InstalledFaissVersion();
+
 // Builds an HNSW graph over the n = vectors.size() / dimension vectors of a resolved
 // full-precision L2 or DOT spec twice on one thread, in two batches: with FAISS's own
 // construction and with ours (ann_build.cc). OK when the two graphs are identical link for
@@ -193,6 +199,23 @@ absl::Status CompareFlatBuildWithFaiss(const IndexSpec& spec, absl::Span<const f
 absl::StatusOr<bool> BuildUsesConstructionCopy(const IndexSpec& spec,
                                                absl::Span<const float> first,
                                                absl::Span<const float> second);
+
+// Who links the vertices of a full-precision graph (tools/bench/ann_build_bench.cc compares
+// them; the engine serves kEngine).
+enum class Construction {
+  kFaiss,             // faiss::IndexHNSWFlat::add as installed, FAISS's own distance code
+  kFaissOurKernels,   // the same add, its distances from this engine's AVX2 kernels
+  kEngineFull,        // ann_build.cc on full-precision distances (FAISS's graph, link for link)
+  kEngine,            // ann_build.cc as served: distances on the 8-bit construction copy
+};
+// An index in the graph phase over the n = vectors.size() / dimension vectors of a resolved
+// full-precision L2 or DOT spec, linked by `construction` in batches of `batch` vectors (0 =
+// all at once) on SetFaissThreads' threads, and searched as the engine searches whoever built
+// it, so that only construction differs.
+absl::StatusOr<std::unique_ptr<AnnIndex>> BuildGraphIndex(const IndexSpec& spec,
+                                                          absl::Span<const float> vectors,
+                                                          Construction construction,
+                                                          int64_t batch = 0);
 
 // FAISS's own HNSW, for benchmarks to compare with: the index NewGraph makes for `spec`,
 // resolved as ResolveSpec does (IndexHNSWFlat with its M, M0, efConstruction), filled by

@@ -1,5 +1,6 @@
 // Private pieces of AnnIndex shared by its translation units (ann_index.cc: the index and its
-// exact phase; ann_graph.cc: the FAISS HNSW phase; ann_image.cc: the snapshot image). Nothing
+// exact phase; ann_graph.cc: the FAISS HNSW phase; ann_build.cc, with ann_construction_copy.cc
+// and ann_graph_growth.cc: the graph construction; ann_image.cc: the snapshot image). Nothing
 // outside engine/vector includes this file, and it names FAISS types only by forward
 // declaration so that FAISS stays confined to those .cc files.
 #ifndef SOCHDB_ENGINE_VECTOR_ANN_INTERNAL_H_
@@ -222,6 +223,10 @@ absl::Status WriteGraph(const faiss::IndexHNSW& graph, ByteSink* out,
 absl::Status AppendStorageCodes(const faiss::IndexHNSW& graph, uint64_t offset, uint64_t length,
                                 ByteSink* out);
 absl::StatusOr<GraphPtr> ReadGraph(std::string_view bytes, const IndexSpec& spec, int64_t labels);
+
+// The graph behind testing::BuildGraphIndex (ann_graph.cc).
+absl::StatusOr<GraphPtr> BuildFlatGraph(const IndexSpec& spec, absl::Span<const float> vectors,
+                                        testing::Construction construction, int64_t batch);
 
 // Everything an index holds; what the snapshot image captures.
 struct AnnState {

@@ -466,6 +466,30 @@ absl::StatusOr<VectorAnswerFloor> VectorIndexStore::AnswerFloor(const std::strin
   return floor;
 }
 
+namespace {
+
+// The first k of `raw` (best first) as hits; with `per_group`, at most that many per parent
+// (the id for a vector without one), counting the groups and what the limit left out.
+void KeepHits(std::vector<VectorHit>& raw, uint32_t k, std::optional<uint32_t> per_group,
+              VectorSearchOutcome* out) {
+  absl::flat_hash_map<uint64_t, uint32_t> kept_per_group;
+  for (VectorHit& hit : raw) {
+    VectorSearchHit h{DecodeVectorId(hit.id), hit.distance, DecodeMetadata(hit.extra)};
+    if (per_group.has_value()) {
+      uint32_t& kept = kept_per_group[h.metadata.parent_id.value_or(h.id)];
+      if (kept >= *per_group) {
+        ++out->excluded_by_group_limit;
+        continue;
+      }
+      ++kept;
+    }
+    if (out->hits.size() < k) out->hits.push_back(std::move(h));
+  }
+  out->groups_considered = static_cast<uint32_t>(kept_per_group.size());
+}
+
+}  // namespace
+
 absl::StatusOr<VectorSearchOutcome> VectorIndexStore::Search(
     const std::string& tenant, const std::string& name, absl::Span<const float> query,
     const VectorSearchOptions& options) const {
@@ -510,21 +534,8 @@ absl::StatusOr<VectorSearchOutcome> VectorIndexStore::Search(
                           space->Search(query, out.candidate_k, ef, nullptr, -1, true, &live_ids));
   out.raw_candidates = static_cast<uint32_t>(raw.size());
   out.index_size = live_ids;
-  absl::flat_hash_map<uint64_t, uint32_t> kept_per_group;
-  for (VectorHit& hit : raw) {
-    VectorSearchHit h{DecodeVectorId(hit.id), hit.distance, DecodeMetadata(hit.extra)};
-    if (options.group_by_parent) {
-      const uint64_t group = h.metadata.parent_id.value_or(h.id);
-      uint32_t& kept = kept_per_group[group];
-      if (kept >= per_group) {
-        ++out.excluded_by_group_limit;
-        continue;
-      }
-      ++kept;
-    }
-    if (out.hits.size() < k) out.hits.push_back(std::move(h));
-  }
-  out.groups_considered = static_cast<uint32_t>(kept_per_group.size());
+  KeepHits(raw, k, options.group_by_parent ? std::optional<uint32_t>(per_group) : std::nullopt,
+           &out);
   return out;
 }
 

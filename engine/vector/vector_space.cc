@@ -147,21 +147,44 @@ absl::StatusOr<size_t> VectorSpace::Commit(absl::Span<const VectorItem> upserts,
   absl::MutexLock write_lock(&write_mu_);
   // A write that lost the race with a drop writes nothing: its records would outlive the space.
   if (retired()) return absl::NotFoundError("the vector space was dropped");
+  SOCHDB_ASSIGN_OR_RETURN(const std::vector<std::string_view> present, RecordedIds(deletes));
+  SOCHDB_RETURN_IF_ERROR(WriteRecords(upserts, present, batch));
+  WaitOutSnapshotRead();
+  // The change is durable from here on, so it is acknowledged even if the in-memory index
+  // cannot take it: the index is then marked stale and rebuilt from the records.
+  const absl::Status applied = ApplyToIndex(upserts, present);
+  last_write_ = absl::Now();
+  insert_memory_released_ = false;
+  if (!applied.ok()) {
+    index_stale_ = true;
+    spdlog::error(
+        "vector space {}: a committed change could not be applied to the in-memory index ({}); "
+        "rebuilding it from the records at the next maintenance pass",
+        absl::StrJoin(options_.scope, "/"), applied.ToString());
+  }
+  return present.size();
+}
+
+absl::StatusOr<std::vector<std::string_view>> VectorSpace::RecordedIds(
+    absl::Span<const std::string_view> ids) const {
   // Whether an id exists is the record's to say, not the in-memory index's: the index may lack
   // a committed upsert (stale, until the rebuild), and a delete decided from it would be lost.
   // Records change only under write_mu_, so what is read here holds until the batch commits.
   std::vector<std::string_view> present;
-  {
-    absl::flat_hash_set<std::string_view, IdHash, IdEq> seen;
-    for (std::string_view id : deletes) {
-      if (!seen.insert(id).second) continue;
-      SOCHDB_ASSIGN_OR_RETURN(const std::optional<std::string> record,
-                              store_->Get(RecordKey(id)));
-      if (record.has_value()) present.push_back(id);
-    }
+  absl::flat_hash_set<std::string_view, IdHash, IdEq> seen;
+  for (std::string_view id : ids) {
+    if (!seen.insert(id).second) continue;
+    SOCHDB_ASSIGN_OR_RETURN(const std::optional<std::string> record, store_->Get(RecordKey(id)));
+    if (record.has_value()) present.push_back(id);
   }
+  return present;
+}
+
+absl::Status VectorSpace::WriteRecords(absl::Span<const VectorItem> upserts,
+                                       absl::Span<const std::string_view> deletes,
+                                       storage::WriteBatch* batch) {
   uint64_t sequence = last_sequence_;
-  for (std::string_view id : present) {
+  for (std::string_view id : deletes) {
     batch->Delete(RecordKey(id));
     batch->Put(LogKey(++sequence), EncodeLogEntry(kLogDelete, id));
   }
@@ -172,31 +195,38 @@ absl::StatusOr<size_t> VectorSpace::Commit(absl::Span<const VectorItem> upserts,
   SOCHDB_RETURN_IF_ERROR(store_->Write(batch));
   last_sequence_ = sequence;
   PublishProgress();
-  WaitOutSnapshotRead();
+  return absl::OkStatus();
+}
 
-  // The change is durable from here on, so it is acknowledged even if the in-memory index
-  // cannot take it: the index is then marked stale and rebuilt from the records.
+absl::Status VectorSpace::ApplyToIndex(absl::Span<const VectorItem> upserts,
+                                       absl::Span<const std::string_view> deletes) {
   absl::Status applied;
   {
     absl::MutexLock index_lock(&index_mu_);
     applied = options_.before_index_apply ? options_.before_index_apply() : absl::OkStatus();
-    for (std::string_view id : present) {
+    for (std::string_view id : deletes) {
       if (applied.ok()) applied = ApplyDelete(*state_, id);
     }
     PublishCounts();
   }
+  if (!applied.ok() || upserts.empty()) return applied;
   // The room the batch needs is made first, beside searches: growing the index's arrays (a
   // copy of ~1 GB at 1M x 128 when they fill up, and after a restart) held every search of
   // the index for about a second when Add did it under the exclusive lock.
-  if (applied.ok() && !upserts.empty()) {
+  {
     absl::ReaderMutexLock index_lock(&index_mu_);
     state_->ann->PrepareAdd(static_cast<int64_t>(upserts.size()));
   }
+  return ApplyUpsertsBesideSearches(upserts);
+}
+
+absl::Status VectorSpace::ApplyUpsertsBesideSearches(absl::Span<const VectorItem> upserts) {
   // Searches wait while the graph grows, so a large batch goes in in chunks with the index
   // lock released between them: a search waits for one chunk, not the whole batch. A search
   // may see part of the batch; each replaced id is swapped within one chunk, so it finds the
   // old vector or the new one, never neither. (write_mu_ keeps other writers, snapshots and
   // compaction out until the whole batch is in.)
+  absl::Status applied;
   for (size_t begin = 0; begin < upserts.size() && applied.ok();) {
     const bool searching = SearchesActive();
     if (searching) TakeSearchTurn();
@@ -213,16 +243,7 @@ absl::StatusOr<size_t> VectorSpace::Commit(absl::Span<const VectorItem> upserts,
     search_turn_until_ns_ = end + std::min(end - start, absl::ToInt64Nanoseconds(kMaxSearchTurn));
     begin += chunk;
   }
-  last_write_ = absl::Now();
-  insert_memory_released_ = false;
-  if (!applied.ok()) {
-    index_stale_ = true;
-    spdlog::error(
-        "vector space {}: a committed change could not be applied to the in-memory index ({}); "
-        "rebuilding it from the records at the next maintenance pass",
-        absl::StrJoin(options_.scope, "/"), applied.ToString());
-  }
-  return present.size();
+  return applied;
 }
 
 void VectorSpace::WaitOutSnapshotRead() const {

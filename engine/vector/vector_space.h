@@ -49,6 +49,7 @@
 #include "absl/types/span.h"
 #include "engine/common/byte_sink.h"
 #include "engine/common/file_system.h"
+#include "engine/common/files.h"
 #include "engine/storage/keys.h"
 #include "engine/storage/store.h"
 #include "engine/vector/ann_index.h"
@@ -249,6 +250,19 @@ class VectorSpace {
   absl::StatusOr<size_t> Commit(absl::Span<const VectorItem> upserts,
                                 absl::Span<const std::string_view> deletes,
                                 storage::WriteBatch* batch);
+  // Commit's steps. The distinct `ids` that have a record (the ones a delete removes).
+  absl::StatusOr<std::vector<std::string_view>> RecordedIds(
+      absl::Span<const std::string_view> ids) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // The records and log entries of the change, committed to the store in `batch`.
+  absl::Status WriteRecords(absl::Span<const VectorItem> upserts,
+                            absl::Span<const std::string_view> deletes,
+                            storage::WriteBatch* batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // The committed change applied to the in-memory index: the first error, if any.
+  absl::Status ApplyToIndex(absl::Span<const VectorItem> upserts,
+                            absl::Span<const std::string_view> deletes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) ABSL_LOCKS_EXCLUDED(index_mu_);
+  absl::Status ApplyUpsertsBesideSearches(absl::Span<const VectorItem> upserts)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) ABSL_LOCKS_EXCLUDED(index_mu_);
 
   // Recovery: a fresh state from a snapshot file, or from the records of `view`, then the log.
   absl::Status Load();
@@ -277,6 +291,13 @@ class VectorSpace {
   static absl::Status EncodeSnapshot(const IndexState& state, std::string_view identity,
                                      uint64_t sequence, ByteSink* head, uint64_t* codes,
                                      ByteSink* tail);
+  // Snapshot's steps: the head (all but the stored codes) written and the id table read while
+  // writers wait, then the stored codes in pieces while they go on.
+  struct SnapshotHead;
+  absl::Status WriteSnapshotHead(SnapshotHead* head) ABSL_EXCLUSIVE_LOCKS_REQUIRED(snapshot_mu_)
+      ABSL_LOCKS_EXCLUDED(write_mu_, index_mu_);
+  absl::Status WriteSnapshotCodes(const AnnIndex* ann, uint64_t codes, AtomicFileWriter* file)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(snapshot_mu_) ABSL_LOCKS_EXCLUDED(index_mu_);
   absl::Status TrimLog(uint64_t through) const;
   absl::Status CompactIndex() ABSL_LOCKS_EXCLUDED(snapshot_mu_);
   absl::StatusOr<std::vector<VectorHit>> Nearest(absl::Span<const float> query, uint32_t k,

@@ -102,6 +102,20 @@ std::string DescribeIdentity(std::string_view identity) {
   return absl::StrJoin(parts, "/");
 }
 
+// The bytes of a snapshot file the checksum covers (all but its last 4), once the magic and
+// the checksum are verified.
+absl::StatusOr<std::string_view> CheckedSnapshotBody(std::string_view file) {
+  if (file.size() < kMagicBytes + 4 || file.compare(0, kMagicBytes, kSnapshotMagic) != 0) {
+    return absl::DataLossError("not a vector snapshot");
+  }
+  Reader crc_reader(file.substr(file.size() - 4));
+  uint32_t crc = 0;
+  crc_reader.U32(&crc);
+  const std::string_view body = file.substr(0, file.size() - 4);
+  if (Crc32(body) != crc) return absl::DataLossError("checksum mismatch");
+  return body;
+}
+
 }  // namespace
 
 std::string SnapshotIdentity(const std::vector<std::string>& scope, const IndexSpec& spec) {
@@ -243,14 +257,7 @@ absl::StatusOr<std::unique_ptr<VectorSpace::IndexState>> VectorSpace::LoadSnapsh
                           options_.file_system->MapFile(options_.snapshot_path));
   const std::string_view file = mapped->bytes();
   const absl::Time read = absl::Now();
-  if (file.size() < kMagicBytes + 4 || file.compare(0, kMagicBytes, kSnapshotMagic) != 0) {
-    return absl::DataLossError("not a vector snapshot");
-  }
-  Reader crc_reader(file.substr(file.size() - 4));
-  uint32_t crc = 0;
-  crc_reader.U32(&crc);
-  const std::string_view body = file.substr(0, file.size() - 4);
-  if (Crc32(body) != crc) return absl::DataLossError("checksum mismatch");
+  SOCHDB_ASSIGN_OR_RETURN(const std::string_view body, CheckedSnapshotBody(file));
   const absl::Time checked = absl::Now();
   Reader in(body.substr(kMagicBytes));
   uint32_t identity_size = 0;
@@ -388,45 +395,75 @@ absl::Status VectorSpace::TrimLog(uint64_t through) const {
   }
 }
 
+// What a snapshot wrote while it held writers (see WriteSnapshotHead), and what is left.
+struct VectorSpace::SnapshotHead {
+  std::unique_ptr<AtomicFileWriter> file;  // null: nothing to write
+  uint64_t sequence = 0;
+  uint64_t codes = 0;             // bytes of stored codes that follow the head
+  std::string tail;               // the id table, after the codes
+  const AnnIndex* ann = nullptr;  // the index the head came from
+  absl::Duration writers_held;
+};
+
 absl::Status VectorSpace::Snapshot() {
   if (options_.snapshot_path.empty()) return absl::OkStatus();
   absl::MutexLock snapshot_lock(&snapshot_mu_);  // also keeps state_ from being replaced
   // A retired space's file is deleted, or about to be.
   if (retired()) return absl::OkStatus();
-  std::unique_ptr<AtomicFileWriter> file;
-  uint64_t sequence = 0;
-  uint64_t codes = 0;  // bytes of stored codes that follow the head
-  std::string tail;    // the id table, after the codes
-  const AnnIndex* ann = nullptr;  // the index the head came from
   const absl::Time start = absl::Now();
-  absl::Duration writers_held;
+  SnapshotHead head;
+  SOCHDB_RETURN_IF_ERROR(WriteSnapshotHead(&head));
+  if (head.file == nullptr) return absl::OkStatus();
+  AtomicFileWriter* file = head.file.get();
+  SOCHDB_RETURN_IF_ERROR(WriteSnapshotCodes(head.ann, head.codes, file));
+  file->Append(head.tail);
+  // The checksum, fsync and rename with no lock held: writes and searches go on.
+  AppendU32(file, file->crc());
+  SOCHDB_RETURN_IF_ERROR(file->Commit());
   {
-    absl::ReleasableMutexLock write_lock(&write_mu_);
-    const absl::Time holding = absl::Now();  // from here the next writer waits
-    if (last_sequence_ == snapshot_sequence_) return absl::OkStatus();
-    // A stale index must not be saved as covering changes it lacks; the log keeps them until
-    // the rebuild, and a restart before it replays them.
-    if (index_stale_) return absl::OkStatus();
-    sequence = last_sequence_;
-    SOCHDB_ASSIGN_OR_RETURN(file,
-                            AtomicFileWriter::Create(options_.file_system, options_.snapshot_path));
-    // Holding the index's reader lock pins the state at `sequence`: the next writer may commit
-    // to the store meanwhile, but it cannot touch the index until the lock is let go. What can
-    // change afterwards (the graph's links, tombstones, the id table) is read now: the links go
-    // from the index's own arrays into the file (the page cache), the id table into `tail`
-    // (tens of MB at 1M). The stored vectors, which cannot change, follow with writes going on.
-    absl::MutexLock reading(&snapshot_read_mu_);
-    absl::ReaderMutexLock index_lock(&index_mu_);
-    write_lock.Release();
-    if (options_.in_snapshot_read) options_.in_snapshot_read();
-    StringSink tail_sink(&tail);
-    ann = state_->ann.get();
-    absl::Status encoded =
-        EncodeSnapshot(*state_, identity_, sequence, file.get(), &codes, &tail_sink);
-    if (!file->status().ok()) return file->status();  // the cause, not FAISS's echo of it
-    SOCHDB_RETURN_IF_ERROR(encoded);
-    writers_held = absl::Now() - holding;
+    absl::MutexLock write_lock(&write_mu_);
+    snapshot_sequence_ = std::max(snapshot_sequence_, head.sequence);
+    PublishProgress();
   }
+  spdlog::info("vector snapshot {}: {} MB at change {} in {} ms (index writes held {} ms)",
+               options_.snapshot_path, file->size() >> 20, head.sequence,
+               absl::ToInt64Milliseconds(absl::Now() - start),
+               absl::ToInt64Milliseconds(head.writers_held));
+  // Keep the covered sequence's own entry: the log must always show the last sequence.
+  return TrimLog(head.sequence - 1);
+}
+
+absl::Status VectorSpace::WriteSnapshotHead(SnapshotHead* head) {
+  absl::ReleasableMutexLock write_lock(&write_mu_);
+  const absl::Time holding = absl::Now();  // from here the next writer waits
+  if (last_sequence_ == snapshot_sequence_) return absl::OkStatus();
+  // A stale index must not be saved as covering changes it lacks; the log keeps them until
+  // the rebuild, and a restart before it replays them.
+  if (index_stale_) return absl::OkStatus();
+  head->sequence = last_sequence_;
+  SOCHDB_ASSIGN_OR_RETURN(head->file,
+                          AtomicFileWriter::Create(options_.file_system, options_.snapshot_path));
+  // Holding the index's reader lock pins the state at `sequence`: the next writer may commit
+  // to the store meanwhile, but it cannot touch the index until the lock is let go. What can
+  // change afterwards (the graph's links, tombstones, the id table) is read now: the links go
+  // from the index's own arrays into the file (the page cache), the id table into `tail`
+  // (tens of MB at 1M). The stored vectors, which cannot change, follow with writes going on.
+  absl::MutexLock reading(&snapshot_read_mu_);
+  absl::ReaderMutexLock index_lock(&index_mu_);
+  write_lock.Release();
+  if (options_.in_snapshot_read) options_.in_snapshot_read();
+  StringSink tail_sink(&head->tail);
+  head->ann = state_->ann.get();
+  absl::Status encoded = EncodeSnapshot(*state_, identity_, head->sequence, head->file.get(),
+                                        &head->codes, &tail_sink);
+  if (!head->file->status().ok()) return head->file->status();  // the cause, not FAISS's echo
+  SOCHDB_RETURN_IF_ERROR(encoded);
+  head->writers_held = absl::Now() - holding;
+  return absl::OkStatus();
+}
+
+absl::Status VectorSpace::WriteSnapshotCodes(const AnnIndex* ann, uint64_t codes,
+                                             AtomicFileWriter* file) {
   // The vectors in pieces, each copied under the reader lock and written after it (a writer
   // waits for a copy, ~8 ms for 32 MB, not for the file); writes and searches go on in between.
   // At 1M x 128 they are 512 MB of a 760 MB image: ~0.8 s of writes no longer held up.
@@ -450,21 +487,7 @@ absl::Status VectorSpace::Snapshot() {
     if (!file->status().ok()) return file->status();
     offset += length;
   }
-  file->Append(tail);
-  // The checksum, fsync and rename with no lock held: writes and searches go on.
-  AppendU32(file.get(), file->crc());
-  SOCHDB_RETURN_IF_ERROR(file->Commit());
-  {
-    absl::MutexLock write_lock(&write_mu_);
-    snapshot_sequence_ = std::max(snapshot_sequence_, sequence);
-    PublishProgress();
-  }
-  spdlog::info("vector snapshot {}: {} MB at change {} in {} ms (index writes held {} ms)",
-               options_.snapshot_path, file->size() >> 20, sequence,
-               absl::ToInt64Milliseconds(absl::Now() - start),
-               absl::ToInt64Milliseconds(writers_held));
-  // Keep the covered sequence's own entry: the log must always show the last sequence.
-  return TrimLog(sequence - 1);
+  return absl::OkStatus();
 }
 
 absl::Status VectorSpace::CompactIndex() {

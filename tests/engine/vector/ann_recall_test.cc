@@ -160,24 +160,6 @@ TEST_CASE("ef trades recall for work") {
   CHECK(high >= low);
 }
 
-TEST_CASE("our flat graph construction builds exactly FAISS's graph") {
-  bench::ClusteredOptions options;
-  options.vectors = 3'000;
-  options.dimension = 32;
-  options.queries = 0;
-  options.clusters = 16;
-  const bench::VectorDataset data = bench::MakeClusteredDataset(options);
-  for (Metric metric : {Metric::kL2, Metric::kDot}) {
-    IndexSpec spec;
-    spec.dimension = 32;
-    spec.metric = metric;
-    spec.m = 8;
-    spec.ef_construction = 40;
-    INFO(MetricName(metric));
-    REQUIRE_OK(CompareFlatBuildWithFaiss(ValueOrFail(ResolveSpec(spec)), data.base));
-  }
-}
-
 TEST_CASE("FAISS's own HNSW, the benchmark's baseline, searches like ours") {
   // StockFaissHnsw is what sochdb-vector-bench --inprocess-index faiss compares the server
   // with: FAISS's add and search with the engine's parameters. Its answers must be as good as
@@ -185,13 +167,7 @@ TEST_CASE("FAISS's own HNSW, the benchmark's baseline, searches like ours") {
   const bench::VectorDataset data = ClusteredData(5'000, 32, 50, 16);
   const bench::GroundTruth truth =
       bench::ExactNeighbors(data.base, data.queries, 32, Metric::kL2, 10);
-  IndexSpec spec;
-  spec.dimension = 32;
-  spec.metric = Metric::kL2;
-  spec.m = 8;
-  spec.ef_construction = 40;
-  spec.exact_threshold = 100;
-  spec = ValueOrFail(ResolveSpec(spec));
+  const IndexSpec spec = SmallGraphSpec(Metric::kL2, /*exact_threshold=*/100);
   auto stock = ValueOrFail(StockFaissHnsw::Create(spec));
   REQUIRE_OK(stock->Add(absl::MakeConstSpan(data.base).subspan(0, 2'000 * 32)));
   REQUIRE_OK(stock->Add(absl::MakeConstSpan(data.base).subspan(2'000 * 32)));

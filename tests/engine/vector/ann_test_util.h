@@ -35,6 +35,17 @@ inline bench::VectorDataset ClusteredData(uint32_t vectors, uint32_t dimension, 
   return bench::MakeClusteredDataset(options);
 }
 
+// A resolved full-precision spec for small graphs: dimension 32, M 8, efConstruction 40.
+inline IndexSpec SmallGraphSpec(Metric metric, uint32_t exact_threshold = 0) {
+  IndexSpec spec;
+  spec.dimension = 32;
+  spec.metric = metric;
+  spec.m = 8;
+  spec.ef_construction = 40;
+  spec.exact_threshold = exact_threshold;
+  return ValueOrFail(ResolveSpec(spec));
+}
+
 inline std::unique_ptr<AnnIndex> NewIndex(const IndexSpec& spec) {
   return ValueOrFail(AnnIndex::Create(ValueOrFail(ResolveSpec(spec))));
 }
