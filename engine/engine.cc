@@ -69,7 +69,8 @@ absl::Status RemoveSnapshots(const std::filesystem::path& vectors_dir, FileSyste
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
+absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options,
+                                                     vector::VectorSpaceObserver* vector_observer) {
   const std::filesystem::path store_dir = std::filesystem::path(options.data_dir) / "store";
   const std::filesystem::path vectors_dir = std::filesystem::path(options.data_dir) / "vectors";
   SOCHDB_RETURN_IF_ERROR(CheckSnapshotsHaveTheirStore(store_dir, vectors_dir, options.store.env,
@@ -89,9 +90,9 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& option
   vector_options.maintenance_interval = options.vector_maintenance_interval;
   vector_options.snapshot_every_changes = options.vector_snapshot_every_changes;
   vector_options.clock = options.clock;
-  vector_options.adjust_space = options.adjust_vector_space;
-  SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<vector::VectorIndexStore> vector_indexes,
-                          vector::VectorIndexStore::Open(store.get(), vector_options));
+  SOCHDB_ASSIGN_OR_RETURN(
+      std::unique_ptr<vector::VectorIndexStore> vector_indexes,
+      vector::VectorIndexStore::Open(store.get(), vector_options, vector_observer));
   collection::CollectionStoreOptions collection_options;
   collection_options.snapshot_dir = vector_options.snapshot_dir;
   collection_options.file_system = options.file_system;

@@ -10,7 +10,6 @@
 #define SOCHDB_ENGINE_ENGINE_H_
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -43,10 +42,6 @@ struct EngineOptions {
   // A vector index is snapshotted once this many changes are not covered by its snapshot.
   uint64_t vector_snapshot_every_changes = 50'000;
   const Clock* clock = Clock::Real();  // not owned
-  // Tests only: adjusts each vector index's space options as it opens (VectorSpaceOptions'
-  // test hooks); see VectorIndexStoreOptions::adjust_space.
-  std::function<void(const vector::VectorIndexDefinition&, vector::VectorSpaceOptions*)>
-      adjust_vector_space;
 };
 
 struct EngineStats {
@@ -66,7 +61,10 @@ class Engine {
   // Creates the data directory if needed and opens the store (see Store::Open for errors).
   // FAILED_PRECONDITION ("inconsistent data directory"), changing nothing, when vectors/ holds
   // snapshots but store/ holds no database.
-  static absl::StatusOr<std::unique_ptr<Engine>> Open(const EngineOptions& options);
+  // `vector_observer` (not owned; must outlive the Engine) sees every vector index's space at
+  // the steps VectorSpaceObserver names (the seam tests hold a write with); nullptr: none.
+  static absl::StatusOr<std::unique_ptr<Engine>> Open(
+      const EngineOptions& options, vector::VectorSpaceObserver* vector_observer = nullptr);
   // Stops background work, then closes the store (which fsyncs).
   ~Engine();
 

@@ -12,6 +12,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "engine/common/version.h"
 
 namespace sochdb::server {
 namespace {

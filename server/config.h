@@ -14,9 +14,6 @@
 
 namespace sochdb::server {
 
-inline constexpr char kVersion[] = "0.1.0";
-inline constexpr char kProtocolVersion[] = "2.1.0";  // the sochdb.v1 protocol release served
-
 struct ServerConfig {
   std::string config_file;             // --config
   std::string host = "127.0.0.1";      // --host

@@ -4,15 +4,15 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
-#include "engine/common/huge_pages.h"
 #include "server/config.h"
+#include "server/huge_pages.h"
 #include "server/server_main.h"
 
 int main(int argc, char** argv) {
   // Huge pages for the vector indexes (see huge_pages.h). Measured with 1M x 128 vectors:
   // restart from the snapshot 11.9 s -> 3.6 s, most of the difference page faults on 4 KiB
   // pages. GLIBC_TUNABLES=glibc.malloc.hugetlb=0 opts out.
-  sochdb::ReexecWithHugePageMalloc(argv);
+  sochdb::server::ReexecWithHugePageMalloc(argv);
   // Before any thread exists, so only the signal-waiting thread ever receives these.
   sochdb::server::BlockShutdownSignals();
   // Debian builds Abseil without NDEBUG, which leaves absl::Mutex's deadlock detector on: every

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "civetweb.h"
 #include "engine/common/status_macros.h"
+#include "engine/common/version.h"
 #include "server/config.h"
 
 namespace sochdb::server {

@@ -26,7 +26,8 @@ struct OpenFileLimit {
   bool known = true;    // false: getrlimit failed and both are kAssumedOpenFileLimit
 };
 
-// The two system calls RaiseOpenFileLimit makes on RLIMIT_NOFILE; tests replace them to fail.
+// The two system calls RaiseOpenFileLimit makes on RLIMIT_NOFILE: its argument, the seam
+// through which a test makes them fail.
 struct RlimitCalls {
   int (*get)(rlimit* limit);
   int (*set)(const rlimit* limit);

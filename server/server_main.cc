@@ -13,9 +13,10 @@
 #include "absl/time/time.h"
 #include "engine/auth/auth.h"
 #include "engine/common/cpu.h"
-#include "engine/common/huge_pages.h"
 #include "engine/common/status_macros.h"
+#include "engine/common/version.h"
 #include "engine/engine.h"
+#include "server/huge_pages.h"
 #include "server/logging.h"
 #include "server/metrics_exporter.h"
 #include "server/open_files.h"
@@ -23,6 +24,7 @@
 #include "server/rpc/rpc_metrics.h"
 #include "server/tls_credentials.h"
 #include "services/collection/collection_service.h"
+#include "services/kv/convert.h"
 #include "services/kv/kv_service.h"
 #include "services/vector/vector_index_service.h"
 #include "spdlog/spdlog.h"
@@ -113,6 +115,8 @@ EngineOptions MakeEngineOptions(const ServerConfig& config, storage::SyncMode sy
   options.store.accept_log_loss = config.accept_log_loss;
   options.ttl_purge_interval = absl::Milliseconds(config.ttl_purge_interval_ms);
   options.kv_limits.max_batch_get_bytes = ResponseBudgetBytes(config);
+  options.kv_limits.max_batch_get_setting = kResponseBudgetSetting;
+  options.kv_limits.batch_get_entry_bytes = services::kv_convert::BatchGetEntryBytes;
   return options;
 }
 

@@ -251,7 +251,7 @@ absl::StatusOr<std::vector<ScoredDocument>> CollectionStore::Search(
   if (query.k == 0) return out;
   const Accepted accepted = Accept(*c, query.filter);
   // Embeddings are most of an answer, so the hint names them only when they were asked for.
-  AnswerBudget budget(query.max_answer_bytes, "SearchCollection answer",
+  AnswerBudget budget(query.max_answer_bytes, query.max_answer_setting, "SearchCollection answer",
                       query.include_embeddings
                           ? "lower k, or leave embeddings out (include_embeddings=false)"
                           : "lower k");
@@ -287,7 +287,7 @@ absl::StatusOr<std::vector<ScoredDocument>> CollectionStore::Search(
     for (auto& [id, score] : order) ranked.push_back(Ranked{id, static_cast<float>(score)});
   }
 
-  if (options_.before_search_reads) options_.before_search_reads();
+  observer_->BeforeSearchReads();
   std::unique_ptr<storage::Snapshot> view = store_->GetSnapshot();
   for (Ranked& r : ranked) {
     if (out.size() >= query.k) break;

@@ -37,15 +37,19 @@ bool HasPrefix(std::string_view key, std::string_view prefix) {
 
 }  // namespace
 
-CollectionStore::CollectionStore(storage::Store* store, CollectionStoreOptions options)
-    : store_(store), options_(std::move(options)) {}
+CollectionStore::CollectionStore(storage::Store* store, CollectionStoreOptions options,
+                                 CollectionStoreObserver* observer)
+    : store_(store),
+      options_(std::move(options)),
+      observer_(observer != nullptr ? observer : CollectionStoreObserver::None()) {}
 
 absl::StatusOr<std::unique_ptr<CollectionStore>> CollectionStore::Open(
-    storage::Store* store, CollectionStoreOptions options) {
+    storage::Store* store, CollectionStoreOptions options, CollectionStoreObserver* observer) {
   if (absl::Status created = options.file_system->CreateDirs(options.snapshot_dir); !created.ok()) {
     return absl::FailedPreconditionError(created.message());
   }
-  std::unique_ptr<CollectionStore> collections(new CollectionStore(store, std::move(options)));
+  std::unique_ptr<CollectionStore> collections(
+      new CollectionStore(store, std::move(options), observer));
   SOCHDB_RETURN_IF_ERROR(collections->LoadAll());
   collections->maintenance_ = std::thread([raw = collections.get()] { raw->MaintenanceLoop(); });
   return collections;
@@ -350,7 +354,7 @@ absl::Status CollectionStore::Delete(const std::string& ns, const std::string& n
   if (d.incarnation == 0) return absl::OkStatus();  // unreadable: the next open sweeps its data
   if (c->space != nullptr) {
     SOCHDB_RETURN_IF_ERROR(c->space->DropAll());
-    if (options_.after_vectors_dropped) options_.after_vectors_dropped();
+    observer_->AfterVectorsDropped();
   }
   return DropData(d.ns, d.name, d.incarnation);
 }

@@ -59,6 +59,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "engine/collection/collection_store_observer.h"
 #include "engine/common/clock.h"
 #include "engine/common/file_system.h"
 #include "engine/filter/metadata_filter.h"
@@ -130,8 +131,9 @@ struct SearchQuery {
   uint32_t rrf_k = 60;                 // Reciprocal Rank Fusion constant (> 0)
   Aggregate aggregate = Aggregate::kMax;
   // The most bytes the answer's documents may take (see Search); the server sets its answer
-  // budget (--max-response-mb).
+  // budget. The error names `max_answer_setting` when it is given (the server's flag).
   size_t max_answer_bytes = 48u << 20;
+  std::string_view max_answer_setting;  // must outlive the Search (a string literal)
 };
 
 struct ScoredDocument {
@@ -147,17 +149,15 @@ struct CollectionStoreOptions {
   absl::Duration maintenance_interval = absl::Seconds(10);
   uint64_t snapshot_every_changes = 50'000;
   const Clock* clock = Clock::Real();
-  // Tests only: called by Search once it has ranked, before it reads the winners.
-  std::function<void()> before_search_reads;
-  // Tests only: called by Delete once the collection's vectors are deleted, before its postings
-  // and documents are.
-  std::function<void()> after_vectors_dropped;
 };
 
 class CollectionStore {
  public:
-  static absl::StatusOr<std::unique_ptr<CollectionStore>> Open(storage::Store* store,
-                                                               CollectionStoreOptions options);
+  // `observer` (not owned; must outlive the store) sees the steps CollectionStoreObserver
+  // names; nullptr: none.
+  static absl::StatusOr<std::unique_ptr<CollectionStore>> Open(
+      storage::Store* store, CollectionStoreOptions options,
+      CollectionStoreObserver* observer = nullptr);
   ~CollectionStore();  // stops maintenance; snapshots vector spaces with uncovered changes
 
   // INVALID_ARGUMENT for a bad name/namespace/dimension/spec; ALREADY_EXISTS.
@@ -185,7 +185,7 @@ class CollectionStore {
   // score. FAILED_PRECONDITION when text_query is given for a collection without hybrid.
   // The winners are read one at a time against query.max_answer_bytes, counted as their encoded
   // size (id, content, metadata, the embeddings when included, and framing): RESOURCE_EXHAUSTED
-  // "SearchCollection answer exceeds N bytes (--max-response-mb); ..." at the first document
+  // "SearchCollection answer exceeds N bytes (<max_answer_setting>); ..." at the first document
   // past it, so k = 10,000 over 1 MiB documents never holds more than the budget and one
   // document in memory. When the answer is sure to hold min(k, accepted documents) documents
   // (a vector query over single-vector documents, no min_score) and that many embeddings alone
@@ -263,7 +263,8 @@ class CollectionStore {
     uint32_t max_embeddings = 0; // most embeddings of any document
   };
 
-  CollectionStore(storage::Store* store, CollectionStoreOptions options);
+  CollectionStore(storage::Store* store, CollectionStoreOptions options,
+                  CollectionStoreObserver* observer);
 
   // Start-up: definitions, then spaces and BM25 indexes, then one pass over every document
   // record (which also finds the leftovers of a drop the process did not finish).
@@ -319,6 +320,7 @@ class CollectionStore {
 
   storage::Store* const store_;
   const CollectionStoreOptions options_;
+  CollectionStoreObserver* const observer_;  // never null (CollectionStoreObserver::None())
 
   using CollectionCatalog = vector::Catalog<Key, std::shared_ptr<Collection>>;
   CollectionCatalog collections_;

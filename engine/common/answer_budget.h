@@ -9,12 +9,14 @@
 // work (n results of at least m bytes each) charges that first, so that a request that cannot
 // fit is refused before any of the work is done. Not thread-safe: one budget belongs to one call.
 //
-// Every answer budget in the server is --max-response-mb, and the error names it so that an
-// operator knows which setting a client ran into.
+// The error names the setting the limit came from when the caller gives one (the server's
+// budgets all come from --max-response-mb), so that an operator knows which setting a client
+// ran into; the engine itself knows no flags.
 #ifndef SOCHDB_ENGINE_COMMON_ANSWER_BUDGET_H_
 #define SOCHDB_ENGINE_COMMON_ANSWER_BUDGET_H_
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
@@ -24,19 +26,22 @@ namespace sochdb {
 
 class AnswerBudget {
  public:
+  // `setting` names where `limit_bytes` was set ("--max-response-mb"; empty: nowhere to name),
   // `what` names the answer in the error ("BatchGet result"), `hint` says how to ask for less
-  // ("request fewer keys"); both must outlive the budget (string literals do).
-  AnswerBudget(size_t limit_bytes, std::string_view what, std::string_view hint)
-      : limit_(limit_bytes), what_(what), hint_(hint) {}
+  // ("request fewer keys"); all three must outlive the budget (string literals do).
+  AnswerBudget(size_t limit_bytes, std::string_view setting, std::string_view what,
+               std::string_view hint)
+      : limit_(limit_bytes), setting_(setting), what_(what), hint_(hint) {}
 
-  // Adds `bytes` to the answer. RESOURCE_EXHAUSTED "<what> exceeds <limit> bytes
-  // (--max-response-mb); <hint>" once the total passes the limit (the limit itself fits), and on
-  // every later call.
+  // Adds `bytes` to the answer. RESOURCE_EXHAUSTED "<what> exceeds <limit> bytes (<setting>);
+  // <hint>" (without the parenthesis when `setting` is empty) once the total passes the limit
+  // (the limit itself fits), and on every later call.
   absl::Status Charge(size_t bytes) {
     if (exceeded_ || bytes > limit_ - used_) {
       exceeded_ = true;
+      const std::string named = setting_.empty() ? "" : absl::StrFormat(" (%s)", setting_);
       return absl::ResourceExhaustedError(
-          absl::StrFormat("%s exceeds %d bytes (--max-response-mb); %s", what_, limit_, hint_));
+          absl::StrFormat("%s exceeds %d bytes%s; %s", what_, limit_, named, hint_));
     }
     used_ += bytes;
     return absl::OkStatus();
@@ -54,6 +59,7 @@ class AnswerBudget {
 
  private:
   const size_t limit_;
+  const std::string_view setting_;
   const std::string_view what_;
   const std::string_view hint_;
   size_t used_ = 0;  // never more than limit_

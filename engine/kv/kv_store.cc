@@ -199,24 +199,12 @@ absl::Status TooLarge(std::string_view field, size_t size, size_t limit) {
       absl::StrFormat("%s is %d bytes; the limit is %d bytes", field, size, limit));
 }
 
-size_t VarintBytes(uint64_t n) {
-  size_t bytes = 1;
-  for (; n >= 0x80; n >>= 7) ++bytes;
-  return bytes;
-}
-
-// The bytes one answer of a BatchGet takes as an entry of KvBatchGetResponse (the service's
-// encoding; sochdb.v1 KvEntry): its tag and length, the key (tag, length, bytes) and, when
-// found, the found flag (2 bytes) and a non-empty value (tag, length, bytes). The budget bounds
-// the encoded message: counting only keys and values let an answer at exactly the budget pass
-// gRPC's message limit by its framing when the two are equal.
-size_t EncodedEntryBytes(size_t key_bytes, const std::optional<std::string>& value) {
-  size_t body = 1 + VarintBytes(key_bytes) + key_bytes;
-  if (value.has_value()) {
-    body += 2;
-    if (!value->empty()) body += 1 + VarintBytes(value->size()) + value->size();
-  }
-  return 1 + VarintBytes(body) + body;
+// What one BatchGet answer entry costs against the budget: the front end's measure when it
+// gave one (KvLimits::batch_get_entry_bytes), else the key's and the value's bytes.
+size_t EntryBytes(const KvLimits& limits, size_t key_bytes,
+                  const std::optional<std::string>& value) {
+  if (limits.batch_get_entry_bytes) return limits.batch_get_entry_bytes(key_bytes, value);
+  return key_bytes + (value.has_value() ? value->size() : 0);
 }
 
 absl::Status TooManyItems(std::string_view field, size_t count, size_t limit) {
@@ -536,15 +524,16 @@ absl::StatusOr<std::vector<std::optional<std::string>>> KvStore::BatchGet(
   // checked as the answer grows, so that an over-limit request stops at the first value past
   // the limit instead of building the whole answer (10,000 keys of an 8 MiB value would be
   // 80 GiB).
-  AnswerBudget budget(limits_.max_batch_get_bytes, "BatchGet result", "request fewer keys");
+  AnswerBudget budget(limits_.max_batch_get_bytes, limits_.max_batch_get_setting,
+                      "BatchGet result", "request fewer keys");
   size_t keys_alone = 0;
-  for (std::string_view key : keys) keys_alone += EncodedEntryBytes(key.size(), std::nullopt);
+  for (std::string_view key : keys) keys_alone += EntryBytes(limits_, key.size(), std::nullopt);
   SOCHDB_RETURN_IF_ERROR(budget.CheckRoomFor(keys_alone));
   for (std::string_view key : keys) {
     SOCHDB_ASSIGN_OR_RETURN(std::optional<std::string> stored,
                             ReadRecord(*store_, ns, key, snapshot.get()));
     SOCHDB_ASSIGN_OR_RETURN(std::optional<std::string> value, LiveValue(std::move(stored), now_ms));
-    SOCHDB_RETURN_IF_ERROR(budget.Charge(EncodedEntryBytes(key.size(), value)));
+    SOCHDB_RETURN_IF_ERROR(budget.Charge(EntryBytes(limits_, key.size(), value)));
     values.push_back(std::move(value));
   }
   return values;

@@ -22,6 +22,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,12 +45,18 @@ struct KvLimits {
   size_t max_value_bytes = 8u << 20;   // value: 0..8 MiB
   size_t max_batch_entries = 10'000;   // BatchPut entries / BatchGet keys
   size_t max_batch_bytes = 48u << 20;  // BatchPut: sum of key + value bytes
-  // BatchGet: the answer's size, every requested key's and every found value's bytes with
-  // their protobuf framing, as the KvBatchGetResponse carrying them is encoded (duplicates
-  // counted each time). Keeps the answer under the server's message limit,
-  // and a request of many copies of one large key from using unbounded memory. The server sets
-  // it to its answer budget (--max-response-mb).
+  // BatchGet: the answer's size, each requested key's entry (duplicates counted each time) as
+  // batch_get_entry_bytes sizes it. Keeps the answer under the server's message limit, and a
+  // request of many copies of one large key from using unbounded memory. The server sets it to
+  // its answer budget, and max_batch_get_setting to the flag that sets that budget, which the
+  // error names (empty: no setting is named).
   size_t max_batch_get_bytes = 48u << 20;
+  std::string_view max_batch_get_setting;  // must outlive the store (a string literal)
+  // The bytes one entry of a BatchGet answer takes: a key of `key_bytes` and, when found, its
+  // value. The front end knows its encoding: the server passes the gRPC service's, framing
+  // included (services/kv/convert.h). Unset: the key's and the value's bytes.
+  std::function<size_t(size_t key_bytes, const std::optional<std::string>& value)>
+      batch_get_entry_bytes;
   uint64_t max_ttl_seconds = 3'153'600'000;  // 100 years; 0 = no expiry
 };
 
@@ -94,8 +101,8 @@ class KvStore {
 
   // The live values of `keys`, in request order (nullopt = absent or expired), all read from one
   // snapshot. Duplicated keys are answered each time. RESOURCE_EXHAUSTED ("BatchGet result
-  // exceeds 50331648 bytes (--max-response-mb); request fewer keys") when the answer would pass
-  // limits().max_batch_get_bytes; reading stops at the key that passes it.
+  // exceeds 50331648 bytes (<max_batch_get_setting>); request fewer keys") when the answer would
+  // pass limits().max_batch_get_bytes; reading stops at the key that passes it.
   absl::StatusOr<std::vector<std::optional<std::string>>> BatchGet(
       std::string_view ns, absl::Span<const std::string_view> keys) const;
 

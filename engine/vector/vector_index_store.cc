@@ -169,15 +169,17 @@ uint64_t DecodeVectorId(std::string_view bytes) {
   return id;
 }
 
-VectorIndexStore::VectorIndexStore(storage::Store* store, VectorIndexStoreOptions options)
-    : store_(store), options_(std::move(options)) {}
+VectorIndexStore::VectorIndexStore(storage::Store* store, VectorIndexStoreOptions options,
+                                   VectorSpaceObserver* observer)
+    : store_(store), options_(std::move(options)), observer_(observer) {}
 
 absl::StatusOr<std::unique_ptr<VectorIndexStore>> VectorIndexStore::Open(
-    storage::Store* store, VectorIndexStoreOptions options) {
+    storage::Store* store, VectorIndexStoreOptions options, VectorSpaceObserver* observer) {
   if (absl::Status created = options.file_system->CreateDirs(options.snapshot_dir); !created.ok()) {
     return absl::FailedPreconditionError(created.message());
   }
-  std::unique_ptr<VectorIndexStore> indexes(new VectorIndexStore(store, std::move(options)));
+  std::unique_ptr<VectorIndexStore> indexes(
+      new VectorIndexStore(store, std::move(options), observer));
   SOCHDB_RETURN_IF_ERROR(indexes->LoadAll());
   indexes->maintenance_ = std::thread([raw = indexes.get()] { raw->MaintenanceLoop(); });
   return indexes;
@@ -208,9 +210,8 @@ absl::StatusOr<std::shared_ptr<VectorSpace>> VectorIndexStore::OpenSpace(
   space.snapshot_path = SnapshotPath(d.incarnation);
   space.file_system = options_.file_system;
   space.snapshot_every_changes = options_.snapshot_every_changes;
-  if (options_.adjust_space) options_.adjust_space(d, &space);
   SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<VectorSpace> opened,
-                          VectorSpace::Open(store_, std::move(space)));
+                          VectorSpace::Open(store_, std::move(space), observer_));
   return std::shared_ptr<VectorSpace>(std::move(opened));
 }
 

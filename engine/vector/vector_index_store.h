@@ -137,15 +137,15 @@ struct VectorIndexStoreOptions {
   absl::Duration maintenance_interval = absl::Seconds(10);
   uint64_t snapshot_every_changes = 50'000;
   const Clock* clock = Clock::Real();
-  // Tests only: adjusts each index's space options as it opens (to set VectorSpaceOptions'
-  // test hooks).
-  std::function<void(const VectorIndexDefinition&, VectorSpaceOptions*)> adjust_space;
 };
 
 class VectorIndexStore {
  public:
-  static absl::StatusOr<std::unique_ptr<VectorIndexStore>> Open(storage::Store* store,
-                                                                 VectorIndexStoreOptions options);
+  // `observer` (not owned; must outlive the store) sees every index's space (see
+  // VectorSpaceObserver); nullptr: none.
+  static absl::StatusOr<std::unique_ptr<VectorIndexStore>> Open(
+      storage::Store* store, VectorIndexStoreOptions options,
+      VectorSpaceObserver* observer = nullptr);
   // Stops maintenance and snapshots every index with changes not yet covered.
   ~VectorIndexStore();
 
@@ -202,7 +202,8 @@ class VectorIndexStore {
   using Key = std::pair<std::string, std::string>;  // (tenant, name)
   using EntryPtr = std::shared_ptr<const Entry>;
 
-  VectorIndexStore(storage::Store* store, VectorIndexStoreOptions options);
+  VectorIndexStore(storage::Store* store, VectorIndexStoreOptions options,
+                   VectorSpaceObserver* observer);
   absl::Status LoadAll();
   // Deletes the records, change log and snapshot file of every index scope that no definition
   // names: what a Drop interrupted by a crash left behind (Drop deletes the definition first).
@@ -222,6 +223,7 @@ class VectorIndexStore {
 
   storage::Store* const store_;
   const VectorIndexStoreOptions options_;
+  VectorSpaceObserver* const observer_;  // may be null
 
   Catalog<Key, EntryPtr> indexes_;
   mutable std::atomic<uint64_t> searches_{0};

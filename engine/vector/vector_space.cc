@@ -94,9 +94,11 @@ std::string VectorScopePrefix(KeyFamily family, const std::vector<std::string>& 
   return key.key();
 }
 
-VectorSpace::VectorSpace(storage::Store* store, VectorSpaceOptions options)
+VectorSpace::VectorSpace(storage::Store* store, VectorSpaceOptions options,
+                         VectorSpaceObserver* observer)
     : store_(store),
       options_(std::move(options)),
+      observer_(observer != nullptr ? observer : VectorSpaceObserver::None()),
       record_prefix_(VectorScopePrefix(KeyFamily::kVector, options_.scope)),
       log_prefix_(VectorScopePrefix(KeyFamily::kVectorLog, options_.scope)),
       identity_(SnapshotIdentity(options_.scope, options_.spec)) {}
@@ -104,8 +106,9 @@ VectorSpace::VectorSpace(storage::Store* store, VectorSpaceOptions options)
 VectorSpace::~VectorSpace() = default;
 
 absl::StatusOr<std::unique_ptr<VectorSpace>> VectorSpace::Open(storage::Store* store,
-                                                               VectorSpaceOptions options) {
-  std::unique_ptr<VectorSpace> space(new VectorSpace(store, std::move(options)));
+                                                               VectorSpaceOptions options,
+                                                               VectorSpaceObserver* observer) {
+  std::unique_ptr<VectorSpace> space(new VectorSpace(store, std::move(options), observer));
   SOCHDB_RETURN_IF_ERROR(space->Load());
   return space;
 }
@@ -143,7 +146,7 @@ absl::StatusOr<size_t> VectorSpace::Commit(absl::Span<const VectorItem> upserts,
                                            absl::Span<const std::string_view> deletes,
                                            storage::WriteBatch* batch) {
   SOCHDB_RETURN_IF_ERROR(ValidateItems(upserts, options_.spec.dimension));
-  if (options_.before_commit) options_.before_commit();
+  observer_->BeforeCommit();
   absl::MutexLock write_lock(&write_mu_);
   // A write that lost the race with a drop writes nothing: its records would outlive the space.
   if (retired()) return absl::NotFoundError("the vector space was dropped");
@@ -203,7 +206,7 @@ absl::Status VectorSpace::ApplyToIndex(absl::Span<const VectorItem> upserts,
   absl::Status applied;
   {
     absl::MutexLock index_lock(&index_mu_);
-    applied = options_.before_index_apply ? options_.before_index_apply() : absl::OkStatus();
+    applied = observer_->BeforeIndexApply();
     for (std::string_view id : deletes) {
       if (applied.ok()) applied = ApplyDelete(*state_, id);
     }
@@ -235,7 +238,7 @@ absl::Status VectorSpace::ApplyUpsertsBesideSearches(absl::Span<const VectorItem
     {
       absl::MutexLock index_lock(&index_mu_);
       const absl::Span<const VectorItem> items = upserts.subspan(begin, chunk);
-      if (options_.in_index_chunk) options_.in_index_chunk(items.size());
+      observer_->InIndexChunk(items.size());
       applied = ApplyUpserts(*state_, items);
       PublishCounts();
     }

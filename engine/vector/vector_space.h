@@ -53,6 +53,7 @@
 #include "engine/storage/keys.h"
 #include "engine/storage/store.h"
 #include "engine/vector/ann_index.h"
+#include "engine/vector/vector_space_observer.h"
 
 namespace sochdb::vector {
 
@@ -100,19 +101,6 @@ struct VectorSpaceOptions {
   // a restart, which does the same, took 3.2 s instead of ~0.3 s. Hence a long default: the
   // release pays off for indexes loaded once and then only read.
   absl::Duration release_insert_memory_after = absl::Minutes(30);
-  // Tests only: called at the start of every write (Upsert, Delete, Apply), before it takes the
-  // space's write lock.
-  std::function<void()> before_commit;
-  // Tests only: called after a write is committed, before the in-memory index is updated; an
-  // error stands for the update failing (FAISS throwing, memory running out).
-  std::function<absl::Status()> before_index_apply;
-  // Tests only: called with the index lock held as each chunk of a write's upserts goes into
-  // the in-memory index (see Commit), with the chunk's number of vectors.
-  std::function<void(size_t)> in_index_chunk;
-  // Tests only: called while a snapshot reads the index, before it encodes it.
-  std::function<void()> in_snapshot_read;
-  // Tests only: called with no lock held before each piece of a snapshot's vectors.
-  std::function<void()> between_snapshot_pieces;
 };
 
 // The key prefix under which a space with `scope` keeps its records (family kVector) or its
@@ -153,8 +141,10 @@ class VectorSpace {
  public:
   // Opens (or creates, when nothing is stored) the space: snapshot + log replay, or a rebuild
   // from records. Errors are storage errors only; a bad snapshot is logged and rebuilt over.
-  static absl::StatusOr<std::unique_ptr<VectorSpace>> Open(storage::Store* store,
-                                                           VectorSpaceOptions options);
+  // `observer` (not owned; must outlive the space) sees the steps VectorSpaceObserver names;
+  // nullptr: none.
+  static absl::StatusOr<std::unique_ptr<VectorSpace>> Open(
+      storage::Store* store, VectorSpaceOptions options, VectorSpaceObserver* observer = nullptr);
   ~VectorSpace();
 
   const IndexSpec& spec() const { return options_.spec; }
@@ -241,7 +231,7 @@ class VectorSpace {
 
   class PendingUpserts;  // recovery's chunked adds (vector_space_recovery.cc)
 
-  VectorSpace(storage::Store* store, VectorSpaceOptions options);
+  VectorSpace(storage::Store* store, VectorSpaceOptions options, VectorSpaceObserver* observer);
 
   std::string RecordKey(std::string_view id) const;
   std::string LogKey(uint64_t sequence) const;
@@ -308,6 +298,7 @@ class VectorSpace {
 
   storage::Store* const store_;
   const VectorSpaceOptions options_;
+  VectorSpaceObserver* const observer_;  // never null (VectorSpaceObserver::None())
   const std::string record_prefix_;
   const std::string log_prefix_;
   const std::string identity_;  // SnapshotIdentity(scope, spec)

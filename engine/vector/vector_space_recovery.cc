@@ -451,7 +451,7 @@ absl::Status VectorSpace::WriteSnapshotHead(SnapshotHead* head) {
   absl::MutexLock reading(&snapshot_read_mu_);
   absl::ReaderMutexLock index_lock(&index_mu_);
   write_lock.Release();
-  if (options_.in_snapshot_read) options_.in_snapshot_read();
+  observer_->InSnapshotRead();
   StringSink tail_sink(&head->tail);
   head->ann = state_->ann.get();
   absl::Status encoded = EncodeSnapshot(*state_, identity_, head->sequence, head->file.get(),
@@ -469,7 +469,7 @@ absl::Status VectorSpace::WriteSnapshotCodes(const AnnIndex* ann, uint64_t codes
   // At 1M x 128 they are 512 MB of a 760 MB image: ~0.8 s of writes no longer held up.
   std::string piece;
   for (uint64_t offset = 0; offset < codes;) {
-    if (options_.between_snapshot_pieces) options_.between_snapshot_pieces();
+    observer_->BetweenSnapshotPieces();
     const uint64_t length =
         std::min<uint64_t>(codes - offset, std::max<uint64_t>(options_.snapshot_piece_bytes, 1));
     piece.clear();

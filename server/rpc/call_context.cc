@@ -5,11 +5,9 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
-#include "services/common/status.h"
+#include "server/rpc/status.h"
 
 namespace sochdb::server {
-
-using services::ToGrpcStatus;
 
 namespace {
 

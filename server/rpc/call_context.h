@@ -16,6 +16,7 @@
 
 #include "absl/time/time.h"
 #include "engine/auth/auth.h"
+#include "engine/common/answer_budget.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/status.h"
 
@@ -23,6 +24,10 @@ namespace sochdb::server {
 
 class MethodMetrics;
 class WorkerPool;
+
+// The setting that sets ServerRuntime::max_response_bytes, as answer-budget errors name it
+// (the engine's AnswerBudget takes it from its caller: the engine knows no flags).
+inline constexpr char kResponseBudgetSetting[] = "--max-response-mb";
 
 // Where a method's handler runs.
 enum class Execution {
@@ -90,8 +95,12 @@ class CallContext {
   grpc::Status CheckDeadline() const;
   // That DEADLINE_EXCEEDED status, for a caller that has seen Expired().
   grpc::Status DeadlineExceededStatus() const;
-  // The most bytes this call's answer may take (--max-response-mb).
+  // The most bytes this call's answer may take (set by kResponseBudgetSetting).
   size_t response_budget_bytes() const { return method_.runtime->max_response_bytes; }
+  // A budget of response_budget_bytes() for this call's answer, whose error names the setting.
+  AnswerBudget ResponseBudget(std::string_view what, std::string_view hint) const {
+    return AnswerBudget(response_budget_bytes(), kResponseBudgetSetting, what, hint);
+  }
   std::string peer() const { return server_context_.peer(); }
 
   // The call layer's namespace rule, for namespaces that arrive after the call started (in the

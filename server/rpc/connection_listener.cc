@@ -251,7 +251,7 @@ void ConnectionTracker::Sweep() {
 }
 
 absl::StatusOr<std::unique_ptr<ConnectionListener>> ConnectionListener::Bind(
-    const std::string& address, ConnectionListenerOptions options) {
+    const std::string& address, ConnectionListenerOptions options, PollFunction poll) {
   absl::StatusOr<HostPort> target = SplitHostPort(address);
   if (!target.ok()) return absl::UnavailableError(target.status().message());
   absl::StatusOr<std::vector<int>> sockets = BindAll(address, *target);
@@ -264,15 +264,16 @@ absl::StatusOr<std::unique_ptr<ConnectionListener>> ConnectionListener::Bind(
     return absl::UnavailableError(absl::StrCat("eventfd: ", std::strerror(error)));
   }
   return std::unique_ptr<ConnectionListener>(
-      new ConnectionListener(*std::move(sockets), port, wake_fd, options));
+      new ConnectionListener(*std::move(sockets), port, wake_fd, options, poll));
 }
 
 ConnectionListener::ConnectionListener(std::vector<int> sockets, int port, int wake_fd,
-                                       ConnectionListenerOptions options)
+                                       ConnectionListenerOptions options, PollFunction poll)
     : sockets_(std::move(sockets)),
       port_(port),
       wake_fd_(wake_fd),
       options_(options),
+      poll_(poll),
       tracker_(options.max_connections, options.cap_sweep_interval) {}
 
 ConnectionListener::~ConnectionListener() { Stop(); }
@@ -306,7 +307,7 @@ void ConnectionListener::AcceptLoop() {
                                ? -1
                                : static_cast<int>(std::max<int64_t>(
                                      0, absl::ToInt64Milliseconds(next_sweep - absl::Now()) + 1));
-    const int ready = options_.poll(fds.data(), fds.size(), timeout_ms);
+    const int ready = poll_(fds.data(), fds.size(), timeout_ms);
     if (stopping_.load(std::memory_order_acquire)) return;
     if (ready < 0) {
       // Transient (ENOMEM): ending the thread would leave the port open but never accepted.

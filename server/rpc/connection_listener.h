@@ -80,17 +80,19 @@ struct ConnectionListenerOptions {
   absl::Duration idle_sweep_interval = absl::Seconds(10);
   prometheus::Gauge* connections_open = nullptr;       // optional
   prometheus::Counter* connections_refused = nullptr;  // optional
-  // The accept loop's poll(2); tests replace it to fail.
-  int (*poll)(pollfd* fds, nfds_t count, int timeout_ms) = ::poll;
 };
+
+// The accept loop's poll(2): the seam through which a test makes it fail.
+using PollFunction = int (*)(pollfd* fds, nfds_t count, int timeout_ms);
 
 class ConnectionListener {
  public:
   // Binds and listens on `address` ("host:port", port 0 picks a free one; IPv6 literals in
   // brackets). UNAVAILABLE naming the address and the reason ("address in use", "no such address
   // on this machine", "permission denied", the resolver's error) when it cannot.
+  // The accept loop waits with `poll` (::poll but in tests).
   static absl::StatusOr<std::unique_ptr<ConnectionListener>> Bind(
-      const std::string& address, ConnectionListenerOptions options);
+      const std::string& address, ConnectionListenerOptions options, PollFunction poll = ::poll);
   ~ConnectionListener();  // Stop()
 
   ConnectionListener(const ConnectionListener&) = delete;
@@ -113,7 +115,7 @@ class ConnectionListener {
 
  private:
   ConnectionListener(std::vector<int> sockets, int port, int wake_fd,
-                     ConnectionListenerOptions options);
+                     ConnectionListenerOptions options, PollFunction poll);
   void AcceptLoop();
   // Accepts every connection waiting on `listener`.
   void AcceptAll(int listener);
@@ -129,6 +131,7 @@ class ConnectionListener {
   const int port_;
   const int wake_fd_;  // an eventfd; Stop() makes it readable
   const ConnectionListenerOptions options_;
+  const PollFunction poll_;
   ConnectionTracker tracker_;
   std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> acceptor_;
   std::thread thread_;

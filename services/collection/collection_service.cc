@@ -6,15 +6,16 @@
 
 #include "absl/time/clock.h"
 #include "engine/common/answer_budget.h"
+#include "server/rpc/status.h"
 #include "services/collection/convert.h"
 #include "services/common/encoded_size.h"
-#include "services/common/status.h"
 
 namespace sochdb::services {
 namespace {
 
 using auth::Capability;
 using server::Execution;
+using server::ToGrpcStatus;
 namespace convert = collection_convert;
 
 // "not found" / "already exists" belong in the response's `error` field (upstream's channel);
@@ -106,8 +107,8 @@ grpc::Status CollectionService::ListCollections(CallContext& ctx,
     return ctx.CheckNamespace(candidate).ok();
   };
   // Collections are many and each may carry 64 KiB of metadata: the list has a budget too.
-  AnswerBudget budget(ctx.response_budget_bytes(), "ListCollections answer",
-                      "list one namespace at a time");
+  AnswerBudget budget =
+      ctx.ResponseBudget("ListCollections answer", "list one namespace at a time");
   for (const collection::CollectionInfo& info : collections_->List(include)) {
     v1::Collection* out = resp->add_collections();
     convert::FillCollection(info, out);
@@ -145,6 +146,7 @@ grpc::Status CollectionService::SearchCollection(CallContext& ctx,
   absl::StatusOr<collection::SearchQuery> query = convert::ToQuery(req);
   if (!query.ok()) return ToGrpcStatus(query.status());
   query->max_answer_bytes = ctx.response_budget_bytes();
+  query->max_answer_setting = server::kResponseBudgetSetting;
   absl::StatusOr<std::vector<collection::ScoredDocument>> results =
       collections_->Search(req.namespace_(), req.collection_name(), *query);
   if (ReportInErrorField(results.status(), resp)) return grpc::Status::OK;
@@ -167,8 +169,8 @@ grpc::Status CollectionService::GetDocument(CallContext& ctx, const v1::GetDocum
   convert::FillDocument(*doc, true, resp->mutable_document());
   // A document is at most ~2 MiB (content, metadata, 64 embeddings); this matters only for a
   // budget set lower.
-  AnswerBudget budget(ctx.response_budget_bytes(), "GetDocument answer",
-                      "the document is larger than the server's answer budget");
+  AnswerBudget budget = ctx.ResponseBudget(
+      "GetDocument answer", "the document is larger than the server's answer budget");
   return ToGrpcStatus(budget.Charge(resp->ByteSizeLong()));
 }
 

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "google/protobuf/io/coded_stream.h"
+
 namespace sochdb::services::kv_convert {
 
 std::vector<kv::KvPutEntry> ToPutEntries(const v1::KvBatchPutRequest& req) {
@@ -15,6 +17,17 @@ std::vector<kv::KvPutEntry> ToPutEntries(const v1::KvBatchPutRequest& req) {
 
 std::vector<std::string_view> ToKeys(const v1::KvBatchGetRequest& req) {
   return std::vector<std::string_view>(req.keys().begin(), req.keys().end());
+}
+
+size_t BatchGetEntryBytes(size_t key_bytes, const std::optional<std::string>& value) {
+  using google::protobuf::io::CodedOutputStream;
+  // KvEntry: key (field 1), value (2, omitted when empty), found (3, a bool: 2 bytes).
+  size_t body = 1 + CodedOutputStream::VarintSize64(key_bytes) + key_bytes;
+  if (value.has_value()) {
+    body += 2;
+    if (!value->empty()) body += 1 + CodedOutputStream::VarintSize64(value->size()) + value->size();
+  }
+  return 1 + CodedOutputStream::VarintSize64(body) + body;  // as field 1 of the response
 }
 
 void FillBatchGet(const v1::KvBatchGetRequest& req, std::vector<std::optional<std::string>> values,

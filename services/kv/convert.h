@@ -3,6 +3,7 @@
 #ifndef SOCHDB_SERVICES_KV_CONVERT_H_
 #define SOCHDB_SERVICES_KV_CONVERT_H_
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,6 +16,12 @@ namespace sochdb::services::kv_convert {
 
 std::vector<kv::KvPutEntry> ToPutEntries(const v1::KvBatchPutRequest& req);
 std::vector<std::string_view> ToKeys(const v1::KvBatchGetRequest& req);
+
+// The bytes one entry of a KvBatchGetResponse takes on the wire: a key of `key_bytes` and, when
+// found, the found flag and `value`, with the entry's own tag and length. The server's BatchGet
+// budget counts these (KvLimits::batch_get_entry_bytes): counting only keys and values let an
+// answer at exactly the budget pass gRPC's message limit by its framing when the two are equal.
+size_t BatchGetEntryBytes(size_t key_bytes, const std::optional<std::string>& value);
 
 // Fills resp.entries in request order: key, value and found for each requested key.
 void FillBatchGet(const v1::KvBatchGetRequest& req, std::vector<std::optional<std::string>> values,

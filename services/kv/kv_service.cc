@@ -3,7 +3,7 @@
 #include <string>
 #include <utility>
 
-#include "services/common/status.h"
+#include "server/rpc/status.h"
 #include "services/kv/convert.h"
 
 namespace sochdb::services {
@@ -11,6 +11,7 @@ namespace {
 
 using auth::Capability;
 using server::Execution;
+using server::ToGrpcStatus;
 
 // Streams a KvScanCursor, one entry per message.
 class ScanSource final : public server::StreamSource<v1::KvScanResponse> {

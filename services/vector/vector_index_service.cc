@@ -10,9 +10,9 @@
 #include "absl/time/clock.h"
 #include "absl/types/span.h"
 #include "engine/common/answer_budget.h"
-#include "server/config.h"
+#include "engine/common/version.h"
+#include "server/rpc/status.h"
 #include "services/common/encoded_size.h"
-#include "services/common/status.h"
 #include "services/vector/convert.h"
 #include "services/vector/insert_stream.h"
 
@@ -21,6 +21,7 @@ namespace {
 
 using auth::Capability;
 using server::Execution;
+using server::ToGrpcStatus;
 namespace convert = vector_convert;
 
 uint64_t MicrosSince(absl::Time start) {
@@ -155,7 +156,7 @@ grpc::Status VectorIndexService::Search(CallContext& ctx, const v1::SearchReques
   // One query's hits are bounded (k <= 10,000, view_type <= 256 bytes: ~3 MB at most), so the
   // check comes after they are built, and the hot path pays no second index lookup for a check
   // before; it matters only for a budget set below a few MiB.
-  AnswerBudget budget(ctx.response_budget_bytes(), "Search answer", "ask for a smaller k");
+  AnswerBudget budget = ctx.ResponseBudget("Search answer", "ask for a smaller k");
   return ToGrpcStatus(budget.Charge(resp->ByteSizeLong()));
 }
 
@@ -177,8 +178,8 @@ grpc::Status VectorIndexService::SearchBatch(CallContext& ctx, const v1::SearchB
   // the first search. Otherwise every query's results are charged as they are added: a
   // too-large answer stops at the first query past the budget, holding at most that query's
   // hits beyond it.
-  AnswerBudget budget(ctx.response_budget_bytes(), "SearchBatch answer",
-                      "ask for fewer queries or a smaller k");
+  AnswerBudget budget =
+      ctx.ResponseBudget("SearchBatch answer", "ask for fewer queries or a smaller k");
   absl::StatusOr<vector::VectorAnswerFloor> floor = indexes_->AnswerFloor(tenant, req.index_name());
   if (!floor.ok()) return ToGrpcStatus(floor.status());
   const uint64_t per_query = 2 + QueryAnswerFloor(*floor, req.k(), grouping);
@@ -227,7 +228,7 @@ grpc::Status VectorIndexService::HealthCheck(CallContext& ctx, const v1::HealthC
                                              v1::HealthCheckResponse* resp) {
   // Index names are never listed: that would show one tenant's inventory to another.
   resp->set_status(v1::HealthCheckResponse::SERVING);
-  resp->set_version(server::kProtocolVersion);
+  resp->set_version(kProtocolVersion);
   return grpc::Status::OK;
 }
 

@@ -1,12 +1,13 @@
 // Long or blocking calls never hold a completion-queue thread, and no stats read waits for a
 // writer. The KV, vector index and collection services run over the real call layer and a real
 // Engine, in process, with ONE completion queue (as `--threads 1`). An InsertBatch is held
-// inside its index's lock (VectorSpaceOptions::in_index_chunk, through
-// EngineOptions::adjust_vector_space) until every other call below has completed: a metrics
-// scrape (Engine::Stats), KV Get / BatchGet / Scan, GetStats and Search of another index,
+// inside its index's lock (VectorSpaceObserver::InIndexChunk, given to Engine::Open) until
+// every other call below has completed: a metrics scrape (Engine::Stats), KV Get / BatchGet /
+// Scan, GetStats and Search of another index,
 // GetStats of the index being written, SearchCollection. Before, the scrape waited for the
 // writer while holding the index store's lock, GetStats ran on the queue's thread and waited
 // for the writer too, and with that thread stuck no other call was served.
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -30,6 +31,7 @@
 #include "sochdb/v1/collection.grpc.pb.h"
 #include "sochdb/v1/kv.grpc.pb.h"
 #include "sochdb/v1/vector_index.grpc.pb.h"
+#include "tests/engine/vector/space_hooks.h"
 
 namespace sochdb {
 namespace {
@@ -60,16 +62,12 @@ struct Harness {
     EngineOptions options;
     options.data_dir = TestDir();
     options.store.sync_mode = storage::SyncMode::kOff;
-    options.adjust_vector_space = [this](const vector::VectorIndexDefinition& d,
-                                         vector::VectorSpaceOptions* space) {
-      if (d.name != "held") return;
-      space->in_index_chunk = [this](size_t) {
-        if (holding.HasBeenNotified()) return;
-        holding.Notify();
-        released_by_others = release.WaitForNotificationWithTimeout(kHoldLimit);
-      };
+    hooks.in_index_chunk = [this](size_t) {
+      if (!armed.exchange(false)) return;  // the first chunk once armed: the "held" insert's
+      holding.Notify();
+      released_by_others = release.WaitForNotificationWithTimeout(kHoldLimit);
     };
-    engine = std::move(Engine::Open(options)).value();
+    engine = std::move(Engine::Open(options, &hooks)).value();
     server::GrpcServerOptions server_options;
     server_options.address = "127.0.0.1:0";
     server_options.completion_queues = 1;
@@ -111,6 +109,8 @@ struct Harness {
     return req;
   }
 
+  vector::SpaceHooks hooks;       // every vector index's steps (VectorSpaceObserver)
+  std::atomic<bool> armed{false};  // set just before the insert into "held"
   absl::Notification holding, release;
   bool released_by_others = false;  // written by the held writer before it goes on
   prometheus::Registry registry;
@@ -157,6 +157,7 @@ TEST_CASE("calls complete while an insert holds its index's lock (one completion
   }
 
   grpc::Status insert_status;
+  h.armed = true;
   std::thread insert([&] {
     v1::InsertBatchResponse resp;
     insert_status = h.vector_stub->InsertBatch(Context(kHoldLimit + absl::Seconds(60)).get(),

@@ -39,10 +39,10 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
-#include "engine/common/huge_pages.h"
 #include "engine/vector/ann_index.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/grpcpp.h"
+#include "server/huge_pages.h"
 #include "sochdb/v1/vector_index.grpc.pb.h"
 #include "tools/bench/dataset/vector_dataset.h"
 
@@ -379,7 +379,7 @@ void PrintRatios(const Options& o, uint32_t ef, const char* what, std::vector<do
 
 int main(int argc, char** argv) {
   // The allocator set up as the server sets it up, so in-process figures compare like for like.
-  sochdb::ReexecWithHugePageMalloc(argv);
+  sochdb::server::ReexecWithHugePageMalloc(argv);
   CLI::App app("sochdb-vector-bench: vector index benchmark (server or in process)");
   Options o;
   app.add_option("--mode", o.mode, "server | inprocess | compare")

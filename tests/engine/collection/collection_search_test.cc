@@ -176,7 +176,7 @@ TEST_CASE("a search whose smallest answer cannot fit is refused before it ranks"
   q.k = 10;
   q.max_answer_bytes = 700;
   RequireError(f.collections->Search("", "c", q).status(), StatusCode::kResourceExhausted,
-               "SearchCollection answer exceeds 700 bytes (--max-response-mb); lower k, or leave "
+               "SearchCollection answer exceeds 700 bytes; lower k, or leave "
                "embeddings out (include_embeddings=false)");
   CHECK(ranked == 0);  // before: 1 (it ranked and read 6 documents, then refused)
   // Five accepted documents may fit: ranked, read, and they do fit (5 x 108 bytes).
@@ -188,7 +188,7 @@ TEST_CASE("a search whose smallest answer cannot fit is refused before it ranks"
   q.filter = filter::MetadataFilter();
   q.include_embeddings = false;
   RequireError(f.collections->Search("", "c", q).status(), StatusCode::kResourceExhausted,
-               "SearchCollection answer exceeds 700 bytes (--max-response-mb); lower k");
+               "SearchCollection answer exceeds 700 bytes; lower k");
   CHECK(ranked == 2);
 }
 

@@ -42,9 +42,7 @@ struct Fixture {
     options.snapshot_dir = snapshot_dir();
     options.maintenance_interval = absl::Hours(1);
     options.clock = &clock;
-    options.before_search_reads = before_search_reads;
-    options.after_vectors_dropped = after_vectors_dropped;
-    collections = ValueOrFail(CollectionStore::Open(store.get(), options));
+    collections = ValueOrFail(CollectionStore::Open(store.get(), options, &hooks));
   }
   void Close() {
     collections.reset();
@@ -83,8 +81,19 @@ struct Fixture {
   }
 
   ManualClock clock;
-  std::function<void()> before_search_reads;  // CollectionStoreOptions' test hooks
+  // What the store's steps call (CollectionStoreObserver); unset: nothing.
+  std::function<void()> before_search_reads;
   std::function<void()> after_vectors_dropped;
+  struct Hooks final : CollectionStoreObserver {
+    explicit Hooks(Fixture* f) : f(f) {}
+    void BeforeSearchReads() override {
+      if (f->before_search_reads) f->before_search_reads();
+    }
+    void AfterVectorsDropped() override {
+      if (f->after_vectors_dropped) f->after_vectors_dropped();
+    }
+    Fixture* const f;
+  } hooks{this};
   leveldb::Env* env = nullptr;  // StoreOptions::env
   std::string dir;
   std::unique_ptr<storage::Store> store;

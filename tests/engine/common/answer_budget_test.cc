@@ -1,5 +1,6 @@
-// AnswerBudget: the limit itself fits, the first byte past it fails with the documented text,
-// and a budget once exceeded stays exceeded (a later small charge cannot slip through).
+// AnswerBudget: the limit itself fits, the first byte past it fails with the documented text
+// (naming the setting only when the caller gave one), and a budget once exceeded stays exceeded
+// (a later small charge cannot slip through).
 #include "engine/common/answer_budget.h"
 
 #include <catch2/catch.hpp>
@@ -11,7 +12,7 @@ namespace sochdb {
 namespace {
 
 TEST_CASE("AnswerBudget fits the limit exactly and refuses past it, naming it") {
-  AnswerBudget budget(10, "Search answer", "ask for fewer results");
+  AnswerBudget budget(10, "--max-response-mb", "Search answer", "ask for fewer results");
   REQUIRE_OK(budget.Charge(4));
   REQUIRE_OK(budget.Charge(6));
   CHECK(budget.used() == 10);
@@ -23,8 +24,14 @@ TEST_CASE("AnswerBudget fits the limit exactly and refuses past it, naming it") 
   CHECK(budget.Charge(0).code() == absl::StatusCode::kResourceExhausted);
 }
 
+TEST_CASE("AnswerBudget without a setting to name says only the limit") {
+  AnswerBudget budget(10, "", "BatchGet result", "request fewer keys");
+  testing::RequireError(budget.Charge(11), absl::StatusCode::kResourceExhausted,
+                        "BatchGet result exceeds 10 bytes; request fewer keys");
+}
+
 TEST_CASE("AnswerBudget does not overflow on a huge charge") {
-  AnswerBudget budget(100, "answer", "less");
+  AnswerBudget budget(100, "", "answer", "less");
   REQUIRE_OK(budget.Charge(50));
   CHECK(budget.Charge(std::numeric_limits<size_t>::max()).code() ==
         absl::StatusCode::kResourceExhausted);

@@ -5,7 +5,6 @@
 #include "engine/filter/metadata_filter.h"
 
 #include <catch2/catch.hpp>
-#include <chrono>
 #include <cstdio>
 #include <map>
 #include <optional>
@@ -333,24 +332,19 @@ TEST_CASE("invalid UTF-8 in strings is rejected", "[filter]") {
   }
 }
 
-// Times `json`'s rejection: every hostile input must fail fast with INVALID_ARGUMENT.
-std::string TimedParseError(const std::string& json) {
-  const auto start = std::chrono::steady_clock::now();
-  std::string message = ParseError(json);
-  const auto elapsed = std::chrono::steady_clock::now() - start;
-  CHECK(elapsed < std::chrono::milliseconds(500));
-  return message;
-}
-
+// Hostile inputs are refused at the limit the message names (the size before any parsing, the
+// 33rd level, the 1,025th condition), so the parser's work is bounded by the limits; no clock is
+// read (on a shared machine a time bound fails at random), and a parser that hung would fail by
+// the test's timeout.
 TEST_CASE("hostile inputs fail fast with INVALID_ARGUMENT", "[filter]") {
-  CHECK(TimedParseError(std::string(100000, '[')) ==
+  CHECK(ParseError(std::string(100000, '[')) ==
         "filter: 100000 bytes; the limit is 16384 bytes");
-  CHECK(TimedParseError(std::string(1 << 20, 'x')) ==
+  CHECK(ParseError(std::string(1 << 20, 'x')) ==
         "filter: 1048576 bytes; the limit is 16384 bytes");
-  CHECK(TimedParseError(std::string(16000, '[')) == "filter: nested deeper than 32 levels");
+  CHECK(ParseError(std::string(16000, '[')) == "filter: nested deeper than 32 levels");
   std::string deep_objects;
   for (int i = 0; i < 2000; ++i) deep_objects += R"({"$not":)";
-  CHECK(TimedParseError(deep_objects) == "filter: nested deeper than 32 levels");
+  CHECK(ParseError(deep_objects) == "filter: nested deeper than 32 levels");
 
   // Exactly 32 levels parse; 33 do not.
   std::string nested = R"({"a": 1})";
@@ -360,23 +354,23 @@ TEST_CASE("hostile inputs fail fast with INVALID_ARGUMENT", "[filter]") {
 
   std::string big_in = R"({"a": {"$in": [)";
   for (int i = 0; i < 2000; ++i) big_in += (i ? "," : "") + std::to_string(i % 10);
-  CHECK(TimedParseError(big_in + "]}}") == "filter.a: $in holds 2000 values; the limit is 1024");
+  CHECK(ParseError(big_in + "]}}") == "filter.a: $in holds 2000 values; the limit is 1024");
 
   std::string many = R"({"$or": [)";
   for (int i = 0; i < 1100; ++i) many += (i ? "," : "") + std::string(R"({"a":1})");
-  CHECK(TimedParseError(many + "]}") == "filter: more than 1024 conditions; the limit is 1024");
+  CHECK(ParseError(many + "]}") == "filter: more than 1024 conditions; the limit is 1024");
 
   std::string many_keys = "{";
   for (int i = 0; i < 1500; ++i) many_keys += (i ? "," : "") + ("\"" + std::to_string(i) + "\":1");
-  CHECK(TimedParseError(many_keys + "}") == "filter: more than 1024 conditions; the limit is 1024");
+  CHECK(ParseError(many_keys + "}") == "filter: more than 1024 conditions; the limit is 1024");
 
-  CHECK_FALSE(TimedParseError("{\"a\": \"\xff\xfe\"}").empty());
-  CHECK_FALSE(TimedParseError(std::string(16000, '\0')).empty());
-  CHECK_FALSE(TimedParseError(std::string(16384, '"')).empty());
+  CHECK_FALSE(ParseError("{\"a\": \"\xff\xfe\"}").empty());
+  CHECK_FALSE(ParseError(std::string(16000, '\0')).empty());
+  CHECK_FALSE(ParseError(std::string(16384, '"')).empty());
   std::string junk(16384, '\0');
   std::mt19937 rng(7);
   for (char& c : junk) c = static_cast<char>(rng());
-  CHECK_FALSE(TimedParseError(junk).empty());
+  CHECK_FALSE(ParseError(junk).empty());
 }
 
 TEST_CASE("the limits themselves are accepted", "[filter]") {

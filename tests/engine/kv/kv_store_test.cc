@@ -386,8 +386,7 @@ TEST_CASE("BatchGet stops at max_batch_get_bytes with RESOURCE_EXHAUSTED", "[kv]
     const std::vector<std::string_view> keys(10'000, "big");
     const absl::Status status = f.kv->BatchGet("ns", keys).status();
     CHECK(status.code() == absl::StatusCode::kResourceExhausted);
-    CHECK(Message(status) ==
-          "BatchGet result exceeds 50331648 bytes (--max-response-mb); request fewer keys");
+    CHECK(Message(status) == "BatchGet result exceeds 50331648 bytes; request fewer keys");
     // Five copies (40 MiB of values) are within the default limit.
     absl::StatusOr<std::vector<std::optional<std::string>>> five =
         f.kv->BatchGet("ns", absl::MakeConstSpan(keys).subspan(0, 5));
@@ -395,42 +394,45 @@ TEST_CASE("BatchGet stops at max_batch_get_bytes with RESOURCE_EXHAUSTED", "[kv]
     CHECK(five->size() == 5);
     CHECK((*five)[4]->size() == (8u << 20));
   }
-  SECTION("the limit counts the encoded answer, framing included, and is inclusive") {
-    // Each entry: tag + length, the key (tag, length, bytes), and when found the found flag (2)
-    // and the value (tag, length, bytes). Before, only key and value bytes counted, so an
-    // answer of exactly the message limit was over it by its framing.
+  SECTION("the limit counts entries as the front end sizes them, names its setting, and is "
+          "inclusive") {
+    // The server's measure (the wire framing) is services/kv's, tested there; here a stand-in
+    // that charges each entry 2 bytes over its key and value.
     KvLimits limits;
     limits.max_batch_get_bytes = 48;
+    limits.max_batch_get_setting = "--max-response-mb";
+    limits.batch_get_entry_bytes = [](size_t key_bytes, const std::optional<std::string>& value) {
+      return 2 + key_bytes + (value.has_value() ? value->size() : 0);
+    };
     KvStore small(f.store.get(), &f.clock, limits);
-    REQUIRE_OK(small.Put("ns", "a", "12345", 0));  // 2 + (3 + 2 + 7) = 14 bytes
-    REQUIRE_OK(small.Put("ns", "b", "1234", 0));   // 2 + (3 + 2 + 6) = 13 bytes
-    const std::vector<std::string_view> over_by_6 = {"a", "b", "a", "b"};  // 14+13+14+13 = 54
-    CHECK(small.BatchGet("ns", over_by_6).status().code() == absl::StatusCode::kResourceExhausted);
+    REQUIRE_OK(small.Put("ns", "a", "12345", 0));  // 2 + 1 + 5 = 8 bytes
+    REQUIRE_OK(small.Put("ns", "b", "1234", 0));   // 2 + 1 + 4 = 7 bytes
+    const std::vector<std::string_view> over_by_4 = {"a", "b", "a", "b", "a", "b", "b"};  // 52
+    CHECK(small.BatchGet("ns", over_by_4).status().code() == absl::StatusCode::kResourceExhausted);
     // An absent key still costs its entry: the answer echoes it.
-    const std::vector<std::string_view> over_by_1 = {"a", "b", "a", "xxxx"};  // 14+13+14+8 = 49
+    const std::vector<std::string_view> over_by_1 = {"a", "b", "a", "b", "a", "b", "xx"};  // 49
     CHECK(small.BatchGet("ns", over_by_1).status().code() == absl::StatusCode::kResourceExhausted);
-    const std::vector<std::string_view> fits = {"a", "b", "a", "xxx"};  // 14+13+14+7 = 48
+    const std::vector<std::string_view> fits = {"a", "b", "a", "b", "a", "b", "x"};  // 48
     absl::StatusOr<std::vector<std::optional<std::string>>> values = small.BatchGet("ns", fits);
     REQUIRE(values.ok());
-    CHECK(*values ==
-          std::vector<std::optional<std::string>>{"12345", "1234", "12345", std::nullopt});
-    CHECK(Message(small.BatchGet("ns", over_by_6).status()) ==
+    CHECK(values->back() == std::nullopt);
+    CHECK(Message(small.BatchGet("ns", over_by_4).status()) ==
           "BatchGet result exceeds 48 bytes (--max-response-mb); request fewer keys");
   }
   SECTION("the keys' entries alone count, found or not") {
     KvLimits limits;
     limits.max_batch_get_bytes = 1000;
     KvStore small(f.store.get(), &f.clock, limits);
-    // 11 absent keys of 88 bytes: 11 x (2 + 90) = 1,012 bytes of entries.
-    const std::string key(88, 'k');
+    // 11 absent keys of 91 bytes: 1,001 bytes of entries.
+    const std::string key(91, 'k');
     const std::vector<std::string_view> keys(11, key);
     CHECK(Message(small.BatchGet("ns", keys).status()) ==
-          "BatchGet result exceeds 1000 bytes (--max-response-mb); request fewer keys");
+          "BatchGet result exceeds 1000 bytes; request fewer keys");
     CHECK(small.BatchGet("ns", absl::MakeConstSpan(keys).subspan(0, 10)).ok());
   }
   SECTION("expired values count as absent") {
     KvLimits limits;
-    limits.max_batch_get_bytes = 10;  // two absent "k" entries: 2 x 5 bytes
+    limits.max_batch_get_bytes = 10;  // "k" found: 11 bytes; two absent "k" entries: 2
     KvStore small(f.store.get(), &f.clock, limits);
     REQUIRE_OK(small.Put("ns", "k", "0123456789", 1));
     CHECK(small.BatchGet("ns", std::vector<std::string_view>{"k"}).status().code() ==

@@ -18,6 +18,7 @@
 #include "engine/vector/vector_index_store.h"
 #include "tests/common/status_testing.h"
 #include "tests/engine/storage/test_env.h"
+#include "tests/engine/vector/space_hooks.h"
 
 namespace sochdb::vector {
 namespace {
@@ -42,8 +43,7 @@ struct Fixture {
     VectorIndexStoreOptions options;
     options.snapshot_dir = dir + "/snapshots";
     options.maintenance_interval = absl::Hours(1);
-    options.adjust_space = adjust_space;
-    auto indexes = VectorIndexStore::Open(store.get(), options);
+    auto indexes = VectorIndexStore::Open(store.get(), options, &hooks);
     REQUIRE(indexes.ok());
     return *std::move(indexes);
   }
@@ -99,7 +99,7 @@ struct Fixture {
 
   std::string dir;
   storage::testing::FaultInjectionEnv env{leveldb::Env::Default()};
-  std::function<void(const VectorIndexDefinition&, VectorSpaceOptions*)> adjust_space;
+  SpaceHooks hooks;  // every index's steps (VectorSpaceObserver)
   std::unique_ptr<storage::Store> store;
 };
 
@@ -209,12 +209,10 @@ TEST_CASE("an insert that loses the race with a drop answers NOT_FOUND and leave
   // refused, not acknowledged into a scope nobody owns (until the next restart's sweep).
   Fixture f;
   absl::Notification insert_looked_up, drop_done;
-  f.adjust_space = [&](const VectorIndexDefinition& d, VectorSpaceOptions* space) {
-    space->before_commit = [&] {
-      if (insert_looked_up.HasBeenNotified()) return;  // the first write only
-      insert_looked_up.Notify();
-      drop_done.WaitForNotification();
-    };
+  f.hooks.before_commit = [&] {
+    if (insert_looked_up.HasBeenNotified()) return;  // the first write only
+    insert_looked_up.Notify();
+    drop_done.WaitForNotification();
   };
   std::unique_ptr<VectorIndexStore> indexes = f.OpenIndexes();
   const VectorIndexDefinition d = f.Create(*indexes, "racing");

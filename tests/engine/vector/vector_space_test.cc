@@ -21,10 +21,14 @@
 #include "engine/storage/keys.h"
 #include "engine/storage/store.h"
 #include "engine/vector/vector_space.h"
+#include "tests/common/wait_until.h"
+#include "tests/engine/vector/space_hooks.h"
 #include "tests/engine/storage/test_env.h"
 
 namespace sochdb::vector {
 namespace {
+
+using sochdb::testing::WaitUntil;
 
 constexpr uint32_t kDim = 8;
 
@@ -56,16 +60,12 @@ struct Fixture {
     options.spec = *ResolveSpec(spec_request);
     options.snapshot_path = dir + "/space.snap";
     options.rebuild_tombstone_ratio = 0.3;
-    options.before_index_apply = before_apply;
-    options.in_index_chunk = in_chunk;
-    options.in_snapshot_read = in_snapshot_read;
-    options.between_snapshot_pieces = between_snapshot_pieces;
     options.snapshot_piece_bytes = snapshot_piece_bytes;
     options.snapshot_every_changes = snapshot_every_changes;
     options.snapshot_growth_ratio = snapshot_growth_ratio;
     options.snapshot_when_idle = snapshot_when_idle;
     options.release_insert_memory_after = release_insert_memory_after;
-    auto space = VectorSpace::Open(store.get(), options);
+    auto space = VectorSpace::Open(store.get(), options, &hooks);
     REQUIRE(space.ok());
     return *std::move(space);
   }
@@ -81,7 +81,7 @@ struct Fixture {
   // From the next OpenSpace, the index refuses a change it is given whenever refuse_next_apply
   // is set (once per setting), as an index that cannot take a committed change does.
   void RefuseApplies() {
-    before_apply = [this] {
+    hooks.before_index_apply = [this] {
       if (!refuse_next_apply) return absl::OkStatus();
       refuse_next_apply = false;
       return absl::ResourceExhaustedError("injected: the index could not take the change");
@@ -92,10 +92,7 @@ struct Fixture {
   IndexSpec spec_request;
   bool refuse_next_apply = false;
   std::unique_ptr<storage::Store> store;
-  std::function<absl::Status()> before_apply;  // VectorSpaceOptions::before_index_apply
-  std::function<void(size_t)> in_chunk;        // VectorSpaceOptions::in_index_chunk
-  std::function<void()> in_snapshot_read;      // VectorSpaceOptions::in_snapshot_read
-  std::function<void()> between_snapshot_pieces;
+  SpaceHooks hooks;  // what the space's steps call (VectorSpaceObserver)
   uint64_t snapshot_piece_bytes = 8u << 20;
   uint64_t snapshot_every_changes = 50'000;
   double snapshot_growth_ratio = 0.1;
@@ -509,7 +506,7 @@ TEST_CASE("searches during a large batch see every replaced id once, old or new"
 TEST_CASE("a large batch goes in in big chunks alone and small ones beside searches") {
   Fixture f;
   std::vector<size_t> chunks;
-  f.in_chunk = [&](size_t n) { chunks.push_back(n); };
+  f.hooks.in_index_chunk = [&](size_t n) { chunks.push_back(n); };
   auto space = f.OpenSpace();
   std::vector<std::vector<float>> vectors;
   std::vector<std::string> ids, more_ids;
@@ -543,15 +540,18 @@ TEST_CASE("a large batch goes in in big chunks alone and small ones beside searc
 TEST_CASE("searches that keep coming get the index between chunks, not one each") {
   // A search that arrives while the writer applies a chunk runs when the chunk is done; the
   // next one, a moment later, must not queue behind the writer's next chunk: searches get the
-  // index for about as long as a chunk held it. The first chunk is made slow (30 ms) so that
-  // the turn it earns is long compared with two searches.
+  // index for about as long as a chunk held it. The first chunk waits until the searcher is
+  // searching, then holds the index 30 ms more, so that the turn it earns is long compared
+  // with two searches (the turn is the writer's measure of its own chunk: a duration by design).
   Fixture f;
   std::atomic<int> chunks_started{0};
   std::atomic<bool> in_first_chunk{false};
-  f.in_chunk = [&](size_t) {
+  absl::Notification searching;
+  f.hooks.in_index_chunk = [&](size_t) {
     if (chunks_started.fetch_add(1) == 0) {
       in_first_chunk = true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(30));  // the searcher queues
+      searching.WaitForNotification();
+      absl::SleepFor(absl::Milliseconds(30));  // the chunk's length, which sets the turn
     }
   };
   auto space = f.OpenSpace();
@@ -569,6 +569,7 @@ TEST_CASE("searches that keep coming get the index between chunks, not one each"
   std::thread searcher([&] {
     while (!in_first_chunk.load()) std::this_thread::yield();
     // Waits behind the first chunk, then the second search follows at once.
+    searching.Notify();
     const bool first_ok = space->Search(Vec(1), 5, 0).ok();
     const std::function<bool(std::string_view)> note = [&](std::string_view) {
       int unset = -1;
@@ -591,7 +592,7 @@ TEST_CASE("searches are not held up by a writer waiting for a snapshot") {
   // lock meanwhile would hold every new search behind it until the image was written.
   Fixture f;
   absl::Notification snapshot_reading, let_snapshot_finish;
-  f.in_snapshot_read = [&] {
+  f.hooks.in_snapshot_read = [&] {
     snapshot_reading.Notify();
     let_snapshot_finish.WaitForNotification();
   };
@@ -600,14 +601,18 @@ TEST_CASE("searches are not held up by a writer waiting for a snapshot") {
   std::thread snapshot([&] { CHECK(space->Snapshot().ok()); });
   snapshot_reading.WaitForNotification();
   std::thread writer([&] { CHECK(Put(*space, "late", 4242).ok()); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the writer is waiting now
+  // The write has committed (Stats shows its sequence): the writer is on its way to the index,
+  // which the snapshot holds, and stays there until the snapshot is let go.
+  REQUIRE(WaitUntil([&] { return space->Stats().last_sequence == 301; }));
 
   absl::Notification searched;
   std::thread searcher([&] {
     CHECK(space->Search(Vec(1), 5, 0).ok());
     searched.Notify();
   });
-  const bool in_time = searched.WaitForNotificationWithTimeout(absl::Seconds(10));
+  // A search held behind the writer would wait for the snapshot, which waits for this test: the
+  // guard turns that hang into a failure.
+  const bool in_time = searched.WaitForNotificationWithTimeout(absl::Seconds(20));
   let_snapshot_finish.Notify();
   searcher.join();
   writer.join();
@@ -631,7 +636,7 @@ TEST_CASE("a snapshot's vectors are written while writes and searches go on") {
   VectorSpace* live = nullptr;
   int pieces = 0;
   uint32_t next = 500;
-  f.between_snapshot_pieces = [&] {
+  f.hooks.between_snapshot_pieces = [&] {
     ++pieces;
     if (pieces % 4 != 1) return;
     for (uint32_t i = 0; i < 40; ++i, ++next) {  // in place of writers racing the snapshot
@@ -653,7 +658,7 @@ TEST_CASE("a snapshot's vectors are written while writes and searches go on") {
   CHECK(space->Stats().snapshot_sequence == 500);
   CHECK(model.size() - 500 == 8 * 40);
 
-  f.between_snapshot_pieces = nullptr;
+  f.hooks.between_snapshot_pieces = nullptr;
   f.Restart(space);
   const VectorSpaceStats stats = space->Stats();
   CHECK(stats.loaded_from_snapshot);
@@ -688,7 +693,7 @@ TEST_CASE("a snapshot that fails once its vectors are being written leaves the l
   const std::string snapshot = f.dir + "/space.snap";
   const uintmax_t first_size = std::filesystem::file_size(snapshot);
   for (uint32_t i = 300; i < 600; ++i) REQUIRE(Put(*space, "id" + std::to_string(i), i).ok());
-  f.between_snapshot_pieces = [&] {
+  f.hooks.between_snapshot_pieces = [&] {
     // Part-way through the vectors the disk is full.
     if (++pieces == 10) limit.emplace(std::filesystem::file_size(snapshot + ".tmp") + 100);
   };
@@ -701,7 +706,7 @@ TEST_CASE("a snapshot that fails once its vectors are being written leaves the l
   CHECK(std::filesystem::file_size(snapshot) == first_size);
   CHECK(!std::filesystem::exists(snapshot + ".tmp"));
   CHECK(space->Stats().snapshot_sequence == 300);
-  f.between_snapshot_pieces = nullptr;
+  f.hooks.between_snapshot_pieces = nullptr;
   f.Restart(space);
   CHECK(space->Stats().loaded_from_snapshot);
   CHECK(space->Stats().replayed_changes == 300);
@@ -807,7 +812,7 @@ TEST_CASE("Stats and size answer while a writer holds the index") {
   absl::Notification writing, stats_done;
   std::atomic<bool> armed{false};
   bool let_go_by_stats = false;
-  f.in_chunk = [&](size_t) {
+  f.hooks.in_index_chunk = [&](size_t) {
     if (!armed.exchange(false)) return;
     writing.Notify();
     let_go_by_stats = stats_done.WaitForNotificationWithTimeout(absl::Seconds(20));

@@ -13,6 +13,7 @@
 #include <catch2/catch.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "engine/auth/auth.h"
 #include "grpcpp/create_channel.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -22,17 +23,19 @@
 #include "prometheus/text_serializer.h"
 #include "server/rpc/grpc_server.h"
 #include "sochdb_test/echo.grpc.pb.h"
+#include "tests/common/wait_until.h"
 
 namespace sochdb::server {
 namespace {
 
+using sochdb::testing::WaitUntil;
 using test::EchoRequest;
 using test::EchoResponse;
 using test::EchoService;
 
-// Runs the behaviour a request asks for (sleep, fail, throw), shared by every handler.
+// Runs the behaviour a request asks for (fail, throw), shared by every handler. Nothing sleeps:
+// a call that must take a while is held at an event (HoldGate, a passed deadline).
 grpc::Status Behave(const EchoRequest& req) {
-  if (req.sleep_ms() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(req.sleep_ms()));
   if (req.fail_with() == "error") {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "text is not acceptable");
   }
@@ -43,8 +46,13 @@ grpc::Status Behave(const EchoRequest& req) {
 class RepeatSource final : public StreamSource<EchoResponse> {
  public:
   explicit RepeatSource(EchoRequest req) : req_(std::move(req)) {}
-  grpc::Status Next(CallContext&, EchoResponse* out, bool* has_message) override {
+  grpc::Status Next(CallContext& ctx, EchoResponse* out, bool* has_message) override {
     if (sent_ >= req_.count()) return grpc::Status::OK;
+    // A source slower than the call may run: its message is ready only once the deadline has
+    // passed (the event, rather than a sleep long enough to pass it).
+    if (req_.fail_with() == "outlast_deadline" && !WaitUntil([&] { return ctx.Expired(); })) {
+      return grpc::Status(grpc::StatusCode::INTERNAL, "the deadline never passed");
+    }
     grpc::Status status = Behave(req_);
     if (!status.ok()) return status;
     out->set_text(req_.text());
@@ -83,6 +91,32 @@ class ConcatSink final : public StreamSink<EchoRequest, EchoResponse> {
   int count_ = 0;
 };
 
+std::unique_ptr<grpc::ClientContext> Context(const std::string& key = "", int deadline_ms = 10000) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(deadline_ms));
+  if (!key.empty()) ctx->AddMetadata("x-api-key", key);
+  return ctx;
+}
+
+EchoRequest Request(const std::string& ns, const std::string& text) {
+  EchoRequest req;
+  req.set_namespace_(ns);
+  req.set_text(text);
+  return req;
+}
+
+// Holds the EchoBlocking calls that ask for it (fail_with "hold") until the test releases them:
+// the test waits for the calls to be where it wants them instead of sleeping while they get there.
+struct HoldGate {
+  void Pass() {
+    ++entered;
+    release.WaitForNotification();
+  }
+  void Release() { release.Notify(); }
+  std::atomic<int> entered{0};
+  absl::Notification release;
+};
+
 struct Harness {
   explicit Harness(std::shared_ptr<const auth::KeyRing> keys = nullptr,
                    GrpcServerOptions options = {})
@@ -101,6 +135,7 @@ struct Harness {
             {auth::Capability::kWrite, ns, Execution::kWorkerPool},
             [this](CallContext&, const EchoRequest& req, EchoResponse* resp) {
               ++handled;
+              if (req.fail_with() == "hold") hold.Pass();
               resp->set_text(req.text());
               return Behave(req);
             });
@@ -129,13 +164,16 @@ struct Harness {
   }
 
   // Metrics are recorded when the server sees its answer delivered, a moment after the client
-  // has it: poll briefly.
+  // has it: waits for them.
   bool MetricsShow(const std::string& text) {
-    for (int i = 0; i < 200; ++i) {
-      if (Metrics().find(text) != std::string::npos) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return false;
+    return WaitUntil([&] { return Metrics().find(text) != std::string::npos; });
+  }
+
+  // Whether the server has begun to shut down: a new call is no longer served. Calls of other
+  // kinds than Echo are not disturbed (Echo runs inline, never on the worker pool).
+  bool RefusesNewCalls() {
+    EchoResponse resp;
+    return !stub->Echo(Context("", 1000).get(), Request("ns", "probe"), &resp).ok();
   }
 
   prometheus::Registry registry;
@@ -146,6 +184,7 @@ struct Harness {
   std::unique_ptr<EchoService::Stub> stub;
   std::atomic<int> handled{0};
   std::atomic<int> commits{0};  // client streams answered after the client half-closed
+  HoldGate hold;
 };
 
 // Sends raw bytes as the messages of `method` through the generic API (any RPC kind) and
@@ -189,20 +228,6 @@ std::string ValidRequest(const std::string& text) {
   req.set_namespace_("ns");
   req.set_text(text);
   return req.SerializeAsString();
-}
-
-std::unique_ptr<grpc::ClientContext> Context(const std::string& key = "", int deadline_ms = 10000) {
-  auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(deadline_ms));
-  if (!key.empty()) ctx->AddMetadata("x-api-key", key);
-  return ctx;
-}
-
-EchoRequest Request(const std::string& ns, const std::string& text) {
-  EchoRequest req;
-  req.set_namespace_(ns);
-  req.set_text(text);
-  return req;
 }
 
 std::shared_ptr<const auth::KeyRing> TwoTenantKeys() {
@@ -271,15 +296,19 @@ TEST_CASE("a stream past the server's maximum call duration ends with DEADLINE_E
   Harness h(nullptr, options);
   EchoRequest req = Request("ns", "x");
   req.set_count(1000);
-  req.set_sleep_ms(20);
-  auto ctx = Context();  // the client allows 10 s; the server allows 300 ms
+  req.set_fail_with("outlast_deadline");  // each message is ready only past the deadline
+  auto ctx = Context("", 60'000);  // the client allows a minute; the server allows 300 ms
   auto reader = h.stub->Repeat(ctx.get(), req);
   EchoResponse resp;
   int received = 0;
   while (reader->Read(&resp)) ++received;
   const grpc::Status s = reader->Finish();
+  INFO(s.error_message());
   CHECK(s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED);
-  CHECK(received < 1000);
+  // The server's limit ended it, not the client's deadline: the message names the setting.
+  CHECK(s.error_message() ==
+        "deadline exceeded: the server allows at most 300ms per call (--max-call-s)");
+  CHECK(received == 1);  // the message that was ready went out before the end
 }
 
 TEST_CASE("a client cancelling a stream frees the call") {
@@ -368,30 +397,36 @@ TEST_CASE("admission: keys, capabilities and namespaces are checked before any h
 }
 
 TEST_CASE("a full worker pool answers RESOURCE_EXHAUSTED instead of queueing without bound") {
+  // One worker, held by the first call; a queue of one, taken by one of the next two calls; the
+  // other is refused at once.
   GrpcServerOptions options;
   options.worker_threads = 1;
   options.worker_queue = 1;
   Harness h(nullptr, options);
   std::atomic<int> ok{0}, exhausted{0}, other{0};
+  auto call = [&] {
+    EchoRequest req = Request("ns", "held");
+    req.set_fail_with("hold");
+    EchoResponse resp;
+    const grpc::Status s = h.stub->EchoBlocking(Context("", 60'000).get(), req, &resp);
+    if (s.ok()) {
+      ++ok;
+    } else if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      ++exhausted;
+    } else {
+      ++other;
+    }
+  };
   std::vector<std::thread> clients;
-  for (int i = 0; i < 6; ++i) {
-    clients.emplace_back([&] {
-      EchoRequest req = Request("ns", "slow");
-      req.set_sleep_ms(400);
-      EchoResponse resp;
-      const grpc::Status s = h.stub->EchoBlocking(Context().get(), req, &resp);
-      if (s.ok()) {
-        ++ok;
-      } else if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
-        ++exhausted;
-      } else {
-        ++other;
-      }
-    });
-  }
+  clients.emplace_back(call);
+  REQUIRE(WaitUntil([&] { return h.hold.entered == 1; }));  // the worker is busy
+  clients.emplace_back(call);
+  clients.emplace_back(call);
+  CHECK(WaitUntil([&] { return exhausted == 1; }));
+  h.hold.Release();
   for (auto& c : clients) c.join();
-  CHECK(ok >= 1);
-  CHECK(exhausted >= 1);
+  CHECK(ok == 2);
+  CHECK(exhausted == 1);
   CHECK(other == 0);
 }
 
@@ -399,18 +434,18 @@ TEST_CASE("shutdown lets calls in flight finish within the grace period") {
   Harness h;
   std::atomic<bool> answered{false};
   std::thread caller([&] {
-    EchoRequest req = Request("ns", "slow");
-    req.set_sleep_ms(300);
+    EchoRequest req = Request("ns", "held");
+    req.set_fail_with("hold");
     EchoResponse resp;
-    answered = h.stub->EchoBlocking(Context().get(), req, &resp).ok();
+    answered = h.stub->EchoBlocking(Context("", 60'000).get(), req, &resp).ok();
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  h.server->Shutdown(absl::Seconds(5));
+  REQUIRE(WaitUntil([&] { return h.hold.entered == 1; }));  // the call is in flight
+  std::thread stopper([&] { h.server->Shutdown(absl::Seconds(30)); });
+  CHECK(WaitUntil([&] { return h.RefusesNewCalls(); }));  // shutting down, the call still held
+  h.hold.Release();
   caller.join();
+  stopper.join();
   CHECK(answered);
-  EchoResponse resp;
-  const grpc::Status after = h.stub->Echo(Context("", 1000).get(), Request("ns", "x"), &resp);
-  CHECK(!after.ok());
 }
 
 TEST_CASE("malformed requests get INVALID_ARGUMENT naming the type and field; nothing applied") {
@@ -467,16 +502,20 @@ TEST_CASE("shutdown with a backlog on the worker pool answers every call and doe
   std::atomic<int> answered{0};
   for (int i = 0; i < 4; ++i) {
     callers.emplace_back([&] {
-      EchoRequest req = Request("ns", "slow");
-      req.set_sleep_ms(300);
+      EchoRequest req = Request("ns", "held");
+      req.set_fail_with("hold");
       EchoResponse resp;
-      h.stub->EchoBlocking(Context().get(), req, &resp);
+      h.stub->EchoBlocking(Context("", 60'000).get(), req, &resp);
       ++answered;
     });
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  h.server->Shutdown(absl::ZeroDuration());  // grace shorter than the backlog
+  // One call holds the worker, three wait in its queue.
+  REQUIRE(WaitUntil([&] { return h.hold.entered == 1 && h.metrics.InflightCalls() == 4; }));
+  std::thread stopper([&] { h.server->Shutdown(absl::ZeroDuration()); });  // no grace
+  CHECK(WaitUntil([&] { return h.RefusesNewCalls(); }));
+  h.hold.Release();
   for (auto& c : callers) c.join();
+  stopper.join();
   CHECK(answered == 4);
 }
 
@@ -531,11 +570,10 @@ TEST_CASE("health watches hold no thread: past their bound they are refused, Che
   for (auto& watch : watches) watch.context->TryCancel();
   for (auto& watch : watches) watch.reader->Finish();
   std::optional<OpenWatch> again;
-  for (int attempt = 0; attempt < 100 && !again.has_value(); ++attempt) {
+  CHECK(WaitUntil([&] {
     again = Watch(*stub, &refused);
-    if (!again.has_value()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  CHECK(again.has_value());
+    return again.has_value();
+  }));
   if (again.has_value()) again->context->TryCancel();
 }
 

@@ -131,10 +131,8 @@ TEST_CASE("a failing poll() is retried: the listener goes on accepting") {
   // Before: the accept thread logged the first failure and ended; the port stayed open and
   // every later connection waited in the listen queue forever.
   poll_failures_left = 3;
-  ConnectionListenerOptions options;
-  options.poll = PollFailingAtFirst;
   absl::StatusOr<std::unique_ptr<ConnectionListener>> listener =
-      ConnectionListener::Bind("127.0.0.1:0", options);
+      ConnectionListener::Bind("127.0.0.1:0", {}, PollFailingAtFirst);
   REQUIRE(listener.ok());
   std::atomic<int> handed_over{0};
   (*listener)->Start(std::make_unique<CountingAcceptor>(&handed_over));

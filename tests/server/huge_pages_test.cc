@@ -2,9 +2,9 @@
 // through the real server: tests/e2e reads the running server's environment).
 #include <catch2/catch.hpp>
 
-#include "engine/common/huge_pages.h"
+#include "server/huge_pages.h"
 
-namespace sochdb {
+namespace sochdb::server {
 namespace {
 
 TEST_CASE("the huge-page malloc tunable is added to what is there, never over a choice") {
@@ -31,4 +31,4 @@ TEST_CASE("huge-page malloc is on when the last hugetlb setting is not 0") {
 }
 
 }  // namespace
-}  // namespace sochdb
+}  // namespace sochdb::server

@@ -1,6 +1,6 @@
 // ToGrpcStatus: engine codes reach clients unchanged (UNKNOWN as INTERNAL), and the server-side
 // log line for INTERNAL / DATA_LOSS cannot be flooded by a client repeating a failing call.
-#include "services/common/status.h"
+#include "server/rpc/status.h"
 
 #include <catch2/catch.hpp>
 #include <string>
@@ -8,7 +8,7 @@
 #include "absl/status/status.h"
 #include "tests/common/log_capture.h"
 
-namespace sochdb::services {
+namespace sochdb::server {
 namespace {
 
 using sochdb::testing::LogCapture;
@@ -38,4 +38,4 @@ TEST_CASE("a repeated DATA_LOSS answer is logged at most once a second", "[statu
 }
 
 }  // namespace
-}  // namespace sochdb::services
+}  // namespace sochdb::server

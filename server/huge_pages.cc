@@ -1,4 +1,4 @@
-#include "engine/common/huge_pages.h"
+#include "server/huge_pages.h"
 
 #include <limits.h>
 #include <unistd.h>
@@ -8,7 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
-namespace sochdb {
+namespace sochdb::server {
 
 namespace {
 
@@ -57,4 +57,4 @@ void ReexecWithHugePageMalloc(char** argv) {
   }
 }
 
-}  // namespace sochdb
+}  // namespace sochdb::server

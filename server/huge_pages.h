@@ -4,14 +4,15 @@
 // takes a page fault per 4 KiB. glibc's malloc asks for huge pages on the memory it maps when
 // its tunable glibc.malloc.hugetlb is 1, which on hosts whose THP mode is "madvise" (Debian's
 // default) is the only way one-allocation-per-array libraries such as FAISS get them. The
-// tunable is read once, at process start, from GLIBC_TUNABLES: hence a re-exec.
-#ifndef SOCHDB_ENGINE_COMMON_HUGE_PAGES_H_
-#define SOCHDB_ENGINE_COMMON_HUGE_PAGES_H_
+// tunable is read once, at process start, from GLIBC_TUNABLES: hence a re-exec. Re-executing
+// the binary is the process's policy, so it lives with main(), not in the engine.
+#ifndef SOCHDB_SERVER_HUGE_PAGES_H_
+#define SOCHDB_SERVER_HUGE_PAGES_H_
 
 #include <optional>
 #include <string>
 
-namespace sochdb {
+namespace sochdb::server {
 
 // The GLIBC_TUNABLES value that adds glibc.malloc.hugetlb=1 to `current` (the variable's
 // value, or nullptr when unset); nullopt when `current` sets glibc.malloc.hugetlb already
@@ -28,6 +29,6 @@ bool HugePageMallocEnabled(const char* tunables);
 // on with its environment as it was).
 void ReexecWithHugePageMalloc(char** argv);
 
-}  // namespace sochdb
+}  // namespace sochdb::server
 
-#endif  // SOCHDB_ENGINE_COMMON_HUGE_PAGES_H_
+#endif  // SOCHDB_SERVER_HUGE_PAGES_H_

@@ -1,11 +1,11 @@
-#include "services/common/status.h"
+#include "server/rpc/status.h"
 
 #include <string>
 
 #include "engine/common/log_limit.h"
 #include "spdlog/spdlog.h"
 
-namespace sochdb::services {
+namespace sochdb::server {
 
 namespace {
 
@@ -44,4 +44,4 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), message);
 }
 
-}  // namespace sochdb::services
+}  // namespace sochdb::server
