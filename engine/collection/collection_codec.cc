@@ -8,6 +8,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "engine/common/names.h"
+#include "engine/storage/varint.h"
 
 namespace sochdb::collection::internal {
 namespace {
@@ -50,18 +52,10 @@ bool Unhex(std::string_view hex, std::string* out) {
   return true;
 }
 
-// ---- varints, for the binary document record ----
-
-void PutVarint(std::string* out, uint64_t v) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
+// ---- the binary document record ----
 
 void PutBytes(std::string* out, std::string_view bytes) {
-  PutVarint(out, bytes.size());
+  storage::PutVarint64(bytes.size(), out);
   out->append(bytes.data(), bytes.size());
 }
 
@@ -69,16 +63,7 @@ void PutBytes(std::string* out, std::string_view bytes) {
 class RecordReader {
  public:
   explicit RecordReader(std::string_view data) : data_(data) {}
-  bool Varint(uint64_t* v) {
-    *v = 0;
-    for (int shift = 0; shift < 64 && !data_.empty(); shift += 7) {
-      const auto byte = static_cast<unsigned char>(data_[0]);
-      data_.remove_prefix(1);
-      *v |= uint64_t{byte & 0x7fu} << shift;
-      if ((byte & 0x80) == 0) return true;
-    }
-    return false;
-  }
+  bool Varint(uint64_t* v) { return storage::GetVarint64(&data_, v); }
   bool Bytes(std::string* out) {
     uint64_t n = 0;
     if (!Varint(&n) || n > data_.size()) return false;
@@ -264,9 +249,9 @@ std::string EncodeDocument(const std::string& content,
                            const std::map<std::string, std::string>& metadata,
                            uint32_t embeddings) {
   std::string out(1, kDocumentFormat);
-  PutVarint(&out, embeddings);
+  storage::PutVarint64(embeddings, &out);
   PutBytes(&out, content);
-  PutVarint(&out, metadata.size());
+  storage::PutVarint64(metadata.size(), &out);
   for (const auto& [key, value] : metadata) {
     PutBytes(&out, key);
     PutBytes(&out, value);
@@ -300,29 +285,12 @@ absl::StatusOr<DocumentRecord> DecodeDocument(std::string_view record) {
 
 // ---- validation ----
 
-absl::Status ValidateNamespace(const std::string& ns) {
-  if (ns.size() > kMaxCollectionNameBytes) {
-    return TooLarge("namespace", ns.size(), kMaxCollectionNameBytes, "bytes");
-  }
-  if (ns.find('\0') != std::string::npos) {
-    return absl::InvalidArgumentError("namespace must not contain NUL bytes");
-  }
-  return absl::OkStatus();
-}
-
 absl::Status CollectionNotFound(const std::string& name) {
   return absl::NotFoundError(absl::StrCat("Collection '", name, "' not found"));
 }
 
 absl::Status ValidateCollectionName(const std::string& name) {
-  if (name.empty()) return absl::InvalidArgumentError("collection name must not be empty");
-  if (name.size() > kMaxCollectionNameBytes) {
-    return TooLarge("collection name", name.size(), kMaxCollectionNameBytes, "bytes");
-  }
-  if (name.find('\0') != std::string::npos) {
-    return absl::InvalidArgumentError("collection name must not contain NUL bytes");
-  }
-  return absl::OkStatus();
+  return ValidateName("collection name", name, kMaxCollectionNameBytes, EmptyName::kRefused);
 }
 
 absl::Status ValidateDocumentId(const std::string& field, const std::string& id) {

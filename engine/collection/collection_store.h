@@ -275,7 +275,6 @@ class CollectionStore {
                         uint64_t incarnation) const;
   void RemoveStraySnapshots(
       const std::map<std::string, std::shared_ptr<Collection>>& by_prefix) const;
-  absl::Status DeletePrefix(const std::string& prefix) const;
   std::string SnapshotPath(uint64_t incarnation) const;
 
   // NOT_FOUND, or UNAVAILABLE when the collection is out of service; validates the names.

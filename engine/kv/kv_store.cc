@@ -23,8 +23,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/common/answer_budget.h"
+#include "engine/common/names.h"
 #include "engine/common/status_macros.h"
 #include "engine/storage/keys.h"
+#include "engine/storage/varint.h"
 #include "spdlog/spdlog.h"
 
 namespace sochdb::kv {
@@ -199,24 +201,18 @@ absl::Status TooLarge(std::string_view field, size_t size, size_t limit) {
       absl::StrFormat("%s is %d bytes; the limit is %d bytes", field, size, limit));
 }
 
-size_t VarintBytes(uint64_t n) {
-  size_t bytes = 1;
-  for (; n >= 0x80; n >>= 7) ++bytes;
-  return bytes;
-}
-
 // The bytes one answer of a BatchGet takes as an entry of KvBatchGetResponse (the service's
 // encoding; sochdb.v1 KvEntry): its tag and length, the key (tag, length, bytes) and, when
 // found, the found flag (2 bytes) and a non-empty value (tag, length, bytes). The budget bounds
 // the encoded message: counting only keys and values let an answer at exactly the budget pass
 // gRPC's message limit by its framing when the two are equal.
 size_t EncodedEntryBytes(size_t key_bytes, const std::optional<std::string>& value) {
-  size_t body = 1 + VarintBytes(key_bytes) + key_bytes;
+  size_t body = 1 + storage::VarintLength(key_bytes) + key_bytes;
   if (value.has_value()) {
     body += 2;
-    if (!value->empty()) body += 1 + VarintBytes(value->size()) + value->size();
+    if (!value->empty()) body += 1 + storage::VarintLength(value->size()) + value->size();
   }
-  return 1 + VarintBytes(body) + body;
+  return 1 + storage::VarintLength(body) + body;
 }
 
 absl::Status TooManyItems(std::string_view field, size_t count, size_t limit) {
@@ -411,16 +407,6 @@ struct KvStore::KeyWrite : LaneEntry {
 
 KvStore::KvStore(storage::Store* store, const Clock* clock, KvLimits limits)
     : store_(store), clock_(clock), limits_(limits) {}
-
-absl::Status KvStore::ValidateNamespace(std::string_view ns) const {
-  if (ns.size() > limits_.max_namespace_bytes) {
-    return TooLarge("namespace", ns.size(), limits_.max_namespace_bytes);
-  }
-  if (ns.find('\0') != std::string_view::npos) {
-    return absl::InvalidArgumentError("namespace must not contain NUL bytes");
-  }
-  return absl::OkStatus();
-}
 
 absl::Status KvStore::ValidateKey(std::string_view key, std::string_view field) const {
   if (key.empty()) {

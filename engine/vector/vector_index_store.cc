@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "engine/common/files.h"
+#include "engine/common/names.h"
 #include "engine/common/status_macros.h"
 #include "engine/storage/keys.h"
 #include "spdlog/spdlog.h"
@@ -109,18 +110,6 @@ VectorMetadata DecodeMetadata(std::string_view extra) {
   }
   if (flags & 2) m.view_type = std::string(extra);
   return m;
-}
-
-absl::Status ValidateName(const std::string& name) {
-  if (name.empty()) return absl::InvalidArgumentError("name must not be empty");
-  if (name.size() > kMaxIndexNameBytes) {
-    return absl::InvalidArgumentError(absl::StrFormat("name is %d bytes; the limit is %d bytes",
-                                                      name.size(), kMaxIndexNameBytes));
-  }
-  if (name.find('\0') != std::string::npos) {
-    return absl::InvalidArgumentError("name must not contain NUL bytes");
-  }
-  return absl::OkStatus();
 }
 
 // Names are echoed in "not found" texts: a lookup refuses one that could never exist, rather
@@ -338,7 +327,8 @@ absl::Status VectorIndexStore::SweepDropped(const std::vector<VectorIndexDefinit
 
 absl::StatusOr<VectorIndexDefinition> VectorIndexStore::Create(
     const VectorIndexDefinition& request) {
-  SOCHDB_RETURN_IF_ERROR(ValidateName(request.name));
+  SOCHDB_RETURN_IF_ERROR(
+      ValidateName("name", request.name, kMaxIndexNameBytes, EmptyName::kRefused));
   SOCHDB_ASSIGN_OR_RETURN(const IndexSpec spec, ResolveSpec(request.spec));
   VectorIndexDefinition d = request;
   d.spec = spec;
