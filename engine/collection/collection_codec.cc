@@ -115,9 +115,7 @@ std::string DocumentPrefix(const std::string& ns, const std::string& name, uint6
 }
 
 std::string DocumentKey(const std::string& prefix, std::string_view id) {
-  std::string key = prefix;
-  key.append(id.data(), id.size());
-  return key;
+  return KeyBuilder::After(prefix).Raw(id).key();
 }
 
 std::string PostingScope(const std::string& ns, const std::string& name, uint64_t incarnation) {

@@ -70,8 +70,6 @@ std::string CollectionStore::SnapshotPath(uint64_t incarnation) const {
 absl::Status CollectionStore::OpenCollection(Collection& c) const {
   const CollectionDefinition& d = c.definition;
   c.document_prefix = internal::DocumentPrefix(d.ns, d.name, d.incarnation);
-  c.vector_prefix =
-      vector::VectorScopePrefix(KeyFamily::kVector, internal::VectorScope(d.ns, d.name, d.incarnation));
   vector::VectorSpaceOptions space;
   space.scope = internal::VectorScope(d.ns, d.name, d.incarnation);
   space.spec = d.spec;

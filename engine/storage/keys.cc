@@ -54,6 +54,13 @@ bool IsKnownFamily(uint8_t byte) {
 
 KeyBuilder::KeyBuilder(KeyFamily family) { key_.push_back(static_cast<char>(family)); }
 
+KeyBuilder KeyBuilder::After(std::string_view prefix) {
+  if (prefix.empty()) DieMisuse("After() of an empty prefix (no family byte)");
+  KeyBuilder builder;
+  builder.key_.assign(prefix.data(), prefix.size());
+  return builder;
+}
+
 KeyBuilder& KeyBuilder::Name(std::string_view name) {
   if (sealed_) DieMisuse("Name() after Raw()");
   if (name.size() > std::numeric_limits<uint32_t>::max()) DieMisuse("name longer than 4 GiB");

@@ -22,12 +22,6 @@ using storage::PutVarint64;
 
 constexpr char kStatsFormat = 0x01;
 
-// KeyBuilder starts every key with a family byte and cannot resume from an encoded prefix, so
-// the index encodes its components after a throwaway family byte and drops that byte. A
-// component's encoding does not depend on what precedes it, so scope + these bytes is exactly
-// the key KeyBuilder would build from the scope's components.
-std::string ComponentsOf(const storage::KeyBuilder& builder) { return builder.key().substr(1); }
-
 std::string EncodeStats(const Bm25Stats& stats) {
   std::string out(1, kStatsFormat);
   PutVarint64(stats.document_count, &out);
@@ -135,20 +129,16 @@ std::vector<ScoredDoc> Rank(absl::flat_hash_map<std::string, double> scores, siz
 }  // namespace
 
 std::string Bm25Index::StatsKey(std::string_view scope) {
-  return absl::StrCat(absl::string_view(scope.data(), scope.size()),
-                      ComponentsOf(storage::KeyBuilder(storage::KeyFamily::kPosting).Name("")));
+  return storage::KeyBuilder::After(scope).Name("").key();
 }
 
 std::string Bm25Index::TermPrefix(std::string_view scope, std::string_view term) {
-  return absl::StrCat(absl::string_view(scope.data(), scope.size()),
-                      ComponentsOf(storage::KeyBuilder(storage::KeyFamily::kPosting).Name(term)));
+  return storage::KeyBuilder::After(scope).Name(term).key();
 }
 
 std::string Bm25Index::PostingKey(std::string_view scope, std::string_view term,
                                   std::string_view doc_id) {
-  return absl::StrCat(
-      absl::string_view(scope.data(), scope.size()),
-      ComponentsOf(storage::KeyBuilder(storage::KeyFamily::kPosting).Name(term).Raw(doc_id)));
+  return storage::KeyBuilder::After(scope).Name(term).Raw(doc_id).key();
 }
 
 Bm25Index::Bm25Index(storage::Store* store, std::string scope, Bm25Stats stats)

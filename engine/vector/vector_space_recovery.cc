@@ -74,12 +74,11 @@ class Reader {
   std::string_view data_;
 };
 
+// The U64(sequence) after a log key's scope prefix; 0 for a key too short to hold one.
 uint64_t SequenceOfLogKey(std::string_view key, size_t prefix) {
-  uint64_t v = 0;
-  for (size_t i = prefix; i < key.size() && i < prefix + 8; ++i) {
-    v = (v << 8) | static_cast<unsigned char>(key[i]);
-  }
-  return v;
+  uint64_t sequence = 0;
+  storage::KeyReader(key.substr(prefix)).U64(&sequence);
+  return sequence;
 }
 
 bool HasPrefix(std::string_view key, std::string_view prefix) {
