@@ -8,6 +8,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "engine/common/names.h"
+#include "engine/common/status_macros.h"
+#include "engine/storage/field_record.h"
+#include "engine/storage/varint.h"
+#include "engine/vector/vector_record.h"
 
 namespace sochdb::collection::internal {
 namespace {
@@ -19,49 +24,10 @@ constexpr char kVectorScopeTag[] = "c";  // collections' spaces, apart from vect
 constexpr char kDocumentFormat = 1;
 constexpr int kDefinitionFormat = 1;
 
-// ---- hex, for the strings of the text definition ----
-
-std::string Hex(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 15]);
-  }
-  return out;
-}
-
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
-bool Unhex(std::string_view hex, std::string* out) {
-  if (hex.size() % 2 != 0) return false;
-  out->clear();
-  out->reserve(hex.size() / 2);
-  for (size_t i = 0; i < hex.size(); i += 2) {
-    const int hi = HexDigit(hex[i]), lo = HexDigit(hex[i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out->push_back(static_cast<char>(hi * 16 + lo));
-  }
-  return true;
-}
-
-// ---- varints, for the binary document record ----
-
-void PutVarint(std::string* out, uint64_t v) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
+// ---- the binary document record ----
 
 void PutBytes(std::string* out, std::string_view bytes) {
-  PutVarint(out, bytes.size());
+  storage::PutVarint64(bytes.size(), out);
   out->append(bytes.data(), bytes.size());
 }
 
@@ -69,16 +35,7 @@ void PutBytes(std::string* out, std::string_view bytes) {
 class RecordReader {
  public:
   explicit RecordReader(std::string_view data) : data_(data) {}
-  bool Varint(uint64_t* v) {
-    *v = 0;
-    for (int shift = 0; shift < 64 && !data_.empty(); shift += 7) {
-      const auto byte = static_cast<unsigned char>(data_[0]);
-      data_.remove_prefix(1);
-      *v |= uint64_t{byte & 0x7fu} << shift;
-      if ((byte & 0x80) == 0) return true;
-    }
-    return false;
-  }
+  bool Varint(uint64_t* v) { return storage::GetVarint64(&data_, v); }
   bool Bytes(std::string* out) {
     uint64_t n = 0;
     if (!Varint(&n) || n > data_.size()) return false;
@@ -130,9 +87,7 @@ std::string DocumentPrefix(const std::string& ns, const std::string& name, uint6
 }
 
 std::string DocumentKey(const std::string& prefix, std::string_view id) {
-  std::string key = prefix;
-  key.append(id.data(), id.size());
-  return key;
+  return KeyBuilder::After(prefix).Raw(id).key();
 }
 
 std::string PostingScope(const std::string& ns, const std::string& name, uint64_t incarnation) {
@@ -161,98 +116,36 @@ bool SplitVectorId(std::string_view id, std::string_view* doc_id, uint32_t* ordi
   return true;
 }
 
-// ---- the definition: "key=value" pairs separated by spaces; strings are hex ----
+// ---- the definition: a field record (storage/field_record.h) ----
 
 std::string EncodeDefinition(const CollectionDefinition& d) {
-  const vector::IndexSpec& s = d.spec;
-  std::string out = absl::StrFormat(
-      "format=%d dimension=%d metric=%d quantization=%d m=%d m0=%d ef_construction=%d "
-      "ef_search=%d pq_subvectors=%d exact_threshold=%d metric_code=%d hybrid=%d "
-      "created_at=%d incarnation=%d content_field=%s",
-      kDefinitionFormat, s.dimension, static_cast<int>(s.metric),
-      static_cast<int>(s.quantization), s.m, s.m0, s.ef_construction, s.ef_search,
-      s.pq_subvectors, s.exact_threshold, d.metric_code, d.hybrid ? 1 : 0, d.created_at,
-      d.incarnation, Hex(d.content_field));
-  // One "meta.<hex key>=<hex value>" pair per metadata entry.
-  for (const auto& [key, value] : d.metadata) {
-    absl::StrAppendFormat(&out, " meta.%s=%s", Hex(key), Hex(value));
-  }
-  return out;
+  storage::FieldRecordWriter out;
+  out.Number("format", kDefinitionFormat);
+  vector::WriteSpecFields(d.spec, &out);
+  out.Signed("metric_code", d.metric_code)
+      .Number("hybrid", d.hybrid ? 1 : 0)
+      .Number("created_at", d.created_at)
+      .Number("incarnation", d.incarnation)
+      .Bytes("content_field", d.content_field)
+      .Map("meta", d.metadata);
+  return std::move(out).Build();
 }
 
 absl::StatusOr<CollectionDefinition> DecodeDefinition(std::string_view text) {
+  SOCHDB_ASSIGN_OR_RETURN(const storage::FieldRecord in,
+                          storage::FieldRecord::Parse(text, "collection definition"));
+  uint64_t format = 0, hybrid = 0;
   CollectionDefinition d;
-  std::map<std::string, uint64_t> numbers;
-  int64_t metric_code = 0;
-  bool has_metric_code = false;
-  for (absl::string_view pair :
-       absl::StrSplit(absl::string_view(text.data(), text.size()), ' ', absl::SkipEmpty())) {
-    const size_t eq = pair.find('=');
-    if (eq == absl::string_view::npos) {
-      return absl::DataLossError("collection definition holds a field without '='");
-    }
-    const std::string key(pair.substr(0, eq));
-    const absl::string_view value = pair.substr(eq + 1);
-    const std::string_view value_view(value.data(), value.size());
-    if (key.rfind("meta.", 0) == 0) {
-      std::string meta_key, meta_value;
-      if (!Unhex(std::string_view(key).substr(5), &meta_key) || !Unhex(value_view, &meta_value) ||
-          !d.metadata.emplace(std::move(meta_key), std::move(meta_value)).second) {
-        return absl::DataLossError("collection definition holds a malformed metadata entry");
-      }
-    } else if (key == "content_field") {
-      if (!Unhex(value_view, &d.content_field)) {
-        return absl::DataLossError("collection definition holds a malformed content_field");
-      }
-    } else if (key == "metric_code") {
-      if (!absl::SimpleAtoi(value, &metric_code) ||
-          metric_code < std::numeric_limits<int32_t>::min() ||
-          metric_code > std::numeric_limits<int32_t>::max()) {
-        return absl::DataLossError("collection definition holds a malformed metric_code");
-      }
-      has_metric_code = true;
-    } else {
-      uint64_t number = 0;
-      if (!absl::SimpleAtoi(value, &number) || !numbers.emplace(key, number).second) {
-        return absl::DataLossError(
-            absl::StrFormat("collection definition holds a malformed field %s", key));
-      }
-    }
-  }
-  for (const char* required : {"format", "dimension", "metric", "quantization", "incarnation"}) {
-    if (numbers.count(required) == 0) {
-      return absl::DataLossError(
-          absl::StrFormat("collection definition lacks the field %s", required));
-    }
-  }
-  if (numbers["format"] != kDefinitionFormat) {
-    return absl::DataLossError("unknown collection definition format");
-  }
-  auto u32 = [&](const char* key, uint32_t* out) {
-    const uint64_t v = numbers[key];
-    if (v > std::numeric_limits<uint32_t>::max()) return false;
-    *out = static_cast<uint32_t>(v);
-    return true;
-  };
-  vector::IndexSpec& s = d.spec;
-  const uint64_t metric = numbers["metric"], quantization = numbers["quantization"];
-  if (metric > 2 || quantization > 2 || !u32("dimension", &s.dimension) || !u32("m", &s.m) ||
-      !u32("m0", &s.m0) || !u32("ef_construction", &s.ef_construction) ||
-      !u32("ef_search", &s.ef_search) || !u32("pq_subvectors", &s.pq_subvectors) ||
-      !u32("exact_threshold", &s.exact_threshold) || numbers["hybrid"] > 1) {
-    return absl::DataLossError("collection definition holds an out-of-range field");
-  }
-  s.metric = static_cast<vector::Metric>(metric);
-  s.quantization = static_cast<vector::Quantization>(quantization);
-  // The spec was resolved before it was stored; one that no longer resolves is damage.
-  absl::StatusOr<vector::IndexSpec> resolved = vector::ResolveSpec(s);
-  if (!resolved.ok() || s.dimension == 0) {
-    return absl::DataLossError("collection definition holds an invalid index spec");
-  }
-  d.metric_code = has_metric_code ? static_cast<int32_t>(metric_code) : 0;
-  d.hybrid = numbers["hybrid"] == 1;
-  d.created_at = numbers["created_at"];
-  d.incarnation = numbers["incarnation"];
+  SOCHDB_RETURN_IF_ERROR(in.Number("format", &format));
+  if (format != kDefinitionFormat) return in.Damaged("has an unknown format");
+  SOCHDB_RETURN_IF_ERROR(vector::ReadSpecFields(in, &d.spec));
+  SOCHDB_RETURN_IF_ERROR(in.Signed32("metric_code", &d.metric_code));
+  SOCHDB_RETURN_IF_ERROR(in.Number("hybrid", &hybrid, 0, 1));
+  SOCHDB_RETURN_IF_ERROR(in.Number("created_at", &d.created_at));
+  SOCHDB_RETURN_IF_ERROR(in.Number("incarnation", &d.incarnation));
+  SOCHDB_RETURN_IF_ERROR(in.Bytes("content_field", &d.content_field));
+  SOCHDB_RETURN_IF_ERROR(in.Map("meta", &d.metadata));
+  d.hybrid = hybrid == 1;
   return d;
 }
 
@@ -264,9 +157,9 @@ std::string EncodeDocument(const std::string& content,
                            const std::map<std::string, std::string>& metadata,
                            uint32_t embeddings) {
   std::string out(1, kDocumentFormat);
-  PutVarint(&out, embeddings);
+  storage::PutVarint64(embeddings, &out);
   PutBytes(&out, content);
-  PutVarint(&out, metadata.size());
+  storage::PutVarint64(metadata.size(), &out);
   for (const auto& [key, value] : metadata) {
     PutBytes(&out, key);
     PutBytes(&out, value);
@@ -300,29 +193,12 @@ absl::StatusOr<DocumentRecord> DecodeDocument(std::string_view record) {
 
 // ---- validation ----
 
-absl::Status ValidateNamespace(const std::string& ns) {
-  if (ns.size() > kMaxCollectionNameBytes) {
-    return TooLarge("namespace", ns.size(), kMaxCollectionNameBytes, "bytes");
-  }
-  if (ns.find('\0') != std::string::npos) {
-    return absl::InvalidArgumentError("namespace must not contain NUL bytes");
-  }
-  return absl::OkStatus();
-}
-
 absl::Status CollectionNotFound(const std::string& name) {
   return absl::NotFoundError(absl::StrCat("Collection '", name, "' not found"));
 }
 
 absl::Status ValidateCollectionName(const std::string& name) {
-  if (name.empty()) return absl::InvalidArgumentError("collection name must not be empty");
-  if (name.size() > kMaxCollectionNameBytes) {
-    return TooLarge("collection name", name.size(), kMaxCollectionNameBytes, "bytes");
-  }
-  if (name.find('\0') != std::string::npos) {
-    return absl::InvalidArgumentError("collection name must not contain NUL bytes");
-  }
-  return absl::OkStatus();
+  return ValidateName("collection name", name, kMaxCollectionNameBytes, EmptyName::kRefused);
 }
 
 absl::Status ValidateDocumentId(const std::string& field, const std::string& id) {

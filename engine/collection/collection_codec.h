@@ -63,7 +63,6 @@ absl::StatusOr<DocumentRecord> DecodeDocument(std::string_view record);
 
 // ---- validation (INVALID_ARGUMENT naming the field and the limit) ----
 
-absl::Status ValidateNamespace(const std::string& ns);
 absl::Status ValidateCollectionName(const std::string& name);
 // NOT_FOUND "Collection '<name>' not found" (upstream's text): absent, or dropped meanwhile.
 absl::Status CollectionNotFound(const std::string& name);

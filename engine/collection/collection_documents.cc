@@ -122,7 +122,7 @@ absl::StatusOr<std::optional<Document>> CollectionStore::ReadDocument(
     // read while it is being replaced is wholly old or wholly new.
     doc.embeddings.resize(decoded.embeddings);
     for (uint32_t ordinal = 0; ordinal < decoded.embeddings; ++ordinal) {
-      const std::string key = c.vector_prefix + internal::VectorId(id, ordinal);
+      const std::string key = c.space->RecordKey(internal::VectorId(id, ordinal));
       SOCHDB_ASSIGN_OR_RETURN(std::optional<std::string> stored, store_->Get(key, view));
       if (!stored.has_value()) {
         // A Delete of the collection removes its vectors before its documents: a read that

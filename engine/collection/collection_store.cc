@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "engine/collection/collection_codec.h"
 #include "engine/common/files.h"
+#include "engine/common/names.h"
 #include "engine/common/status_macros.h"
 #include "engine/storage/keys.h"
 #include "spdlog/spdlog.h"
@@ -22,8 +23,6 @@ using internal::DecodeDefinition;
 using internal::DefinitionKey;
 using storage::KeyBuilder;
 using storage::KeyFamily;
-
-constexpr int kDeleteBatchKeys = 1000;
 
 uint64_t NewIncarnation() {
   std::random_device device;
@@ -75,8 +74,6 @@ std::string CollectionStore::SnapshotPath(uint64_t incarnation) const {
 absl::Status CollectionStore::OpenCollection(Collection& c) const {
   const CollectionDefinition& d = c.definition;
   c.document_prefix = internal::DocumentPrefix(d.ns, d.name, d.incarnation);
-  c.vector_prefix =
-      vector::VectorScopePrefix(KeyFamily::kVector, internal::VectorScope(d.ns, d.name, d.incarnation));
   vector::VectorSpaceOptions space;
   space.scope = internal::VectorScope(d.ns, d.name, d.incarnation);
   space.spec = d.spec;
@@ -215,21 +212,6 @@ void CollectionStore::RemoveStraySnapshots(
   }
 }
 
-absl::Status CollectionStore::DeletePrefix(const std::string& prefix) const {
-  for (;;) {
-    storage::WriteBatch batch;
-    std::unique_ptr<storage::Iterator> it = store_->NewIterator();
-    for (it->Seek(prefix); it->Valid() && HasPrefix(it->key(), prefix) &&
-                           batch.Count() < kDeleteBatchKeys;
-         it->Next()) {
-      batch.Delete(it->key());
-    }
-    SOCHDB_RETURN_IF_ERROR(it->status());
-    if (batch.Count() == 0) return absl::OkStatus();
-    SOCHDB_RETURN_IF_ERROR(store_->Write(&batch));
-  }
-}
-
 // Document records go last: while any is left, the next open sees the drop as unfinished.
 absl::Status CollectionStore::DropData(const std::string& ns, const std::string& name,
                                        uint64_t incarnation) const {
@@ -238,12 +220,12 @@ absl::Status CollectionStore::DropData(const std::string& ns, const std::string&
       SnapshotPath(incarnation)));
   SOCHDB_RETURN_IF_ERROR(
       text::Bm25Index::DropAll(store_, internal::PostingScope(ns, name, incarnation)));
-  return DeletePrefix(internal::DocumentPrefix(ns, name, incarnation));
+  return store_->DeletePrefix(internal::DocumentPrefix(ns, name, incarnation));
 }
 
 absl::StatusOr<std::shared_ptr<CollectionStore::Collection>> CollectionStore::Find(
     const std::string& ns, const std::string& name) const {
-  SOCHDB_RETURN_IF_ERROR(internal::ValidateNamespace(ns));
+  SOCHDB_RETURN_IF_ERROR(ValidateNamespace(ns));
   SOCHDB_RETURN_IF_ERROR(internal::ValidateCollectionName(name));
   std::optional<std::shared_ptr<Collection>> c = collections_.Find(Key{ns, name});
   if (!c.has_value()) {
@@ -266,7 +248,7 @@ CollectionInfo CollectionStore::InfoOf(const Collection& c) {
 }
 
 absl::StatusOr<CollectionInfo> CollectionStore::Create(const CollectionDefinition& request) {
-  SOCHDB_RETURN_IF_ERROR(internal::ValidateNamespace(request.ns));
+  SOCHDB_RETURN_IF_ERROR(ValidateNamespace(request.ns));
   SOCHDB_RETURN_IF_ERROR(internal::ValidateCollectionName(request.name));
   if (request.spec.dimension == 0 || request.spec.dimension > vector::kMaxDimension) {
     return absl::InvalidArgumentError(absl::StrFormat("dimension is %d; the range is 1..%d",
@@ -330,7 +312,7 @@ std::vector<CollectionInfo> CollectionStore::List(
 }
 
 absl::Status CollectionStore::Delete(const std::string& ns, const std::string& name) {
-  SOCHDB_RETURN_IF_ERROR(internal::ValidateNamespace(ns));
+  SOCHDB_RETURN_IF_ERROR(ValidateNamespace(ns));
   SOCHDB_RETURN_IF_ERROR(internal::ValidateCollectionName(name));
   const Key key{ns, name};
   std::optional<std::shared_ptr<Collection>> found = collections_.BeginDrop(key);

@@ -230,7 +230,6 @@ class CollectionStore {
   struct Collection {
     CollectionDefinition definition;
     std::string document_prefix;                  // DocumentPrefix(ns, name, incarnation)
-    std::string vector_prefix;                    // its space's kVector record prefix
     std::unique_ptr<vector::VectorSpace> space;   // null when out of service
     std::unique_ptr<text::Bm25Index> bm25;        // null unless definition.hybrid
     absl::Status open_error;                      // why it is out of service
@@ -276,7 +275,6 @@ class CollectionStore {
                         uint64_t incarnation) const;
   void RemoveStraySnapshots(
       const std::map<std::string, std::shared_ptr<Collection>>& by_prefix) const;
-  absl::Status DeletePrefix(const std::string& prefix) const;
   std::string SnapshotPath(uint64_t incarnation) const;
 
   // NOT_FOUND, or UNAVAILABLE when the collection is out of service; validates the names.

@@ -23,8 +23,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/common/answer_budget.h"
+#include "engine/common/names.h"
 #include "engine/common/status_macros.h"
 #include "engine/storage/keys.h"
+#include "engine/storage/varint.h"
 #include "spdlog/spdlog.h"
 
 namespace sochdb::kv {
@@ -399,16 +401,6 @@ struct KvStore::KeyWrite : LaneEntry {
 
 KvStore::KvStore(storage::Store* store, const Clock* clock, KvLimits limits)
     : store_(store), clock_(clock), limits_(limits) {}
-
-absl::Status KvStore::ValidateNamespace(std::string_view ns) const {
-  if (ns.size() > limits_.max_namespace_bytes) {
-    return TooLarge("namespace", ns.size(), limits_.max_namespace_bytes);
-  }
-  if (ns.find('\0') != std::string_view::npos) {
-    return absl::InvalidArgumentError("namespace must not contain NUL bytes");
-  }
-  return absl::OkStatus();
-}
 
 absl::Status KvStore::ValidateKey(std::string_view key, std::string_view field) const {
   if (key.empty()) {

@@ -38,9 +38,9 @@
 
 namespace sochdb::kv {
 
-// Documented request limits (README "Limits"). Defaults are the server's.
+// Documented request limits (README "Limits"). Defaults are the server's. The namespace's
+// (0..256 bytes, no NUL) is every service's: kMaxNamespaceBytes, engine/common/names.h.
 struct KvLimits {
-  size_t max_namespace_bytes = 256;    // namespace: may be empty; no NUL bytes
   size_t max_key_bytes = 16 * 1024;    // key: 1..16 KiB
   size_t max_value_bytes = 8u << 20;   // value: 0..8 MiB
   size_t max_batch_entries = 10'000;   // BatchPut entries / BatchGet keys
@@ -137,7 +137,6 @@ class KvStore {
   size_t queued_writes() const { return lanes_.waiting(); }
 
   // Validation shared by every entry point; exposed so services can check before doing work.
-  absl::Status ValidateNamespace(std::string_view ns) const;
   absl::Status ValidateKey(std::string_view key, std::string_view field = "key") const;
 
  private:

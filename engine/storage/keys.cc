@@ -9,12 +9,10 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "engine/storage/varint.h"
 
 namespace sochdb::storage {
 namespace {
-
-// A varint32 never needs more than 5 bytes (5 * 7 = 35 >= 32 bits).
-constexpr int kMaxVarint32Bytes = 5;
 
 // Building a key wrongly is a programming error in the engine, not bad input: requests are
 // validated long before they reach the codec. Crash with a message rather than write a key that
@@ -52,40 +50,21 @@ bool IsKnownFamily(uint8_t byte) {
   return false;
 }
 
-void AppendVarint32(uint32_t value, std::string* out) {
-  while (value >= 0x80) {
-    out->push_back(static_cast<char>((value & 0x7f) | 0x80));
-    value >>= 7;
-  }
-  out->push_back(static_cast<char>(value));
-}
-
-// Accepts only the canonical (shortest) encoding, so two different byte strings never decode to
-// the same length.
-bool ConsumeVarint32(std::string_view* in, uint32_t* value) {
-  uint64_t result = 0;
-  for (int i = 0; i < kMaxVarint32Bytes && i < static_cast<int>(in->size()); ++i) {
-    const uint8_t byte = static_cast<uint8_t>((*in)[i]);
-    result |= static_cast<uint64_t>(byte & 0x7f) << (7 * i);
-    if ((byte & 0x80) == 0) {
-      const bool overlong = i > 0 && byte == 0;
-      if (overlong || result > std::numeric_limits<uint32_t>::max()) return false;
-      *value = static_cast<uint32_t>(result);
-      in->remove_prefix(i + 1);
-      return true;
-    }
-  }
-  return false;
-}
-
 }  // namespace
 
 KeyBuilder::KeyBuilder(KeyFamily family) { key_.push_back(static_cast<char>(family)); }
 
+KeyBuilder KeyBuilder::After(std::string_view prefix) {
+  if (prefix.empty()) DieMisuse("After() of an empty prefix (no family byte)");
+  KeyBuilder builder;
+  builder.key_.assign(prefix.data(), prefix.size());
+  return builder;
+}
+
 KeyBuilder& KeyBuilder::Name(std::string_view name) {
   if (sealed_) DieMisuse("Name() after Raw()");
   if (name.size() > std::numeric_limits<uint32_t>::max()) DieMisuse("name longer than 4 GiB");
-  AppendVarint32(static_cast<uint32_t>(name.size()), &key_);
+  PutVarint64(name.size(), &key_);
   key_.append(name.data(), name.size());
   return *this;
 }
@@ -121,9 +100,11 @@ bool KeyReader::Family(KeyFamily* family) {
 }
 
 bool KeyReader::Name(std::string_view* name) {
-  uint32_t length = 0;
-  if (failed_ || !ConsumeVarint32(&rest_, &length)) return Fail();
-  if (rest_.size() < length) return Fail();
+  // Lengths are varint32s: GetVarint64 accepts only the canonical encoding, so two different
+  // byte strings never decode to the same name.
+  uint64_t length = 0;
+  if (failed_ || !GetVarint64(&rest_, &length)) return Fail();
+  if (length > std::numeric_limits<uint32_t>::max() || rest_.size() < length) return Fail();
   *name = rest_.substr(0, length);
   rest_.remove_prefix(length);
   return true;

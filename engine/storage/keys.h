@@ -45,6 +45,9 @@ enum class KeyFamily : uint8_t {
 class KeyBuilder {
  public:
   explicit KeyBuilder(KeyFamily family);
+  // Goes on from `prefix`, a key built earlier (a scope's prefix that its owner keeps) and not
+  // ended by Raw(): After(KeyBuilder(f).Name(a).key()).Name(b) is KeyBuilder(f).Name(a).Name(b).
+  static KeyBuilder After(std::string_view prefix);
 
   KeyBuilder& Name(std::string_view name);  // varint32 length + bytes
   KeyBuilder& U64(uint64_t value);          // 8 bytes, big-endian
@@ -55,6 +58,8 @@ class KeyBuilder {
   std::string Build() && { return std::move(key_); }
 
  private:
+  KeyBuilder() = default;
+
   std::string key_;
   bool sealed_ = false;  // Raw() was called
 };

@@ -487,6 +487,32 @@ std::unique_ptr<Iterator> Store::NewIterator(const Snapshot* snapshot) const {
   return std::make_unique<LevelDbIterator>(impl_->db->NewIterator(read_options), &impl_->errors);
 }
 
+absl::Status Store::DeleteRange(std::string_view begin, std::string_view end,
+                                int keys_per_batch) {
+  std::string from(begin);
+  for (;;) {
+    // A fresh iterator per batch, resumed just past the last key deleted: it holds no snapshot
+    // for the whole delete, and never steps over the tombstones of earlier batches again.
+    WriteBatch batch;
+    std::unique_ptr<Iterator> it = NewIterator();
+    for (it->Seek(from); it->Valid() && (end.empty() || it->key() < end) &&
+                         batch.Count() < keys_per_batch;
+         it->Next()) {
+      batch.Delete(it->key());
+      from.assign(it->key().data(), it->key().size());
+    }
+    SOCHDB_RETURN_IF_ERROR(it->status());
+    if (batch.Count() == 0) return absl::OkStatus();
+    SOCHDB_RETURN_IF_ERROR(Write(&batch));
+    from.push_back('\0');  // the smallest key after the last one deleted
+  }
+}
+
+absl::Status Store::DeletePrefix(std::string_view prefix, int keys_per_batch) {
+  // No successor (an empty or all-0xff prefix): the prefix's keys run to the last key.
+  return DeleteRange(prefix, PrefixSuccessor(prefix), keys_per_batch);
+}
+
 bool Store::faulted() const { return impl_->latch.latched(); }
 
 SyncMode Store::sync_mode() const { return impl_->options.sync_mode; }

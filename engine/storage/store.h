@@ -61,6 +61,10 @@ std::string_view SyncModeName(SyncMode mode);
 // refused at open (FAILED_PRECONDITION) rather than misread.
 inline constexpr int kSchemaVersion = 1;
 
+// Keys one batch of Store::DeleteRange deletes: large enough that dropping a million vectors is
+// a hundred synced writes, small enough that one batch stays well under the memtable.
+inline constexpr int kDeleteBatchKeys = 10'000;
+
 struct StoreOptions {
   // Default kFull: an acknowledged write survives a power cut.
   SyncMode sync_mode = SyncMode::kFull;
@@ -213,6 +217,16 @@ class Store {
   // snapshot taken now, so one iterator never sees a half of a later batch. Verifies checksums
   // as Get does; see Iterator::status for how errors end the iteration.
   std::unique_ptr<Iterator> NewIterator(const Snapshot* snapshot = nullptr) const;
+
+  // Deletes every key in [begin, end) (an empty `end`: to the last key), `keys_per_batch` keys
+  // per Write. Not atomic as a whole: a crash or an error leaves a part deleted, so callers
+  // arrange for a partial delete to be recognised and finished (a definition deleted first, a
+  // log trimmed again). Keys written into the range while it runs may survive it. Errors are the
+  // iterator's (DATA_LOSS at damaged data: nothing past it is deleted) and Write's.
+  absl::Status DeleteRange(std::string_view begin, std::string_view end,
+                           int keys_per_batch = kDeleteBatchKeys);
+  // DeleteRange over every key that starts with `prefix`. An empty prefix is every key.
+  absl::Status DeletePrefix(std::string_view prefix, int keys_per_batch = kDeleteBatchKeys);
 
   bool faulted() const;
   SyncMode sync_mode() const;

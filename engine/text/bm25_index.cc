@@ -11,42 +11,16 @@
 #include "absl/strings/str_cat.h"
 #include "engine/common/status_macros.h"
 #include "engine/storage/keys.h"
+#include "engine/storage/varint.h"
 #include "engine/text/tokenizer.h"
 
 namespace sochdb::text {
 namespace {
 
+using storage::GetVarint64;
+using storage::PutVarint64;
+
 constexpr char kStatsFormat = 0x01;
-constexpr int kDropBatchKeys = 1000;
-
-// KeyBuilder starts every key with a family byte and cannot resume from an encoded prefix, so
-// the index encodes its components after a throwaway family byte and drops that byte. A
-// component's encoding does not depend on what precedes it, so scope + these bytes is exactly
-// the key KeyBuilder would build from the scope's components.
-std::string ComponentsOf(const storage::KeyBuilder& builder) { return builder.key().substr(1); }
-
-void PutVarint64(uint64_t value, std::string* out) {
-  while (value >= 0x80) {
-    out->push_back(static_cast<char>((value & 0x7f) | 0x80));
-    value >>= 7;
-  }
-  out->push_back(static_cast<char>(value));
-}
-
-bool GetVarint64(std::string_view* in, uint64_t* value) {
-  uint64_t result = 0;
-  for (size_t i = 0; i < 10 && i < in->size(); ++i) {
-    const uint8_t byte = static_cast<uint8_t>((*in)[i]);
-    if (i == 9 && byte > 1) return false;  // would overflow 64 bits
-    result |= static_cast<uint64_t>(byte & 0x7f) << (7 * i);
-    if ((byte & 0x80) == 0) {
-      *value = result;
-      in->remove_prefix(i + 1);
-      return true;
-    }
-  }
-  return false;
-}
 
 std::string EncodeStats(const Bm25Stats& stats) {
   std::string out(1, kStatsFormat);
@@ -155,20 +129,16 @@ std::vector<ScoredDoc> Rank(absl::flat_hash_map<std::string, double> scores, siz
 }  // namespace
 
 std::string Bm25Index::StatsKey(std::string_view scope) {
-  return absl::StrCat(absl::string_view(scope.data(), scope.size()),
-                      ComponentsOf(storage::KeyBuilder(storage::KeyFamily::kPosting).Name("")));
+  return storage::KeyBuilder::After(scope).Name("").key();
 }
 
 std::string Bm25Index::TermPrefix(std::string_view scope, std::string_view term) {
-  return absl::StrCat(absl::string_view(scope.data(), scope.size()),
-                      ComponentsOf(storage::KeyBuilder(storage::KeyFamily::kPosting).Name(term)));
+  return storage::KeyBuilder::After(scope).Name(term).key();
 }
 
 std::string Bm25Index::PostingKey(std::string_view scope, std::string_view term,
                                   std::string_view doc_id) {
-  return absl::StrCat(
-      absl::string_view(scope.data(), scope.size()),
-      ComponentsOf(storage::KeyBuilder(storage::KeyFamily::kPosting).Name(term).Raw(doc_id)));
+  return storage::KeyBuilder::After(scope).Name(term).Raw(doc_id).key();
 }
 
 Bm25Index::Bm25Index(storage::Store* store, std::string scope, Bm25Stats stats)
@@ -267,17 +237,7 @@ absl::StatusOr<std::vector<ScoredDoc>> Bm25Index::Search(
 
 absl::Status Bm25Index::DropAll(storage::Store* store, std::string_view scope) {
   SOCHDB_RETURN_IF_ERROR(CheckScope(scope));
-  std::unique_ptr<storage::Iterator> it = store->NewIterator();
-  storage::WriteBatch batch;
-  for (it->Seek(scope); it->Valid() && it->key().substr(0, scope.size()) == scope; it->Next()) {
-    batch.Delete(it->key());
-    if (batch.Count() >= kDropBatchKeys) {
-      SOCHDB_RETURN_IF_ERROR(store->Write(&batch));
-      batch.Clear();
-    }
-  }
-  SOCHDB_RETURN_IF_ERROR(it->status());
-  return store->Write(&batch);
+  return store->DeletePrefix(scope);
 }
 
 }  // namespace sochdb::text

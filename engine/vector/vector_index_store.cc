@@ -5,13 +5,14 @@
 #include <set>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
 #include "engine/common/files.h"
+#include "engine/common/names.h"
 #include "engine/common/status_macros.h"
+#include "engine/storage/field_record.h"
 #include "engine/storage/keys.h"
+#include "engine/vector/vector_record.h"
 #include "spdlog/spdlog.h"
 
 namespace sochdb::vector {
@@ -26,48 +27,38 @@ std::string DefinitionKey(const std::string& tenant, const std::string& name) {
   return KeyBuilder(KeyFamily::kVectorIndex).Name(tenant).Name(name).key();
 }
 
-// "key=value" pairs separated by spaces: readable in a dump, and new fields are easy to add.
+constexpr uint64_t kDefinitionFormat = 1;
+
+// A field record (storage/field_record.h), as a collection's definition is.
 std::string EncodeDefinition(const VectorIndexDefinition& d) {
-  const IndexSpec& s = d.spec;
-  return absl::StrFormat(
-      "format=1 dimension=%d metric=%d quantization=%d m=%d m0=%d ef_construction=%d "
-      "ef_search=%d pq_subvectors=%d exact_threshold=%d metric_code=%d req_m=%d req_m0=%d "
-      "req_efc=%d req_efs=%d created_at=%d incarnation=%d",
-      s.dimension, static_cast<int>(s.metric), static_cast<int>(s.quantization), s.m, s.m0,
-      s.ef_construction, s.ef_search, s.pq_subvectors, s.exact_threshold, d.metric_code,
-      d.requested_m, d.requested_m0, d.requested_ef_construction, d.requested_ef_search,
-      d.created_at, d.incarnation);
+  storage::FieldRecordWriter out;
+  out.Number("format", kDefinitionFormat);
+  WriteSpecFields(d.spec, &out);
+  out.Signed("metric_code", d.metric_code)
+      .Number("req_m", d.requested_m)
+      .Number("req_m0", d.requested_m0)
+      .Number("req_efc", d.requested_ef_construction)
+      .Number("req_efs", d.requested_ef_search)
+      .Number("created_at", d.created_at)
+      .Number("incarnation", d.incarnation);
+  return std::move(out).Build();
 }
 
 absl::StatusOr<VectorIndexDefinition> DecodeDefinition(std::string_view text) {
-  absl::flat_hash_map<std::string, uint64_t> fields;
-  for (absl::string_view pair : absl::StrSplit(absl::string_view(text.data(), text.size()), ' ',
-                                               absl::SkipEmpty())) {
-    std::pair<std::string, std::string> kv = absl::StrSplit(pair, absl::MaxSplits('=', 1));
-    uint64_t value = 0;
-    if (!absl::SimpleAtoi(kv.second, &value)) {
-      return absl::DataLossError(absl::StrCat("bad vector index definition field ", kv.first));
-    }
-    fields[kv.first] = value;
-  }
-  if (fields["format"] != 1) return absl::DataLossError("unknown vector index definition format");
+  SOCHDB_ASSIGN_OR_RETURN(const storage::FieldRecord in,
+                          storage::FieldRecord::Parse(text, "vector index definition"));
+  uint64_t format = 0;
   VectorIndexDefinition d;
-  d.spec.dimension = static_cast<uint32_t>(fields["dimension"]);
-  d.spec.metric = static_cast<Metric>(fields["metric"]);
-  d.spec.quantization = static_cast<Quantization>(fields["quantization"]);
-  d.spec.m = static_cast<uint32_t>(fields["m"]);
-  d.spec.m0 = static_cast<uint32_t>(fields["m0"]);
-  d.spec.ef_construction = static_cast<uint32_t>(fields["ef_construction"]);
-  d.spec.ef_search = static_cast<uint32_t>(fields["ef_search"]);
-  d.spec.pq_subvectors = static_cast<uint32_t>(fields["pq_subvectors"]);
-  d.spec.exact_threshold = static_cast<uint32_t>(fields["exact_threshold"]);
-  d.metric_code = static_cast<int32_t>(fields["metric_code"]);
-  d.requested_m = static_cast<uint32_t>(fields["req_m"]);
-  d.requested_m0 = static_cast<uint32_t>(fields["req_m0"]);
-  d.requested_ef_construction = static_cast<uint32_t>(fields["req_efc"]);
-  d.requested_ef_search = static_cast<uint32_t>(fields["req_efs"]);
-  d.created_at = fields["created_at"];
-  d.incarnation = fields["incarnation"];
+  SOCHDB_RETURN_IF_ERROR(in.Number("format", &format));
+  if (format != kDefinitionFormat) return in.Damaged("has an unknown format");
+  SOCHDB_RETURN_IF_ERROR(ReadSpecFields(in, &d.spec));
+  SOCHDB_RETURN_IF_ERROR(in.Signed32("metric_code", &d.metric_code));
+  SOCHDB_RETURN_IF_ERROR(in.Number32("req_m", &d.requested_m));
+  SOCHDB_RETURN_IF_ERROR(in.Number32("req_m0", &d.requested_m0));
+  SOCHDB_RETURN_IF_ERROR(in.Number32("req_efc", &d.requested_ef_construction));
+  SOCHDB_RETURN_IF_ERROR(in.Number32("req_efs", &d.requested_ef_search));
+  SOCHDB_RETURN_IF_ERROR(in.Number("created_at", &d.created_at));
+  SOCHDB_RETURN_IF_ERROR(in.Number("incarnation", &d.incarnation));
   return d;
 }
 
@@ -109,18 +100,6 @@ VectorMetadata DecodeMetadata(std::string_view extra) {
   }
   if (flags & 2) m.view_type = std::string(extra);
   return m;
-}
-
-absl::Status ValidateName(const std::string& name) {
-  if (name.empty()) return absl::InvalidArgumentError("name must not be empty");
-  if (name.size() > kMaxIndexNameBytes) {
-    return absl::InvalidArgumentError(absl::StrFormat("name is %d bytes; the limit is %d bytes",
-                                                      name.size(), kMaxIndexNameBytes));
-  }
-  if (name.find('\0') != std::string::npos) {
-    return absl::InvalidArgumentError("name must not contain NUL bytes");
-  }
-  return absl::OkStatus();
 }
 
 // Names are echoed in "not found" texts: a lookup refuses one that could never exist, rather
@@ -339,7 +318,8 @@ absl::Status VectorIndexStore::SweepDropped(const std::vector<VectorIndexDefinit
 
 absl::StatusOr<VectorIndexDefinition> VectorIndexStore::Create(
     const VectorIndexDefinition& request) {
-  SOCHDB_RETURN_IF_ERROR(ValidateName(request.name));
+  SOCHDB_RETURN_IF_ERROR(
+      ValidateName("name", request.name, kMaxIndexNameBytes, EmptyName::kRefused));
   SOCHDB_ASSIGN_OR_RETURN(const IndexSpec spec, ResolveSpec(request.spec));
   VectorIndexDefinition d = request;
   d.spec = spec;

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "absl/strings/str_format.h"
+#include "engine/common/status_macros.h"
 
 namespace sochdb::vector {
 namespace {
@@ -63,6 +64,38 @@ absl::Status DecodeLogEntry(std::string_view entry, char* op, std::string_view* 
   }
   *op = entry[0];
   *id = entry.substr(1);
+  return absl::OkStatus();
+}
+
+void WriteSpecFields(const IndexSpec& spec, storage::FieldRecordWriter* out) {
+  out->Number("dimension", spec.dimension)
+      .Number("metric", static_cast<uint64_t>(spec.metric))
+      .Number("quantization", static_cast<uint64_t>(spec.quantization))
+      .Number("m", spec.m)
+      .Number("m0", spec.m0)
+      .Number("ef_construction", spec.ef_construction)
+      .Number("ef_search", spec.ef_search)
+      .Number("pq_subvectors", spec.pq_subvectors)
+      .Number("exact_threshold", spec.exact_threshold);
+}
+
+absl::Status ReadSpecFields(const storage::FieldRecord& in, IndexSpec* spec) {
+  uint64_t metric = 0, quantization = 0;
+  SOCHDB_RETURN_IF_ERROR(in.Number32("dimension", &spec->dimension));
+  SOCHDB_RETURN_IF_ERROR(in.Number("metric", &metric, 0, static_cast<uint64_t>(Metric::kDot)));
+  SOCHDB_RETURN_IF_ERROR(
+      in.Number("quantization", &quantization, 0, static_cast<uint64_t>(Quantization::kProduct)));
+  SOCHDB_RETURN_IF_ERROR(in.Number32("m", &spec->m));
+  SOCHDB_RETURN_IF_ERROR(in.Number32("m0", &spec->m0));
+  SOCHDB_RETURN_IF_ERROR(in.Number32("ef_construction", &spec->ef_construction));
+  SOCHDB_RETURN_IF_ERROR(in.Number32("ef_search", &spec->ef_search));
+  SOCHDB_RETURN_IF_ERROR(in.Number32("pq_subvectors", &spec->pq_subvectors));
+  SOCHDB_RETURN_IF_ERROR(in.Number32("exact_threshold", &spec->exact_threshold));
+  spec->metric = static_cast<Metric>(metric);
+  spec->quantization = static_cast<Quantization>(quantization);
+  if (spec->dimension == 0 || !ResolveSpec(*spec).ok()) {
+    return in.Damaged("holds an invalid index spec");
+  }
   return absl::OkStatus();
 }
 

@@ -1,6 +1,8 @@
 // The on-disk encodings of a vector space: the vector record (format byte, the vector as
-// little-endian floats, then the caller's extra bytes) and the change-log entry (op byte, id).
-// Decoders check sizes and never read past the input: a malformed record is DATA_LOSS.
+// little-endian floats, then the caller's extra bytes), the change-log entry (op byte, id), and
+// the index spec's fields in a definition record (storage/field_record.h), which collections
+// and vector indexes store alike. Decoders check sizes and never read past the input: a
+// malformed record is DATA_LOSS.
 #ifndef SOCHDB_ENGINE_VECTOR_VECTOR_RECORD_H_
 #define SOCHDB_ENGINE_VECTOR_VECTOR_RECORD_H_
 
@@ -12,6 +14,8 @@
 
 #include "absl/status/status.h"
 #include "absl/types/span.h"
+#include "engine/storage/field_record.h"
+#include "engine/vector/ann_index.h"
 
 namespace sochdb::vector {
 
@@ -30,6 +34,14 @@ absl::Status VectorRecordExtra(std::string_view record, uint32_t dimension,
 
 std::string EncodeLogEntry(char op, std::string_view id);
 absl::Status DecodeLogEntry(std::string_view entry, char* op, std::string_view* id);
+
+// Writes a resolved spec as the fields dimension, metric, quantization, m, m0, ef_construction,
+// ef_search, pq_subvectors, exact_threshold (in that order: the bytes of records written before
+// this codec was shared depend on it).
+void WriteSpecFields(const IndexSpec& spec, storage::FieldRecordWriter* out);
+// DATA_LOSS for a missing, malformed or out-of-range field, or a spec that no longer resolves
+// (it was resolved before it was stored).
+absl::Status ReadSpecFields(const storage::FieldRecord& in, IndexSpec* spec);
 
 }  // namespace sochdb::vector
 

@@ -114,17 +114,11 @@ absl::StatusOr<std::unique_ptr<VectorSpace>> VectorSpace::Open(storage::Store* s
 }
 
 std::string VectorSpace::RecordKey(std::string_view id) const {
-  std::string key = record_prefix_;
-  key.append(id.data(), id.size());
-  return key;
+  return KeyBuilder::After(record_prefix_).Raw(id).key();
 }
 
 std::string VectorSpace::LogKey(uint64_t sequence) const {
-  std::string key = log_prefix_;
-  for (int shift = 56; shift >= 0; shift -= 8) {
-    key.push_back(static_cast<char>((sequence >> shift) & 0xff));
-  }
-  return key;
+  return KeyBuilder::After(log_prefix_).U64(sequence).key();
 }
 
 absl::Status VectorSpace::Upsert(absl::Span<const VectorItem> items, storage::WriteBatch* batch) {

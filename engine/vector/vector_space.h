@@ -214,6 +214,10 @@ class VectorSpace {
   // read (at most the batch in progress behind).
   VectorSpaceStats Stats() const ABSL_LOCKS_EXCLUDED(index_mu_, stats_mu_);
 
+  // The key of the record of `id` (kVector, the scope's names, Raw(id)): for a reader of the
+  // records at a store snapshot of its own (a collection reading a document's vectors).
+  std::string RecordKey(std::string_view id) const;
+
   // Calls `fn` for every live (id, extra) in id order, from one store snapshot.
   absl::Status ForEach(const std::function<void(std::string_view id, std::string_view extra)>& fn) const;
 
@@ -233,7 +237,6 @@ class VectorSpace {
 
   VectorSpace(storage::Store* store, VectorSpaceOptions options, VectorSpaceObserver* observer);
 
-  std::string RecordKey(std::string_view id) const;
   std::string LogKey(uint64_t sequence) const;
 
   // Apply's body: one batch of deletes then upserts; returns how many deleted ids existed.

@@ -42,7 +42,6 @@ namespace {
 constexpr char kSnapshotMagic[] = "SOCHVS03";
 constexpr size_t kMagicBytes = 8;
 constexpr size_t kRebuildChunk = 4096;      // vectors added to the index per call
-constexpr int kDeleteBatch = 10000;  // keys deleted per batch when trimming or dropping
 constexpr uint64_t kMinTombstonesToCompact = 1000;
 
 // Reads fixed-size little-endian fields from a byte string, failing (not crashing) past its end.
@@ -75,12 +74,11 @@ class Reader {
   std::string_view data_;
 };
 
+// The U64(sequence) after a log key's scope prefix; 0 for a key too short to hold one.
 uint64_t SequenceOfLogKey(std::string_view key, size_t prefix) {
-  uint64_t v = 0;
-  for (size_t i = prefix; i < key.size() && i < prefix + 8; ++i) {
-    v = (v << 8) | static_cast<unsigned char>(key[i]);
-  }
-  return v;
+  uint64_t sequence = 0;
+  storage::KeyReader(key.substr(prefix)).U64(&sequence);
+  return sequence;
 }
 
 bool HasPrefix(std::string_view key, std::string_view prefix) {
@@ -381,18 +379,7 @@ absl::Status VectorSpace::EncodeSnapshot(const IndexState& state, std::string_vi
 
 absl::Status VectorSpace::TrimLog(uint64_t through) const {
   if (through == 0) return absl::OkStatus();
-  const std::string end = LogKey(through + 1);
-  for (;;) {
-    storage::WriteBatch batch;
-    std::unique_ptr<storage::Iterator> it = store_->NewIterator();
-    for (it->Seek(log_prefix_); it->Valid() && it->key() < end && batch.Count() < kDeleteBatch;
-         it->Next()) {
-      batch.Delete(it->key());
-    }
-    SOCHDB_RETURN_IF_ERROR(it->status());
-    if (batch.Count() == 0) return absl::OkStatus();
-    SOCHDB_RETURN_IF_ERROR(store_->Write(&batch));
-  }
+  return store_->DeleteRange(log_prefix_, LogKey(through + 1));
 }
 
 // What a snapshot wrote while it held writers (see WriteSnapshotHead), and what is left.
@@ -572,22 +559,10 @@ absl::Status VectorSpace::DropAll() {
 
 absl::Status VectorSpace::DropScope(storage::Store* store, const std::vector<std::string>& scope,
                                     FileSystem* files, const std::string& snapshot_path) {
-  for (const std::string& prefix :
-       {VectorScopePrefix(storage::KeyFamily::kVector, scope),
-        VectorScopePrefix(storage::KeyFamily::kVectorLog, scope)}) {
-    for (;;) {
-      storage::WriteBatch batch;
-      std::unique_ptr<storage::Iterator> it = store->NewIterator();
-      for (it->Seek(prefix); it->Valid() && HasPrefix(it->key(), prefix) &&
-                             batch.Count() < kDeleteBatch;
-           it->Next()) {
-        batch.Delete(it->key());
-      }
-      SOCHDB_RETURN_IF_ERROR(it->status());
-      if (batch.Count() == 0) break;
-      SOCHDB_RETURN_IF_ERROR(store->Write(&batch));
-    }
-  }
+  SOCHDB_RETURN_IF_ERROR(
+      store->DeletePrefix(VectorScopePrefix(storage::KeyFamily::kVector, scope)));
+  SOCHDB_RETURN_IF_ERROR(
+      store->DeletePrefix(VectorScopePrefix(storage::KeyFamily::kVectorLog, scope)));
   if (!snapshot_path.empty()) SOCHDB_RETURN_IF_ERROR(files->RemoveFile(snapshot_path));
   return absl::OkStatus();
 }

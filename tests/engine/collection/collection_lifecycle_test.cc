@@ -4,12 +4,15 @@
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "engine/collection/collection_store.h"
+#include "engine/storage/keys.h"
 #include "tests/engine/collection/collection_test_util.h"
 
 namespace sochdb::collection {
@@ -169,6 +172,66 @@ TEST_CASE("calls on other collections do not wait for Create's or Delete's write
   CHECK(ValueOrFail(std::move(counted)) == 1);
   CHECK(listed >= 1);
   CHECK(total_documents == 1);
+}
+
+}  // namespace
+}  // namespace sochdb::collection
+
+namespace sochdb::collection {
+namespace {
+
+// The definition as the hand-written text codec wrote it before definitions shared one
+// (storage/field_record.h): the format string is that code's, verbatim.
+std::string DefinitionAsWrittenBefore(const CollectionDefinition& d, const std::string& meta) {
+  const vector::IndexSpec& s = d.spec;
+  return absl::StrFormat(
+             "format=%d dimension=%d metric=%d quantization=%d m=%d m0=%d ef_construction=%d "
+             "ef_search=%d pq_subvectors=%d exact_threshold=%d metric_code=%d hybrid=%d "
+             "created_at=%d incarnation=%d content_field=%s",
+             1, s.dimension, static_cast<int>(s.metric), static_cast<int>(s.quantization), s.m,
+             s.m0, s.ef_construction, s.ef_search, s.pq_subvectors, s.exact_threshold,
+             d.metric_code, d.hybrid ? 1 : 0, d.created_at, d.incarnation, "74657874") +
+         meta;
+}
+
+TEST_CASE("definitions keep their bytes on disk, and ones written before are read",
+          "[collection]") {
+  Fixture f("definition_bytes");
+  CollectionDefinition d;
+  d.ns = "tenant";
+  d.name = "docs";
+  d.spec.dimension = 4;
+  d.spec.m = 16;
+  d.metric_code = 2;
+  d.hybrid = true;
+  d.content_field = "text";
+  d.metadata = {{"k", "v"}, {"", "empty key"}};
+  const CollectionDefinition created = ValueOrFail(f.collections->Create(d)).definition;
+  const std::string key =
+      storage::KeyBuilder(storage::KeyFamily::kCollection).Name("tenant").Name("docs").key();
+  const std::string meta = " meta.=656d707479206b6579 meta.6b=76";
+  CHECK(ValueOrFail(f.store->Get(key)) == DefinitionAsWrittenBefore(created, meta));
+
+  // Captured bytes of a collection stored by the old codec, with an incarnation past 2^63.
+  storage::WriteBatch batch;
+  batch.Put(storage::KeyBuilder(storage::KeyFamily::kCollection).Name("").Name("old").key(),
+            "format=1 dimension=3 metric=0 quantization=1 m=32 m0=64 ef_construction=256 "
+            "ef_search=500 pq_subvectors=0 exact_threshold=10000 metric_code=1 hybrid=0 "
+            "created_at=1700000000 incarnation=18446744073709551615 content_field= meta.61=62");
+  REQUIRE(f.store->Write(&batch).ok());
+  f.Reopen();
+  const CollectionDefinition old = ValueOrFail(f.collections->Get("", "old")).definition;
+  CHECK(old.spec.dimension == 3);
+  CHECK(old.spec.metric == vector::Metric::kL2);
+  CHECK(old.spec.quantization == vector::Quantization::kScalar8);
+  CHECK(old.spec.exact_threshold == 10000);
+  CHECK(old.metric_code == 1);
+  CHECK_FALSE(old.hybrid);
+  CHECK(old.created_at == 1700000000);
+  CHECK(old.incarnation == 18446744073709551615ull);
+  CHECK(old.content_field.empty());
+  CHECK(old.metadata == std::map<std::string, std::string>{{"a", "b"}});
+  CHECK(ValueOrFail(f.collections->Get("tenant", "docs")).definition.metadata == d.metadata);
 }
 
 }  // namespace

@@ -36,6 +36,16 @@ TEST_CASE("a key round-trips through KeyReader", "[keys]") {
   CHECK(reader.Rest() == "tail\0\xff"s);
 }
 
+TEST_CASE("After goes on from a prefix as if the key had been built in one go", "[keys]") {
+  const std::string scope = KeyBuilder(KeyFamily::kVectorLog).Name("vi").Name("acme").key();
+  CHECK(KeyBuilder::After(scope).U64(1).key() ==
+        KeyBuilder(KeyFamily::kVectorLog).Name("vi").Name("acme").U64(1).key());
+  CHECK(KeyBuilder::After(scope).Name("x").Raw("id").key() ==
+        KeyBuilder(KeyFamily::kVectorLog).Name("vi").Name("acme").Name("x").Raw("id").key());
+  // The bytes a prefix + 8-byte big-endian sequence spelled by hand gave.
+  CHECK(KeyBuilder::After(scope).U64(0x0102).key() == scope + "\0\0\0\0\0\0\x01\x02"s);
+}
+
 TEST_CASE("name lengths at varint boundaries round-trip", "[keys]") {
   for (size_t length : {0u, 1u, 127u, 128u, 16383u, 16384u, 70000u}) {
     const std::string name(length, 'x');

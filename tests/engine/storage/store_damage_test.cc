@@ -170,6 +170,24 @@ TEST_CASE("an iterator stops at a damaged block: DATA_LOSS, no key past the hole
   }
 }
 
+TEST_CASE("a delete that meets a damaged block stops there: DATA_LOSS, nothing past it deleted",
+          "[store][damage]") {
+  const std::string dir = FreshTestDir("damage_delete");
+  WriteKeysToTable(dir);
+  REQUIRE(FlipByteAfter(FileNamed(dir, ".ldb"), NumberedValue(42).substr(0, 12)));
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenAt(dir);
+  REQUIRE_OK(store.status());
+  const absl::Status deleted = (*store)->DeletePrefix("k", /*keys_per_batch=*/10);
+  CHECK(deleted.code() == absl::StatusCode::kDataLoss);
+  // The first batches went; nothing after the damaged block (about 12 keys from k042's on) did.
+  CHECK((*store)->Get(KeyOf(0)).value() == std::nullopt);
+  std::unique_ptr<Iterator> it = (*store)->NewIterator();
+  int left = 0;
+  for (it->Seek(KeyOf(60)); it->Valid(); it->Next()) ++left;
+  REQUIRE_OK(it->status());
+  CHECK(left == kKeys - 60);
+}
+
 TEST_CASE("a table file gone missing under a running store is DATA_LOSS, not absence",
           "[store][damage]") {
   const std::string dir = FreshTestDir("damage_missing_table");

@@ -3,6 +3,9 @@
 // under an incarnation nothing names; the next open deletes them and leaves every live index
 // intact), snapshots bound to their index (a file copied over another index's is rebuilt
 // over, never served), drops racing inserts, and Create's synced write holding up no lookup.
+#include "engine/vector/vector_index_store.h"
+
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -10,12 +13,10 @@
 #include <thread>
 #include <vector>
 
-#include <catch2/catch.hpp>
-
+#include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "engine/storage/keys.h"
 #include "engine/storage/store.h"
-#include "engine/vector/vector_index_store.h"
 #include "tests/common/status_testing.h"
 #include "tests/engine/storage/test_env.h"
 #include "tests/engine/vector/space_hooks.h"
@@ -281,6 +282,50 @@ TEST_CASE("lookups of other indexes do not wait for Create's or Drop's write") {
   CHECK(memory > 0);
   CHECK(count >= 1);
   CHECK(others_first);
+}
+
+TEST_CASE("definitions keep their bytes on disk, and ones written before are read") {
+  Fixture f;
+  const std::string key = KeyBuilder(KeyFamily::kVectorIndex).Name("acme").Name("new").key();
+  {
+    std::unique_ptr<VectorIndexStore> indexes = f.OpenIndexes();
+    VectorIndexDefinition request;
+    request.tenant = "acme";
+    request.name = "new";
+    request.spec.dimension = kDim;
+    request.spec.m = 8;
+    request.metric_code = -1;
+    request.requested_m = 8;
+    const VectorIndexDefinition d = ValueOrFail(indexes->Create(request));
+    const IndexSpec& s = d.spec;
+    // The format string of the hand-written codec this one replaced, verbatim.
+    CHECK(ValueOrFail(f.store->Get(key)) ==
+          absl::StrFormat(
+              "format=1 dimension=%d metric=%d quantization=%d m=%d m0=%d ef_construction=%d "
+              "ef_search=%d pq_subvectors=%d exact_threshold=%d metric_code=%d req_m=%d "
+              "req_m0=%d req_efc=%d req_efs=%d created_at=%d incarnation=%d",
+              s.dimension, static_cast<int>(s.metric), static_cast<int>(s.quantization), s.m, s.m0,
+              s.ef_construction, s.ef_search, s.pq_subvectors, s.exact_threshold, d.metric_code,
+              d.requested_m, d.requested_m0, d.requested_ef_construction, d.requested_ef_search,
+              d.created_at, d.incarnation));
+  }
+  // Captured bytes of an index stored by the old codec.
+  storage::WriteBatch batch;
+  batch.Put(KeyBuilder(KeyFamily::kVectorIndex).Name("acme").Name("old").key(),
+            "format=1 dimension=4 metric=2 quantization=0 m=32 m0=64 ef_construction=256 "
+            "ef_search=500 pq_subvectors=0 exact_threshold=10000 metric_code=3 req_m=0 "
+            "req_m0=0 req_efc=0 req_efs=77 created_at=1700000000 incarnation=81985529216486895");
+  REQUIRE(f.store->Write(&batch).ok());
+  std::unique_ptr<VectorIndexStore> indexes = f.OpenIndexes();
+  const VectorIndexDefinition old = ValueOrFail(indexes->Definition("acme", "old"));
+  CHECK(old.spec.dimension == 4);
+  CHECK(old.spec.metric == Metric::kDot);
+  CHECK(old.spec.m0 == 64);
+  CHECK(old.metric_code == 3);
+  CHECK(old.requested_ef_search == 77);
+  CHECK(old.created_at == 1700000000);
+  CHECK(old.incarnation == 0x0123456789abcdefull);
+  CHECK(ValueOrFail(indexes->Definition("acme", "new")).metric_code == -1);
 }
 
 }  // namespace
