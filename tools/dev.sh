@@ -5,12 +5,14 @@
 #   tools/dev.sh run [sochdb-grpc flags]   build and start the server (data in ./data)
 #   tools/dev.sh test                      build and run every test; ends with "N passed, N failed"
 #   tools/dev.sh build [DIR]               build release binaries into DIR (default ./dist)
+#   tools/dev.sh tsa                       clang's thread-safety analysis of engine, services, server
+#   tools/dev.sh tsan                      the engine's threaded tests under ThreadSanitizer
 #   tools/dev.sh setup                     only install the packages
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(
-  bazel-bootstrap g++ git ca-certificates
+  bazel-bootstrap g++ clang git ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libleveldb-dev libfaiss-dev libblas-dev liblapack-dev
   libspdlog-dev libfmt-dev libcli11-dev prometheus-cpp-dev libssl-dev libre2-dev zlib1g-dev catch2
@@ -44,17 +46,44 @@ build() {
   echo "binaries in $out/" >&2
 }
 
-# Runs every test target and ends with one plain summary line, counting test targets.
+# The lock annotations (ABSL_GUARDED_BY ...) checked by clang: .bazelrc's --config=tsa.
+tsa() {
+  bazel build "${BAZEL_FLAGS[@]}" --config=tsa //engine/... //services/... //server/...
+}
+
+# The engine's threaded tests (//tools/tsan:tests) under ThreadSanitizer: .bazelrc's --config=tsan.
+tsan() {
+  bazel test "${BAZEL_FLAGS[@]}" --config=tsan --test_summary=short //tools/tsan:tests "$@"
+}
+
+# Adds the per-target lines of a bazel summary in $1 to `passed` and `failed`.
+count_results() {
+  passed=$((passed + $(grep -cE '^//[^ ]+ +(\(cached\) )?PASSED' "$1" || true)))
+  failed=$((failed + $(grep -cE \
+    '^//[^ ]+ +(\(cached\) )?(FAILED|TIMEOUT|NO STATUS|FLAKY|INCOMPLETE|REMOTE FAILURE|FAILED TO BUILD)' \
+    "$1" || true)))
+}
+
+# Runs every test target, then the concurrency checks (the thread-safety analysis counts as one
+# result, each TSan test target as one), and ends with one plain summary line.
 run_tests() {
-  local log
+  local log passed=0 failed=0 rc=0 step_rc before
   log=$(mktemp)
   set +e
   bazel test "${BAZEL_FLAGS[@]}" --test_summary=short //... "$@" 2>&1 | tee "$log"
-  local rc=${PIPESTATUS[0]}
+  step_rc=${PIPESTATUS[0]}
+  count_results "$log"
+  # A build failure can leave no per-target lines: never report it as green.
+  if [ "$step_rc" -ne 0 ]; then rc=1; [ "$failed" -gt 0 ] || failed=1; fi
+  echo "== thread-safety analysis (--config=tsa)"
+  if tsa; then passed=$((passed + 1)); else failed=$((failed + 1)); rc=1; fi
+  echo "== ThreadSanitizer (--config=tsan, //tools/tsan:tests)"
+  before=$failed
+  tsan 2>&1 | tee "$log"
+  step_rc=${PIPESTATUS[0]}
+  count_results "$log"
+  if [ "$step_rc" -ne 0 ]; then rc=1; [ "$failed" -gt "$before" ] || failed=$((failed + 1)); fi
   set -e
-  local passed failed
-  passed=$(grep -cE '^//[^ ]+ +(\(cached\) )?PASSED' "$log" || true)
-  failed=$(grep -cE '^//[^ ]+ +(\(cached\) )?(FAILED|TIMEOUT|NO STATUS|FLAKY|INCOMPLETE|REMOTE FAILURE|FAILED TO BUILD)' "$log" || true)
   rm -f "$log"
   # Every test target must be in one of the root suites (//:unit, //:integration, //:e2e, //:reliability).
   local unlisted
@@ -65,8 +94,6 @@ run_tests() {
     failed=$((failed + 1))
     rc=1
   fi
-  # A build failure can leave no per-target lines: never report it as green.
-  if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
   echo "$passed passed, $failed failed"
   return "$rc"
 }
@@ -82,8 +109,10 @@ case "$cmd" in
     exec bazel-bin/server/sochdb-grpc "$@"
     ;;
   test) setup; run_tests "$@" ;;
+  tsa) setup; tsa ;;
+  tsan) setup; tsan "$@" ;;
   *)
-    sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

@@ -18,7 +18,7 @@ size_t WriteLanes::LaneOf(std::string_view ns, std::string_view key) {
 
 void WriteLanes::Enqueue(Lane& lane, LaneEntry* entry) {
   lane.queue.push_back(entry);
-  const auto ready = [&lane, entry]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  const auto ready = [&lane, entry]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(lane.mu) {
     return entry->done || (!lane.busy && lane.queue.front() == entry);
   };
   if (!ready()) {

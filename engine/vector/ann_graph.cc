@@ -26,6 +26,7 @@
 #include <atomic>
 #include <cmath>
 
+#include "absl/base/config.h"
 #include "absl/strings/str_format.h"
 #include "engine/common/cpu.h"
 #include "engine/common/status_macros.h"
@@ -47,6 +48,12 @@ void UseFaissThreads() {
     static const int usable = UsableCores();
     threads = usable;
   }
+#ifdef ABSL_HAVE_THREAD_SANITIZER
+  // libgomp is not built with TSan: its barriers and locks are invisible to it, so a parallel
+  // region would be reported as racing with itself. The TSan build (--config=tsan) runs FAISS
+  // and the graph builder on the calling thread; its OpenMP regions go unchecked.
+  threads = 1;
+#endif
   omp_set_num_threads(threads);
 }
 

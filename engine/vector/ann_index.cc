@@ -275,8 +275,9 @@ void AnnIndexImpl::PrepareAdd(int64_t n) {
     absl::ReaderMutexLock lock(&mu_);
     if (state_.graph == nullptr || n <= 0) return;
     // Copying ~1 GB can run out of memory; Add would then fail the same way, and say so.
+    const auto& graph = *state_.graph;  // the lambda runs here, under the lock
     absl::Status prepared = internal::CatchFaiss("preparing the index arrays", [&] {
-      growth = internal::PrepareGrowth(*state_.graph, n);
+      growth = internal::PrepareGrowth(graph, n);
     });
     if (!prepared.ok() || growth == nullptr) return;
   }

@@ -69,7 +69,7 @@ absl::Status ValidateItems(absl::Span<const VectorItem> items, uint32_t dimensio
 
 // The index lock in reader mode, taken so that a writer adding a batch in chunks sees the
 // searches waiting, running and just finished, and shares the index with them (Commit).
-class VectorSpace::SearchLock {
+class ABSL_SCOPED_LOCKABLE VectorSpace::SearchLock {
  public:
   explicit SearchLock(const VectorSpace* space) ABSL_SHARED_LOCK_FUNCTION(space->index_mu_)
       : space_(space) {

@@ -194,7 +194,10 @@ class HealthService::WatchCall final : public CallTag {
       response_.set_status(status);
       sent_ = status;
       busy_ = true;
-      if (!gate_->Post([this] { writer_.Write(response_, this); })) return Abandon();
+      // Post runs the lambda before it returns, under mu_; gRPC reads the response until the
+      // write completes, and busy_ keeps it unchanged until then.
+      const health::HealthCheckResponse* response = &response_;
+      if (!gate_->Post([this, response] { writer_.Write(*response, this); })) return Abandon();
       return Action::kNone;
     }
     if (health_->watches_ended_.load(std::memory_order_acquire)) {

@@ -35,7 +35,10 @@ def sochdb_cc_test(name, copts = [], deps = [], size = "small", **kwargs):
     native.cc_test(
         name = name,
         copts = STRICT_COPTS + copts,
-        deps = deps + ["//tools/bazel:catch2_main"],
+        deps = deps + ["//tools/bazel:catch2_main"] + select({
+            "//tools/tsan:enabled": ["//tools/tsan:absl_mutex_tsan"],
+            "//conditions:default": [],
+        }),
         size = size,
         **kwargs
     )

@@ -353,11 +353,15 @@ TEST_CASE("compaction drops tombstones and keeps writes that race it") {
   for (const std::string& v : victims) model.erase(v);
   CHECK(space->Stats().ann.tombstones == 2000);
 
+  int failed_puts = 0;  // Catch2's assertions are not thread-safe: checked after the join
   std::thread writer([&] {
-    for (uint32_t i = 5000; i < 5200; ++i) REQUIRE(Put(*space, "w" + std::to_string(i), i).ok());
+    for (uint32_t i = 5000; i < 5200; ++i) {
+      if (!Put(*space, "w" + std::to_string(i), i).ok()) ++failed_puts;
+    }
   });
   REQUIRE(space->Maintain().ok());
   writer.join();
+  REQUIRE(failed_puts == 0);
   for (uint32_t i = 5000; i < 5200; ++i) model["w" + std::to_string(i)] = i;
   CHECK(space->Stats().ann.tombstones < 2000);
   CHECK(space->size() == model.size());
@@ -425,9 +429,10 @@ TEST_CASE("writes that race a snapshot are all kept, whichever side of it they f
   auto space = f.OpenSpace();
   for (uint32_t i = 0; i < 3000; ++i) REQUIRE(Put(*space, "id" + std::to_string(i), i).ok());
   std::atomic<bool> done{false};
+  int failed_puts = 0;  // Catch2's assertions are not thread-safe: checked after the join
   std::thread writer([&] {
     for (uint32_t i = 0; i < 400; ++i) {
-      REQUIRE(Put(*space, "w" + std::to_string(i), 10'000 + i, "x").ok());
+      if (!Put(*space, "w" + std::to_string(i), 10'000 + i, "x").ok()) ++failed_puts;
     }
     done = true;
   });
@@ -437,6 +442,7 @@ TEST_CASE("writes that race a snapshot are all kept, whichever side of it they f
     ++snapshots;
   }
   writer.join();
+  REQUIRE(failed_puts == 0);
   INFO("snapshots taken during the writes: " << snapshots);
   f.Restart(space);
   CHECK(space->Stats().loaded_from_snapshot);
@@ -599,16 +605,18 @@ TEST_CASE("searches are not held up by a writer waiting for a snapshot") {
   };
   auto space = f.OpenSpace();
   for (uint32_t i = 0; i < 300; ++i) REQUIRE(Put(*space, "id" + std::to_string(i), i).ok());
-  std::thread snapshot([&] { CHECK(space->Snapshot().ok()); });
+  // Each thread keeps its status; Catch2's assertions are not thread-safe.
+  absl::Status snapshotted, put, search;
+  std::thread snapshot([&] { snapshotted = space->Snapshot(); });
   snapshot_reading.WaitForNotification();
-  std::thread writer([&] { CHECK(Put(*space, "late", 4242).ok()); });
+  std::thread writer([&] { put = Put(*space, "late", 4242); });
   // The write has committed (Stats shows its sequence): the writer is on its way to the index,
   // which the snapshot holds, and stays there until the snapshot is let go.
   REQUIRE(WaitUntil([&] { return space->Stats().last_sequence == 301; }));
 
   absl::Notification searched;
   std::thread searcher([&] {
-    CHECK(space->Search(Vec(1), 5, 0).ok());
+    search = space->Search(Vec(1), 5, 0).status();
     searched.Notify();
   });
   // A search held behind the writer would wait for the snapshot, which waits for this test: the
@@ -618,6 +626,9 @@ TEST_CASE("searches are not held up by a writer waiting for a snapshot") {
   searcher.join();
   writer.join();
   snapshot.join();
+  CHECK(snapshotted.ok());
+  CHECK(put.ok());
+  CHECK(search.ok());
   CHECK(in_time);
   CHECK(space->Contains("late"));
   CHECK(space->size() == 301);
