@@ -1,5 +1,6 @@
 // Engine: the database as one object. It opens the store under the data directory, owns every
-// subsystem (KV now; vectors, graph, ... later) and their background work (the TTL purger), and
+// subsystem (KV, vector indexes, collections) and their background work (the TTL purger, vector
+// index maintenance), and
 // closes them in order. The server holds one Engine; services borrow its subsystems.
 //
 // Layout of --data-dir:

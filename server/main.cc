@@ -10,7 +10,7 @@
 
 int main(int argc, char** argv) {
   // Huge pages for the vector indexes (see huge_pages.h). Measured with 1M x 128 vectors:
-  // restart from the snapshot 11.9 s -> 3.6 s, most of the difference page faults on 4 KiB
+  // restart from the snapshot 11.9 s -> 0.9-3.1 s, most of the difference page faults on 4 KiB
   // pages. GLIBC_TUNABLES=glibc.malloc.hugetlb=0 opts out.
   sochdb::server::ReexecWithHugePageMalloc(argv);
   // Before any thread exists, so only the signal-waiting thread ever receives these.

@@ -1,8 +1,8 @@
 // The process's open-file limit, and the share of it the gRPC port may use. Every connection
 // holds a descriptor, and so do LevelDB's log, manifest, lock and tables (its table cache keeps
 // up to 1,000 files open), the vector indexes' snapshot files and the metrics endpoint. With the
-// usual soft limit of 1,024, a few thousand idle connections took every descriptor, LevelDB's
-// next file failed with EMFILE and the store refused all writes. So the server raises the soft
+// usual soft limit of 1,024, a few thousand idle connections would take every descriptor and
+// LevelDB's next file would fail with EMFILE. So the server raises the soft
 // limit to the hard one at start, before the store opens (LevelDB sizes its own file budget from
 // it), and caps connections below it.
 #ifndef SOCHDB_SERVER_OPEN_FILES_H_

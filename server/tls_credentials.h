@@ -1,7 +1,7 @@
 // The TLS credentials of the gRPC port, read from the PEM files named by --tls-cert, --tls-key
 // and --tls-ca and checked with OpenSSL before gRPC sees them. gRPC 1.51 reports a certificate
 // it cannot parse, or a key that does not belong to the certificate, only as a failure to open
-// the listening port, which the server used to report as "address in use". Checked here, each
+// the listening port, which reads like "address in use". Checked here, each
 // problem names its flag and file, and start-up stops with exit code 2 like any bad setting.
 #ifndef SOCHDB_SERVER_TLS_CREDENTIALS_H_
 #define SOCHDB_SERVER_TLS_CREDENTIALS_H_

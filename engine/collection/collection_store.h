@@ -71,7 +71,7 @@
 
 namespace sochdb::collection {
 
-// Documented limits (README).
+// Documented limits (docs/services.md "Limits").
 inline constexpr size_t kMaxCollectionNameBytes = 256;
 inline constexpr size_t kMaxDocumentIdBytes = 512;
 inline constexpr size_t kMaxContentBytes = 1u << 20;        // 1 MiB per document

@@ -1,5 +1,5 @@
-// The engine's source of wall-clock time. Everything that stamps or expires data (TTL, temporal
-// edges, traces) reads time through a Clock so tests can move time by hand.
+// The engine's source of wall-clock time. Everything that stamps or expires data (KV TTL,
+// creation times) reads time through a Clock so tests can move time by hand.
 #ifndef SOCHDB_ENGINE_COMMON_CLOCK_H_
 #define SOCHDB_ENGINE_COMMON_CLOCK_H_
 

@@ -38,7 +38,7 @@
 
 namespace sochdb::kv {
 
-// Documented request limits (README "Limits"). Defaults are the server's. The namespace's
+// Documented request limits (docs/services.md "Limits"). Defaults are the server's. The namespace's
 // (0..256 bytes, no NUL) is every service's: kMaxNamespaceBytes, engine/common/names.h.
 struct KvLimits {
   size_t max_key_bytes = 16 * 1024;    // key: 1..16 KiB
@@ -107,7 +107,7 @@ class KvStore {
       std::string_view ns, absl::Span<const std::string_view> keys) const;
 
   // Stores every entry in one atomic batch: all or nothing. Validation failures name the entry
-  // ("entries[3].key is empty"). A key repeated in the batch ends with its last value.
+  // ("entries[3].key must not be empty"). A key repeated in the batch ends with its last value.
   absl::Status BatchPut(std::string_view ns, absl::Span<const KvPutEntry> entries);
 
   // Keys of `ns` that start with `prefix` (empty = all), ascending, at most `limit` of them

@@ -1,7 +1,7 @@
 // AnnIndex: one in-memory approximate-nearest-neighbour index over FAISS, the only code (with
 // its implementation files, engine/vector/ann_*.cc) that includes FAISS. It owns the vectors of
 // one space under dense internal labels (0, 1, 2, ... in insertion order); mapping labels to
-// user ids, persistence and metadata belong to its owner (engine/vector/vector_store.h).
+// user ids, persistence and metadata belong to its owner (VectorSpace, engine/vector/vector_space.h).
 //
 // Two phases. While the index holds fewer than `exact_threshold` vectors it keeps them raw and
 // every search is exact (brute force): small indexes are exact and cheap. When an Add crosses the
@@ -50,7 +50,8 @@ enum class Quantization {
   kProduct,  // IndexHNSWPQ: pq_subvectors codes of 8 bits; L2 and COSINE only
 };
 
-// Documented limits (README). ValidateSpec enforces them.
+// Documented limits (docs/services.md "Limits"); ResolveSpec, ValidateVectors and Search
+// enforce them.
 inline constexpr uint32_t kMaxDimension = 4096;
 inline constexpr uint32_t kMaxK = 10'000;           // k per query
 inline constexpr uint64_t kMaxResultsPerCall = 1'000'000;  // nq * k per call

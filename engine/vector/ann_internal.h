@@ -1,6 +1,7 @@
 // Private pieces of AnnIndex shared by its translation units (ann_index.cc: the index and its
 // exact phase; ann_graph.cc: the FAISS HNSW phase; ann_build.cc, with ann_construction_copy.cc
-// and ann_graph_growth.cc: the graph construction; ann_image.cc: the snapshot image). Nothing
+// and ann_graph_growth.cc: the graph construction; ann_image.cc: the snapshot image;
+// ann_graph_io.cc: the graph's part of it). Nothing
 // outside engine/vector includes this file, and it names FAISS types only by forward
 // declaration so that FAISS stays confined to those .cc files.
 #ifndef SOCHDB_ENGINE_VECTOR_ANN_INTERNAL_H_

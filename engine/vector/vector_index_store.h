@@ -158,7 +158,7 @@ class VectorIndexStore {
 
   // Inserts (or replaces) `ids` with `vectors` (ids.size() * dimension floats, row-major) and the
   // optional per-id metadata (empty, or one per id; see ValidateVectorMetadata). One atomic
-  // batch. An id given twice is INVALID_ARGUMENT ("ids[2] duplicates ids[0]"): which of its
+  // batch. An id given twice is INVALID_ARGUMENT ("ids[2] duplicates ids[0] (7)"): which of its
   // vectors should win is not for the server to guess. Returns the number of ids stored.
   // NOT_FOUND "Index not found: <tenant>:<name>", also when a Drop of the index got in first.
   // `incarnation` (VectorIndexDefinition::incarnation), when given, binds the call to that one

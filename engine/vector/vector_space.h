@@ -10,20 +10,23 @@
 // store's sync mode, and only then applied to the in-memory index (with each vector's extra
 // bytes, so that searches never read records). A snapshot file holds the space's identity (its
 // scope and spec: a snapshot of another index is never loaded), the AnnIndex image, the
-// label -> (id, extra) table and the last change sequence it covers; it is encoded in memory
-// under the index's reader lock, then written to a temporary file, fsynced, renamed and the
-// directory fsynced with no lock held, with a CRC-32 over the whole.
+// label -> (id, extra) table and the last change sequence it covers, with a CRC-32 over the
+// whole. It is written straight from the index into `<path>.tmp`: the links, tombstones and id
+// table under the index's reader lock, then the vectors in `snapshot_piece_bytes` pieces with
+// writes going on between them; the checksum, fsync, rename and directory fsync hold no lock.
 // Opening a space loads the snapshot and replays the log after it; a missing, corrupt or
 // mismatched snapshot means a rebuild from the vector records (never garbage, never a refusal).
 // Log entries covered by a snapshot are deleted after it is durable.
 //
 // Ids are opaque byte strings (8 big-endian bytes for uint64 ids, a document id for collections).
 // Upserting an existing id replaces its vector: the old label is tombstoned. When tombstones pass
-// `rebuild_tombstone_ratio`, MaybeCompact() rebuilds the index from the records without blocking
+// `rebuild_tombstone_ratio`, Maintain() rebuilds the index from the records without blocking
 // searches (writers wait only for the final swap and the replay of what they wrote meanwhile).
 //
 // Thread safety: all methods may be called concurrently. Writes to one space are serialised (log
-// order = commit order = apply order); searches run in parallel with each other and with writes.
+// order = commit order = apply order); searches run in parallel with each other and with a
+// write's store commit; while a write's vectors go into the graph they alternate with it chunk
+// by chunk (see Commit).
 // Stats and size never wait for a writer.
 #ifndef SOCHDB_ENGINE_VECTOR_VECTOR_SPACE_H_
 #define SOCHDB_ENGINE_VECTOR_VECTOR_SPACE_H_
@@ -71,7 +74,7 @@ struct IdEq {
 };
 
 struct VectorSpaceOptions {
-  // The names that identify this space in the keyspace, e.g. {"t:" + tenant, index name}; they
+  // The names that identify this space in the keyspace, e.g. {"vi", tenant, index name, creation id}; they
   // are length-prefixed into every key, so spaces can never overlap.
   std::vector<std::string> scope;
   IndexSpec spec;  // resolved (ResolveSpec)

@@ -3,8 +3,8 @@
 // object's address is its completion-queue tag; Proceed(ok) advances its small state machine.
 // Every kind runs the same admission before the handler (authenticate and check the capability,
 // parse the request, check its namespace and the deadline), records the same metrics and turns
-// handler exceptions into INTERNAL. This file and grpc_server.* are the only code that knows
-// about completion queues or tags.
+// handler exceptions into INTERNAL. server/rpc is the only code that knows about completion
+// queues or tags.
 //
 // Lifetime rules:
 //  * Every operation is started through the queue's CompletionQueueGate; a call whose operation
@@ -13,8 +13,9 @@
 //    another operation (destroying its ServerContext cancels it in gRPC).
 //  * After a step has started an operation it touches nothing more: the completion may already
 //    be running on another thread.
-//  * Streaming calls also hold a deadline alarm that cancels them at the server's maximum call
-//    duration even when the client stops reading or writing; such a call is freed only once both
+//  * Streaming calls also hold a deadline alarm that cancels them 1 s (kStalledStreamGrace) after
+//    the call's deadline (the client's or --max-call-s, whichever is earlier) even when the
+//    client stops reading or writing; such a call is freed only once both
 //    its last operation and its alarm have come back (a reference count of two).
 #ifndef SOCHDB_SERVER_RPC_CALLS_H_
 #define SOCHDB_SERVER_RPC_CALLS_H_

@@ -3,8 +3,8 @@
 // acceptor (ServerBuilder::experimental().AddExternalConnectionAcceptor), which runs the same TLS
 // handshake, HTTP/2 transport and channel arguments as a port gRPC listens on itself. What this
 // adds is a cap: gRPC 1.51 has no limit on connections (GRPC_ARG_MAX_ALLOWED_INCOMING_CONNECTIONS
-// came in a later release), and 3,000 idle connections that never sent a call used up the
-// process's file descriptors until LevelDB failed with EMFILE and every write was refused. Past
+// came in a later release), and a few thousand idle connections that never send a call would use
+// up the process's file descriptors, leaving LevelDB none for its next file. Past
 // `max_connections` a new connection is closed as soon as it is accepted (the client sees
 // UNAVAILABLE and retries with backoff), so descriptors stay for the database.
 //

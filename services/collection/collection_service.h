@@ -1,6 +1,7 @@
 // sochdb.v1.CollectionService (the upstream eight RPCs) and sochdb.v1.CollectionDocumentService
 // (our additions: UpdateDocumentMetadata, CountDocuments) over the engine's CollectionStore.
-// Namespaces are checked by the call layer against the caller's tenant; "not found" and "already
+// Namespaces are checked by the call layer against the caller's tenant (ListCollections, whose
+// namespace is optional, in its handler); "not found" and "already
 // exists" go in the `error` field as upstream does, bad arguments are status codes.
 #ifndef SOCHDB_SERVICES_COLLECTION_COLLECTION_SERVICE_H_
 #define SOCHDB_SERVICES_COLLECTION_COLLECTION_SERVICE_H_
