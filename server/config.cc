@@ -30,16 +30,15 @@ bool FlagGiven(const std::vector<std::string>& args, const std::string& flag) {
   });
 }
 
-void DefineOptions(CLI::App& app, ServerConfig& c) {
-  app.set_config("--config", "", "TOML config file; keys are the flag names (see config/sochdb.toml)");
-  // A misspelt key in the file must not be silently ignored.
-  app.allow_config_extras(CLI::config_extras_mode::error);
+// Where the server listens and how many threads serve it; where /metrics listens.
+void DefineNetworkOptions(CLI::App& app, ServerConfig& c) {
   app.add_option("--host", c.host, "address to listen on")->capture_default_str();
   app.add_option("--port", c.port, "gRPC port (0 = any free port)")
       ->check(CLI::Range(0, 65535))->capture_default_str();
   app.add_option("--port-file", c.port_file, "write the bound gRPC port to this file when ready");
-  app.add_option("--data-dir", c.data_dir, "directory of the database")->capture_default_str();
-  app.add_option("--threads", c.threads, "completion-queue poller threads (0 = one per usable core: affinity mask and cgroup CPU quota)")
+  app.add_option("--threads", c.threads,
+                 "completion-queue poller threads (0 = one per usable core: affinity mask and "
+                 "cgroup CPU quota)")
       ->check(CLI::Range(0, 256))->capture_default_str();
   app.add_option("--worker-threads", c.worker_threads,
                  "threads for blocking work (0 = 8 per usable core, at least 16)")
@@ -50,6 +49,11 @@ void DefineOptions(CLI::App& app, ServerConfig& c) {
                  "IPv4 address /metrics listens on (it has no authentication: loopback by "
                  "default)")
       ->capture_default_str();
+}
+
+// The data directory, its durability and its background work.
+void DefineStorageOptions(CLI::App& app, ServerConfig& c) {
+  app.add_option("--data-dir", c.data_dir, "directory of the database")->capture_default_str();
   app.add_option("--sync", c.sync, "durability: full (fsync per write), normal, off")
       ->check(CLI::IsMember({"full", "normal", "off"}))->capture_default_str();
   app.add_option("--sync-interval-ms", c.sync_interval_ms, "normal mode: longest unsynced time")
@@ -57,25 +61,28 @@ void DefineOptions(CLI::App& app, ServerConfig& c) {
   app.add_flag("--accept-log-loss", c.accept_log_loss,
                "start even though the write-ahead log is damaged: drop what cannot be read (each "
                "dropped stretch is logged; a copy of the log is kept as <log>.damaged)");
+  app.add_option("--ttl-purge-interval-ms", c.ttl_purge_interval_ms,
+                 "how often expired keys are removed from disk")
+      ->check(CLI::Range(10, 3'600'000))->capture_default_str();
+}
+
+// What the log says and in which format.
+void DefineLoggingOptions(CLI::App& app, ServerConfig& c) {
   app.add_option("--log-level", c.log_level, "trace|debug|info|warn|error|critical|off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
   app.add_option("--log-format", c.log_format, "text or json (one object per line)")
       ->check(CLI::IsMember({"text", "json"}))->capture_default_str();
+}
+
+// What one message, answer, call or connection may take.
+void DefineLimitOptions(CLI::App& app, ServerConfig& c) {
   app.add_option("--max-message-mb", c.max_message_mb, "largest request or response, MiB")
       ->check(CLI::Range(1, 1024))->capture_default_str();
   app.add_option("--max-response-mb", c.max_response_mb,
                  "largest answer a call builds, MiB (0 = 3/4 of --max-message-mb); larger ones "
                  "are refused with RESOURCE_EXHAUSTED")
       ->check(CLI::Range(0, 1024))->capture_default_str();
-  app.add_option("--auth-keys", c.auth_keys, "API key file (sochdb-keytool); none = development mode")
-      ->check(CLI::ExistingFile);
-  app.add_flag("--allow-insecure-remote", c.allow_insecure_remote,
-               "allow a non-loopback --host without --auth-keys");
-  app.add_option("--tls-cert", c.tls_cert, "server certificate chain (PEM)")->check(CLI::ExistingFile);
-  app.add_option("--tls-key", c.tls_key, "server private key (PEM)")->check(CLI::ExistingFile);
-  app.add_option("--tls-ca", c.tls_ca, "require client certificates signed by this CA (PEM)")
-      ->check(CLI::ExistingFile);
   app.add_option("--shutdown-grace-s", c.shutdown_grace_s,
                  "on SIGTERM, how long calls in flight may take to finish")
       ->check(CLI::Range(0, 3600))->capture_default_str();
@@ -92,9 +99,32 @@ void DefineOptions(CLI::App& app, ServerConfig& c) {
                  "send a connection GOAWAY after this long (+-10%), and close it --max-call-s "
                  "later whatever its calls are doing (0 = never)")
       ->check(CLI::Range(0, 604'800))->capture_default_str();
-  app.add_option("--ttl-purge-interval-ms", c.ttl_purge_interval_ms,
-                 "how often expired keys are removed from disk")
-      ->check(CLI::Range(10, 3'600'000))->capture_default_str();
+}
+
+// API keys and TLS.
+void DefineSecurityOptions(CLI::App& app, ServerConfig& c) {
+  app.add_option("--auth-keys", c.auth_keys,
+                 "API key file (sochdb-keytool); none = development mode")
+      ->check(CLI::ExistingFile);
+  app.add_flag("--allow-insecure-remote", c.allow_insecure_remote,
+               "allow a non-loopback --host without --auth-keys");
+  app.add_option("--tls-cert", c.tls_cert, "server certificate chain (PEM)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-key", c.tls_key, "server private key (PEM)")->check(CLI::ExistingFile);
+  app.add_option("--tls-ca", c.tls_ca, "require client certificates signed by this CA (PEM)")
+      ->check(CLI::ExistingFile);
+}
+
+void DefineOptions(CLI::App& app, ServerConfig& c) {
+  app.set_config("--config", "",
+                 "TOML config file; keys are the flag names (see config/sochdb.toml)");
+  // A misspelt key in the file must not be silently ignored.
+  app.allow_config_extras(CLI::config_extras_mode::error);
+  DefineNetworkOptions(app, c);
+  DefineStorageOptions(app, c);
+  DefineLoggingOptions(app, c);
+  DefineLimitOptions(app, c);
+  DefineSecurityOptions(app, c);
   // The environment layer is WithEnvironment's (through the injected lookup); CLI11's own
   // envname() would read the real environment behind its back, so the names only go in the help.
   for (CLI::Option* opt : app.get_options()) {
