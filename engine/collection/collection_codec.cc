@@ -2,12 +2,12 @@
 
 #include <cmath>
 #include <limits>
-#include <random>
 #include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "engine/common/hex.h"
 
 namespace sochdb::collection::internal {
 namespace {
@@ -18,37 +18,6 @@ using storage::KeyFamily;
 constexpr char kVectorScopeTag[] = "c";  // collections' spaces, apart from vector indexes' "vi"
 constexpr char kDocumentFormat = 1;
 constexpr int kDefinitionFormat = 1;
-
-// ---- hex, for the strings of the text definition ----
-
-std::string Hex(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 15]);
-  }
-  return out;
-}
-
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
-bool Unhex(std::string_view hex, std::string* out) {
-  if (hex.size() % 2 != 0) return false;
-  out->clear();
-  out->reserve(hex.size() / 2);
-  for (size_t i = 0; i < hex.size(); i += 2) {
-    const int hi = HexDigit(hex[i]), lo = HexDigit(hex[i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out->push_back(static_cast<char>(hi * 16 + lo));
-  }
-  return true;
-}
 
 // ---- varints, for the binary document record ----
 
@@ -172,10 +141,10 @@ std::string EncodeDefinition(const CollectionDefinition& d) {
       kDefinitionFormat, s.dimension, static_cast<int>(s.metric),
       static_cast<int>(s.quantization), s.m, s.m0, s.ef_construction, s.ef_search,
       s.pq_subvectors, s.exact_threshold, d.metric_code, d.hybrid ? 1 : 0, d.created_at,
-      d.incarnation, Hex(d.content_field));
+      d.incarnation, BytesToHex(d.content_field));
   // One "meta.<hex key>=<hex value>" pair per metadata entry.
   for (const auto& [key, value] : d.metadata) {
-    absl::StrAppendFormat(&out, " meta.%s=%s", Hex(key), Hex(value));
+    absl::StrAppendFormat(&out, " meta.%s=%s", BytesToHex(key), BytesToHex(value));
   }
   return out;
 }
@@ -196,12 +165,12 @@ absl::StatusOr<CollectionDefinition> DecodeDefinition(std::string_view text) {
     const std::string_view value_view(value.data(), value.size());
     if (key.rfind("meta.", 0) == 0) {
       std::string meta_key, meta_value;
-      if (!Unhex(std::string_view(key).substr(5), &meta_key) || !Unhex(value_view, &meta_value) ||
+      if (!HexToBytes(std::string_view(key).substr(5), &meta_key) || !HexToBytes(value_view, &meta_value) ||
           !d.metadata.emplace(std::move(meta_key), std::move(meta_value)).second) {
         return absl::DataLossError("collection definition holds a malformed metadata entry");
       }
     } else if (key == "content_field") {
-      if (!Unhex(value_view, &d.content_field)) {
+      if (!HexToBytes(value_view, &d.content_field)) {
         return absl::DataLossError("collection definition holds a malformed content_field");
       }
     } else if (key == "metric_code") {
@@ -391,19 +360,6 @@ absl::Status ValidateDocument(size_t index, const Document& document, uint32_t d
     return TooLarge(doc + ".content", document.content.size(), kMaxContentBytes, "bytes");
   }
   return ValidateMetadata(doc + ".metadata", document.metadata);
-}
-
-std::string NewUuid() {
-  thread_local std::mt19937_64 rng = [] {
-    std::random_device device;
-    std::seed_seq seed{device(), device(), device(), device(), device(), device()};
-    return std::mt19937_64(seed);
-  }();
-  uint64_t hi = rng(), lo = rng();
-  hi = (hi & ~uint64_t{0xf000}) | 0x4000;                       // version 4
-  lo = (lo & ~(uint64_t{0xc} << 60)) | (uint64_t{0x8} << 60);   // variant 10xx
-  return absl::StrFormat("%08x-%04x-%04x-%04x-%012x", hi >> 32, (hi >> 16) & 0xffff,
-                         hi & 0xffff, lo >> 48, lo & 0xffffffffffffull);
 }
 
 // ---- scores ----
