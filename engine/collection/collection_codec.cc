@@ -165,7 +165,8 @@ absl::StatusOr<CollectionDefinition> DecodeDefinition(std::string_view text) {
     const std::string_view value_view(value.data(), value.size());
     if (key.rfind("meta.", 0) == 0) {
       std::string meta_key, meta_value;
-      if (!HexToBytes(std::string_view(key).substr(5), &meta_key) || !HexToBytes(value_view, &meta_value) ||
+      if (!HexToBytes(std::string_view(key).substr(5), &meta_key) ||
+          !HexToBytes(value_view, &meta_value) ||
           !d.metadata.emplace(std::move(meta_key), std::move(meta_value)).second) {
         return absl::DataLossError("collection definition holds a malformed metadata entry");
       }

@@ -245,8 +245,8 @@ absl::Status Invalid(size_t offset, std::string_view message) {
 // The library's error as the reader's. Its message reads "...syntax error while parsing
 // <context> - <detail>[; last read: '<token>'][; expected <token>]".
 absl::Status TranslateError(std::string_view text, const LibraryError& error) {
-  if (error.id == 406) return Invalid(error.position - error.last_token.size(),
-                                      "number out of range");
+  if (error.id == 406)
+    return Invalid(error.position - error.last_token.size(), "number out of range");
   std::string_view what = error.what;
   constexpr std::string_view kContext = "syntax error while parsing ";
   what.remove_prefix(std::min(what.size(), what.find(kContext) + kContext.size()));
@@ -260,8 +260,7 @@ absl::Status TranslateError(std::string_view text, const LibraryError& error) {
   } else if (StartsWith(detail, "unexpected string literal") ||
              StartsWith(detail, "unexpected number literal")) {
     diagnosis.offset = error.position - error.last_token.size();
-  } else if (StartsWith(detail, "unexpected true") ||
-             StartsWith(detail, "unexpected null")) {
+  } else if (StartsWith(detail, "unexpected true") || StartsWith(detail, "unexpected null")) {
     diagnosis.offset = error.position - 4;
   } else if (StartsWith(detail, "unexpected false")) {
     diagnosis.offset = error.position - 5;

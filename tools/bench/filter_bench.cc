@@ -36,8 +36,8 @@ std::string InNumbers(int count) {
 std::string NestedOr(int clauses) {
   std::string out = R"({"$or": [)";
   for (int i = 0; i < clauses; ++i) {
-    absl::StrAppend(&out, i ? "," : "", R"({"$and": [{"year": {"$gte": )", 1990 + i,
-                    R"(, "$lt": )", 2000 + i, R"(}}, {"genre": {"$in": ["scifi", "drama", "g)", i,
+    absl::StrAppend(&out, i ? "," : "", R"({"$and": [{"year": {"$gte": )", 1990 + i, R"(, "$lt": )",
+                    2000 + i, R"(}}, {"genre": {"$in": ["scifi", "drama", "g)", i,
                     R"("]}}, {"$not": {"lang": "fr"}}, {"rating": {"$gt": 7.5}}]})");
   }
   return out + "]}";
@@ -102,8 +102,8 @@ int main(int argc, char** argv) {
   }
   std::printf("%-27s %8s %12s %12s\n", "filter", "bytes", "ns/ReadJson", "ns/Parse");
   for (size_t i = 0; i < filters.size(); ++i) {
-    std::printf("%-27s %8zu %12.0f %12.0f\n", filters[i].first.c_str(),
-                filters[i].second.size(), best_read[i], best_parse[i]);
+    std::printf("%-27s %8zu %12.0f %12.0f\n", filters[i].first.c_str(), filters[i].second.size(),
+                best_read[i], best_parse[i]);
   }
   return 0;
 }

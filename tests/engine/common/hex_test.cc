@@ -2,9 +2,8 @@
 // absl::HexStringToBytes leaves out (odd length, characters that are not hex digits).
 #include "engine/common/hex.h"
 
-#include <string>
-
 #include <catch2/catch.hpp>
+#include <string>
 
 namespace sochdb {
 namespace {

@@ -3,12 +3,11 @@
 // its own generator, seeded separately).
 #include "engine/common/random_id.h"
 
+#include <catch2/catch.hpp>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <catch2/catch.hpp>
 
 namespace sochdb {
 namespace {

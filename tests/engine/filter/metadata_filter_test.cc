@@ -321,7 +321,8 @@ TEST_CASE("the JSON library's leniencies are refused", "[filter]") {
         "filter: invalid JSON at byte 24: number out of range");
   CHECK(ParseError(R"({"a": "1e-400", "b": [2, 1e-400]})") ==
         "filter: invalid JSON at byte 25: number out of range");
-  CHECK(ParseError(R"({"\udc00": 1})") == "filter: invalid JSON at byte 8: unpaired surrogate escape");
+  CHECK(ParseError(R"({"\udc00": 1})") ==
+        "filter: invalid JSON at byte 8: unpaired surrogate escape");
 }
 
 TEST_CASE("invalid UTF-8 in strings is rejected", "[filter]") {
