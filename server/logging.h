@@ -12,7 +12,8 @@ namespace sochdb::server {
 // `level`: trace|debug|info|warn|error|critical|off; `format`: text|json.
 absl::Status SetupLogging(const std::string& level, const std::string& format);
 
-// `text` escaped as the body of a JSON string (quotes, backslashes, control characters).
+// `text` escaped as the body of a JSON string (quotes, backslashes, control characters; bytes
+// that are not UTF-8 become U+FFFD).
 std::string JsonEscape(std::string_view text);
 
 }  // namespace sochdb::server

@@ -15,7 +15,8 @@ PACKAGES=(
   bazel-bootstrap g++ clang git ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libleveldb-dev libfaiss-dev libblas-dev liblapack-dev
-  libspdlog-dev libfmt-dev libcli11-dev prometheus-cpp-dev libssl-dev libre2-dev zlib1g-dev catch2
+  libspdlog-dev libfmt-dev libcli11-dev prometheus-cpp-dev libssl-dev zlib1g-dev catch2
+  nlohmann-json3-dev
   python3 python3-grpcio python3-protobuf openssl
 )
 

@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "engine/common/absl_view.h"
+#include "engine/common/hex.h"
 
 namespace sochdb::auth {
 namespace {
@@ -97,30 +98,13 @@ void Sha256(std::string_view data, unsigned char out[kDigestBytes]) {
 }
 
 std::string HexOf(const unsigned char* bytes, size_t size) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string hex(size * 2, '0');
-  for (size_t i = 0; i < size; ++i) {
-    hex[2 * i] = kDigits[bytes[i] >> 4];
-    hex[2 * i + 1] = kDigits[bytes[i] & 0xf];
-  }
-  return hex;
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
+  return BytesToHex(std::string_view(reinterpret_cast<const char*>(bytes), size));
 }
 
 bool DecodeDigest(std::string_view hex, unsigned char out[kDigestBytes]) {
-  if (hex.size() != 2 * kDigestBytes) return false;
-  for (size_t i = 0; i < kDigestBytes; ++i) {
-    int high = HexValue(hex[2 * i]);
-    int low = HexValue(hex[2 * i + 1]);
-    if (high < 0 || low < 0) return false;
-    out[i] = static_cast<unsigned char>(high << 4 | low);
-  }
+  std::string bytes;
+  if (hex.size() != 2 * kDigestBytes || !HexToBytes(hex, &bytes)) return false;
+  std::memcpy(out, bytes.data(), kDigestBytes);
   return true;
 }
 

@@ -2,7 +2,6 @@
 
 #include <cmath>
 #include <limits>
-#include <random>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -267,19 +266,6 @@ absl::Status ValidateDocument(size_t index, const Document& document, uint32_t d
     return TooLarge(doc + ".content", document.content.size(), kMaxContentBytes, "bytes");
   }
   return ValidateMetadata(doc + ".metadata", document.metadata);
-}
-
-std::string NewUuid() {
-  thread_local std::mt19937_64 rng = [] {
-    std::random_device device;
-    std::seed_seq seed{device(), device(), device(), device(), device(), device()};
-    return std::mt19937_64(seed);
-  }();
-  uint64_t hi = rng(), lo = rng();
-  hi = (hi & ~uint64_t{0xf000}) | 0x4000;                       // version 4
-  lo = (lo & ~(uint64_t{0xc} << 60)) | (uint64_t{0x8} << 60);   // variant 10xx
-  return absl::StrFormat("%08x-%04x-%04x-%04x-%012x", hi >> 32, (hi >> 16) & 0xffff,
-                         hi & 0xffff, lo >> 48, lo & 0xffffffffffffull);
 }
 
 // ---- scores ----

@@ -76,9 +76,6 @@ absl::Status ValidateEmbedding(const std::string& field, absl::Span<const float>
 // The per-document checks of AddDocuments; `index` names it ("documents[3]...").
 absl::Status ValidateDocument(size_t index, const Document& document, uint32_t dimension);
 
-// A random UUID v4, lowercase and hyphenated (8-4-4-4-12).
-std::string NewUuid();
-
 // ---- scores ----
 
 // The similarity (higher is better) of an index distance under `metric`:

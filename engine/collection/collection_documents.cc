@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "engine/collection/collection_codec.h"
 #include "engine/collection/collection_store.h"
+#include "engine/common/random_id.h"
 #include "engine/common/status_macros.h"
 #include "engine/vector/vector_record.h"
 
@@ -42,7 +43,7 @@ absl::Status PrepareDocuments(std::vector<Document>& documents, uint32_t dimensi
     SOCHDB_RETURN_IF_ERROR(internal::ValidateDocument(i, documents[i], dimension));
   }
   for (Document& doc : documents) {
-    if (doc.id.empty()) doc.id = internal::NewUuid();
+    if (doc.id.empty()) doc.id = NewUuidV4();
   }
   absl::flat_hash_map<std::string_view, size_t, vector::IdHash, vector::IdEq> first;
   for (size_t i = 0; i < documents.size(); ++i) {

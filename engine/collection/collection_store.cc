@@ -3,7 +3,6 @@
 // maintenance. Documents are in collection_documents.cc, search in collection_search.cc.
 #include "engine/collection/collection_store.h"
 
-#include <random>
 #include <set>
 #include <tuple>
 
@@ -12,6 +11,7 @@
 #include "engine/collection/collection_codec.h"
 #include "engine/common/files.h"
 #include "engine/common/names.h"
+#include "engine/common/random_id.h"
 #include "engine/common/status_macros.h"
 #include "engine/storage/keys.h"
 #include "spdlog/spdlog.h"
@@ -25,9 +25,7 @@ using storage::KeyBuilder;
 using storage::KeyFamily;
 
 uint64_t NewIncarnation() {
-  std::random_device device;
-  std::mt19937_64 rng((uint64_t{device()} << 32) ^ device());
-  return rng() | 1;  // never 0: 0 marks a definition that could not be read
+  return RandomUint64() | 1;  // never 0: 0 marks a definition that could not be read
 }
 
 bool HasPrefix(std::string_view key, std::string_view prefix) {

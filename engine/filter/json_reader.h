@@ -1,8 +1,9 @@
 // A strict, bounded JSON reader for the small documents the engine accepts from clients (metadata
-// filters). It exists so that parsing hostile input is safe by construction: recursion depth is
-// checked before every descent, nothing throws, strings must be valid UTF-8, and every error
+// filters), over nlohmann::json's SAX parser (the project's one JSON library). It exists so that
+// parsing hostile input is safe by construction: the parser does not recurse, depth is checked
+// before every container is read, nothing throws, strings must be valid UTF-8, and every error
 // names the byte offset where reading stopped. It builds a small tree that the caller compiles
-// into its own structure and then drops; it is not a general-purpose JSON library (no writer).
+// into its own structure and then drops; code that builds or writes JSON uses nlohmann::json.
 #ifndef SOCHDB_ENGINE_FILTER_JSON_READER_H_
 #define SOCHDB_ENGINE_FILTER_JSON_READER_H_
 
@@ -33,7 +34,8 @@ struct JsonValue {
 //     1); deeper input fails before any deeper recursion happens.
 //   - Strings must be valid UTF-8 (no overlong forms, surrogates or code points past U+10FFFF);
 //     \u escapes must pair surrogates; unescaped control characters (including NUL) are errors.
-//   - Numbers follow the JSON grammar and must fit a finite double ("1e999" is an error).
+//   - Numbers follow the JSON grammar and must fit a finite double ("1e999" and "1e-400" are
+//     errors, as std::from_chars reads them).
 // Errors are INVALID_ARGUMENT with messages such as
 //   "invalid JSON at byte 17: expected ':' after an object key"
 //   "nested deeper than 32 levels"

@@ -3,33 +3,13 @@
 
 #include <utility>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "engine/common/absl_view.h"
+#include "engine/common/hex.h"
 
 namespace sochdb::storage {
-namespace {
-
-// Lowercase only, as the writer writes it: one spelling per value.
-bool IsHex(std::string_view text) {
-  if (text.size() % 2 != 0) return false;
-  for (char c : text) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
-
-bool Unhex(std::string_view hex, std::string* out) {
-  if (!IsHex(hex)) return false;
-  *out = absl::HexStringToBytes(AbslView(hex));
-  return true;
-}
-
-std::string Hex(std::string_view bytes) { return absl::BytesToHexString(AbslView(bytes)); }
-
-}  // namespace
 
 void FieldRecordWriter::Name(std::string_view name) {
   if (!text_.empty()) text_.push_back(' ');
@@ -50,15 +30,15 @@ FieldRecordWriter& FieldRecordWriter::Signed(std::string_view name, int64_t valu
 
 FieldRecordWriter& FieldRecordWriter::Bytes(std::string_view name, std::string_view value) {
   Name(name);
-  text_.append(Hex(value));
+  text_.append(BytesToHex(value));
   return *this;
 }
 
 FieldRecordWriter& FieldRecordWriter::Map(std::string_view prefix,
                                           const std::map<std::string, std::string>& map) {
   for (const auto& [key, value] : map) {
-    Name(absl::StrCat(AbslView(prefix), ".", Hex(key)));
-    text_.append(Hex(value));
+    Name(absl::StrCat(AbslView(prefix), ".", BytesToHex(key)));
+    text_.append(BytesToHex(value));
   }
   return *this;
 }
@@ -119,7 +99,7 @@ absl::Status FieldRecord::Signed32(std::string_view name, int32_t* value) const 
 absl::Status FieldRecord::Bytes(std::string_view name, std::string* value) const {
   absl::StatusOr<std::string_view> text = Find(name);
   if (!text.ok()) return text.status();
-  if (!Unhex(*text, value)) return Malformed(name);
+  if (!HexToBytes(*text, value)) return Malformed(name);
   return absl::OkStatus();
 }
 
@@ -130,8 +110,8 @@ absl::Status FieldRecord::Map(std::string_view prefix,
   for (auto it = fields_.lower_bound(start); it != fields_.end() && it->first.rfind(start, 0) == 0;
        ++it) {
     std::string key, value;
-    if (!Unhex(std::string_view(it->first).substr(start.size()), &key) ||
-        !Unhex(it->second, &value)) {
+    if (!HexToBytes(std::string_view(it->first).substr(start.size()), &key) ||
+        !HexToBytes(it->second, &value)) {
       return Malformed(it->first);
     }
     (*map)[std::move(key)] = std::move(value);

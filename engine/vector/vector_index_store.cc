@@ -1,7 +1,6 @@
 #include "engine/vector/vector_index_store.h"
 
 #include <algorithm>
-#include <random>
 #include <set>
 
 #include "absl/container/flat_hash_map.h"
@@ -9,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "engine/common/files.h"
 #include "engine/common/names.h"
+#include "engine/common/random_id.h"
 #include "engine/common/status_macros.h"
 #include "engine/storage/field_record.h"
 #include "engine/storage/keys.h"
@@ -115,9 +115,7 @@ absl::Status NotFound(const std::string& tenant, const std::string& name) {
 }
 
 uint64_t NewIncarnation() {
-  std::random_device device;
-  std::mt19937_64 rng((uint64_t{device()} << 32) ^ device());
-  return rng() | 1;  // never 0
+  return RandomUint64() | 1;  // never 0
 }
 
 }  // namespace

@@ -309,6 +309,21 @@ TEST_CASE("the JSON reader is strict", "[filter]") {
   CHECK(Match(R"({"a": "\u00E9\u00e9"})", {{"a", "\xc3\xa9\xc3\xa9"}}));
 }
 
+// The JSON library underneath (nlohmann::json) skips a byte order mark, stops at a NUL byte and
+// reads a number too small for a double as 0; the reader refuses all three, as RFC 8259 and the
+// metadata side's std::from_chars do.
+TEST_CASE("the JSON library's leniencies are refused", "[filter]") {
+  CHECK(ParseError("\xef\xbb\xbf{}") == "filter: invalid JSON at byte 0: expected a value");
+  CHECK(ParseError("{} \0 {\"a\": 1}"s) ==
+        "filter: invalid JSON at byte 3: unexpected data after the JSON value");
+  CHECK(ParseError(R"({"a": "x", "b": {"$gt": 1e-400}})") ==
+        "filter: invalid JSON at byte 24: number out of range");
+  CHECK(ParseError(R"({"a": "1e-400", "b": [2, 1e-400]})") ==
+        "filter: invalid JSON at byte 25: number out of range");
+  CHECK(ParseError(R"({"\udc00": 1})") ==
+        "filter: invalid JSON at byte 8: unpaired surrogate escape");
+}
+
 TEST_CASE("invalid UTF-8 in strings is rejected", "[filter]") {
   const std::vector<std::string> bad = {
       "\x80",              // continuation byte alone
