@@ -57,6 +57,24 @@ tsan() {
   bazel test "${BAZEL_FLAGS[@]}" --config=tsan --test_summary=short //tools/tsan:tests "$@"
 }
 
+# Dependencies point down: engine <- services <- server, with server/rpc (the call layer the
+# services register with) below the services. Prints each edge that points up; fails if any.
+check_layers() {
+  local rule edges bad=0
+  for rule in \
+      "//engine/...:(//services/... + //server/...)" \
+      "//services/...://server:*" \
+      "//server/rpc/...:(//services/... + //server:*)"; do
+    edges=$(bazel query "${BAZEL_FLAGS[@]}" "deps(${rule%%:*}) intersect ${rule#*:}" 2>/dev/null)
+    if [ -n "$edges" ]; then
+      echo "${rule%%:*} depends on a layer above it:" >&2
+      echo "$edges" >&2
+      bad=1
+    fi
+  done
+  return "$bad"
+}
+
 # Adds the per-target lines of a bazel summary in $1 to `passed` and `failed`.
 count_results() {
   passed=$((passed + $(grep -cE '^//[^ ]+ +(\(cached\) )?PASSED' "$1" || true)))
@@ -86,6 +104,8 @@ run_tests() {
   if [ "$step_rc" -ne 0 ]; then rc=1; [ "$failed" -gt "$before" ] || failed=$((failed + 1)); fi
   set -e
   rm -f "$log"
+  echo "== layering (dependencies point down)"
+  if check_layers; then passed=$((passed + 1)); else failed=$((failed + 1)); rc=1; fi
   # Every test target must be in one of the root suites (//:unit, //:integration, //:e2e, //:reliability).
   local unlisted
   unlisted=$(bazel query "${BAZEL_FLAGS[@]}" 'tests(//tests/...) except tests(//:all)' 2>/dev/null)
