@@ -1,5 +1,7 @@
-// The engine's source of wall-clock time. Everything that stamps or expires data (KV TTL,
-// creation times) reads time through a Clock so tests can move time by hand.
+// The engine's sources of time. Everything that stamps or expires data (KV TTL, creation times)
+// reads wall-clock time through a Clock; what measures how long something took (a vector
+// writer's hold of its index, the turn it leaves searches) reads a SteadyClock. Tests move
+// either by hand.
 #ifndef SOCHDB_ENGINE_COMMON_CLOCK_H_
 #define SOCHDB_ENGINE_COMMON_CLOCK_H_
 
@@ -29,6 +31,19 @@ class ManualClock final : public Clock {
 
  private:
   std::atomic<int64_t> now_;
+};
+
+// Elapsed time: a steady clock, unaffected by changes to the wall clock. Thread-safe.
+class SteadyClock {
+ public:
+  virtual ~SteadyClock() = default;
+  // Nanoseconds since an arbitrary fixed point.
+  virtual int64_t NowNanos() const = 0;
+  // Lets about `nanos` of this clock's time pass (the real clock sleeps).
+  virtual void SleepNanos(int64_t nanos) const = 0;
+
+  // The process-wide real steady clock (never null, never destroyed).
+  static const SteadyClock* Real();
 };
 
 }  // namespace sochdb

@@ -4,7 +4,6 @@
 #include "engine/vector/vector_space.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstring>
 #include <utility>
 
@@ -35,12 +34,6 @@ constexpr absl::Duration kSearchesRecent = absl::Seconds(1);
 constexpr absl::Duration kMaxSearchTurn = absl::Milliseconds(50);
 constexpr absl::Duration kSearchGap = absl::Milliseconds(2);
 constexpr absl::Duration kTurnPoll = absl::Microseconds(50);
-
-int64_t MonotonicNanos() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 absl::Status ValidateItems(absl::Span<const VectorItem> items, uint32_t dimension) {
   for (size_t i = 0; i < items.size(); ++i) {
@@ -78,7 +71,8 @@ class ABSL_SCOPED_LOCKABLE VectorSpace::SearchLock {
   }
   ~SearchLock() ABSL_UNLOCK_FUNCTION() {
     space_->index_mu_.ReaderUnlock();
-    space_->last_search_end_ns_.store(MonotonicNanos(), std::memory_order_relaxed);
+    space_->last_search_end_ns_.store(space_->options_.steady_clock->NowNanos(),
+                                      std::memory_order_relaxed);
     space_->searches_in_flight_.fetch_sub(1, std::memory_order_relaxed);
   }
   SearchLock(const SearchLock&) = delete;
@@ -228,7 +222,7 @@ absl::Status VectorSpace::ApplyUpsertsBesideSearches(absl::Span<const VectorItem
     const bool searching = SearchesActive();
     if (searching) TakeSearchTurn();
     const size_t chunk = searching ? kApplyChunkBesideSearches : kApplyChunk;
-    const int64_t start = MonotonicNanos();
+    const int64_t start = options_.steady_clock->NowNanos();
     {
       absl::MutexLock index_lock(&index_mu_);
       const absl::Span<const VectorItem> items = upserts.subspan(begin, chunk);
@@ -236,7 +230,7 @@ absl::Status VectorSpace::ApplyUpsertsBesideSearches(absl::Span<const VectorItem
       applied = ApplyUpserts(*state_, items);
       PublishCounts();
     }
-    const int64_t end = MonotonicNanos();
+    const int64_t end = options_.steady_clock->NowNanos();
     search_turn_until_ns_ = end + std::min(end - start, absl::ToInt64Nanoseconds(kMaxSearchTurn));
     begin += chunk;
   }
@@ -251,7 +245,7 @@ void VectorSpace::WaitOutSnapshotRead() const {
 
 bool VectorSpace::SearchesActive() const {
   return searches_in_flight_.load(std::memory_order_relaxed) > 0 ||
-         MonotonicNanos() - last_search_end_ns_.load(std::memory_order_relaxed) <
+         options_.steady_clock->NowNanos() - last_search_end_ns_.load(std::memory_order_relaxed) <
              absl::ToInt64Nanoseconds(kSearchesRecent);
 }
 
@@ -264,12 +258,13 @@ bool VectorSpace::SearchesActive() const {
 // cores to the searches.
 void VectorSpace::TakeSearchTurn() {
   const int64_t gap = absl::ToInt64Nanoseconds(kSearchGap);
-  for (int64_t now = MonotonicNanos(); now < search_turn_until_ns_; now = MonotonicNanos()) {
+  const SteadyClock& clock = *options_.steady_clock;
+  for (int64_t now = clock.NowNanos(); now < search_turn_until_ns_; now = clock.NowNanos()) {
     if (searches_in_flight_.load(std::memory_order_relaxed) == 0 &&
         now - last_search_end_ns_.load(std::memory_order_relaxed) > gap) {
       return;
     }
-    absl::SleepFor(kTurnPoll);
+    clock.SleepNanos(absl::ToInt64Nanoseconds(kTurnPoll));
   }
 }
 

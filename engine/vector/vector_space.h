@@ -51,6 +51,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "engine/common/byte_sink.h"
+#include "engine/common/clock.h"
 #include "engine/common/file_system.h"
 #include "engine/common/files.h"
 #include "engine/storage/keys.h"
@@ -104,6 +105,9 @@ struct VectorSpaceOptions {
   // a restart, which does the same, took 3.2 s instead of ~0.3 s. Hence a long default: the
   // release pays off for indexes loaded once and then only read.
   absl::Duration release_insert_memory_after = absl::Minutes(30);
+  // How long a write's chunk held the index and how long searches then keep it (see Commit).
+  // Not owned; must outlive the space.
+  const SteadyClock* steady_clock = SteadyClock::Real();
 };
 
 // The key prefix under which a space with `scope` keeps its records (family kVector) or its
@@ -216,6 +220,8 @@ class VectorSpace {
   // index lock is free, and while a writer holds or waits for it they are those of the last
   // read (at most the batch in progress behind).
   VectorSpaceStats Stats() const ABSL_LOCKS_EXCLUDED(index_mu_, stats_mu_);
+  // Searches waiting for or holding the index at this moment.
+  int searches_in_flight() const { return searches_in_flight_.load(std::memory_order_relaxed); }
 
   // The key of the record of `id` (kVector, the scope's names, Raw(id)): for a reader of the
   // records at a store snapshot of its own (a collection reading a document's vectors).

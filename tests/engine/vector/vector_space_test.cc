@@ -3,6 +3,7 @@
 // with writes racing it, combined upsert+delete batches, and dropping a space.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -41,6 +42,25 @@ std::vector<float> Vec(uint32_t seed) {
   return v;
 }
 
+// A steady clock that moves only when the test says: a writer's chunk "takes" exactly as long as
+// the test decides, and the turn it leaves searches ends when the test moves time on. Sleeping
+// lets a little real time pass (so a waiting writer does not spin hot) without moving the clock,
+// and is counted: a writer polling this clock is taking its turn, not waiting on the index.
+class TestSteadyClock final : public SteadyClock {
+ public:
+  int64_t NowNanos() const override { return now_.load(); }
+  void SleepNanos(int64_t) const override {
+    sleeps_.fetch_add(1);
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
+  void Advance(absl::Duration d) { now_.fetch_add(absl::ToInt64Nanoseconds(d)); }
+  int sleeps() const { return sleeps_.load(); }
+
+ private:
+  std::atomic<int64_t> now_{int64_t{1} << 40};
+  mutable std::atomic<int> sleeps_{0};
+};
+
 struct Fixture {
   explicit Fixture(uint32_t threshold = 0) : dir(storage::testing::FreshTestDir("space")) {
     spec_request.dimension = kDim;
@@ -66,6 +86,7 @@ struct Fixture {
     options.snapshot_growth_ratio = snapshot_growth_ratio;
     options.snapshot_when_idle = snapshot_when_idle;
     options.release_insert_memory_after = release_insert_memory_after;
+    options.steady_clock = steady_clock;
     auto space = VectorSpace::Open(store.get(), options, &hooks);
     REQUIRE(space.ok());
     return *std::move(space);
@@ -99,6 +120,7 @@ struct Fixture {
   double snapshot_growth_ratio = 0.1;
   absl::Duration snapshot_when_idle = absl::Seconds(30);
   absl::Duration release_insert_memory_after = absl::Minutes(30);
+  const SteadyClock* steady_clock = SteadyClock::Real();
 };
 
 absl::Status Put(VectorSpace& space, const std::string& id, uint32_t seed,
@@ -545,25 +567,26 @@ TEST_CASE("a large batch goes in in big chunks alone and small ones beside searc
 }
 
 TEST_CASE("searches that keep coming get the index between chunks, not one each") {
-  // A search that arrives while the writer applies a chunk runs when the chunk is done; the
-  // next one, a moment later, must not queue behind the writer's next chunk: searches get the
-  // index for about as long as a chunk held it. The first chunk waits until the searcher is
-  // searching, then holds the index 30 ms more, so that the turn it earns is long compared
-  // with two searches (the turn is the writer's measure of its own chunk: a duration by design).
+  // A search that arrives while the writer applies a chunk runs when the chunk is done, and the
+  // searches that follow it keep the index until none has come for 2 ms (kSearchGap) or the
+  // turn (as long as the chunk held the index) is over: the writer must not take the index
+  // straight back, which a mutex would let it do. Time is the test's clock, so the chunk's
+  // length, the turn and the gap are exact whatever this machine's speed.
   Fixture f;
+  TestSteadyClock clock;
+  f.steady_clock = &clock;
   std::atomic<int> chunks_started{0};
-  std::atomic<bool> in_first_chunk{false};
-  absl::Notification searching;
+  std::unique_ptr<VectorSpace> space;
   f.hooks.in_index_chunk = [&](size_t) {
     if (chunks_started.fetch_add(1) == 0) {
-      in_first_chunk = true;
-      searching.WaitForNotification();
-      absl::SleepFor(absl::Milliseconds(30));  // the chunk's length, which sets the turn
+      // The first search waits for the index; this chunk holds it for 30 ms of the test's time.
+      WaitUntil([&] { return space->searches_in_flight() == 1; });
+      clock.Advance(absl::Milliseconds(30));
     }
   };
-  auto space = f.OpenSpace();
+  space = f.OpenSpace();
   std::vector<std::vector<float>> vectors;
-  std::vector<std::string> ids;
+  std::vector<std::string> ids;  // VectorItem views them
   std::vector<VectorItem> items;
   for (uint32_t i = 0; i < 200; ++i) {
     vectors.push_back(Vec(1000 + i));
@@ -572,25 +595,33 @@ TEST_CASE("searches that keep coming get the index between chunks, not one each"
   for (uint32_t i = 0; i < 200; ++i) items.push_back({ids[i], vectors[i], ""});
   REQUIRE(space->Search(Vec(1), 5, 0).ok());  // searches active: chunks of 64
 
-  std::atomic<int> second_saw{-1};
-  std::thread searcher([&] {
-    while (!in_first_chunk.load()) std::this_thread::yield();
-    // Waits behind the first chunk, then the second search follows at once.
-    searching.Notify();
-    const bool first_ok = space->Search(Vec(1), 5, 0).ok();
+  // What each search saw: how many chunks had started when it held the index.
+  std::atomic<int> first_saw{-1}, second_saw{-1};
+  std::atomic<bool> writer_took_turn{false};
+  auto search_noting = [&](uint32_t seed, std::atomic<int>* saw) {
     const std::function<bool(std::string_view)> note = [&](std::string_view) {
       int unset = -1;
-      second_saw.compare_exchange_strong(unset, chunks_started.load());
+      saw->compare_exchange_strong(unset, chunks_started.load());
       return true;
     };
-    const bool second_ok = space->Search(Vec(2), 5, 0, &note).ok();
-    if (!first_ok || !second_ok) second_saw = -2;
+    if (!space->Search(Vec(seed), 5, 0, &note).ok()) *saw = -2;
+  };
+  std::thread searcher([&] {
+    while (chunks_started.load() == 0) std::this_thread::yield();
+    search_noting(1, &first_saw);  // waits behind the first chunk
+    // The writer polls its clock, its turn not over: it is not queued on the index.
+    const int sleeps = clock.sleeps();
+    writer_took_turn = WaitUntil([&] { return clock.sleeps() > sleeps; });
+    search_noting(2, &second_saw);
+    clock.Advance(absl::Milliseconds(3));  // no search for over 2 ms: the turn ends
   });
   storage::WriteBatch batch;
   REQUIRE(space->Upsert(items, &batch).ok());
   searcher.join();
+  CHECK(writer_took_turn.load());
+  CHECK(first_saw.load() == 1);   // before the second chunk
+  CHECK(second_saw.load() == 1);  // still before it
   CHECK(chunks_started.load() == 4);  // 64 + 64 + 64 + 8
-  CHECK(second_saw.load() == 1);      // before the second chunk
   CHECK(space->size() == 200);
 }
 
