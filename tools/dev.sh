@@ -16,7 +16,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libleveldb-dev libfaiss-dev libblas-dev liblapack-dev
   libspdlog-dev libfmt-dev libcli11-dev prometheus-cpp-dev libssl-dev zlib1g-dev catch2
-  nlohmann-json3-dev
+  nlohmann-json3-dev libre2-dev
   python3 python3-grpcio python3-protobuf openssl
 )
 
