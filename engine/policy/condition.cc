@@ -5,6 +5,7 @@
 #include "engine/policy/condition.h"
 
 #include <cmath>
+#include <optional>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -269,18 +270,18 @@ bool Truth(const Value& v) {
   return false;  // null
 }
 
-// -1, 0 or 1 for two numbers or two strings; -2 (no order) for any other pair.
-int Order(const Value& a, const Value& b) {
+// -1, 0 or 1 for two numbers or two strings; none for any other pair (no order).
+std::optional<int> Order(const Value& a, const Value& b) {
+  if (a.index() != b.index()) return std::nullopt;
   if (const double* x = std::get_if<double>(&a)) {
-    if (const double* y = std::get_if<double>(&b)) return *x < *y ? -1 : (*x > *y ? 1 : 0);
+    const double y = std::get<double>(b);
+    return *x < y ? -1 : (*x > y ? 1 : 0);
   }
   if (const std::string* x = std::get_if<std::string>(&a)) {
-    if (const std::string* y = std::get_if<std::string>(&b)) {
-      const int c = x->compare(*y);
-      return c < 0 ? -1 : (c > 0 ? 1 : 0);
-    }
+    const int c = x->compare(std::get<std::string>(b));
+    return c < 0 ? -1 : (c > 0 ? 1 : 0);
   }
-  return -2;
+  return std::nullopt;
 }
 
 Value Eval(const Node& node, const NameLookup& lookup) {
@@ -311,13 +312,13 @@ Value Eval(const Node& node, const NameLookup& lookup) {
   const Value b = Eval(*node.operands[1], lookup);
   if (node.op == Op::kEq) return a == b;
   if (node.op == Op::kNe) return !(a == b);
-  const int order = Order(a, b);
-  if (order == -2) return false;
+  const std::optional<int> order = Order(a, b);
+  if (!order.has_value()) return false;
   switch (node.op) {
-    case Op::kLt: return order < 0;
-    case Op::kLe: return order <= 0;
-    case Op::kGt: return order > 0;
-    default: return order >= 0;  // kGe
+    case Op::kLt: return *order < 0;
+    case Op::kLe: return *order <= 0;
+    case Op::kGt: return *order > 0;
+    default: return *order >= 0;  // kGe
   }
 }
 
