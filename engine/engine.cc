@@ -16,13 +16,14 @@ namespace {
 // Records purged per store write; the purger loops while a round comes back full.
 constexpr size_t kPurgeBatch = 1000;
 
-// The names of the vector snapshot files in `vectors_dir`; none when it cannot be read (an
-// absent directory holds none).
-std::vector<std::string> SnapshotFileNames(const std::filesystem::path& vectors_dir,
-                                           FileSystem* file_system) {
-  absl::StatusOr<std::vector<std::string>> names = file_system->ListDir(vectors_dir.string());
+// The names of the vector snapshot files in `vectors_dir`, or why it cannot be listed.
+absl::StatusOr<std::vector<std::string>> SnapshotFileNames(
+    const std::filesystem::path& vectors_dir,
+    FileSystem* file_system) {
+  SOCHDB_ASSIGN_OR_RETURN(const std::vector<std::string> names,
+                          file_system->ListDir(vectors_dir.string()));
   std::vector<std::string> snapshots;
-  for (const std::string& name : names.ok() ? *names : std::vector<std::string>()) {
+  for (const std::string& name : names) {
     if (absl::EndsWith(name, ".snap")) snapshots.push_back(name);
   }
   return snapshots;
@@ -36,7 +37,9 @@ absl::Status CheckSnapshotsHaveTheirStore(const std::filesystem::path& store_dir
                                           const std::filesystem::path& vectors_dir,
                                           leveldb::Env* env, FileSystem* file_system) {
   if (!storage::ListStoreFiles(store_dir.string(), env).empty()) return absl::OkStatus();
-  std::vector<std::string> snapshots = SnapshotFileNames(vectors_dir, file_system);
+  // A directory that cannot be listed (absent, most often) shows no snapshots to object to.
+  std::vector<std::string> snapshots =
+      SnapshotFileNames(vectors_dir, file_system).value_or(std::vector<std::string>());
   if (snapshots.empty()) return absl::OkStatus();
   std::sort(snapshots.begin(), snapshots.end());
   return absl::FailedPreconditionError(absl::StrCat(
@@ -54,7 +57,11 @@ absl::Status CheckSnapshotsHaveTheirStore(const std::filesystem::path& store_dir
 // seen as newer than the store (later batches survive), so every snapshot goes, durably, before
 // the store changes; each space is then rebuilt from its records.
 absl::Status RemoveSnapshots(const std::filesystem::path& vectors_dir, FileSystem* file_system) {
-  const std::vector<std::string> snapshots = SnapshotFileNames(vectors_dir, file_system);
+  // Here a listing that fails must stop the open: the drop is safe only once they are gone. The
+  // directory is created first, so that its absence is not such a failure.
+  SOCHDB_RETURN_IF_ERROR(file_system->CreateDirs(vectors_dir.string()));
+  SOCHDB_ASSIGN_OR_RETURN(const std::vector<std::string> snapshots,
+                          SnapshotFileNames(vectors_dir, file_system));
   if (snapshots.empty()) return absl::OkStatus();
   for (const std::string& name : snapshots) {
     SOCHDB_RETURN_IF_ERROR(file_system->RemoveFile((vectors_dir / name).string()));
@@ -79,8 +86,8 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& option
     return absl::FailedPreconditionError(created.message());
   }
   storage::StoreOptions store_options = options.store;
-  store_options.before_dropping_log_data = [&vectors_dir, &options] {
-    return RemoveSnapshots(vectors_dir, options.file_system);
+  store_options.before_dropping_log_data = [vectors_dir, file_system = options.file_system] {
+    return RemoveSnapshots(vectors_dir, file_system);
   };
   SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<storage::Store> store,
                           storage::Store::Open(store_dir.string(), store_options));

@@ -60,18 +60,25 @@ tsan() {
 # Dependencies point down: engine <- services <- server, with server/rpc (the call layer the
 # services register with) below the services. Prints each edge that points up; fails if any.
 check_layers() {
-  local rule edges bad=0
+  local rule edges bad=0 errors
+  errors=$(mktemp)
   for rule in \
       "//engine/...:(//services/... + //server/...)" \
       "//services/...://server:*" \
       "//server/rpc/...:(//services/... + //server:*)"; do
-    edges=$(bazel query "${BAZEL_FLAGS[@]}" "deps(${rule%%:*}) intersect ${rule#*:}" 2>/dev/null)
-    if [ -n "$edges" ]; then
+    # A query that fails (a renamed package) must fail the check, not find nothing.
+    if ! edges=$(bazel query "${BAZEL_FLAGS[@]}" "deps(${rule%%:*}) intersect ${rule#*:}" \
+                   2>"$errors"); then
+      echo "layer query failed:" >&2
+      cat "$errors" >&2
+      bad=1
+    elif [ -n "$edges" ]; then
       echo "${rule%%:*} depends on a layer above it:" >&2
       echo "$edges" >&2
       bad=1
     fi
   done
+  rm -f "$errors"
   return "$bad"
 }
 
@@ -103,18 +110,25 @@ run_tests() {
   count_results "$log"
   if [ "$step_rc" -ne 0 ]; then rc=1; [ "$failed" -gt "$before" ] || failed=$((failed + 1)); fi
   set -e
-  rm -f "$log"
   echo "== layering (dependencies point down)"
   if check_layers; then passed=$((passed + 1)); else failed=$((failed + 1)); rc=1; fi
   # Every test target must be in one of the root suites (//:unit, //:integration, //:e2e, //:reliability).
   local unlisted
-  unlisted=$(bazel query "${BAZEL_FLAGS[@]}" 'tests(//tests/...) except tests(//:all)' 2>/dev/null)
-  if [ -n "$unlisted" ]; then
+  if ! unlisted=$(bazel query "${BAZEL_FLAGS[@]}" 'tests(//tests/...) except tests(//:all)' \
+                    2>"$log"); then
+    echo "suite query failed:" >&2
+    cat "$log" >&2
+    failed=$((failed + 1))
+    rc=1
+  elif [ -n "$unlisted" ]; then
     echo "test targets in no suite of //:BUILD.bazel (add each to one):" >&2
     echo "$unlisted" >&2
     failed=$((failed + 1))
     rc=1
   fi
+  rm -f "$log"
+  # A failure counted (a FLAKY result, which bazel exits 0 on) fails the run too.
+  [ "$failed" -eq 0 ] || rc=1
   echo "$passed passed, $failed failed"
   return "$rc"
 }

@@ -86,7 +86,7 @@ std::string DocumentPrefix(const std::string& ns, const std::string& name, uint6
 }
 
 std::string DocumentKey(const std::string& prefix, std::string_view id) {
-  return KeyBuilder::After(prefix).Raw(id).key();
+  return std::move(KeyBuilder::After(prefix).Raw(id)).Build();
 }
 
 std::string PostingScope(const std::string& ns, const std::string& name, uint64_t incarnation) {

@@ -5,11 +5,11 @@
 #define SOCHDB_ENGINE_COMMON_LOG_LIMIT_H_
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 #include "absl/time/time.h"
 
 namespace sochdb {
@@ -24,7 +24,10 @@ class LogLimit {
   // kSkip when a line went out less than the interval ago (this one is counted as left out);
   // otherwise the number left out since the last line that went out (now reset). Thread-safe.
   uint64_t Turn() {
-    const int64_t now_ms = absl::ToUnixMillis(absl::Now());
+    // Elapsed time, so that the wall clock stepping back cannot silence the log.
+    const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::steady_clock::now().time_since_epoch())
+                               .count();
     int64_t next_ms = next_ms_.load(std::memory_order_relaxed);
     if (now_ms < next_ms || !next_ms_.compare_exchange_strong(next_ms, now_ms + interval_ms_,
                                                               std::memory_order_relaxed)) {

@@ -249,7 +249,9 @@ absl::Status TranslateError(std::string_view text, const LibraryError& error) {
     return Invalid(error.position - error.last_token.size(), "number out of range");
   std::string_view what = error.what;
   constexpr std::string_view kContext = "syntax error while parsing ";
-  what.remove_prefix(std::min(what.size(), what.find(kContext) + kContext.size()));
+  if (const size_t at = what.find(kContext); at != std::string_view::npos) {
+    what.remove_prefix(at + kContext.size());
+  }
   const size_t dash = what.find(" - ");
   const std::string_view context = what.substr(0, dash);
   const std::string_view detail = what.substr(std::min(what.size(), dash + 3));

@@ -85,9 +85,13 @@ struct LogLoss {
   bool accept = false;
   std::function<absl::Status()> before_dropping;
 
+  // Runs before_dropping once, however many files an open drops data from.
   absl::Status BeforeDropping() const {
-    return before_dropping ? before_dropping() : absl::OkStatus();
+    if (!before_dropping || called) return absl::OkStatus();
+    called = true;
+    return before_dropping();
   }
+  mutable bool called = false;
 };
 
 // Opens the database at `path` with `options` (whose caches, sizes and create_if_missing are the

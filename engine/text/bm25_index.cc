@@ -129,16 +129,16 @@ std::vector<ScoredDoc> Rank(absl::flat_hash_map<std::string, double> scores, siz
 }  // namespace
 
 std::string Bm25Index::StatsKey(std::string_view scope) {
-  return storage::KeyBuilder::After(scope).Name("").key();
+  return std::move(storage::KeyBuilder::After(scope).Name("")).Build();
 }
 
 std::string Bm25Index::TermPrefix(std::string_view scope, std::string_view term) {
-  return storage::KeyBuilder::After(scope).Name(term).key();
+  return std::move(storage::KeyBuilder::After(scope).Name(term)).Build();
 }
 
 std::string Bm25Index::PostingKey(std::string_view scope, std::string_view term,
                                   std::string_view doc_id) {
-  return storage::KeyBuilder::After(scope).Name(term).Raw(doc_id).key();
+  return std::move(storage::KeyBuilder::After(scope).Name(term).Raw(doc_id)).Build();
 }
 
 Bm25Index::Bm25Index(storage::Store* store, std::string scope, Bm25Stats stats)

@@ -441,7 +441,8 @@ absl::StatusOr<VectorAnswerFloor> VectorIndexStore::AnswerFloor(const std::strin
   // view_type (L = extra - 9; with the parent_id's field, L + 4 bytes or more). Both are at
   // least extra - 5. Shorter extras may encode in 0 bytes (none, or an empty view_type).
   const size_t extra = space->extra_bytes_floor();
-  if (floor.vectors > 0 && extra > 9) floor.metadata_bytes = extra - 5;
+  // SIZE_MAX: no vector published yet (a reader can see the count before the floor).
+  if (floor.vectors > 0 && extra != SIZE_MAX && extra > 9) floor.metadata_bytes = extra - 5;
   return floor;
 }
 

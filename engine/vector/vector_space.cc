@@ -108,11 +108,11 @@ absl::StatusOr<std::unique_ptr<VectorSpace>> VectorSpace::Open(storage::Store* s
 }
 
 std::string VectorSpace::RecordKey(std::string_view id) const {
-  return KeyBuilder::After(record_prefix_).Raw(id).key();
+  return std::move(KeyBuilder::After(record_prefix_).Raw(id)).Build();
 }
 
 std::string VectorSpace::LogKey(uint64_t sequence) const {
-  return KeyBuilder::After(log_prefix_).U64(sequence).key();
+  return std::move(KeyBuilder::After(log_prefix_).U64(sequence)).Build();
 }
 
 absl::Status VectorSpace::Upsert(absl::Span<const VectorItem> items, storage::WriteBatch* batch) {

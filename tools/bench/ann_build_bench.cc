@@ -8,7 +8,6 @@
 //
 //   sochdb-ann-build-bench --construction engine --n 100000 --m 16 --ef-construction 200
 //       --threads 2 --clusters 100
-#include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
@@ -91,7 +90,7 @@ int main(int argc, char** argv) {
   Options o;
   app.add_option("--construction", o.construction,
                  "faiss | faiss-kernels | engine-full | engine (see the file comment)")
-      ->check(CLI::IsMember({"faiss", "faiss-kernels", "engine-full", "engine"}));
+      ->check(CLI::IsMember(Constructions()));
   app.add_option("--n", o.n, "vectors");
   app.add_option("--dim", o.dim, "dimension");
   app.add_option("--m", o.m, "HNSW M (M0 = 2M)");

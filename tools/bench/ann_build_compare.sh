@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../.."
 
 rounds="${1:-3}"
 constructions="${2:-faiss faiss-kernels engine-full engine}"
-shift 2 || true
+shift $(($# < 2 ? $# : 2))
 configs=("$@")
 if [ ${#configs[@]} -eq 0 ]; then
   configs=("--n 20000 --ef-construction 40 --threads 1" "--n 20000 --ef-construction 40 --threads 2")
@@ -29,6 +29,7 @@ if [ -z "$bench" ]; then
   bench=bazel-bin/tools/bench/sochdb-ann-build-bench
 fi
 
+: >"$log"  # the medians below are of this run only
 read -r -a order <<<"$constructions"
 for ((round = 1; round <= rounds; round++)); do
   for config in "${configs[@]}"; do
