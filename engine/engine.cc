@@ -108,17 +108,28 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& option
   collection_options.clock = options.clock;
   SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<collection::CollectionStore> collections,
                           collection::CollectionStore::Open(store.get(), collection_options));
+  SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<policy::PolicyStore> policies,
+                          policy::PolicyStore::Open(store.get()));
+  SOCHDB_ASSIGN_OR_RETURN(
+      std::unique_ptr<policy::AuditLog> audit_log,
+      policy::AuditLog::Open(store.get(), options.clock, options.audit_retention));
   return std::unique_ptr<Engine>(new Engine(options, std::move(store), std::move(vector_indexes),
-                                            std::move(collections)));
+                                            std::move(collections), std::move(policies),
+                                            std::move(audit_log)));
 }
 
 Engine::Engine(EngineOptions options, std::unique_ptr<storage::Store> store,
                std::unique_ptr<vector::VectorIndexStore> vector_indexes,
-               std::unique_ptr<collection::CollectionStore> collections)
+               std::unique_ptr<collection::CollectionStore> collections,
+               std::unique_ptr<policy::PolicyStore> policies,
+               std::unique_ptr<policy::AuditLog> audit_log)
     : options_(std::move(options)),
       store_(std::move(store)),
       vector_indexes_(std::move(vector_indexes)),
-      collections_(std::move(collections)) {
+      collections_(std::move(collections)),
+      policies_(std::move(policies)),
+      audit_log_(std::move(audit_log)),
+      governance_(std::make_unique<governance::Governance>(policies_.get(), audit_log_.get())) {
   kv_ = std::make_unique<kv::KvStore>(store_.get(), options_.clock, options_.kv_limits);
   purger_ = std::thread([this] { PurgeLoop(); });
 }
@@ -129,6 +140,9 @@ Engine::~Engine() {
     stopping_ = true;
   }
   purger_.join();
+  governance_.reset();
+  audit_log_.reset();
+  policies_.reset();
   collections_.reset();     // snapshots vector spaces with uncovered changes
   vector_indexes_.reset();
   kv_.reset();
@@ -143,6 +157,7 @@ void Engine::PurgeLoop() {
       if (stopping_) return;
     }
     const uint64_t purged = PurgeRound();
+    TrimAuditLog();
     absl::MutexLock lock(&mu_);
     ttl_purged_ += purged;
   }
@@ -166,6 +181,17 @@ uint64_t Engine::PurgeRound() {
   }
 }
 
+void Engine::TrimAuditLog() {
+  absl::StatusOr<uint64_t> removed = audit_log_->Trim();
+  if (removed.ok()) {
+    last_trim_error_.clear();
+    return;
+  }
+  const std::string error = removed.status().ToString();
+  if (error != last_trim_error_) spdlog::warn("audit log trim stopped: {}", error);
+  last_trim_error_ = error;
+}
+
 EngineStats Engine::Stats() const {
   EngineStats stats;
   stats.store = store_->Stats();
@@ -176,6 +202,7 @@ EngineStats Engine::Stats() const {
   stats.ttl_undecodable_index_entries = kv_->undecodable_index_entries();
   stats.collections = collections_->CollectionCount();
   stats.documents = collections_->TotalDocuments();
+  stats.audit_records = audit_log_->records();
   absl::MutexLock lock(&mu_);
   stats.ttl_purged = ttl_purged_;
   return stats;

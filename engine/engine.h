@@ -22,7 +22,10 @@
 #include "engine/collection/collection_store.h"
 #include "engine/common/clock.h"
 #include "engine/common/file_system.h"
+#include "engine/governance/governance.h"
 #include "engine/kv/kv_store.h"
+#include "engine/policy/audit_log.h"
+#include "engine/policy/policy_store.h"
 #include "engine/storage/store.h"
 #include "engine/vector/vector_index_store.h"
 
@@ -43,6 +46,9 @@ struct EngineOptions {
   // A vector index is snapshotted once this many changes are not covered by its snapshot.
   uint64_t vector_snapshot_every_changes = 50'000;
   const Clock* clock = Clock::Real();  // not owned
+  // How long the records of LOG policies are kept, and how many per tenant (trimmed by the
+  // purger's rounds).
+  policy::AuditRetention audit_retention;
 };
 
 struct EngineStats {
@@ -55,6 +61,7 @@ struct EngineStats {
   uint64_t vector_searches = 0;  // queries that reached a vector index
   uint64_t collections = 0;
   uint64_t documents = 0;
+  uint64_t audit_records = 0;
 };
 
 class Engine {
@@ -76,6 +83,10 @@ class Engine {
   kv::KvStore& kv() { return *kv_; }
   vector::VectorIndexStore& vector_indexes() { return *vector_indexes_; }
   collection::CollectionStore& collections() { return *collections_; }
+  // The step every data operation passes (namespace rule, policies, audit).
+  governance::Governance& governance() { return *governance_; }
+  policy::PolicyStore& policies() { return *policies_; }
+  policy::AuditLog& audit_log() { return *audit_log_; }
   const EngineOptions& options() const { return options_; }
   // Never waits for a writer or a drop (it feeds the metrics scrape).
   EngineStats Stats() const;
@@ -83,21 +94,29 @@ class Engine {
  private:
   Engine(EngineOptions options, std::unique_ptr<storage::Store> store,
          std::unique_ptr<vector::VectorIndexStore> vector_indexes,
-         std::unique_ptr<collection::CollectionStore> collections);
+         std::unique_ptr<collection::CollectionStore> collections,
+         std::unique_ptr<policy::PolicyStore> policies,
+         std::unique_ptr<policy::AuditLog> audit_log);
   void PurgeLoop();
   // Purges until a round comes back short; returns the records removed.
   uint64_t PurgeRound();
+  // Removes audit records past their retention (errors logged once each, like the purge's).
+  void TrimAuditLog();
 
   const EngineOptions options_;
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<kv::KvStore> kv_;
   std::unique_ptr<vector::VectorIndexStore> vector_indexes_;
   std::unique_ptr<collection::CollectionStore> collections_;
+  std::unique_ptr<policy::PolicyStore> policies_;
+  std::unique_ptr<policy::AuditLog> audit_log_;
+  std::unique_ptr<governance::Governance> governance_;
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t ttl_purged_ ABSL_GUARDED_BY(mu_) = 0;
   std::string last_purge_error_;  // the purger thread's own: the error it last logged
+  std::string last_trim_error_;   // the same, for the audit log's trim
   std::thread purger_;
 };
 

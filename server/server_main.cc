@@ -26,6 +26,7 @@
 #include "services/collection/collection_service.h"
 #include "services/kv/convert.h"
 #include "services/kv/kv_service.h"
+#include "services/policy/policy_service.h"
 #include "services/vector/vector_index_service.h"
 #include "spdlog/spdlog.h"
 
@@ -198,6 +199,10 @@ void RegisterServices(GrpcServer& server, Engine& engine,
   auto vectors = std::make_shared<services::VectorIndexService>(&engine.vector_indexes());
   vectors->Register(server);
   keep_alive->push_back(vectors);
+  auto policies = std::make_shared<services::PolicyService>(
+      &engine.policies(), &engine.audit_log(), &engine.governance());
+  policies->Register(server);
+  keep_alive->push_back(policies);
 }
 
 // Runs the gRPC server until SIGTERM/SIGINT, then shuts it down gracefully.
@@ -279,7 +284,7 @@ int RunServer(const ServerConfig& config) {
     GrpcServerOptions options = ServerOptions(config, files);
     LogConnectionLimits(config, files, options);
     options.credentials = *credentials;
-    GrpcServer server(options, &authorizer, &rpc_metrics);
+    GrpcServer server(options, &authorizer, &rpc_metrics, &(*engine)->governance());
     std::vector<std::shared_ptr<void>> services;
     RegisterServices(server, **engine, &services);
     code = Serve(config, server, authorizer, options);

@@ -414,8 +414,8 @@ absl::Status Authorizer::CheckCapability(const Principal& principal, Capability 
                    ", principal: ", principal.id));
 }
 
-absl::Status Authorizer::CheckNamespace(const Principal& principal, std::string_view ns) const {
-  if (development_mode_ || principal.OwnsNamespace(ns)) return absl::OkStatus();
+absl::Status Authorizer::CheckNamespace(const Principal& principal, std::string_view ns) {
+  if (principal.OwnsNamespace(ns)) return absl::OkStatus();
   return absl::PermissionDeniedError(absl::StrCat("Access denied to namespace '",
                                                   PrintableNamespace(ns), "' for tenant '",
                                                   principal.tenant, "'"));

@@ -111,9 +111,9 @@ class Authorizer {
 
   // PERMISSION_DENIED "Insufficient permissions. Required: <Cap>, principal: <id>".
   static absl::Status CheckCapability(const Principal& principal, Capability capability);
-  // PERMISSION_DENIED "Access denied to namespace '<ns>' for tenant '<tenant>'". Always OK in
-  // development mode.
-  absl::Status CheckNamespace(const Principal& principal, std::string_view ns) const;
+  // PERMISSION_DENIED "Access denied to namespace '<ns>' for tenant '<tenant>'" unless
+  // `principal` owns `ns`. Always OK in development mode, whose principal holds Admin.
+  static absl::Status CheckNamespace(const Principal& principal, std::string_view ns);
 
   // Replaces the key ring (key rotation without restart). Calls in flight keep the principal
   // they authenticated with. Switching between development mode and keys is not allowed:

@@ -19,8 +19,6 @@ struct Quota {
   uint64_t max_storage_bytes = 0;
   uint64_t max_vectors = 0;
   uint64_t max_collections = 0;
-
-  friend bool operator==(const Quota&, const Quota&) = default;
 };
 
 // What one namespace holds (NamespaceStats on the wire).
@@ -28,8 +26,6 @@ struct Usage {
   uint64_t storage_bytes = 0;
   uint64_t vectors = 0;
   uint64_t collections = 0;
-
-  friend bool operator==(const Usage&, const Usage&) = default;
 };
 
 // What the namespace registry needs of the ledger: which namespaces to count, under which quota,

@@ -69,4 +69,18 @@ bool Pattern::Matches(std::string_view key) const {
   return RE2::FullMatch(re2::StringPiece(key.data(), key.size()), *regex_);
 }
 
+bool Pattern::MayMatchUnder(std::string_view prefix) const {
+  if (prefix.empty()) return true;
+  std::string min, max;
+  // Every match m satisfies min <= m <= max. Unknown (a leading wildcard): assume it may.
+  if (!regex_->PossibleMatchRange(&min, &max, kMatchRangeBytes)) return true;
+  if (std::string_view(max) < prefix) return false;  // every match sorts before the prefix
+  // Every key under the prefix sorts before the prefix with its last byte below 0xff raised.
+  std::string end(prefix);
+  while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xff) end.pop_back();
+  if (end.empty()) return true;
+  end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
+  return std::string_view(min) < end;
+}
+
 }  // namespace sochdb::policy

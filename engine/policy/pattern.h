@@ -25,6 +25,8 @@ class RE2;
 namespace sochdb::policy {
 
 inline constexpr size_t kMaxPatternBytes = 1024;
+// How many leading bytes of the match range MayMatchUnder asks RE2 for.
+inline constexpr int kMatchRangeBytes = 64;
 
 class Pattern {
  public:
@@ -33,6 +35,10 @@ class Pattern {
   static absl::StatusOr<Pattern> Compile(std::string_view glob);
 
   bool Matches(std::string_view key) const;
+  // Whether some key that starts with `prefix` may match: never false when one does, and true
+  // for some prefixes under which none does (it compares the range of strings RE2 says can
+  // match with the prefix's range). What a scan of a prefix is checked with.
+  bool MayMatchUnder(std::string_view prefix) const;
 
   // Bytes every matching key starts with (possibly none): what an index of many patterns
   // can look keys up by before running any of them.

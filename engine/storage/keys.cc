@@ -44,6 +44,7 @@ bool IsKnownFamily(uint8_t byte) {
     case KeyFamily::kTrace:
     case KeyFamily::kCheckpoint:
     case KeyFamily::kNamespace:
+    case KeyFamily::kAuditLog:
     case KeyFamily::kChangeLog:
       return true;
   }

@@ -38,6 +38,7 @@ enum class KeyFamily : uint8_t {
   kTrace = 0x52,
   kCheckpoint = 0x53,
   kNamespace = 0x54,
+  kAuditLog = 0x55,     // Name(tenant) U64(unix ms) U64(sequence)  -> audit record (policy LOG)
   kChangeLog = 0x60,
 };
 

@@ -59,7 +59,27 @@ grpc::Status CallContext::DeadlineExceededStatus() const {
 }
 
 grpc::Status CallContext::CheckNamespace(std::string_view ns) const {
-  return ToGrpcStatus(method_.runtime->authorizer->CheckNamespace(*principal_, ns));
+  return ToGrpcStatus(auth::Authorizer::CheckNamespace(*principal_, ns));
+}
+
+grpc::Status CallContext::Admit(const governance::Operation& op) const {
+  return ToGrpcStatus(method_.runtime->governance->Admit(op));
+}
+
+absl::StatusOr<governance::CallerContext> CallContext::PolicyContext() const {
+  constexpr std::string_view kPrefix = "x-sochdb-context-";
+  governance::CallerContext context;
+  for (const auto& [key, value] : server_context_.client_metadata()) {
+    const std::string_view name(key.data(), key.size());
+    if (name.substr(0, kPrefix.size()) != kPrefix) continue;
+    context.emplace_back(std::string(name.substr(kPrefix.size())),
+                         std::string(value.data(), value.size()));
+  }
+  if (absl::Status valid = governance::ValidateCallerContext(context, "x-sochdb-context header");
+      !valid.ok()) {
+    return valid;
+  }
+  return context;
 }
 
 }  // namespace sochdb::server

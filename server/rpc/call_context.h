@@ -12,11 +12,15 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "engine/auth/auth.h"
 #include "engine/common/answer_budget.h"
+#include "engine/governance/governance.h"
+#include "engine/policy/policy.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/status.h"
 
@@ -42,6 +46,8 @@ enum class Execution {
 // Process-wide services the call layer needs. Owned by GrpcServer; outlives every call.
 struct ServerRuntime {
   const auth::Authorizer* authorizer = nullptr;
+  // The step data calls pass before their handler (never null once the server is built).
+  const governance::Governance* governance = nullptr;
   WorkerPool* pool = nullptr;
   // The longest any call may run, whatever deadline the client sent (or none).
   absl::Duration max_call_duration = absl::Minutes(5);
@@ -55,25 +61,72 @@ struct ServerRuntime {
 struct MethodInfo {
   std::string service;  // full name, "sochdb.v1.KvService"
   std::string method;   // "Get"
+  // What policies call the service (their `service` variable): "kv", "collection", ...
+  std::string policy_service;
   auth::Capability capability = auth::Capability::kAdmin;
   Execution execution = Execution::kInline;
   MethodMetrics* metrics = nullptr;
   const ServerRuntime* runtime = nullptr;
 };
 
+// The keys a request touches, as policies see them (governance::KeyList): a field of the
+// request (one key), or a function that lists them (several keys, composed keys, prefixes).
+template <class Req>
+class KeysOf {
+ public:
+  using Fn = std::function<void(const Req&, governance::KeyList*)>;
+
+  KeysOf(const std::string& (Req::*field)() const)  // NOLINT: implicit on purpose
+      : fn_([field](const Req& request, governance::KeyList* keys) {
+          keys->Add((request.*field)());
+        }) {}
+  template <class F,
+            std::enable_if_t<std::is_invocable_v<F, const Req&, governance::KeyList*>, int> = 0>
+  KeysOf(F fn) : fn_(std::move(fn)) {}  // NOLINT: implicit on purpose
+
+  Fn release() && { return std::move(fn_); }
+
+ private:
+  Fn fn_;
+};
+
+// What a request touches, for the governance step every data operation passes before its
+// handler runs (engine/governance/governance.h).
+template <class Req>
+struct Target {
+  // The request's namespace, held to the namespace rule; nullptr for objects that are not
+  // namespaced (tenant-scoped or global).
+  std::function<std::string_view(const Req&)> namespace_of;
+  // What the request does to its keys; none: no policy applies (namespace management).
+  std::optional<policy::Access> access;
+  std::function<void(const Req&, governance::KeyList*)> keys_of;
+
+  bool governed() const { return namespace_of != nullptr || access.has_value(); }
+};
+
 // The rules a method is registered with. The capability has no default on purpose: a method
-// cannot be registered without saying who may call it.
+// cannot be registered without saying who may call it. A data method also says what it does
+// and to which keys, so the governance step can hold it to the tenant's policies:
+//   {Capability::kRead, Access::kRead, &KvGetRequest::namespace_, &KvGetRequest::key}
 template <class Req>
 struct MethodPolicy {
+  // A method that only needs the namespace rule (or nothing: `namespace_field` nullptr).
   MethodPolicy(auth::Capability required,
                std::function<std::string_view(const Req&)> namespace_field = nullptr,
                Execution where = Execution::kInline)
-      : capability(required), namespace_of(std::move(namespace_field)), execution(where) {}
+      : capability(required), target{std::move(namespace_field), std::nullopt, nullptr},
+        execution(where) {}
+  // A data method: `access` to the keys `keys` lists, in the namespace `namespace_field` names
+  // (nullptr: an object of the caller's tenant).
+  MethodPolicy(auth::Capability required, policy::Access access,
+               std::function<std::string_view(const Req&)> namespace_field, KeysOf<Req> keys,
+               Execution where = Execution::kInline)
+      : capability(required),
+        target{std::move(namespace_field), access, std::move(keys).release()},
+        execution(where) {}
 
   auth::Capability capability;
-  // The request's namespace, checked against the caller's tenant before the handler runs.
-  // nullptr for methods that are not namespaced (tenant-scoped or global objects).
-  std::function<std::string_view(const Req&)> namespace_of;
+  Target<Req> target;
   Execution execution;
 };
 
@@ -103,9 +156,16 @@ class CallContext {
   }
   std::string peer() const { return server_context_.peer(); }
 
-  // The call layer's namespace rule, for namespaces that arrive after the call started (in the
-  // messages of a client stream). PERMISSION_DENIED with the standard text when refused.
+  // The namespace rule alone, for handlers that list what a caller may see. PERMISSION_DENIED
+  // with the standard text when refused.
   grpc::Status CheckNamespace(std::string_view ns) const;
+
+  // Runs the governance step for `op` (the call layer does, from the method's Target).
+  grpc::Status Admit(const governance::Operation& op) const;
+  // The caller's context entries for policy conditions: request headers
+  // "x-sochdb-context-<name>: <value>" (names arrive lower-case, as gRPC metadata keys are).
+  // INVALID_ARGUMENT for an entry that breaks governance::ValidateCallerContext.
+  absl::StatusOr<governance::CallerContext> PolicyContext() const;
 
   // Authenticates the caller from the request metadata and checks the method's capability.
   // Run by the call layer once per call, before anything else (even before the request is

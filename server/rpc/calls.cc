@@ -38,14 +38,6 @@ void InstallProtobufLogHandler() {
 
 grpc::Status AdmitCaller(CallContext& ctx) { return ctx.Authorize(); }
 
-grpc::Status AdmitRequest(CallContext& ctx, std::optional<std::string_view> ns) {
-  if (ns.has_value()) {
-    grpc::Status status = ctx.CheckNamespace(*ns);
-    if (!status.ok()) return status;
-  }
-  return ctx.CheckDeadline();
-}
-
 grpc::Status ParseMessage(grpc::ByteBuffer* buffer, google::protobuf::Message* message,
                           int position) {
   InstallProtobufLogHandler();

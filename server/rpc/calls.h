@@ -96,8 +96,24 @@ namespace internal {
 
 // Authenticates the caller and checks the method's capability.
 grpc::Status AdmitCaller(CallContext& ctx);
-// Checks the request's namespace (when the method has one) and the deadline.
-grpc::Status AdmitRequest(CallContext& ctx, std::optional<std::string_view> ns);
+// Runs the governance step for `request` as `target` describes it (when the method has one),
+// then checks the deadline.
+template <class Req>
+grpc::Status AdmitRequest(CallContext& ctx, const Req& request, const Target<Req>& target) {
+  if (target.governed()) {
+    std::optional<std::string_view> ns;
+    if (target.namespace_of) ns = target.namespace_of(request);
+    const auto keys = [&](governance::KeyList* list) {
+      if (target.keys_of) target.keys_of(request, list);
+    };
+    const auto context = [&ctx] { return ctx.PolicyContext(); };
+    const governance::Operation op{&ctx.principal(), ctx.method().policy_service,
+                                   ctx.method().method, target.access, ns, keys, context};
+    grpc::Status s = ctx.Admit(op);
+    if (!s.ok()) return s;
+  }
+  return ctx.CheckDeadline();
+}
 
 // Parses a request (or a client-stream message: `position` > 0 names it) into `message`.
 // INVALID_ARGUMENT naming the message type, and the field for invalid UTF-8, when it is not one.
@@ -107,18 +123,16 @@ grpc::Status ParseMessage(grpc::ByteBuffer* buffer, google::protobuf::Message* m
 grpc::Status SerializeMessage(const google::protobuf::Message& message, grpc::ByteBuffer* buffer);
 
 // The admission every call with a request runs, in order: authenticate and check the capability
-// (before parsing: an unauthenticated caller learns nothing about its request), parse, check the
-// request's namespace and the deadline.
+// (before parsing: an unauthenticated caller learns nothing about its request), parse, the
+// governance step (namespace rule, policies), the deadline.
 template <class Req>
 grpc::Status AdmitAndParse(CallContext& ctx, grpc::ByteBuffer* buffer, Req* request,
-                           const std::function<std::string_view(const Req&)>& namespace_of) {
+                           const Target<Req>& target) {
   grpc::Status s = AdmitCaller(ctx);
   if (!s.ok()) return s;
   s = ParseMessage(buffer, request);
   if (!s.ok()) return s;
-  std::optional<std::string_view> ns;
-  if (namespace_of) ns = namespace_of(*request);
-  return AdmitRequest(ctx, ns);
+  return AdmitRequest(ctx, *request, target);
 }
 
 // Runs `work` inline or on the worker pool, as the method says. False when the pool refused it.
@@ -172,7 +186,7 @@ class DeadlineAlarm final : public CallTag {
 template <class Req, class Resp>
 struct UnaryMethod {
   MethodBinding binding;
-  std::function<std::string_view(const Req&)> namespace_of;
+  Target<Req> target;
   UnaryHandler<Req, Resp> handler;
 };
 
@@ -219,7 +233,7 @@ class UnaryCall final : public CallTag {
     grpc::Status status = internal::Guarded(info(), [this, &response] {
       Req request;
       grpc::Status s =
-          internal::AdmitAndParse(*ctx_, &request_buffer_, &request, method_->namespace_of);
+          internal::AdmitAndParse(*ctx_, &request_buffer_, &request, method_->target);
       if (!s.ok()) return s;
       s = method_->handler(*ctx_, request, &response);
       if (!s.ok()) return s;
@@ -303,7 +317,7 @@ class StreamingCallBase : public CallTag, public internal::Releasable {
 template <class Req, class Resp>
 struct ServerStreamMethod {
   MethodBinding binding;
-  std::function<std::string_view(const Req&)> namespace_of;
+  Target<Req> target;
   ServerStreamHandler<Req, Resp> handler;
 };
 
@@ -365,7 +379,7 @@ class ServerStreamCall final : public StreamingCallBase {
     grpc::Status status = internal::Guarded(info(), [this] {
       Req request;
       grpc::Status s =
-          internal::AdmitAndParse(*ctx_, &request_buffer_, &request, method_->namespace_of);
+          internal::AdmitAndParse(*ctx_, &request_buffer_, &request, method_->target);
       if (!s.ok()) return s;
       return method_->handler(*ctx_, request, &source_);
     });
@@ -458,11 +472,12 @@ class ServerStreamCall final : public StreamingCallBase {
 template <class Req, class Resp>
 struct ClientStreamMethod {
   MethodBinding binding;
+  Target<Req> target;
   ClientStreamHandler<Req, Resp> handler;
 };
 
-// Namespaces in a client stream arrive with its messages: the sink checks each one with
-// CallContext::CheckNamespace. A message that does not parse ends the call with
+// Namespaces and keys in a client stream arrive with its messages: each message passes the
+// governance step (the method's Target) before the sink sees it. A message that does not parse ends the call with
 // INVALID_ARGUMENT before the sink sees it. When the client cancels, the messages the sink has
 // already accepted stay applied (as with any cancelled call, the outcome is unknown to the client).
 template <class Req, class Resp>
@@ -520,7 +535,7 @@ class ClientStreamCall final : public StreamingCallBase {
     grpc::Status status = internal::Guarded(info(), [this] {
       grpc::Status s = internal::AdmitCaller(*ctx_);
       if (!s.ok()) return s;
-      s = internal::AdmitRequest(*ctx_, std::nullopt);
+      s = ctx_->CheckDeadline();
       if (!s.ok()) return s;
       return method_->handler(*ctx_, &sink_);
     });
@@ -549,6 +564,8 @@ class ClientStreamCall final : public StreamingCallBase {
     grpc::Status status = internal::Guarded(info(), [this] {
       Req message;
       grpc::Status s = internal::ParseMessage(&read_buffer_, &message, received_);
+      if (!s.ok()) return s;
+      s = internal::AdmitRequest(*ctx_, message, method_->target);
       if (!s.ok()) return s;
       return sink_->OnMessage(*ctx_, message);
     });

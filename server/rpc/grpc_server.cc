@@ -15,6 +15,29 @@
 #include "spdlog/spdlog.h"
 
 namespace sochdb::server {
+namespace {
+
+// The name policies know a service by (their `service` variable): the data families, with the
+// extension services that work on the same data under the same name.
+std::string PolicyServiceName(std::string_view full_name) {
+  static constexpr std::pair<std::string_view, std::string_view> kNames[] = {
+      {"sochdb.v1.KvService", "kv"},
+      {"sochdb.v1.CollectionService", "collection"},
+      {"sochdb.v1.CollectionDocumentService", "collection"},
+      {"sochdb.v1.VectorIndexService", "vector"},
+      {"sochdb.v1.RetrievalService", "vector"},
+      {"sochdb.v1.GraphService", "graph"},
+      {"sochdb.v1.ContextService", "context"},
+      {"sochdb.v1.SemanticCacheService", "cache"},
+      {"sochdb.v1.NamespaceService", "namespace"},
+  };
+  for (const auto& [service, name] : kNames) {
+    if (service == full_name) return std::string(name);
+  }
+  return std::string(full_name);
+}
+
+}  // namespace
 
 void DieBadRegistration(std::string_view service, std::string_view method, std::string_view why) {
   std::fprintf(stderr, "fatal: bad registration of %.*s/%.*s: %.*s\n",
@@ -49,10 +72,12 @@ MethodBinding ServiceRegistrar::Bind(std::string_view method, Kind kind,
 }
 
 GrpcServer::GrpcServer(GrpcServerOptions options, const auth::Authorizer* authorizer,
-                       RpcMetrics* metrics)
+                       RpcMetrics* metrics, const governance::Governance* governance)
     : options_(std::move(options)), metrics_(metrics) {
   pool_ = std::make_unique<WorkerPool>(options_.worker_threads, options_.worker_queue);
   runtime_.authorizer = authorizer;
+  runtime_.governance =
+      governance != nullptr ? governance : &governance::Governance::NamespaceRuleOnly();
   runtime_.pool = pool_.get();
   runtime_.max_call_duration = options_.max_call_duration;
   runtime_.max_response_bytes = options_.max_response_bytes;
@@ -85,6 +110,7 @@ MethodInfo GrpcServer::DescribeMethod(const RawService& service, std::string_vie
   MethodInfo info;
   info.service = name;
   info.method = std::string(method);
+  info.policy_service = PolicyServiceName(name);
   info.capability = capability;
   info.execution = execution;
   info.metrics = metrics_->ForMethod(name, method);

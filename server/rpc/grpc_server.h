@@ -116,8 +116,8 @@ class ServiceRegistrar {
     ServerStream<Req, Resp>(method, std::move(policy), BindHandler(self, fn));
   }
 
-  // Client streams carry no namespace in the call itself: the policy's namespace_of must be null
-  // and the sink checks each message's namespace with CallContext::CheckNamespace.
+  // Client streams carry their namespaces and keys in their messages: the policy's Target is
+  // applied to each message before the sink sees it.
   template <class Req, class Resp>
   void ClientStream(std::string_view method, NonDeduced<MethodPolicy<Req>> policy,
                     NonDeduced<ClientStreamHandler<Req, Resp>> handler);
@@ -141,7 +141,10 @@ class ServiceRegistrar {
 
 class GrpcServer {
  public:
-  GrpcServer(GrpcServerOptions options, const auth::Authorizer* authorizer, RpcMetrics* metrics);
+  // `governance` nullptr: the namespace rule alone (Governance::NamespaceRuleOnly), for servers
+  // without an engine. Pointers are not owned and must outlive the server.
+  GrpcServer(GrpcServerOptions options, const auth::Authorizer* authorizer, RpcMetrics* metrics,
+             const governance::Governance* governance = nullptr);
   ~GrpcServer();  // Shutdown(0) if still running
 
   GrpcServer(const GrpcServer&) = delete;
@@ -211,7 +214,7 @@ void ServiceRegistrar::Unary(std::string_view method, NonDeduced<MethodPolicy<Re
   auto m = std::make_shared<Method>(
       Method{Bind(method, Kind::kUnary, Req::descriptor(), Resp::descriptor(), policy.capability,
                   policy.execution),
-             std::move(policy.namespace_of), std::move(handler)});
+             std::move(policy.target), std::move(handler)});
   const Method* raw = m.get();
   server_->AddMethod(std::move(m), [raw](CompletionQueueGate* gate) {
     UnaryCall<Req, Resp>::Post(raw, gate);
@@ -225,7 +228,7 @@ void ServiceRegistrar::ServerStream(std::string_view method, NonDeduced<MethodPo
   auto m = std::make_shared<Method>(
       Method{Bind(method, Kind::kServerStream, Req::descriptor(), Resp::descriptor(),
                   policy.capability, policy.execution),
-             std::move(policy.namespace_of), std::move(handler)});
+             std::move(policy.target), std::move(handler)});
   const Method* raw = m.get();
   server_->AddMethod(std::move(m), [raw](CompletionQueueGate* gate) {
     ServerStreamCall<Req, Resp>::Post(raw, gate);
@@ -236,15 +239,10 @@ template <class Req, class Resp>
 void ServiceRegistrar::ClientStream(std::string_view method, NonDeduced<MethodPolicy<Req>> policy,
                                     NonDeduced<ClientStreamHandler<Req, Resp>> handler) {
   using Method = ClientStreamMethod<Req, Resp>;
-  if (policy.namespace_of != nullptr) {
-    // A programming error, found at start-up: the namespace would never be checked.
-    DieBadRegistration(service_->descriptor().full_name(), method,
-                       "a client stream cannot have a request namespace field");
-  }
   auto m = std::make_shared<Method>(
       Method{Bind(method, Kind::kClientStream, Req::descriptor(), Resp::descriptor(),
                   policy.capability, policy.execution),
-             std::move(handler)});
+             std::move(policy.target), std::move(handler)});
   const Method* raw = m.get();
   server_->AddMethod(std::move(m), [raw](CompletionQueueGate* gate) {
     ClientStreamCall<Req, Resp>::Post(raw, gate);

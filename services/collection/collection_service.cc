@@ -14,6 +14,7 @@ namespace sochdb::services {
 namespace {
 
 using auth::Capability;
+using policy::Access;
 using server::Execution;
 using server::ToGrpcStatus;
 namespace convert = collection_convert;
@@ -40,32 +41,43 @@ void CollectionService::Register(server::GrpcServer& server) {
   constexpr Execution kLong = Execution::kLongWork;
   auto r = server.AddService<v1::CollectionService>();
   r.Unary("CreateCollection",
-          {Capability::kManageCollections, &v1::CreateCollectionRequest::namespace_, kPool}, this,
-          &CollectionService::CreateCollection);
-  r.Unary("GetCollection", {Capability::kRead, &v1::GetCollectionRequest::namespace_}, this,
-          &CollectionService::GetCollection);
+          {Capability::kManageCollections, Access::kWrite,
+           &v1::CreateCollectionRequest::namespace_, &v1::CreateCollectionRequest::name, kPool},
+          this, &CollectionService::CreateCollection);
+  r.Unary("GetCollection", {Capability::kRead, Access::kRead,
+                            &v1::GetCollectionRequest::namespace_, &v1::GetCollectionRequest::name},
+          this, &CollectionService::GetCollection);
   // An empty namespace lists the caller's own namespaces: checked in the handler.
   r.Unary("ListCollections", {Capability::kRead}, this, &CollectionService::ListCollections);
   r.Unary("DeleteCollection",
-          {Capability::kManageCollections, &v1::DeleteCollectionRequest::namespace_, kLong}, this,
-          &CollectionService::DeleteCollection);
-  r.Unary("AddDocuments", {Capability::kWrite, &v1::AddDocumentsRequest::namespace_, kLong},
+          {Capability::kManageCollections, Access::kDelete,
+           &v1::DeleteCollectionRequest::namespace_, &convert::DropSubjects, kLong},
+          this, &CollectionService::DeleteCollection);
+  r.Unary("AddDocuments", {Capability::kWrite, Access::kWrite,
+                           &v1::AddDocumentsRequest::namespace_, &convert::AddSubjects, kLong},
           this, &CollectionService::AddDocuments);
   // Searches rank over the whole collection and read their winners from storage: the pool.
   r.Unary("SearchCollection",
-          {Capability::kRead, &v1::SearchCollectionRequest::namespace_, kLong}, this,
-          &CollectionService::SearchCollection);
-  r.Unary("GetDocument", {Capability::kRead, &v1::GetDocumentRequest::namespace_}, this,
-          &CollectionService::GetDocument);
-  r.Unary("DeleteDocument", {Capability::kWrite, &v1::DeleteDocumentRequest::namespace_, kPool},
+          {Capability::kRead, Access::kRead, &v1::SearchCollectionRequest::namespace_,
+           &convert::SearchSubjects, kLong},
+          this, &CollectionService::SearchCollection);
+  r.Unary("GetDocument", {Capability::kRead, Access::kRead, &v1::GetDocumentRequest::namespace_,
+                          &convert::DocumentSubject<v1::GetDocumentRequest>},
+          this, &CollectionService::GetDocument);
+  r.Unary("DeleteDocument",
+          {Capability::kWrite, Access::kDelete, &v1::DeleteDocumentRequest::namespace_,
+           &convert::DocumentSubject<v1::DeleteDocumentRequest>, kPool},
           this, &CollectionService::DeleteDocument);
 
   auto d = server.AddService<v1::CollectionDocumentService>();
   d.Unary("UpdateDocumentMetadata",
-          {Capability::kWrite, &v1::UpdateDocumentMetadataRequest::namespace_, kPool}, this,
-          &CollectionService::UpdateDocumentMetadata);
+          {Capability::kWrite, Access::kWrite, &v1::UpdateDocumentMetadataRequest::namespace_,
+           &convert::DocumentSubject<v1::UpdateDocumentMetadataRequest>, kPool},
+          this, &CollectionService::UpdateDocumentMetadata);
   // A filtered count evaluates the filter on every document: the pool too.
-  d.Unary("CountDocuments", {Capability::kRead, &v1::CountDocumentsRequest::namespace_, kLong},
+  d.Unary("CountDocuments", {Capability::kRead, Access::kRead,
+                             &v1::CountDocumentsRequest::namespace_, &convert::CountSubjects,
+                             kLong},
           this, &CollectionService::CountDocuments);
 }
 

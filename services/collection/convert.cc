@@ -139,4 +139,23 @@ absl::StatusOr<collection::SearchQuery> ToQuery(const v1::SearchCollectionReques
   return q;
 }
 
+void DropSubjects(const v1::DeleteCollectionRequest& req, governance::KeyList* keys) {
+  keys->Add(req.name());
+  keys->AddComposed(absl::StrCat(req.name(), "/"), /*prefix=*/true);
+}
+
+void AddSubjects(const v1::AddDocumentsRequest& req, governance::KeyList* keys) {
+  for (const v1::Document& doc : req.documents()) {
+    keys->AddComposed(absl::StrCat(req.collection_name(), "/", doc.id()));
+  }
+}
+
+void SearchSubjects(const v1::SearchCollectionRequest& req, governance::KeyList* keys) {
+  keys->AddComposed(absl::StrCat(req.collection_name(), "/"), /*prefix=*/true);
+}
+
+void CountSubjects(const v1::CountDocumentsRequest& req, governance::KeyList* keys) {
+  keys->AddComposed(absl::StrCat(req.collection_name(), "/"), /*prefix=*/true);
+}
+
 }  // namespace sochdb::services::collection_convert

@@ -7,7 +7,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "engine/collection/collection_store.h"
+#include "engine/governance/governance.h"
 #include "sochdb/v1/collection.pb.h"
 #include "sochdb/v1/collection_document.pb.h"
 
@@ -28,6 +30,18 @@ absl::StatusOr<collection::SearchQuery> ToQuery(const v1::SearchCollectionReques
 // The filter of a CountDocuments request.
 absl::StatusOr<filter::MetadataFilter> ToFilter(
     const google::protobuf::Map<std::string, std::string>& exact, const std::string& json);
+
+// What policies see of a call (governance::KeyList). A collection is the key "<name>"; its
+// documents are "<collection>/<id>" (an id the server generates is "" here: the caller does not
+// know it); a search, a count or a drop reaches every document, the prefix "<collection>/".
+void DropSubjects(const v1::DeleteCollectionRequest& req, governance::KeyList* keys);
+void AddSubjects(const v1::AddDocumentsRequest& req, governance::KeyList* keys);
+void SearchSubjects(const v1::SearchCollectionRequest& req, governance::KeyList* keys);
+void CountSubjects(const v1::CountDocumentsRequest& req, governance::KeyList* keys);
+template <class Req>
+void DocumentSubject(const Req& req, governance::KeyList* keys) {
+  keys->AddComposed(absl::StrCat(req.collection_name(), "/", req.document_id()));
+}
 
 std::map<std::string, std::string> ToMap(const google::protobuf::Map<std::string, std::string>& m);
 

@@ -43,4 +43,16 @@ void FillBatchGet(const v1::KvBatchGetRequest& req, std::vector<std::optional<st
   }
 }
 
+void ScanSubjects(const v1::KvScanRequest& req, governance::KeyList* keys) {
+  keys->AddPrefix(req.prefix());
+}
+
+void BatchGetSubjects(const v1::KvBatchGetRequest& req, governance::KeyList* keys) {
+  for (const std::string& key : req.keys()) keys->Add(key);
+}
+
+void BatchPutSubjects(const v1::KvBatchPutRequest& req, governance::KeyList* keys) {
+  for (const v1::KvPutEntry& entry : req.entries()) keys->Add(entry.key());
+}
+
 }  // namespace sochdb::services::kv_convert

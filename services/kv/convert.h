@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/governance/governance.h"
 #include "engine/kv/kv_store.h"
 #include "sochdb/v1/kv.pb.h"
 
@@ -22,6 +23,12 @@ std::vector<std::string_view> ToKeys(const v1::KvBatchGetRequest& req);
 // budget counts these (KvLimits::batch_get_entry_bytes): counting only keys and values let an
 // answer at exactly the budget pass gRPC's message limit by its framing when the two are equal.
 size_t BatchGetEntryBytes(size_t key_bytes, const std::optional<std::string>& value);
+
+// What policies see of a call (governance::KeyList): the keys it touches, and a scan reaches
+// every key under its prefix.
+void ScanSubjects(const v1::KvScanRequest& req, governance::KeyList* keys);
+void BatchGetSubjects(const v1::KvBatchGetRequest& req, governance::KeyList* keys);
+void BatchPutSubjects(const v1::KvBatchPutRequest& req, governance::KeyList* keys);
 
 // Fills resp.entries in request order: key, value and found for each requested key.
 void FillBatchGet(const v1::KvBatchGetRequest& req, std::vector<std::optional<std::string>> values,

@@ -10,6 +10,7 @@ namespace sochdb::services {
 namespace {
 
 using auth::Capability;
+using policy::Access;
 using server::Execution;
 using server::ToGrpcStatus;
 
@@ -44,17 +45,24 @@ void KvService::Register(server::GrpcServer& server) {
   constexpr Execution kWrites = Execution::kWorkerPool;
   constexpr Execution kLong = Execution::kLongWork;
   auto r = server.AddService<v1::KvService>();
-  r.Unary("Get", {Capability::kRead, &v1::KvGetRequest::namespace_}, this, &KvService::Get);
-  r.Unary("Put", {Capability::kWrite, &v1::KvPutRequest::namespace_, kWrites}, this,
-          &KvService::Put);
-  r.Unary("Delete", {Capability::kWrite, &v1::KvDeleteRequest::namespace_, kWrites}, this,
-          &KvService::Delete);
-  r.ServerStream("Scan", {Capability::kRead, &v1::KvScanRequest::namespace_, kLong}, this,
-                 &KvService::Scan);
-  r.Unary("BatchGet", {Capability::kRead, &v1::KvBatchGetRequest::namespace_, kLong}, this,
-          &KvService::BatchGet);
-  r.Unary("BatchPut", {Capability::kWrite, &v1::KvBatchPutRequest::namespace_, kWrites}, this,
-          &KvService::BatchPut);
+  r.Unary("Get", {Capability::kRead, Access::kRead, &v1::KvGetRequest::namespace_,
+                  &v1::KvGetRequest::key},
+          this, &KvService::Get);
+  r.Unary("Put", {Capability::kWrite, Access::kWrite, &v1::KvPutRequest::namespace_,
+                  &v1::KvPutRequest::key, kWrites},
+          this, &KvService::Put);
+  r.Unary("Delete", {Capability::kWrite, Access::kDelete, &v1::KvDeleteRequest::namespace_,
+                     &v1::KvDeleteRequest::key, kWrites},
+          this, &KvService::Delete);
+  r.ServerStream("Scan", {Capability::kRead, Access::kRead, &v1::KvScanRequest::namespace_,
+                          &kv_convert::ScanSubjects, kLong},
+                 this, &KvService::Scan);
+  r.Unary("BatchGet", {Capability::kRead, Access::kRead, &v1::KvBatchGetRequest::namespace_,
+                       &kv_convert::BatchGetSubjects, kLong},
+          this, &KvService::BatchGet);
+  r.Unary("BatchPut", {Capability::kWrite, Access::kWrite, &v1::KvBatchPutRequest::namespace_,
+                       &kv_convert::BatchPutSubjects, kWrites},
+          this, &KvService::BatchPut);
 }
 
 grpc::Status KvService::Get(CallContext& ctx, const v1::KvGetRequest& req,

@@ -127,4 +127,17 @@ void FillResults(const vector::VectorSearchOutcome& outcome, uint32_t k, int32_t
   }
 }
 
+void DropSubjects(const v1::DropIndexRequest& req, governance::KeyList* keys) {
+  keys->Add(req.name());
+  keys->AddComposed(absl::StrCat(req.name(), "/"), /*prefix=*/true);
+}
+
+void InsertBatchSubjects(const v1::InsertBatchRequest& req, governance::KeyList* keys) {
+  for (uint64_t id : req.ids()) keys->AddComposed(absl::StrCat(req.index_name(), "/", id));
+}
+
+void InsertStreamSubjects(const v1::InsertStreamRequest& req, governance::KeyList* keys) {
+  keys->AddComposed(absl::StrCat(req.index_name(), "/", req.id()));
+}
+
 }  // namespace sochdb::services::vector_convert

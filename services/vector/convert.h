@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "engine/governance/governance.h"
 #include "engine/vector/vector_index_store.h"
 #include "sochdb/v1/vector_index.pb.h"
 
@@ -24,6 +26,16 @@ std::vector<vector::VectorMetadata> ToMetadata(
 vector::VectorSearchOptions ToSearchOptions(uint32_t k, uint32_t ef,
                                             const v1::GroupingOptions* grouping);
 bool GroupingActive(const v1::GroupingOptions* grouping);
+
+// What policies see of a call (governance::KeyList): an index is the key "<name>", its vectors
+// "<name>/<id>" (decimal); a search or a drop reaches them all, the prefix "<name>/".
+void DropSubjects(const v1::DropIndexRequest& req, governance::KeyList* keys);
+void InsertBatchSubjects(const v1::InsertBatchRequest& req, governance::KeyList* keys);
+void InsertStreamSubjects(const v1::InsertStreamRequest& req, governance::KeyList* keys);
+template <class Req>
+void IndexPrefixSubject(const Req& req, governance::KeyList* keys) {
+  keys->AddComposed(absl::StrCat(req.index_name(), "/"), /*prefix=*/true);
+}
 
 // "cosine" | "euclidean" | "dot_product" | "unspecified", from the metric the client asked for.
 std::string_view MetricLabel(int32_t metric_code);

@@ -20,6 +20,7 @@ namespace sochdb::services {
 namespace {
 
 using auth::Capability;
+using policy::Access;
 using server::Execution;
 using server::ToGrpcStatus;
 namespace convert = vector_convert;
@@ -76,19 +77,30 @@ void VectorIndexService::Register(server::GrpcServer& server) {
   // synced write: the short lane.
   constexpr Execution kPool = Execution::kWorkerPool;
   constexpr Execution kLong = Execution::kLongWork;
+  // Indexes belong to the caller's tenant (no namespace): policies see an index as the key
+  // "<name>" and its vectors as "<name>/<id>"; a search reaches them all ("<name>/").
   auto r = server.AddService<v1::VectorIndexService>();
-  r.Unary("CreateIndex", {Capability::kManageCollections, nullptr, kPool}, this,
-          &VectorIndexService::CreateIndex);
-  r.Unary("DropIndex", {Capability::kManageCollections, nullptr, kLong}, this,
-          &VectorIndexService::DropIndex);
-  r.Unary("InsertBatch", {Capability::kWrite, nullptr, kLong}, this,
-          &VectorIndexService::InsertBatch);
-  r.ClientStream("InsertStream", {Capability::kWrite, nullptr, kLong}, this,
-                 &VectorIndexService::InsertStream);
-  r.Unary("Search", {Capability::kRead}, this, &VectorIndexService::Search);
-  r.Unary("SearchBatch", {Capability::kRead, nullptr, kLong}, this,
-          &VectorIndexService::SearchBatch);
-  r.Unary("GetStats", {Capability::kRead, nullptr, kLong}, this, &VectorIndexService::GetStats);
+  r.Unary("CreateIndex", {Capability::kManageCollections, Access::kWrite, nullptr,
+                          &v1::CreateIndexRequest::name, kPool},
+          this, &VectorIndexService::CreateIndex);
+  r.Unary("DropIndex", {Capability::kManageCollections, Access::kDelete, nullptr,
+                        &convert::DropSubjects, kLong},
+          this, &VectorIndexService::DropIndex);
+  r.Unary("InsertBatch", {Capability::kWrite, Access::kWrite, nullptr,
+                          &convert::InsertBatchSubjects, kLong},
+          this, &VectorIndexService::InsertBatch);
+  r.ClientStream("InsertStream", {Capability::kWrite, Access::kWrite, nullptr,
+                                  &convert::InsertStreamSubjects, kLong},
+                 this, &VectorIndexService::InsertStream);
+  r.Unary("Search", {Capability::kRead, Access::kRead, nullptr,
+                     &convert::IndexPrefixSubject<v1::SearchRequest>},
+          this, &VectorIndexService::Search);
+  r.Unary("SearchBatch", {Capability::kRead, Access::kRead, nullptr,
+                          &convert::IndexPrefixSubject<v1::SearchBatchRequest>, kLong},
+          this, &VectorIndexService::SearchBatch);
+  r.Unary("GetStats", {Capability::kRead, Access::kRead, nullptr,
+                       &v1::GetStatsRequest::index_name, kLong},
+          this, &VectorIndexService::GetStats);
   r.Unary("HealthCheck", {Capability::kRead}, this, &VectorIndexService::HealthCheck);
 }
 

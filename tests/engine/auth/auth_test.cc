@@ -312,8 +312,14 @@ TEST_CASE("Development mode: everyone is the anonymous admin of tenant default",
     CHECK((*p)->role == Role::kAdmin);
     CHECK((*p)->capabilities == CapabilitiesOf(Role::kAdmin));
   }
+  // Every namespace is the development principal's: it holds Admin (the namespace rule has no
+  // development-mode exception of its own, so no other principal gains one).
+  absl::StatusOr<std::shared_ptr<const Principal>> anonymous =
+      authorizer.Authenticate(std::nullopt, std::nullopt);
+  REQUIRE(anonymous.ok());
+  CHECK(Authorizer::CheckNamespace(**anonymous, "acme").ok());
   Principal viewer{"v", "globex", Role::kViewer, CapabilitiesOf(Role::kViewer)};
-  CHECK(authorizer.CheckNamespace(viewer, "acme").ok());
+  CHECK(!Authorizer::CheckNamespace(viewer, "acme").ok());
 }
 
 TEST_CASE("ReplaceKeys rotates keys; calls in flight keep their principal", "[auth]") {

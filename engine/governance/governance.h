@@ -1,0 +1,118 @@
+// Governance: the one step every data operation passes before it touches storage, whatever
+// front end it came through (a gRPC method, later an MCP tool). In order:
+//   1. the namespace rule: the caller's tenant must own the operation's namespace
+//      (auth::Principal::OwnsNamespace; development mode owns every namespace);
+//   2. policies (engine/policy): the rules of the caller's tenant and the global ones that apply
+//      to the operation's keys decide — DENY fails it with PERMISSION_DENIED "Denied by policy:
+//      <name>", LOG writes an audit record and lets it run, ALLOW lets it run;
+//   3. quotas: charged where the bytes are known, inside the store's commit (the usage ledger,
+//      engine/namespace), so they are exact; Admit itself adds nothing for them.
+// This is the place to extend: change events and per-operation audit join here, not in
+// handlers. Evaluate (the PolicyService RPC) runs the same Decide as step 2.
+//
+// Cost: with no rule able to apply to the caller's tenant and access kind (PolicySet::MayApply)
+// step 2 is one lookup, and neither keys nor the caller's context are even produced.
+//
+// Thread safety: all methods may be called concurrently.
+#ifndef SOCHDB_ENGINE_GOVERNANCE_GOVERNANCE_H_
+#define SOCHDB_ENGINE_GOVERNANCE_GOVERNANCE_H_
+
+#include <deque>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "engine/auth/auth.h"
+#include "engine/policy/audit_log.h"
+#include "engine/policy/policy.h"
+#include "engine/policy/policy_set.h"
+#include "engine/policy/policy_store.h"
+
+namespace sochdb::governance {
+
+using policy::Access;
+
+// Caller-supplied context entries (name, value) that policy conditions may read by name.
+using CallerContext = std::vector<std::pair<std::string, std::string>>;
+
+inline constexpr size_t kMaxContextEntries = 32;
+inline constexpr size_t kMaxContextNameBytes = 128;
+inline constexpr size_t kMaxContextValueBytes = 1024;
+
+// INVALID_ARGUMENT naming `field` (e.g. "context") when an entry breaks a limit above or uses a
+// name the server sets itself (policy::IsReservedContextName: "principal.*", "namespace", ...).
+absl::Status ValidateCallerContext(const CallerContext& context, std::string_view field);
+
+// The keys one operation touches, as policies match them: single keys, and prefixes for
+// operations that reach every key under one (a scan, a search, a drop), which a rule applies
+// to when it may match some key under the prefix (Pattern::MayMatchUnder). Views must outlive
+// the Operation; composed keys ("<collection>/<id>") are kept here.
+class KeyList {
+ public:
+  struct Subject {
+    std::string_view key;
+    bool prefix = false;
+  };
+  void Add(std::string_view key) { subjects_.push_back({key, false}); }
+  void AddPrefix(std::string_view prefix) { subjects_.push_back({prefix, true}); }
+  void AddComposed(std::string key, bool prefix = false) {
+    subjects_.push_back({owned_.emplace_back(std::move(key)), prefix});
+  }
+  const std::vector<Subject>& subjects() const { return subjects_; }
+
+ private:
+  std::deque<std::string> owned_;  // stable addresses
+  std::vector<Subject> subjects_;
+};
+
+// One data operation, as the step sees it.
+struct Operation {
+  const auth::Principal* principal = nullptr;  // never null
+  std::string_view service;  // "kv", "collection", "vector": the `service` of conditions
+  std::string_view method;   // "Get": what audit records name
+  // What it does to its keys; none for calls that only need the namespace rule (namespace
+  // management): no policy applies to them.
+  std::optional<Access> access;
+  // The namespace it works in; none for objects scoped to the caller's tenant (vector indexes),
+  // which skip the namespace rule and show conditions the namespace "".
+  std::optional<std::string_view> ns;
+  // Fills the keys it touches; called only when a rule could apply.
+  absl::FunctionRef<void(KeyList*)> keys;
+  // The caller's context entries; called only when a rule could apply. Errors (a bad entry)
+  // fail the operation.
+  absl::FunctionRef<absl::StatusOr<CallerContext>()> context;
+};
+
+class Governance {
+ public:
+  // Not owned; must outlive the Governance. Both nullptr: the namespace rule alone (a front
+  // end without an engine: the call layer's own tests).
+  Governance(policy::PolicyStore* policies, policy::AuditLog* audit);
+  // The namespace rule alone, for as long as the process runs.
+  static const Governance& NamespaceRuleOnly();
+
+  // Runs the step (see above). OK: the operation may proceed.
+  absl::Status Admit(const Operation& op) const;
+
+  // What the policies say about `op` (step 2 without acting on it): what Evaluate answers.
+  absl::StatusOr<policy::Decision> Decide(const Operation& op) const;
+
+ private:
+  // Decide over `set`, leaving the operation's keys in `*keys`.
+  absl::StatusOr<policy::Decision> Decide(const Operation& op, const policy::PolicySet& set,
+                                          KeyList* keys) const;
+  absl::Status Audit(const Operation& op, const policy::Decision& decision,
+                     const KeyList& keys) const;
+
+  policy::PolicyStore* const policies_;
+  policy::AuditLog* const audit_;
+};
+
+}  // namespace sochdb::governance
+
+#endif  // SOCHDB_ENGINE_GOVERNANCE_GOVERNANCE_H_
