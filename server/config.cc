@@ -64,6 +64,12 @@ void DefineStorageOptions(CLI::App& app, ServerConfig& c) {
   app.add_option("--ttl-purge-interval-ms", c.ttl_purge_interval_ms,
                  "how often expired keys are removed from disk")
       ->check(CLI::Range(10, 3'600'000))->capture_default_str();
+  app.add_option("--audit-retention-days", c.audit_retention_days,
+                 "days the records of LOG policies are kept")
+      ->check(CLI::Range(1, 36'500))->capture_default_str();
+  app.add_option("--audit-max-records", c.audit_max_records,
+                 "records of LOG policies kept per tenant (the oldest go first)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1'000'000'000}))->capture_default_str();
 }
 
 // What the log says and in which format.

@@ -44,6 +44,8 @@ struct ServerConfig {
   int max_connection_idle_s = 60;      // --max-connection-idle-s (0 = never close)
   int max_connection_age_s = 300;      // --max-connection-age-s (0 = never), then --max-call-s
   int ttl_purge_interval_ms = 1000;    // --ttl-purge-interval-ms
+  int audit_retention_days = 30;       // --audit-retention-days: policy audit records kept
+  int64_t audit_max_records = 1'000'000;  // --audit-max-records: per tenant
 };
 
 // Looks an environment variable up; std::nullopt when unset.

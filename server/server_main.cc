@@ -115,6 +115,9 @@ EngineOptions MakeEngineOptions(const ServerConfig& config, storage::SyncMode sy
   options.store.sync_interval = absl::Milliseconds(config.sync_interval_ms);
   options.store.accept_log_loss = config.accept_log_loss;
   options.ttl_purge_interval = absl::Milliseconds(config.ttl_purge_interval_ms);
+  options.audit_retention.max_age = absl::Hours(24 * config.audit_retention_days);
+  options.audit_retention.max_records_per_tenant =
+      static_cast<uint64_t>(config.audit_max_records);
   options.kv_limits.max_batch_get_bytes = ResponseBudgetBytes(config);
   options.kv_limits.max_batch_get_setting = kResponseBudgetSetting;
   options.kv_limits.batch_get_entry_bytes = services::kv_convert::BatchGetEntryBytes;

@@ -44,6 +44,8 @@ TEST_CASE("defaults match the documented values") {
   CHECK(r.config.auth_keys.empty());
   CHECK(!r.config.allow_insecure_remote);
   CHECK(!r.config.accept_log_loss);
+  CHECK(r.config.audit_retention_days == 30);
+  CHECK(r.config.audit_max_records == 1'000'000);
 }
 
 TEST_CASE("flags beat the environment, which beats the config file") {

@@ -2,11 +2,17 @@
 //
 //   sochdb-bench kv --target 127.0.0.1:50051 --clients 32 --duration 10 --value-size 100
 //                   --mix 90:10 --keys 10000 [--namespace bench] [--api-key KEY]
+//                   [--policies N] [--matching-policies M]
 //
 // `--clients` calls are kept in flight at all times, spread over `--threads` completion queues
 // (async stubs: one thread drives many calls, so the client does not eat the cores it measures).
 // `--mix get:put` weights the operations. Before the timed run every key is written once, so
 // gets hit. The report gives ops/s and p50/p99/p999 latency per operation.
+//
+// The cost of the governance step: `--policies N` registers N rules in the caller's tenant, each
+// with its own literal prefix ("other-<i>/*", DENY, triggers in turn), which the benchmark's keys
+// never match; `--matching-policies M` adds M ALLOW rules ("key-*", triggers in turn) that apply
+// to every call (each is run: pattern and condition). Rules are registered before the preload.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -24,6 +30,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/grpcpp.h"
 #include "sochdb/v1/kv.grpc.pb.h"
+#include "sochdb/v1/policy.grpc.pb.h"
 
 namespace {
 
@@ -42,6 +49,8 @@ struct Options {
   int keys = 10000;
   std::string ns = "bench";
   std::string api_key;
+  int policies = 0;
+  int matching_policies = 0;
 };
 
 std::string KeyName(int i) { return absl::StrCat("key-", i); }
@@ -165,6 +174,33 @@ bool Preload(const Options& o, v1::KvService::Stub& stub) {
   return true;
 }
 
+// Registers the rules --policies and --matching-policies ask for.
+bool RegisterPolicies(const Options& o, const std::shared_ptr<grpc::Channel>& channel) {
+  auto stub = v1::PolicyService::NewStub(channel);
+  const int total = o.policies + o.matching_policies;
+  for (int i = 0; i < total; ++i) {
+    const bool matching = i >= o.policies;
+    v1::RegisterPolicyRequest req;
+    v1::PolicyRule* rule = req.mutable_policy();
+    rule->set_id(absl::StrCat("bench-", i));
+    rule->set_name(rule->id());
+    rule->set_pattern(matching ? std::string("key-*") : absl::StrCat("other-", i, "/*"));
+    rule->set_trigger(static_cast<v1::PolicyTrigger>(i % 6));
+    rule->set_default_action(matching ? v1::POLICY_ACTION_ALLOW : v1::POLICY_ACTION_DENY);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    if (!o.api_key.empty()) ctx.AddMetadata("authorization", "Bearer " + o.api_key);
+    v1::RegisterPolicyResponse resp;
+    const grpc::Status s = stub->RegisterPolicy(&ctx, req, &resp);
+    if (!s.ok() || !resp.success()) {
+      std::fprintf(stderr, "policy registration failed: %s%s\n", s.error_message().c_str(),
+                   resp.error().c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
 int RunKv(const Options& o) {
   std::vector<std::unique_ptr<v1::KvService::Stub>> stubs;
   for (int i = 0; i < std::max(1, o.channels); ++i) {
@@ -172,6 +208,10 @@ int RunKv(const Options& o) {
     args.SetInt("sochdb.bench.channel", i);  // distinct args: distinct connections
     stubs.push_back(v1::KvService::NewStub(
         grpc::CreateCustomChannel(o.target, grpc::InsecureChannelCredentials(), args)));
+  }
+  if (o.policies + o.matching_policies > 0 &&
+      !RegisterPolicies(o, grpc::CreateChannel(o.target, grpc::InsecureChannelCredentials()))) {
+    return 1;
   }
   if (!Preload(o, *stubs[0])) return 1;
   const auto begin = Clock::now();
@@ -194,8 +234,9 @@ int RunKv(const Options& o) {
     all.errors += r.errors;
   }
   const size_t total = all.get_us.size() + all.put_us.size();
-  std::printf("kv target=%s clients=%d duration=%.1fs value=%dB mix=%d:%d keys=%d\n",
-              o.target.c_str(), o.clients, seconds, o.value_size, o.get_weight, o.put_weight, o.keys);
+  std::printf("kv target=%s clients=%d duration=%.1fs value=%dB mix=%d:%d keys=%d policies=%d+%d\n",
+              o.target.c_str(), o.clients, seconds, o.value_size, o.get_weight, o.put_weight, o.keys,
+              o.policies, o.matching_policies);
   std::printf("  all  ops=%zu ops/s=%.0f errors=%lu\n", total,
               static_cast<double>(total) / seconds, static_cast<unsigned long>(all.errors));
   Report("get", all.get_us, seconds);
@@ -228,6 +269,8 @@ int main(int argc, char** argv) {
   kv->add_option("--keys", o.keys, "distinct keys")->check(CLI::Range(1, 100000000))->capture_default_str();
   kv->add_option("--namespace", o.ns, "namespace")->capture_default_str();
   kv->add_option("--api-key", o.api_key, "API key (Bearer)");
+  kv->add_option("--policies", o.policies, "rules registered first, never matching the keys")->check(CLI::Range(0, 10000))->capture_default_str();
+  kv->add_option("--matching-policies", o.matching_policies, "ALLOW rules that apply to every call")->check(CLI::Range(0, 10000))->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (!ParseMix(mix, &o)) {
     std::fprintf(stderr, "--mix must be GET:PUT weights, e.g. 90:10\n");
