@@ -49,7 +49,7 @@ const Governance& Governance::NamespaceRuleOnly() {
   return *governance;
 }
 
-absl::Status Governance::Admit(const Operation& op) const {
+absl::Status Governance::Admit(const Operation& op, Redactor* redactor) const {
   if (op.ns.has_value()) {
     SOCHDB_RETURN_IF_ERROR(auth::Authorizer::CheckNamespace(*op.principal, *op.ns));
   }
@@ -58,6 +58,14 @@ absl::Status Governance::Admit(const Operation& op) const {
   if (!set->MayApply(op.principal->tenant, *op.access)) return absl::OkStatus();
   KeyList keys;
   SOCHDB_ASSIGN_OR_RETURN(policy::Decision decision, Decide(op, *set, &keys));
+  if (redactor != nullptr && *op.access == Access::kRead &&
+      set->Redacts(op.principal->tenant)) {
+    SOCHDB_ASSIGN_OR_RETURN(redactor->caller_, op.context());
+    redactor->principal_ = op.principal;
+    redactor->service_ = std::string(op.service);
+    redactor->ns_ = std::string(op.ns.value_or(""));
+    redactor->set_ = set;
+  }
   switch (decision.action) {
     case policy::Action::kDeny:
       return absl::PermissionDeniedError(decision.Reason());
@@ -97,6 +105,19 @@ absl::StatusOr<policy::Decision> Governance::Decide(const Operation& op,
     }
   }
   return builder.Finish();
+}
+
+void Redactor::Apply(std::string_view key, std::string* value) const {
+  if (set_ == nullptr) return;
+  const policy::OperationFacts facts{
+      principal_->id, auth::RoleName(principal_->role), principal_->tenant, service_, ns_,
+      Access::kRead,  caller_,
+  };
+  policy::DecisionBuilder builder;
+  set_->Evaluate(facts, key, &builder);
+  if (builder.empty()) return;
+  std::optional<std::string> replacement = builder.Finish().redaction;
+  if (replacement.has_value()) *value = *std::move(replacement);
 }
 
 absl::Status Governance::Audit(const Operation& op, const policy::Decision& decision,

@@ -88,6 +88,25 @@ struct Operation {
   absl::FunctionRef<absl::StatusOr<CallerContext>()> context;
 };
 
+// Rewrites what a read returns where an AFTER_READ rule with "redact" applies (policy.h). Made by
+// Governance::Admit for a read of a tenant such rules bind; inactive otherwise, when Apply is
+// never needed. Keeps what it needs: it may outlive the Operation, not the call's principal.
+class Redactor {
+ public:
+  bool active() const { return set_ != nullptr; }
+  // Replaces `*value`, read under `key`, by the replacement of the redacting rule that applies
+  // to the key (the smallest id's), or leaves it.
+  void Apply(std::string_view key, std::string* value) const;
+
+ private:
+  friend class Governance;
+  std::shared_ptr<const policy::PolicySet> set_;
+  const auth::Principal* principal_ = nullptr;
+  std::string service_;
+  std::string ns_;
+  CallerContext caller_;
+};
+
 class Governance {
  public:
   // Not owned; must outlive the Governance. Both nullptr: the namespace rule alone (a front
@@ -96,8 +115,9 @@ class Governance {
   // The namespace rule alone, for as long as the process runs.
   static const Governance& NamespaceRuleOnly();
 
-  // Runs the step (see above). OK: the operation may proceed.
-  absl::Status Admit(const Operation& op) const;
+  // Runs the step (see above). OK: the operation may proceed. For a read, fills `*redactor`
+  // (when given) if a redacting rule binds the caller's tenant.
+  absl::Status Admit(const Operation& op, Redactor* redactor = nullptr) const;
 
   // What the policies say about `op` (step 2 without acting on it): what Evaluate answers.
   absl::StatusOr<policy::Decision> Decide(const Operation& op) const;

@@ -124,6 +124,13 @@ PolicySet::PolicySet(std::vector<std::shared_ptr<const CompiledRule>> rules)
   for (const std::shared_ptr<const CompiledRule>& rule : rules_) {
     Groups& groups = rule->scope.empty() ? global_ : by_tenant_[rule->scope];
     if (rule->scope.empty()) has_global_ = true;
+    if (rule->rule.metadata.count(kRedactMetadata) > 0) {
+      if (rule->scope.empty()) {
+        global_redacts_ = true;
+      } else {
+        redacting_tenants_.insert(rule->scope);
+      }
+    }
     Group& group = groups[static_cast<int>(AccessOf(rule->rule.trigger))];
     const std::string& prefix = rule->pattern.literal_prefix();
     std::vector<const CompiledRule*>& bucket = group.by_prefix[prefix];

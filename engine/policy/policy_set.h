@@ -23,6 +23,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "engine/common/absl_view.h"
 #include "engine/policy/condition.h"
 #include "engine/policy/pattern.h"
 #include "engine/policy/policy.h"
@@ -80,6 +81,11 @@ class PolicySet {
   explicit PolicySet(std::vector<std::shared_ptr<const CompiledRule>> rules);
 
   bool empty() const { return rules_.empty(); }
+  // True when an AFTER_READ rule carrying "redact" (policy.h) binds `tenant`: only then do reads
+  // of that tenant look their answers over.
+  bool Redacts(std::string_view tenant) const {
+    return global_redacts_ || redacting_tenants_.contains(AbslView(tenant));
+  }
   // True when some rule of `tenant` or a global one could apply to an `access` operation: when
   // false, Evaluate would add nothing (the fast path of every data call).
   bool MayApply(std::string_view tenant, Access access) const;
@@ -115,6 +121,8 @@ class PolicySet {
   absl::flat_hash_map<std::string, Groups> by_tenant_;
   Groups global_;
   bool has_global_ = false;
+  absl::flat_hash_set<std::string> redacting_tenants_;
+  bool global_redacts_ = false;
 };
 
 }  // namespace sochdb::policy

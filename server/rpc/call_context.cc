@@ -62,8 +62,9 @@ grpc::Status CallContext::CheckNamespace(std::string_view ns) const {
   return ToGrpcStatus(auth::Authorizer::CheckNamespace(*principal_, ns));
 }
 
-grpc::Status CallContext::Admit(const governance::Operation& op) const {
-  return ToGrpcStatus(method_.runtime->governance->Admit(op));
+grpc::Status CallContext::Admit(const governance::Operation& op,
+                                governance::Redactor* redactor) const {
+  return ToGrpcStatus(method_.runtime->governance->Admit(op, redactor));
 }
 
 absl::StatusOr<governance::CallerContext> CallContext::PolicyContext() const {

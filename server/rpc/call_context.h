@@ -21,6 +21,7 @@
 #include "engine/common/answer_budget.h"
 #include "engine/governance/governance.h"
 #include "engine/policy/policy.h"
+#include "google/protobuf/message.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/status.h"
 
@@ -90,6 +91,12 @@ class KeysOf {
   Fn fn_;
 };
 
+// Rewrites a read's answer (`response`, the method's response type) where redacting rules apply:
+// calls redactor.Apply(key, &value) on each value it returns (governance::Redactor).
+template <class Req>
+using AnswerRedaction = std::function<void(const Req& request, google::protobuf::Message* response,
+                                           const governance::Redactor& redactor)>;
+
 // What a request touches, for the governance step every data operation passes before its
 // handler runs (engine/governance/governance.h).
 template <class Req>
@@ -100,6 +107,8 @@ struct Target {
   // What the request does to its keys; none: no policy applies (namespace management).
   std::optional<policy::Access> access;
   std::function<void(const Req&, governance::KeyList*)> keys_of;
+  // For reads whose answers carry values: how to redact them; nullptr: nothing to redact.
+  AnswerRedaction<Req> redact;
 
   bool governed() const { return namespace_of != nullptr || access.has_value(); }
 };
@@ -114,15 +123,15 @@ struct MethodPolicy {
   MethodPolicy(auth::Capability required,
                std::function<std::string_view(const Req&)> namespace_field = nullptr,
                Execution where = Execution::kInline)
-      : capability(required), target{std::move(namespace_field), std::nullopt, nullptr},
+      : capability(required), target{std::move(namespace_field), std::nullopt, nullptr, nullptr},
         execution(where) {}
   // A data method: `access` to the keys `keys` lists, in the namespace `namespace_field` names
   // (nullptr: an object of the caller's tenant).
   MethodPolicy(auth::Capability required, policy::Access access,
                std::function<std::string_view(const Req&)> namespace_field, KeysOf<Req> keys,
-               Execution where = Execution::kInline)
+               Execution where = Execution::kInline, AnswerRedaction<Req> redact = nullptr)
       : capability(required),
-        target{std::move(namespace_field), access, std::move(keys).release()},
+        target{std::move(namespace_field), access, std::move(keys).release(), std::move(redact)},
         execution(where) {}
 
   auth::Capability capability;
@@ -160,8 +169,10 @@ class CallContext {
   // with the standard text when refused.
   grpc::Status CheckNamespace(std::string_view ns) const;
 
-  // Runs the governance step for `op` (the call layer does, from the method's Target).
-  grpc::Status Admit(const governance::Operation& op) const;
+  // Runs the governance step for `op` (the call layer does, from the method's Target), filling
+  // `*redactor` (when given) for a read that redacting rules bind.
+  grpc::Status Admit(const governance::Operation& op,
+                     governance::Redactor* redactor = nullptr) const;
   // The caller's context entries for policy conditions: request headers
   // "x-sochdb-context-<name>: <value>" (names arrive lower-case, as gRPC metadata keys are).
   // INVALID_ARGUMENT for an entry that breaks governance::ValidateCallerContext.

@@ -99,7 +99,8 @@ grpc::Status AdmitCaller(CallContext& ctx);
 // Runs the governance step for `request` as `target` describes it (when the method has one),
 // then checks the deadline.
 template <class Req>
-grpc::Status AdmitRequest(CallContext& ctx, const Req& request, const Target<Req>& target) {
+grpc::Status AdmitRequest(CallContext& ctx, const Req& request, const Target<Req>& target,
+                          governance::Redactor* redactor = nullptr) {
   if (target.governed()) {
     std::optional<std::string_view> ns;
     if (target.namespace_of) ns = target.namespace_of(request);
@@ -109,7 +110,7 @@ grpc::Status AdmitRequest(CallContext& ctx, const Req& request, const Target<Req
     const auto context = [&ctx] { return ctx.PolicyContext(); };
     const governance::Operation op{&ctx.principal(), ctx.method().policy_service,
                                    ctx.method().method, target.access, ns, keys, context};
-    grpc::Status s = ctx.Admit(op);
+    grpc::Status s = ctx.Admit(op, target.redact != nullptr ? redactor : nullptr);
     if (!s.ok()) return s;
   }
   return ctx.CheckDeadline();
@@ -127,12 +128,19 @@ grpc::Status SerializeMessage(const google::protobuf::Message& message, grpc::By
 // governance step (namespace rule, policies), the deadline.
 template <class Req>
 grpc::Status AdmitAndParse(CallContext& ctx, grpc::ByteBuffer* buffer, Req* request,
-                           const Target<Req>& target) {
+                           const Target<Req>& target, governance::Redactor* redactor) {
   grpc::Status s = AdmitCaller(ctx);
   if (!s.ok()) return s;
   s = ParseMessage(buffer, request);
   if (!s.ok()) return s;
-  return AdmitRequest(ctx, *request, target);
+  return AdmitRequest(ctx, *request, target, redactor);
+}
+
+// Redacts `response` when the admission filled `redactor` (the method says how).
+template <class Req>
+void RedactAnswer(const Target<Req>& target, const Req& request,
+                  google::protobuf::Message* response, const governance::Redactor& redactor) {
+  if (redactor.active() && target.redact != nullptr) target.redact(request, response, redactor);
 }
 
 // Runs `work` inline or on the worker pool, as the method says. False when the pool refused it.
@@ -232,11 +240,13 @@ class UnaryCall final : public CallTag {
     Resp response;
     grpc::Status status = internal::Guarded(info(), [this, &response] {
       Req request;
-      grpc::Status s =
-          internal::AdmitAndParse(*ctx_, &request_buffer_, &request, method_->target);
+      governance::Redactor redactor;
+      grpc::Status s = internal::AdmitAndParse(*ctx_, &request_buffer_, &request,
+                                               method_->target, &redactor);
       if (!s.ok()) return s;
       s = method_->handler(*ctx_, request, &response);
       if (!s.ok()) return s;
+      internal::RedactAnswer(method_->target, request, &response, redactor);
       return internal::SerializeMessage(response, &response_buffer_);
     });
     Finish(status);
@@ -377,11 +387,10 @@ class ServerStreamCall final : public StreamingCallBase {
 
   void Start() {
     grpc::Status status = internal::Guarded(info(), [this] {
-      Req request;
-      grpc::Status s =
-          internal::AdmitAndParse(*ctx_, &request_buffer_, &request, method_->target);
+      grpc::Status s = internal::AdmitAndParse(*ctx_, &request_buffer_, &request_,
+                                               method_->target, &redactor_);
       if (!s.ok()) return s;
-      return method_->handler(*ctx_, request, &source_);
+      return method_->handler(*ctx_, request_, &source_);
     });
     if (!status.ok() || source_ == nullptr) {
       Finish(status);
@@ -414,6 +423,7 @@ class ServerStreamCall final : public StreamingCallBase {
         Resp response;
         grpc::Status s = source_->Next(*ctx_, &response, &has_message);
         if (!s.ok() || !has_message) return s;
+        internal::RedactAnswer(method_->target, request_, &response, redactor_);
         return internal::SerializeMessage(response, &buffer);
       });
       if (!status.ok() || !has_message) {
@@ -460,6 +470,8 @@ class ServerStreamCall final : public StreamingCallBase {
 
   const Method* const method_;
   grpc::ByteBuffer request_buffer_;
+  Req request_;                     // kept for the stream's answers (redaction)
+  governance::Redactor redactor_;  // filled at admission when redacting rules bind the read
   grpc::ByteBuffer write_buffer_;
   grpc::ServerAsyncWriter<grpc::ByteBuffer> writer_;
   std::unique_ptr<StreamSource<Resp>> source_;

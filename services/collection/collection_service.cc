@@ -59,10 +59,11 @@ void CollectionService::Register(server::GrpcServer& server) {
   // Searches rank over the whole collection and read their winners from storage: the pool.
   r.Unary("SearchCollection",
           {Capability::kRead, Access::kRead, &v1::SearchCollectionRequest::namespace_,
-           &convert::SearchSubjects, kLong},
+           &convert::SearchSubjects, kLong, &convert::RedactSearch},
           this, &CollectionService::SearchCollection);
   r.Unary("GetDocument", {Capability::kRead, Access::kRead, &v1::GetDocumentRequest::namespace_,
-                          &convert::DocumentSubject<v1::GetDocumentRequest>},
+                          &convert::DocumentSubject<v1::GetDocumentRequest>, Execution::kInline,
+                          &convert::RedactGetDocument},
           this, &CollectionService::GetDocument);
   r.Unary("DeleteDocument",
           {Capability::kWrite, Access::kDelete, &v1::DeleteDocumentRequest::namespace_,

@@ -158,4 +158,22 @@ void CountSubjects(const v1::CountDocumentsRequest& req, governance::KeyList* ke
   keys->AddComposed(absl::StrCat(req.collection_name(), "/"), /*prefix=*/true);
 }
 
+void RedactGetDocument(const v1::GetDocumentRequest& req, google::protobuf::Message* resp,
+                       const governance::Redactor& redactor) {
+  auto* get = dynamic_cast<v1::GetDocumentResponse*>(resp);
+  if (get == nullptr || !get->has_document()) return;
+  v1::Document* doc = get->mutable_document();
+  redactor.Apply(absl::StrCat(req.collection_name(), "/", doc->id()), doc->mutable_content());
+}
+
+void RedactSearch(const v1::SearchCollectionRequest& req, google::protobuf::Message* resp,
+                  const governance::Redactor& redactor) {
+  auto* search = dynamic_cast<v1::SearchCollectionResponse*>(resp);
+  if (search == nullptr) return;
+  for (v1::DocumentResult& result : *search->mutable_results()) {
+    v1::Document* doc = result.mutable_document();
+    redactor.Apply(absl::StrCat(req.collection_name(), "/", doc->id()), doc->mutable_content());
+  }
+}
+
 }  // namespace sochdb::services::collection_convert

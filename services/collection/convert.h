@@ -43,6 +43,13 @@ void DocumentSubject(const Req& req, governance::KeyList* keys) {
   keys->AddComposed(absl::StrCat(req.collection_name(), "/", req.document_id()));
 }
 
+// Redaction (governance::Redactor) of the content of the documents a read returns, each under
+// its key "<collection>/<id>".
+void RedactGetDocument(const v1::GetDocumentRequest& req, google::protobuf::Message* resp,
+                       const governance::Redactor& redactor);
+void RedactSearch(const v1::SearchCollectionRequest& req, google::protobuf::Message* resp,
+                  const governance::Redactor& redactor);
+
 std::map<std::string, std::string> ToMap(const google::protobuf::Map<std::string, std::string>& m);
 
 }  // namespace sochdb::services::collection_convert

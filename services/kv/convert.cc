@@ -55,4 +55,25 @@ void BatchPutSubjects(const v1::KvBatchPutRequest& req, governance::KeyList* key
   for (const v1::KvPutEntry& entry : req.entries()) keys->Add(entry.key());
 }
 
+void RedactGet(const v1::KvGetRequest& req, google::protobuf::Message* resp,
+               const governance::Redactor& redactor) {
+  auto* get = dynamic_cast<v1::KvGetResponse*>(resp);
+  if (get != nullptr && get->found()) redactor.Apply(req.key(), get->mutable_value());
+}
+
+void RedactBatchGet(const v1::KvBatchGetRequest& req, google::protobuf::Message* resp,
+                    const governance::Redactor& redactor) {
+  auto* batch = dynamic_cast<v1::KvBatchGetResponse*>(resp);
+  if (batch == nullptr) return;
+  for (v1::KvEntry& entry : *batch->mutable_entries()) {
+    if (entry.found()) redactor.Apply(entry.key(), entry.mutable_value());
+  }
+}
+
+void RedactScan(const v1::KvScanRequest& req, google::protobuf::Message* resp,
+                const governance::Redactor& redactor) {
+  auto* row = dynamic_cast<v1::KvScanResponse*>(resp);
+  if (row != nullptr) redactor.Apply(row->key(), row->mutable_value());
+}
+
 }  // namespace sochdb::services::kv_convert

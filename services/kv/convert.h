@@ -30,6 +30,14 @@ void ScanSubjects(const v1::KvScanRequest& req, governance::KeyList* keys);
 void BatchGetSubjects(const v1::KvBatchGetRequest& req, governance::KeyList* keys);
 void BatchPutSubjects(const v1::KvBatchPutRequest& req, governance::KeyList* keys);
 
+// Redaction (governance::Redactor) of the values each read returns.
+void RedactGet(const v1::KvGetRequest& req, google::protobuf::Message* resp,
+               const governance::Redactor& redactor);
+void RedactBatchGet(const v1::KvBatchGetRequest& req, google::protobuf::Message* resp,
+                    const governance::Redactor& redactor);
+void RedactScan(const v1::KvScanRequest& req, google::protobuf::Message* resp,
+                const governance::Redactor& redactor);
+
 // Fills resp.entries in request order: key, value and found for each requested key.
 void FillBatchGet(const v1::KvBatchGetRequest& req, std::vector<std::optional<std::string>> values,
                   v1::KvBatchGetResponse* resp);

@@ -46,7 +46,7 @@ void KvService::Register(server::GrpcServer& server) {
   constexpr Execution kLong = Execution::kLongWork;
   auto r = server.AddService<v1::KvService>();
   r.Unary("Get", {Capability::kRead, Access::kRead, &v1::KvGetRequest::namespace_,
-                  &v1::KvGetRequest::key},
+                  &v1::KvGetRequest::key, Execution::kInline, &kv_convert::RedactGet},
           this, &KvService::Get);
   r.Unary("Put", {Capability::kWrite, Access::kWrite, &v1::KvPutRequest::namespace_,
                   &v1::KvPutRequest::key, kWrites},
@@ -55,10 +55,10 @@ void KvService::Register(server::GrpcServer& server) {
                      &v1::KvDeleteRequest::key, kWrites},
           this, &KvService::Delete);
   r.ServerStream("Scan", {Capability::kRead, Access::kRead, &v1::KvScanRequest::namespace_,
-                          &kv_convert::ScanSubjects, kLong},
+                          &kv_convert::ScanSubjects, kLong, &kv_convert::RedactScan},
                  this, &KvService::Scan);
   r.Unary("BatchGet", {Capability::kRead, Access::kRead, &v1::KvBatchGetRequest::namespace_,
-                       &kv_convert::BatchGetSubjects, kLong},
+                       &kv_convert::BatchGetSubjects, kLong, &kv_convert::RedactBatchGet},
           this, &KvService::BatchGet);
   r.Unary("BatchPut", {Capability::kWrite, Access::kWrite, &v1::KvBatchPutRequest::namespace_,
                        &kv_convert::BatchPutSubjects, kWrites},

@@ -132,3 +132,64 @@ TEST_CASE("conditions read the caller's context; a bad context fails the operati
 
 }  // namespace
 }  // namespace sochdb::governance
+
+namespace sochdb::governance {
+namespace {
+
+TEST_CASE("reads bound by a redacting rule get a redactor that rewrites matching keys only") {
+  Fixture f;
+  const auth::Principal alpha = Caller("alpha", auth::Role::kEditor, "alice");
+  Redactor none;
+  REQUIRE_OK(f.governance.Admit(
+      Operation{&alpha, "kv", "Get", Access::kRead, std::string_view("alpha"),
+                [](KeyList* k) { k->Add("pii/1"); },
+                []() -> absl::StatusOr<CallerContext> { return CallerContext(); }},
+      &none));
+  REQUIRE_FALSE(none.active());
+
+  PolicyRule rule;
+  rule.id = "mask";
+  rule.name = "mask pii";
+  rule.pattern = "pii/*";
+  rule.trigger = Trigger::kAfterRead;
+  rule.action = Action::kAllow;
+  rule.expression = "user.role != 'auditor'";
+  rule.metadata["redact"] = "[redacted]";
+  REQUIRE(ValueOrFail(f.policies->Register(alpha, rule)) == "mask");
+
+  Redactor redactor;
+  REQUIRE_OK(f.Admit(alpha, Access::kRead, "alpha", "pii/1"));  // no redactor asked: fine
+  const auto admit = [&](Redactor* r) {
+    return f.governance.Admit(
+        Operation{&alpha, "kv", "Get", Access::kRead, std::string_view("alpha"),
+                  [](KeyList* k) { k->AddPrefix(""); },
+                  [&]() -> absl::StatusOr<CallerContext> { return f.context; }},
+        r);
+  };
+  REQUIRE_OK(admit(&redactor));
+  REQUIRE(redactor.active());
+  std::string value = "555-1234";
+  redactor.Apply("pii/1", &value);
+  REQUIRE(value == "[redacted]");
+  value = "public";
+  redactor.Apply("open/1", &value);
+  REQUIRE(value == "public");
+  // The condition is read with the caller's context of the call.
+  f.context = {{"user.role", "auditor"}};
+  Redactor auditor;
+  REQUIRE_OK(admit(&auditor));
+  value = "555-1234";
+  auditor.Apply("pii/1", &value);
+  REQUIRE(value == "555-1234");
+  // Writes never get one.
+  Redactor writer;
+  REQUIRE_OK(f.governance.Admit(
+      Operation{&alpha, "kv", "Put", Access::kWrite, std::string_view("alpha"),
+                [](KeyList* k) { k->Add("pii/1"); },
+                []() -> absl::StatusOr<CallerContext> { return CallerContext(); }},
+      &writer));
+  REQUIRE_FALSE(writer.active());
+}
+
+}  // namespace
+}  // namespace sochdb::governance
