@@ -108,17 +108,27 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& option
   collection_options.clock = options.clock;
   SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<collection::CollectionStore> collections,
                           collection::CollectionStore::Open(store.get(), collection_options));
+  // Opened last: it finishes the namespace deletes a crash interrupted, through the stores above.
+  // The usage ledger (issue 17) is connected here once it exists; until then no namespace is
+  // tracked and statistics are zeros.
+  namespaces::NamespaceRegistryOptions namespace_options;
+  namespace_options.clock = options.clock;
+  SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<namespaces::NamespaceRegistry> namespaces,
+                          namespaces::NamespaceRegistry::Open(store.get(), collections.get(),
+                                                              nullptr, namespace_options));
   return std::unique_ptr<Engine>(new Engine(options, std::move(store), std::move(vector_indexes),
-                                            std::move(collections)));
+                                            std::move(collections), std::move(namespaces)));
 }
 
 Engine::Engine(EngineOptions options, std::unique_ptr<storage::Store> store,
                std::unique_ptr<vector::VectorIndexStore> vector_indexes,
-               std::unique_ptr<collection::CollectionStore> collections)
+               std::unique_ptr<collection::CollectionStore> collections,
+               std::unique_ptr<namespaces::NamespaceRegistry> namespaces)
     : options_(std::move(options)),
       store_(std::move(store)),
       vector_indexes_(std::move(vector_indexes)),
-      collections_(std::move(collections)) {
+      collections_(std::move(collections)),
+      namespaces_(std::move(namespaces)) {
   kv_ = std::make_unique<kv::KvStore>(store_.get(), options_.clock, options_.kv_limits);
   purger_ = std::thread([this] { PurgeLoop(); });
 }
@@ -129,6 +139,7 @@ Engine::~Engine() {
     stopping_ = true;
   }
   purger_.join();
+  namespaces_.reset();      // uses the collections
   collections_.reset();     // snapshots vector spaces with uncovered changes
   vector_indexes_.reset();
   kv_.reset();

@@ -1,7 +1,6 @@
 // Engine: the database as one object. It opens the store under the data directory, owns every
-// subsystem (KV, vector indexes, collections) and their background work (the TTL purger, vector
-// index maintenance), and
-// closes them in order. The server holds one Engine; services borrow its subsystems.
+// subsystem (KV, vector indexes, collections, the namespace registry) and their background work
+// (the TTL purger, vector index maintenance), and closes them in order. The server holds one Engine; services borrow its subsystems.
 //
 // Layout of --data-dir:
 //   <data-dir>/store/     the LevelDB database: all persistent state
@@ -23,6 +22,7 @@
 #include "engine/common/clock.h"
 #include "engine/common/file_system.h"
 #include "engine/kv/kv_store.h"
+#include "engine/namespace/namespace_registry.h"
 #include "engine/storage/store.h"
 #include "engine/vector/vector_index_store.h"
 
@@ -76,6 +76,7 @@ class Engine {
   kv::KvStore& kv() { return *kv_; }
   vector::VectorIndexStore& vector_indexes() { return *vector_indexes_; }
   collection::CollectionStore& collections() { return *collections_; }
+  namespaces::NamespaceRegistry& namespaces() { return *namespaces_; }
   const EngineOptions& options() const { return options_; }
   // Never waits for a writer or a drop (it feeds the metrics scrape).
   EngineStats Stats() const;
@@ -83,7 +84,8 @@ class Engine {
  private:
   Engine(EngineOptions options, std::unique_ptr<storage::Store> store,
          std::unique_ptr<vector::VectorIndexStore> vector_indexes,
-         std::unique_ptr<collection::CollectionStore> collections);
+         std::unique_ptr<collection::CollectionStore> collections,
+         std::unique_ptr<namespaces::NamespaceRegistry> namespaces);
   void PurgeLoop();
   // Purges until a round comes back short; returns the records removed.
   uint64_t PurgeRound();
@@ -93,6 +95,7 @@ class Engine {
   std::unique_ptr<kv::KvStore> kv_;
   std::unique_ptr<vector::VectorIndexStore> vector_indexes_;
   std::unique_ptr<collection::CollectionStore> collections_;
+  std::unique_ptr<namespaces::NamespaceRegistry> namespaces_;
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
