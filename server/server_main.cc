@@ -24,6 +24,7 @@
 #include "server/rpc/rpc_metrics.h"
 #include "server/tls_credentials.h"
 #include "services/collection/collection_service.h"
+#include "services/namespace/namespace_service.h"
 #include "services/kv/convert.h"
 #include "services/kv/kv_service.h"
 #include "services/vector/vector_index_service.h"
@@ -198,6 +199,9 @@ void RegisterServices(GrpcServer& server, Engine& engine,
   auto vectors = std::make_shared<services::VectorIndexService>(&engine.vector_indexes());
   vectors->Register(server);
   keep_alive->push_back(vectors);
+  auto namespaces = std::make_shared<services::NamespaceService>(&engine.namespaces());
+  namespaces->Register(server);
+  keep_alive->push_back(namespaces);
 }
 
 // Runs the gRPC server until SIGTERM/SIGINT, then shuts it down gracefully.
