@@ -317,6 +317,7 @@ absl::Status NamespaceRegistry::CloseAndDelete(const std::string& name, bool for
       return recorded;
     }
   }
+  spdlog::info("namespace '{}': deleting it with its data", name);
   return DeleteDataAndRecord(name);
 }
 

@@ -3,6 +3,7 @@
 // only with `force`, tenants that can neither create, see, get nor delete each other's namespaces,
 // and a delete killed (-9) midway that the next start finishes.
 #include <csignal>
+#include <cstdio>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -11,7 +12,10 @@
 #include <catch2/catch.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "engine/auth/auth.h"
+#include "engine/storage/keys.h"
+#include "engine/storage/store.h"
 #include "sochdb/v1/collection.grpc.pb.h"
 #include "sochdb/v1/kv.grpc.pb.h"
 #include "sochdb/v1/namespace.grpc.pb.h"
@@ -86,6 +90,21 @@ struct Client {
     while (reader->Read(&entry)) ++n;
     REQUIRE(reader->Finish().ok());
     return n;
+  }
+  // `count` keys with TTLs, in batches.
+  void PutMany(const std::string& space, int count) {
+    for (int first = 0; first < count; first += 10'000) {
+      v1::KvBatchPutRequest req;
+      req.set_namespace_(space);
+      for (int i = first; i < count && i < first + 10'000; ++i) {
+        v1::KvPutEntry* e = req.add_entries();
+        e->set_key(absl::StrCat("key-", i));
+        e->set_value(std::string(32, 'v'));
+        e->set_ttl_seconds(i % 3 == 0 ? 3600 : 0);
+      }
+      v1::KvBatchPutResponse resp;
+      REQUIRE(kv->BatchPut(MakeContext(api_key, absl::Seconds(120)).get(), req, &resp).ok());
+    }
   }
   void AddCollection(const std::string& space, const std::string& name, int documents) {
     v1::CreateCollectionRequest create;
@@ -277,6 +296,71 @@ TEST_CASE("a tenant can neither create, see, get nor delete another tenant's nam
   REQUIRE(admin.Delete("alpha/x", false, &deleted).ok());
   CHECK(deleted.success());
   CHECK(alpha.List().empty());
+}
+
+// The keys of the store under `data_dir` (the server stopped) in which the length-prefixed name
+// `ns` occurs, in any family.
+int StoredKeysNaming(const std::string& data_dir, const std::string& ns) {
+  storage::StoreOptions options;
+  options.create_if_missing = false;
+  absl::StatusOr<std::unique_ptr<storage::Store>> store =
+      storage::Store::Open(data_dir + "/store", options);
+  INFO(store.status().ToString());
+  REQUIRE(store.ok());
+  const std::string needle =
+      storage::KeyBuilder(storage::KeyFamily::kMeta).Name(ns).key().substr(1);
+  std::unique_ptr<storage::Iterator> it = (*store)->NewIterator();
+  int n = 0;
+  for (it->Seek(""); it->Valid(); it->Next()) {
+    if (it->key().find(needle) != std::string_view::npos) ++n;
+  }
+  REQUIRE(it->status().ok());
+  return n;
+}
+
+TEST_CASE("a DeleteNamespace killed (-9) midway is finished by the next start") {
+  // --sync full: every batch of the delete waits for an fsync, so the delete takes long enough
+  // to be killed inside.
+  ServerProcess server({{}, {"--sync", "full"}});
+  StartOrFail(server);
+  Client c(server);
+  v1::CreateNamespaceResponse created;
+  REQUIRE(c.Create("big", &created).ok());
+  c.PutMany("big", 120'000);
+  c.AddCollection("big", "kb", 5'000);
+  c.AddCollection("big", "kb2", 5'000);
+  c.PutMany("neighbour", 100);
+
+  std::thread deleter([&] {
+    Client d(server);
+    v1::DeleteNamespaceResponse deleted;
+    d.Delete("big", true, &deleted);  // cut off by the kill
+  });
+  const absl::Time start = absl::Now();
+  while (server.log().find("namespace 'big': deleting it with its data") == std::string::npos &&
+         absl::Now() - start < absl::Seconds(60)) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  server.Kill9();
+  deleter.join();
+
+  StartOrFail(server);
+  const bool resumed =
+      server.log().find("namespace 'big': finished the delete left unfinished") !=
+      std::string::npos;
+  std::printf("namespace kill -9: the delete was %s\n",
+              resumed ? "cut off and finished at start-up" : "complete before the kill");
+  CHECK(resumed);  // the kill fell inside the delete (its batches wait for fsyncs)
+  Client again(server);
+  v1::GetNamespaceResponse got;
+  REQUIRE(again.Get("big", &got).ok());
+  CHECK(got.error() == "Namespace 'big' not found");
+  CHECK(again.ScanCount("big") == 0);
+  CHECK(again.CollectionCount("big") == 0);
+  CHECK(again.ScanCount("neighbour") == 100);
+  REQUIRE(server.Stop(SIGTERM) == 0);
+  CHECK(StoredKeysNaming(server.data_dir(), "big") == 0);
+  CHECK(StoredKeysNaming(server.data_dir(), "neighbour") > 100);  // records and TTL entries
 }
 
 }  // namespace
