@@ -113,22 +113,32 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& option
   SOCHDB_ASSIGN_OR_RETURN(
       std::unique_ptr<policy::AuditLog> audit_log,
       policy::AuditLog::Open(store.get(), options.clock, options.audit_retention));
+  // Opened last: it finishes the namespace deletes a crash interrupted, through the stores above.
+  // The usage ledger (issue 17) is connected here once it exists; until then no namespace is
+  // tracked and statistics are zeros.
+  namespaces::NamespaceRegistryOptions namespace_options;
+  namespace_options.clock = options.clock;
+  SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<namespaces::NamespaceRegistry> namespaces,
+                          namespaces::NamespaceRegistry::Open(store.get(), collections.get(),
+                                                              nullptr, namespace_options));
   return std::unique_ptr<Engine>(new Engine(options, std::move(store), std::move(vector_indexes),
                                             std::move(collections), std::move(policies),
-                                            std::move(audit_log)));
+                                            std::move(audit_log), std::move(namespaces)));
 }
 
 Engine::Engine(EngineOptions options, std::unique_ptr<storage::Store> store,
                std::unique_ptr<vector::VectorIndexStore> vector_indexes,
                std::unique_ptr<collection::CollectionStore> collections,
                std::unique_ptr<policy::PolicyStore> policies,
-               std::unique_ptr<policy::AuditLog> audit_log)
+               std::unique_ptr<policy::AuditLog> audit_log,
+               std::unique_ptr<namespaces::NamespaceRegistry> namespaces)
     : options_(std::move(options)),
       store_(std::move(store)),
       vector_indexes_(std::move(vector_indexes)),
       collections_(std::move(collections)),
       policies_(std::move(policies)),
       audit_log_(std::move(audit_log)),
+      namespaces_(std::move(namespaces)),
       governance_(std::make_unique<governance::Governance>(policies_.get(), audit_log_.get())) {
   kv_ = std::make_unique<kv::KvStore>(store_.get(), options_.clock, options_.kv_limits);
   purger_ = std::thread([this] { PurgeLoop(); });
@@ -141,6 +151,7 @@ Engine::~Engine() {
   }
   purger_.join();
   governance_.reset();
+  namespaces_.reset();      // uses the collections
   audit_log_.reset();
   policies_.reset();
   collections_.reset();     // snapshots vector spaces with uncovered changes

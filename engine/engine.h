@@ -1,7 +1,6 @@
 // Engine: the database as one object. It opens the store under the data directory, owns every
-// subsystem (KV, vector indexes, collections) and their background work (the TTL purger, vector
-// index maintenance), and
-// closes them in order. The server holds one Engine; services borrow its subsystems.
+// subsystem (KV, vector indexes, collections, the namespace registry) and their background work
+// (the TTL purger, vector index maintenance), and closes them in order. The server holds one Engine; services borrow its subsystems.
 //
 // Layout of --data-dir:
 //   <data-dir>/store/     the LevelDB database: all persistent state
@@ -26,6 +25,7 @@
 #include "engine/kv/kv_store.h"
 #include "engine/policy/audit_log.h"
 #include "engine/policy/policy_store.h"
+#include "engine/namespace/namespace_registry.h"
 #include "engine/storage/store.h"
 #include "engine/vector/vector_index_store.h"
 
@@ -87,6 +87,7 @@ class Engine {
   governance::Governance& governance() { return *governance_; }
   policy::PolicyStore& policies() { return *policies_; }
   policy::AuditLog& audit_log() { return *audit_log_; }
+  namespaces::NamespaceRegistry& namespaces() { return *namespaces_; }
   const EngineOptions& options() const { return options_; }
   // Never waits for a writer or a drop (it feeds the metrics scrape).
   EngineStats Stats() const;
@@ -96,7 +97,8 @@ class Engine {
          std::unique_ptr<vector::VectorIndexStore> vector_indexes,
          std::unique_ptr<collection::CollectionStore> collections,
          std::unique_ptr<policy::PolicyStore> policies,
-         std::unique_ptr<policy::AuditLog> audit_log);
+         std::unique_ptr<policy::AuditLog> audit_log,
+         std::unique_ptr<namespaces::NamespaceRegistry> namespaces);
   void PurgeLoop();
   // Purges until a round comes back short; returns the records removed.
   uint64_t PurgeRound();
@@ -110,6 +112,7 @@ class Engine {
   std::unique_ptr<collection::CollectionStore> collections_;
   std::unique_ptr<policy::PolicyStore> policies_;
   std::unique_ptr<policy::AuditLog> audit_log_;
+  std::unique_ptr<namespaces::NamespaceRegistry> namespaces_;
   std::unique_ptr<governance::Governance> governance_;
 
   mutable absl::Mutex mu_;

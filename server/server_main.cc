@@ -24,6 +24,7 @@
 #include "server/rpc/rpc_metrics.h"
 #include "server/tls_credentials.h"
 #include "services/collection/collection_service.h"
+#include "services/namespace/namespace_service.h"
 #include "services/kv/convert.h"
 #include "services/kv/kv_service.h"
 #include "services/policy/policy_service.h"
@@ -206,6 +207,9 @@ void RegisterServices(GrpcServer& server, Engine& engine,
       &engine.policies(), &engine.audit_log(), &engine.governance());
   policies->Register(server);
   keep_alive->push_back(policies);
+  auto namespaces = std::make_shared<services::NamespaceService>(&engine.namespaces());
+  namespaces->Register(server);
+  keep_alive->push_back(namespaces);
 }
 
 // Runs the gRPC server until SIGTERM/SIGINT, then shuts it down gracefully.

@@ -139,4 +139,27 @@ std::string PrefixSuccessor(std::string_view prefix) {
 
 std::string SchemaVersionKey() { return KeyBuilder(KeyFamily::kMeta).Name("schema_version").key(); }
 
+std::string NamespaceRecordKey(std::string_view ns) {
+  return KeyBuilder(KeyFamily::kNamespace).Name(ns).key();
+}
+
+bool ParseNamespaceRecordKey(std::string_view key, std::string_view* ns) {
+  KeyReader reader(key);
+  KeyFamily family;
+  return reader.Family(&family) && family == KeyFamily::kNamespace && reader.Name(ns) &&
+         reader.Rest().empty();
+}
+
+std::string NamespacePrefix(KeyFamily family, std::string_view ns) {
+  return KeyBuilder(family).Name(ns).key();
+}
+
+bool KvExpiryNamespace(std::string_view key, std::string_view* ns) {
+  KeyReader reader(key);
+  KeyFamily family;
+  uint64_t expiry = 0;
+  return reader.Family(&family) && family == KeyFamily::kKvExpiry && reader.U64(&expiry) &&
+         reader.Name(ns);
+}
+
 }  // namespace sochdb::storage

@@ -37,9 +37,21 @@ enum class KeyFamily : uint8_t {
   kTool = 0x51,
   kTrace = 0x52,
   kCheckpoint = 0x53,
-  kNamespace = 0x54,
+  kNamespace = 0x54,    // Name(namespace)                               -> namespace record
   kAuditLog = 0x55,     // Name(tenant) U64(unix ms) U64(sequence)  -> audit record (policy LOG)
   kChangeLog = 0x60,
+};
+
+// The families whose keys begin with Name(namespace) right after the family byte and whose data
+// no subsystem keeps in memory: deleting a namespace deletes their keys by prefix
+// (NamespacePrefix). Every namespaced family is keyed namespace-first, so that a namespace's data
+// is one range per family; a new one (graph families carry no data yet, episodes will come) is
+// listed here, unless its subsystem holds it in memory and deletes it itself, as collections do
+// (kCollection, kDocument, kPosting and their vectors: CollectionStore::Delete). kKvExpiry is
+// keyed by expiry time first and is swept entry by entry (KvExpiryNamespace).
+inline constexpr KeyFamily kNamespacePrefixedFamilies[] = {
+    KeyFamily::kKv,          KeyFamily::kGraphNode,         KeyFamily::kGraphOutEdge,
+    KeyFamily::kGraphInEdge, KeyFamily::kGraphTemporalEdge,
 };
 
 // Builds one key. Components are appended in call order.
@@ -93,6 +105,17 @@ std::string QuotedKey(std::string_view key);
 
 // The key of the schema-version record, checked at open.
 std::string SchemaVersionKey();
+
+// The namespace registry's record of `ns` (engine/namespace): kNamespace Name(ns).
+std::string NamespaceRecordKey(std::string_view ns);
+// The namespace a NamespaceRecordKey names; false when `key` is not one.
+bool ParseNamespaceRecordKey(std::string_view key, std::string_view* ns);
+// The prefix of every key of `family` that belongs to `ns`, for the families keyed
+// namespace-first (kNamespacePrefixedFamilies, kCollection, kDocument, kPosting).
+std::string NamespacePrefix(KeyFamily family, std::string_view ns);
+// The namespace of a KV TTL index key (kKvExpiry U64(expiry) Name(ns) Raw(key)); false when
+// `key` does not decode as one.
+bool KvExpiryNamespace(std::string_view key, std::string_view* ns);
 
 }  // namespace sochdb::storage
 

@@ -8,6 +8,7 @@
 #include "engine/common/answer_budget.h"
 #include "server/rpc/status.h"
 #include "services/collection/convert.h"
+#include "services/common/error_field.h"
 #include "services/common/encoded_size.h"
 
 namespace sochdb::services {
@@ -18,15 +19,6 @@ using policy::Access;
 using server::Execution;
 using server::ToGrpcStatus;
 namespace convert = collection_convert;
-
-// "not found" / "already exists" belong in the response's `error` field (upstream's channel);
-// anything else is a status. Returns true when `status` was put in `error`.
-template <class Resp>
-bool ReportInErrorField(const absl::Status& status, Resp* resp) {
-  if (!absl::IsNotFound(status) && !absl::IsAlreadyExists(status)) return false;
-  resp->set_error(std::string(status.message()));
-  return true;
-}
 
 }  // namespace
 
