@@ -91,6 +91,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& option
   };
   SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<storage::Store> store,
                           storage::Store::Open(store_dir.string(), store_options));
+  auto usage = std::make_unique<namespaces::UsageLedger>();
   vector::VectorIndexStoreOptions vector_options;
   vector_options.snapshot_dir = vectors_dir.string();
   vector_options.file_system = options.file_system;
@@ -106,20 +107,24 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& option
   collection_options.maintenance_interval = options.vector_maintenance_interval;
   collection_options.snapshot_every_changes = options.vector_snapshot_every_changes;
   collection_options.clock = options.clock;
+  collection_options.usage = usage.get();
   SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<collection::CollectionStore> collections,
                           collection::CollectionStore::Open(store.get(), collection_options));
-  return std::unique_ptr<Engine>(new Engine(options, std::move(store), std::move(vector_indexes),
-                                            std::move(collections)));
+  return std::unique_ptr<Engine>(new Engine(options, std::move(usage), std::move(store),
+                                            std::move(vector_indexes), std::move(collections)));
 }
 
-Engine::Engine(EngineOptions options, std::unique_ptr<storage::Store> store,
+Engine::Engine(EngineOptions options, std::unique_ptr<namespaces::UsageLedger> usage,
+               std::unique_ptr<storage::Store> store,
                std::unique_ptr<vector::VectorIndexStore> vector_indexes,
                std::unique_ptr<collection::CollectionStore> collections)
     : options_(std::move(options)),
+      usage_(std::move(usage)),
       store_(std::move(store)),
       vector_indexes_(std::move(vector_indexes)),
       collections_(std::move(collections)) {
-  kv_ = std::make_unique<kv::KvStore>(store_.get(), options_.clock, options_.kv_limits);
+  kv_ = std::make_unique<kv::KvStore>(store_.get(), options_.clock, options_.kv_limits,
+                                      usage_.get());
   purger_ = std::thread([this] { PurgeLoop(); });
 }
 

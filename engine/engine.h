@@ -1,7 +1,7 @@
 // Engine: the database as one object. It opens the store under the data directory, owns every
-// subsystem (KV, vector indexes, collections) and their background work (the TTL purger, vector
-// index maintenance), and
-// closes them in order. The server holds one Engine; services borrow its subsystems.
+// subsystem (KV, vector indexes, collections), the usage ledger the KV and collection stores
+// charge, and their background work (the TTL purger, vector index maintenance), and closes them
+// in order. The server holds one Engine; services borrow its subsystems.
 //
 // Layout of --data-dir:
 //   <data-dir>/store/     the LevelDB database: all persistent state
@@ -23,6 +23,7 @@
 #include "engine/common/clock.h"
 #include "engine/common/file_system.h"
 #include "engine/kv/kv_store.h"
+#include "engine/namespace/usage_ledger.h"
 #include "engine/storage/store.h"
 #include "engine/vector/vector_index_store.h"
 
@@ -76,12 +77,16 @@ class Engine {
   kv::KvStore& kv() { return *kv_; }
   vector::VectorIndexStore& vector_indexes() { return *vector_indexes_; }
   collection::CollectionStore& collections() { return *collections_; }
+  // What tracked namespaces hold, charged by the KV and collection stores (the namespace
+  // registry decides what is tracked). Nothing is tracked when the engine opens.
+  namespaces::UsageLedger& usage() { return *usage_; }
   const EngineOptions& options() const { return options_; }
   // Never waits for a writer or a drop (it feeds the metrics scrape).
   EngineStats Stats() const;
 
  private:
-  Engine(EngineOptions options, std::unique_ptr<storage::Store> store,
+  Engine(EngineOptions options, std::unique_ptr<namespaces::UsageLedger> usage,
+         std::unique_ptr<storage::Store> store,
          std::unique_ptr<vector::VectorIndexStore> vector_indexes,
          std::unique_ptr<collection::CollectionStore> collections);
   void PurgeLoop();
@@ -89,6 +94,8 @@ class Engine {
   uint64_t PurgeRound();
 
   const EngineOptions options_;
+  // Declared first, so destroyed last: the stores detach from it when they close.
+  std::unique_ptr<namespaces::UsageLedger> usage_;
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<kv::KvStore> kv_;
   std::unique_ptr<vector::VectorIndexStore> vector_indexes_;

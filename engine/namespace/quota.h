@@ -20,7 +20,10 @@ struct Quota {
   uint64_t max_vectors = 0;
   uint64_t max_collections = 0;
 
-  friend bool operator==(const Quota&, const Quota&) = default;
+  friend bool operator==(const Quota& a, const Quota& b) {
+    return a.max_storage_bytes == b.max_storage_bytes && a.max_vectors == b.max_vectors &&
+           a.max_collections == b.max_collections;
+  }
 };
 
 // What one namespace holds (NamespaceStats on the wire).
@@ -29,7 +32,10 @@ struct Usage {
   uint64_t vectors = 0;
   uint64_t collections = 0;
 
-  friend bool operator==(const Usage&, const Usage&) = default;
+  friend bool operator==(const Usage& a, const Usage& b) {
+    return a.storage_bytes == b.storage_bytes && a.vectors == b.vectors &&
+           a.collections == b.collections;
+  }
 };
 
 // What the namespace registry needs of the ledger: which namespaces to count, under which quota,
