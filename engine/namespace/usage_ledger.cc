@@ -14,15 +14,38 @@ namespace {
 uint64_t Increase(int64_t delta) { return delta > 0 ? static_cast<uint64_t>(delta) : 0; }
 uint64_t Decrease(int64_t delta) { return delta < 0 ? static_cast<uint64_t>(-delta) : 0; }
 
-// Counters only fall by what a committed write removed, which was counted; the floor keeps a
-// bug from wrapping a counter round to 2^64.
-void Subtract(uint64_t* counter, uint64_t amount) { *counter -= std::min(*counter, amount); }
+// Counters only fall by what a committed write removed, which was counted, but not always in
+// that order: while Track counts, a write may give back what the count adds only later. So the
+// arithmetic is modular (a counter may pass below zero meanwhile), never floored: a floor would
+// lose that give-back for good.
+void Subtract(uint64_t* counter, uint64_t amount) { *counter -= amount; }
 
 bool Exceeds(uint64_t used, uint64_t adding, uint64_t max) {
   return max > 0 && adding > 0 && adding > max - std::min(used, max);
 }
 
 size_t SourceIndex(UsageSource source) { return static_cast<size_t>(source); }
+
+// RESOURCE_EXHAUSTED, with upstream's text, when adding `added` to `usage` passes `quota`.
+absl::Status CheckQuota(std::string_view ns, const Quota& quota, const Usage& usage,
+                        const Usage& added) {
+  if (Exceeds(usage.collections, added.collections, quota.max_collections)) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "Namespace '%s' collection quota exceeded (%d/%d)", ns, usage.collections,
+        quota.max_collections));
+  }
+  if (Exceeds(usage.vectors, added.vectors, quota.max_vectors)) {
+    return absl::ResourceExhaustedError(
+        absl::StrFormat("Namespace '%s' vector quota exceeded (%d + %d > %d)", ns, usage.vectors,
+                        added.vectors, quota.max_vectors));
+  }
+  if (Exceeds(usage.storage_bytes, added.storage_bytes, quota.max_storage_bytes)) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "Namespace '%s' storage quota exceeded (%d + %d > %d bytes)", ns, usage.storage_bytes,
+        added.storage_bytes, quota.max_storage_bytes));
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -42,7 +65,8 @@ void UsageLedger::Detach(UsageSource source) {
 // is between its charge and its commit, and counts what the namespace held at that moment. A
 // write whose charge came before the flip committed before it too: it is in the count and
 // charged nothing. A write whose charge came after it commits after the count's moment: it is
-// charged and not in the count.
+// charged and not in the count. Until every store is counted, the usage is partial (and may be
+// below zero: a write may give back what the count adds later), so no quota is checked yet.
 absl::Status UsageLedger::Track(std::string_view ns, const Quota& quota) {
   absl::MutexLock track_lock(&track_mu_);
   std::shared_ptr<Account> account;
@@ -82,6 +106,8 @@ absl::Status UsageLedger::Track(std::string_view ns, const Quota& quota) {
     account->usage.vectors += counted->vectors;
     account->usage.collections += counted->collections;
   }
+  absl::MutexLock account_lock(&account->mu);
+  account->counted = true;
   return absl::OkStatus();
 }
 
@@ -120,29 +146,19 @@ absl::Status UsageLedger::Reserve(Account& account, UsageSource source, const Us
   absl::MutexLock account_lock(&account.mu);
   *charged = account.counting[SourceIndex(source)];
   if (!*charged) return absl::OkStatus();
-  const Quota& quota = account.quota;
+  Usage added;
+  added.collections = Increase(delta.collections);
+  added.vectors = Increase(delta.vectors);
+  added.storage_bytes = Increase(delta.storage_bytes);
   Usage& usage = account.usage;
-  const uint64_t collections = Increase(delta.collections);
-  const uint64_t vectors = Increase(delta.vectors);
-  const uint64_t bytes = Increase(delta.storage_bytes);
-  if (Exceeds(usage.collections, collections, quota.max_collections)) {
-    return absl::ResourceExhaustedError(
-        absl::StrFormat("Namespace '%s' collection quota exceeded (%d/%d)", account.ns,
-                        usage.collections, quota.max_collections));
+  // While Track is still counting, the usage is partial: it is charged but not checked.
+  if (account.counted) {
+    absl::Status fits = CheckQuota(account.ns, account.quota, usage, added);
+    if (!fits.ok()) return fits;
   }
-  if (Exceeds(usage.vectors, vectors, quota.max_vectors)) {
-    return absl::ResourceExhaustedError(
-        absl::StrFormat("Namespace '%s' vector quota exceeded (%d + %d > %d)", account.ns,
-                        usage.vectors, vectors, quota.max_vectors));
-  }
-  if (Exceeds(usage.storage_bytes, bytes, quota.max_storage_bytes)) {
-    return absl::ResourceExhaustedError(
-        absl::StrFormat("Namespace '%s' storage quota exceeded (%d + %d > %d bytes)", account.ns,
-                        usage.storage_bytes, bytes, quota.max_storage_bytes));
-  }
-  usage.collections += collections;
-  usage.vectors += vectors;
-  usage.storage_bytes += bytes;
+  usage.collections += added.collections;
+  usage.vectors += added.vectors;
+  usage.storage_bytes += added.storage_bytes;
   return absl::OkStatus();
 }
 

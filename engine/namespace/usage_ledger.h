@@ -96,9 +96,10 @@ class UsageLedger final : public UsageTracker {
   void Detach(UsageSource source);
 
   // UsageTracker. Track registers `ns` and then asks each store to count it (see UsageCounter):
-  // the count is exact with writers running; quota checks during that count see a partial
-  // usage, so they are exact from Track's return. Tracks are serialised. On a count's failure
-  // (a storage error) `ns` is left untracked and the error returned.
+  // the count is exact with writers running. Writes made while it counts are charged but not
+  // checked (the usage is partial then): quotas hold from Track's return. Tracks are
+  // serialised. On a count's failure (a storage error) `ns` is left untracked and the error
+  // returned.
   absl::Status Track(std::string_view ns, const Quota& quota) override;
   void SetQuota(std::string_view ns, const Quota& quota) override;
   void Untrack(std::string_view ns) override;
@@ -117,6 +118,8 @@ class UsageLedger final : public UsageTracker {
     Usage usage ABSL_GUARDED_BY(mu);
     // Whether each source charges this account yet: set by Track at the source's start.
     std::array<bool, kUsageSources> counting ABSL_GUARDED_BY(mu) = {};
+    // Every source is counted: the usage is whole, and quotas are checked.
+    bool counted ABSL_GUARDED_BY(mu) = false;
   };
 
   // The account of `ns` when it is tracked; nullptr (without taking a lock when nothing is

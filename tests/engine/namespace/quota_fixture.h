@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 #include <map>
 #include <optional>
+#include <ostream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,6 +19,12 @@
 #include "tests/engine/storage/test_env.h"
 
 namespace sochdb::namespaces {
+
+// So that Catch prints a Usage that fails a comparison.
+inline std::ostream& operator<<(std::ostream& out, const Usage& usage) {
+  return out << "{storage_bytes " << usage.storage_bytes << ", vectors " << usage.vectors
+             << ", collections " << usage.collections << "}";
+}
 
 class QuotaFixture {
  public:
