@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "engine/engine.h"
 #include "tests/common/status_testing.h"
+#include "tests/engine/storage/simulated_disk.h"
 #include "tests/engine/storage/test_env.h"
 
 namespace sochdb::namespaces {
@@ -34,6 +35,11 @@ class QuotaFixture {
       : dir_(storage::testing::FreshTestDir(name)), purge_interval_(purge_interval) {
     Open();
   }
+  // On `disk` (not owned), in sync mode full: a test can cut its power.
+  explicit QuotaFixture(storage::testing::SimulatedDisk* disk)
+      : dir_("/data"), purge_interval_(absl::Milliseconds(10)), disk_(disk) {
+    Open();
+  }
 
   void Open() {
     EngineOptions options;
@@ -42,6 +48,11 @@ class QuotaFixture {
     options.ttl_purge_interval = purge_interval_;
     options.vector_maintenance_interval = absl::Hours(1);
     options.store.sync_mode = storage::SyncMode::kOff;
+    if (disk_ != nullptr) {
+      options.store.env = disk_->env();
+      options.file_system = disk_->files();
+      options.store.sync_mode = storage::SyncMode::kFull;
+    }
     engine = sochdb::testing::ValueOrFail(Engine::Open(options));
   }
   void Reopen() {
@@ -124,6 +135,7 @@ class QuotaFixture {
  private:
   const std::string dir_;
   const absl::Duration purge_interval_;
+  storage::testing::SimulatedDisk* const disk_ = nullptr;
 };
 
 }  // namespace sochdb::namespaces
