@@ -142,10 +142,15 @@ std::optional<uint64_t> ExpiryFor(int64_t now_ms, uint64_t ttl_seconds) {
 }
 
 // The bytes a stored record counts for in its namespace's usage (usage_ledger.h): its key and
-// its value; a record that cannot be decoded, its key and all of it.
-int64_t CountedBytes(std::string_view key, std::string_view stored) {
-  const absl::StatusOr<ValueRecord> record = DecodeRecord(stored);
+// its value; a record that cannot be decoded, its key and all of it. `record` is `stored`
+// decoded.
+int64_t CountedBytes(std::string_view key, std::string_view stored,
+                     const absl::StatusOr<ValueRecord>& record) {
   return static_cast<int64_t>(key.size() + (record.ok() ? record->value.size() : stored.size()));
+}
+
+int64_t CountedBytes(std::string_view key, std::string_view stored) {
+  return CountedBytes(key, stored, DecodeRecord(stored));
 }
 
 namespaces::UsageDelta StorageDelta(int64_t bytes) {
@@ -171,8 +176,8 @@ absl::StatusOr<KeyState> ReadKeyState(const storage::Store& store, std::string_v
   KeyState state;
   if (!stored.has_value()) return state;
   state.exists = true;
-  state.bytes = CountedBytes(key, *stored);
   const absl::StatusOr<ValueRecord> record = DecodeRecord(*stored);
+  state.bytes = CountedBytes(key, *stored, record);
   if (!record.ok()) {
     state.damage = record.status();
   } else if (record->has_expiry) {

@@ -45,6 +45,11 @@ int Race(int per_thread, const std::function<absl::Status(int, int)>& attempt,
   return passed.load();
 }
 
+// A 3-byte key: `first`, then i as two digits.
+std::string KeyOf(int first, int i) {
+  return std::string(1, static_cast<char>(first)) + absl::StrCat(i % 10, i / 10);
+}
+
 TEST_CASE("KV writers racing for the last bytes of a storage quota never pass it") {
   QuotaFixture f("race_storage");
   Quota quota;
@@ -55,13 +60,13 @@ TEST_CASE("KV writers racing for the last bytes of a storage quota never pass it
   Race(
       25,
       [&](int t, int i) {
-        const std::string key = std::string(1, static_cast<char>('a' + t)) + absl::StrCat(i % 10, i / 10);
+        const std::string key = KeyOf('a' + t, i);
         absl::Status s;
         if (t % 2 == 0) {
           s = f.kv().Put("ns", key, "123456789", 0);
           if (s.ok()) written += 12;
         } else {  // a batch of two records
-          const std::string other = std::string(1, static_cast<char>('A' + t)) + absl::StrCat(i % 10, i / 10);
+          const std::string other = KeyOf('A' + t, i);
           const std::vector<kv::KvPutEntry> entries = {{key, "123456789", 0},
                                                        {other, "123456789", 0}};
           s = f.kv().BatchPut("ns", entries);
