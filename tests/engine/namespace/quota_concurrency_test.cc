@@ -52,8 +52,7 @@ std::string KeyOf(int first, int i) {
 
 TEST_CASE("KV writers racing for the last bytes of a storage quota never pass it") {
   QuotaFixture f("race_storage");
-  Quota quota;
-  quota.max_storage_bytes = 10 * 12;  // ten records of a 3-byte key and a 9-byte value
+  const Quota quota = StorageQuota(10 * 12);  // ten records of a 3-byte key, a 9-byte value
   REQUIRE_OK(f.usage().Track("ns", quota));
   int errors = 0;
   std::atomic<uint64_t> written{0};
@@ -85,9 +84,7 @@ TEST_CASE("KV writers racing for the last bytes of a storage quota never pass it
 
 TEST_CASE("collection creators racing for the last place of a collection quota") {
   QuotaFixture f("race_collections");
-  Quota quota;
-  quota.max_collections = 3;
-  REQUIRE_OK(f.usage().Track("ns", quota));
+  REQUIRE_OK(f.usage().Track("ns", CollectionQuota(3)));
   int errors = 0;
   const int created = Race(
       3,
@@ -105,9 +102,7 @@ TEST_CASE("collection creators racing for the last place of a collection quota")
 
 TEST_CASE("document writers in two collections racing for the last vectors of a quota") {
   QuotaFixture f("race_vectors");
-  Quota quota;
-  quota.max_vectors = 10;
-  REQUIRE_OK(f.usage().Track("ns", quota));
+  REQUIRE_OK(f.usage().Track("ns", VectorQuota(10)));
   f.CreateCollection("ns", "c0", 2);
   f.CreateCollection("ns", "c1", 2);
   int errors = 0;

@@ -27,6 +27,22 @@ inline std::ostream& operator<<(std::ostream& out, const Usage& usage) {
              << ", collections " << usage.collections << "}";
 }
 
+inline Quota StorageQuota(uint64_t bytes) {
+  Quota quota;
+  quota.max_storage_bytes = bytes;
+  return quota;
+}
+inline Quota VectorQuota(uint64_t vectors) {
+  Quota quota;
+  quota.max_vectors = vectors;
+  return quota;
+}
+inline Quota CollectionQuota(uint64_t collections) {
+  Quota quota;
+  quota.max_collections = collections;
+  return quota;
+}
+
 class QuotaFixture {
  public:
   // The TTL purger runs every `purge_interval`.

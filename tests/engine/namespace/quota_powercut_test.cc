@@ -1,7 +1,8 @@
 // Usage after a crash (engine/namespace/usage_ledger.h): nothing of the ledger is persisted, so
 // after a power cut (what kill -9 leaves, and worse: unsynced bytes are gone too) Track counts
 // what the store recovered, and agrees with a recount of it through the stores' reads. Cycles
-// of KV and document writes to a tracked namespace, each cut at a different disk call.
+// of KV and document writes to a tracked namespace, each cut at a different disk call. And a
+// write the store fails gives back what it reserved.
 #include <catch2/catch.hpp>
 #include <string>
 #include <vector>
@@ -68,6 +69,23 @@ TEST_CASE("after a power cut, Track counts what the store recovered") {
     REQUIRE(recovered == f->Recount("ns", ids));
     f->usage().Untrack("ns");
   }
+}
+
+TEST_CASE("a write the store fails gives its reservation back") {
+  spdlog::set_level(spdlog::level::off);
+  storage::testing::SimulatedDisk disk;
+  QuotaFixture f(&disk);
+  f.CreateCollection("ns", "c", 2);
+  REQUIRE_OK(f.usage().Track("ns", StorageQuota(1000)));
+  REQUIRE_OK(f.kv().Put("ns", "k1", std::string(48, 'a'), 0));
+  const Usage before = f.UsageOf("ns");
+  disk.FailAfter(0, storage::testing::SimulatedDisk::Persistence::kPersistent);
+  REQUIRE_FALSE(f.kv().Put("ns", "k2", std::string(48, 'b'), 0).ok());
+  REQUIRE_FALSE(f.kv().BatchPut("ns", {{"k3", "v", 0}}).ok());
+  REQUIRE_FALSE(f.Add("ns", "c", {"d"}).ok());
+  REQUIRE_FALSE(f.collections().Create(QuotaFixture::Definition("ns", "c2", 2)).ok());
+  REQUIRE(f.UsageOf("ns") == before);
+  REQUIRE(f.UsageOf("ns") == Usage{50, 0, 1});
 }
 
 }  // namespace

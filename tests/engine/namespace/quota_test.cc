@@ -26,12 +26,6 @@ using ::sochdb::testing::WaitUntil;
 
 constexpr absl::StatusCode kExhausted = absl::StatusCode::kResourceExhausted;
 
-Quota StorageQuota(uint64_t bytes) {
-  Quota quota;
-  quota.max_storage_bytes = bytes;
-  return quota;
-}
-
 TEST_CASE("storage quota on KV writes: at the limit, past it, overwrite, delete, re-add") {
   QuotaFixture f("kv_storage_quota");
   REQUIRE_OK(f.usage().Track("ns", StorageQuota(100)));
@@ -118,9 +112,7 @@ TEST_CASE("an expired record counts until it is purged; rewriting it replaces it
 
 TEST_CASE("vector quota: new document ids count, upserts do not, deletes give back") {
   QuotaFixture f("vector_quota");
-  Quota quota;
-  quota.max_vectors = 3;
-  REQUIRE_OK(f.usage().Track("ns", quota));
+  REQUIRE_OK(f.usage().Track("ns", VectorQuota(3)));
   f.CreateCollection("ns", "c1", 2);
   f.CreateCollection("ns", "c2", 2);
   REQUIRE_OK(f.Add("ns", "c1", {"a", "b"}));
@@ -144,9 +136,7 @@ TEST_CASE("vector quota: new document ids count, upserts do not, deletes give ba
 
 TEST_CASE("collection quota: CreateCollection refused at the limit, Delete frees a place") {
   QuotaFixture f("collection_quota");
-  Quota quota;
-  quota.max_collections = 2;
-  REQUIRE_OK(f.usage().Track("ns", quota));
+  REQUIRE_OK(f.usage().Track("ns", CollectionQuota(2)));
   f.CreateCollection("ns", "c1", 2);
   f.CreateCollection("ns", "c2", 2);
   collection::CollectionDefinition d = f.Definition("ns", "c3", 2);
