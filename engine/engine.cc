@@ -91,6 +91,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& option
   };
   SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<storage::Store> store,
                           storage::Store::Open(store_dir.string(), store_options));
+  auto usage = std::make_unique<namespaces::UsageLedger>();
   vector::VectorIndexStoreOptions vector_options;
   vector_options.snapshot_dir = vectors_dir.string();
   vector_options.file_system = options.file_system;
@@ -106,41 +107,43 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& option
   collection_options.maintenance_interval = options.vector_maintenance_interval;
   collection_options.snapshot_every_changes = options.vector_snapshot_every_changes;
   collection_options.clock = options.clock;
+  collection_options.usage = usage.get();
   SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<collection::CollectionStore> collections,
                           collection::CollectionStore::Open(store.get(), collection_options));
-  SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<policy::PolicyStore> policies,
-                          policy::PolicyStore::Open(store.get()));
-  SOCHDB_ASSIGN_OR_RETURN(
-      std::unique_ptr<policy::AuditLog> audit_log,
-      policy::AuditLog::Open(store.get(), options.clock, options.audit_retention));
-  // Opened last: it finishes the namespace deletes a crash interrupted, through the stores above.
-  // The usage ledger (issue 17) is connected here once it exists; until then no namespace is
-  // tracked and statistics are zeros.
+  Parts parts;
+  parts.usage = std::move(usage);
+  parts.store = std::move(store);
+  parts.vector_indexes = std::move(vector_indexes);
+  parts.collections = std::move(collections);
+  // Before the registry: its Track counts what a namespace holds through the KV store.
+  parts.kv = std::make_unique<kv::KvStore>(parts.store.get(), options.clock, options.kv_limits,
+                                           parts.usage.get());
+  SOCHDB_ASSIGN_OR_RETURN(parts.policies, policy::PolicyStore::Open(parts.store.get()));
+  SOCHDB_ASSIGN_OR_RETURN(parts.audit_log, policy::AuditLog::Open(parts.store.get(), options.clock,
+                                                                  options.audit_retention));
+  // Opened last: it finishes the namespace deletes a crash interrupted, through the stores
+  // above, and has the ledger count every registered namespace.
   namespaces::NamespaceRegistryOptions namespace_options;
   namespace_options.clock = options.clock;
-  SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<namespaces::NamespaceRegistry> namespaces,
-                          namespaces::NamespaceRegistry::Open(store.get(), collections.get(),
-                                                              nullptr, namespace_options));
-  return std::unique_ptr<Engine>(new Engine(options, std::move(store), std::move(vector_indexes),
-                                            std::move(collections), std::move(policies),
-                                            std::move(audit_log), std::move(namespaces)));
+  SOCHDB_ASSIGN_OR_RETURN(
+      parts.namespaces,
+      namespaces::NamespaceRegistry::Open(parts.store.get(), parts.collections.get(),
+                                          parts.usage.get(), namespace_options));
+  return std::unique_ptr<Engine>(new Engine(options, std::move(parts)));
 }
 
-Engine::Engine(EngineOptions options, std::unique_ptr<storage::Store> store,
-               std::unique_ptr<vector::VectorIndexStore> vector_indexes,
-               std::unique_ptr<collection::CollectionStore> collections,
-               std::unique_ptr<policy::PolicyStore> policies,
-               std::unique_ptr<policy::AuditLog> audit_log,
-               std::unique_ptr<namespaces::NamespaceRegistry> namespaces)
+Engine::Engine(EngineOptions options, Parts parts)
     : options_(std::move(options)),
-      store_(std::move(store)),
-      vector_indexes_(std::move(vector_indexes)),
-      collections_(std::move(collections)),
-      policies_(std::move(policies)),
-      audit_log_(std::move(audit_log)),
-      namespaces_(std::move(namespaces)),
-      governance_(std::make_unique<governance::Governance>(policies_.get(), audit_log_.get())) {
-  kv_ = std::make_unique<kv::KvStore>(store_.get(), options_.clock, options_.kv_limits);
+      usage_(std::move(parts.usage)),
+      store_(std::move(parts.store)),
+      kv_(std::move(parts.kv)),
+      vector_indexes_(std::move(parts.vector_indexes)),
+      collections_(std::move(parts.collections)),
+      policies_(std::move(parts.policies)),
+      audit_log_(std::move(parts.audit_log)),
+      namespaces_(std::move(parts.namespaces)),
+      governance_(std::make_unique<governance::Governance>(policies_.get(), audit_log_.get(),
+                                                           namespaces_.get())) {
   purger_ = std::thread([this] { PurgeLoop(); });
 }
 

@@ -1,6 +1,9 @@
 // Engine: the database as one object. It opens the store under the data directory, owns every
-// subsystem (KV, vector indexes, collections, the namespace registry) and their background work
-// (the TTL purger, vector index maintenance), and closes them in order. The server holds one Engine; services borrow its subsystems.
+// subsystem (KV, vector indexes, collections, policies and their audit log, the namespace
+// registry), the usage ledger the KV and collection stores charge, the governance step every
+// data call passes, and their background work (the TTL purger, the audit trim, vector index
+// maintenance), and closes them in order. The server holds one Engine; services borrow its
+// subsystems.
 //
 // Layout of --data-dir:
 //   <data-dir>/store/     the LevelDB database: all persistent state
@@ -23,9 +26,10 @@
 #include "engine/common/file_system.h"
 #include "engine/governance/governance.h"
 #include "engine/kv/kv_store.h"
+#include "engine/namespace/namespace_registry.h"
+#include "engine/namespace/usage_ledger.h"
 #include "engine/policy/audit_log.h"
 #include "engine/policy/policy_store.h"
-#include "engine/namespace/namespace_registry.h"
 #include "engine/storage/store.h"
 #include "engine/vector/vector_index_store.h"
 
@@ -88,17 +92,26 @@ class Engine {
   policy::PolicyStore& policies() { return *policies_; }
   policy::AuditLog& audit_log() { return *audit_log_; }
   namespaces::NamespaceRegistry& namespaces() { return *namespaces_; }
+  // What tracked namespaces hold, charged by the KV and collection stores (the namespace
+  // registry decides what is tracked). Nothing is tracked when the engine opens.
+  namespaces::UsageLedger& usage() { return *usage_; }
   const EngineOptions& options() const { return options_; }
   // Never waits for a writer or a drop (it feeds the metrics scrape).
   EngineStats Stats() const;
 
  private:
-  Engine(EngineOptions options, std::unique_ptr<storage::Store> store,
-         std::unique_ptr<vector::VectorIndexStore> vector_indexes,
-         std::unique_ptr<collection::CollectionStore> collections,
-         std::unique_ptr<policy::PolicyStore> policies,
-         std::unique_ptr<policy::AuditLog> audit_log,
-         std::unique_ptr<namespaces::NamespaceRegistry> namespaces);
+  // What Open builds, in the order it builds them.
+  struct Parts {
+    std::unique_ptr<namespaces::UsageLedger> usage;
+    std::unique_ptr<storage::Store> store;
+    std::unique_ptr<vector::VectorIndexStore> vector_indexes;
+    std::unique_ptr<collection::CollectionStore> collections;
+    std::unique_ptr<kv::KvStore> kv;
+    std::unique_ptr<policy::PolicyStore> policies;
+    std::unique_ptr<policy::AuditLog> audit_log;
+    std::unique_ptr<namespaces::NamespaceRegistry> namespaces;
+  };
+  Engine(EngineOptions options, Parts parts);
   void PurgeLoop();
   // Purges until a round comes back short; returns the records removed.
   uint64_t PurgeRound();
@@ -106,6 +119,8 @@ class Engine {
   void TrimAuditLog();
 
   const EngineOptions options_;
+  // Declared first, so destroyed last: the stores detach from it when they close.
+  std::unique_ptr<namespaces::UsageLedger> usage_;
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<kv::KvStore> kv_;
   std::unique_ptr<vector::VectorIndexStore> vector_indexes_;

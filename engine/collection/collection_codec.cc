@@ -190,6 +190,14 @@ absl::StatusOr<DocumentRecord> DecodeDocument(std::string_view record) {
   return doc;
 }
 
+uint64_t DocumentBytes(std::string_view id, const std::string& content,
+                       const std::map<std::string, std::string>& metadata, uint32_t embeddings,
+                       uint32_t dimension) {
+  uint64_t bytes = id.size() + content.size();
+  for (const auto& [key, value] : metadata) bytes += key.size() + value.size();
+  return bytes + uint64_t{embeddings} * dimension * sizeof(float);
+}
+
 // ---- validation ----
 
 absl::Status CollectionNotFound(const std::string& name) {

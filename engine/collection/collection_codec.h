@@ -61,6 +61,12 @@ std::string EncodeDocument(const std::string& content,
 // DATA_LOSS for a malformed record (never reads past `record`).
 absl::StatusOr<DocumentRecord> DecodeDocument(std::string_view record);
 
+// The storage bytes a document counts for in its namespace's usage (usage_ledger.h): its id,
+// content, metadata keys and values, and its embeddings' floats (4 bytes each).
+uint64_t DocumentBytes(std::string_view id, const std::string& content,
+                       const std::map<std::string, std::string>& metadata, uint32_t embeddings,
+                       uint32_t dimension);
+
 // ---- validation (INVALID_ARGUMENT naming the field and the limit) ----
 
 absl::Status ValidateCollectionName(const std::string& name);

@@ -91,11 +91,33 @@ void CollectionStore::RecordDocument(Collection& c, const std::string& id, Docum
   if (!inserted) {
     const uint32_t old = it->second.embeddings;
     c.total_vectors -= old;
+    c.total_bytes -= it->second.bytes;
     if (--c.embedding_histogram[old] == 0) c.embedding_histogram.erase(old);
   }
   ++c.embedding_histogram[info.embeddings];
   c.total_vectors += info.embeddings;
+  c.total_bytes += info.bytes;
   it->second = std::move(info);
+}
+
+namespaces::UsageDelta CollectionStore::AddedUsage(
+    const std::vector<Document>& documents,
+    const std::vector<std::optional<DocumentInfo>>& previous, uint32_t dimension,
+    std::vector<uint64_t>* bytes) {
+  namespaces::UsageDelta added;
+  bytes->resize(documents.size());
+  for (size_t i = 0; i < documents.size(); ++i) {
+    const Document& doc = documents[i];
+    (*bytes)[i] = internal::DocumentBytes(doc.id, doc.content, doc.metadata,
+                                          static_cast<uint32_t>(doc.embeddings.size()), dimension);
+    added.storage_bytes += static_cast<int64_t>((*bytes)[i]);
+    if (previous[i].has_value()) {
+      added.storage_bytes -= static_cast<int64_t>(previous[i]->bytes);
+    } else {
+      ++added.vectors;  // an upsert of an existing id adds no vector
+    }
+  }
+  return added;
 }
 
 void CollectionStore::ForgetDocument(Collection& c, const std::string& id) {
@@ -103,6 +125,7 @@ void CollectionStore::ForgetDocument(Collection& c, const std::string& id) {
   if (it == c.docs.end()) return;
   const uint32_t old = it->second.embeddings;
   c.total_vectors -= old;
+  c.total_bytes -= it->second.bytes;
   if (--c.embedding_histogram[old] == 0) c.embedding_histogram.erase(old);
   c.docs.erase(it);
 }
@@ -159,6 +182,7 @@ absl::StatusOr<std::vector<std::string>> CollectionStore::AddDocuments(
     }
   }
 
+  absl::ReaderMutexLock counted(&usage_mu_);
   absl::MutexLock write_lock(&c->write_mu);
   if (c->space->retired()) return internal::CollectionNotFound(name);  // deleted meanwhile
   // Only writers change `docs`, and they hold write_mu: what is read here stays true until the
@@ -171,6 +195,10 @@ absl::StatusOr<std::vector<std::string>> CollectionStore::AddDocuments(
       if (it != c->docs.end()) previous[i] = it->second;
     }
   }
+  std::vector<uint64_t> bytes;
+  namespaces::UsageCharge charge(options_.usage, namespaces::UsageSource::kCollections);
+  SOCHDB_RETURN_IF_ERROR(
+      charge.Add(ns, AddedUsage(documents, previous, d.spec.dimension, &bytes)));
   storage::WriteBatch batch;
   SOCHDB_RETURN_IF_ERROR(WithBm25(c->bm25.get(), [&]() -> absl::Status {
     std::vector<std::string> removed_ids;  // old ordinals beyond a replacement's count
@@ -189,13 +217,15 @@ absl::StatusOr<std::vector<std::string>> CollectionStore::AddDocuments(
     const std::vector<std::string_view> deletes(removed_ids.begin(), removed_ids.end());
     return c->space->Apply(items, deletes, &batch);
   }));
+  charge.Commit();
   std::vector<std::string> ids;
   ids.reserve(documents.size());
   absl::MutexLock docs_lock(&c->docs_mu);
-  for (Document& doc : documents) {
+  for (size_t i = 0; i < documents.size(); ++i) {
+    Document& doc = documents[i];
     RecordDocument(*c, doc.id,
                    DocumentInfo{std::move(doc.metadata),
-                                static_cast<uint32_t>(doc.embeddings.size())});
+                                static_cast<uint32_t>(doc.embeddings.size()), bytes[i]});
     ids.push_back(std::move(doc.id));
   }
   return ids;
@@ -216,6 +246,7 @@ absl::Status CollectionStore::DeleteDocument(const std::string& ns, const std::s
                                              const std::string& id) {
   SOCHDB_ASSIGN_OR_RETURN(std::shared_ptr<Collection> c, Find(ns, name));
   SOCHDB_RETURN_IF_ERROR(internal::ValidateDocumentId("id", id));
+  absl::ReaderMutexLock counted(&usage_mu_);
   absl::MutexLock write_lock(&c->write_mu);
   if (c->space->retired()) return internal::CollectionNotFound(name);  // deleted meanwhile
   std::optional<DocumentInfo> previous;
@@ -236,6 +267,12 @@ absl::Status CollectionStore::DeleteDocument(const std::string& ns, const std::s
     std::vector<std::string_view> deletes(vector_ids.begin(), vector_ids.end());
     return c->space->Apply({}, deletes, &batch);
   }));
+  namespaces::UsageDelta given_back;
+  given_back.vectors = -1;
+  given_back.storage_bytes = -static_cast<int64_t>(previous->bytes);
+  namespaces::UsageCharge charge(options_.usage, namespaces::UsageSource::kCollections);
+  charge.Release(ns, given_back);
+  charge.Commit();
   absl::MutexLock docs_lock(&c->docs_mu);
   ForgetDocument(*c, id);
   return absl::OkStatus();
@@ -248,6 +285,7 @@ absl::Status CollectionStore::UpdateMetadata(const std::string& ns, const std::s
   SOCHDB_ASSIGN_OR_RETURN(std::shared_ptr<Collection> c, Find(ns, name));
   SOCHDB_RETURN_IF_ERROR(internal::ValidateDocumentId("id", id));
   SOCHDB_RETURN_IF_ERROR(internal::ValidateMetadata("metadata", metadata));
+  absl::ReaderMutexLock counted(&usage_mu_);
   absl::MutexLock write_lock(&c->write_mu);
   if (c->space->retired()) return internal::CollectionNotFound(name);  // deleted meanwhile
   SOCHDB_ASSIGN_OR_RETURN(std::optional<Document> old, ReadDocument(*c, id, false, nullptr));
@@ -256,13 +294,21 @@ absl::Status CollectionStore::UpdateMetadata(const std::string& ns, const std::s
   if (merge) updated.insert(old->metadata.begin(), old->metadata.end());  // given keys win
   SOCHDB_RETURN_IF_ERROR(internal::ValidateMetadata("metadata", updated));
   uint32_t embeddings = 0;
+  uint64_t old_bytes = 0;
   {
     absl::ReaderMutexLock docs_lock(&c->docs_mu);
     auto it = c->docs.find(id);
     if (it == c->docs.end()) return DocumentNotFound(id);
     embeddings = it->second.embeddings;
+    old_bytes = it->second.bytes;
   }
   const CollectionDefinition& d = c->definition;
+  const uint64_t bytes =
+      internal::DocumentBytes(id, old->content, updated, embeddings, d.spec.dimension);
+  namespaces::UsageDelta added;
+  added.storage_bytes = static_cast<int64_t>(bytes) - static_cast<int64_t>(old_bytes);
+  namespaces::UsageCharge charge(options_.usage, namespaces::UsageSource::kCollections);
+  SOCHDB_RETURN_IF_ERROR(charge.Add(ns, added));
   storage::WriteBatch batch;
   SOCHDB_RETURN_IF_ERROR(WithBm25(c->bm25.get(), [&]() -> absl::Status {
     batch.Put(internal::DocumentKey(c->document_prefix, id),
@@ -277,8 +323,9 @@ absl::Status CollectionStore::UpdateMetadata(const std::string& ns, const std::s
     }
     return store_->Write(&batch);
   }));
+  charge.Commit();
   absl::MutexLock docs_lock(&c->docs_mu);
-  RecordDocument(*c, id, DocumentInfo{std::move(updated), embeddings});
+  RecordDocument(*c, id, DocumentInfo{std::move(updated), embeddings, bytes});
   return absl::OkStatus();
 }
 

@@ -48,11 +48,14 @@ absl::StatusOr<std::unique_ptr<CollectionStore>> CollectionStore::Open(
   std::unique_ptr<CollectionStore> collections(
       new CollectionStore(store, std::move(options), observer));
   SOCHDB_RETURN_IF_ERROR(collections->LoadAll());
+  namespaces::UsageLedger* usage = collections->options_.usage;
+  if (usage != nullptr) usage->Attach(namespaces::UsageSource::kCollections, collections.get());
   collections->maintenance_ = std::thread([raw = collections.get()] { raw->MaintenanceLoop(); });
   return collections;
 }
 
 CollectionStore::~CollectionStore() {
+  if (options_.usage != nullptr) options_.usage->Detach(namespaces::UsageSource::kCollections);
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
@@ -181,8 +184,11 @@ absl::Status CollectionStore::LoadDocuments(
       c.bm25.reset();
       continue;  // the next key is under the same prefix and is skipped above
     }
+    const uint64_t bytes = internal::DocumentBytes(id, doc->content, doc->metadata,
+                                                   doc->embeddings, c.definition.spec.dimension);
     absl::MutexLock docs_lock(&c.docs_mu);
-    RecordDocument(c, std::string(id), DocumentInfo{std::move(doc->metadata), doc->embeddings});
+    RecordDocument(c, std::string(id),
+                   DocumentInfo{std::move(doc->metadata), doc->embeddings, bytes});
     it->Next();
   }
   SOCHDB_RETURN_IF_ERROR(it->status());
@@ -268,16 +274,25 @@ absl::StatusOr<CollectionInfo> CollectionStore::Create(const CollectionDefinitio
   d.incarnation = NewIncarnation();
 
   const Key key{d.ns, d.name};
+  absl::ReaderMutexLock counted(&usage_mu_);
   if (collections_.Reserve(key) == CollectionCatalog::Reservation::kExists) {
     return absl::AlreadyExistsError(absl::StrCat("Collection '", d.name, "' already exists"));
   }
-  storage::WriteBatch batch;
-  batch.Put(DefinitionKey(d.ns, d.name), internal::EncodeDefinition(d));
-  const absl::Status written = store_->Write(&batch);
+  namespaces::UsageCharge charge(options_.usage, namespaces::UsageSource::kCollections);
+  namespaces::UsageDelta one_collection;
+  one_collection.collections = 1;
+  absl::Status written = charge.Add(d.ns, one_collection);
+  if (written.ok()) {
+    storage::WriteBatch batch;
+    batch.Put(DefinitionKey(d.ns, d.name), internal::EncodeDefinition(d));
+    written = store_->Write(&batch);
+  }
   if (!written.ok()) {
     collections_.Abandon(key);
     return written;
   }
+  // The definition is stored: the collection counts even if it opens out of service below.
+  charge.Commit();
   // A fresh incarnation holds nothing, so this fails only on storage errors; the collection
   // then exists out of service (its definition is stored) and can be deleted.
   c->open_error = OpenCollection(*c);
@@ -312,7 +327,21 @@ std::vector<CollectionInfo> CollectionStore::List(
 absl::Status CollectionStore::Delete(const std::string& ns, const std::string& name) {
   SOCHDB_RETURN_IF_ERROR(ValidateNamespace(ns));
   SOCHDB_RETURN_IF_ERROR(internal::ValidateCollectionName(name));
+  SOCHDB_ASSIGN_OR_RETURN(const std::shared_ptr<Collection> c, Unpublish(ns, name));
+  // Then the data (under an incarnation no new collection can reuse) is deleted.
+  const CollectionDefinition& d = c->definition;
+  if (d.incarnation == 0) return absl::OkStatus();  // unreadable: the next open sweeps its data
+  if (c->space != nullptr) {
+    SOCHDB_RETURN_IF_ERROR(c->space->DropAll());
+    observer_->AfterVectorsDropped();
+  }
+  return DropData(d.ns, d.name, d.incarnation);
+}
+
+absl::StatusOr<std::shared_ptr<CollectionStore::Collection>> CollectionStore::Unpublish(
+    const std::string& ns, const std::string& name) {
   const Key key{ns, name};
+  absl::ReaderMutexLock counted(&usage_mu_);
   std::optional<std::shared_ptr<Collection>> found = collections_.BeginDrop(key);
   if (!found.has_value()) {
     return internal::CollectionNotFound(name);
@@ -324,19 +353,37 @@ absl::Status CollectionStore::Delete(const std::string& ns, const std::string& n
   collections_.FinishDrop(key, written.ok());
   SOCHDB_RETURN_IF_ERROR(written);
   // Gone for every caller now. A writer in flight finishes first; later ones, snapshots and
-  // maintenance find the space retired. Then the data (under an incarnation no new collection
-  // can reuse) is deleted.
+  // maintenance find the space retired, so the documents counted here are all it ever held.
   if (c->space != nullptr) {
     absl::MutexLock write_lock(&c->write_mu);
     c->space->Retire();
   }
-  const CollectionDefinition& d = c->definition;
-  if (d.incarnation == 0) return absl::OkStatus();  // unreadable: the next open sweeps its data
-  if (c->space != nullptr) {
-    SOCHDB_RETURN_IF_ERROR(c->space->DropAll());
-    observer_->AfterVectorsDropped();
+  namespaces::UsageDelta given_back;
+  given_back.collections = -1;
+  {
+    absl::ReaderMutexLock docs_lock(&c->docs_mu);
+    given_back.vectors = -static_cast<int64_t>(c->docs.size());
+    given_back.storage_bytes = -static_cast<int64_t>(c->total_bytes);
   }
-  return DropData(d.ns, d.name, d.incarnation);
+  namespaces::UsageCharge charge(options_.usage, namespaces::UsageSource::kCollections);
+  charge.Release(ns, given_back);
+  charge.Commit();
+  return c;
+}
+
+absl::StatusOr<namespaces::Usage> CollectionStore::CountUsage(std::string_view ns,
+                                                              absl::FunctionRef<void()> start) {
+  absl::MutexLock counting(&usage_mu_);
+  start();
+  namespaces::Usage usage;
+  for (const auto& [key, c] : collections_.Live()) {
+    if (key.first != ns) continue;
+    ++usage.collections;
+    absl::ReaderMutexLock docs_lock(&c->docs_mu);
+    usage.vectors += c->docs.size();
+    usage.storage_bytes += c->total_bytes;
+  }
+  return usage;
 }
 
 void CollectionStore::MaintainAll() {

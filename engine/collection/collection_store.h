@@ -36,6 +36,11 @@
 // definition names; the next Open finds it (document records are deleted last) and finishes the
 // job, and removes snapshot files no collection owns.
 //
+// Usage (engine/namespace/usage_ledger.h): with a ledger, Create charges a collection, and
+// AddDocuments and UpdateMetadata the new document ids and the bytes they add net of what they
+// replace, each checked against the namespace's quota before anything is written
+// (RESOURCE_EXHAUSTED with upstream's text); DeleteDocument and Delete give them back.
+//
 // Thread safety: all methods may be called concurrently. Writes to one collection are
 // serialised by its own mutex (the BM25 statistics need it); searches run in parallel.
 #ifndef SOCHDB_ENGINE_COLLECTION_COLLECTION_STORE_H_
@@ -63,6 +68,7 @@
 #include "engine/common/clock.h"
 #include "engine/common/file_system.h"
 #include "engine/filter/metadata_filter.h"
+#include "engine/namespace/usage_ledger.h"
 #include "engine/storage/store.h"
 #include "engine/text/bm25_index.h"
 #include "engine/vector/ann_index.h"
@@ -149,16 +155,20 @@ struct CollectionStoreOptions {
   absl::Duration maintenance_interval = absl::Seconds(10);
   uint64_t snapshot_every_changes = 50'000;
   const Clock* clock = Clock::Real();
+  // Where the namespaces' usage is charged; not owned, must outlive the store. nullptr: no
+  // accounting. The store attaches to it as its collections source until destroyed.
+  namespaces::UsageLedger* usage = nullptr;
 };
 
-class CollectionStore {
+class CollectionStore final : public namespaces::UsageCounter {
  public:
   // `observer` (not owned; must outlive the store) sees the steps CollectionStoreObserver
   // names; nullptr: none.
   static absl::StatusOr<std::unique_ptr<CollectionStore>> Open(
       storage::Store* store, CollectionStoreOptions options,
       CollectionStoreObserver* observer = nullptr);
-  ~CollectionStore();  // stops maintenance; snapshots vector spaces with uncovered changes
+  // Stops maintenance; snapshots vector spaces with uncovered changes.
+  ~CollectionStore() override;
 
   // INVALID_ARGUMENT for a bad name/namespace/dimension/spec; ALREADY_EXISTS.
   absl::StatusOr<CollectionInfo> Create(const CollectionDefinition& request);
@@ -216,11 +226,17 @@ class CollectionStore {
   size_t CollectionCount() const;
   uint64_t TotalDocuments() const;
 
+  // UsageCounter: the namespace's collections, documents and document bytes, from memory, with
+  // every charging write held off (usage_mu_) while `start` runs and they are summed.
+  absl::StatusOr<namespaces::Usage> CountUsage(std::string_view ns,
+                                               absl::FunctionRef<void()> start) override;
+
  private:
   // What filters and multi-vector searches need of a document without reading it.
   struct DocumentInfo {
     std::map<std::string, std::string> metadata;
     uint32_t embeddings = 0;
+    uint64_t bytes = 0;  // what it counts in its namespace's storage_bytes (DocumentBytes)
   };
   using DocumentMap =
       absl::flat_hash_map<std::string, DocumentInfo, vector::IdHash, vector::IdEq>;
@@ -244,6 +260,7 @@ class CollectionStore {
     // Embeddings per document -> how many documents have that many (the max sizes searches).
     std::map<uint32_t, uint64_t> embedding_histogram ABSL_GUARDED_BY(docs_mu);
     uint64_t total_vectors ABSL_GUARDED_BY(docs_mu) = 0;
+    uint64_t total_bytes ABSL_GUARDED_BY(docs_mu) = 0;  // sum of the documents' bytes
   };
   using Key = std::pair<std::string, std::string>;  // (namespace, name)
 
@@ -270,6 +287,10 @@ class CollectionStore {
   absl::Status LoadAll();
   absl::Status LoadDocuments(const std::map<std::string, std::shared_ptr<Collection>>& by_prefix);
   absl::Status OpenCollection(Collection& c) const;
+  // Delete's first step: removes the definition, retires the space and gives the collection's
+  // usage back. Returns the collection, whose data is left to delete.
+  absl::StatusOr<std::shared_ptr<Collection>> Unpublish(const std::string& ns,
+                                                        const std::string& name);
   // Deletes what a dropped incarnation left: vectors, log, postings, document records, snapshot.
   absl::Status DropData(const std::string& ns, const std::string& name,
                         uint64_t incarnation) const;
@@ -285,6 +306,11 @@ class CollectionStore {
   absl::StatusOr<std::optional<Document>> ReadDocument(const Collection& c, std::string_view id,
                                                        bool with_embeddings,
                                                        const storage::Snapshot* view) const;
+  // What an upsert of `documents` adds to its namespace's usage: the ids `previous` lacks, and
+  // the documents' bytes (each stored in `bytes`) net of the ones they replace.
+  static namespaces::UsageDelta AddedUsage(const std::vector<Document>& documents,
+                                           const std::vector<std::optional<DocumentInfo>>& previous,
+                                           uint32_t dimension, std::vector<uint64_t>* bytes);
   // The text BM25 indexes for a document: its content, or the configured metadata field.
   static std::string IndexedText(const CollectionDefinition& d, const std::string& content,
                                  const std::map<std::string, std::string>& metadata);
@@ -322,6 +348,10 @@ class CollectionStore {
 
   using CollectionCatalog = vector::Catalog<Key, std::shared_ptr<Collection>>;
   CollectionCatalog collections_;
+
+  // Held shared by every write that charges the ledger, from its charge to its commit and the
+  // memory update after it; exclusively by CountUsage, so that it counts between writes.
+  mutable absl::Mutex usage_mu_;
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -41,19 +41,26 @@ absl::Status ValidateCallerContext(const CallerContext& context, std::string_vie
   return absl::OkStatus();
 }
 
-Governance::Governance(policy::PolicyStore* policies, policy::AuditLog* audit)
-    : policies_(policies), audit_(audit) {}
+Governance::Governance(policy::PolicyStore* policies, policy::AuditLog* audit,
+                       namespaces::NamespaceRegistry* namespaces)
+    : policies_(policies), audit_(audit), namespaces_(namespaces) {}
 
 const Governance& Governance::NamespaceRuleOnly() {
-  static const Governance* const governance = new Governance(nullptr, nullptr);
+  static const Governance* const governance = new Governance(nullptr, nullptr, nullptr);
   return *governance;
 }
 
-absl::Status Governance::Admit(const Operation& op, Redactor* redactor) const {
+absl::Status Governance::Admit(const Operation& op, Admission* admission) const {
   if (op.ns.has_value()) {
     SOCHDB_RETURN_IF_ERROR(auth::Authorizer::CheckNamespace(*op.principal, *op.ns));
   }
-  if (!op.access.has_value() || policies_ == nullptr) return absl::OkStatus();
+  // Data operations only: namespace management (DeleteNamespace itself) must not wait for itself.
+  if (!op.access.has_value()) return absl::OkStatus();
+  if (op.ns.has_value() && namespaces_ != nullptr && admission != nullptr) {
+    SOCHDB_ASSIGN_OR_RETURN(admission->guard, namespaces_->Enter(*op.ns));
+  }
+  if (policies_ == nullptr) return absl::OkStatus();
+  Redactor* redactor = admission != nullptr ? &admission->redactor : nullptr;
   std::shared_ptr<const policy::PolicySet> set = policies_->Current();
   if (!set->MayApply(op.principal->tenant, *op.access)) return absl::OkStatus();
   KeyList keys;

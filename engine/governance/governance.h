@@ -1,7 +1,9 @@
 // Governance: the one step every data operation passes before it touches storage, whatever
 // front end it came through (a gRPC method, later an MCP tool). In order:
 //   1. the namespace rule: the caller's tenant must own the operation's namespace
-//      (auth::Principal::OwnsNamespace; development mode owns every namespace);
+//      (auth::Principal::OwnsNamespace; development mode owns every namespace), and the
+//      namespace must not be being deleted: the operation enters the namespace registry's gate
+//      and holds it until it ends (Admission), so DeleteNamespace waits for it;
 //   2. policies (engine/policy): the rules of the caller's tenant and the global ones that apply
 //      to the operation's keys decide — DENY fails it with PERMISSION_DENIED "Denied by policy:
 //      <name>", LOG writes an audit record and lets it run, ALLOW lets it run;
@@ -28,6 +30,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "engine/auth/auth.h"
+#include "engine/namespace/namespace_gate.h"
+#include "engine/namespace/namespace_registry.h"
 #include "engine/policy/audit_log.h"
 #include "engine/policy/policy.h"
 #include "engine/policy/policy_set.h"
@@ -107,17 +111,26 @@ class Redactor {
   CallerContext caller_;
 };
 
+// What an admitted operation holds until it ends: its place in its namespace's gate (so a
+// DeleteNamespace waits for it) and, for a read, how to redact its answer.
+struct Admission {
+  std::optional<namespaces::NamespaceGate::Guard> guard;
+  Redactor redactor;
+};
+
 class Governance {
  public:
-  // Not owned; must outlive the Governance. Both nullptr: the namespace rule alone (a front
-  // end without an engine: the call layer's own tests).
-  Governance(policy::PolicyStore* policies, policy::AuditLog* audit);
+  // Not owned; must outlive the Governance. All nullptr: the namespace rule alone (a front end
+  // without an engine: the call layer's own tests).
+  Governance(policy::PolicyStore* policies, policy::AuditLog* audit,
+             namespaces::NamespaceRegistry* namespaces);
   // The namespace rule alone, for as long as the process runs.
   static const Governance& NamespaceRuleOnly();
 
-  // Runs the step (see above). OK: the operation may proceed. For a read, fills `*redactor`
-  // (when given) if a redacting rule binds the caller's tenant.
-  absl::Status Admit(const Operation& op, Redactor* redactor = nullptr) const;
+  // Runs the step (see above). OK: the operation may proceed, for as long as `*admission`
+  // (when given) lives; FAILED_PRECONDITION "Namespace '<ns>' is being deleted" while its
+  // namespace is deleted. Without `admission`, the gate is not entered (Evaluate, tests).
+  absl::Status Admit(const Operation& op, Admission* admission = nullptr) const;
 
   // What the policies say about `op` (step 2 without acting on it): what Evaluate answers.
   absl::StatusOr<policy::Decision> Decide(const Operation& op) const;
@@ -131,6 +144,7 @@ class Governance {
 
   policy::PolicyStore* const policies_;
   policy::AuditLog* const audit_;
+  namespaces::NamespaceRegistry* const namespaces_;
 };
 
 }  // namespace sochdb::governance

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <numeric>
 #include <utility>
 #include <vector>
 
@@ -140,6 +141,24 @@ std::optional<uint64_t> ExpiryFor(int64_t now_ms, uint64_t ttl_seconds) {
   return ExpiryMillis(now_ms, ttl_seconds);
 }
 
+// The bytes a stored record counts for in its namespace's usage (usage_ledger.h): its key and
+// its value; a record that cannot be decoded, its key and all of it. `record` is `stored`
+// decoded.
+int64_t CountedBytes(std::string_view key, std::string_view stored,
+                     const absl::StatusOr<ValueRecord>& record) {
+  return static_cast<int64_t>(key.size() + (record.ok() ? record->value.size() : stored.size()));
+}
+
+int64_t CountedBytes(std::string_view key, std::string_view stored) {
+  return CountedBytes(key, stored, DecodeRecord(stored));
+}
+
+namespaces::UsageDelta StorageDelta(int64_t bytes) {
+  namespaces::UsageDelta delta;
+  delta.storage_bytes = bytes;
+  return delta;
+}
+
 // What a key's stored record is at some point of a batch being built: first the store's, then
 // what each change to the key before that point left. Its expiry names the index entry the
 // record owns, which the next change of the key deletes.
@@ -147,6 +166,7 @@ struct KeyState {
   bool exists = false;
   absl::Status damage;                // a record that cannot be decoded (exists is true)
   std::optional<uint64_t> expiry_ms;  // the record's expiry; nullopt: never, or damaged
+  int64_t bytes = 0;                  // CountedBytes of the record (0 when there is none)
 };
 
 // The state of the record stored for `key`. The caller holds the key's lane.
@@ -157,6 +177,7 @@ absl::StatusOr<KeyState> ReadKeyState(const storage::Store& store, std::string_v
   if (!stored.has_value()) return state;
   state.exists = true;
   const absl::StatusOr<ValueRecord> record = DecodeRecord(*stored);
+  state.bytes = CountedBytes(key, *stored, record);
   if (!record.ok()) {
     state.damage = record.status();
   } else if (record->has_expiry) {
@@ -176,7 +197,7 @@ void AddPutAt(std::string_view ns, std::string_view key, std::string_view record
   }
   batch->Put(DataKey(ns, key), record);
   if (expiry_ms.has_value()) batch->Put(ExpiryKey(*expiry_ms, ns, key), "");
-  *state = KeyState{true, absl::OkStatus(), expiry_ms};
+  *state = KeyState{true, absl::OkStatus(), expiry_ms, CountedBytes(key, record)};
 }
 
 // Adds to `batch` the deletion of the record `*state` describes (nothing when there is none) and
@@ -353,10 +374,11 @@ absl::Status CollectDueEntries(storage::Iterator& iterator, std::string_view ind
   return iterator.status();
 }
 
-// Adds the deletions for `chunk` to `batch`; the caller holds the lanes of all its due keys.
-// Returns the number of records deleted.
+// Adds the deletions for `chunk` to `batch`, and the bytes they give back to `charge`; the
+// caller holds the lanes of all its due keys. Returns the number of records deleted.
 absl::StatusOr<size_t> AddPurgeDeletions(const storage::Store& store, const PurgeChunk& chunk,
-                                         storage::WriteBatch* batch) {
+                                         storage::WriteBatch* batch,
+                                         namespaces::UsageCharge* charge) {
   size_t records = 0;
   for (const DueEntry& entry : chunk.due) {
     absl::StatusOr<std::optional<std::string>> stored = ReadRecord(store, entry.ns, entry.key);
@@ -370,6 +392,7 @@ absl::StatusOr<size_t> AddPurgeDeletions(const storage::Store& store, const Purg
       const absl::StatusOr<ValueRecord> record = DecodeRecord(**stored);
       if (record.ok() && record->has_expiry && record->expiry_ms == entry.expiry_ms) {
         batch->Delete(DataKey(entry.ns, entry.key));
+        charge->Release(entry.ns, StorageDelta(-CountedBytes(entry.key, **stored)));
         ++records;
       }
     }
@@ -399,8 +422,15 @@ struct KvStore::KeyWrite : LaneEntry {
   bool was_live = false;  // kDelete: a live record was removed
 };
 
-KvStore::KvStore(storage::Store* store, const Clock* clock, KvLimits limits)
-    : store_(store), clock_(clock), limits_(limits) {}
+KvStore::KvStore(storage::Store* store, const Clock* clock, KvLimits limits,
+                 namespaces::UsageLedger* usage)
+    : store_(store), clock_(clock), limits_(limits), usage_(usage) {
+  if (usage_ != nullptr) usage_->Attach(namespaces::UsageSource::kKv, this);
+}
+
+KvStore::~KvStore() {
+  if (usage_ != nullptr) usage_->Detach(namespaces::UsageSource::kKv);
+}
 
 absl::Status KvStore::ValidateKey(std::string_view key, std::string_view field) const {
   if (key.empty()) {
@@ -459,6 +489,7 @@ void KvStore::CommitGroup(absl::Span<LaneEntry* const> group) {
   // each write before it in the group left.
   absl::flat_hash_map<std::pair<absl::string_view, absl::string_view>, KeyState> states;
   const int64_t now_ms = clock_->NowMillis();
+  namespaces::UsageCharge charge(usage_, namespaces::UsageSource::kKv);
   storage::WriteBatch batch;
   for (LaneEntry* entry : group) {
     KeyWrite& write = *static_cast<KeyWrite*>(entry);
@@ -474,12 +505,19 @@ void KvStore::CommitGroup(absl::Span<LaneEntry* const> group) {
       }
       it = states.emplace(name, *stored).first;
     }
+    const int64_t before = it->second.bytes;
     if (write.kind == KeyWrite::Kind::kPut) {
+      // A Put refused by its namespace's quota leaves nothing in the batch, and the key's state
+      // as it was for the writes after it.
+      write.status = charge.Add(write.ns, StorageDelta(CountedBytes(write.key, write.record) -
+                                                       before));
+      if (!write.status.ok()) continue;
       AddPutAt(write.ns, write.key, write.record, write.expiry_ms, &it->second, &batch);
     } else {
       absl::StatusOr<bool> was_live = AddDeleteAt(write.ns, write.key, now_ms, &it->second, &batch);
       if (was_live.ok()) {
         write.was_live = *was_live;
+        charge.Release(write.ns, StorageDelta(-before));
       } else {
         write.status = was_live.status();
       }
@@ -491,7 +529,10 @@ void KvStore::CommitGroup(absl::Span<LaneEntry* const> group) {
   const absl::Status written = store_->Write(&batch);
   // One batch: every write of the group is committed, or none is. A write that changed nothing
   // (a Delete of an absent key) fails with it too: it read what the group's earlier writes left.
-  if (written.ok()) return;
+  if (written.ok()) {
+    charge.Commit();
+    return;
+  }
   for (LaneEntry* entry : group) {
     KeyWrite& write = *static_cast<KeyWrite*>(entry);
     if (write.status.ok()) write.status = written;
@@ -561,6 +602,7 @@ absl::Status KvStore::BatchPut(std::string_view ns, absl::Span<const KvPutEntry>
   // last entry's index entry.
   absl::flat_hash_map<absl::string_view, KeyState> states;
   storage::WriteBatch batch;
+  int64_t added_bytes = 0;  // net of the records replaced: what the storage quota is charged
   for (const KvPutEntry& entry : entries) {
     auto [it, first_time] =
         states.try_emplace(absl::string_view(entry.key.data(), entry.key.size()));
@@ -568,9 +610,15 @@ absl::Status KvStore::BatchPut(std::string_view ns, absl::Span<const KvPutEntry>
       SOCHDB_ASSIGN_OR_RETURN(it->second, ReadKeyState(*store_, ns, entry.key));
     }
     const std::optional<uint64_t> expiry_ms = ExpiryFor(now_ms, entry.ttl_seconds);
+    added_bytes -= it->second.bytes;
     AddPutAt(ns, entry.key, EncodeRecord(entry.value, expiry_ms), expiry_ms, &it->second, &batch);
+    added_bytes += it->second.bytes;
   }
-  return store_->Write(&batch);
+  namespaces::UsageCharge charge(usage_, namespaces::UsageSource::kKv);
+  SOCHDB_RETURN_IF_ERROR(charge.Add(ns, StorageDelta(added_bytes)));
+  SOCHDB_RETURN_IF_ERROR(store_->Write(&batch));
+  charge.Commit();
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<KvScanCursor>> KvStore::Scan(std::string_view ns,
@@ -611,12 +659,41 @@ absl::StatusOr<size_t> KvStore::PurgeExpired(size_t max_keys) {
     // between the check and the delete.
     WriteLanes::Claim claim(&lanes_, std::move(lanes));
     storage::WriteBatch batch;
-    SOCHDB_ASSIGN_OR_RETURN(const size_t records, AddPurgeDeletions(*store_, chunk, &batch));
+    namespaces::UsageCharge charge(usage_, namespaces::UsageSource::kKv);
+    SOCHDB_ASSIGN_OR_RETURN(const size_t records,
+                            AddPurgeDeletions(*store_, chunk, &batch, &charge));
     SOCHDB_RETURN_IF_ERROR(store_->Write(&batch));
+    charge.Commit();
     records_deleted += records;
     undecodable_index_entries_.fetch_add(chunk.undecodable.size(), std::memory_order_relaxed);
   }
   return records_deleted;
+}
+
+absl::StatusOr<namespaces::Usage> KvStore::CountUsage(std::string_view ns,
+                                                      absl::FunctionRef<void()> start) {
+  std::unique_ptr<storage::Snapshot> snapshot;
+  {
+    // Every write charges inside its lane (a group's leader, a BatchPut's or the purger's
+    // claim) and commits before leaving it: with all lanes held, none is half-way.
+    std::vector<size_t> every_lane(WriteLanes::kLanes);
+    std::iota(every_lane.begin(), every_lane.end(), size_t{0});
+    WriteLanes::Claim claim(&lanes_, std::move(every_lane));
+    start();
+    snapshot = store_->GetSnapshot();
+  }
+  const std::string prefix = DataKey(ns, "");
+  const std::string end = storage::PrefixSuccessor(prefix);
+  std::unique_ptr<storage::Iterator> iterator = store_->NewIterator(snapshot.get());
+  namespaces::Usage usage;
+  for (iterator->Seek(prefix); iterator->Valid(); iterator->Next()) {
+    const std::string_view storage_key = iterator->key();
+    if (!end.empty() && storage_key >= end) break;
+    usage.storage_bytes += static_cast<uint64_t>(
+        CountedBytes(storage_key.substr(prefix.size()), iterator->value()));
+  }
+  SOCHDB_RETURN_IF_ERROR(iterator->status());
+  return usage;
 }
 
 }  // namespace sochdb::kv

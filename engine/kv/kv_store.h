@@ -16,6 +16,11 @@
 // store writes (fsyncs): concurrent writes of a key are committed together, in that order, as one
 // store write (write_lanes.h), so a hot key gets group commit as spread keys do.
 //
+// Usage (engine/namespace/usage_ledger.h): with a ledger, every write of a tracked namespace is
+// charged the key + value bytes it adds net of the record it replaces (Put and BatchPut are
+// refused with RESOURCE_EXHAUSTED, writing nothing, when that passes the namespace's storage
+// quota), and Delete and PurgeExpired give back the bytes of the records they remove.
+//
 // Thread safety: all methods may be called concurrently.
 #ifndef SOCHDB_ENGINE_KV_KV_STORE_H_
 #define SOCHDB_ENGINE_KV_KV_STORE_H_
@@ -34,6 +39,7 @@
 #include "absl/types/span.h"
 #include "engine/common/clock.h"
 #include "engine/kv/write_lanes.h"
+#include "engine/namespace/usage_ledger.h"
 #include "engine/storage/store.h"
 
 namespace sochdb::kv {
@@ -83,10 +89,15 @@ class KvScanCursor {
   virtual absl::StatusOr<bool> Next(std::string* key, std::string* value) = 0;
 };
 
-class KvStore {
+class KvStore final : public namespaces::UsageCounter {
  public:
-  // `store` and `clock` are not owned and must outlive the KvStore.
-  KvStore(storage::Store* store, const Clock* clock, KvLimits limits = {});
+  // `store`, `clock` and `usage` are not owned and must outlive the KvStore. `usage` nullptr:
+  // no accounting; otherwise the store attaches to it as its KV source until destroyed.
+  KvStore(storage::Store* store, const Clock* clock, KvLimits limits = {},
+          namespaces::UsageLedger* usage = nullptr);
+  ~KvStore() override;
+  KvStore(const KvStore&) = delete;
+  KvStore& operator=(const KvStore&) = delete;
 
   // The live value of `key`, or std::nullopt when absent or expired.
   absl::StatusOr<std::optional<std::string>> Get(std::string_view ns, std::string_view key) const;
@@ -139,6 +150,13 @@ class KvStore {
   // Validation shared by every entry point; exposed so services can check before doing work.
   absl::Status ValidateKey(std::string_view key, std::string_view field = "key") const;
 
+  // UsageCounter: the key + value bytes of every record of `ns`, expired or not, read from a
+  // snapshot taken with every lane claimed (no write is between its charge and its commit
+  // then); `start` runs in that moment. Cost: one scan of the namespace's records, with KV
+  // writes held only while the snapshot is taken.
+  absl::StatusOr<namespaces::Usage> CountUsage(std::string_view ns,
+                                               absl::FunctionRef<void()> start) override;
+
  private:
   struct KeyWrite;  // a Put or Delete waiting in its lane (kv_store.cc)
 
@@ -151,6 +169,7 @@ class KvStore {
   storage::Store* const store_;
   const Clock* const clock_;
   const KvLimits limits_;
+  namespaces::UsageLedger* const usage_;  // nullptr: no accounting
   // The lane of (ns, key) orders every write of its stored record and TTL index entry; the data
   // lives in the Store, so this cannot be an ABSL_GUARDED_BY annotation. Put and Delete go
   // through their lane (grouped with the lane's other single-key writes, see write_lanes.h), so

@@ -63,8 +63,8 @@ grpc::Status CallContext::CheckNamespace(std::string_view ns) const {
 }
 
 grpc::Status CallContext::Admit(const governance::Operation& op,
-                                governance::Redactor* redactor) const {
-  return ToGrpcStatus(method_.runtime->governance->Admit(op, redactor));
+                                governance::Admission* admission) const {
+  return ToGrpcStatus(method_.runtime->governance->Admit(op, admission));
 }
 
 absl::StatusOr<governance::CallerContext> CallContext::PolicyContext() const {

@@ -169,10 +169,10 @@ class CallContext {
   // with the standard text when refused.
   grpc::Status CheckNamespace(std::string_view ns) const;
 
-  // Runs the governance step for `op` (the call layer does, from the method's Target), filling
-  // `*redactor` (when given) for a read that redacting rules bind.
+  // Runs the governance step for `op` (the call layer does, from the method's Target); what the
+  // operation holds until it ends goes in `*admission` (governance::Admission).
   grpc::Status Admit(const governance::Operation& op,
-                     governance::Redactor* redactor = nullptr) const;
+                     governance::Admission* admission = nullptr) const;
   // The caller's context entries for policy conditions: request headers
   // "x-sochdb-context-<name>: <value>" (names arrive lower-case, as gRPC metadata keys are).
   // INVALID_ARGUMENT for an entry that breaks governance::ValidateCallerContext.

@@ -97,10 +97,10 @@ namespace internal {
 // Authenticates the caller and checks the method's capability.
 grpc::Status AdmitCaller(CallContext& ctx);
 // Runs the governance step for `request` as `target` describes it (when the method has one),
-// then checks the deadline.
+// then checks the deadline. `*admission` is held until the operation ends.
 template <class Req>
 grpc::Status AdmitRequest(CallContext& ctx, const Req& request, const Target<Req>& target,
-                          governance::Redactor* redactor = nullptr) {
+                          governance::Admission* admission) {
   if (target.governed()) {
     std::optional<std::string_view> ns;
     if (target.namespace_of) ns = target.namespace_of(request);
@@ -110,7 +110,7 @@ grpc::Status AdmitRequest(CallContext& ctx, const Req& request, const Target<Req
     const auto context = [&ctx] { return ctx.PolicyContext(); };
     const governance::Operation op{&ctx.principal(), ctx.method().policy_service,
                                    ctx.method().method, target.access, ns, keys, context};
-    grpc::Status s = ctx.Admit(op, target.redact != nullptr ? redactor : nullptr);
+    grpc::Status s = ctx.Admit(op, admission);
     if (!s.ok()) return s;
   }
   return ctx.CheckDeadline();
@@ -128,12 +128,12 @@ grpc::Status SerializeMessage(const google::protobuf::Message& message, grpc::By
 // governance step (namespace rule, policies), the deadline.
 template <class Req>
 grpc::Status AdmitAndParse(CallContext& ctx, grpc::ByteBuffer* buffer, Req* request,
-                           const Target<Req>& target, governance::Redactor* redactor) {
+                           const Target<Req>& target, governance::Admission* admission) {
   grpc::Status s = AdmitCaller(ctx);
   if (!s.ok()) return s;
   s = ParseMessage(buffer, request);
   if (!s.ok()) return s;
-  return AdmitRequest(ctx, *request, target, redactor);
+  return AdmitRequest(ctx, *request, target, admission);
 }
 
 // Redacts `response` when the admission filled `redactor` (the method says how).
@@ -240,13 +240,13 @@ class UnaryCall final : public CallTag {
     Resp response;
     grpc::Status status = internal::Guarded(info(), [this, &response] {
       Req request;
-      governance::Redactor redactor;
+      governance::Admission admission;  // held until the answer is built
       grpc::Status s = internal::AdmitAndParse(*ctx_, &request_buffer_, &request,
-                                               method_->target, &redactor);
+                                               method_->target, &admission);
       if (!s.ok()) return s;
       s = method_->handler(*ctx_, request, &response);
       if (!s.ok()) return s;
-      internal::RedactAnswer(method_->target, request, &response, redactor);
+      internal::RedactAnswer(method_->target, request, &response, admission.redactor);
       return internal::SerializeMessage(response, &response_buffer_);
     });
     Finish(status);
@@ -388,7 +388,7 @@ class ServerStreamCall final : public StreamingCallBase {
   void Start() {
     grpc::Status status = internal::Guarded(info(), [this] {
       grpc::Status s = internal::AdmitAndParse(*ctx_, &request_buffer_, &request_,
-                                               method_->target, &redactor_);
+                                               method_->target, &admission_);
       if (!s.ok()) return s;
       return method_->handler(*ctx_, request_, &source_);
     });
@@ -423,7 +423,7 @@ class ServerStreamCall final : public StreamingCallBase {
         Resp response;
         grpc::Status s = source_->Next(*ctx_, &response, &has_message);
         if (!s.ok() || !has_message) return s;
-        internal::RedactAnswer(method_->target, request_, &response, redactor_);
+        internal::RedactAnswer(method_->target, request_, &response, admission_.redactor);
         return internal::SerializeMessage(response, &buffer);
       });
       if (!status.ok() || !has_message) {
@@ -471,7 +471,9 @@ class ServerStreamCall final : public StreamingCallBase {
   const Method* const method_;
   grpc::ByteBuffer request_buffer_;
   Req request_;                     // kept for the stream's answers (redaction)
-  governance::Redactor redactor_;  // filled at admission when redacting rules bind the read
+  // Held for the stream's life: its namespace cannot be deleted under it (a DeleteNamespace
+  // waits for the stream), and its answers are redacted as admission found.
+  governance::Admission admission_;
   grpc::ByteBuffer write_buffer_;
   grpc::ServerAsyncWriter<grpc::ByteBuffer> writer_;
   std::unique_ptr<StreamSource<Resp>> source_;
@@ -577,7 +579,8 @@ class ClientStreamCall final : public StreamingCallBase {
       Req message;
       grpc::Status s = internal::ParseMessage(&read_buffer_, &message, received_);
       if (!s.ok()) return s;
-      s = internal::AdmitRequest(*ctx_, message, method_->target);
+      governance::Admission admission;  // this message's, until the sink has applied it
+      s = internal::AdmitRequest(*ctx_, message, method_->target, &admission);
       if (!s.ok()) return s;
       return sink_->OnMessage(*ctx_, message);
     });

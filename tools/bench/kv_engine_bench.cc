@@ -2,9 +2,12 @@
 // own read path (checksums, iterator status checks, damage reporting) can be compared between
 // builds. It fills a store, reopens it (the log becomes a table, as after a restart), then times
 // random Gets (served from LevelDB's block cache after the first touch, as a warm server's are)
-// and full Scans (which bypass the block cache, so every block is read and verified again).
+// and full Scans (which bypass the block cache, so every block is read and verified again), and
+// random Puts (overwrites, from --put-threads threads, sync off) with the namespace usage ledger
+// off, on with another namespace tracked, or on with the bench's namespace tracked (--usage).
 //
 //   sochdb-kv-engine-bench --dir /tmp/kvb --keys 200000 --value-size 100 --gets 2000000 --scans 20
+//   sochdb-kv-engine-bench --gets 0 --scans 0 --puts 1000000 --usage tracked
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -12,12 +15,14 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_format.h"
 #include "engine/common/clock.h"
 #include "engine/kv/kv_store.h"
+#include "engine/namespace/usage_ledger.h"
 #include "engine/storage/store.h"
 
 namespace {
@@ -94,6 +99,29 @@ void TimeScans(const sochdb::kv::KvStore& kv, int scans) {
               1e9 * s / entries);
 }
 
+void TimePuts(sochdb::kv::KvStore& kv, uint64_t keys, uint64_t puts, int threads,
+              size_t value_size) {
+  const std::string value(value_size, 'w');
+  std::vector<std::thread> writers;
+  const auto start = Clock::now();
+  for (int t = 0; t < threads; ++t) {
+    writers.emplace_back([&, t] {
+      std::mt19937_64 rng(t);
+      std::uniform_int_distribution<uint64_t> pick(0, keys - 1);
+      for (uint64_t i = t; i < puts; i += threads) {
+        if (absl::Status s = kv.Put(kNamespace, KeyOf(pick(rng)), value, 0); !s.ok()) {
+          std::fprintf(stderr, "put: %s\n", s.ToString().c_str());
+          std::exit(1);
+        }
+      }
+    });
+  }
+  for (std::thread& writer : writers) writer.join();
+  const double s = Seconds(start);
+  std::printf("put:  %llu in %.2f s, %.0f puts/s, %.0f ns each (%d threads)\n",
+              static_cast<unsigned long long>(puts), s, puts / s, 1e9 * s / puts, threads);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -102,18 +130,38 @@ int main(int argc, char** argv) {
   uint64_t keys = 200'000, gets = 2'000'000;
   size_t value_size = 100;
   int scans = 20;
+  uint64_t puts = 0;
+  int put_threads = 4;
+  std::string usage = "none";
   app.add_option("--dir", dir, "store directory (replaced)");
   app.add_option("--keys", keys, "keys to fill")->check(CLI::Range(uint64_t{1}, uint64_t{1} << 32));
   app.add_option("--value-size", value_size, "bytes per value");
   app.add_option("--gets", gets, "random Gets to time");
   app.add_option("--scans", scans, "full Scans to time");
+  app.add_option("--puts", puts, "random Puts (overwrites) to time");
+  app.add_option("--put-threads", put_threads, "threads the Puts are spread over")
+      ->check(CLI::Range(1, 256));
+  app.add_option("--usage", usage,
+                 "namespace usage ledger: none, untracked (another namespace is tracked) or "
+                 "tracked (the bench's namespace is)")
+      ->check(CLI::IsMember({"none", "untracked", "tracked"}));
   CLI11_PARSE(app, argc, argv);
 
   std::filesystem::remove_all(dir);
   Fill(dir, keys, value_size);
   auto store = OpenStore(dir);  // reopened: the log is now a table, as after a restart
-  sochdb::kv::KvStore kv(store.get(), sochdb::Clock::Real());
-  TimeGets(kv, keys, gets);
-  TimeScans(kv, scans);
+  sochdb::namespaces::UsageLedger ledger;
+  sochdb::kv::KvStore kv(store.get(), sochdb::Clock::Real(), {},
+                         usage == "none" ? nullptr : &ledger);
+  if (usage != "none") {
+    const std::string tracked = usage == "tracked" ? kNamespace : "another";
+    if (absl::Status s = ledger.Track(tracked, {}); !s.ok()) {
+      std::fprintf(stderr, "track: %s\n", s.ToString().c_str());
+      return 1;
+    }
+  }
+  if (gets > 0) TimeGets(kv, keys, gets);
+  if (scans > 0) TimeScans(kv, scans);
+  if (puts > 0) TimePuts(kv, keys, puts, put_threads, value_size);
   return 0;
 }

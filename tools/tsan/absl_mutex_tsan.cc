@@ -105,8 +105,12 @@ bool Tried(absl::Mutex* mu, unsigned flags, Try real) {
 // (memcmp) and writes (memcpy) look unordered. A race with LevelDB's code in either stack is not
 // reported; LevelDB's mutexes (pthread) still order, and races in the project's own code between
 // LevelDB calls are still reported. (called_from_lib would also hide LevelDB's lock calls but not
-// every unlock, and TSan then reports unlocks of unlocked mutexes.)
-extern "C" const char* __tsan_default_suppressions() { return "race:libleveldb.so\n"; }
+// every unlock, and TSan then reports unlocks of unlocked mutexes.) Likewise Abseil's random
+// seed pool (absl::BitGen's first use in a thread, as in two concurrent CreateCollections), which
+// orders its buffer with Abseil's own SpinLock, uninstrumented in Debian's build.
+extern "C" const char* __tsan_default_suppressions() {
+  return "race:libleveldb.so\nrace:libabsl_random_internal_pool_urbg.so\n";
+}
 
 namespace absl {
 ABSL_NAMESPACE_BEGIN

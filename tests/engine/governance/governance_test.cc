@@ -26,7 +26,7 @@ struct Fixture {
       ValueOrFail(policy::PolicyStore::Open(mem.store.get()));
   std::unique_ptr<policy::AuditLog> audit =
       ValueOrFail(policy::AuditLog::Open(mem.store.get(), &clock, policy::AuditRetention{}));
-  Governance governance{policies.get(), audit.get()};
+  Governance governance{policies.get(), audit.get(), nullptr};
   int keys_asked = 0;
   int context_asked = 0;
   CallerContext context;
@@ -139,13 +139,13 @@ namespace {
 TEST_CASE("reads bound by a redacting rule get a redactor that rewrites matching keys only") {
   Fixture f;
   const auth::Principal alpha = Caller("alpha", auth::Role::kEditor, "alice");
-  Redactor none;
+  Admission none;
   REQUIRE_OK(f.governance.Admit(
       Operation{&alpha, "kv", "Get", Access::kRead, std::string_view("alpha"),
                 [](KeyList* k) { k->Add("pii/1"); },
                 []() -> absl::StatusOr<CallerContext> { return CallerContext(); }},
       &none));
-  REQUIRE_FALSE(none.active());
+  REQUIRE_FALSE(none.redactor.active());
 
   PolicyRule rule;
   rule.id = "mask";
@@ -157,16 +157,17 @@ TEST_CASE("reads bound by a redacting rule get a redactor that rewrites matching
   rule.metadata["redact"] = "[redacted]";
   REQUIRE(ValueOrFail(f.policies->Register(alpha, rule)) == "mask");
 
-  Redactor redactor;
-  REQUIRE_OK(f.Admit(alpha, Access::kRead, "alpha", "pii/1"));  // no redactor asked: fine
-  const auto admit = [&](Redactor* r) {
+  Admission admission;
+  REQUIRE_OK(f.Admit(alpha, Access::kRead, "alpha", "pii/1"));  // no admission asked: fine
+  const auto admit = [&](Admission* r) {
     return f.governance.Admit(
         Operation{&alpha, "kv", "Get", Access::kRead, std::string_view("alpha"),
                   [](KeyList* k) { k->AddPrefix(""); },
                   [&]() -> absl::StatusOr<CallerContext> { return f.context; }},
         r);
   };
-  REQUIRE_OK(admit(&redactor));
+  REQUIRE_OK(admit(&admission));
+  const Redactor& redactor = admission.redactor;
   REQUIRE(redactor.active());
   std::string value = "555-1234";
   redactor.Apply("pii/1", &value);
@@ -176,19 +177,19 @@ TEST_CASE("reads bound by a redacting rule get a redactor that rewrites matching
   REQUIRE(value == "public");
   // The condition is read with the caller's context of the call.
   f.context = {{"user.role", "auditor"}};
-  Redactor auditor;
+  Admission auditor;
   REQUIRE_OK(admit(&auditor));
   value = "555-1234";
-  auditor.Apply("pii/1", &value);
+  auditor.redactor.Apply("pii/1", &value);
   REQUIRE(value == "555-1234");
   // Writes never get one.
-  Redactor writer;
+  Admission writer;
   REQUIRE_OK(f.governance.Admit(
       Operation{&alpha, "kv", "Put", Access::kWrite, std::string_view("alpha"),
                 [](KeyList* k) { k->Add("pii/1"); },
                 []() -> absl::StatusOr<CallerContext> { return CallerContext(); }},
       &writer));
-  REQUIRE_FALSE(writer.active());
+  REQUIRE_FALSE(writer.redactor.active());
 }
 
 }  // namespace
