@@ -493,6 +493,18 @@ class PolicyDevModeEndToEnd(PolicyCase):
         self.assertDenied("kv in ns", c.put, "locked", b"nsc/1", b"v")
         self.assertTrue(c.put("open", b"nsc/1", b"v"))
 
+    def test_condition_on_the_key_holds_scans_that_may_reach_it(self):
+        c, ns = self.c, "pol-keycond"
+        self.assertTrue(c.put(ns, b"docs/menu", b"pizza"))
+        self.assertTrue(c.put(ns, b"docs/salaries", b"secret"))
+        c.register("no salaries", "docs/*", BEFORE_READ, DENY, expression="key == 'docs/salaries'")
+        self.assertDenied("no salaries", c.get, ns, b"docs/salaries")
+        self.assertEqual(c.get(ns, b"docs/menu"), b"pizza")
+        # A scan of "docs/" would return docs/salaries: the condition may hold under it.
+        self.assertDenied("no salaries", c.scan, ns, b"docs/")
+        self.assertDenied("no salaries", c.scan, ns, b"")
+        self.assertEqual(c.scan(ns, b"other/"), [])
+
     def test_reserved_context_names_are_refused(self):
         c, ns = self.c, "pol-cond"
         c.register("admins only", "rsv/*", BEFORE_READ, DENY, expression="user.role != 'admin'")
