@@ -53,6 +53,7 @@ absl::StatusOr<Pattern> Pattern::Compile(std::string_view glob) {
   }
   RE2::Options options;
   options.set_encoding(RE2::Options::EncodingLatin1);  // keys are bytes, not UTF-8 text
+  options.set_dot_nl(true);  // '*' and '?' match any byte, a newline included
   options.set_log_errors(false);
   options.set_max_mem(kMaxRegexMemory);
   const std::string regex = RegexOf(glob);

@@ -183,6 +183,18 @@ bool Holds(const CompiledRule& rule, const OperationFacts& facts, std::string_vi
              [&](std::string_view name) { return LookupFact(facts, key, name); });
 }
 
+// Whether `rule`'s condition may hold for some key under `prefix`. One that reads `key` is
+// decided key by key, and a prefix operation has no key yet: it may (else `key == 'a/x'` would
+// deny Get "a/x" but let a scan of "a/" return it).
+bool MayHoldUnder(const CompiledRule& rule, const OperationFacts& facts,
+                  std::string_view prefix) {
+  if (rule.condition.has_value()) {
+    const std::vector<std::string>& names = rule.condition->names();
+    if (std::find(names.begin(), names.end(), kKey) != names.end()) return true;
+  }
+  return Holds(rule, facts, prefix);
+}
+
 }  // namespace
 
 void PolicySet::EvaluateGroupUnder(const Group& group, const OperationFacts& facts,
@@ -196,7 +208,7 @@ void PolicySet::EvaluateGroupUnder(const Group& group, const OperationFacts& fac
       continue;
     }
     for (const CompiledRule* rule : rules) {
-      if (rule->pattern.MayMatchUnder(prefix) && Holds(*rule, facts, prefix)) {
+      if (rule->pattern.MayMatchUnder(prefix) && MayHoldUnder(*rule, facts, prefix)) {
         decision->Add(rule);
       }
     }

@@ -95,7 +95,8 @@ class PolicySet {
 
   // Adds the rules that may apply to some key under `prefix` (an operation that reaches every
   // such key): a rule whose pattern may match under it (Pattern::MayMatchUnder) and whose
-  // condition holds with `key` = the prefix.
+  // condition may hold there: it holds with `key` = the prefix, or it reads `key` (decided key
+  // by key, so it may hold for one of them).
   void EvaluatePrefix(const OperationFacts& facts, std::string_view prefix,
                       DecisionBuilder* decision) const;
 

@@ -146,7 +146,8 @@ void DropSubjects(const v1::DeleteCollectionRequest& req, governance::KeyList* k
 
 void AddSubjects(const v1::AddDocumentsRequest& req, governance::KeyList* keys) {
   for (const v1::Document& doc : req.documents()) {
-    keys->AddComposed(absl::StrCat(req.collection_name(), "/", doc.id()));
+    keys->AddComposed(absl::StrCat(req.collection_name(), "/", doc.id()),
+                      /*prefix=*/doc.id().empty());
   }
 }
 

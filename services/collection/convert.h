@@ -32,8 +32,9 @@ absl::StatusOr<filter::MetadataFilter> ToFilter(
     const google::protobuf::Map<std::string, std::string>& exact, const std::string& json);
 
 // What policies see of a call (governance::KeyList). A collection is the key "<name>"; its
-// documents are "<collection>/<id>" (an id the server generates is "" here: the caller does not
-// know it); a search, a count or a drop reaches every document, the prefix "<collection>/".
+// documents are "<collection>/<id>"; a document whose id the server generates, a search, a count
+// or a drop may reach any document: the prefix "<collection>/" (a rule applies when it may match
+// some key under it, so no generated id can escape a rule such as "kb/?*").
 void DropSubjects(const v1::DeleteCollectionRequest& req, governance::KeyList* keys);
 void AddSubjects(const v1::AddDocumentsRequest& req, governance::KeyList* keys);
 void SearchSubjects(const v1::SearchCollectionRequest& req, governance::KeyList* keys);

@@ -2,11 +2,14 @@
 
 Generates Python stubs from the project's .proto files with protoc (as a user of the server
 would), starts the real sochdb-grpc binary on a free port with a temporary data directory, and
-offers a small client that sends exactly what the SochDB Python SDK (SochDBClient) sends.
+offers a small client that sends exactly what the SochDB Python SDK (SochDBClient) sends, and
+channels that carry an API key (with key_entry writing the --auth-keys file's lines).
 Runs under Debian's /usr/bin/python3 with python3-grpcio and python3-protobuf.
 """
 
+import collections
 import glob
+import hashlib
 import os
 import shutil
 import signal
@@ -115,6 +118,48 @@ class KvClient:
 
     def close(self):
         self.channel.close()
+
+
+class _CallDetails(collections.namedtuple(
+        "_CallDetails", ("method", "timeout", "metadata", "credentials", "wait_for_ready",
+                         "compression")), grpc.ClientCallDetails):
+    pass
+
+
+class _FixedHeaders(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,
+                    grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
+    """Adds the same request headers to every call of a channel, after the call's own."""
+
+    def __init__(self, headers):
+        self.headers = list(headers)
+
+    def _details(self, details):
+        return _CallDetails(details.method, details.timeout,
+                            list(details.metadata or []) + self.headers, details.credentials,
+                            details.wait_for_ready, details.compression)
+
+    def intercept_unary_unary(self, continuation, details, request):
+        return continuation(self._details(details), request)
+
+    intercept_unary_stream = intercept_unary_unary
+    intercept_stream_unary = intercept_unary_unary
+    intercept_stream_stream = intercept_unary_unary
+
+
+def keyed_channel(address, key=None):
+    """(channel, channel that sends `authorization: Bearer <key>` on every call); without a key
+    both are the plain channel. Close the first."""
+    channel = grpc.insecure_channel(address)
+    if not key:
+        return channel, channel
+    return channel, grpc.intercept_channel(
+        channel, _FixedHeaders([("authorization", "Bearer " + key)]))
+
+
+def key_entry(key, tenant, role, label):
+    """One line of an --auth-keys file (engine/auth/auth.h): the key's SHA-256, never the key."""
+    return "sha256:%s tenant=%s role=%s id=%s\n" % (
+        hashlib.sha256(key.encode()).hexdigest(), tenant, role, label)
 
 
 def temp_dir():

@@ -61,6 +61,11 @@ TEST_CASE("keys are bytes: any byte matches ? and *, bytes that are not UTF-8 in
   CHECK(any.Matches(std::string("k\xff\xfe", 3)));
   CHECK(any.Matches(std::string("k\0z", 3)));
   CHECK(Compiled("\xc3\xa9*").Matches("\xc3\xa9t\xc3\xa9"));  // é as its two bytes
+  // A newline too: else "secret/*" would not hold the key "secret/\nx" (RE2's '.' skips '\n'
+  // unless told).
+  CHECK(any.Matches("k\n"));
+  CHECK(Compiled("secret/*").Matches("secret/\nx"));
+  CHECK(Compiled("secret/*").MayMatchUnder("secret/\n"));
 }
 
 TEST_CASE("a pattern that does not compile, is too long or holds NUL is refused") {

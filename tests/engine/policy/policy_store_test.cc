@@ -216,6 +216,16 @@ TEST_CASE("a prefix (a scan) is denied when a rule may match some key under it")
   REQUIRE(under("secret/a") == Action::kDeny);
   REQUIRE(under("public/") == Action::kAllow);
   REQUIRE(under("secreu") == Action::kAllow);
+  // A condition on the key holds for some keys under a prefix: the prefix may reach them.
+  REQUIRE_OK(store->Register(alpha, Rule("salaries", "docs/*", Trigger::kBeforeRead,
+                                         Action::kDeny, "key == 'docs/salaries'")).status());
+  REQUIRE(under("docs/") == Action::kDeny);
+  REQUIRE(under("docs/sal") == Action::kDeny);
+  REQUIRE(under("pub") == Action::kAllow);
+  // Conditions that read no key are decided for the prefix as for a key.
+  REQUIRE_OK(store->Register(alpha, Rule("admins", "team/*", Trigger::kBeforeRead,
+                                         Action::kDeny, "principal.role == 'admin'")).status());
+  REQUIRE(under("team/") == Action::kAllow);
 }
 
 TEST_CASE("1,000 rules indexed by literal prefix give the same answers as trying each") {
