@@ -7,7 +7,9 @@ and writes nothing, an overwrite that adds nothing passes, delete then re-add pa
 gives bytes back once purged, a BatchPut or AddDocuments over the limit writes none of its
 entries; lowering a quota below usage refuses adds but not deletes; stats survive SIGTERM and,
 after kill -9 mid-stream, equal a recount of what Scan returns; a namespace registered over
-existing data counts it; DeleteNamespace(force) with writers running leaves nothing behind.
+existing data counts it; writes over expired, unpurged records are charged what they replace;
+concurrent writers fill a quota exactly; DeleteCollection and DeleteNamespace(force) with writers
+running leave nothing counted or behind.
 What counts is engine/namespace/usage_ledger.h's definition: a KV record is its key + value
 bytes, a document its id + content + metadata keys and values + 4 bytes per embedding float.
 """
@@ -365,6 +367,60 @@ class QuotaEdges(QuotaCase):
         self.assertExhausted("Namespace 'q-pre' storage quota exceeded (100 + 2 > 100 bytes)",
                              c.put, ns, b"zz", b"")
 
+    def test_concurrent_writers_fill_exactly_to_the_limit(self):
+        c, ns = self.c, "q-race"
+        c.create_ns(ns, max_storage_bytes=1000)
+        refused = []
+
+        def fill(worker):
+            w = Client(self.server.address())
+            for i in range(60):  # 4 x 60 keys of 10 bytes: 240 tries, 100 fit
+                try:
+                    w.put(ns, b"w%d/%04d" % (worker, i), b"v" * 3)
+                except grpc.RpcError as e:
+                    refused.append((e.code(), e.details()))
+            w.close()
+
+        threads = [threading.Thread(target=fill, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(len(c.scan(ns)), 100)
+        self.assertStats(ns, 1000)
+        self.assertEqual(set(refused), {(EXHAUSTED, "Namespace 'q-race' storage quota exceeded "
+                                                    "(1000 + 10 > 1000 bytes)")})
+        self.assertEqual(len(refused), 140)
+
+    def test_collection_dropped_while_documents_arrive(self):
+        c, ns = self.c, "q-drop"
+        c.create_ns(ns, max_vectors=1000)
+        self.assertTrue(c.create_collection(ns, "c").success)
+        stop = threading.Event()
+        answers = []
+
+        def add():
+            w = Client(self.server.address())
+            n = 0
+            while not stop.is_set():
+                r = w.add(ns, "c", [doc("d%d" % n), doc("e%d" % n)])
+                answers.append(r.error or r.added_count)
+                n += 1
+            w.close()
+
+        writer = threading.Thread(target=add)
+        writer.start()
+        while len(answers) < 20:
+            time.sleep(0.005)
+        self.assertTrue(c.delete_collection(ns, "c").success)
+        deleted_at = len(answers)
+        while len(answers) < deleted_at + 5:
+            time.sleep(0.005)
+        stop.set()
+        writer.join()
+        self.assertEqual(answers[-1], "Collection 'c' not found")
+        self.assertStats(ns, 0, 0, 0)  # the drop gave back whatever had been added
+
     def test_force_delete_with_writers_running(self):
         c, ns = self.c, "q-del"
         c.create_ns(ns, max_storage_bytes=1 << 30)
@@ -415,11 +471,13 @@ class QuotaEdges(QuotaCase):
         self.assertStats(ns, sum(len(k) + len(v) for k, v in c.scan(ns)))
 
 
-class QuotaAcrossRestarts(QuotaCase):
+class RestartCase(QuotaCase):
+    ARGS = []
+
     def setUp(self):
         work = os.path.join(WORK, self._testMethodName)
         os.makedirs(work)
-        self.server = sochdb_e2e.Server(work).start()
+        self.server = sochdb_e2e.Server(work, self.ARGS).start()
         self.c = Client(self.server.address())
 
     def tearDown(self):
@@ -438,6 +496,9 @@ class QuotaAcrossRestarts(QuotaCase):
                        n.quota.max_storage_bytes, n.quota.max_vectors, n.quota.max_collections)
                 for name, n in self.c.listed().items()}
 
+
+
+class QuotaAcrossRestarts(RestartCase):
     def test_stats_survive_sigterm(self):
         c = self.c
         c.create_ns("r-kv", max_storage_bytes=1000)
@@ -529,6 +590,37 @@ class QuotaAcrossRestarts(QuotaCase):
         # The rebuilt count is charged on from: one more write moves it exactly.
         self.assertTrue(self.c.put(ns, b"after", b"x" * 5))
         self.assertStats(ns, recount + 10, len(docs), 1)
+
+
+class ExpiredBeforePurge(RestartCase):
+    # No purge during the test: expired records stay in the store, and count, until a purge.
+    ARGS = ["--ttl-purge-interval-ms", "600000"]
+
+    def test_writes_over_expired_records_stay_exact(self):
+        c, ns = self.c, "r-ttl"
+        c.create_ns(ns, max_storage_bytes=1000)
+        for key, size in ((b"a", 10), (b"b", 20), (b"c", 5)):
+            self.assertTrue(c.put(ns, key, b"x" * size, ttl_seconds=1))
+        self.assertTrue(c.put(ns, b"keep", b"y" * 4))
+        self.assertStats(ns, 46)
+        time.sleep(1.3)
+        self.assertEqual(c.scan(ns), [(b"keep", b"yyyy")])
+        self.assertStats(ns, 46)  # expired, not purged: still in the store
+        self.assertTrue(c.put(ns, b"a", b"z" * 3))  # replaces the expired record
+        self.assertStats(ns, 46 - 11 + 4)
+        self.assertEqual(c.batch_put(ns, [(b"c", b"zz")]), 1)
+        self.assertStats(ns, 46 - 11 + 4 - 6 + 3)
+        # Absent to the caller (success false), but its record is removed and its bytes go back.
+        self.assertFalse(c.delete(ns, b"b"))
+        after_delete = 36 - 21
+        self.assertStats(ns, after_delete)
+        c.set_quota(ns, max_storage_bytes=after_delete)
+        self.assertExhausted("Namespace 'r-ttl' storage quota exceeded (%d + 2 > %d bytes)"
+                             % (after_delete, after_delete), c.put, ns, b"d", b"w")
+        # What the ledger charged is what the store holds: a restart counts it anew.
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            self.restart(sig)
+            self.assertStats(ns, after_delete)
 
 
 class DeleteRaceWriter(threading.Thread):
