@@ -9,7 +9,8 @@ entries; lowering a quota below usage refuses adds but not deletes; stats surviv
 after kill -9 mid-stream, equal a recount of what Scan returns; a namespace registered over
 existing data counts it; writes over expired, unpurged records are charged what they replace;
 concurrent writers fill a quota exactly; DeleteCollection and DeleteNamespace(force) with writers
-running leave nothing counted or behind.
+running leave nothing counted or behind, and a delete held up by an open Scan stream refuses
+writes with FAILED_PRECONDITION until it finishes.
 What counts is engine/namespace/usage_ledger.h's definition: a KV record is its key + value
 bytes, a document its id + content + metadata keys and values + 4 bytes per embedding float.
 """
@@ -30,6 +31,7 @@ sochdb_e2e.generate_stubs(os.path.join(WORK, "stubs"))
 import grpc  # noqa: E402
 from quota_e2e import EXHAUSTED, Client, QuotaCase, doc, doc_bytes, serve, shut  # noqa: E402
 from sochdb.v1 import collection_pb2 as cpb  # noqa: E402
+from sochdb.v1 import kv_pb2 as kpb  # noqa: E402
 from sochdb.v1 import namespace_pb2 as npb  # noqa: E402
 
 
@@ -351,6 +353,37 @@ class QuotaEdges(QuotaCase):
         # Registered again, the namespace counts exactly what the writers left.
         c.create_ns(ns)
         self.assertStats(ns, sum(len(k) + len(v) for k, v in c.scan(ns)))
+
+    def test_delete_waits_for_an_open_scan_and_refuses_writes_meanwhile(self):
+        c, ns = self.c, "q-held"
+        c.create_ns(ns)
+        big = b"v" * 4096  # 8 MiB in all: more than the stream's flow-control window
+        for batch in range(4):
+            self.assertEqual(c.batch_put(ns, [(b"old/%d/%d" % (batch, i), big)
+                                              for i in range(500)]), 500)
+        scan = c.kv.Scan(kpb.KvScanRequest(namespace=ns))
+        self.assertEqual(next(scan).key, b"old/0/0")  # the stream is open: it holds the gate
+        deleting = c.ns.DeleteNamespace.future(
+            npb.DeleteNamespaceRequest(name=ns, force=True))
+        # The delete closes the namespace and waits for the scan; writes are refused meanwhile.
+        n, deadline = 0, time.time() + 10
+        while True:
+            key = b"new/%d" % n
+            try:
+                self.assertTrue(c.put(ns, key, b"x"))
+            except grpc.RpcError as e:
+                self.assertEqual((e.code(), e.details()), (
+                    grpc.StatusCode.FAILED_PRECONDITION, "Namespace 'q-held' is being deleted"))
+                break
+            self.assertLess(time.time(), deadline, "no write was refused")
+            n += 1
+        self.assertFalse(deleting.done())
+        refused = key
+        self.assertEqual(sum(1 for _ in scan), 1999)  # its snapshot, to the end
+        self.assertTrue(deleting.result(timeout=30).success)
+        self.assertEqual(c.scan(ns), [])  # the writes acknowledged before the refusal went too
+        self.assertTrue(c.put(ns, refused, b"x"))  # open again once deleted
+        self.assertEqual(c.scan(ns), [(refused, b"x")])
 
 
 class RestartCase(QuotaCase):
