@@ -175,6 +175,10 @@ class QuotaEdges(QuotaCase):
         self.assertStats(ns, 3 * each, 3, 2)
         self.assertTrue(c.delete_doc(ns, "c", "d3").success)
         self.assertStats(ns, 2 * each, 2, 2)
+        with self.assertRaises(grpc.RpcError) as e:  # an id twice in one request: refused
+            c.add(ns, "c", [doc("d3"), doc("d3")])
+        self.assertEqual(e.exception.details(), "documents[1].id duplicates documents[0].id")
+        self.assertStats(ns, 2 * each, 2, 2)
         self.assertEqual(c.add(ns, "c", [doc("d3")]).added_count, 1)  # delete then re-add
         self.assertStats(ns, 3 * each, 3, 2)
         self.assertTrue(c.delete_collection(ns, "c").success)  # gives its 3 back
