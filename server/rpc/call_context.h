@@ -109,6 +109,10 @@ struct Target {
   std::function<void(const Req&, governance::KeyList*)> keys_of;
   // For reads whose answers carry values: how to redact them; nullptr: nothing to redact.
   AnswerRedaction<Req> redact;
+  // For client streams whose later messages may leave out what an earlier one said (the index
+  // of an InsertStream): fills `*message` in from `*stream`, state the call keeps for the
+  // stream's life, before the message is governed, so policies see every message's real keys.
+  std::function<void(Req* message, Req* stream)> carry;
 
   bool governed() const { return namespace_of != nullptr || access.has_value(); }
 };
@@ -123,7 +127,8 @@ struct MethodPolicy {
   MethodPolicy(auth::Capability required,
                std::function<std::string_view(const Req&)> namespace_field = nullptr,
                Execution where = Execution::kInline)
-      : capability(required), target{std::move(namespace_field), std::nullopt, nullptr, nullptr},
+      : capability(required),
+        target{std::move(namespace_field), std::nullopt, nullptr, nullptr, nullptr},
         execution(where) {}
   // A data method: `access` to the keys `keys` lists, in the namespace `namespace_field` names
   // (nullptr: an object of the caller's tenant).
@@ -131,7 +136,8 @@ struct MethodPolicy {
                std::function<std::string_view(const Req&)> namespace_field, KeysOf<Req> keys,
                Execution where = Execution::kInline, AnswerRedaction<Req> redact = nullptr)
       : capability(required),
-        target{std::move(namespace_field), access, std::move(keys).release(), std::move(redact)},
+        target{std::move(namespace_field), access, std::move(keys).release(), std::move(redact),
+               nullptr},
         execution(where) {}
 
   auth::Capability capability;

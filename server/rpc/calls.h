@@ -414,7 +414,7 @@ class ServerStreamCall final : public StreamingCallBase {
       if (!ahead_.empty() && ctx_->Expired()) {  // a slow source: what is ready goes, then the end
         source_done_ = true;
         end_status_ = ctx_->DeadlineExceededStatus();
-        source_.reset();
+        ReleaseSource();
         break;
       }
       bool has_message = false;
@@ -429,7 +429,7 @@ class ServerStreamCall final : public StreamingCallBase {
       if (!status.ok() || !has_message) {
         source_done_ = true;
         end_status_ = status;
-        source_.reset();  // release snapshots and iterators now
+        ReleaseSource();  // release snapshots and iterators now
         break;
       }
       bytes += buffer.Length();
@@ -450,7 +450,7 @@ class ServerStreamCall final : public StreamingCallBase {
   }
 
   void Finish(const grpc::Status& status) {
-    source_.reset();  // release snapshots and iterators before the answer goes out
+    ReleaseSource();  // release snapshots and iterators before the answer goes out
     state_ = State::kFinishing;
     code_ = status.error_code();
     if (!gate_->Post([this, &status] { writer_.Finish(status, this); })) {
@@ -458,8 +458,16 @@ class ServerStreamCall final : public StreamingCallBase {
     }
   }
 
-  void Abandon() {
+  // The source has read all it will: its snapshot and iterators go, and so does the stream's
+  // place in its namespace's gate (a DeleteNamespace need not wait for the client to read what
+  // is already produced).
+  void ReleaseSource() {
     source_.reset();
+    admission_.guard.reset();
+  }
+
+  void Abandon() {
+    ReleaseSource();
     End(grpc::StatusCode::CANCELLED);
   }
 
@@ -579,6 +587,7 @@ class ClientStreamCall final : public StreamingCallBase {
       Req message;
       grpc::Status s = internal::ParseMessage(&read_buffer_, &message, received_);
       if (!s.ok()) return s;
+      if (method_->target.carry) method_->target.carry(&message, &stream_);
       governance::Admission admission;  // this message's, until the sink has applied it
       s = internal::AdmitRequest(*ctx_, message, method_->target, &admission);
       if (!s.ok()) return s;
@@ -631,6 +640,7 @@ class ClientStreamCall final : public StreamingCallBase {
   std::unique_ptr<StreamSink<Req, Resp>> sink_;
   State state_ = State::kWaitingForRequest;
   int received_ = 0;
+  Req stream_;  // what the method's Target.carry keeps across messages
 };
 
 }  // namespace sochdb::server

@@ -136,6 +136,14 @@ void InsertBatchSubjects(const v1::InsertBatchRequest& req, governance::KeyList*
   for (uint64_t id : req.ids()) keys->AddComposed(absl::StrCat(req.index_name(), "/", id));
 }
 
+void CarryIndexName(v1::InsertStreamRequest* message, v1::InsertStreamRequest* stream) {
+  if (stream->index_name().empty()) {
+    stream->set_index_name(message->index_name());
+  } else if (message->index_name().empty()) {
+    message->set_index_name(stream->index_name());
+  }
+}
+
 void InsertStreamSubjects(const v1::InsertStreamRequest& req, governance::KeyList* keys) {
   keys->AddComposed(absl::StrCat(req.index_name(), "/", req.id()));
 }

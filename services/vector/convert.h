@@ -32,6 +32,10 @@ bool GroupingActive(const v1::GroupingOptions* grouping);
 void DropSubjects(const v1::DropIndexRequest& req, governance::KeyList* keys);
 void InsertBatchSubjects(const v1::InsertBatchRequest& req, governance::KeyList* keys);
 void InsertStreamSubjects(const v1::InsertStreamRequest& req, governance::KeyList* keys);
+// An InsertStream names its index in its first message; later ones may leave it out and write
+// the stream's index (insert_stream.h). Fills a message's empty index_name from the stream's,
+// so that policies check it under its real key.
+void CarryIndexName(v1::InsertStreamRequest* message, v1::InsertStreamRequest* stream);
 template <class Req>
 void IndexPrefixSubject(const Req& req, governance::KeyList* keys) {
   keys->AddComposed(absl::StrCat(req.index_name(), "/"), /*prefix=*/true);

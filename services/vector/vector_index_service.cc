@@ -89,9 +89,11 @@ void VectorIndexService::Register(server::GrpcServer& server) {
   r.Unary("InsertBatch", {Capability::kWrite, Access::kWrite, nullptr,
                           &convert::InsertBatchSubjects, kLong},
           this, &VectorIndexService::InsertBatch);
-  r.ClientStream("InsertStream", {Capability::kWrite, Access::kWrite, nullptr,
-                                  &convert::InsertStreamSubjects, kLong},
-                 this, &VectorIndexService::InsertStream);
+  server::MethodPolicy<v1::InsertStreamRequest> insert_stream{
+      Capability::kWrite, Access::kWrite, nullptr, &convert::InsertStreamSubjects, kLong};
+  insert_stream.target.carry = &convert::CarryIndexName;  // later messages may omit the index
+  r.ClientStream("InsertStream", std::move(insert_stream), this,
+                 &VectorIndexService::InsertStream);
   r.Unary("Search", {Capability::kRead, Access::kRead, nullptr,
                      &convert::IndexPrefixSubject<v1::SearchRequest>},
           this, &VectorIndexService::Search);

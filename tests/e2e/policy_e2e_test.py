@@ -403,6 +403,10 @@ class PolicyDevModeEndToEnd(PolicyCase):
         stream = [vpb.InsertStreamRequest(index_name="vpol", id=i, vector=[0, 1, 0, 0])
                   for i in (30, 31, 52, 32)]
         self.assertDenied("no vector 5x", c.vec.InsertStream, iter(stream))
+        # Later messages may leave the index out: they are still checked under it.
+        unnamed = [vpb.InsertStreamRequest(index_name="vpol" if i == 30 else "", id=i,
+                                           vector=[0, 1, 0, 0]) for i in (30, 52)]
+        self.assertDenied("no vector 5x", c.vec.InsertStream, iter(unnamed))
         self.assertDenied("no index drops", c.vec.DropIndex, drop)
         stats = vpb.GetStatsRequest(index_name="vpol")
         self.assertEqual(c.vec.GetStats(stats).stats.num_vectors, 8)
