@@ -458,13 +458,10 @@ class ServerStreamCall final : public StreamingCallBase {
     }
   }
 
-  // The source has read all it will: its snapshot and iterators go, and so does the stream's
-  // place in its namespace's gate (a DeleteNamespace need not wait for the client to read what
-  // is already produced).
-  void ReleaseSource() {
-    source_.reset();
-    admission_.guard.reset();
-  }
+  // The source has read all it will: its snapshot and iterators go. The stream keeps its place
+  // in its namespace's gate until the call ends (admission_), so a DeleteNamespace waits for
+  // the client to take the stream's last message.
+  void ReleaseSource() { source_.reset(); }
 
   void Abandon() {
     ReleaseSource();
