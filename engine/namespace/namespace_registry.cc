@@ -25,7 +25,8 @@ absl::Status NotFound(std::string_view name) {
 }
 
 absl::Status BeingDeleted(std::string_view name) {
-  return absl::FailedPreconditionError(absl::StrCat("Namespace '", AbslView(name), "' is being deleted"));
+  return absl::FailedPreconditionError(
+      absl::StrCat("Namespace '", AbslView(name), "' is being deleted"));
 }
 
 absl::Status TooLarge(std::string_view field, size_t size, size_t limit, const char* unit) {

@@ -414,7 +414,7 @@ class ServerStreamCall final : public StreamingCallBase {
       if (!ahead_.empty() && ctx_->Expired()) {  // a slow source: what is ready goes, then the end
         source_done_ = true;
         end_status_ = ctx_->DeadlineExceededStatus();
-        ReleaseSource();
+        source_.reset();
         break;
       }
       bool has_message = false;
@@ -429,7 +429,7 @@ class ServerStreamCall final : public StreamingCallBase {
       if (!status.ok() || !has_message) {
         source_done_ = true;
         end_status_ = status;
-        ReleaseSource();  // release snapshots and iterators now
+        source_.reset();  // release snapshots and iterators now
         break;
       }
       bytes += buffer.Length();
@@ -450,7 +450,7 @@ class ServerStreamCall final : public StreamingCallBase {
   }
 
   void Finish(const grpc::Status& status) {
-    ReleaseSource();  // release snapshots and iterators before the answer goes out
+    source_.reset();  // release snapshots and iterators before the answer goes out
     state_ = State::kFinishing;
     code_ = status.error_code();
     if (!gate_->Post([this, &status] { writer_.Finish(status, this); })) {
@@ -458,13 +458,8 @@ class ServerStreamCall final : public StreamingCallBase {
     }
   }
 
-  // The source has read all it will: its snapshot and iterators go. The stream keeps its place
-  // in its namespace's gate until the call ends (admission_), so a DeleteNamespace waits for
-  // the client to take the stream's last message.
-  void ReleaseSource() { source_.reset(); }
-
   void Abandon() {
-    ReleaseSource();
+    source_.reset();
     End(grpc::StatusCode::CANCELLED);
   }
 
@@ -476,8 +471,9 @@ class ServerStreamCall final : public StreamingCallBase {
   const Method* const method_;
   grpc::ByteBuffer request_buffer_;
   Req request_;                     // kept for the stream's answers (redaction)
-  // Held for the stream's life: its namespace cannot be deleted under it (a DeleteNamespace
-  // waits for the stream), and its answers are redacted as admission found.
+  // Held for the call's life, until the client has taken the last message (not only until the
+  // source is done): a DeleteNamespace waits for the stream. Its answers are redacted as
+  // admission found.
   governance::Admission admission_;
   grpc::ByteBuffer write_buffer_;
   grpc::ServerAsyncWriter<grpc::ByteBuffer> writer_;
@@ -496,9 +492,10 @@ struct ClientStreamMethod {
 };
 
 // Namespaces and keys in a client stream arrive with its messages: each message passes the
-// governance step (the method's Target) before the sink sees it. A message that does not parse ends the call with
-// INVALID_ARGUMENT before the sink sees it. When the client cancels, the messages the sink has
-// already accepted stay applied (as with any cancelled call, the outcome is unknown to the client).
+// governance step (the method's Target) before the sink sees it, and a message that does not
+// parse ends the call with INVALID_ARGUMENT. When the client cancels, the messages the sink has
+// already accepted stay applied (as with any cancelled call, the outcome is unknown to the
+// client).
 template <class Req, class Resp>
 class ClientStreamCall final : public StreamingCallBase {
  public:

@@ -51,7 +51,8 @@ void CollectionService::Register(server::GrpcServer& server) {
   // Searches rank over the whole collection and read their winners from storage: the pool.
   r.Unary("SearchCollection",
           {Capability::kRead, Access::kRead, &v1::SearchCollectionRequest::namespace_,
-           &convert::SearchSubjects, kLong, &convert::RedactSearch},
+           &convert::AllDocumentsSubject<v1::SearchCollectionRequest>, kLong,
+           &convert::RedactSearch},
           this, &CollectionService::SearchCollection);
   r.Unary("GetDocument", {Capability::kRead, Access::kRead, &v1::GetDocumentRequest::namespace_,
                           &convert::DocumentSubject<v1::GetDocumentRequest>, Execution::kInline,
@@ -68,9 +69,9 @@ void CollectionService::Register(server::GrpcServer& server) {
            &convert::DocumentSubject<v1::UpdateDocumentMetadataRequest>, kPool},
           this, &CollectionService::UpdateDocumentMetadata);
   // A filtered count evaluates the filter on every document: the pool too.
-  d.Unary("CountDocuments", {Capability::kRead, Access::kRead,
-                             &v1::CountDocumentsRequest::namespace_, &convert::CountSubjects,
-                             kLong},
+  d.Unary("CountDocuments",
+          {Capability::kRead, Access::kRead, &v1::CountDocumentsRequest::namespace_,
+           &convert::AllDocumentsSubject<v1::CountDocumentsRequest>, kLong},
           this, &CollectionService::CountDocuments);
 }
 

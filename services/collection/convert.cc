@@ -151,14 +151,6 @@ void AddSubjects(const v1::AddDocumentsRequest& req, governance::KeyList* keys) 
   }
 }
 
-void SearchSubjects(const v1::SearchCollectionRequest& req, governance::KeyList* keys) {
-  keys->AddComposed(absl::StrCat(req.collection_name(), "/"), /*prefix=*/true);
-}
-
-void CountSubjects(const v1::CountDocumentsRequest& req, governance::KeyList* keys) {
-  keys->AddComposed(absl::StrCat(req.collection_name(), "/"), /*prefix=*/true);
-}
-
 void RedactGetDocument(const v1::GetDocumentRequest& req, google::protobuf::Message* resp,
                        const governance::Redactor& redactor) {
   auto* get = dynamic_cast<v1::GetDocumentResponse*>(resp);

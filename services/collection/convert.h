@@ -37,8 +37,11 @@ absl::StatusOr<filter::MetadataFilter> ToFilter(
 // some key under it, so no generated id can escape a rule such as "kb/?*").
 void DropSubjects(const v1::DeleteCollectionRequest& req, governance::KeyList* keys);
 void AddSubjects(const v1::AddDocumentsRequest& req, governance::KeyList* keys);
-void SearchSubjects(const v1::SearchCollectionRequest& req, governance::KeyList* keys);
-void CountSubjects(const v1::CountDocumentsRequest& req, governance::KeyList* keys);
+// A request that reaches every document of its collection (a search, a count).
+template <class Req>
+void AllDocumentsSubject(const Req& req, governance::KeyList* keys) {
+  keys->AddComposed(absl::StrCat(req.collection_name(), "/"), /*prefix=*/true);
+}
 template <class Req>
 void DocumentSubject(const Req& req, governance::KeyList* keys) {
   keys->AddComposed(absl::StrCat(req.collection_name(), "/", req.document_id()));

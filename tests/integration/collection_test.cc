@@ -17,17 +17,12 @@
 #include "sochdb/v1/collection.grpc.pb.h"
 #include "sochdb/v1/collection_document.grpc.pb.h"
 #include "tests/integration/server_process.h"
+#include "tests/integration/start_or_fail.h"
 
 namespace sochdb::testing {
 namespace {
 
 using v1::CollectionService;
-
-void StartOrFail(ServerProcess& server) {
-  std::string error;
-  INFO(error);
-  REQUIRE(server.Start(&error));
-}
 
 struct Client {
   explicit Client(const ServerProcess& server, std::string key = "")

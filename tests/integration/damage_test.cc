@@ -25,6 +25,7 @@
 #include "sochdb/v1/kv.grpc.pb.h"
 #include "sochdb/v1/vector_index.grpc.pb.h"
 #include "tests/integration/server_process.h"
+#include "tests/integration/start_or_fail.h"
 
 namespace sochdb::testing {
 namespace {
@@ -68,13 +69,6 @@ std::vector<float> Vectors(size_t n, uint32_t seed) {
   std::vector<float> out(n * kDim);
   for (float& x : out) x = normal(rng);
   return out;
-}
-
-void StartOrFail(ServerProcess& server) {
-  std::string error;
-  const bool started = server.Start(&error);
-  INFO(error);
-  REQUIRE(started);
 }
 
 struct Clients {

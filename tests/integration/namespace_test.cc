@@ -20,15 +20,10 @@
 #include "sochdb/v1/kv.grpc.pb.h"
 #include "sochdb/v1/namespace.grpc.pb.h"
 #include "tests/integration/server_process.h"
+#include "tests/integration/start_or_fail.h"
 
 namespace sochdb::testing {
 namespace {
-
-void StartOrFail(ServerProcess& server) {
-  std::string error;
-  INFO(error);
-  REQUIRE(server.Start(&error));
-}
 
 struct Client {
   explicit Client(const ServerProcess& server, std::string key = "")

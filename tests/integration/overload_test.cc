@@ -28,6 +28,7 @@
 #include "grpcpp/security/credentials.h"
 #include "sochdb/v1/kv.grpc.pb.h"
 #include "tests/integration/server_process.h"
+#include "tests/integration/start_or_fail.h"
 
 namespace sochdb::testing {
 namespace {
@@ -39,12 +40,6 @@ constexpr int kServerOpenFiles = 1024;
 constexpr int kConnectionCap = 512;
 constexpr int kIdleConnections = 1500;  // on main, ~980 of these took every descriptor
 constexpr int kWatchesPerConnection = 8;  // health watches one connection may hold
-
-void StartOrFail(ServerProcess& server) {
-  std::string error;
-  INFO(error);
-  REQUIRE(server.Start(&error));
-}
 
 // A channel of its own (not shared with other channels to the same address), so that it has
 // its own connection.

@@ -26,18 +26,13 @@
 #include "sochdb/v1/graph.grpc.pb.h"
 #include "sochdb/v1/kv.grpc.pb.h"
 #include "tests/integration/server_process.h"
+#include "tests/integration/start_or_fail.h"
 
 namespace sochdb::testing {
 namespace {
 
 namespace reflection = grpc::reflection::v1alpha;
 namespace health = grpc::health::v1;
-
-void StartOrFail(ServerProcess& server) {
-  std::string error;
-  INFO(error);
-  REQUIRE(server.Start(&error));
-}
 
 grpc::Status KvPut(const ServerProcess& server, const std::string& key, const std::string& ns,
                    const std::string& api_key = "", bool use_x_api_key = false) {

@@ -15,6 +15,7 @@
 
 #include "sochdb/v1/vector_index.grpc.pb.h"
 #include "tests/integration/server_process.h"
+#include "tests/integration/start_or_fail.h"
 
 namespace sochdb::testing {
 
@@ -24,12 +25,6 @@ inline std::vector<float> RandomVectors(size_t n, uint32_t dim, uint32_t seed) {
   std::vector<float> out(n * dim);
   for (float& x : out) x = normal(rng);
   return out;
-}
-
-inline void StartOrFail(ServerProcess& server) {
-  std::string error;
-  INFO(error);
-  REQUIRE(server.Start(&error));
 }
 
 struct VectorClient {
