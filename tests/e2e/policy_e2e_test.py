@@ -420,6 +420,33 @@ class PolicyDevModeEndToEnd(PolicyCase):
         self.assertTrue(c.vec.DropIndex(drop).success)
         self.assertNotEqual(c.vec.GetStats(stats).error, "")
 
+    def test_after_read_redaction_rewrites_what_reads_return(self):
+        c, ns = self.c, "redact"
+        self.assertTrue(c.put(ns, b"pii/ssn", b"123-45-6789"))
+        self.assertTrue(c.put(ns, b"public/name", b"Ada"))
+        self._collection(ns, "cred", ["d1"])
+        c.register("mask", "pii/*", AFTER_READ, ALLOW, metadata={"redact": "***"},
+                   expression="user.role != 'auditor'")
+        c.register("mask-docs", "cred/*", AFTER_READ, ALLOW, metadata={"redact": "[hidden]"})
+        self.assertEqual(c.get(ns, b"pii/ssn"), b"***")
+        self.assertEqual(c.get(ns, b"public/name"), b"Ada")  # a key the rule does not match
+        got = c.kv.BatchGet(kpb.KvBatchGetRequest(namespace=ns, keys=[b"pii/ssn", b"public/name"]))
+        self.assertEqual([e.value for e in got.entries], [b"***", b"Ada"])
+        self.assertEqual(c.scan(ns, b""), [(b"pii/ssn", b"***"), (b"public/name", b"Ada")])
+        # The condition reads the caller's context: auditors see the value.
+        auditor = [("x-sochdb-context-user.role", "auditor")]
+        self.assertEqual(c.get(ns, b"pii/ssn", metadata=auditor), b"123-45-6789")
+        doc = c.coll.GetDocument(cpb.GetDocumentRequest(
+            namespace=ns, collection_name="cred", document_id="d1")).document
+        self.assertEqual((doc.id, doc.content), ("d1", "[hidden]"))
+        hits = c.coll.SearchCollection(cpb.SearchCollectionRequest(
+            namespace=ns, collection_name="cred", query=[1, 0, 0], k=1)).results
+        self.assertEqual([h.document.content for h in hits], ["[hidden]"])
+        # The stored value is untouched: with the rules gone, reads return it.
+        for rule in c.list_policies():
+            c.delete_policy(rule.id)
+        self.assertEqual(c.get(ns, b"pii/ssn"), b"123-45-6789")
+
     def _collection(self, ns, name, ids):
         c = self.c
         self.assertTrue(c.coll.CreateCollection(cpb.CreateCollectionRequest(
