@@ -38,6 +38,7 @@ bool IsKnownFamily(uint8_t byte) {
     case KeyFamily::kGraphOutEdge:
     case KeyFamily::kGraphInEdge:
     case KeyFamily::kGraphTemporalEdge:
+    case KeyFamily::kGraphTemporalInEdge:
     case KeyFamily::kCacheEntry:
     case KeyFamily::kPolicy:
     case KeyFamily::kTool:

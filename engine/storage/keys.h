@@ -28,10 +28,11 @@ enum class KeyFamily : uint8_t {
   kDocument = 0x23,     // Name(namespace) Name(collection) Raw(doc id)  -> document record
   kPosting = 0x24,      // BM25 postings (engine/text)
   kVectorLog = 0x25,    // Name(scope...) U64(sequence)                  -> vector change (replay)
-  kGraphNode = 0x30,
-  kGraphOutEdge = 0x31,
-  kGraphInEdge = 0x32,
-  kGraphTemporalEdge = 0x33,
+  kGraphNode = 0x30,          // Name(namespace) Raw(node id)                -> node record
+  kGraphOutEdge = 0x31,       // Name(ns) Name(from) Name(type) Raw(to)       -> edge record
+  kGraphInEdge = 0x32,        // Name(ns) Name(to) Name(type) Raw(from)       -> edge record
+  kGraphTemporalEdge = 0x33,  // Name(ns) Name(from) Name(type) Name(to) U64(valid_from)
+  kGraphTemporalInEdge = 0x34,  // Name(ns) Name(to) Name(type) Name(from) U64(valid_from)
   kCacheEntry = 0x40,
   kPolicy = 0x50,
   kTool = 0x51,
@@ -45,13 +46,13 @@ enum class KeyFamily : uint8_t {
 // The families whose keys begin with Name(namespace) right after the family byte and whose data
 // no subsystem keeps in memory: deleting a namespace deletes their keys by prefix
 // (NamespacePrefix). Every namespaced family is keyed namespace-first, so that a namespace's data
-// is one range per family; a new one (graph families carry no data yet, episodes will come) is
+// is one range per family; a new one (episodes will come) is
 // listed here, unless its subsystem holds it in memory and deletes it itself, as collections do
 // (kCollection, kDocument, kPosting and their vectors: CollectionStore::Delete). kKvExpiry is
 // keyed by expiry time first and is swept entry by entry (KvExpiryNamespace).
 inline constexpr KeyFamily kNamespacePrefixedFamilies[] = {
     KeyFamily::kKv,          KeyFamily::kGraphNode,         KeyFamily::kGraphOutEdge,
-    KeyFamily::kGraphInEdge, KeyFamily::kGraphTemporalEdge,
+    KeyFamily::kGraphInEdge, KeyFamily::kGraphTemporalEdge, KeyFamily::kGraphTemporalInEdge,
 };
 
 // Builds one key. Components are appended in call order.

@@ -108,8 +108,8 @@ TEST_CASE("names, descriptions and metadata are bounded, with messages naming th
 }
 
 // Data of `ns` in every family: KV keys with and without TTL, a hybrid collection (documents,
-// vectors, vector log, postings), and graph-family keys (no graph store writes them yet; they
-// are keyed namespace-first, so a raw key stands for them).
+// vectors, vector log, postings), and graph-family keys (keyed namespace-first, so a raw key
+// stands for them).
 void FillNamespace(Fixture& f, const std::string& ns) {
   REQUIRE_OK(f.kv->Put(ns, "plain", "v", 0));
   REQUIRE_OK(f.kv->Put(ns, "expiring", "v", 3600));
@@ -117,7 +117,8 @@ void FillNamespace(Fixture& f, const std::string& ns) {
   f.AddCollection(ns, "more");
   storage::WriteBatch batch;
   for (KeyFamily family : {KeyFamily::kGraphNode, KeyFamily::kGraphOutEdge,
-                           KeyFamily::kGraphInEdge, KeyFamily::kGraphTemporalEdge}) {
+                           KeyFamily::kGraphInEdge, KeyFamily::kGraphTemporalEdge,
+                           KeyFamily::kGraphTemporalInEdge}) {
     batch.Put(KeyBuilder(family).Name(ns).Raw("node-1").key(), "x");
   }
   REQUIRE_OK(f.store->Write(&batch));
