@@ -29,18 +29,25 @@ grpc::Status EdgeStreamSink::OnMessage(server::CallContext& ctx, const v1::AddEd
     namespace_ = m.namespace_();
   } else if (m.namespace_() != namespace_) {
     // Not echoed: the stream's own name is enough to say it.
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat("stream message ", received_,
-                                     ": namespace differs from the stream's namespace '",
-                                     namespace_, "' (one stream writes one namespace)"));
+    return Refuse(absl::InvalidArgumentError(
+        absl::StrCat("namespace differs from the stream's namespace '", namespace_,
+                     "' (one stream writes one namespace)")));
   }
   absl::Status added = graph_->AddEdges(namespace_, convert::ToEdges(m.edges()));
-  if (!added.ok()) {
-    return ToGrpcStatus(absl::Status(
-        added.code(), absl::StrCat("stream message ", received_, ": ", added.message())));
-  }
+  if (!added.ok()) return Refuse(added);
   added_ += static_cast<uint64_t>(m.edges_size());
   return grpc::Status::OK;
+}
+
+grpc::Status EdgeStreamSink::Refuse(const absl::Status& why) const {
+  // The response carries no error, so the status says what the messages before this one
+  // committed: they stay.
+  const uint64_t committed = received_ - 1;
+  return ToGrpcStatus(absl::Status(
+      why.code(),
+      absl::StrCat("stream message ", received_, ": ", why.message(), " (the ", committed,
+                   committed == 1 ? " message" : " messages", " before it, ", added_,
+                   added_ == 1 ? " edge" : " edges", ", are committed)")));
 }
 
 grpc::Status EdgeStreamSink::Finish(server::CallContext& ctx, v1::AddEdgesResponse* resp) {

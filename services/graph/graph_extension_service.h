@@ -6,8 +6,9 @@
 // StreamEdges: each message is committed as its own atomic AddEdges as it arrives. The first
 // message names the namespace; a later one may leave it empty, and one naming another
 // namespace ends the stream with INVALID_ARGUMENT. Any error ends the stream with a status
-// naming the message ("stream message 3: edges[7].from_id must not be empty"); the messages
-// committed before it stay. added_count counts the edges of every message committed.
+// naming the message and what came before it ("stream message 3: edges[7].from_id must not be
+// empty (the 2 messages before it, 150 edges, are committed)"): those stay committed.
+// added_count counts the edges of every message committed.
 #ifndef SOCHDB_SERVICES_GRAPH_GRAPH_EXTENSION_SERVICE_H_
 #define SOCHDB_SERVICES_GRAPH_GRAPH_EXTENSION_SERVICE_H_
 
@@ -31,6 +32,9 @@ class EdgeStreamSink final : public server::StreamSink<v1::AddEdgesRequest, v1::
   grpc::Status Finish(server::CallContext& ctx, v1::AddEdgesResponse* resp) override;
 
  private:
+  // Ends the stream at the current message for `why`.
+  grpc::Status Refuse(const absl::Status& why) const;
+
   graph::GraphStore* const graph_;
   std::string namespace_;  // the first message's
   uint64_t received_ = 0;  // messages so far: the current one's number, from 1
