@@ -21,8 +21,7 @@ void FillProperties(graph::Properties properties,
 }
 
 absl::Status UnknownEnum(const char* field, int value, const char* type) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(field, " ", value, " is not a known ", type));
+  return absl::InvalidArgumentError(absl::StrCat(field, " ", value, " is not a known ", type));
 }
 
 }  // namespace
@@ -65,8 +64,8 @@ void FillEdge(graph::Edge edge, v1::GraphEdge* out) {
 
 graph::TemporalEdge ToTemporalEdge(const v1::AddTemporalEdgeRequest& req) {
   graph::TemporalEdge out;
-  out.edge = graph::Edge{req.from_id(), req.edge_type(), req.to_id(),
-                         ToProperties(req.properties())};
+  out.edge =
+      graph::Edge{req.from_id(), req.edge_type(), req.to_id(), ToProperties(req.properties())};
   out.valid_from = req.valid_from();
   out.valid_until = req.valid_until();
   return out;

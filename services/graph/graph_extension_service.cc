@@ -44,10 +44,9 @@ grpc::Status EdgeStreamSink::Refuse(const absl::Status& why) const {
   // committed: they stay.
   const uint64_t committed = received_ - 1;
   return ToGrpcStatus(absl::Status(
-      why.code(),
-      absl::StrCat("stream message ", received_, ": ", why.message(), " (the ", committed,
-                   committed == 1 ? " message" : " messages", " before it, ", added_,
-                   added_ == 1 ? " edge" : " edges", ", are committed)")));
+      why.code(), absl::StrCat("stream message ", received_, ": ", why.message(), " (the ",
+                               committed, committed == 1 ? " message" : " messages", " before it, ",
+                               added_, added_ == 1 ? " edge" : " edges", ", are committed)")));
 }
 
 grpc::Status EdgeStreamSink::Finish(server::CallContext& ctx, v1::AddEdgesResponse* resp) {
@@ -63,18 +62,21 @@ void GraphExtensionService::Register(server::GrpcServer& server) {
   constexpr Execution kPool = Execution::kWorkerPool;
   constexpr Execution kLong = Execution::kLongWork;
   auto r = server.AddService<v1::GraphExtensionService>();
-  r.Unary("GetEdge", {Capability::kRead, Access::kRead, &v1::GetEdgeRequest::namespace_,
-                      &convert::EdgeSubject<v1::GetEdgeRequest>},
+  r.Unary("GetEdge",
+          {Capability::kRead, Access::kRead, &v1::GetEdgeRequest::namespace_,
+           &convert::EdgeSubject<v1::GetEdgeRequest>},
           this, &GraphExtensionService::GetEdge);
   r.Unary("EndTemporalEdge",
           {Capability::kWrite, Access::kWrite, &v1::EndTemporalEdgeRequest::namespace_,
            &convert::EdgeSubject<v1::EndTemporalEdgeRequest>, kPool},
           this, &GraphExtensionService::EndTemporalEdge);
-  r.Unary("AddNodes", {Capability::kWrite, Access::kWrite, &v1::AddNodesRequest::namespace_,
-                       &convert::AddNodesSubjects, kLong},
+  r.Unary("AddNodes",
+          {Capability::kWrite, Access::kWrite, &v1::AddNodesRequest::namespace_,
+           &convert::AddNodesSubjects, kLong},
           this, &GraphExtensionService::AddNodes);
-  r.Unary("AddEdges", {Capability::kWrite, Access::kWrite, &v1::AddEdgesRequest::namespace_,
-                       &convert::AddEdgesSubjects, kLong},
+  r.Unary("AddEdges",
+          {Capability::kWrite, Access::kWrite, &v1::AddEdgesRequest::namespace_,
+           &convert::AddEdgesSubjects, kLong},
           this, &GraphExtensionService::AddEdges);
   server::MethodPolicy<v1::AddEdgesRequest> stream{Capability::kWrite, Access::kWrite,
                                                    &v1::AddEdgesRequest::namespace_,

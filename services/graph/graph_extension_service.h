@@ -51,8 +51,7 @@ class GraphExtensionService {
  private:
   using CallContext = server::CallContext;
 
-  grpc::Status GetEdge(CallContext& ctx, const v1::GetEdgeRequest& req,
-                       v1::GetEdgeResponse* resp);
+  grpc::Status GetEdge(CallContext& ctx, const v1::GetEdgeRequest& req, v1::GetEdgeResponse* resp);
   grpc::Status EndTemporalEdge(CallContext& ctx, const v1::EndTemporalEdgeRequest& req,
                                v1::EndTemporalEdgeResponse* resp);
   grpc::Status AddNodes(CallContext& ctx, const v1::AddNodesRequest& req,

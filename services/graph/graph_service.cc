@@ -36,32 +36,41 @@ void GraphService::Register(server::GrpcServer& server) {
   constexpr Execution kPool = Execution::kWorkerPool;
   constexpr Execution kLong = Execution::kLongWork;
   auto r = server.AddService<v1::GraphService>();
-  r.Unary("AddNode", {Capability::kWrite, Access::kWrite, &v1::AddNodeRequest::namespace_,
-                      &convert::AddNodeSubject, kPool},
+  r.Unary("AddNode",
+          {Capability::kWrite, Access::kWrite, &v1::AddNodeRequest::namespace_,
+           &convert::AddNodeSubject, kPool},
           this, &GraphService::AddNode);
-  r.Unary("GetNode", {Capability::kRead, Access::kRead, &v1::GetNodeRequest::namespace_,
-                      &v1::GetNodeRequest::node_id},
+  r.Unary("GetNode",
+          {Capability::kRead, Access::kRead, &v1::GetNodeRequest::namespace_,
+           &v1::GetNodeRequest::node_id},
           this, &GraphService::GetNode);
-  r.Unary("DeleteNode", {Capability::kWrite, Access::kDelete, &v1::DeleteNodeRequest::namespace_,
-                         &convert::DeleteNodeSubjects, kLong},
+  r.Unary("DeleteNode",
+          {Capability::kWrite, Access::kDelete, &v1::DeleteNodeRequest::namespace_,
+           &convert::DeleteNodeSubjects, kLong},
           this, &GraphService::DeleteNode);
-  r.Unary("AddEdge", {Capability::kWrite, Access::kWrite, &v1::AddEdgeRequest::namespace_,
-                      &convert::AddEdgeSubject, kPool},
+  r.Unary("AddEdge",
+          {Capability::kWrite, Access::kWrite, &v1::AddEdgeRequest::namespace_,
+           &convert::AddEdgeSubject, kPool},
           this, &GraphService::AddEdge);
-  r.Unary("GetEdges", {Capability::kRead, Access::kRead, &v1::GetEdgesRequest::namespace_,
-                       &convert::WholeGraphSubject<v1::GetEdgesRequest>, kLong},
+  r.Unary("GetEdges",
+          {Capability::kRead, Access::kRead, &v1::GetEdgesRequest::namespace_,
+           &convert::WholeGraphSubject<v1::GetEdgesRequest>, kLong},
           this, &GraphService::GetEdges);
-  r.Unary("DeleteEdge", {Capability::kWrite, Access::kDelete, &v1::DeleteEdgeRequest::namespace_,
-                         &convert::EdgeSubject<v1::DeleteEdgeRequest>, kPool},
+  r.Unary("DeleteEdge",
+          {Capability::kWrite, Access::kDelete, &v1::DeleteEdgeRequest::namespace_,
+           &convert::EdgeSubject<v1::DeleteEdgeRequest>, kPool},
           this, &GraphService::DeleteEdge);
-  r.Unary("Traverse", {Capability::kRead, Access::kRead, &v1::TraverseRequest::namespace_,
-                       &convert::WholeGraphSubject<v1::TraverseRequest>, kLong},
+  r.Unary("Traverse",
+          {Capability::kRead, Access::kRead, &v1::TraverseRequest::namespace_,
+           &convert::WholeGraphSubject<v1::TraverseRequest>, kLong},
           this, &GraphService::Traverse);
-  r.Unary("ShortestPath", {Capability::kRead, Access::kRead, &v1::ShortestPathRequest::namespace_,
-                           &convert::WholeGraphSubject<v1::ShortestPathRequest>, kLong},
+  r.Unary("ShortestPath",
+          {Capability::kRead, Access::kRead, &v1::ShortestPathRequest::namespace_,
+           &convert::WholeGraphSubject<v1::ShortestPathRequest>, kLong},
           this, &GraphService::ShortestPath);
-  r.Unary("GetNeighbors", {Capability::kRead, Access::kRead, &v1::GetNeighborsRequest::namespace_,
-                           &convert::WholeGraphSubject<v1::GetNeighborsRequest>, kLong},
+  r.Unary("GetNeighbors",
+          {Capability::kRead, Access::kRead, &v1::GetNeighborsRequest::namespace_,
+           &convert::WholeGraphSubject<v1::GetNeighborsRequest>, kLong},
           this, &GraphService::GetNeighbors);
   r.Unary("AddTemporalEdge",
           {Capability::kWrite, Access::kWrite, &v1::AddTemporalEdgeRequest::namespace_,
@@ -177,8 +186,7 @@ grpc::Status GraphService::GetNeighbors(CallContext& ctx, const v1::GetNeighbors
   return grpc::Status::OK;
 }
 
-grpc::Status GraphService::AddTemporalEdge(CallContext& ctx,
-                                           const v1::AddTemporalEdgeRequest& req,
+grpc::Status GraphService::AddTemporalEdge(CallContext& ctx, const v1::AddTemporalEdgeRequest& req,
                                            v1::AddTemporalEdgeResponse* resp) {
   absl::Status added = graph_->AddTemporalEdge(req.namespace_(), convert::ToTemporalEdge(req));
   if (!added.ok()) return ToGrpcStatus(added);
@@ -191,8 +199,8 @@ grpc::Status GraphService::QueryTemporalGraph(CallContext& ctx,
                                               v1::QueryTemporalGraphResponse* resp) {
   absl::StatusOr<graph::TemporalQuery> query = convert::ToTemporalQuery(req);
   if (!query.ok()) return ToGrpcStatus(query.status());
-  AnswerBudget budget = ctx.ResponseBudget("QueryTemporalGraph answer",
-                                           "narrow the time range or the edge types");
+  AnswerBudget budget =
+      ctx.ResponseBudget("QueryTemporalGraph answer", "narrow the time range or the edge types");
   query->budget = &budget;
   absl::StatusOr<std::vector<graph::TemporalEdge>> edges =
       graph_->QueryTemporal(req.namespace_(), *query);

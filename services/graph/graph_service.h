@@ -29,14 +29,11 @@ class GraphService {
  private:
   using CallContext = server::CallContext;
 
-  grpc::Status AddNode(CallContext& ctx, const v1::AddNodeRequest& req,
-                       v1::AddNodeResponse* resp);
-  grpc::Status GetNode(CallContext& ctx, const v1::GetNodeRequest& req,
-                       v1::GetNodeResponse* resp);
+  grpc::Status AddNode(CallContext& ctx, const v1::AddNodeRequest& req, v1::AddNodeResponse* resp);
+  grpc::Status GetNode(CallContext& ctx, const v1::GetNodeRequest& req, v1::GetNodeResponse* resp);
   grpc::Status DeleteNode(CallContext& ctx, const v1::DeleteNodeRequest& req,
                           v1::DeleteNodeResponse* resp);
-  grpc::Status AddEdge(CallContext& ctx, const v1::AddEdgeRequest& req,
-                       v1::AddEdgeResponse* resp);
+  grpc::Status AddEdge(CallContext& ctx, const v1::AddEdgeRequest& req, v1::AddEdgeResponse* resp);
   grpc::Status GetEdges(CallContext& ctx, const v1::GetEdgesRequest& req,
                         v1::GetEdgesResponse* resp);
   grpc::Status DeleteEdge(CallContext& ctx, const v1::DeleteEdgeRequest& req,

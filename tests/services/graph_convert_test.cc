@@ -18,7 +18,9 @@ using Subject = governance::KeyList::Subject;
 // The subjects of `keys` as "key" or "key*" (a prefix), in order.
 std::vector<std::string> Listed(const governance::KeyList& keys) {
   std::vector<std::string> out;
-  for (const Subject& s : keys.subjects()) out.push_back(std::string(s.key) + (s.prefix ? "*" : ""));
+  for (const Subject& s : keys.subjects()) {
+    out.push_back(std::string(s.key) + (s.prefix ? "*" : ""));
+  }
   return out;
 }
 
