@@ -148,8 +148,9 @@ struct EdgeQuery {
   AnswerBudget* budget = nullptr;
 };
 
-// Edges of OUT come ordered by (type, to), then those of IN by (type, from); a self-loop is
-// listed once (with OUT) under kBoth.
+// Edges come in storage order: OUT before IN, grouped by type (types ordered by length, then
+// bytes: their length-prefixed key component), then by the far node's id, bytewise. A
+// self-loop is listed once (with OUT) under kBoth.
 struct EdgePage {
   std::vector<Edge> edges;
   std::string next_page_token;  // empty: no more
