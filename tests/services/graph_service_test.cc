@@ -1,13 +1,16 @@
 // GraphService and GraphExtensionService over the real call layer and a real Engine, in
-// process: what the service layer decides rather than the engine — which failures are an OK
+// process: what the service layer decides rather than the engine: which failures are an OK
 // response with `error` (upstream's channel) and which a status, GetEdge's found flag,
 // EndTemporalEdge's success flag, enum numbers and node_filter refused naming the field, bulk
 // counts, and StreamEdges (the namespace carried from the first message, one stream writing
 // one namespace, an error saying what stays committed). The graph's own semantics are the
-// engine's tests; the Python end-to-end tests run the SDK's calls against the binary.
+// engine's tests; the Python end-to-end tests run the SDK's calls against the binary. Policies
+// see both services as `graph`, a node as its id, an edge as "<from>/<type>/<to>" and a
+// traversal as every key.
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <catch2/catch.hpp>
@@ -17,6 +20,7 @@
 #include "absl/time/time.h"
 #include "engine/auth/auth.h"
 #include "engine/engine.h"
+#include "engine/policy/policy.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "prometheus/registry.h"
@@ -58,7 +62,8 @@ struct Harness {
     engine = std::move(Engine::Open(options)).value();
     server::GrpcServerOptions server_options;
     server_options.address = "127.0.0.1:0";
-    server = std::make_unique<server::GrpcServer>(server_options, &authorizer, &metrics);
+    server = std::make_unique<server::GrpcServer>(server_options, &authorizer, &metrics,
+                                                  &engine->governance());
     graph = std::make_unique<services::GraphService>(&engine->graph());
     extensions = std::make_unique<services::GraphExtensionService>(&engine->graph());
     graph->Register(*server);
@@ -70,6 +75,19 @@ struct Harness {
     ext = v1::GraphExtensionService::NewStub(channel);
   }
   ~Harness() { server->Shutdown(absl::Seconds(5)); }
+
+  // A DENY rule of the development tenant on `pattern` for `trigger`, for service `graph`.
+  void Deny(const std::string& name, const std::string& pattern, policy::Trigger trigger) {
+    policy::PolicyRule rule;
+    rule.name = name;
+    rule.pattern = pattern;
+    rule.trigger = trigger;
+    rule.action = policy::Action::kDeny;
+    rule.expression = "service == 'graph'";
+    const std::shared_ptr<const auth::Principal> who =
+        *authorizer.Authenticate(std::nullopt, std::nullopt);
+    REQUIRE(engine->policies().Register(*who, rule).ok());
+  }
 
   // Whether (from, type, to) is stored in `ns`, through GetEdge.
   bool HasEdge(const std::string& ns, const std::string& from, const std::string& type,
@@ -246,6 +264,47 @@ TEST_CASE("GetEdge, EndTemporalEdge and the bulk calls answer through their own 
   REQUIRE(h.ext->AddEdges(Context().get(), edges, &edges_added).ok());
   CHECK(edges_added.added_count() == 2);
   CHECK(h.HasEdge("kg", "n1", "t", "n2"));
+}
+
+TEST_CASE("policies know both services as `graph` and see nodes, edges and wide reads") {
+  Harness h;
+  h.Deny("no-alice-knows", "alice/knows/*", policy::Trigger::kBeforeWrite);
+  h.Deny("no-secret-reads", "secret*", policy::Trigger::kBeforeRead);
+  v1::AddEdgeRequest add;
+  add.set_namespace_("kg");
+  *add.mutable_edge() = MakeEdge("alice", "knows", "bob");
+  v1::AddEdgeResponse added;
+  grpc::Status status = h.stub->AddEdge(Context().get(), add, &added);
+  CHECK(status.error_code() == grpc::StatusCode::PERMISSION_DENIED);
+  CHECK(status.error_message() == "Denied by policy: no-alice-knows");
+  *add.mutable_edge() = MakeEdge("alice", "likes", "bob");
+  CHECK(h.stub->AddEdge(Context().get(), add, &added).ok());
+
+  // The extension service is `graph` too, and a bulk call presents every item's key.
+  v1::AddEdgesRequest bulk;
+  bulk.set_namespace_("kg");
+  *bulk.add_edges() = MakeEdge("carol", "knows", "dave");
+  *bulk.add_edges() = MakeEdge("alice", "knows", "erin");
+  v1::AddEdgesResponse bulk_added;
+  status = h.ext->AddEdges(Context().get(), bulk, &bulk_added);
+  CHECK(status.error_code() == grpc::StatusCode::PERMISSION_DENIED);
+  CHECK_FALSE(h.HasEdge("kg", "carol", "knows", "dave"));
+
+  // A node is its id; a traversal may read any key of the graph: the prefix "".
+  v1::GetNodeRequest get;
+  get.set_namespace_("kg");
+  get.set_node_id("public");
+  v1::GetNodeResponse got;
+  CHECK(h.stub->GetNode(Context().get(), get, &got).ok());
+  get.set_node_id("secret-plans");
+  CHECK(h.stub->GetNode(Context().get(), get, &got).error_code() ==
+        grpc::StatusCode::PERMISSION_DENIED);
+  v1::TraverseRequest traverse;
+  traverse.set_namespace_("kg");
+  traverse.set_start_node_id("alice");
+  v1::TraverseResponse traversed;
+  CHECK(h.stub->Traverse(Context().get(), traverse, &traversed).error_code() ==
+        grpc::StatusCode::PERMISSION_DENIED);
 }
 
 TEST_CASE("StreamEdges commits each message; later ones may leave the namespace out") {
