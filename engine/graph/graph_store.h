@@ -122,8 +122,12 @@ struct TraverseQuery {
 
 // Upstream's semantics: nodes are visited up to max_depth hops (the start at depth 0) and
 // returned in visiting order, those that exist as nodes; an edge is returned when it leads from
-// a visited node to a node not yet visited, including from nodes at max_depth (so edges may
-// lead past the returned nodes). Cycles and self-loops are fine: each node is visited once.
+// a visited node to a node not visited yet (queued is not visited: a diamond's two edges into
+// its far corner are both returned), including from nodes at max_depth (so edges may lead past
+// the returned nodes). Depth-first visits the node most recently reached first, as upstream's
+// stack does. Cycles and self-loops are fine: each node is visited once. With node_types or
+// node_filter, nodes that fail them are neither visited nor the target of a returned edge.
+// max_nodes counts visited nodes: truncated is set when one more node was in reach.
 struct TraverseResult {
   std::vector<Node> nodes;
   std::vector<Edge> edges;
@@ -136,8 +140,9 @@ struct PathQuery {
   uint32_t max_depth = 0;  // most edges on the path; 0: only from == to
   Direction direction = Direction::kOut;
   std::vector<std::string> edge_types;
-  // Non-empty: least total weight (Dijkstra) over this numeric edge property; edges lacking it
-  // (or holding a value that is not a finite number >= 0) are not used.
+  // Non-empty: least total weight (Dijkstra) over this numeric edge property among paths of at
+  // most max_depth edges; edges lacking it (or holding a value that is not a finite number
+  // >= 0) are not used.
   std::string weight_property;
   StopCheck stop;
 };
