@@ -69,6 +69,7 @@ struct GraphLimits {
   size_t max_batch_bytes = 32u << 20;        // ids, types and properties of one bulk call
   uint32_t max_depth = 1'000;                // Traverse / ShortestPath max_depth
   size_t max_traversal_nodes = 100'000;      // nodes one traversal or path search may visit
+  size_t max_traversal_edges = 100'000;      // edges one traversal may return
   size_t max_edges_examined = 5'000'000;     // edges one query may read
   size_t max_page_edges = 100'000;           // edges of one GetEdges / GetNeighbors answer
   size_t max_temporal_edges = 100'000;       // edges of one QueryTemporalGraph answer
@@ -116,6 +117,9 @@ struct TraverseQuery {
   // Stop after this many nodes, truncated = true. 0: limits.max_traversal_nodes, which fails the
   // query (RESOURCE_EXHAUSTED) when reached. Must be <= limits.max_traversal_nodes.
   uint32_t max_nodes = 0;
+  // Stop after returning this many edges, truncated = true. 0: limits.max_traversal_edges, which
+  // fails the query (RESOURCE_EXHAUSTED) when reached. Must be <= limits.max_traversal_edges.
+  uint32_t max_edges = 0;
   StopCheck stop;
   AnswerBudget* budget = nullptr;  // charged per node and edge returned; null = none
 };
@@ -127,11 +131,12 @@ struct TraverseQuery {
 // the returned nodes). Depth-first visits the node most recently reached first, as upstream's
 // stack does. Cycles and self-loops are fine: each node is visited once. With node_types or
 // node_filter, nodes that fail them are neither visited nor the target of a returned edge.
-// max_nodes counts visited nodes: truncated is set when one more node was in reach.
+// max_nodes counts visited nodes, max_edges returned edges: truncated is set when one more was
+// in reach.
 struct TraverseResult {
   std::vector<Node> nodes;
   std::vector<Edge> edges;
-  bool truncated = false;  // stopped at max_nodes with more in reach
+  bool truncated = false;  // stopped at max_nodes or max_edges with more in reach
 };
 
 struct PathQuery {

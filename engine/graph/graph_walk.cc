@@ -79,6 +79,7 @@ class Walk {
         types_(query.edge_types),
         sides_(SidesOf(query.direction)),
         cap_(query.max_nodes != 0 ? query.max_nodes : limits.max_traversal_nodes),
+        edge_cap_(query.max_edges != 0 ? query.max_edges : limits.max_traversal_edges),
         meter_(limits, &query.stop, "Traverse", "lower max_depth or set max_nodes"),
         result_(result) {}
 
@@ -92,6 +93,7 @@ class Walk {
       visited_.insert(next.id);
       SOCHDB_RETURN_IF_ERROR(Keep(next));
       SOCHDB_RETURN_IF_ERROR(Expand(next));
+      if (result_->truncated) return absl::OkStatus();
     }
     return meter_.Check();
   }
@@ -164,6 +166,10 @@ class Walk {
             Pending next{std::string(e.other), from.depth + 1, std::nullopt, false};
             SOCHDB_ASSIGN_OR_RETURN(bool admitted, Admits(e.other, &next.node, &next.read));
             if (!admitted) return true;
+            if (result_->edges.size() == edge_cap_) {
+              SOCHDB_RETURN_IF_ERROR(TruncateEdges());
+              return false;
+            }
             SOCHDB_ASSIGN_OR_RETURN(Edge edge, EdgeOf(side, from.id, e, reader_.ns()));
             if (query_.budget != nullptr) {
               SOCHDB_RETURN_IF_ERROR(query_.budget->Charge(EncodedBytes(
@@ -175,7 +181,19 @@ class Walk {
             }
             return true;
           }));
+      if (result_->truncated) break;
     }
+    return absl::OkStatus();
+  }
+
+  // max_edges are returned and another edge is next.
+  absl::Status TruncateEdges() {
+    if (query_.max_edges == 0) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "Traverse returned ", edge_cap_,
+          " edges (the server's cap); set max_edges to take that many as a partial answer"));
+    }
+    result_->truncated = true;
     return absl::OkStatus();
   }
 
@@ -195,6 +213,7 @@ class Walk {
   const TypeFilter types_;
   const std::vector<Side> sides_;
   const size_t cap_;
+  const size_t edge_cap_;
   QueryMeter meter_;
   TraverseResult* const result_;
   std::deque<Pending> pending_;
@@ -265,6 +284,10 @@ absl::StatusOr<TraverseResult> GraphStore::Traverse(std::string_view ns,
   if (query.max_nodes > limits_.max_traversal_nodes) {
     return absl::InvalidArgumentError(absl::StrCat("max_nodes is ", query.max_nodes,
                                                    "; the limit is ", limits_.max_traversal_nodes));
+  }
+  if (query.max_edges > limits_.max_traversal_edges) {
+    return absl::InvalidArgumentError(absl::StrCat("max_edges is ", query.max_edges,
+                                                   "; the limit is ", limits_.max_traversal_edges));
   }
   for (const std::string& type : query.node_types) {
     SOCHDB_RETURN_IF_ERROR(
