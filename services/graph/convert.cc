@@ -139,6 +139,7 @@ absl::StatusOr<graph::TraverseQuery> ToTraverseQuery(const v1::TraverseRequest& 
     q.node_filter = *std::move(f);
   }
   q.max_nodes = req.max_nodes();
+  q.max_edges = req.max_edges();
   return q;
 }
 

@@ -152,7 +152,7 @@ grpc::Status GraphService::Traverse(CallContext& ctx, const v1::TraverseRequest&
   absl::StatusOr<graph::TraverseQuery> query = convert::ToTraverseQuery(req);
   if (!query.ok()) return ToGrpcStatus(query.status());
   AnswerBudget budget =
-      ctx.ResponseBudget("Traverse answer", "set max_nodes, or a smaller max_depth");
+      ctx.ResponseBudget("Traverse answer", "set max_nodes and max_edges");
   query->budget = &budget;
   query->stop = DeadlineStop(ctx);
   absl::StatusOr<graph::TraverseResult> result = graph_->Traverse(req.namespace_(), *query);

@@ -134,6 +134,7 @@ TEST_CASE("a Traverse request becomes its query, node_filter parsed") {
   req.set_direction(v1::EDGE_DIRECTION_BOTH);
   req.add_node_types("person");
   req.set_max_nodes(1000);
+  req.set_max_edges(5000);
   absl::StatusOr<graph::TraverseQuery> q = ToTraverseQuery(req);
   REQUIRE(q.ok());
   CHECK(q->start == "alice");
@@ -143,6 +144,7 @@ TEST_CASE("a Traverse request becomes its query, node_filter parsed") {
   CHECK(q->direction == graph::Direction::kBoth);
   CHECK(q->node_types == std::vector<std::string>{"person"});
   CHECK(q->max_nodes == 1000);
+  CHECK(q->max_edges == 5000);
   CHECK_FALSE(q->node_filter.has_value());  // empty: every node
 
   req.set_node_filter(R"({"age": {"$gte": 30}})");
