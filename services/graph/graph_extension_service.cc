@@ -17,6 +17,7 @@ using server::Execution;
 using server::ToGrpcStatus;
 namespace convert = graph_convert;
 
+// added_count is a uint32: a stream past 4 billion edges answers the most it can say.
 uint32_t Count(uint64_t n) {
   return static_cast<uint32_t>(std::min<uint64_t>(n, std::numeric_limits<uint32_t>::max()));
 }
