@@ -146,10 +146,10 @@ class _FixedHeaders(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInte
     intercept_stream_stream = intercept_unary_unary
 
 
-def keyed_channel(address, key=None):
+def keyed_channel(address, key=None, options=None):
     """(channel, channel that sends `authorization: Bearer <key>` on every call); without a key
-    both are the plain channel. Close the first."""
-    channel = grpc.insecure_channel(address)
+    both are the plain channel. Close the first. `options`: grpcio channel options."""
+    channel = grpc.insecure_channel(address, options=options)
     if not key:
         return channel, channel
     return channel, grpc.intercept_channel(
