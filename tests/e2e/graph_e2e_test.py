@@ -462,12 +462,8 @@ class Tenants(GraphCase):
 
     @classmethod
     def setUpClass(cls):
-        work = os.path.join(WORK, "tenants")
-        os.makedirs(work, exist_ok=True)
-        key_file = os.path.join(work, "keys")
-        with open(key_file, "w") as f:
-            f.write("".join(sochdb_e2e.key_entry(*entry) for entry in cls.KEYS.values()))
-        cls.server = sochdb_e2e.Server(work, ["--auth-keys", key_file, "--sync", "off"]).start()
+        cls.server = sochdb_e2e.keyed_server(os.path.join(WORK, "tenants"), cls.KEYS.values(),
+                                             ["--sync", "off"])
         cls.clients = {who: GraphClient(cls.server.address(), entry[0])
                        for who, entry in cls.KEYS.items()}
 

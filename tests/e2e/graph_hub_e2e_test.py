@@ -76,8 +76,9 @@ class Hub(GraphCase):
         self.assertEqual(c.all_edges(NS, "leaf054321", IN), [("hub", "link", "leaf054321")])
         # Exactly at the page cap an unpaged answer is fine; one past it is refused.
         self.assertEqual(len(c.get_edges(NS, "hub", edge_type="link").edges), CAP)
-        self.assertRefused(grpc.StatusCode.RESOURCE_EXHAUSTED, r"100,?000(.|\n)*limit",
-                           c.get_edges, NS, "hub")
+        err = self.assertRefused(grpc.StatusCode.RESOURCE_EXHAUSTED, r"100,?000",
+                                 c.get_edges, NS, "hub")
+        self.assertIn("limit", err.details())
 
     def test_get_neighbors_paged(self):
         c, seen, token = self.c, [], ""

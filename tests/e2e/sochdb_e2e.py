@@ -162,6 +162,16 @@ def key_entry(key, tenant, role, label):
         hashlib.sha256(key.encode()).hexdigest(), tenant, role, label)
 
 
+def keyed_server(work_dir, keys, extra_args=()):
+    """A started Server with --auth-keys naming a file of `keys`: (key, tenant, role, label)
+    tuples, as key_entry takes them."""
+    os.makedirs(work_dir, exist_ok=True)
+    key_file = os.path.join(work_dir, "keys")
+    with open(key_file, "w") as f:
+        f.write("".join(key_entry(*entry) for entry in keys))
+    return Server(work_dir, ["--auth-keys", key_file] + list(extra_args)).start()
+
+
 def temp_dir():
     base = os.environ.get("TEST_TMPDIR") or tempfile.gettempdir()
     return tempfile.mkdtemp(dir=base)
