@@ -180,13 +180,14 @@ class Hub(GraphCase):
                              len(latencies), len(codes)), file=sys.stderr)
         self.assertLess(statistics.median(latencies), 0.1)
         self.assertLess(max(latencies), 1.0)
-        # The cut calls' work is dropped: a second later the server is quiet.
-        time.sleep(0.3)
+        # The cut calls' work is dropped, so the server goes quiet at once. (Run to completion,
+        # the calls already admitted keep a core about a third busy for seconds after.)
+        time.sleep(0.2)
         before = server_cpu_seconds(pid)
-        time.sleep(1.0)
+        time.sleep(1.5)
         spent = server_cpu_seconds(pid) - before
-        print("server CPU in the second after the storm: %.2f s" % spent, file=sys.stderr)
-        self.assertLess(spent, 0.3)
+        print("server CPU in the 1.5 s after the storm: %.2f s" % spent, file=sys.stderr)
+        self.assertLess(spent, 0.15)
         kv_channel.close()
 
 
