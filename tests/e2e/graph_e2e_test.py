@@ -435,6 +435,7 @@ class BadInput(DevServerCase):
         self.assertInvalid(r"max_depth.*1,?000", c.traverse_request, ns, "n", max_depth=1001)
         self.assertInvalid(r"max_depth.*1,?000", c.shortest_path, ns, "a", "b", max_depth=1001)
         self.assertInvalid(r"max_nodes.*100,?000", c.traverse_request, ns, "n", max_nodes=100001)
+        self.assertInvalid(r"max_edges.*100,?000", c.traverse_request, ns, "n", max_edges=100001)
         self.assertInvalid(r"node_filter", c.traverse_request, ns, "n", node_filter="{not json")
         self.assertInvalid(r"node_filter", c.traverse_request, ns, "n",
                            node_filter='{"a": {"$bogus": 1}}')

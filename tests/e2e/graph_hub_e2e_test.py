@@ -1,7 +1,7 @@
 """A hub node with 100,000 edges through the real server: bulk loading with AddEdges (10,000 per
-call), GetEdges and GetNeighbors paged, Traverse stopping at max_nodes (truncated) and failing
-with RESOURCE_EXHAUSTED at the server's cap when the client sets none, answers past the page cap
-refused, and a 50 ms client deadline ending heavy traversals and path searches as
+call), GetEdges and GetNeighbors paged, Traverse stopping at max_nodes or max_edges (truncated)
+and failing with RESOURCE_EXHAUSTED at the server's caps when the client sets none, answers past
+the page cap refused, and a 50 ms client deadline ending heavy traversals and path searches as
 DEADLINE_EXCEEDED, the server dropping their work (its CPU goes quiet), while another client's
 KV Get keeps answering promptly.
 """
@@ -28,7 +28,7 @@ from sochdb.v1 import kv_pb2_grpc as kpb_grpc  # noqa: E402
 NS = "hub"
 LEAVES = ["leaf%06d" % i for i in range(100_000)]
 BATCH = 10_000
-CAP = 100_000  # GraphLimits: max_traversal_nodes and max_page_edges
+CAP = 100_000  # GraphLimits: max_traversal_nodes, max_traversal_edges, max_page_edges
 DEADLINE_S = 0.05
 TREE_NODES = 45_000  # each of two binary trees; together under the visit cap
 
@@ -60,11 +60,18 @@ class Hub(GraphCase):
         # One more edge of another type: 100,001 edges in all, one past the page cap.
         assert cls.c.add_edge("hub", "extra", "zz", namespace=NS)
         assert cls.c.add_node("hub", "hub", namespace=NS)
-        # Two trees for the deadline test: walks that read many small adjacency lists.
+        # For the visit cap: two leaves of another type, and a tail of two beyond the last.
+        assert cls.c.add_edges(NS, [edge(LEAVES[-1], "next", "tail"),
+                                    edge("tail", "next", "tail2")]) == 2
+        assert cls.c.add_nodes(NS, [node("leaf000000", "odd"), node("leaf000001", "odd"),
+                                    node("tail", "leaf"), node("tail2", "leaf")]) == 4
+        # Two trees for max_nodes and the deadline test: walks that read many small adjacency
+        # lists. The first 2,048 nodes of tree a exist as nodes.
         for prefix in "ab":
             edges = tree_edges(prefix)
             for i in range(0, len(edges), BATCH):
                 assert cls.c.add_edges(NS, edges[i:i + BATCH]) == len(edges[i:i + BATCH])
+        assert cls.c.add_nodes(NS, [node("a%05d" % i, "tree") for i in range(2048)]) == 2048
         cls.load_s = time.time() - started
         print("loaded 190k edges + 100k nodes in %.2f s" % cls.load_s, file=sys.stderr)
 
@@ -105,25 +112,41 @@ class Hub(GraphCase):
         r = c.neighbors(NS, "leaf000007", BOTH)
         self.assertEqual([n.id for n in r.nodes], ["hub"])
 
-    def test_traverse_stops_at_max_nodes_and_says_so(self):
+    def test_traverse_stops_at_max_nodes_or_max_edges_and_says_so(self):
+        # Breadth-first through tree a visits a00000, a00001, ... in order; each visited node
+        # returns the edges to its two children.
+        r = self.c.traverse_request(NS, "a00000", max_depth=1_000, max_nodes=1_000)
+        self.assertEqual([n.id for n in r.nodes], ["a%05d" % i for i in range(1_000)])
+        self.assertEqual((len(r.edges), r.truncated, r.error), (2_000, True, ""))
+        # A visited node returns all its edges: the hub's 100,001 stop at max_edges.
         started = time.time()
-        r = self.c.traverse_request(NS, "hub", max_depth=1, max_nodes=1_000)
+        r = self.c.traverse_request(NS, "hub", max_depth=1, max_nodes=1_000, max_edges=1_000)
         took = time.time() - started
-        self.assertEqual((len(r.nodes), r.truncated, r.error), (1_000, True, ""))
-        self.assertEqual(r.nodes[0].id, "hub")
+        self.assertEqual(([n.id for n in r.nodes], len(r.edges), r.truncated),
+                         (["hub"], 1_000, True))
         self.assertLess(took, 2.0)
-        # max_nodes past everything in reach: not truncated.
-        r = self.c.traverse_request(NS, "leaf000001", max_depth=3, max_nodes=10,
+        # Limits past everything in reach: not truncated.
+        r = self.c.traverse_request(NS, "leaf000001", max_depth=3, max_nodes=10, max_edges=10,
                                     direction=BOTH, edge_types=["extra"])
         self.assertEqual(([n.id for n in r.nodes], r.truncated), (["leaf000001"], False))
 
-    def test_traverse_without_max_nodes_reaching_the_cap_is_resource_exhausted(self):
+    def test_traverse_reaching_a_server_cap_unasked_is_resource_exhausted(self):
+        # The hub's edges pass the cap on returned edges (max_edges 0).
         err = self.assertRefused(grpc.StatusCode.RESOURCE_EXHAUSTED, r"100,?000",
-                                 self.c.traverse_request, NS, "hub", max_depth=1)
+                                 self.c.traverse_request, NS, "hub", max_depth=1,
+                                 max_nodes=1_000)
+        self.assertIn("max_edges", err.details())
+        # The visit cap needs 100,000 visited nodes with fewer than 100,000 returned edges and
+        # one more node in reach: the hub's 99,998 "leaf" leaves (two are "odd"), then tail,
+        # which makes 100,000 visited, and tail2 in reach (100,000 edges returned).
+        ask = dict(max_depth=3, node_types=["leaf"])
+        err = self.assertRefused(grpc.StatusCode.RESOURCE_EXHAUSTED, r"100,?000",
+                                 self.c.traverse_request, NS, "hub", **ask)
         self.assertIn("max_nodes", err.details())
-        self.assertRefused(grpc.StatusCode.RESOURCE_EXHAUSTED, r"100,?000",
-                           self.c.traverse_request, NS, "leaf000001", max_depth=2,
-                           direction=BOTH)
+        r = self.c.traverse_request(NS, "hub", max_nodes=CAP, **ask)
+        self.assertEqual((len(r.nodes), len(r.edges), r.truncated), (CAP, CAP, True))
+        self.assertEqual((r.nodes[0].id, r.nodes[-2].id, r.nodes[-1].id),
+                         ("hub", LEAVES[-1], "tail"))
 
     def test_deadline_ends_heavy_queries_and_other_callers_still_answer(self):
         heavy = [("traverse", heavy_traversal), ("path", heavy_path_search)]
