@@ -73,7 +73,7 @@ class Hub(GraphCase):
                 assert cls.c.add_edges(NS, edges[i:i + BATCH]) == len(edges[i:i + BATCH])
         assert cls.c.add_nodes(NS, [node("a%05d" % i, "tree") for i in range(2048)]) == 2048
         cls.load_s = time.time() - started
-        print("loaded 190k edges + 100k nodes in %.2f s" % cls.load_s, file=sys.stderr)
+        print("loaded 190k edges and 102k nodes in %.2f s" % cls.load_s, file=sys.stderr)
 
     @classmethod
     def tearDownClass(cls):
@@ -201,8 +201,9 @@ class Hub(GraphCase):
         print("KV Get during the storm: median %.1f ms, max %.1f ms over %d calls; %d heavy "
               "calls cut" % (statistics.median(latencies) * 1000, max(latencies) * 1000,
                              len(latencies), len(codes)), file=sys.stderr)
+        # Typically 2-10 ms; the worst of ~40 calls on a shared two-core machine, up to ~0.5 s.
         self.assertLess(statistics.median(latencies), 0.1)
-        self.assertLess(max(latencies), 1.0)
+        self.assertLess(max(latencies), 2.0)
         # The cut calls' work is dropped, so the server goes quiet at once. (Run to completion,
         # the calls already admitted keep a core about a third busy for seconds after.)
         time.sleep(0.2)
