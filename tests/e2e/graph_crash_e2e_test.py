@@ -1,7 +1,9 @@
 """kill -9 during bulk edge loading, then restart on the same data directory (--sync full and
 normal): every acknowledged AddEdges batch is there with both entries (GetEdge finds each edge,
 GetEdges INCOMING of its to_id lists it), no half-edge anywhere (the OUT edges of all nodes are
-exactly their IN edges), and the batch in flight at the kill landed whole or not at all.
+exactly their IN edges), and the batch in flight at the kill landed whole or not at all. And a
+graph of nodes, edges and temporal edges read back the same after SIGTERM and kill -9, with a
+DeleteNode acknowledged just before the kill staying done.
 """
 
 import os
@@ -19,7 +21,8 @@ WORK = sochdb_e2e.temp_dir()
 sochdb_e2e.generate_stubs(os.path.join(WORK, "stubs"))
 
 import grpc  # noqa: E402
-from graph_e2e import BIG_MESSAGES, IN, OUT, GraphCase, GraphClient, edge, triple  # noqa: E402
+from graph_e2e import (BIG_MESSAGES, BOTH, IN, OUT, GraphCase, GraphClient, edge,  # noqa: E402
+                       triple)
 
 NS = "crash"
 NODES = ["v%03d" % i for i in range(500)]
@@ -109,6 +112,48 @@ class KillDuringBulkLoad(GraphCase):
 
     def test_sync_normal(self):
         self.run_for("normal")
+
+
+class Restart(GraphCase):
+    def snapshot(self, c):
+        """Everything the tests wrote, as plain values."""
+        nodes = {n: (r.node.node_type, dict(r.node.properties), r.error)
+                 for n in ("alice", "bob", "carol") for r in [c.get_node("kept", n)]}
+        edges = {n: sorted(c.all_edges("kept", n, BOTH)) for n in ("alice", "bob", "carol")}
+        temporal = [(triple(e), e.valid_from, e.valid_until) for e in c.query_temporal_graph(
+            "kept", "alice", "RANGE", start_time=0, end_time=2**62)]
+        return nodes, edges, temporal
+
+    def test_graph_survives_sigterm_and_kill9(self):
+        work = os.path.join(WORK, "restart")
+        os.makedirs(work)
+        server = sochdb_e2e.Server(work).start()
+        c = GraphClient(server.address())
+        for n, kind in (("alice", "person"), ("bob", "person"), ("carol", "robot")):
+            self.assertTrue(c.add_node(n, kind, {"name": n.title()}, namespace="kept"))
+        self.assertEqual(c.add_edges("kept", [edge("alice", "knows", "bob", since="2020"),
+                                              edge("bob", "knows", "carol"),
+                                              edge("carol", "owns", "alice")]), 3)
+        self.assertTrue(c.add_temporal_edge("kept", "alice", "at", "home", 1000, 2000))
+        self.assertTrue(c.add_temporal_edge("kept", "alice", "at", "work", 2000))
+        self.assertTrue(c.end_temporal_edge("kept", "alice", "at", "work", 3000).success)
+        before = self.snapshot(c)
+        c.close()
+        self.assertEqual(server.stop(signal.SIGTERM), 0)
+        server.start()
+        c = GraphClient(server.address())
+        self.assertEqual(self.snapshot(c), before)
+        self.assertTrue(c.delete_node("kept", "carol").success)
+        after_delete = self.snapshot(c)
+        self.assertEqual(after_delete[1]["carol"], [])
+        c.close()
+        server.stop(signal.SIGKILL)  # right after DeleteNode returned
+        server.start()
+        c = GraphClient(server.address())
+        self.assertEqual(self.snapshot(c), after_delete)
+        self.assertEqual(after_delete[0]["carol"][2], "Node 'carol' not found")
+        c.close()
+        self.assertEqual(server.stop(signal.SIGTERM), 0)
 
 
 if __name__ == "__main__":
