@@ -150,7 +150,8 @@ class Hub(GraphCase):
 
     def test_deadline_ends_heavy_queries_and_other_callers_still_answer(self):
         heavy = [("traverse", heavy_traversal), ("path", heavy_path_search)]
-        # Without a deadline each runs well past 50 ms (else this test proves nothing).
+        # Without a deadline each runs well past 50 ms (else this test proves nothing): 0.6-1.3 s
+        # on a busy two-core machine; a fast one may take a few times less.
         for name, call in heavy:
             started = time.time()
             r = call(self.c)
@@ -160,7 +161,7 @@ class Hub(GraphCase):
             else:
                 self.assertEqual(r.error, "No path found from 'a00000' to 'b00000'")
             print("%s without a deadline: %.0f ms" % (name, took * 1000), file=sys.stderr)
-            self.assertGreater(took, 4 * DEADLINE_S, name)
+            self.assertGreater(took, 2 * DEADLINE_S, name)
 
         pid = self.server.process.pid
         kv_channel = grpc.insecure_channel(self.server.address())
