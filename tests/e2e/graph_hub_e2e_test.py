@@ -150,7 +150,7 @@ class Hub(GraphCase):
 
     def test_deadline_ends_heavy_queries_and_other_callers_still_answer(self):
         heavy = [("traverse", heavy_traversal), ("path", heavy_path_search)]
-        # Without a deadline each runs well past 50 ms (else this test proves nothing): 0.6-1.3 s
+        # Without a deadline each runs well past 50 ms (else this test proves nothing): 0.3-1.3 s
         # on a busy two-core machine; a fast one may take a few times less.
         for name, call in heavy:
             started = time.time()
