@@ -191,7 +191,7 @@ class Walk {
     if (query_.max_edges == 0) {
       return absl::ResourceExhaustedError(absl::StrCat(
           "Traverse returned ", edge_cap_,
-          " edges (the server's cap); set max_edges to take that many as a partial answer"));
+          " edges (the server's cap); set max_edges (and max_nodes) to take a partial answer"));
     }
     result_->truncated = true;
     return absl::OkStatus();
@@ -202,7 +202,7 @@ class Walk {
     if (query_.max_nodes == 0) {
       return absl::ResourceExhaustedError(absl::StrCat(
           "Traverse reached ", cap_,
-          " nodes (the server's cap); set max_nodes to take that many as a partial answer"));
+          " nodes (the server's cap); set max_nodes (and max_edges) to take a partial answer"));
     }
     result_->truncated = true;
     return absl::OkStatus();
