@@ -279,8 +279,27 @@ absl::StatusOr<TraverseResult> GraphStore::Traverse(std::string_view ns,
 
 namespace {
 
+// The path from query.from to `meet` over `forward`, then on to query.to over `backward`.
+absl::StatusOr<PathResult> JoinAt(GraphReader& reader, const Links& forward, const Links& backward,
+                                  const PathQuery& query, std::string_view meet) {
+  PathResult path;
+  SOCHDB_RETURN_IF_ERROR(ChainTo(reader, forward, query.from, meet, &path));
+  PathResult back;
+  SOCHDB_RETURN_IF_ERROR(ChainTo(reader, backward, query.to, meet, &back));
+  // `back` runs from `to` to the meeting node: append it reversed, without the meet twice.
+  for (auto it = back.path.rbegin() + 1; it != back.path.rend(); ++it) path.path.push_back(*it);
+  for (auto it = back.edges.rbegin(); it != back.edges.rend(); ++it) {
+    path.edges.push_back(std::move(*it));
+  }
+  path.total_weight = static_cast<double>(path.edges.size());
+  return path;
+}
+
 // Fewest edges: breadth-first from both ends at once, a level at a time from the smaller
-// frontier, so a path of length L reads about the nodes within L/2 of each end.
+// frontier, so a path of length L reads about the nodes within L/2 of each end. The first
+// meeting found is a shortest path: a node the other side holds below its frontier has been
+// expanded, so a meeting through it was found when either side first reached the node. So the
+// search stops there, rather than finish the level (a hub's level may pass the node cap).
 absl::StatusOr<PathResult> FewestEdges(GraphReader& reader, const PathQuery& query,
                                        const GraphLimits& limits) {
   QueryMeter meter(limits, &query.stop, "ShortestPath", "lower max_depth");
@@ -288,19 +307,20 @@ absl::StatusOr<PathResult> FewestEdges(GraphReader& reader, const PathQuery& que
   Links forward{{query.from, Link{}}}, backward{{query.to, Link{}}};
   std::vector<std::string> forward_frontier{query.from}, backward_frontier{query.to};
   uint32_t forward_depth = 0, backward_depth = 0;
-  while (forward_depth + backward_depth < query.max_depth && !forward_frontier.empty() &&
-         !backward_frontier.empty()) {
+  std::string meet;  // ids are never empty
+  while (meet.empty() && forward_depth + backward_depth < query.max_depth &&
+         !forward_frontier.empty() && !backward_frontier.empty()) {
     const bool go_forward = forward_frontier.size() <= backward_frontier.size();
     Links& own = go_forward ? forward : backward;
     const Links& other = go_forward ? backward : forward;
     std::vector<std::string>& frontier = go_forward ? forward_frontier : backward_frontier;
     const Direction direction = go_forward ? query.direction : Reversed(query.direction);
     std::vector<std::string> next;
-    std::string meet;
-    uint32_t best = UINT32_MAX;
-    for (const std::string& node : frontier) {
+    for (size_t i = 0; i < frontier.size() && meet.empty(); ++i) {
+      const std::string& node = frontier[i];
       const uint32_t depth = own.at(node).depth + 1;
       for (Side side : SidesOf(direction)) {
+        if (!meet.empty()) break;
         SOCHDB_RETURN_IF_ERROR(reader.ScanAdjacency(
             side, node, types, "", [&](const AdjacencyEntry& e) -> absl::StatusOr<bool> {
               SOCHDB_RETURN_IF_ERROR(meter.Step());
@@ -308,87 +328,102 @@ absl::StatusOr<PathResult> FewestEdges(GraphReader& reader, const PathQuery& que
               auto [it, inserted] = own.try_emplace(
                   std::string(e.other), Link{node, std::string(e.type), side == Side::kOut, depth});
               if (!inserted) return true;
+              if (other.contains(AbslView(e.other))) {
+                meet = it->first;
+                return false;
+              }
               if (own.size() + other.size() > limits.max_traversal_nodes) {
                 return TooManyNodes(limits, query.to);
               }
               next.push_back(it->first);
-              auto meets = other.find(AbslView(e.other));
-              if (meets != other.end() && depth + meets->second.depth < best) {
-                best = depth + meets->second.depth;
-                meet = it->first;
-              }
               return true;
             }));
       }
     }
     (go_forward ? forward_depth : backward_depth) += 1;
     frontier = std::move(next);
-    if (best != UINT32_MAX) {
-      PathResult path;
-      SOCHDB_RETURN_IF_ERROR(ChainTo(reader, forward, query.from, meet, &path));
-      PathResult back;
-      SOCHDB_RETURN_IF_ERROR(ChainTo(reader, backward, query.to, meet, &back));
-      // `back` runs from `to` to the meeting node: append it reversed, without the meet twice.
-      for (auto it = back.path.rbegin() + 1; it != back.path.rend(); ++it) path.path.push_back(*it);
-      for (auto it = back.edges.rbegin(); it != back.edges.rend(); ++it) {
-        path.edges.push_back(std::move(*it));
-      }
-      path.total_weight = static_cast<double>(path.edges.size());
-      return path;
-    }
   }
-  SOCHDB_RETURN_IF_ERROR(meter.Check());
-  return NoPath(query);
+  if (meet.empty()) {
+    SOCHDB_RETURN_IF_ERROR(meter.Check());
+    return NoPath(query);
+  }
+  return JoinAt(reader, forward, backward, query, meet);
 }
 
-// Least weight: Dijkstra from `from`, over edges whose weight property holds a finite number
-// >= 0; paths longer than max_depth edges are not extended.
+// One way a weighted search reached a node: over `link` from the label at `parent`.
+struct Label {
+  std::string node;
+  Link link;
+  size_t parent = 0;
+};
+
+// The path of the label at `index`, back to the root label (index 0).
+absl::StatusOr<PathResult> LabelPath(GraphReader& reader, const std::vector<Label>& labels,
+                                     size_t index, double weight) {
+  Links links;
+  for (size_t i = index; i != 0; i = labels[i].parent) {
+    links.emplace(labels[i].node, labels[i].link);
+  }
+  PathResult path;
+  SOCHDB_RETURN_IF_ERROR(ChainTo(reader, links, labels[0].node, labels[index].node, &path));
+  path.total_weight = weight;
+  return path;
+}
+
+// The weight an edge record holds in `property`: a finite number >= 0, else none.
+std::optional<double> EdgeWeight(std::string_view record, std::string_view property) {
+  std::optional<std::string_view> text = FindEdgeProperty(record, property);
+  double weight = 0;
+  if (!text.has_value() || !absl::SimpleAtod(AbslView(*text), &weight) || !std::isfinite(weight) ||
+      weight < 0) {
+    return std::nullopt;
+  }
+  return weight;
+}
+
+// Least weight: Dijkstra from `from` over labels (node, hops) rather than nodes, using only
+// edges with a weight (EdgeWeight); labels at max_depth hops are not extended. Labels leave the
+// queue lightest first, so a node's later label is worth extending only with fewer hops than
+// every earlier one: the lightest way to a node may leave too few hops to go on within
+// max_depth, where a heavier, shorter one does not (settling each node once misses that path).
 absl::StatusOr<PathResult> LeastWeight(GraphReader& reader, const PathQuery& query,
                                        const GraphLimits& limits) {
   QueryMeter meter(limits, &query.stop, "ShortestPath", "lower max_depth");
   const TypeFilter types(query.edge_types);
-  struct Best {
-    double weight = 0;
-    Link link;
-    bool done = false;
-  };
-  absl::flat_hash_map<std::string, Best> best{{query.from, Best{}}};
-  using Entry = std::tuple<double, uint32_t, std::string>;
+  std::vector<Label> labels{Label{query.from, Link{}, 0}};
+  // Per node reached: the lightest label queued (weight, hops), and the fewest hops extended.
+  absl::flat_hash_map<std::string, std::pair<double, uint32_t>> lightest{{query.from, {0, 0}}};
+  absl::flat_hash_map<std::string, uint32_t> fewest_hops;
+  using Entry = std::tuple<double, uint32_t, size_t>;  // weight, hops, label
   std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> queue;
-  queue.emplace(0.0, 0, query.from);
+  queue.emplace(0.0, 0, 0);
   while (!queue.empty()) {
-    auto [weight, hops, node] = queue.top();
+    const auto [weight, hops, index] = queue.top();
     queue.pop();
-    Best& here = best.at(node);
-    if (here.done || weight > here.weight) continue;
-    here.done = true;
-    if (node == query.to) {
-      Links links;
-      for (const auto& [id, b] : best) links.emplace(id, b.link);
-      PathResult path;
-      SOCHDB_RETURN_IF_ERROR(ChainTo(reader, links, query.from, query.to, &path));
-      path.total_weight = weight;
-      return path;
-    }
+    const std::string node = labels[index].node;  // `labels` grows below
+    auto [extended, first] = fewest_hops.try_emplace(node, hops);
+    if (!first && extended->second <= hops) continue;
+    extended->second = hops;
+    if (node == query.to) return LabelPath(reader, labels, index, weight);
     if (hops == query.max_depth) continue;
     for (Side side : SidesOf(query.direction)) {
       SOCHDB_RETURN_IF_ERROR(reader.ScanAdjacency(
           side, node, types, "", [&](const AdjacencyEntry& e) -> absl::StatusOr<bool> {
             SOCHDB_RETURN_IF_ERROR(meter.Step());
-            std::optional<std::string_view> text =
-                FindEdgeProperty(e.record, query.weight_property);
-            double edge_weight = 0;
-            if (!text.has_value() || !absl::SimpleAtod(AbslView(*text), &edge_weight) ||
-                !std::isfinite(edge_weight) || edge_weight < 0) {
-              return true;
+            const std::optional<double> edge_weight = EdgeWeight(e.record, query.weight_property);
+            if (!edge_weight.has_value()) return true;
+            const double total = weight + *edge_weight;
+            auto [queued, inserted] = lightest.try_emplace(std::string(e.other), total, hops + 1);
+            if (!inserted) {
+              // Dominated by a label already queued: no lighter and no shorter.
+              if (queued->second.first <= total && queued->second.second <= hops + 1) return true;
+              if (total < queued->second.first) queued->second = {total, hops + 1};
             }
-            const double total = weight + edge_weight;
-            auto [it, inserted] = best.try_emplace(std::string(e.other));
-            if (!inserted && (it->second.done || total >= it->second.weight)) return true;
-            if (best.size() > limits.max_traversal_nodes) return TooManyNodes(limits, query.to);
-            it->second.weight = total;
-            it->second.link = Link{node, std::string(e.type), side == Side::kOut, hops + 1};
-            queue.emplace(total, hops + 1, it->first);
+            if (lightest.size() > limits.max_traversal_nodes) return TooManyNodes(limits, query.to);
+            labels.push_back(Label{queued->first,
+                                   Link{node, std::string(e.type), side == Side::kOut, hops + 1},
+                                   index});
+            queue.emplace(total, hops + 1, labels.size() - 1);
             return true;
           }));
     }
