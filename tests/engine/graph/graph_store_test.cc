@@ -5,11 +5,18 @@
 #include "engine/graph/graph_store.h"
 
 #include <catch2/catch.hpp>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "leveldb/env.h"
+#include "leveldb/helpers/memenv.h"
 #include "tests/common/status_testing.h"
 #include "tests/engine/graph/graph_fixture.h"
+#include "tests/engine/storage/test_env.h"
 
 namespace sochdb::graph {
 namespace {
@@ -181,6 +188,34 @@ TEST_CASE("DeleteNode of an id with edges but no node removes the edges", "[grap
   CHECK(HalfEdges(f.store()).empty());
   RequireError(f.graph().DeleteNode("ns", "ghost"), absl::StatusCode::kNotFound,
                "Node 'ghost' not found");
+}
+
+TEST_CASE("an EndTemporalEdge racing DeleteNode never brings the node's interval back", "[graph]") {
+  // DeleteNode's write is held inside its log append while EndTemporalEdge runs: had End read
+  // the open interval before the deletion landed, its rewrite of both entries would land after
+  // it, and the deleted node's temporal edge would be back.
+  std::unique_ptr<leveldb::Env> mem_env(leveldb::NewMemEnv(leveldb::Env::Default()));
+  storage::testing::FaultInjectionEnv env(mem_env.get());
+  storage::StoreOptions options;
+  options.env = &env;
+  GraphFixture f("/mem/graph", options);
+  REQUIRE_OK(f.graph().AddTemporalEdge("ns", {{"x", "at", "room", {}}, 100, 0}));
+  absl::Notification held;
+  env.SetAppendHook([&held](bool) {
+    if (held.HasBeenNotified()) return;
+    held.Notify();
+    absl::SleepFor(absl::Milliseconds(300));  // End reads and queues its write meanwhile
+  });
+  absl::Status deleted;
+  std::thread deleter([&] { deleted = f.graph().DeleteNode("ns", "x"); });
+  held.WaitForNotification();
+  env.SetAppendHook(nullptr);
+  const absl::Status ended = f.graph().EndTemporalEdge("ns", "x", "at", "room", 500).status();
+  deleter.join();
+  REQUIRE_OK(deleted);
+  INFO("EndTemporalEdge: " << ended.ToString());
+  CHECK(KeysMentioning(f.store(), "ns", "x").empty());
+  CHECK(HalfEdges(f.store()).empty());
 }
 
 TEST_CASE("DeleteNode refuses a node with more edges than max_node_delete_edges", "[graph]") {
