@@ -2,8 +2,12 @@
 // temporal edges in graph_temporal.cc, traversals and paths in graph_walk.cc.
 #include "engine/graph/graph_store.h"
 
+#include <array>
+#include <bitset>
+#include <tuple>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "engine/common/absl_view.h"
@@ -37,6 +41,30 @@ void DeleteEdgeEntries(std::string_view ns, std::string_view from, std::string_v
   batch->Delete(EdgeKey(Side::kOut, ns, from, type, to));
   batch->Delete(EdgeKey(Side::kIn, ns, from, type, to));
 }
+
+// Holds the marked locks of `locks`, taken in index order, until destroyed.
+template <size_t N>
+class HeldLocks {
+ public:
+  HeldLocks(std::array<absl::Mutex, N>& locks,
+            const std::bitset<N>& which) ABSL_NO_THREAD_SAFETY_ANALYSIS : locks_(locks),
+                                                                          which_(which) {
+    for (size_t i = 0; i < N; ++i) {
+      if (which_[i]) locks_[i].Lock();
+    }
+  }
+  ~HeldLocks() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    for (size_t i = N; i-- > 0;) {
+      if (which_[i]) locks_[i].Unlock();
+    }
+  }
+  HeldLocks(const HeldLocks&) = delete;
+  HeldLocks& operator=(const HeldLocks&) = delete;
+
+ private:
+  std::array<absl::Mutex, N>& locks_;
+  const std::bitset<N> which_;
+};
 
 }  // namespace
 
@@ -137,6 +165,7 @@ absl::Status GraphStore::DeleteNode(std::string_view ns, std::string_view id) {
   GraphReader reader(store_, ns);
   storage::WriteBatch batch;
   size_t edges = 0;
+  std::bitset<std::tuple_size_v<decltype(relation_locks_)>> relations;  // their locks, marked
   auto too_many = [&]() -> absl::Status {
     if (++edges <= limits_.max_node_delete_edges) return absl::OkStatus();
     return absl::FailedPreconditionError(absl::StrCat(
@@ -165,6 +194,7 @@ absl::Status GraphStore::DeleteNode(std::string_view ns, std::string_view id) {
           const std::string_view from = out ? id : other, to = out ? other : id;
           batch.Delete(TemporalKey(Side::kOut, ns, from, type, to, valid_from));
           batch.Delete(TemporalKey(Side::kIn, ns, from, type, to, valid_from));
+          relations.set(&RelationLock(ns, from, type, to) - relation_locks_.data());
           return true;
         }));
   }
@@ -173,6 +203,10 @@ absl::Status GraphStore::DeleteNode(std::string_view ns, std::string_view id) {
     return absl::NotFoundError(absl::StrCat("Node '", AbslView(id), "' not found"));
   }
   batch.Delete(NodeKey(ns, id));
+  // An EndTemporalEdge of one of these relations rewrites the intervals it read: holding their
+  // locks over the write puts it wholly before the deletion (whose deletes, of the same keys,
+  // then cover its rewrite) or wholly after (it finds nothing), never astride it.
+  HeldLocks locks(relation_locks_, relations);
   return store_->Write(&batch);
 }
 

@@ -234,7 +234,8 @@ class GraphStore {
   absl::Status ValidateProperties(const Properties& properties, std::string_view field) const;
   absl::Status ValidateBulk(std::string_view field, size_t items, size_t bytes) const;
   // The lock of one temporal relation (ns, from, type, to): EndTemporalEdge reads the intervals
-  // it rewrites, so it and AddTemporalEdge of the same relation must not interleave.
+  // it rewrites, so it and AddTemporalEdge or DeleteNode of the same relation must not
+  // interleave (DeleteNode takes the locks of all its relations, in index order).
   absl::Mutex& RelationLock(std::string_view ns, std::string_view from, std::string_view type,
                             std::string_view to) const;
 
