@@ -398,7 +398,10 @@ absl::StatusOr<PathResult> LeastWeight(GraphReader& reader, const PathQuery& que
   std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> queue;
   queue.emplace(0.0, 0, 0);
   while (!queue.empty()) {
-    const auto [weight, hops, index] = queue.top();
+    // Plain variables, not a structured binding: the lambda below captures them.
+    const double weight = std::get<0>(queue.top());
+    const uint32_t hops = std::get<1>(queue.top());
+    const size_t index = std::get<2>(queue.top());
     queue.pop();
     const std::string node = labels[index].node;  // `labels` grows below
     auto [extended, first] = fewest_hops.try_emplace(node, hops);
