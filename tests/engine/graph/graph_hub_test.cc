@@ -73,6 +73,11 @@ TEST_CASE("a hub with 100,000 edges stays under the caps", "[graph][hub]") {
   CHECK(some.nodes.size() == 1000);
   CHECK(some.truncated);
   CHECK(traverse_s < 5);
+  capped.max_edges = 1000;  // the hub alone returns every edge it has, unless told
+  const TraverseResult small = ValueOrFail(f.graph().Traverse("ns", capped));
+  CHECK(small.edges.size() == 1000);
+  CHECK(small.truncated);
+  capped.max_edges = 0;
 
   capped.max_nodes = 0;  // the server's cap, 100,000 nodes: the hub and its spokes pass it
   start = std::chrono::steady_clock::now();

@@ -97,8 +97,8 @@ TEST_CASE("Traverse: cycles, self-loops and a diamond visit each node once", "[g
   CHECK(Names(cycle.edges) == Strings{"a-t->b", "b-t->c"});
   CHECK(Ids(Run(f, Query("b", 50, Order::kDepthFirst)).nodes) == Strings{"b", "c", "a"});
 
-  // A diamond: d is visited when first reached (from c), so b -> d is not returned. (Upstream
-  // marked a node visited only when it was expanded, and returned b -> d as well.)
+  // A diamond: d is only queued, not visited, when b is expanded, so both edges into it are
+  // returned (upstream's rule: a node is visited when taken from the queue).
   f.AddEdge("ns", "a", "u", "c");
   f.AddEdge("ns", "b", "u", "d");
   f.AddEdge("ns", "c", "u", "d");
@@ -107,7 +107,7 @@ TEST_CASE("Traverse: cycles, self-loops and a diamond visit each node once", "[g
   f.AddEdge("ns", "a", "v", "b");
   TraverseResult result = Run(f, diamond);
   CHECK(Ids(result.nodes) == Strings{"a", "c", "b", "d"});  // a's edges by (type, to)
-  CHECK(Names(result.edges) == Strings{"a-u->c", "a-v->b", "c-u->d"});
+  CHECK(Names(result.edges) == Strings{"a-u->c", "a-v->b", "c-u->d", "b-u->d"});
 }
 
 TEST_CASE("Traverse follows only the edge types asked for", "[graph]") {
@@ -157,7 +157,7 @@ TEST_CASE("Traverse node_types and node_filter: only matching nodes past the sta
   query.node_types = {"keep"};
   TraverseResult kept = Run(f, query);
   CHECK(Ids(kept.nodes) == Strings{"a", "b", "d", "f"});  // e is reached only through c
-  for (const Edge& edge : kept.edges) CHECK(edge.from != "c");
+  for (const Edge& edge : kept.edges) CHECK((edge.from != "c" && edge.to != "c"));
   query.start = "c";  // the start is visited whatever its type
   CHECK(Ids(Run(f, query).nodes) == Strings{"c", "e"});
   query.node_types = {"keep", "drop"};
@@ -168,7 +168,7 @@ TEST_CASE("Traverse node_types and node_filter: only matching nodes past the sta
   filtered.node_filter = ValueOrFail(filter::MetadataFilter::Parse(R"({"age": {"$gte": 30}})"));
   TraverseResult old = Run(f, filtered);
   CHECK(Ids(old.nodes) == Strings{"a", "b", "d"});  // f has no age; e is behind c (20)
-  for (const Edge& edge : old.edges) CHECK(edge.from != "c");
+  for (const Edge& edge : old.edges) CHECK((edge.to != "c" && edge.to != "f"));
   filtered.node_types = {"keep"};
   filtered.node_filter = ValueOrFail(filter::MetadataFilter::Parse(R"({"age": {"$lt": 35}})"));
   CHECK(Ids(Run(f, filtered).nodes) == Strings{"a", "b"});
@@ -226,6 +226,31 @@ TEST_CASE("Traverse past the server's node cap is RESOURCE_EXHAUSTED", "[graph]"
   query.max_nodes = 0;
   query.max_depth = 5;  // within the cap
   CHECK(Run(f, query).nodes.size() == 6);
+}
+
+TEST_CASE("Traverse max_edges truncates; past the server's edge cap is RESOURCE_EXHAUSTED",
+          "[graph]") {
+  GraphLimits limits;
+  limits.max_traversal_edges = 20;
+  GraphFixture f(limits);
+  std::vector<Edge> star;
+  for (int i = 0; i < 50; ++i) star.push_back({"hub", "t", absl::StrCat("leaf", i), {}});
+  REQUIRE_OK(f.graph().AddEdges("ns", star));
+  TraverseQuery query = Query("hub", 1);
+  query.max_edges = 10;
+  TraverseResult ten = Run(f, query);
+  CHECK(ten.edges.size() == 10);
+  CHECK(ten.truncated);
+  query.max_edges = 0;
+  const absl::Status status = f.graph().Traverse("ns", query).status();
+  INFO(status.ToString());
+  CHECK(status.code() == absl::StatusCode::kResourceExhausted);
+  CHECK(std::string(status.message()).find("max_edges") != std::string::npos);
+  query.max_edges = 21;
+  CHECK(f.graph().Traverse("ns", query).status().code() == absl::StatusCode::kInvalidArgument);
+  query.max_edges = 20;
+  query.edge_types = {"none"};
+  CHECK_FALSE(Run(f, query).truncated);
 }
 
 TEST_CASE("Traverse past the edge-read cap is RESOURCE_EXHAUSTED", "[graph]") {
