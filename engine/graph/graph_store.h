@@ -299,7 +299,8 @@ class GraphStore final : public namespaces::UsageCounter {
   namespaces::UsageLedger* const usage_;  // nullptr: no accounting
   // Held shared by every write from before it decides whether its namespace is tracked until it
   // has committed; CountUsage takes it exclusively to find a moment with no write in flight.
-  mutable absl::Mutex count_barrier_ ABSL_ACQUIRED_BEFORE(stripes_);
+  // Taken before any stripe (clang's thread-safety attributes cannot name an array's elements).
+  mutable absl::Mutex count_barrier_;
   // Orders the writes of one item (hashed by primary key) in a tracked namespace, so each reads
   // the record the previous one left; and the interval rewrites of one temporal relation
   // (EndTemporalEdge reads what it rewrites), tracked or not. Taken in index order.
