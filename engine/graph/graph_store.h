@@ -120,6 +120,9 @@ struct TraverseQuery {
   // Stop after returning this many edges, truncated = true. 0: limits.max_traversal_edges, which
   // fails the query (RESOURCE_EXHAUSTED) when reached. Must be <= limits.max_traversal_edges.
   uint32_t max_edges = 0;
+  // False: the edges leaving nodes at max_depth are not returned, and those nodes' edges are not
+  // read (upstream returns them: true).
+  bool frontier_edges = true;
   StopCheck stop;
   AnswerBudget* budget = nullptr;  // charged per node and edge returned; null = none
 };
@@ -128,7 +131,7 @@ struct TraverseQuery {
 // returned in visiting order, those that exist as nodes; an edge is returned when it leads from
 // a visited node to a node not visited yet (queued is not visited: a diamond's two edges into
 // its far corner are both returned), including from nodes at max_depth (so edges may lead past
-// the returned nodes). Depth-first visits the node most recently reached first, as upstream's
+// the returned nodes; frontier_edges false leaves those out). Depth-first visits the node most recently reached first, as upstream's
 // stack does. Cycles and self-loops are fine: each node is visited once. With node_types or
 // node_filter, nodes that fail them are neither visited nor the target of a returned edge.
 // max_nodes counts visited nodes, max_edges returned edges: truncated is set when one more was

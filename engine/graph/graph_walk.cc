@@ -157,6 +157,7 @@ class Walk {
   // reaches it first.
   absl::Status Expand(const Pending& from) {
     const bool deeper = from.depth < query_.max_depth;
+    if (!deeper && !query_.frontier_edges) return absl::OkStatus();
     const bool breadth_first = query_.order == Order::kBreadthFirst;
     for (Side side : sides_) {
       SOCHDB_RETURN_IF_ERROR(reader_.ScanAdjacency(

@@ -140,6 +140,7 @@ absl::StatusOr<graph::TraverseQuery> ToTraverseQuery(const v1::TraverseRequest& 
   }
   q.max_nodes = req.max_nodes();
   q.max_edges = req.max_edges();
+  q.frontier_edges = !req.skip_frontier_edges();
   return q;
 }
 

@@ -145,7 +145,10 @@ TEST_CASE("a Traverse request becomes its query, node_filter parsed") {
   CHECK(q->node_types == std::vector<std::string>{"person"});
   CHECK(q->max_nodes == 1000);
   CHECK(q->max_edges == 5000);
+  CHECK(q->frontier_edges);                 // upstream's default
   CHECK_FALSE(q->node_filter.has_value());  // empty: every node
+  req.set_skip_frontier_edges(true);
+  CHECK_FALSE(ToTraverseQuery(req)->frontier_edges);
 
   req.set_node_filter(R"({"age": {"$gte": 30}})");
   q = ToTraverseQuery(req);

@@ -77,6 +77,23 @@ TEST_CASE("Traverse BFS and DFS: visiting order, edges past max_depth, depth 0",
   CHECK(nowhere.edges.empty());
 }
 
+TEST_CASE("Traverse without frontier edges returns only edges to nodes within max_depth",
+          "[graph]") {
+  GraphFixture f;
+  BuildTree(f);
+  TraverseQuery query = Query("a", 2);
+  query.frontier_edges = false;
+  TraverseResult bfs = Run(f, query);
+  CHECK(Ids(bfs.nodes) == Strings{"a", "b", "c", "d", "e"});
+  // d -> f leaves d at max_depth: left out (upstream's default returns it).
+  CHECK(Names(bfs.edges) == Strings{"a-t->b", "a-t->c", "b-t->d", "c-t->e"});
+  query = Query("a", 0);
+  query.frontier_edges = false;
+  TraverseResult zero = Run(f, query);
+  CHECK(Ids(zero.nodes) == Strings{"a"});
+  CHECK(zero.edges.empty());
+}
+
 TEST_CASE("Traverse returns only nodes that exist but walks through the others", "[graph]") {
   GraphFixture f;
   BuildTree(f, /*with_c=*/false);
