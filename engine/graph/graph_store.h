@@ -131,11 +131,11 @@ struct TraverseQuery {
 // returned in visiting order, those that exist as nodes; an edge is returned when it leads from
 // a visited node to a node not visited yet (queued is not visited: a diamond's two edges into
 // its far corner are both returned), including from nodes at max_depth (so edges may lead past
-// the returned nodes; frontier_edges false leaves those out). Depth-first visits the node most recently reached first, as upstream's
-// stack does. Cycles and self-loops are fine: each node is visited once. With node_types or
-// node_filter, nodes that fail them are neither visited nor the target of a returned edge.
-// max_nodes counts visited nodes, max_edges returned edges: truncated is set when one more was
-// in reach.
+// the returned nodes; frontier_edges false leaves those out). Depth-first visits the node most
+// recently reached first, as upstream's stack does. Cycles and self-loops are fine: each node
+// is visited once. With node_types or node_filter, nodes that fail them are neither visited nor
+// the target of a returned edge. max_nodes counts visited nodes, max_edges returned edges:
+// truncated is set when one more was in reach.
 struct TraverseResult {
   std::vector<Node> nodes;
   std::vector<Edge> edges;
