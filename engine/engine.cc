@@ -118,6 +118,8 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& option
   // Before the registry: its Track counts what a namespace holds through the KV store.
   parts.kv = std::make_unique<kv::KvStore>(parts.store.get(), options.clock, options.kv_limits,
                                            parts.usage.get());
+  parts.graph =
+      std::make_unique<graph::GraphStore>(parts.store.get(), options.clock, options.graph_limits);
   SOCHDB_ASSIGN_OR_RETURN(parts.policies, policy::PolicyStore::Open(parts.store.get()));
   SOCHDB_ASSIGN_OR_RETURN(parts.audit_log, policy::AuditLog::Open(parts.store.get(), options.clock,
                                                                   options.audit_retention));
@@ -137,6 +139,7 @@ Engine::Engine(EngineOptions options, Parts parts)
       usage_(std::move(parts.usage)),
       store_(std::move(parts.store)),
       kv_(std::move(parts.kv)),
+      graph_(std::move(parts.graph)),
       vector_indexes_(std::move(parts.vector_indexes)),
       collections_(std::move(parts.collections)),
       policies_(std::move(parts.policies)),
@@ -157,6 +160,7 @@ Engine::~Engine() {
   namespaces_.reset();      // uses the collections
   audit_log_.reset();
   policies_.reset();
+  graph_.reset();
   collections_.reset();     // snapshots vector spaces with uncovered changes
   vector_indexes_.reset();
   kv_.reset();

@@ -1,9 +1,9 @@
 // Engine: the database as one object. It opens the store under the data directory, owns every
-// subsystem (KV, vector indexes, collections, policies and their audit log, the namespace
-// registry), the usage ledger the KV and collection stores charge, the governance step every
-// data call passes, and their background work (the TTL purger, the audit trim, vector index
-// maintenance), and closes them in order. The server holds one Engine; services borrow its
-// subsystems.
+// subsystem (KV, the graph, vector indexes, collections, policies and their audit log, the
+// namespace registry), the usage ledger the KV and collection stores charge, the governance step
+// every data call passes, and their background work (the TTL purger, the audit trim, vector
+// index maintenance), and closes them in order. The server holds one Engine; services borrow
+// its subsystems.
 //
 // Layout of --data-dir:
 //   <data-dir>/store/     the LevelDB database: all persistent state
@@ -25,6 +25,7 @@
 #include "engine/common/clock.h"
 #include "engine/common/file_system.h"
 #include "engine/governance/governance.h"
+#include "engine/graph/graph_store.h"
 #include "engine/kv/kv_store.h"
 #include "engine/namespace/namespace_registry.h"
 #include "engine/namespace/usage_ledger.h"
@@ -43,6 +44,7 @@ struct EngineOptions {
   FileSystem* file_system = FileSystem::Default();
   storage::StoreOptions store;
   kv::KvLimits kv_limits;
+  graph::GraphLimits graph_limits;
   // How often expired KV records are purged (they are invisible from the moment they expire).
   absl::Duration ttl_purge_interval = absl::Seconds(1);
   // How often vector indexes are checked for a snapshot or a compaction.
@@ -85,6 +87,7 @@ class Engine {
 
   storage::Store& store() { return *store_; }
   kv::KvStore& kv() { return *kv_; }
+  graph::GraphStore& graph() { return *graph_; }
   vector::VectorIndexStore& vector_indexes() { return *vector_indexes_; }
   collection::CollectionStore& collections() { return *collections_; }
   // The step every data operation passes (namespace rule, policies, audit).
@@ -107,6 +110,7 @@ class Engine {
     std::unique_ptr<vector::VectorIndexStore> vector_indexes;
     std::unique_ptr<collection::CollectionStore> collections;
     std::unique_ptr<kv::KvStore> kv;
+    std::unique_ptr<graph::GraphStore> graph;
     std::unique_ptr<policy::PolicyStore> policies;
     std::unique_ptr<policy::AuditLog> audit_log;
     std::unique_ptr<namespaces::NamespaceRegistry> namespaces;
@@ -123,6 +127,7 @@ class Engine {
   std::unique_ptr<namespaces::UsageLedger> usage_;
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<kv::KvStore> kv_;
+  std::unique_ptr<graph::GraphStore> graph_;
   std::unique_ptr<vector::VectorIndexStore> vector_indexes_;
   std::unique_ptr<collection::CollectionStore> collections_;
   std::unique_ptr<policy::PolicyStore> policies_;

@@ -27,6 +27,7 @@
 #ifndef SOCHDB_ENGINE_GRAPH_GRAPH_STORE_H_
 #define SOCHDB_ENGINE_GRAPH_GRAPH_STORE_H_
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -38,6 +39,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 #include "engine/common/answer_budget.h"
 #include "engine/common/clock.h"
@@ -48,19 +50,19 @@ namespace sochdb::graph {
 
 // Documented limits (docs/services.md "Limits"); defaults are the server's.
 struct GraphLimits {
-  size_t max_id_bytes = 1024;     // node ids, from / to: 1..1 KiB, no NUL
-  size_t max_type_bytes = 256;    // node_type 0.., edge_type 1..256 bytes, no NUL
-  size_t max_properties = 256;    // entries per node or edge
-  size_t max_property_key_bytes = 256;         // 1..256 bytes, no NUL
-  size_t max_properties_bytes = 64 * 1024;     // keys + values of one node or edge
-  size_t max_batch_items = 10'000;             // AddNodes / AddEdges items per call
-  size_t max_batch_bytes = 32u << 20;          // ids, types and properties of one bulk call
-  uint32_t max_depth = 1'000;                  // Traverse / ShortestPath max_depth
-  size_t max_traversal_nodes = 100'000;        // nodes one traversal or path search may visit
-  size_t max_edges_examined = 5'000'000;       // edges one query may read
-  size_t max_page_edges = 100'000;             // edges of one GetEdges / GetNeighbors answer
-  size_t max_temporal_edges = 100'000;         // edges of one QueryTemporalGraph answer
-  size_t max_node_delete_edges = 1'000'000;    // edges (both sets) one DeleteNode removes
+  size_t max_id_bytes = 1024;                // node ids, from / to: 1..1 KiB, no NUL
+  size_t max_type_bytes = 256;               // node_type 0.., edge_type 1..256 bytes, no NUL
+  size_t max_properties = 256;               // entries per node or edge
+  size_t max_property_key_bytes = 256;       // 1..256 bytes, no NUL
+  size_t max_properties_bytes = 64 * 1024;   // keys + values of one node or edge
+  size_t max_batch_items = 10'000;           // AddNodes / AddEdges items per call
+  size_t max_batch_bytes = 32u << 20;        // ids, types and properties of one bulk call
+  uint32_t max_depth = 1'000;                // Traverse / ShortestPath max_depth
+  size_t max_traversal_nodes = 100'000;      // nodes one traversal or path search may visit
+  size_t max_edges_examined = 5'000'000;     // edges one query may read
+  size_t max_page_edges = 100'000;           // edges of one GetEdges / GetNeighbors answer
+  size_t max_temporal_edges = 100'000;       // edges of one QueryTemporalGraph answer
+  size_t max_node_delete_edges = 1'000'000;  // edges (both sets) one DeleteNode removes
 };
 
 using Properties = std::map<std::string, std::string>;
@@ -226,9 +228,19 @@ class GraphStore {
   const GraphLimits& limits() const { return limits_; }
 
  private:
-  class Impl;
-  std::unique_ptr<Impl> impl_;
+  absl::Status ValidateNode(const Node& node, std::string_view field) const;
+  absl::Status ValidateEdge(const Edge& edge, std::string_view field) const;
+  absl::Status ValidateProperties(const Properties& properties, std::string_view field) const;
+  absl::Status ValidateBulk(std::string_view field, size_t items, size_t bytes) const;
+  // The lock of one temporal relation (ns, from, type, to): EndTemporalEdge reads the intervals
+  // it rewrites, so it and AddTemporalEdge of the same relation must not interleave.
+  absl::Mutex& RelationLock(std::string_view ns, std::string_view from, std::string_view type,
+                            std::string_view to) const;
+
+  storage::Store* const store_;
+  const Clock* const clock_;
   const GraphLimits limits_;
+  mutable std::array<absl::Mutex, 64> relation_locks_;
 };
 
 }  // namespace sochdb::graph

@@ -1,0 +1,418 @@
+// GraphStore::Traverse and ShortestPath: iterative walks over one snapshot, bounded by a visited
+// set (cycles and self-loops end), a cap on visited nodes, a cap on edges read and the caller's
+// StopCheck (its deadline), so a hub with millions of edges cannot hold a thread for long.
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <queue>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "engine/common/absl_view.h"
+#include "engine/common/names.h"
+#include "engine/common/status_macros.h"
+#include "engine/graph/graph_reader.h"
+#include "engine/graph/graph_records.h"
+#include "engine/graph/graph_store.h"
+
+namespace sochdb::graph {
+namespace {
+
+std::vector<Side> SidesOf(Direction direction) {
+  switch (direction) {
+    case Direction::kOut:
+      return {Side::kOut};
+    case Direction::kIn:
+      return {Side::kIn};
+    case Direction::kBoth:
+      return {Side::kOut, Side::kIn};
+  }
+  return {};
+}
+
+Direction Reversed(Direction direction) {
+  switch (direction) {
+    case Direction::kOut:
+      return Direction::kIn;
+    case Direction::kIn:
+      return Direction::kOut;
+    case Direction::kBoth:
+      return Direction::kBoth;
+  }
+  return direction;
+}
+
+size_t EncodedBytes(const Properties& properties, size_t bytes) {
+  for (const auto& [key, value] : properties) bytes += key.size() + value.size() + 8;
+  return bytes + 8;
+}
+
+absl::Status ValidateWalk(std::string_view ns, std::string_view field, std::string_view id,
+                          uint32_t max_depth, const std::vector<std::string>& edge_types,
+                          const GraphLimits& limits) {
+  SOCHDB_RETURN_IF_ERROR(ValidateNamespace(ns));
+  SOCHDB_RETURN_IF_ERROR(ValidateName(field, id, limits.max_id_bytes, EmptyName::kRefused));
+  if (max_depth > limits.max_depth) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_depth is ", max_depth, "; the limit is ", limits.max_depth));
+  }
+  for (const std::string& type : edge_types) {
+    SOCHDB_RETURN_IF_ERROR(
+        ValidateName("edge_types", type, limits.max_type_bytes, EmptyName::kRefused));
+  }
+  return absl::OkStatus();
+}
+
+// One traversal (TraverseResult's comment in graph_store.h says what it returns).
+class Walk {
+ public:
+  Walk(GraphReader& reader, const TraverseQuery& query, const GraphLimits& limits,
+       TraverseResult* result)
+      : reader_(reader),
+        query_(query),
+        types_(query.edge_types),
+        sides_(SidesOf(query.direction)),
+        cap_(query.max_nodes != 0 ? query.max_nodes : limits.max_traversal_nodes),
+        meter_(limits, &query.stop, "Traverse", "lower max_depth or set max_nodes"),
+        result_(result) {}
+
+  absl::Status Run() {
+    visited_.insert(query_.start);
+    pending_.push_back(Pending{query_.start, 0, std::nullopt, false});
+    while (!pending_.empty()) {
+      Pending next = Pop();
+      SOCHDB_RETURN_IF_ERROR(Keep(next));
+      SOCHDB_RETURN_IF_ERROR(Expand(next));
+      if (result_->truncated) return Drain();
+    }
+    return meter_.Check();
+  }
+
+ private:
+  struct Pending {
+    std::string id;
+    uint32_t depth = 0;
+    std::optional<Node> node;  // read when `read`
+    bool read = false;
+  };
+
+  Pending Pop() {
+    Pending next;
+    if (query_.order == Order::kBreadthFirst) {
+      next = std::move(pending_.front());
+      pending_.pop_front();
+    } else {
+      next = std::move(pending_.back());
+      pending_.pop_back();
+    }
+    return next;
+  }
+
+  // Adds a visited node to the answer when it exists.
+  absl::Status Keep(Pending& pending) {
+    if (!pending.read) {
+      SOCHDB_ASSIGN_OR_RETURN(pending.node, reader_.ReadNode(pending.id));
+    }
+    if (!pending.node.has_value()) return absl::OkStatus();
+    if (query_.budget != nullptr) {
+      SOCHDB_RETURN_IF_ERROR(query_.budget->Charge(EncodedBytes(
+          pending.node->properties, pending.node->id.size() + pending.node->type.size())));
+    }
+    result_->nodes.push_back(*std::move(pending.node));
+    return absl::OkStatus();
+  }
+
+  // Whether node `id` passes node_types and node_filter; fills `*node` when it had to read it.
+  absl::StatusOr<bool> Admits(std::string_view id, std::optional<Node>* node, bool* read) {
+    if (query_.node_types.empty() && !query_.node_filter.has_value()) return true;
+    if (rejected_.contains(AbslView(id))) return false;
+    SOCHDB_ASSIGN_OR_RETURN(*node, reader_.ReadNode(id));
+    *read = true;
+    bool admitted = node->has_value();
+    if (admitted && !query_.node_types.empty()) {
+      admitted = std::find(query_.node_types.begin(), query_.node_types.end(), (*node)->type) !=
+                 query_.node_types.end();
+    }
+    if (admitted && query_.node_filter.has_value()) {
+      admitted = query_.node_filter->Matches((*node)->properties);
+    }
+    if (!admitted) rejected_.emplace(std::string(id));
+    return admitted;
+  }
+
+  absl::Status Expand(const Pending& from) {
+    for (Side side : sides_) {
+      SOCHDB_RETURN_IF_ERROR(reader_.ScanAdjacency(
+          side, from.id, types_, "", [&](const AdjacencyEntry& e) -> absl::StatusOr<bool> {
+            SOCHDB_RETURN_IF_ERROR(meter_.Step());
+            if (visited_.contains(AbslView(e.other))) return true;
+            Pending next{std::string(e.other), from.depth + 1, std::nullopt, false};
+            SOCHDB_ASSIGN_OR_RETURN(bool admitted, Admits(e.other, &next.node, &next.read));
+            if (!admitted) return true;
+            if (from.depth < query_.max_depth) {
+              if (visited_.size() >= cap_) {
+                result_->truncated = true;
+                return false;
+              }
+              visited_.insert(next.id);
+              pending_.push_back(std::move(next));
+            }
+            // Upstream returns the edges that leave nodes at max_depth too.
+            SOCHDB_ASSIGN_OR_RETURN(Edge edge, EdgeOf(side, from.id, e, reader_.ns()));
+            if (query_.budget != nullptr) {
+              SOCHDB_RETURN_IF_ERROR(query_.budget->Charge(EncodedBytes(
+                  edge.properties, edge.from.size() + edge.type.size() + edge.to.size())));
+            }
+            result_->edges.push_back(std::move(edge));
+            return true;
+          }));
+      if (result_->truncated) break;
+    }
+    return absl::OkStatus();
+  }
+
+  // The cap stopped the walk: the nodes already reached join the answer, unexpanded.
+  absl::Status Drain() {
+    if (query_.max_nodes == 0) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "Traverse reached ", cap_,
+          " nodes (the server's cap); set max_nodes to take that many as a partial answer"));
+    }
+    while (!pending_.empty()) {
+      Pending next = Pop();
+      SOCHDB_RETURN_IF_ERROR(Keep(next));
+    }
+    return absl::OkStatus();
+  }
+
+  GraphReader& reader_;
+  const TraverseQuery& query_;
+  const TypeFilter types_;
+  const std::vector<Side> sides_;
+  const size_t cap_;
+  QueryMeter meter_;
+  TraverseResult* const result_;
+  std::deque<Pending> pending_;
+  absl::flat_hash_set<std::string> visited_;
+  absl::flat_hash_set<std::string> rejected_;
+};
+
+// How a path search reached a node: from `prev` over the edge of `type`, stored as prev -> node
+// when `prev_to_node`, else node -> prev.
+struct Link {
+  std::string prev;
+  std::string type;
+  bool prev_to_node = true;
+  uint32_t depth = 0;
+};
+using Links = absl::flat_hash_map<std::string, Link>;
+
+// The stored edge a link stands for.
+absl::StatusOr<Edge> LinkEdge(GraphReader& reader, std::string_view node, const Link& link) {
+  Edge edge;
+  edge.from = link.prev_to_node ? link.prev : std::string(node);
+  edge.type = link.type;
+  edge.to = link.prev_to_node ? std::string(node) : link.prev;
+  SOCHDB_ASSIGN_OR_RETURN(
+      std::optional<std::string> record,
+      reader.Read(EdgeKey(Side::kOut, reader.ns(), edge.from, edge.type, edge.to)));
+  if (record.has_value()) SOCHDB_RETURN_IF_ERROR(DecodeEdge(*record, reader.ns(), &edge));
+  return edge;
+}
+
+// Fills `*path` from `start` (the links' root) to `meet`, and its edges, in path order.
+absl::Status ChainTo(GraphReader& reader, const Links& links, std::string_view start,
+                     std::string_view meet, PathResult* path) {
+  std::vector<std::string> nodes{std::string(meet)};
+  std::vector<Edge> edges;
+  std::string at(meet);
+  while (at != start) {
+    const Link& link = links.at(at);
+    SOCHDB_ASSIGN_OR_RETURN(Edge edge, LinkEdge(reader, at, link));
+    edges.push_back(std::move(edge));
+    at = link.prev;
+    nodes.push_back(at);
+  }
+  path->path.insert(path->path.end(), nodes.rbegin(), nodes.rend());
+  path->edges.insert(path->edges.end(), std::make_move_iterator(edges.rbegin()),
+                     std::make_move_iterator(edges.rend()));
+  return absl::OkStatus();
+}
+
+absl::Status TooManyNodes(const GraphLimits& limits, std::string_view to) {
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "ShortestPath visited ", limits.max_traversal_nodes,
+      " nodes (the server's cap) without reaching '", AbslView(to), "'; lower max_depth"));
+}
+
+absl::Status NoPath(const PathQuery& query) {
+  return absl::NotFoundError(
+      absl::StrCat("No path found from '", query.from, "' to '", query.to, "'"));
+}
+
+}  // namespace
+
+absl::StatusOr<TraverseResult> GraphStore::Traverse(std::string_view ns,
+                                                    const TraverseQuery& query) const {
+  SOCHDB_RETURN_IF_ERROR(
+      ValidateWalk(ns, "start_node_id", query.start, query.max_depth, query.edge_types, limits_));
+  if (query.max_nodes > limits_.max_traversal_nodes) {
+    return absl::InvalidArgumentError(absl::StrCat("max_nodes is ", query.max_nodes,
+                                                   "; the limit is ", limits_.max_traversal_nodes));
+  }
+  for (const std::string& type : query.node_types) {
+    SOCHDB_RETURN_IF_ERROR(
+        ValidateName("node_types", type, limits_.max_type_bytes, EmptyName::kAllowed));
+  }
+  GraphReader reader(store_, ns);
+  TraverseResult result;
+  Walk walk(reader, query, limits_, &result);
+  SOCHDB_RETURN_IF_ERROR(walk.Run());
+  return result;
+}
+
+namespace {
+
+// Fewest edges: breadth-first from both ends at once, a level at a time from the smaller
+// frontier, so a path of length L reads about the nodes within L/2 of each end.
+absl::StatusOr<PathResult> FewestEdges(GraphReader& reader, const PathQuery& query,
+                                       const GraphLimits& limits) {
+  QueryMeter meter(limits, &query.stop, "ShortestPath", "lower max_depth");
+  const TypeFilter types(query.edge_types);
+  Links forward{{query.from, Link{}}}, backward{{query.to, Link{}}};
+  std::vector<std::string> forward_frontier{query.from}, backward_frontier{query.to};
+  uint32_t forward_depth = 0, backward_depth = 0;
+  while (forward_depth + backward_depth < query.max_depth && !forward_frontier.empty() &&
+         !backward_frontier.empty()) {
+    const bool go_forward = forward_frontier.size() <= backward_frontier.size();
+    Links& own = go_forward ? forward : backward;
+    const Links& other = go_forward ? backward : forward;
+    std::vector<std::string>& frontier = go_forward ? forward_frontier : backward_frontier;
+    const Direction direction = go_forward ? query.direction : Reversed(query.direction);
+    std::vector<std::string> next;
+    std::string meet;
+    uint32_t best = UINT32_MAX;
+    for (const std::string& node : frontier) {
+      const uint32_t depth = own.at(node).depth + 1;
+      for (Side side : SidesOf(direction)) {
+        SOCHDB_RETURN_IF_ERROR(reader.ScanAdjacency(
+            side, node, types, "", [&](const AdjacencyEntry& e) -> absl::StatusOr<bool> {
+              SOCHDB_RETURN_IF_ERROR(meter.Step());
+              if (own.contains(AbslView(e.other))) return true;
+              auto [it, inserted] = own.try_emplace(
+                  std::string(e.other), Link{node, std::string(e.type), side == Side::kOut, depth});
+              if (!inserted) return true;
+              if (own.size() + other.size() > limits.max_traversal_nodes) {
+                return TooManyNodes(limits, query.to);
+              }
+              next.push_back(it->first);
+              auto meets = other.find(AbslView(e.other));
+              if (meets != other.end() && depth + meets->second.depth < best) {
+                best = depth + meets->second.depth;
+                meet = it->first;
+              }
+              return true;
+            }));
+      }
+    }
+    (go_forward ? forward_depth : backward_depth) += 1;
+    frontier = std::move(next);
+    if (best != UINT32_MAX) {
+      PathResult path;
+      SOCHDB_RETURN_IF_ERROR(ChainTo(reader, forward, query.from, meet, &path));
+      PathResult back;
+      SOCHDB_RETURN_IF_ERROR(ChainTo(reader, backward, query.to, meet, &back));
+      // `back` runs from `to` to the meeting node: append it reversed, without the meet twice.
+      for (auto it = back.path.rbegin() + 1; it != back.path.rend(); ++it) path.path.push_back(*it);
+      for (auto it = back.edges.rbegin(); it != back.edges.rend(); ++it) {
+        path.edges.push_back(std::move(*it));
+      }
+      path.total_weight = static_cast<double>(path.edges.size());
+      return path;
+    }
+  }
+  SOCHDB_RETURN_IF_ERROR(meter.Check());
+  return NoPath(query);
+}
+
+// Least weight: Dijkstra from `from`, over edges whose weight property holds a finite number
+// >= 0; paths longer than max_depth edges are not extended.
+absl::StatusOr<PathResult> LeastWeight(GraphReader& reader, const PathQuery& query,
+                                       const GraphLimits& limits) {
+  QueryMeter meter(limits, &query.stop, "ShortestPath", "lower max_depth");
+  const TypeFilter types(query.edge_types);
+  struct Best {
+    double weight = 0;
+    Link link;
+    bool done = false;
+  };
+  absl::flat_hash_map<std::string, Best> best{{query.from, Best{}}};
+  using Entry = std::tuple<double, uint32_t, std::string>;
+  std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> queue;
+  queue.emplace(0.0, 0, query.from);
+  while (!queue.empty()) {
+    auto [weight, hops, node] = queue.top();
+    queue.pop();
+    Best& here = best.at(node);
+    if (here.done || weight > here.weight) continue;
+    here.done = true;
+    if (node == query.to) {
+      Links links;
+      for (const auto& [id, b] : best) links.emplace(id, b.link);
+      PathResult path;
+      SOCHDB_RETURN_IF_ERROR(ChainTo(reader, links, query.from, query.to, &path));
+      path.total_weight = weight;
+      return path;
+    }
+    if (hops == query.max_depth) continue;
+    for (Side side : SidesOf(query.direction)) {
+      SOCHDB_RETURN_IF_ERROR(reader.ScanAdjacency(
+          side, node, types, "", [&](const AdjacencyEntry& e) -> absl::StatusOr<bool> {
+            SOCHDB_RETURN_IF_ERROR(meter.Step());
+            std::optional<std::string_view> text =
+                FindEdgeProperty(e.record, query.weight_property);
+            double edge_weight = 0;
+            if (!text.has_value() || !absl::SimpleAtod(AbslView(*text), &edge_weight) ||
+                !std::isfinite(edge_weight) || edge_weight < 0) {
+              return true;
+            }
+            const double total = weight + edge_weight;
+            auto [it, inserted] = best.try_emplace(std::string(e.other));
+            if (!inserted && (it->second.done || total >= it->second.weight)) return true;
+            if (best.size() > limits.max_traversal_nodes) return TooManyNodes(limits, query.to);
+            it->second.weight = total;
+            it->second.link = Link{node, std::string(e.type), side == Side::kOut, hops + 1};
+            queue.emplace(total, hops + 1, it->first);
+            return true;
+          }));
+    }
+  }
+  SOCHDB_RETURN_IF_ERROR(meter.Check());
+  return NoPath(query);
+}
+
+}  // namespace
+
+absl::StatusOr<PathResult> GraphStore::ShortestPath(std::string_view ns,
+                                                    const PathQuery& query) const {
+  SOCHDB_RETURN_IF_ERROR(
+      ValidateWalk(ns, "from_id", query.from, query.max_depth, query.edge_types, limits_));
+  SOCHDB_RETURN_IF_ERROR(
+      ValidateName("to_id", query.to, limits_.max_id_bytes, EmptyName::kRefused));
+  if (!query.weight_property.empty()) {
+    SOCHDB_RETURN_IF_ERROR(ValidateName("weight_property", query.weight_property,
+                                        limits_.max_property_key_bytes, EmptyName::kRefused));
+  }
+  if (query.from == query.to) return PathResult{{query.from}, {}, 0};
+  GraphReader reader(store_, ns);
+  if (query.weight_property.empty()) return FewestEdges(reader, query, limits_);
+  return LeastWeight(reader, query, limits_);
+}
+
+}  // namespace sochdb::graph
