@@ -26,6 +26,7 @@
 #include "tools/bench/dataset/graph_dataset.h"
 #include "tools/bench/dataset/random.h"
 #include "tools/bench/latency.h"
+#include "tools/bench/process_cpu.h"
 
 namespace sochdb::bench {
 namespace {
@@ -60,6 +61,8 @@ class Target {
                                           uint32_t depth) = 0;
   virtual absl::StatusOr<Answer> ShortestPath(int client, const std::string& from,
                                               const std::string& to) = 0;
+  // CPU seconds spent so far by whatever answers the queries; negative when unknown.
+  virtual double CpuSeconds() const = 0;
 };
 
 absl::Status ToAbsl(const grpc::Status& s) {
@@ -154,6 +157,10 @@ class ServerTarget final : public Target {
                   static_cast<size_t>(resp.edges_size())};
   }
 
+  double CpuSeconds() const override {
+    return o_.server_pid > 0 ? ProcessCpuSeconds(o_.server_pid) : -1;
+  }
+
  private:
   static std::unique_ptr<grpc::ClientContext> Context(int seconds) {
     auto ctx = std::make_unique<grpc::ClientContext>();
@@ -179,6 +186,7 @@ class InProcessTarget final : public Target {
     absl::StatusOr<storage::SyncMode> sync = storage::ParseSyncMode(o.sync);
     if (!sync.ok()) return sync.status();
     options.sync_mode = *sync;
+    options.block_cache_bytes = size_t{o.block_cache_mb} << 20;
     const std::filesystem::path dir = std::filesystem::path(o.data_dir) / "store";
     std::error_code error;
     std::filesystem::create_directories(dir, error);
@@ -231,6 +239,9 @@ class InProcessTarget final : public Target {
     if (!result.ok()) return OutcomeOf(result.status());
     return Answer{Outcome::kComplete, result->path.size(), result->edges.size()};
   }
+
+  // The queries run on this process's threads; nothing else does meanwhile.
+  double CpuSeconds() const override { return OwnCpuSeconds(); }
 
  private:
   InProcessTarget(const GraphBenchOptions& o, std::unique_ptr<storage::Store> store)
@@ -362,13 +373,15 @@ Tally Measure(Target& target, QueryKind kind, int clients, double seconds, uint3
 }
 
 void ReportQueries(const GraphBenchOptions& o, const std::string& name, int clients,
-                   double seconds, Tally& t) {
+                   double seconds, double cpu_seconds, Tally& t) {
   const size_t ops = t.us.size();
+  const double cpu_us =
+      cpu_seconds < 0 || ops == 0 ? -1 : cpu_seconds * 1e6 / static_cast<double>(ops);
   std::printf("graph %s %s clients=%d ops=%zu ops/s=%.0f p50=%.0fus p99=%.0fus p999=%.0fus "
-              "nodes=%.0f edges=%.0f complete=%lu truncated=%lu not_found=%lu exhausted=%lu "
-              "errors=%lu\n",
+              "cpu=%.0fus nodes=%.0f edges=%.0f complete=%lu truncated=%lu not_found=%lu "
+              "exhausted=%lu errors=%lu\n",
               o.mode.c_str(), name.c_str(), clients, ops, static_cast<double>(ops) / seconds,
-              Percentile(t.us, 0.5), Percentile(t.us, 0.99), Percentile(t.us, 0.999),
+              Percentile(t.us, 0.5), Percentile(t.us, 0.99), Percentile(t.us, 0.999), cpu_us,
               ops == 0 ? 0.0 : static_cast<double>(t.nodes) / static_cast<double>(ops),
               ops == 0 ? 0.0 : static_cast<double>(t.edges) / static_cast<double>(ops),
               static_cast<unsigned long>(t.counts[0]), static_cast<unsigned long>(t.counts[1]),
@@ -417,8 +430,11 @@ int RunQueries(const GraphBenchOptions& o, Target& target) {
   for (const auto& [name, kind] : kinds) {
     for (int n : clients) {
       const auto start = SteadyClock::now();
+      const double cpu_start = target.CpuSeconds();
       Tally tally = Measure(target, kind, n, o.duration_s, o.nodes, o.seed);
-      ReportQueries(o, name, n, Seconds(start), tally);
+      const double cpu_end = target.CpuSeconds();
+      const double cpu = cpu_start < 0 || cpu_end < 0 ? -1 : cpu_end - cpu_start;
+      ReportQueries(o, name, n, Seconds(start), cpu, tally);
       errors += tally.errors;
     }
   }
@@ -454,9 +470,13 @@ CLI::App* AddGraphCommand(CLI::App& app, GraphBenchOptions* o) {
       ->check(CLI::IsMember({"server", "inprocess"}))
       ->capture_default_str();
   g->add_option("--target", o->target, "server address")->capture_default_str();
+  g->add_option("--server-pid", o->server_pid, "server: read its CPU time (/proc) per query");
   g->add_option("--data-dir", o->data_dir, "inprocess: the server's --data-dir (server stopped)");
   g->add_option("--sync", o->sync, "inprocess load: full | normal | off")
       ->check(CLI::IsMember({"full", "normal", "off"}))
+      ->capture_default_str();
+  g->add_option("--block-cache-mb", o->block_cache_mb, "inprocess: LevelDB block cache")
+      ->check(CLI::Range(1u, 65'536u))
       ->capture_default_str();
   g->add_option("--namespace", o->ns, "namespace")->capture_default_str();
   g->add_option("--nodes", o->nodes, "nodes of the generated graph")

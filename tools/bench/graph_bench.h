@@ -25,8 +25,10 @@ struct GraphBenchOptions {
   std::string phase = "query";   // load | query
   std::string mode = "server";   // server | inprocess
   std::string target = "127.0.0.1:50051";
+  int server_pid = 0;            // server: its CPU time is read around each measurement
   std::string data_dir;          // inprocess: a server's --data-dir (its store/ is opened)
   std::string sync = "normal";   // inprocess load: the store's sync mode (full | normal | off)
+  uint32_t block_cache_mb = 64;  // inprocess: LevelDB's block cache (the server's is 64 MiB)
   std::string ns = "bench-graph";
   uint32_t nodes = 100'000;
   uint64_t edges = 1'000'000;

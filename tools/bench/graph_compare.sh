@@ -7,7 +7,8 @@
 # ShortestPath through it with 1 and 4 clients, stop it, and the same queries in process on
 # graph::GraphStore over the same directory. The two sides alternate because on a shared VM
 # whose speed drifts only runs close in time compare. Prints every measurement, then a table of
-# medians with the server / in-process throughput ratio.
+# medians with the server / in-process ratios of throughput and of CPU time per query (the
+# server's process against the in-process one's: steadier than throughput on a busy VM).
 #
 #   tools/bench/graph_compare.sh [--nodes 100000] [--edges 1000000] [--rounds 2] [--duration 8]
 #       [--clients 1,4] [--load-clients 4] [--batch 5000] [--no-pin] [--skip-full]
@@ -104,7 +105,8 @@ rm -rf "${work:?}/inprocess"
 queries=(--phase query --clients "$clients" --duration "$duration")
 for ((round = 1; round <= rounds; round++)); do
   start_server "$work/normal" normal restart "${core0[@]}"
-  graph_bench "${core1[@]}" -- "${queries[@]}" --target "127.0.0.1:$port" |
+  graph_bench "${core1[@]}" -- "${queries[@]}" --target "127.0.0.1:$port" \
+    --server-pid "$server_pid" |
     sed "s/^graph server /graph server round=$round /" | tee -a "$log"
   stop_server
   graph_bench "${core0[@]}" -- "${queries[@]}" --mode inprocess --data-dir "$work/normal" |
