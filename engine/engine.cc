@@ -118,8 +118,8 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& option
   // Before the registry: its Track counts what a namespace holds through the KV store.
   parts.kv = std::make_unique<kv::KvStore>(parts.store.get(), options.clock, options.kv_limits,
                                            parts.usage.get());
-  parts.graph =
-      std::make_unique<graph::GraphStore>(parts.store.get(), options.clock, options.graph_limits);
+  parts.graph = std::make_unique<graph::GraphStore>(parts.store.get(), options.clock,
+                                                    options.graph_limits, parts.usage.get());
   SOCHDB_ASSIGN_OR_RETURN(parts.policies, policy::PolicyStore::Open(parts.store.get()));
   SOCHDB_ASSIGN_OR_RETURN(parts.audit_log, policy::AuditLog::Open(parts.store.get(), options.clock,
                                                                   options.audit_retention));

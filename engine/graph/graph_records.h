@@ -52,6 +52,10 @@ std::string TemporalRelationPrefix(std::string_view ns, std::string_view from,
 bool ParseTemporalSuffix(std::string_view suffix, std::string_view* type, std::string_view* other,
                          uint64_t* valid_from);
 
+// The bytes an item counts in its namespace's usage: its key after the family byte and the
+// namespace, plus its record.
+uint64_t ItemBytes(std::string_view ns, std::string_view key, std::string_view record);
+
 std::string EncodeNode(const Node& node);
 // DATA_LOSS naming the node when `record` does not decode. Fills type and properties.
 absl::Status DecodeNode(std::string_view record, std::string_view ns, Node* node);

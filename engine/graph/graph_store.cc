@@ -4,7 +4,6 @@
 
 #include <utility>
 
-#include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "engine/common/absl_view.h"
 #include "engine/common/names.h"
@@ -26,10 +25,15 @@ size_t PropertyBytes(const Properties& properties) {
   return bytes;
 }
 
-void PutEdge(std::string_view ns, const Edge& edge, storage::WriteBatch* batch) {
+// Puts both entries of `edge`; returns its primary (out) key and the bytes it will count.
+std::pair<std::string, uint64_t> PutEdge(std::string_view ns, const Edge& edge,
+                                         storage::WriteBatch* batch) {
   const std::string record = EncodeEdge(edge.properties);
-  batch->Put(EdgeKey(Side::kOut, ns, edge.from, edge.type, edge.to), record);
+  std::string key = EdgeKey(Side::kOut, ns, edge.from, edge.type, edge.to);
+  batch->Put(key, record);
   batch->Put(EdgeKey(Side::kIn, ns, edge.from, edge.type, edge.to), record);
+  const uint64_t bytes = ItemBytes(ns, key, record);
+  return {std::move(key), bytes};
 }
 
 void DeleteEdgeEntries(std::string_view ns, std::string_view from, std::string_view type,
@@ -40,10 +44,15 @@ void DeleteEdgeEntries(std::string_view ns, std::string_view from, std::string_v
 
 }  // namespace
 
-GraphStore::GraphStore(storage::Store* store, const Clock* clock, GraphLimits limits)
-    : store_(store), clock_(clock), limits_(std::move(limits)) {}
+GraphStore::GraphStore(storage::Store* store, const Clock* clock, GraphLimits limits,
+                       namespaces::UsageLedger* usage)
+    : store_(store), clock_(clock), limits_(std::move(limits)), usage_(usage) {
+  if (usage_ != nullptr) usage_->Attach(namespaces::UsageSource::kGraph, this);
+}
 
-GraphStore::~GraphStore() = default;
+GraphStore::~GraphStore() {
+  if (usage_ != nullptr) usage_->Detach(namespaces::UsageSource::kGraph);
+}
 
 absl::Status GraphStore::ValidateProperties(const Properties& properties,
                                             std::string_view field) const {
@@ -91,34 +100,39 @@ absl::Status GraphStore::ValidateBulk(std::string_view field, size_t items, size
   return absl::OkStatus();
 }
 
-absl::Mutex& GraphStore::RelationLock(std::string_view ns, std::string_view from,
-                                      std::string_view type, std::string_view to) const {
-  const size_t hash = absl::HashOf(ns, from, type, to);
-  return relation_locks_[hash % relation_locks_.size()];
-}
-
 absl::Status GraphStore::AddNode(std::string_view ns, const Node& node) {
   SOCHDB_RETURN_IF_ERROR(ValidateNamespace(ns));
   SOCHDB_RETURN_IF_ERROR(ValidateNode(node, "node"));
   storage::WriteBatch batch;
-  batch.Put(NodeKey(ns, node.id), EncodeNode(node));
-  return store_->Write(&batch);
+  std::string key = NodeKey(ns, node.id);
+  const std::string record = EncodeNode(node);
+  batch.Put(key, record);
+  const uint64_t bytes = ItemBytes(ns, key, record);
+  absl::ReaderMutexLock barrier(&count_barrier_);
+  return Commit(ns, {ItemWrite{std::move(key), bytes, std::nullopt}}, &batch);
 }
 
 absl::Status GraphStore::AddNodes(std::string_view ns, absl::Span<const Node> nodes) {
   SOCHDB_RETURN_IF_ERROR(ValidateNamespace(ns));
-  size_t bytes = 0;
+  size_t total_bytes = 0;
   for (const Node& node : nodes) {
-    bytes += node.id.size() + node.type.size() + PropertyBytes(node.properties);
+    total_bytes += node.id.size() + node.type.size() + PropertyBytes(node.properties);
   }
-  SOCHDB_RETURN_IF_ERROR(ValidateBulk("nodes", nodes.size(), bytes));
+  SOCHDB_RETURN_IF_ERROR(ValidateBulk("nodes", nodes.size(), total_bytes));
   storage::WriteBatch batch;
+  std::vector<ItemWrite> items;
+  items.reserve(nodes.size());
   for (size_t i = 0; i < nodes.size(); ++i) {
     SOCHDB_RETURN_IF_ERROR(ValidateNode(nodes[i], absl::StrCat("nodes[", i, "]")));
-    batch.Put(NodeKey(ns, nodes[i].id), EncodeNode(nodes[i]));
+    std::string key = NodeKey(ns, nodes[i].id);
+    const std::string record = EncodeNode(nodes[i]);
+    batch.Put(key, record);
+    const uint64_t bytes = ItemBytes(ns, key, record);
+    items.push_back(ItemWrite{std::move(key), bytes, std::nullopt});
   }
   if (nodes.empty()) return absl::OkStatus();
-  return store_->Write(&batch);
+  absl::ReaderMutexLock barrier(&count_barrier_);
+  return Commit(ns, std::move(items), &batch);
 }
 
 absl::StatusOr<Node> GraphStore::GetNode(std::string_view ns, std::string_view id) const {
@@ -134,70 +148,98 @@ absl::StatusOr<Node> GraphStore::GetNode(std::string_view ns, std::string_view i
 absl::Status GraphStore::DeleteNode(std::string_view ns, std::string_view id) {
   SOCHDB_RETURN_IF_ERROR(ValidateNamespace(ns));
   SOCHDB_RETURN_IF_ERROR(ValidateName("node_id", id, limits_.max_id_bytes, EmptyName::kRefused));
+  absl::ReaderMutexLock barrier(&count_barrier_);
+  // Charged, the delete must read what it removes with no write of those items in between: it
+  // cannot know their stripes before it reads, so it takes them all.
+  const bool tracked = Tracked(ns);
+  std::optional<AllStripes> all_stripes;
+  if (tracked) all_stripes.emplace(stripes_);
   GraphReader reader(store_, ns);
   storage::WriteBatch batch;
+  std::vector<ItemWrite> items;  // what the charge gives back; only when tracked
   size_t edges = 0;
-  auto too_many = [&]() -> absl::Status {
-    if (++edges <= limits_.max_node_delete_edges) return absl::OkStatus();
-    return absl::FailedPreconditionError(absl::StrCat(
-        "Node '", AbslView(id), "' has more than ", limits_.max_node_delete_edges,
-        " edges, more than one DeleteNode removes; delete some with DeleteEdge first"));
+  // Deletes both entries of an item whose primary key is `primary` and its mirror `mirror`.
+  auto remove = [&](std::string primary, std::string mirror,
+                    std::string_view record) -> absl::Status {
+    if (++edges > limits_.max_node_delete_edges) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "Node '", AbslView(id), "' has more than ", limits_.max_node_delete_edges,
+          " edges, more than one DeleteNode removes; delete some with DeleteEdge first"));
+    }
+    batch.Delete(primary);
+    batch.Delete(mirror);
+    if (tracked) {
+      const uint64_t bytes = ItemBytes(ns, primary, record);
+      items.push_back(ItemWrite{std::move(primary), 0, bytes});
+    }
+    return absl::OkStatus();
   };
   for (Side side : {Side::kOut, Side::kIn}) {
+    const bool out = side == Side::kOut;
     SOCHDB_RETURN_IF_ERROR(reader.ScanAdjacency(
         side, id, TypeFilter({}), "", [&](const AdjacencyEntry& e) -> absl::StatusOr<bool> {
-          SOCHDB_RETURN_IF_ERROR(too_many());
-          const bool out = side == Side::kOut;
-          DeleteEdgeEntries(ns, out ? id : e.other, e.type, out ? e.other : id, &batch);
+          const std::string_view from = out ? id : e.other, to = out ? e.other : id;
+          SOCHDB_RETURN_IF_ERROR(remove(EdgeKey(Side::kOut, ns, from, e.type, to),
+                                        EdgeKey(Side::kIn, ns, from, e.type, to), e.record));
           return true;
         }));
     const std::string prefix = TemporalPrefix(side, ns, id);
     SOCHDB_RETURN_IF_ERROR(reader.ScanPrefix(
-        prefix, [&](std::string_view key, std::string_view) -> absl::StatusOr<bool> {
+        prefix, [&](std::string_view key, std::string_view record) -> absl::StatusOr<bool> {
           std::string_view type, other;
           uint64_t valid_from = 0;
           if (!ParseTemporalSuffix(key.substr(prefix.size()), &type, &other, &valid_from)) {
             return absl::DataLossError(absl::StrCat("a stored temporal edge key of namespace ",
                                                     storage::QuotedKey(ns), " is malformed"));
           }
-          SOCHDB_RETURN_IF_ERROR(too_many());
-          const bool out = side == Side::kOut;
           const std::string_view from = out ? id : other, to = out ? other : id;
-          batch.Delete(TemporalKey(Side::kOut, ns, from, type, to, valid_from));
-          batch.Delete(TemporalKey(Side::kIn, ns, from, type, to, valid_from));
+          SOCHDB_RETURN_IF_ERROR(remove(TemporalKey(Side::kOut, ns, from, type, to, valid_from),
+                                        TemporalKey(Side::kIn, ns, from, type, to, valid_from),
+                                        record));
           return true;
         }));
   }
-  SOCHDB_ASSIGN_OR_RETURN(std::optional<std::string> node, reader.Read(NodeKey(ns, id)));
+  std::string node_key = NodeKey(ns, id);
+  SOCHDB_ASSIGN_OR_RETURN(std::optional<std::string> node, reader.Read(node_key));
   if (!node.has_value() && edges == 0) {
     return absl::NotFoundError(absl::StrCat("Node '", AbslView(id), "' not found"));
   }
-  batch.Delete(NodeKey(ns, id));
-  return store_->Write(&batch);
+  batch.Delete(node_key);
+  if (tracked && node.has_value()) {
+    const uint64_t bytes = ItemBytes(ns, node_key, *node);
+    items.push_back(ItemWrite{std::move(node_key), 0, bytes});
+  }
+  return Commit(ns, std::move(items), &batch, /*stripes_held=*/true);
 }
 
 absl::Status GraphStore::AddEdge(std::string_view ns, const Edge& edge) {
   SOCHDB_RETURN_IF_ERROR(ValidateNamespace(ns));
   SOCHDB_RETURN_IF_ERROR(ValidateEdge(edge, "edge"));
   storage::WriteBatch batch;
-  PutEdge(ns, edge, &batch);
-  return store_->Write(&batch);
+  auto [key, bytes] = PutEdge(ns, edge, &batch);
+  absl::ReaderMutexLock barrier(&count_barrier_);
+  return Commit(ns, {ItemWrite{std::move(key), bytes, std::nullopt}}, &batch);
 }
 
 absl::Status GraphStore::AddEdges(std::string_view ns, absl::Span<const Edge> edges) {
   SOCHDB_RETURN_IF_ERROR(ValidateNamespace(ns));
-  size_t bytes = 0;
+  size_t total_bytes = 0;
   for (const Edge& edge : edges) {
-    bytes += edge.from.size() + edge.type.size() + edge.to.size() + PropertyBytes(edge.properties);
+    total_bytes +=
+        edge.from.size() + edge.type.size() + edge.to.size() + PropertyBytes(edge.properties);
   }
-  SOCHDB_RETURN_IF_ERROR(ValidateBulk("edges", edges.size(), bytes));
+  SOCHDB_RETURN_IF_ERROR(ValidateBulk("edges", edges.size(), total_bytes));
   storage::WriteBatch batch;
+  std::vector<ItemWrite> items;
+  items.reserve(edges.size());
   for (size_t i = 0; i < edges.size(); ++i) {
     SOCHDB_RETURN_IF_ERROR(ValidateEdge(edges[i], absl::StrCat("edges[", i, "]")));
-    PutEdge(ns, edges[i], &batch);
+    auto [key, bytes] = PutEdge(ns, edges[i], &batch);
+    items.push_back(ItemWrite{std::move(key), bytes, std::nullopt});
   }
   if (edges.empty()) return absl::OkStatus();
-  return store_->Write(&batch);
+  absl::ReaderMutexLock barrier(&count_barrier_);
+  return Commit(ns, std::move(items), &batch);
 }
 
 absl::StatusOr<Edge> GraphStore::GetEdge(std::string_view ns, std::string_view from,
@@ -217,7 +259,8 @@ absl::Status GraphStore::DeleteEdge(std::string_view ns, std::string_view from,
   SOCHDB_ASSIGN_OR_RETURN(Edge edge, GetEdge(ns, from, type, to));
   storage::WriteBatch batch;
   DeleteEdgeEntries(ns, edge.from, edge.type, edge.to, &batch);
-  return store_->Write(&batch);
+  absl::ReaderMutexLock barrier(&count_barrier_);
+  return Commit(ns, {ItemWrite{EdgeKey(Side::kOut, ns, from, type, to), 0, std::nullopt}}, &batch);
 }
 
 }  // namespace sochdb::graph

@@ -16,6 +16,13 @@
 //
 // Reads run on one snapshot per call, so a traversal never sees a write half-way.
 //
+// Usage (engine/namespace/usage_ledger.h): with a ledger, every write of a tracked namespace is
+// charged the bytes it adds net of what it replaces, and refused with RESOURCE_EXHAUSTED,
+// writing nothing, when that passes the namespace's storage quota. What a graph item counts:
+// its key after the namespace plus its record, once per node, edge and temporal interval (an
+// edge's second, reverse entry is not counted). Writes of one item are ordered by a lock stripe
+// while the namespace is tracked; untracked namespaces pay one shared lock per write.
+//
 // Errors: INVALID_ARGUMENT names the field and the limit ("edges[3].from_id is 2000 bytes; the
 // limit is 1024 bytes"); NOT_FOUND with upstream's texts ("Node 'x' not found", "Edge not
 // found", "No path found from 'a' to 'b'"), which GraphService turns into its `error` fields;
@@ -37,6 +44,8 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -44,6 +53,7 @@
 #include "engine/common/answer_budget.h"
 #include "engine/common/clock.h"
 #include "engine/filter/metadata_filter.h"
+#include "engine/namespace/usage_ledger.h"
 #include "engine/storage/store.h"
 
 namespace sochdb::graph {
@@ -148,8 +158,9 @@ struct EdgeQuery {
   AnswerBudget* budget = nullptr;
 };
 
-// Edges of OUT come ordered by (type, to), then those of IN by (type, from); a self-loop is
-// listed once (with OUT) under kBoth.
+// Edges come in storage order: OUT before IN, grouped by type (types ordered by length, then
+// bytes: their length-prefixed key component), then by the far node's id, bytewise. A
+// self-loop is listed once (with OUT) under kBoth.
 struct EdgePage {
   std::vector<Edge> edges;
   std::string next_page_token;  // empty: no more
@@ -174,11 +185,13 @@ struct TemporalQuery {
   AnswerBudget* budget = nullptr;
 };
 
-class GraphStore {
+class GraphStore final : public namespaces::UsageCounter {
  public:
-  // `store` and `clock` are not owned and must outlive the GraphStore.
-  GraphStore(storage::Store* store, const Clock* clock, GraphLimits limits = {});
-  ~GraphStore();
+  // `store`, `clock` and `usage` are not owned and must outlive the GraphStore. `usage` nullptr:
+  // no accounting; otherwise the store attaches to it as its graph source until destroyed.
+  GraphStore(storage::Store* store, const Clock* clock, GraphLimits limits = {},
+             namespaces::UsageLedger* usage = nullptr);
+  ~GraphStore() override;
   GraphStore(const GraphStore&) = delete;
   GraphStore& operator=(const GraphStore&) = delete;
 
@@ -227,20 +240,60 @@ class GraphStore {
 
   const GraphLimits& limits() const { return limits_; }
 
+  // UsageCounter: the bytes of `ns`'s nodes, edges and temporal intervals, read from a snapshot
+  // taken while no graph write is in flight; `start` runs in that moment. Cost: one scan of the
+  // namespace's graph, with graph writes held only while the snapshot is taken.
+  absl::StatusOr<namespaces::Usage> CountUsage(std::string_view ns,
+                                               absl::FunctionRef<void()> start) override;
+
  private:
+  // An item a write stores or removes, for the usage charge of a tracked namespace: its primary
+  // key (node, out-edge or forward temporal key) and the bytes it will count (0: removed). Its
+  // current bytes are read before the write, unless known (`old_bytes`).
+  struct ItemWrite {
+    std::string key;
+    uint64_t new_bytes = 0;
+    std::optional<uint64_t> old_bytes;
+  };
+  // Every lock stripe, taken in index order (as every holder of several takes them), for as
+  // long as it lives.
+  class AllStripes {
+   public:
+    explicit AllStripes(std::array<absl::Mutex, 64>& stripes) : stripes_(stripes) {
+      for (absl::Mutex& stripe : stripes_) stripe.Lock();
+    }
+    ~AllStripes() {
+      for (auto it = stripes_.rbegin(); it != stripes_.rend(); ++it) it->Unlock();
+    }
+    AllStripes(const AllStripes&) = delete;
+    AllStripes& operator=(const AllStripes&) = delete;
+
+   private:
+    std::array<absl::Mutex, 64>& stripes_;
+  };
+
+  bool Tracked(std::string_view ns) const;
+  // Writes `batch`, whose items are `items`: for a tracked namespace, under the items' stripes
+  // (unless `stripes_held`), charged their net bytes first. The caller holds count_barrier_
+  // shared.
+  absl::Status Commit(std::string_view ns, std::vector<ItemWrite> items, storage::WriteBatch* batch,
+                      bool stripes_held = false);
+  absl::Mutex& Stripe(std::string_view key) const;
   absl::Status ValidateNode(const Node& node, std::string_view field) const;
   absl::Status ValidateEdge(const Edge& edge, std::string_view field) const;
   absl::Status ValidateProperties(const Properties& properties, std::string_view field) const;
   absl::Status ValidateBulk(std::string_view field, size_t items, size_t bytes) const;
-  // The lock of one temporal relation (ns, from, type, to): EndTemporalEdge reads the intervals
-  // it rewrites, so it and AddTemporalEdge of the same relation must not interleave.
-  absl::Mutex& RelationLock(std::string_view ns, std::string_view from, std::string_view type,
-                            std::string_view to) const;
-
   storage::Store* const store_;
   const Clock* const clock_;
   const GraphLimits limits_;
-  mutable std::array<absl::Mutex, 64> relation_locks_;
+  namespaces::UsageLedger* const usage_;  // nullptr: no accounting
+  // Held shared by every write from before it decides whether its namespace is tracked until it
+  // has committed; CountUsage takes it exclusively to find a moment with no write in flight.
+  mutable absl::Mutex count_barrier_ ABSL_ACQUIRED_BEFORE(stripes_);
+  // Orders the writes of one item (hashed by primary key) in a tracked namespace, so each reads
+  // the record the previous one left; and the interval rewrites of one temporal relation
+  // (EndTemporalEdge reads what it rewrites), tracked or not. Taken in index order.
+  mutable std::array<absl::Mutex, 64> stripes_;
 };
 
 }  // namespace sochdb::graph

@@ -17,11 +17,15 @@
 namespace sochdb::graph {
 namespace {
 
-void PutTemporal(std::string_view ns, const TemporalEdge& t, storage::WriteBatch* batch) {
+// Puts both entries of interval `t`; returns its primary (forward) key and the bytes it counts.
+std::pair<std::string, uint64_t> PutTemporal(std::string_view ns, const TemporalEdge& t,
+                                             storage::WriteBatch* batch) {
   const std::string record = EncodeTemporal(t.valid_until, t.edge.properties);
-  for (Side side : {Side::kOut, Side::kIn}) {
-    batch->Put(TemporalKey(side, ns, t.edge.from, t.edge.type, t.edge.to, t.valid_from), record);
-  }
+  std::string key = TemporalKey(Side::kOut, ns, t.edge.from, t.edge.type, t.edge.to, t.valid_from);
+  batch->Put(key, record);
+  batch->Put(TemporalKey(Side::kIn, ns, t.edge.from, t.edge.type, t.edge.to, t.valid_from), record);
+  const uint64_t bytes = ItemBytes(ns, key, record);
+  return {std::move(key), bytes};
 }
 
 // Half-open [valid_from, valid_until), valid_until 0 = no end.
@@ -50,9 +54,14 @@ absl::Status GraphStore::AddTemporalEdge(std::string_view ns, const TemporalEdge
                                                    "), or 0 for an interval with no end"));
   }
   storage::WriteBatch batch;
-  PutTemporal(ns, edge, &batch);
-  absl::MutexLock lock(&RelationLock(ns, edge.edge.from, edge.edge.type, edge.edge.to));
-  return store_->Write(&batch);
+  auto [key, bytes] = PutTemporal(ns, edge, &batch);
+  absl::ReaderMutexLock barrier(&count_barrier_);
+  // Every write of a relation's intervals holds the relation's stripe (EndTemporalEdge reads
+  // what it rewrites).
+  absl::MutexLock lock(
+      &Stripe(TemporalRelationPrefix(ns, edge.edge.from, edge.edge.type, edge.edge.to)));
+  return Commit(ns, {ItemWrite{std::move(key), bytes, std::nullopt}}, &batch,
+                /*stripes_held=*/true);
 }
 
 absl::StatusOr<TemporalEdge> GraphStore::EndTemporalEdge(std::string_view ns, std::string_view from,
@@ -62,9 +71,10 @@ absl::StatusOr<TemporalEdge> GraphStore::EndTemporalEdge(std::string_view ns, st
   SOCHDB_RETURN_IF_ERROR(
       ValidateEdge(Edge{std::string(from), std::string(type), std::string(to), {}}, ""));
   if (end_time == 0) end_time = static_cast<uint64_t>(clock_->NowMillis());
-  absl::MutexLock lock(&RelationLock(ns, from, type, to));
-  GraphReader reader(store_, ns);
   const std::string prefix = TemporalRelationPrefix(ns, from, type, to);
+  absl::ReaderMutexLock barrier(&count_barrier_);
+  absl::MutexLock lock(&Stripe(prefix));
+  GraphReader reader(store_, ns);
   std::vector<TemporalEdge> open;
   SOCHDB_RETURN_IF_ERROR(reader.ScanPrefix(
       prefix, [&](std::string_view key, std::string_view value) -> absl::StatusOr<bool> {
@@ -80,6 +90,7 @@ absl::StatusOr<TemporalEdge> GraphStore::EndTemporalEdge(std::string_view ns, st
                                             AbslView(type), "]-> '", AbslView(to), "'"));
   }
   storage::WriteBatch batch;
+  std::vector<ItemWrite> items;
   for (TemporalEdge& t : open) {
     if (t.valid_from >= end_time) {
       return absl::InvalidArgumentError(
@@ -87,9 +98,10 @@ absl::StatusOr<TemporalEdge> GraphStore::EndTemporalEdge(std::string_view ns, st
                        t.valid_from, ")"));
     }
     t.valid_until = end_time;
-    PutTemporal(ns, t, &batch);
+    auto [key, bytes] = PutTemporal(ns, t, &batch);
+    items.push_back(ItemWrite{std::move(key), bytes, std::nullopt});
   }
-  SOCHDB_RETURN_IF_ERROR(store_->Write(&batch));
+  SOCHDB_RETURN_IF_ERROR(Commit(ns, std::move(items), &batch, /*stripes_held=*/true));
   return open.back();  // key order: the latest valid_from
 }
 

@@ -16,10 +16,12 @@
 //   vectors        the documents (every document has at least one embedding) in the namespace's
 //                  collections; an upsert of an existing id adds none; DeleteDocument and
 //                  DeleteCollection give them back.
+//                  The graph's nodes, edges and temporal intervals count too: each one's key
+//                  after the namespace plus its record, once per edge (engine/graph).
 //   collections    the namespace's collections (out-of-service ones included: they can be
 //                  deleted).
 // Vector indexes (VectorIndexService) are tenant-scoped, belong to no namespace and are not
-// counted (as upstream); neither are graph, context or cache data.
+// counted (as upstream); neither are context or cache data.
 //
 // Quota checks (0 = unlimited), RESOURCE_EXHAUSTED with upstream's texts:
 //   Namespace '<ns>' collection quota exceeded (<count>/<max>)        count + new > max
@@ -69,10 +71,10 @@ struct UsageDelta {
 };
 
 // The stores whose data a namespace's usage sums.
-enum class UsageSource : uint8_t { kKv = 0, kCollections = 1 };
-inline constexpr size_t kUsageSources = 2;
+enum class UsageSource : uint8_t { kKv = 0, kCollections = 1, kGraph = 2 };
+inline constexpr size_t kUsageSources = 3;
 
-// What a store does for Track. Implemented by KvStore and CollectionStore.
+// What a store does for Track. Implemented by KvStore, CollectionStore and GraphStore.
 class UsageCounter {
  public:
   virtual ~UsageCounter() = default;
