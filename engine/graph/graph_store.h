@@ -69,6 +69,7 @@ struct GraphLimits {
   size_t max_batch_bytes = 32u << 20;        // ids, types and properties of one bulk call
   uint32_t max_depth = 1'000;                // Traverse / ShortestPath max_depth
   size_t max_traversal_nodes = 100'000;      // nodes one traversal or path search may visit
+  size_t max_traversal_edges = 100'000;      // edges one traversal may return
   size_t max_edges_examined = 5'000'000;     // edges one query may read
   size_t max_page_edges = 100'000;           // edges of one GetEdges / GetNeighbors answer
   size_t max_temporal_edges = 100'000;       // edges of one QueryTemporalGraph answer
@@ -116,18 +117,26 @@ struct TraverseQuery {
   // Stop after this many nodes, truncated = true. 0: limits.max_traversal_nodes, which fails the
   // query (RESOURCE_EXHAUSTED) when reached. Must be <= limits.max_traversal_nodes.
   uint32_t max_nodes = 0;
+  // Stop after returning this many edges, truncated = true. 0: limits.max_traversal_edges, which
+  // fails the query (RESOURCE_EXHAUSTED) when reached. Must be <= limits.max_traversal_edges.
+  uint32_t max_edges = 0;
   StopCheck stop;
   AnswerBudget* budget = nullptr;  // charged per node and edge returned; null = none
 };
 
 // Upstream's semantics: nodes are visited up to max_depth hops (the start at depth 0) and
 // returned in visiting order, those that exist as nodes; an edge is returned when it leads from
-// a visited node to a node not yet visited, including from nodes at max_depth (so edges may
-// lead past the returned nodes). Cycles and self-loops are fine: each node is visited once.
+// a visited node to a node not visited yet (queued is not visited: a diamond's two edges into
+// its far corner are both returned), including from nodes at max_depth (so edges may lead past
+// the returned nodes). Depth-first visits the node most recently reached first, as upstream's
+// stack does. Cycles and self-loops are fine: each node is visited once. With node_types or
+// node_filter, nodes that fail them are neither visited nor the target of a returned edge.
+// max_nodes counts visited nodes, max_edges returned edges: truncated is set when one more was
+// in reach.
 struct TraverseResult {
   std::vector<Node> nodes;
   std::vector<Edge> edges;
-  bool truncated = false;  // stopped at max_nodes with more in reach
+  bool truncated = false;  // stopped at max_nodes or max_edges with more in reach
 };
 
 struct PathQuery {
@@ -136,8 +145,9 @@ struct PathQuery {
   uint32_t max_depth = 0;  // most edges on the path; 0: only from == to
   Direction direction = Direction::kOut;
   std::vector<std::string> edge_types;
-  // Non-empty: least total weight (Dijkstra) over this numeric edge property; edges lacking it
-  // (or holding a value that is not a finite number >= 0) are not used.
+  // Non-empty: least total weight (Dijkstra) over this numeric edge property among paths of at
+  // most max_depth edges; edges lacking it (or holding a value that is not a finite number
+  // >= 0) are not used.
   std::string weight_property;
   StopCheck stop;
 };
@@ -289,7 +299,8 @@ class GraphStore final : public namespaces::UsageCounter {
   namespaces::UsageLedger* const usage_;  // nullptr: no accounting
   // Held shared by every write from before it decides whether its namespace is tracked until it
   // has committed; CountUsage takes it exclusively to find a moment with no write in flight.
-  mutable absl::Mutex count_barrier_ ABSL_ACQUIRED_BEFORE(stripes_);
+  // Taken before any stripe (clang's thread-safety attributes cannot name an array's elements).
+  mutable absl::Mutex count_barrier_;
   // Orders the writes of one item (hashed by primary key) in a tracked namespace, so each reads
   // the record the previous one left; and the interval rewrites of one temporal relation
   // (EndTemporalEdge reads what it rewrites), tracked or not. Taken in index order.

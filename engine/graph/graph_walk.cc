@@ -79,17 +79,21 @@ class Walk {
         types_(query.edge_types),
         sides_(SidesOf(query.direction)),
         cap_(query.max_nodes != 0 ? query.max_nodes : limits.max_traversal_nodes),
+        edge_cap_(query.max_edges != 0 ? query.max_edges : limits.max_traversal_edges),
         meter_(limits, &query.stop, "Traverse", "lower max_depth or set max_nodes"),
         result_(result) {}
 
   absl::Status Run() {
-    visited_.insert(query_.start);
+    queued_.insert(query_.start);
     pending_.push_back(Pending{query_.start, 0, std::nullopt, false});
     while (!pending_.empty()) {
       Pending next = Pop();
+      if (visited_.contains(AbslView(next.id))) continue;  // depth-first holds repeats
+      if (visited_.size() == cap_) return Truncate();
+      visited_.insert(next.id);
       SOCHDB_RETURN_IF_ERROR(Keep(next));
       SOCHDB_RETURN_IF_ERROR(Expand(next));
-      if (result_->truncated) return Drain();
+      if (result_->truncated) return absl::OkStatus();
     }
     return meter_.Check();
   }
@@ -146,7 +150,14 @@ class Walk {
     return admitted;
   }
 
+  // Upstream's rule: every edge from a visited node to a node not visited yet is returned
+  // (those from nodes at max_depth too), and its target is queued unless it lies past
+  // max_depth. Breadth-first queues a node once (its first place is where upstream visits
+  // it); depth-first queues it again on every edge, as upstream's stack does, so the latest
+  // reaches it first.
   absl::Status Expand(const Pending& from) {
+    const bool deeper = from.depth < query_.max_depth;
+    const bool breadth_first = query_.order == Order::kBreadthFirst;
     for (Side side : sides_) {
       SOCHDB_RETURN_IF_ERROR(reader_.ScanAdjacency(
           side, from.id, types_, "", [&](const AdjacencyEntry& e) -> absl::StatusOr<bool> {
@@ -155,21 +166,19 @@ class Walk {
             Pending next{std::string(e.other), from.depth + 1, std::nullopt, false};
             SOCHDB_ASSIGN_OR_RETURN(bool admitted, Admits(e.other, &next.node, &next.read));
             if (!admitted) return true;
-            if (from.depth < query_.max_depth) {
-              if (visited_.size() >= cap_) {
-                result_->truncated = true;
-                return false;
-              }
-              visited_.insert(next.id);
-              pending_.push_back(std::move(next));
+            if (result_->edges.size() == edge_cap_) {
+              SOCHDB_RETURN_IF_ERROR(TruncateEdges());
+              return false;
             }
-            // Upstream returns the edges that leave nodes at max_depth too.
             SOCHDB_ASSIGN_OR_RETURN(Edge edge, EdgeOf(side, from.id, e, reader_.ns()));
             if (query_.budget != nullptr) {
               SOCHDB_RETURN_IF_ERROR(query_.budget->Charge(EncodedBytes(
                   edge.properties, edge.from.size() + edge.type.size() + edge.to.size())));
             }
             result_->edges.push_back(std::move(edge));
+            if (deeper && (!breadth_first || queued_.insert(next.id).second)) {
+              pending_.push_back(std::move(next));
+            }
             return true;
           }));
       if (result_->truncated) break;
@@ -177,17 +186,25 @@ class Walk {
     return absl::OkStatus();
   }
 
-  // The cap stopped the walk: the nodes already reached join the answer, unexpanded.
-  absl::Status Drain() {
+  // max_edges are returned and another edge is next.
+  absl::Status TruncateEdges() {
+    if (query_.max_edges == 0) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "Traverse returned ", edge_cap_,
+          " edges (the server's cap); set max_edges to take that many as a partial answer"));
+    }
+    result_->truncated = true;
+    return absl::OkStatus();
+  }
+
+  // max_nodes are visited and another node in reach is next.
+  absl::Status Truncate() {
     if (query_.max_nodes == 0) {
       return absl::ResourceExhaustedError(absl::StrCat(
           "Traverse reached ", cap_,
           " nodes (the server's cap); set max_nodes to take that many as a partial answer"));
     }
-    while (!pending_.empty()) {
-      Pending next = Pop();
-      SOCHDB_RETURN_IF_ERROR(Keep(next));
-    }
+    result_->truncated = true;
     return absl::OkStatus();
   }
 
@@ -196,11 +213,13 @@ class Walk {
   const TypeFilter types_;
   const std::vector<Side> sides_;
   const size_t cap_;
+  const size_t edge_cap_;
   QueryMeter meter_;
   TraverseResult* const result_;
   std::deque<Pending> pending_;
-  absl::flat_hash_set<std::string> visited_;
-  absl::flat_hash_set<std::string> rejected_;
+  absl::flat_hash_set<std::string> queued_;    // breadth-first: ever queued
+  absl::flat_hash_set<std::string> visited_;   // taken from the queue and expanded
+  absl::flat_hash_set<std::string> rejected_;  // failed node_types / node_filter
 };
 
 // How a path search reached a node: from `prev` over the edge of `type`, stored as prev -> node
@@ -265,6 +284,10 @@ absl::StatusOr<TraverseResult> GraphStore::Traverse(std::string_view ns,
   if (query.max_nodes > limits_.max_traversal_nodes) {
     return absl::InvalidArgumentError(absl::StrCat("max_nodes is ", query.max_nodes,
                                                    "; the limit is ", limits_.max_traversal_nodes));
+  }
+  if (query.max_edges > limits_.max_traversal_edges) {
+    return absl::InvalidArgumentError(absl::StrCat("max_edges is ", query.max_edges,
+                                                   "; the limit is ", limits_.max_traversal_edges));
   }
   for (const std::string& type : query.node_types) {
     SOCHDB_RETURN_IF_ERROR(
@@ -341,33 +364,45 @@ absl::StatusOr<PathResult> FewestEdges(GraphReader& reader, const PathQuery& que
   return NoPath(query);
 }
 
-// Least weight: Dijkstra from `from`, over edges whose weight property holds a finite number
-// >= 0; paths longer than max_depth edges are not extended.
+// Least weight within max_depth edges: Dijkstra over (node, edges so far) from `from`, over
+// edges whose weight property holds a finite number >= 0. A state is dropped when its node was
+// already settled with no more edges (and, popping in weight order, no more weight): what it
+// could reach, that one reaches as cheaply and as soon. So a heavier path with fewer edges is
+// still found when the lightest one is too long.
 absl::StatusOr<PathResult> LeastWeight(GraphReader& reader, const PathQuery& query,
                                        const GraphLimits& limits) {
   QueryMeter meter(limits, &query.stop, "ShortestPath", "lower max_depth");
   const TypeFilter types(query.edge_types);
-  struct Best {
-    double weight = 0;
-    Link link;
-    bool done = false;
+  struct State {
+    std::string node;
+    uint32_t hops = 0;
+    size_t parent = 0;  // index in `states`; the start's is itself
+    Link link;          // how `parent` reached this state (link.prev = parent's node)
   };
-  absl::flat_hash_map<std::string, Best> best{{query.from, Best{}}};
-  using Entry = std::tuple<double, uint32_t, std::string>;
+  std::vector<State> states{State{query.from, 0, 0, Link{}}};
+  absl::flat_hash_map<std::string, uint32_t> settled;  // node -> fewest edges it settled with
+  using Entry = std::tuple<double, uint32_t, size_t>;  // weight, hops, state
   std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> queue;
-  queue.emplace(0.0, 0, query.from);
+  queue.emplace(0.0, 0, 0);
   while (!queue.empty()) {
-    auto [weight, hops, node] = queue.top();
+    const auto [weight, hops, index] = queue.top();
     queue.pop();
-    Best& here = best.at(node);
-    if (here.done || weight > here.weight) continue;
-    here.done = true;
+    const std::string node = states[index].node;
+    auto [it, first] = settled.try_emplace(node, hops);
+    if (!first && it->second <= hops) continue;
+    it->second = hops;
+    if (settled.size() > limits.max_traversal_nodes) return TooManyNodes(limits, query.to);
     if (node == query.to) {
-      Links links;
-      for (const auto& [id, b] : best) links.emplace(id, b.link);
       PathResult path;
-      SOCHDB_RETURN_IF_ERROR(ChainTo(reader, links, query.from, query.to, &path));
       path.total_weight = weight;
+      for (size_t at = index; at != 0; at = states[at].parent) {
+        SOCHDB_ASSIGN_OR_RETURN(Edge edge, LinkEdge(reader, states[at].node, states[at].link));
+        path.path.push_back(states[at].node);
+        path.edges.push_back(std::move(edge));
+      }
+      path.path.push_back(query.from);
+      std::reverse(path.path.begin(), path.path.end());
+      std::reverse(path.edges.begin(), path.edges.end());
       return path;
     }
     if (hops == query.max_depth) continue;
@@ -382,13 +417,11 @@ absl::StatusOr<PathResult> LeastWeight(GraphReader& reader, const PathQuery& que
                 !std::isfinite(edge_weight) || edge_weight < 0) {
               return true;
             }
-            const double total = weight + edge_weight;
-            auto [it, inserted] = best.try_emplace(std::string(e.other));
-            if (!inserted && (it->second.done || total >= it->second.weight)) return true;
-            if (best.size() > limits.max_traversal_nodes) return TooManyNodes(limits, query.to);
-            it->second.weight = total;
-            it->second.link = Link{node, std::string(e.type), side == Side::kOut, hops + 1};
-            queue.emplace(total, hops + 1, it->first);
+            auto done = settled.find(AbslView(e.other));
+            if (done != settled.end() && done->second <= hops + 1) return true;
+            states.push_back(State{std::string(e.other), hops + 1, index,
+                                   Link{node, std::string(e.type), side == Side::kOut, hops + 1}});
+            queue.emplace(weight + edge_weight, hops + 1, states.size() - 1);
             return true;
           }));
     }
