@@ -132,6 +132,7 @@ class ServerTarget final : public Target {
     req.set_start_node_id(start);
     req.set_max_depth(depth);
     req.set_max_nodes(o_.max_nodes);
+    req.set_max_edges(o_.max_edges);
     v1::TraverseResponse resp;
     auto ctx = Context(30);
     const grpc::Status s = graphs_[client]->Traverse(ctx.get(), req, &resp);
@@ -223,6 +224,7 @@ class InProcessTarget final : public Target {
     query.start = start;
     query.max_depth = depth;
     query.max_nodes = o_.max_nodes;
+    query.max_edges = o_.max_edges;
     absl::StatusOr<graph::TraverseResult> result = graph_.Traverse(o_.ns, query);
     if (!result.ok()) return OutcomeOf(result.status());
     return Answer{result->truncated ? Outcome::kTruncated : Outcome::kComplete,
@@ -500,6 +502,8 @@ CLI::App* AddGraphCommand(CLI::App& app, GraphBenchOptions* o) {
       ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
   g->add_option("--max-nodes", o->max_nodes, "Traverse max_nodes")->capture_default_str();
+  g->add_option("--max-edges", o->max_edges, "Traverse max_edges (0: the server's cap)")
+      ->capture_default_str();
   g->add_option("--path-depth", o->path_depth, "ShortestPath max_depth")->capture_default_str();
   return g;
 }
