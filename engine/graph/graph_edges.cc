@@ -66,7 +66,9 @@ absl::StatusOr<std::string> WalkPage(
   for (Side side : {Side::kOut, Side::kIn}) {
     if (side == Side::kOut && position.side == Side::kIn) continue;
     if (side == Side::kIn && query.direction == Direction::kOut) break;
-    const std::string_view after = side == position.side ? position.after : "";
+    // (A view of position.after itself: `? position.after : ""` is a temporary std::string.)
+    const std::string_view after =
+        side == position.side ? std::string_view(position.after) : std::string_view();
     bool full = false;
     SOCHDB_RETURN_IF_ERROR(reader.ScanAdjacency(
         side, query.node, types, after, [&](const AdjacencyEntry& e) -> absl::StatusOr<bool> {

@@ -158,6 +158,7 @@ absl::Status GraphStore::DeleteNode(std::string_view ns, std::string_view id) {
   storage::WriteBatch batch;
   std::vector<ItemWrite> items;  // what the charge gives back; only when tracked
   size_t edges = 0;
+  size_t intervals = 0;  // temporal ones among them
   // Deletes both entries of an item whose primary key is `primary` and its mirror `mirror`.
   auto remove = [&](std::string primary, std::string mirror,
                     std::string_view record) -> absl::Status {
@@ -193,6 +194,7 @@ absl::Status GraphStore::DeleteNode(std::string_view ns, std::string_view id) {
                                                     storage::QuotedKey(ns), " is malformed"));
           }
           const std::string_view from = out ? id : other, to = out ? other : id;
+          ++intervals;
           SOCHDB_RETURN_IF_ERROR(remove(TemporalKey(Side::kOut, ns, from, type, to, valid_from),
                                         TemporalKey(Side::kIn, ns, from, type, to, valid_from),
                                         record));
@@ -209,6 +211,10 @@ absl::Status GraphStore::DeleteNode(std::string_view ns, std::string_view id) {
     const uint64_t bytes = ItemBytes(ns, node_key, *node);
     items.push_back(ItemWrite{std::move(node_key), 0, bytes});
   }
+  // EndTemporalEdge rewrites the intervals it read under their relation's stripe: holding the
+  // stripes over the write puts it wholly before the deletion (whose deletes, of the same keys,
+  // cover its rewrite) or wholly after (it finds nothing), never astride it.
+  if (!tracked && intervals != 0) all_stripes.emplace(stripes_);
   return Commit(ns, std::move(items), &batch, /*stripes_held=*/true);
 }
 

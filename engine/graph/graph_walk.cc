@@ -302,8 +302,27 @@ absl::StatusOr<TraverseResult> GraphStore::Traverse(std::string_view ns,
 
 namespace {
 
+// The path from query.from to `meet` over `forward`, then on to query.to over `backward`.
+absl::StatusOr<PathResult> JoinAt(GraphReader& reader, const Links& forward, const Links& backward,
+                                  const PathQuery& query, std::string_view meet) {
+  PathResult path;
+  SOCHDB_RETURN_IF_ERROR(ChainTo(reader, forward, query.from, meet, &path));
+  PathResult back;
+  SOCHDB_RETURN_IF_ERROR(ChainTo(reader, backward, query.to, meet, &back));
+  // `back` runs from `to` to the meeting node: append it reversed, without the meet twice.
+  for (auto it = back.path.rbegin() + 1; it != back.path.rend(); ++it) path.path.push_back(*it);
+  for (auto it = back.edges.rbegin(); it != back.edges.rend(); ++it) {
+    path.edges.push_back(std::move(*it));
+  }
+  path.total_weight = static_cast<double>(path.edges.size());
+  return path;
+}
+
 // Fewest edges: breadth-first from both ends at once, a level at a time from the smaller
-// frontier, so a path of length L reads about the nodes within L/2 of each end.
+// frontier, so a path of length L reads about the nodes within L/2 of each end. The first
+// meeting found is a shortest path: a node the other side holds below its frontier has been
+// expanded, so a meeting through it was found when either side first reached the node. So the
+// search stops there, rather than finish the level (a hub's level may pass the node cap).
 absl::StatusOr<PathResult> FewestEdges(GraphReader& reader, const PathQuery& query,
                                        const GraphLimits& limits) {
   QueryMeter meter(limits, &query.stop, "ShortestPath", "lower max_depth");
@@ -311,19 +330,20 @@ absl::StatusOr<PathResult> FewestEdges(GraphReader& reader, const PathQuery& que
   Links forward{{query.from, Link{}}}, backward{{query.to, Link{}}};
   std::vector<std::string> forward_frontier{query.from}, backward_frontier{query.to};
   uint32_t forward_depth = 0, backward_depth = 0;
-  while (forward_depth + backward_depth < query.max_depth && !forward_frontier.empty() &&
-         !backward_frontier.empty()) {
+  std::string meet;  // ids are never empty
+  while (meet.empty() && forward_depth + backward_depth < query.max_depth &&
+         !forward_frontier.empty() && !backward_frontier.empty()) {
     const bool go_forward = forward_frontier.size() <= backward_frontier.size();
     Links& own = go_forward ? forward : backward;
     const Links& other = go_forward ? backward : forward;
     std::vector<std::string>& frontier = go_forward ? forward_frontier : backward_frontier;
     const Direction direction = go_forward ? query.direction : Reversed(query.direction);
     std::vector<std::string> next;
-    std::string meet;
-    uint32_t best = UINT32_MAX;
-    for (const std::string& node : frontier) {
+    for (size_t i = 0; i < frontier.size() && meet.empty(); ++i) {
+      const std::string& node = frontier[i];
       const uint32_t depth = own.at(node).depth + 1;
       for (Side side : SidesOf(direction)) {
+        if (!meet.empty()) break;
         SOCHDB_RETURN_IF_ERROR(reader.ScanAdjacency(
             side, node, types, "", [&](const AdjacencyEntry& e) -> absl::StatusOr<bool> {
               SOCHDB_RETURN_IF_ERROR(meter.Step());
@@ -331,37 +351,26 @@ absl::StatusOr<PathResult> FewestEdges(GraphReader& reader, const PathQuery& que
               auto [it, inserted] = own.try_emplace(
                   std::string(e.other), Link{node, std::string(e.type), side == Side::kOut, depth});
               if (!inserted) return true;
+              if (other.contains(AbslView(e.other))) {
+                meet = it->first;
+                return false;
+              }
               if (own.size() + other.size() > limits.max_traversal_nodes) {
                 return TooManyNodes(limits, query.to);
               }
               next.push_back(it->first);
-              auto meets = other.find(AbslView(e.other));
-              if (meets != other.end() && depth + meets->second.depth < best) {
-                best = depth + meets->second.depth;
-                meet = it->first;
-              }
               return true;
             }));
       }
     }
     (go_forward ? forward_depth : backward_depth) += 1;
     frontier = std::move(next);
-    if (best != UINT32_MAX) {
-      PathResult path;
-      SOCHDB_RETURN_IF_ERROR(ChainTo(reader, forward, query.from, meet, &path));
-      PathResult back;
-      SOCHDB_RETURN_IF_ERROR(ChainTo(reader, backward, query.to, meet, &back));
-      // `back` runs from `to` to the meeting node: append it reversed, without the meet twice.
-      for (auto it = back.path.rbegin() + 1; it != back.path.rend(); ++it) path.path.push_back(*it);
-      for (auto it = back.edges.rbegin(); it != back.edges.rend(); ++it) {
-        path.edges.push_back(std::move(*it));
-      }
-      path.total_weight = static_cast<double>(path.edges.size());
-      return path;
-    }
   }
-  SOCHDB_RETURN_IF_ERROR(meter.Check());
-  return NoPath(query);
+  if (meet.empty()) {
+    SOCHDB_RETURN_IF_ERROR(meter.Check());
+    return NoPath(query);
+  }
+  return JoinAt(reader, forward, backward, query, meet);
 }
 
 // Least weight within max_depth edges: Dijkstra over (node, edges so far) from `from`, over
@@ -385,7 +394,10 @@ absl::StatusOr<PathResult> LeastWeight(GraphReader& reader, const PathQuery& que
   std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> queue;
   queue.emplace(0.0, 0, 0);
   while (!queue.empty()) {
-    const auto [weight, hops, index] = queue.top();
+    // Plain variables, not a structured binding: the lambda below captures them.
+    const double weight = std::get<0>(queue.top());
+    const uint32_t hops = std::get<1>(queue.top());
+    const size_t index = std::get<2>(queue.top());
     queue.pop();
     const std::string node = states[index].node;
     auto [it, first] = settled.try_emplace(node, hops);
