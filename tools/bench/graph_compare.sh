@@ -40,9 +40,14 @@ while [ $# -gt 0 ]; do
 done
 log="${GRAPH_BENCH_LOG:-graph_compare.log}"
 
-bazel build -c opt --noshow_progress //server:sochdb-grpc //tools/bench:sochdb-bench >&2
-server_bin=bazel-bin/server/sochdb-grpc
-bench_bin=bazel-bin/tools/bench/sochdb-bench
+# $GRAPH_BENCH_BIN: a directory holding sochdb-grpc and sochdb-bench built earlier (so that
+# edits meanwhile do not change what runs); else both are built here.
+if [ -n "${GRAPH_BENCH_BIN:-}" ]; then
+  server_bin=$GRAPH_BENCH_BIN/sochdb-grpc bench_bin=$GRAPH_BENCH_BIN/sochdb-bench
+else
+  bazel build -c opt --noshow_progress //server:sochdb-grpc //tools/bench:sochdb-bench >&2
+  server_bin=bazel-bin/server/sochdb-grpc bench_bin=bazel-bin/tools/bench/sochdb-bench
+fi
 work=$(mktemp -d)
 server_pid=""
 trap '[ -z "$server_pid" ] || kill "$server_pid" 2>/dev/null; wait; rm -rf "$work"' EXIT
