@@ -24,6 +24,8 @@
 #include "server/rpc/rpc_metrics.h"
 #include "server/tls_credentials.h"
 #include "services/collection/collection_service.h"
+#include "services/graph/graph_extension_service.h"
+#include "services/graph/graph_service.h"
 #include "services/namespace/namespace_service.h"
 #include "services/kv/convert.h"
 #include "services/kv/kv_service.h"
@@ -203,6 +205,12 @@ void RegisterServices(GrpcServer& server, Engine& engine,
   auto vectors = std::make_shared<services::VectorIndexService>(&engine.vector_indexes());
   vectors->Register(server);
   keep_alive->push_back(vectors);
+  auto graph = std::make_shared<services::GraphService>(&engine.graph());
+  graph->Register(server);
+  keep_alive->push_back(graph);
+  auto graph_extensions = std::make_shared<services::GraphExtensionService>(&engine.graph());
+  graph_extensions->Register(server);
+  keep_alive->push_back(graph_extensions);
   auto policies = std::make_shared<services::PolicyService>(
       &engine.policies(), &engine.audit_log(), &engine.governance());
   policies->Register(server);

@@ -187,6 +187,9 @@ absl::Status CheckUniqueKeys(const JsonValue& object, std::string_view path) {
 // Turns the JSON tree into nodes, checking operand types and the limits on the way.
 class Compiler {
  public:
+  // `field` names the request field in errors that are about the whole filter.
+  explicit Compiler(std::string_view field) : field_(field) {}
+
   absl::StatusOr<uint32_t> CompileFilter(const JsonValue& value, const std::string& path);
   std::vector<Node> TakeNodes() { return std::move(nodes_); }
 
@@ -204,13 +207,14 @@ class Compiler {
   absl::StatusOr<uint32_t> CompileList(std::string_view field, std::string_view op,
                                        const JsonValue& operand, const std::string& path);
 
+  const std::string_view field_;
   std::vector<Node> nodes_;
 };
 
 absl::StatusOr<uint32_t> Compiler::AddNode(Node node) {
   if (nodes_.size() >= kMaxFilterConditions) {
-    return PathError("filter", absl::StrCat("more than ", kMaxFilterConditions,
-                                            " conditions; the limit is ", kMaxFilterConditions));
+    return PathError(field_, absl::StrCat("more than ", kMaxFilterConditions,
+                                          " conditions; the limit is ", kMaxFilterConditions));
   }
   nodes_.push_back(std::move(node));
   return static_cast<uint32_t>(nodes_.size() - 1);
@@ -364,15 +368,16 @@ MetadataFilter::MetadataFilter() = default;
 MetadataFilter::MetadataFilter(std::shared_ptr<const Program> program)
     : program_(std::move(program)) {}
 
-absl::StatusOr<MetadataFilter> MetadataFilter::Parse(std::string_view json) {
+absl::StatusOr<MetadataFilter> MetadataFilter::Parse(std::string_view json,
+                                                     std::string_view field) {
   if (json.size() > kMaxFilterBytes) {
-    return PathError("filter",
+    return PathError(field,
                      absl::StrCat(json.size(), " bytes; the limit is ", kMaxFilterBytes, " bytes"));
   }
   absl::StatusOr<JsonValue> tree = ReadJson(json, kMaxFilterDepth);
-  if (!tree.ok()) return PathError("filter", std::string(tree.status().message()));
-  Compiler compiler;
-  SOCHDB_ASSIGN_OR_RETURN(uint32_t root, compiler.CompileFilter(*tree, "filter"));
+  if (!tree.ok()) return PathError(field, std::string(tree.status().message()));
+  Compiler compiler(field);
+  SOCHDB_ASSIGN_OR_RETURN(uint32_t root, compiler.CompileFilter(*tree, std::string(field)));
   auto program = std::make_shared<Program>();
   program->nodes = compiler.TakeNodes();
   program->root = root;

@@ -69,7 +69,9 @@ class MetadataFilter {
   //   "filter.$and[2].year: $gt needs a number or string"
   //   "filter.tags: $in holds 2000 values; the limit is 1024"
   // Rejects oversized input before reading it, and never recurses deeper than the depth limit.
-  static absl::StatusOr<MetadataFilter> Parse(std::string_view json);
+  // `field` is the request field the errors name in place of "filter" (e.g. "node_filter").
+  static absl::StatusOr<MetadataFilter> Parse(std::string_view json,
+                                              std::string_view field = "filter");
 
   // The upstream exact-match filter: every (key, value) pair must be present with an equal
   // string. An empty map matches every document.

@@ -13,6 +13,10 @@ namespace sochdb::server {
 
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
+// The other way, for a status of the call layer that an engine callback must return (a
+// query's StopCheck answering with the call's DEADLINE_EXCEEDED): code and message kept.
+absl::Status ToAbslStatus(const grpc::Status& status);
+
 }  // namespace sochdb::server
 
 #endif  // SOCHDB_SERVER_RPC_STATUS_H_

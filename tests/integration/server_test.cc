@@ -23,7 +23,7 @@
 #include "grpcpp/security/credentials.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
-#include "sochdb/v1/graph.grpc.pb.h"
+#include "sochdb/v1/context.grpc.pb.h"
 #include "sochdb/v1/kv.grpc.pb.h"
 #include "tests/integration/server_process.h"
 #include "tests/integration/start_or_fail.h"
@@ -63,7 +63,9 @@ TEST_CASE("reflection lists the live services and describes them (grpcurl list/d
   CHECK(names.count("sochdb.v1.KvService") == 1);
   CHECK(names.count("grpc.health.v1.Health") == 1);
   CHECK(names.count("grpc.reflection.v1alpha.ServerReflection") == 1);
-  CHECK(names.count("sochdb.v1.GraphService") == 0);  // not implemented yet: not served
+  CHECK(names.count("sochdb.v1.GraphService") == 1);
+  CHECK(names.count("sochdb.v1.GraphExtensionService") == 1);
+  CHECK(names.count("sochdb.v1.ContextService") == 0);  // not implemented yet: not served
 
   reflection::ServerReflectionRequest describe;
   describe.set_file_containing_symbol("sochdb.v1.KvService");
@@ -260,10 +262,10 @@ TEST_CASE("no number of idle health watchers stops Check or reflection from answ
 TEST_CASE("services not implemented yet answer UNIMPLEMENTED") {
   ServerProcess server({});
   StartOrFail(server);
-  auto stub = v1::GraphService::NewStub(server.Channel());
-  v1::AddNodeRequest req;
-  v1::AddNodeResponse resp;
-  CHECK(stub->AddNode(MakeContext().get(), req, &resp).error_code() ==
+  auto stub = v1::ContextService::NewStub(server.Channel());
+  v1::EstimateTokensRequest req;
+  v1::EstimateTokensResponse resp;
+  CHECK(stub->EstimateTokens(MakeContext().get(), req, &resp).error_code() ==
         grpc::StatusCode::UNIMPLEMENTED);
 }
 

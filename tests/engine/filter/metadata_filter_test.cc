@@ -267,6 +267,23 @@ TEST_CASE("error messages name the path and the problem", "[filter]") {
   CHECK(ParseError(std::string(20000, ' ')) == "filter: 20000 bytes; the limit is 16384 bytes");
 }
 
+TEST_CASE("errors name the request field the filter came from", "[filter]") {
+  // GraphService's Traverse takes its filter in `node_filter`: every path starts there.
+  const auto error = [](const std::string& json) {
+    absl::StatusOr<MetadataFilter> filter = MetadataFilter::Parse(json, "node_filter");
+    REQUIRE_FALSE(filter.ok());
+    return std::string(filter.status().message());
+  };
+  CHECK(error(R"({"a": 1)") ==
+        "node_filter: invalid JSON at byte 7: expected ',' or '}' in an object");
+  CHECK(error(R"({"$and": [1]})") == "node_filter.$and[0]: must be a JSON object");
+  CHECK(error(R"({"a": {"$gt": []}})") == "node_filter.a: $gt needs a number or string");
+  CHECK(error(std::string(20000, ' ')) == "node_filter: 20000 bytes; the limit is 16384 bytes");
+  std::string many = R"({"$or": [)";
+  for (int i = 0; i < 1100; ++i) many += (i ? "," : "") + std::string(R"({"a":1})");
+  CHECK(error(many + "]}") == "node_filter: more than 1024 conditions; the limit is 1024");
+}
+
 TEST_CASE("long keys are cut in error paths", "[filter]") {
   const std::string key(1000, 'k');
   const std::string message = ParseError(R"({")" + key + R"(": {"$gt": null}})");

@@ -1,5 +1,6 @@
-// ToGrpcStatus: engine codes reach clients unchanged (UNKNOWN as INTERNAL), and the server-side
-// log line for INTERNAL / DATA_LOSS cannot be flooded by a client repeating a failing call.
+// ToGrpcStatus: engine codes reach clients unchanged (UNKNOWN as INTERNAL), ToAbslStatus the
+// other way, and the server-side log line for INTERNAL / DATA_LOSS cannot be flooded by a client
+// repeating a failing call.
 #include "server/rpc/status.h"
 
 #include <catch2/catch.hpp>
@@ -20,6 +21,15 @@ TEST_CASE("engine codes map to gRPC codes with the message unchanged", "[status]
   CHECK(not_found.error_code() == grpc::StatusCode::NOT_FOUND);
   CHECK(not_found.error_message() == "index \"a\" does not exist");
   CHECK(ToGrpcStatus(absl::UnknownError("x")).error_code() == grpc::StatusCode::INTERNAL);
+}
+
+TEST_CASE("a call-layer status reaches an engine callback with its code and message", "[status]") {
+  CHECK(ToAbslStatus(grpc::Status::OK).ok());
+  const absl::Status late =
+      ToAbslStatus(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline exceeded"));
+  CHECK(late.code() == absl::StatusCode::kDeadlineExceeded);
+  CHECK(late.message() == "deadline exceeded");
+  CHECK(ToGrpcStatus(late).error_code() == grpc::StatusCode::DEADLINE_EXCEEDED);
 }
 
 TEST_CASE("a repeated DATA_LOSS answer is logged at most once a second", "[status]") {
