@@ -191,7 +191,7 @@ class Walk {
     if (query_.max_edges == 0) {
       return absl::ResourceExhaustedError(absl::StrCat(
           "Traverse returned ", edge_cap_,
-          " edges (the server's cap); set max_edges to take that many as a partial answer"));
+          " edges (the server's cap); set max_edges (and max_nodes) to take a partial answer"));
     }
     result_->truncated = true;
     return absl::OkStatus();
@@ -202,7 +202,7 @@ class Walk {
     if (query_.max_nodes == 0) {
       return absl::ResourceExhaustedError(absl::StrCat(
           "Traverse reached ", cap_,
-          " nodes (the server's cap); set max_nodes to take that many as a partial answer"));
+          " nodes (the server's cap); set max_nodes (and max_edges) to take a partial answer"));
     }
     result_->truncated = true;
     return absl::OkStatus();
@@ -390,6 +390,8 @@ absl::StatusOr<PathResult> LeastWeight(GraphReader& reader, const PathQuery& que
   };
   std::vector<State> states{State{query.from, 0, 0, Link{}}};
   absl::flat_hash_map<std::string, uint32_t> settled;  // node -> fewest edges it settled with
+  // node -> (weight, edges) of its lightest queued state
+  absl::flat_hash_map<std::string, std::pair<double, uint32_t>> queued;
   using Entry = std::tuple<double, uint32_t, size_t>;  // weight, hops, state
   std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> queue;
   queue.emplace(0.0, 0, 0);
@@ -431,6 +433,16 @@ absl::StatusOr<PathResult> LeastWeight(GraphReader& reader, const PathQuery& que
             }
             auto done = settled.find(AbslView(e.other));
             if (done != settled.end() && done->second <= hops + 1) return true;
+            // A state no lighter and no shorter than one already queued for the node adds
+            // nothing: keeping only the others bounds the queue by the improvements found.
+            const double total = weight + edge_weight;
+            auto [lightest, fresh] = queued.try_emplace(std::string(e.other), total, hops + 1);
+            if (!fresh) {
+              if (lightest->second.first <= total && lightest->second.second <= hops + 1) {
+                return true;
+              }
+              if (total < lightest->second.first) lightest->second = {total, hops + 1};
+            }
             states.push_back(State{std::string(e.other), hops + 1, index,
                                    Link{node, std::string(e.type), side == Side::kOut, hops + 1}});
             queue.emplace(weight + edge_weight, hops + 1, states.size() - 1);

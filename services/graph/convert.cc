@@ -233,7 +233,7 @@ void AddNodeSubject(const v1::AddNodeRequest& req, governance::KeyList* keys) {
 
 void DeleteNodeSubjects(const v1::DeleteNodeRequest& req, governance::KeyList* keys) {
   keys->Add(req.node_id());
-  keys->AddComposed(absl::StrCat(req.node_id(), "/"), /*prefix=*/true);
+  keys->AddPrefix("");
 }
 
 void AddEdgeSubject(const v1::AddEdgeRequest& req, governance::KeyList* keys) {

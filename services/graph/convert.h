@@ -51,8 +51,8 @@ void FillNeighbors(graph::NeighborPage page, v1::GetNeighborsResponse* out);
 // What policies see of a call (governance::KeyList), in the namespace's graph: a node is the
 // key "<id>", an edge (and a temporal edge) "<from>/<type>/<to>". A call that may read any
 // node or edge of the graph (traversals, paths, edge and neighbour lists, temporal queries)
-// presents the prefix "" (every key); a DeleteNode presents its node and the prefix "<id>/"
-// of its outgoing edges.
+// presents the prefix "" (every key); so does a DeleteNode, besides its node: it removes edges
+// into the node, "<from>/<type>/<id>", which no prefix of the node's own covers.
 std::string EdgeKey(const std::string& from, const std::string& type, const std::string& to);
 void AddNodeSubject(const v1::AddNodeRequest& req, governance::KeyList* keys);
 void DeleteNodeSubjects(const v1::DeleteNodeRequest& req, governance::KeyList* keys);

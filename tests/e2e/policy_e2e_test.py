@@ -589,12 +589,7 @@ class PolicyTenantEndToEnd(PolicyCase):
 
     @classmethod
     def setUpClass(cls):
-        work = os.path.join(WORK, "auth")
-        os.makedirs(work, exist_ok=True)
-        key_file = os.path.join(work, "keys")
-        with open(key_file, "w") as f:
-            f.write("".join(sochdb_e2e.key_entry(*entry) for entry in cls.KEYS.values()))
-        cls.server = sochdb_e2e.Server(work, ["--auth-keys", key_file]).start()
+        cls.server = sochdb_e2e.keyed_server(os.path.join(WORK, "auth"), cls.KEYS.values())
         cls.clients = {who: Client(cls.server.address(), entry[0])
                        for who, entry in cls.KEYS.items()}
 

@@ -146,10 +146,10 @@ class _FixedHeaders(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInte
     intercept_stream_stream = intercept_unary_unary
 
 
-def keyed_channel(address, key=None):
+def keyed_channel(address, key=None, options=None):
     """(channel, channel that sends `authorization: Bearer <key>` on every call); without a key
-    both are the plain channel. Close the first."""
-    channel = grpc.insecure_channel(address)
+    both are the plain channel. Close the first. `options`: grpcio channel options."""
+    channel = grpc.insecure_channel(address, options=options)
     if not key:
         return channel, channel
     return channel, grpc.intercept_channel(
@@ -160,6 +160,16 @@ def key_entry(key, tenant, role, label):
     """One line of an --auth-keys file (engine/auth/auth.h): the key's SHA-256, never the key."""
     return "sha256:%s tenant=%s role=%s id=%s\n" % (
         hashlib.sha256(key.encode()).hexdigest(), tenant, role, label)
+
+
+def keyed_server(work_dir, keys, extra_args=()):
+    """A started Server with --auth-keys naming a file of `keys`: (key, tenant, role, label)
+    tuples, as key_entry takes them."""
+    os.makedirs(work_dir, exist_ok=True)
+    key_file = os.path.join(work_dir, "keys")
+    with open(key_file, "w") as f:
+        f.write("".join(key_entry(*entry) for entry in keys))
+    return Server(work_dir, ["--auth-keys", key_file] + list(extra_args)).start()
 
 
 def temp_dir():

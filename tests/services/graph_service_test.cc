@@ -307,6 +307,25 @@ TEST_CASE("policies know both services as `graph` and see nodes, edges and wide 
         grpc::StatusCode::PERMISSION_DENIED);
 }
 
+TEST_CASE("a DeleteNode is held to rules on the edges into the node") {
+  Harness h;
+  v1::AddEdgeRequest add;
+  add.set_namespace_("kg");
+  *add.mutable_edge() = MakeEdge("alice", "knows", "bob");
+  v1::AddEdgeResponse added;
+  REQUIRE(h.stub->AddEdge(Context().get(), add, &added).ok());
+  // Deleting bob removes alice/knows/bob, which no key of bob's own covers.
+  h.Deny("keep-alice-edges", "alice/*", policy::Trigger::kBeforeDelete);
+  v1::DeleteNodeRequest del;
+  del.set_namespace_("kg");
+  del.set_node_id("bob");
+  v1::DeleteNodeResponse deleted;
+  const grpc::Status status = h.stub->DeleteNode(Context().get(), del, &deleted);
+  CHECK(status.error_code() == grpc::StatusCode::PERMISSION_DENIED);
+  CHECK(status.error_message() == "Denied by policy: keep-alice-edges");
+  CHECK(h.HasEdge("kg", "alice", "knows", "bob"));
+}
+
 TEST_CASE("StreamEdges commits each message; later ones may leave the namespace out") {
   Harness h;
   v1::AddEdgesResponse resp;
