@@ -1,4 +1,5 @@
-// sochdb-bench: a closed-loop load generator for sochdb-grpc (and the echo server).
+// sochdb-bench: a closed-loop load generator for sochdb-grpc (and the echo server). Two modes:
+// `kv` (below) and `graph` (bulk load and traversals; graph_bench.h).
 //
 //   sochdb-bench kv --target 127.0.0.1:50051 --clients 32 --duration 10 --value-size 100
 //                   --mix 90:10 --keys 10000 [--namespace bench] [--api-key KEY]
@@ -31,6 +32,8 @@
 #include "grpcpp/grpcpp.h"
 #include "sochdb/v1/kv.grpc.pb.h"
 #include "sochdb/v1/policy.grpc.pb.h"
+#include "tools/bench/graph_bench.h"
+#include "tools/bench/latency.h"
 
 namespace {
 
@@ -137,14 +140,8 @@ class Driver {
   int next_stub_ = 0;
 };
 
-double Percentile(std::vector<uint32_t>& v, double p) {
-  if (v.empty()) return 0;
-  const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
-  std::nth_element(v.begin(), v.begin() + static_cast<long>(i), v.end());
-  return v[i];
-}
-
 void Report(const char* name, std::vector<uint32_t>& v, double seconds) {
+  using sochdb::bench::Percentile;
   if (v.empty()) return;
   const double p50 = Percentile(v, 0.50), p99 = Percentile(v, 0.99), p999 = Percentile(v, 0.999);
   std::printf("  %-4s ops=%zu ops/s=%.0f p50=%.0fus p99=%.0fus p999=%.0fus\n", name, v.size(),
@@ -271,7 +268,10 @@ int main(int argc, char** argv) {
   kv->add_option("--api-key", o.api_key, "API key (Bearer)");
   kv->add_option("--policies", o.policies, "rules registered first, never matching the keys")->check(CLI::Range(0, 10000))->capture_default_str();
   kv->add_option("--matching-policies", o.matching_policies, "ALLOW rules that apply to every call")->check(CLI::Range(0, 10000))->capture_default_str();
+  sochdb::bench::GraphBenchOptions graph_options;
+  CLI::App* graph = sochdb::bench::AddGraphCommand(app, &graph_options);
   CLI11_PARSE(app, argc, argv);
+  if (graph->parsed()) return sochdb::bench::RunGraph(graph_options);
   if (!ParseMix(mix, &o)) {
     std::fprintf(stderr, "--mix must be GET:PUT weights, e.g. 90:10\n");
     return 2;

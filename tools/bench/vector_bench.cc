@@ -45,11 +45,14 @@
 #include "server/huge_pages.h"
 #include "sochdb/v1/vector_index.grpc.pb.h"
 #include "tools/bench/dataset/vector_dataset.h"
+#include "tools/bench/process_cpu.h"
 
 namespace {
 
 namespace v1 = sochdb::v1;
 namespace vec = sochdb::vector;
+using sochdb::bench::OwnCpuSeconds;
+using sochdb::bench::ProcessCpuSeconds;
 using Clock = std::chrono::steady_clock;
 
 struct Options {
@@ -96,23 +99,6 @@ class Target {
   // number when it cannot be read.
   virtual double CpuSeconds() const = 0;
 };
-
-// utime + stime of process `pid` in seconds (fields 14 and 15 of /proc/PID/stat, after the
-// parenthesised command name, which may itself hold spaces); -1 if unreadable.
-double ProcessCpuSeconds(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const size_t name_end = stat.rfind(')');
-  if (name_end == std::string::npos) return -1;
-  std::vector<std::string> fields = absl::StrSplit(stat.substr(name_end + 2), ' ');
-  // Field 3 (state) is the first after the name, so field f is fields[f - 3].
-  uint64_t utime = 0, stime = 0;
-  if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &utime) ||
-      !absl::SimpleAtoi(fields[12], &stime)) {
-    return -1;
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
 
 class ServerTarget final : public Target {
  public:
@@ -192,14 +178,6 @@ absl::StatusOr<vec::IndexSpec> InProcessSpec(const Options& o) {
   spec.m = o.m;
   spec.ef_construction = o.ef_construction;
   return vec::ResolveSpec(spec);
-}
-
-// Getrusage of this process: in-process searches run on its threads, the rest idle meanwhile.
-double OwnCpuSeconds() {
-  rusage usage{};
-  if (getrusage(RUSAGE_SELF, &usage) != 0) return -1;
-  auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
 // An index in this process: the engine's own (AnnIndex: the server's code without the
