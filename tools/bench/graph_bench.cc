@@ -133,6 +133,7 @@ class ServerTarget final : public Target {
     req.set_max_depth(depth);
     req.set_max_nodes(o_.max_nodes);
     req.set_max_edges(o_.max_edges);
+    req.set_skip_frontier_edges(o_.skip_frontier_edges);
     v1::TraverseResponse resp;
     auto ctx = Context(30);
     const grpc::Status s = graphs_[client]->Traverse(ctx.get(), req, &resp);
@@ -225,6 +226,7 @@ class InProcessTarget final : public Target {
     query.max_depth = depth;
     query.max_nodes = o_.max_nodes;
     query.max_edges = o_.max_edges;
+    query.frontier_edges = !o_.skip_frontier_edges;
     absl::StatusOr<graph::TraverseResult> result = graph_.Traverse(o_.ns, query);
     if (!result.ok()) return OutcomeOf(result.status());
     return Answer{result->truncated ? Outcome::kTruncated : Outcome::kComplete,
@@ -504,6 +506,8 @@ CLI::App* AddGraphCommand(CLI::App& app, GraphBenchOptions* o) {
   g->add_option("--max-nodes", o->max_nodes, "Traverse max_nodes")->capture_default_str();
   g->add_option("--max-edges", o->max_edges, "Traverse max_edges (0: the server's cap)")
       ->capture_default_str();
+  g->add_flag("--skip-frontier-edges", o->skip_frontier_edges,
+              "Traverse skip_frontier_edges: no edges leaving nodes at max_depth");
   g->add_option("--path-depth", o->path_depth, "ShortestPath max_depth")->capture_default_str();
   return g;
 }

@@ -41,6 +41,7 @@ struct GraphBenchOptions {
   double warmup_s = 2;           // before the first measurement, not reported
   uint32_t max_nodes = 1'000;    // Traverse max_nodes
   uint32_t max_edges = 0;        // Traverse max_edges (0: the server's cap, an error if reached)
+  bool skip_frontier_edges = false;  // Traverse skip_frontier_edges
   uint32_t path_depth = 6;       // ShortestPath max_depth
 };
 

@@ -11,8 +11,8 @@
 # server's process against the in-process one's: steadier than throughput on a busy VM).
 #
 #   tools/bench/graph_compare.sh [--nodes 100000] [--edges 1000000] [--rounds 2] [--duration 8]
-#       [--clients 1,4] [--load-clients 4] [--batch 5000] [--max-edges 0] [--no-pin]
-#       [--skip-full]
+#       [--clients 1,4] [--load-clients 4] [--batch 5000] [--max-edges 0]
+#       [--skip-frontier-edges] [--no-pin] [--skip-full]
 #
 # Queries are pinned (unless --no-pin): the server, and the in-process queries, on core 0; the
 # bench's clients on core 1; so both sides compute on one core and the clients cost the server
@@ -22,7 +22,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 nodes=100000 edges=1000000 rounds=2 duration=8 clients=1,4 load_clients=4 batch=5000
-max_edges=0 pin=1 skip_full=0
+max_edges=0 pin=1 skip_full=0 frontier=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --nodes) nodes=$2; shift 2 ;;
@@ -33,6 +33,7 @@ while [ $# -gt 0 ]; do
     --load-clients) load_clients=$2; shift 2 ;;
     --batch) batch=$2; shift 2 ;;
     --max-edges) max_edges=$2; shift 2 ;;
+    --skip-frontier-edges) frontier=(--skip-frontier-edges); shift ;;
     --no-pin) pin=0; shift ;;
     --skip-full) skip_full=1; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
@@ -109,7 +110,8 @@ graph_bench -- "${load[@]}" --mode inprocess --data-dir "$work/inprocess" --sync
   sed "s/ load / load sync=normal /" | tee -a "$log"
 rm -rf "${work:?}/inprocess"
 
-queries=(--phase query --clients "$clients" --duration "$duration" --max-edges "$max_edges")
+queries=(--phase query --clients "$clients" --duration "$duration" --max-edges "$max_edges"
+         "${frontier[@]}")
 for ((round = 1; round <= rounds; round++)); do
   start_server "$work/normal" normal restart "${core0[@]}"
   graph_bench "${core1[@]}" -- "${queries[@]}" --target "127.0.0.1:$port" \
