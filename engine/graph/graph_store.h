@@ -195,6 +195,9 @@ struct TemporalQuery {
   uint64_t end_time = 0;
   std::vector<std::string> edge_types;
   Direction direction = Direction::kOut;
+  // Every interval of the node is read, whatever the time asked (limits.max_edges_examined at
+  // most), with the stop check every few hundred.
+  StopCheck stop;
   AnswerBudget* budget = nullptr;
 };
 

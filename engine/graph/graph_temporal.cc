@@ -132,6 +132,7 @@ absl::StatusOr<std::vector<TemporalEdge>> GraphStore::QueryTemporal(
            std::find(types.types().begin(), types.types().end(), type) != types.types().end();
   };
   GraphReader reader(store_, ns);
+  QueryMeter meter(limits_, &query.stop, "QueryTemporalGraph", "narrow edge_types or direction");
   std::vector<TemporalEdge> found;
   for (Side side : {Side::kOut, Side::kIn}) {
     if ((side == Side::kOut && query.direction == Direction::kIn) ||
@@ -141,6 +142,7 @@ absl::StatusOr<std::vector<TemporalEdge>> GraphStore::QueryTemporal(
     const std::string prefix = TemporalPrefix(side, ns, query.node);
     SOCHDB_RETURN_IF_ERROR(reader.ScanPrefix(
         prefix, [&](std::string_view key, std::string_view value) -> absl::StatusOr<bool> {
+          SOCHDB_RETURN_IF_ERROR(meter.Step());
           std::string_view type, other;
           TemporalEdge t;
           if (!ParseTemporalSuffix(key.substr(prefix.size()), &type, &other, &t.valid_from)) {

@@ -202,6 +202,7 @@ grpc::Status GraphService::QueryTemporalGraph(CallContext& ctx,
   AnswerBudget budget =
       ctx.ResponseBudget("QueryTemporalGraph answer", "narrow the time range or the edge types");
   query->budget = &budget;
+  query->stop = DeadlineStop(ctx);
   absl::StatusOr<std::vector<graph::TemporalEdge>> edges =
       graph_->QueryTemporal(req.namespace_(), *query);
   if (!edges.ok()) return ToGrpcStatus(edges.status());

@@ -205,5 +205,30 @@ TEST_CASE("EndTemporalEdge: several open intervals, now, and an end before the s
   CHECK(HalfEdges(f.store()).empty());
 }
 
+TEST_CASE("a temporal query reads under the edge-read cap and its stop check", "[graph]") {
+  GraphLimits limits;
+  limits.max_edges_examined = 50;
+  GraphFixture f(limits);
+  for (uint64_t i = 0; i < 60; ++i) {
+    REQUIRE_OK(f.graph().AddTemporalEdge(
+        "ns", TemporalEdge{Edge{"sensor", "reading", "v", {}}, 1000 + 10 * i, 1005 + 10 * i}));
+  }
+  // One interval matches, but all 60 are read: past the cap.
+  TemporalQuery query;
+  query.node = "sensor";
+  query.timestamp = 1002;
+  RequireError(f.graph().QueryTemporal("ns", query).status(), absl::StatusCode::kResourceExhausted,
+               "QueryTemporalGraph read more than 50 edges (the server's cap); narrow edge_types "
+               "or direction");
+  GraphFixture g;
+  for (uint64_t i = 0; i < 600; ++i) {
+    REQUIRE_OK(g.graph().AddTemporalEdge(
+        "ns", TemporalEdge{Edge{"sensor", "reading", "v", {}}, 1000 + 10 * i, 1005 + 10 * i}));
+  }
+  query.stop = [] { return absl::DeadlineExceededError("out of time"); };
+  RequireError(g.graph().QueryTemporal("ns", query).status(), absl::StatusCode::kDeadlineExceeded,
+               "out of time");
+}
+
 }  // namespace
 }  // namespace sochdb::graph
