@@ -271,11 +271,16 @@ class GraphStore final : public namespaces::UsageCounter {
     uint64_t new_bytes = 0;
     std::optional<uint64_t> old_bytes;
   };
+  // 32 stripes: few enough that a thread holding them all stays inside ThreadSanitizer's limit
+  // of 64 locks held at once, enough that single writes rarely share one.
+  static constexpr size_t kStripes = 32;
+  using Stripes = std::array<absl::Mutex, kStripes>;
+
   // Every lock stripe, taken in index order (as every holder of several takes them), for as
   // long as it lives.
   class AllStripes {
    public:
-    explicit AllStripes(std::array<absl::Mutex, 64>& stripes) : stripes_(stripes) {
+    explicit AllStripes(Stripes& stripes) : stripes_(stripes) {
       for (absl::Mutex& stripe : stripes_) stripe.Lock();
     }
     ~AllStripes() {
@@ -285,7 +290,7 @@ class GraphStore final : public namespaces::UsageCounter {
     AllStripes& operator=(const AllStripes&) = delete;
 
    private:
-    std::array<absl::Mutex, 64>& stripes_;
+    Stripes& stripes_;
   };
 
   bool Tracked(std::string_view ns) const;
@@ -310,7 +315,7 @@ class GraphStore final : public namespaces::UsageCounter {
   // Orders the writes of one item (hashed by primary key) in a tracked namespace, so each reads
   // the record the previous one left; and the interval rewrites of one temporal relation
   // (EndTemporalEdge reads what it rewrites), tracked or not. Taken in index order.
-  mutable std::array<absl::Mutex, 64> stripes_;
+  mutable Stripes stripes_;
 };
 
 }  // namespace sochdb::graph

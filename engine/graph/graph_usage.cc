@@ -7,6 +7,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/hash/hash.h"
+#include "absl/types/span.h"
 #include "engine/common/absl_view.h"
 #include "engine/common/status_macros.h"
 #include "engine/graph/graph_records.h"
@@ -20,7 +21,7 @@ namespace {
 // The stripes of `items`, locked in index order for as long as it lives.
 class ItemStripes {
  public:
-  ItemStripes(std::array<absl::Mutex, 64>& stripes, std::vector<size_t> indexes)
+  ItemStripes(absl::Span<absl::Mutex> stripes, std::vector<size_t> indexes)
       : stripes_(stripes), held_(std::move(indexes)) {
     std::sort(held_.begin(), held_.end());
     held_.erase(std::unique(held_.begin(), held_.end()), held_.end());
@@ -33,11 +34,13 @@ class ItemStripes {
   ItemStripes& operator=(const ItemStripes&) = delete;
 
  private:
-  std::array<absl::Mutex, 64>& stripes_;
+  absl::Span<absl::Mutex> stripes_;
   std::vector<size_t> held_;
 };
 
-size_t StripeIndex(std::string_view key) { return absl::HashOf(AbslView(key)) % 64; }
+size_t StripeIndex(std::string_view key, size_t stripes) {
+  return absl::HashOf(AbslView(key)) % stripes;
+}
 
 // The families whose records count (an edge's in entry and a temporal interval's reverse entry
 // mirror a counted record).
@@ -55,7 +58,9 @@ uint64_t ItemBytes(std::string_view ns, std::string_view key, std::string_view r
   return key.size() - std::min(key.size(), namespace_part) + record.size();
 }
 
-absl::Mutex& GraphStore::Stripe(std::string_view key) const { return stripes_[StripeIndex(key)]; }
+absl::Mutex& GraphStore::Stripe(std::string_view key) const {
+  return stripes_[StripeIndex(key, kStripes)];
+}
 
 bool GraphStore::Tracked(std::string_view ns) const {
   return usage_ != nullptr && usage_->UsageOf(ns).has_value();
@@ -68,8 +73,8 @@ absl::Status GraphStore::Commit(std::string_view ns, std::vector<ItemWrite> item
   if (!stripes_held) {
     std::vector<size_t> indexes;
     indexes.reserve(items.size());
-    for (const ItemWrite& item : items) indexes.push_back(StripeIndex(item.key));
-    locks.emplace(stripes_, std::move(indexes));
+    for (const ItemWrite& item : items) indexes.push_back(StripeIndex(item.key, kStripes));
+    locks.emplace(absl::MakeSpan(stripes_), std::move(indexes));
   }
   // An item written twice in one batch ends as its last copy: count that one, once.
   absl::flat_hash_map<std::string, size_t> last;

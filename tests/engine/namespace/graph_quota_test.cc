@@ -98,19 +98,22 @@ TEST_CASE("graph charges equal a fresh count through every kind of write") {
 TEST_CASE("writers racing on one edge and one node are charged exactly") {
   QuotaFixture f("graph_usage_race");
   REQUIRE_OK(f.usage().Track("ns", StorageQuota(0)));
+  // Catch2's assertions are not thread-safe: each writer keeps its first failure.
+  std::vector<absl::Status> failures(4);
   std::vector<std::thread> writers;
   for (int w = 0; w < 4; ++w) {
-    writers.emplace_back([&f, w] {
+    writers.emplace_back([&f, &failures, w] {
       graph::GraphStore& g = f.engine->graph();
-      for (int i = 0; i < 200; ++i) {
+      for (int i = 0; i < 200 && failures[w].ok(); ++i) {
         const std::string value(static_cast<size_t>((w * 7 + i) % 40), 'v');
-        REQUIRE_OK(g.AddEdge("ns", Edge{"hot", "t", "spot", {{"p", value}}}));
-        REQUIRE_OK(g.AddNode("ns", Node{"hot", "x", {{"p", value}}}));
+        failures[w].Update(g.AddEdge("ns", Edge{"hot", "t", "spot", {{"p", value}}}));
+        failures[w].Update(g.AddNode("ns", Node{"hot", "x", {{"p", value}}}));
         if (i % 10 == w) (void)g.DeleteEdge("ns", "hot", "t", "spot");
       }
     });
   }
   for (std::thread& writer : writers) writer.join();
+  for (const absl::Status& failure : failures) REQUIRE_OK(failure);
   const uint64_t charged = f.UsageOf("ns").storage_bytes;
   CHECK(charged == FreshCount(f, "ns"));
 }
