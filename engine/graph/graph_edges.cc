@@ -20,13 +20,6 @@
 namespace sochdb::graph {
 namespace {
 
-// Charges one returned edge (or node) against an answer budget: its strings plus framing.
-absl::Status ChargeProperties(AnswerBudget* budget, size_t bytes, const Properties& properties) {
-  if (budget == nullptr) return absl::OkStatus();
-  for (const auto& [key, value] : properties) bytes += key.size() + value.size() + 8;
-  return budget->Charge(bytes + 8);
-}
-
 struct PagePosition {
   Side side = Side::kOut;
   std::string after;  // suffix of the last entry returned; empty: the side's start
@@ -107,11 +100,7 @@ absl::Status ValidateEdgeQuery(const EdgeQuery& query, std::string_view ns,
     return absl::InvalidArgumentError(
         absl::StrCat("limit is ", query.limit, "; the limit is ", limits.max_page_edges));
   }
-  for (const std::string& type : query.edge_types) {
-    SOCHDB_RETURN_IF_ERROR(
-        ValidateName("edge_types", type, limits.max_type_bytes, EmptyName::kRefused));
-  }
-  return absl::OkStatus();
+  return ValidateTypes("edge_types", query.edge_types, limits);
 }
 
 }  // namespace
@@ -120,17 +109,15 @@ absl::StatusOr<EdgePage> GraphStore::GetEdges(std::string_view ns, const EdgeQue
   SOCHDB_RETURN_IF_ERROR(ValidateEdgeQuery(query, ns, limits_));
   GraphReader reader(store_, ns);
   EdgePage page;
-  SOCHDB_ASSIGN_OR_RETURN(
-      page.next_page_token,
-      WalkPage(reader, query, limits_, "GetEdges",
-               [&](Side side, const AdjacencyEntry& e) -> absl::StatusOr<bool> {
-                 SOCHDB_ASSIGN_OR_RETURN(Edge edge, EdgeOf(side, query.node, e, ns));
-                 SOCHDB_RETURN_IF_ERROR(ChargeProperties(
-                     query.budget, edge.from.size() + edge.type.size() + edge.to.size(),
-                     edge.properties));
-                 page.edges.push_back(std::move(edge));
-                 return true;
-               }));
+  SOCHDB_ASSIGN_OR_RETURN(page.next_page_token,
+                          WalkPage(reader, query, limits_, "GetEdges",
+                                   [&](Side side, const AdjacencyEntry& e) -> absl::StatusOr<bool> {
+                                     SOCHDB_ASSIGN_OR_RETURN(Edge edge,
+                                                             EdgeOf(side, query.node, e, ns));
+                                     SOCHDB_RETURN_IF_ERROR(ChargeAnswer(query.budget, edge));
+                                     page.edges.push_back(std::move(edge));
+                                     return true;
+                                   }));
   return page;
 }
 
@@ -140,24 +127,21 @@ absl::StatusOr<NeighborPage> GraphStore::GetNeighbors(std::string_view ns,
   GraphReader reader(store_, ns);
   NeighborPage page;
   absl::flat_hash_set<std::string> seen;
-  SOCHDB_ASSIGN_OR_RETURN(
-      page.next_page_token,
-      WalkPage(reader, query, limits_, "GetNeighbors",
-               [&](Side side, const AdjacencyEntry& e) -> absl::StatusOr<bool> {
-                 if (!seen.emplace(std::string(e.other)).second) return false;
-                 SOCHDB_ASSIGN_OR_RETURN(Edge edge, EdgeOf(side, query.node, e, ns));
-                 SOCHDB_RETURN_IF_ERROR(ChargeProperties(
-                     query.budget, edge.from.size() + edge.type.size() + edge.to.size(),
-                     edge.properties));
-                 page.edges.push_back(std::move(edge));
-                 return true;
-               }));
+  SOCHDB_ASSIGN_OR_RETURN(page.next_page_token,
+                          WalkPage(reader, query, limits_, "GetNeighbors",
+                                   [&](Side side, const AdjacencyEntry& e) -> absl::StatusOr<bool> {
+                                     if (!seen.emplace(std::string(e.other)).second) return false;
+                                     SOCHDB_ASSIGN_OR_RETURN(Edge edge,
+                                                             EdgeOf(side, query.node, e, ns));
+                                     SOCHDB_RETURN_IF_ERROR(ChargeAnswer(query.budget, edge));
+                                     page.edges.push_back(std::move(edge));
+                                     return true;
+                                   }));
   for (const Edge& edge : page.edges) {
     const std::string& other = edge.from == query.node ? edge.to : edge.from;
     SOCHDB_ASSIGN_OR_RETURN(std::optional<Node> node, reader.ReadNode(other));
     if (!node.has_value()) continue;
-    SOCHDB_RETURN_IF_ERROR(
-        ChargeProperties(query.budget, node->id.size() + node->type.size(), node->properties));
+    SOCHDB_RETURN_IF_ERROR(ChargeAnswer(query.budget, *node));
     page.nodes.push_back(*std::move(node));
   }
   return page;

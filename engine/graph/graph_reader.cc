@@ -87,8 +87,7 @@ absl::Status GraphReader::ScanRange(
     entry.suffix = key.substr(node_prefix.size());
     entry.record = it.value();
     if (!ParseAdjacencySuffix(entry.suffix, &entry.type, &entry.other)) {
-      return absl::DataLossError(absl::StrCat("a stored edge key of namespace ",
-                                              storage::QuotedKey(ns_), " is malformed"));
+      return MalformedKey("edge", ns_);
     }
     SOCHDB_ASSIGN_OR_RETURN(bool more, fn(entry));
     if (!more) {
@@ -120,6 +119,49 @@ absl::StatusOr<Edge> EdgeOf(Side side, std::string_view node, const AdjacencyEnt
   edge.to = std::string(side == Side::kOut ? entry.other : node);
   SOCHDB_RETURN_IF_ERROR(DecodeEdge(entry.record, ns, &edge));
   return edge;
+}
+
+namespace {
+
+size_t PropertiesBytes(const Properties& properties) {
+  size_t bytes = 0;
+  for (const auto& [key, value] : properties) bytes += key.size() + value.size() + 8;
+  return bytes;
+}
+
+size_t EdgeBytes(const Edge& edge) {
+  return edge.from.size() + edge.type.size() + edge.to.size() + PropertiesBytes(edge.properties);
+}
+
+absl::Status Charge(AnswerBudget* budget, size_t bytes) {
+  return budget == nullptr ? absl::OkStatus() : budget->Charge(bytes + 8);
+}
+
+}  // namespace
+
+absl::Status ChargeAnswer(AnswerBudget* budget, const Node& node) {
+  return Charge(budget, node.id.size() + node.type.size() + PropertiesBytes(node.properties));
+}
+
+absl::Status ChargeAnswer(AnswerBudget* budget, const Edge& edge) {
+  return Charge(budget, EdgeBytes(edge));
+}
+
+absl::Status ChargeAnswer(AnswerBudget* budget, const TemporalEdge& edge) {
+  return Charge(budget, EdgeBytes(edge.edge) + 16);  // + valid_from, valid_until
+}
+
+absl::Status MalformedKey(std::string_view what, std::string_view ns) {
+  return absl::DataLossError(absl::StrCat("a stored ", AbslView(what), " key of namespace ",
+                                          storage::QuotedKey(ns), " is malformed"));
+}
+
+absl::Status ValidateTypes(std::string_view field, const std::vector<std::string>& types,
+                           const GraphLimits& limits, EmptyName empty) {
+  for (const std::string& type : types) {
+    SOCHDB_RETURN_IF_ERROR(ValidateName(field, type, limits.max_type_bytes, empty));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace sochdb::graph

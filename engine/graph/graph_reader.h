@@ -14,6 +14,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "engine/common/names.h"
 #include "engine/graph/graph_records.h"
 #include "engine/graph/graph_store.h"
 #include "engine/storage/store.h"
@@ -101,6 +102,20 @@ class GraphReader {
 // The full edge `entry` stands for, read from `node` on `side`, with its properties.
 absl::StatusOr<Edge> EdgeOf(Side side, std::string_view node, const AdjacencyEntry& entry,
                             std::string_view ns);
+
+// Charges what a returned node, edge or temporal edge adds to an answer (its strings plus
+// framing) to `budget`; nullptr charges nothing.
+absl::Status ChargeAnswer(AnswerBudget* budget, const Node& node);
+absl::Status ChargeAnswer(AnswerBudget* budget, const Edge& edge);
+absl::Status ChargeAnswer(AnswerBudget* budget, const TemporalEdge& edge);
+
+// DATA_LOSS for a stored key of the graph's families, in `ns`, that does not decode ("edge",
+// "temporal edge").
+absl::Status MalformedKey(std::string_view what, std::string_view ns);
+
+// The edge_types (or node_types) of a query: each 1..max_type_bytes, no NUL.
+absl::Status ValidateTypes(std::string_view field, const std::vector<std::string>& types,
+                           const GraphLimits& limits, EmptyName empty = EmptyName::kRefused);
 
 }  // namespace sochdb::graph
 

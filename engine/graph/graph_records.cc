@@ -13,6 +13,9 @@ using storage::KeyReader;
 
 constexpr char kRecordFormat = 1;
 
+// The key a builder chain built, moved out of it rather than copied.
+std::string Take(KeyBuilder& builder) { return std::move(builder).Build(); }
+
 KeyFamily AdjacencyFamily(Side side) {
   return side == Side::kOut ? KeyFamily::kGraphOutEdge : KeyFamily::kGraphInEdge;
 }
@@ -67,31 +70,30 @@ absl::Status Damaged(std::string_view what, std::string_view ns) {
 }  // namespace
 
 std::string NodeKey(std::string_view ns, std::string_view id) {
-  return KeyBuilder(KeyFamily::kGraphNode).Name(ns).Raw(id).key();
+  return Take(KeyBuilder(KeyFamily::kGraphNode).Name(ns).Raw(id));
 }
 
 std::string NodePrefix(std::string_view ns) {
-  return KeyBuilder(KeyFamily::kGraphNode).Name(ns).key();
+  return Take(KeyBuilder(KeyFamily::kGraphNode).Name(ns));
 }
 
 std::string EdgeKey(Side side, std::string_view ns, std::string_view from, std::string_view type,
                     std::string_view to) {
   const bool out = side == Side::kOut;
-  return KeyBuilder(AdjacencyFamily(side))
-      .Name(ns)
-      .Name(out ? from : to)
-      .Name(type)
-      .Raw(out ? to : from)
-      .key();
+  return Take(KeyBuilder(AdjacencyFamily(side))
+                  .Name(ns)
+                  .Name(out ? from : to)
+                  .Name(type)
+                  .Raw(out ? to : from));
 }
 
 std::string AdjacencyPrefix(Side side, std::string_view ns, std::string_view node) {
-  return KeyBuilder(AdjacencyFamily(side)).Name(ns).Name(node).key();
+  return Take(KeyBuilder(AdjacencyFamily(side)).Name(ns).Name(node));
 }
 
 std::string TypedAdjacencyPrefix(Side side, std::string_view ns, std::string_view node,
                                  std::string_view type) {
-  return KeyBuilder(AdjacencyFamily(side)).Name(ns).Name(node).Name(type).key();
+  return Take(KeyBuilder(AdjacencyFamily(side)).Name(ns).Name(node).Name(type));
 }
 
 bool ParseAdjacencySuffix(std::string_view suffix, std::string_view* type,
@@ -105,22 +107,21 @@ bool ParseAdjacencySuffix(std::string_view suffix, std::string_view* type,
 std::string TemporalKey(Side side, std::string_view ns, std::string_view from,
                         std::string_view type, std::string_view to, uint64_t valid_from) {
   const bool out = side == Side::kOut;
-  return KeyBuilder(TemporalFamily(side))
-      .Name(ns)
-      .Name(out ? from : to)
-      .Name(type)
-      .Name(out ? to : from)
-      .U64(valid_from)
-      .key();
+  return Take(KeyBuilder(TemporalFamily(side))
+                  .Name(ns)
+                  .Name(out ? from : to)
+                  .Name(type)
+                  .Name(out ? to : from)
+                  .U64(valid_from));
 }
 
 std::string TemporalPrefix(Side side, std::string_view ns, std::string_view node) {
-  return KeyBuilder(TemporalFamily(side)).Name(ns).Name(node).key();
+  return Take(KeyBuilder(TemporalFamily(side)).Name(ns).Name(node));
 }
 
 std::string TemporalRelationPrefix(std::string_view ns, std::string_view from,
                                    std::string_view type, std::string_view to) {
-  return KeyBuilder(KeyFamily::kGraphTemporalEdge).Name(ns).Name(from).Name(type).Name(to).key();
+  return Take(KeyBuilder(KeyFamily::kGraphTemporalEdge).Name(ns).Name(from).Name(type).Name(to));
 }
 
 bool ParseTemporalSuffix(std::string_view suffix, std::string_view* type, std::string_view* other,

@@ -152,7 +152,7 @@ absl::Status GraphStore::DeleteNode(std::string_view ns, std::string_view id) {
   // Charged, the delete must read what it removes with no write of those items in between: it
   // cannot know their stripes before it reads, so it takes them all.
   const bool tracked = Tracked(ns);
-  std::optional<AllStripes> all_stripes;
+  std::optional<HeldStripes> all_stripes;
   if (tracked) all_stripes.emplace(stripes_);
   GraphReader reader(store_, ns);
   storage::WriteBatch batch;
@@ -190,8 +190,7 @@ absl::Status GraphStore::DeleteNode(std::string_view ns, std::string_view id) {
           std::string_view type, other;
           uint64_t valid_from = 0;
           if (!ParseTemporalSuffix(key.substr(prefix.size()), &type, &other, &valid_from)) {
-            return absl::DataLossError(absl::StrCat("a stored temporal edge key of namespace ",
-                                                    storage::QuotedKey(ns), " is malformed"));
+            return MalformedKey("temporal edge", ns);
           }
           const std::string_view from = out ? id : other, to = out ? other : id;
           ++intervals;

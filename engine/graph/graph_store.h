@@ -276,21 +276,20 @@ class GraphStore final : public namespaces::UsageCounter {
   static constexpr size_t kStripes = 32;
   using Stripes = std::array<absl::Mutex, kStripes>;
 
-  // Every lock stripe, taken in index order (as every holder of several takes them), for as
-  // long as it lives.
-  class AllStripes {
+  // Lock stripes `indexes` (any order, repeats allowed) taken in index order, as every holder of
+  // several takes them, for as long as it lives.
+  class HeldStripes {
    public:
-    explicit AllStripes(Stripes& stripes) : stripes_(stripes) {
-      for (absl::Mutex& stripe : stripes_) stripe.Lock();
-    }
-    ~AllStripes() {
-      for (auto it = stripes_.rbegin(); it != stripes_.rend(); ++it) it->Unlock();
-    }
-    AllStripes(const AllStripes&) = delete;
-    AllStripes& operator=(const AllStripes&) = delete;
+    HeldStripes(Stripes& stripes, std::vector<size_t> indexes);
+    // Every stripe.
+    explicit HeldStripes(Stripes& stripes);
+    ~HeldStripes();
+    HeldStripes(const HeldStripes&) = delete;
+    HeldStripes& operator=(const HeldStripes&) = delete;
 
    private:
     Stripes& stripes_;
+    std::vector<size_t> held_;  // ascending, unique
   };
 
   bool Tracked(std::string_view ns) const;

@@ -38,11 +38,6 @@ bool Overlaps(const TemporalEdge& t, uint64_t start, uint64_t end) {
   return t.valid_from < end && until > start;
 }
 
-absl::Status MalformedKey(std::string_view ns) {
-  return absl::DataLossError(absl::StrCat("a stored temporal edge key of namespace ",
-                                          storage::QuotedKey(ns), " is malformed"));
-}
-
 }  // namespace
 
 absl::Status GraphStore::AddTemporalEdge(std::string_view ns, const TemporalEdge& edge) {
@@ -80,7 +75,8 @@ absl::StatusOr<TemporalEdge> GraphStore::EndTemporalEdge(std::string_view ns, st
       prefix, [&](std::string_view key, std::string_view value) -> absl::StatusOr<bool> {
         storage::KeyReader rest(key.substr(prefix.size()));
         TemporalEdge t{Edge{std::string(from), std::string(type), std::string(to), {}}, 0, 0};
-        if (!rest.U64(&t.valid_from) || !rest.Rest().empty()) return MalformedKey(ns);
+        if (!rest.U64(&t.valid_from) || !rest.Rest().empty())
+          return MalformedKey("temporal edge", ns);
         SOCHDB_RETURN_IF_ERROR(DecodeTemporal(value, ns, &t));
         if (t.valid_until == 0) open.push_back(std::move(t));
         return true;
@@ -126,10 +122,10 @@ absl::StatusOr<std::vector<TemporalEdge>> GraphStore::QueryTemporal(
     }
     return false;
   };
-  const TypeFilter types(query.edge_types);
+  SOCHDB_RETURN_IF_ERROR(ValidateTypes("edge_types", query.edge_types, limits_));
+  const std::vector<std::string>& types = query.edge_types;
   auto type_kept = [&](std::string_view type) {
-    return types.all() ||
-           std::find(types.types().begin(), types.types().end(), type) != types.types().end();
+    return types.empty() || std::find(types.begin(), types.end(), type) != types.end();
   };
   GraphReader reader(store_, ns);
   QueryMeter meter(limits_, &query.stop, "QueryTemporalGraph", "narrow edge_types or direction");
@@ -146,7 +142,7 @@ absl::StatusOr<std::vector<TemporalEdge>> GraphStore::QueryTemporal(
           std::string_view type, other;
           TemporalEdge t;
           if (!ParseTemporalSuffix(key.substr(prefix.size()), &type, &other, &t.valid_from)) {
-            return MalformedKey(ns);
+            return MalformedKey("temporal edge", ns);
           }
           // Under kBoth a self-loop is listed with the out side only.
           if (side == Side::kIn && query.direction == Direction::kBoth && other == query.node) {
@@ -165,11 +161,7 @@ absl::StatusOr<std::vector<TemporalEdge>> GraphStore::QueryTemporal(
                 limits_.max_temporal_edges,
                 " matching temporal edges (the server's cap); narrow the time or edge_types"));
           }
-          if (query.budget != nullptr) {
-            size_t bytes = t.edge.from.size() + t.edge.type.size() + t.edge.to.size() + 32;
-            for (const auto& [k, v] : t.edge.properties) bytes += k.size() + v.size() + 8;
-            SOCHDB_RETURN_IF_ERROR(query.budget->Charge(bytes));
-          }
+          SOCHDB_RETURN_IF_ERROR(ChargeAnswer(query.budget, t));
           found.push_back(std::move(t));
           return true;
         }));

@@ -1,13 +1,13 @@
 // GraphStore's part in namespace usage (engine/namespace/usage_ledger.h): the charge of each
 // write of a tracked namespace, and the count Track asks for.
 #include <algorithm>
+#include <numeric>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/hash/hash.h"
-#include "absl/types/span.h"
 #include "engine/common/absl_view.h"
 #include "engine/common/status_macros.h"
 #include "engine/graph/graph_records.h"
@@ -17,26 +17,6 @@
 namespace sochdb::graph {
 
 namespace {
-
-// The stripes of `items`, locked in index order for as long as it lives.
-class ItemStripes {
- public:
-  ItemStripes(absl::Span<absl::Mutex> stripes, std::vector<size_t> indexes)
-      : stripes_(stripes), held_(std::move(indexes)) {
-    std::sort(held_.begin(), held_.end());
-    held_.erase(std::unique(held_.begin(), held_.end()), held_.end());
-    for (size_t i : held_) stripes_[i].Lock();
-  }
-  ~ItemStripes() {
-    for (auto it = held_.rbegin(); it != held_.rend(); ++it) stripes_[*it].Unlock();
-  }
-  ItemStripes(const ItemStripes&) = delete;
-  ItemStripes& operator=(const ItemStripes&) = delete;
-
- private:
-  absl::Span<absl::Mutex> stripes_;
-  std::vector<size_t> held_;
-};
 
 size_t StripeIndex(std::string_view key, size_t stripes) {
   return absl::HashOf(AbslView(key)) % stripes;
@@ -58,23 +38,41 @@ uint64_t ItemBytes(std::string_view ns, std::string_view key, std::string_view r
   return key.size() - std::min(key.size(), namespace_part) + record.size();
 }
 
+GraphStore::HeldStripes::HeldStripes(Stripes& stripes, std::vector<size_t> indexes)
+    : stripes_(stripes), held_(std::move(indexes)) {
+  std::sort(held_.begin(), held_.end());
+  held_.erase(std::unique(held_.begin(), held_.end()), held_.end());
+  for (size_t i : held_) stripes_[i].Lock();
+}
+
+GraphStore::HeldStripes::HeldStripes(Stripes& stripes)
+    : HeldStripes(stripes, [] {
+        std::vector<size_t> every(kStripes);
+        std::iota(every.begin(), every.end(), size_t{0});
+        return every;
+      }()) {}
+
+GraphStore::HeldStripes::~HeldStripes() {
+  for (auto it = held_.rbegin(); it != held_.rend(); ++it) stripes_[*it].Unlock();
+}
+
 absl::Mutex& GraphStore::Stripe(std::string_view key) const {
   return stripes_[StripeIndex(key, kStripes)];
 }
 
 bool GraphStore::Tracked(std::string_view ns) const {
-  return usage_ != nullptr && usage_->UsageOf(ns).has_value();
+  return usage_ != nullptr && usage_->Tracks(ns);
 }
 
 absl::Status GraphStore::Commit(std::string_view ns, std::vector<ItemWrite> items,
                                 storage::WriteBatch* batch, bool stripes_held) {
   if (!Tracked(ns)) return store_->Write(batch);
-  std::optional<ItemStripes> locks;
+  std::optional<HeldStripes> locks;
   if (!stripes_held) {
     std::vector<size_t> indexes;
     indexes.reserve(items.size());
     for (const ItemWrite& item : items) indexes.push_back(StripeIndex(item.key, kStripes));
-    locks.emplace(absl::MakeSpan(stripes_), std::move(indexes));
+    locks.emplace(stripes_, std::move(indexes));
   }
   // An item written twice in one batch ends as its last copy: count that one, once.
   absl::flat_hash_map<std::string, size_t> last;

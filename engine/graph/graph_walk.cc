@@ -48,11 +48,6 @@ Direction Reversed(Direction direction) {
   return direction;
 }
 
-size_t EncodedBytes(const Properties& properties, size_t bytes) {
-  for (const auto& [key, value] : properties) bytes += key.size() + value.size() + 8;
-  return bytes + 8;
-}
-
 absl::Status ValidateWalk(std::string_view ns, std::string_view field, std::string_view id,
                           uint32_t max_depth, const std::vector<std::string>& edge_types,
                           const GraphLimits& limits) {
@@ -62,11 +57,7 @@ absl::Status ValidateWalk(std::string_view ns, std::string_view field, std::stri
     return absl::InvalidArgumentError(
         absl::StrCat("max_depth is ", max_depth, "; the limit is ", limits.max_depth));
   }
-  for (const std::string& type : edge_types) {
-    SOCHDB_RETURN_IF_ERROR(
-        ValidateName("edge_types", type, limits.max_type_bytes, EmptyName::kRefused));
-  }
-  return absl::OkStatus();
+  return ValidateTypes("edge_types", edge_types, limits);
 }
 
 // One traversal (TraverseResult's comment in graph_store.h says what it returns).
@@ -124,10 +115,7 @@ class Walk {
       SOCHDB_ASSIGN_OR_RETURN(pending.node, reader_.ReadNode(pending.id));
     }
     if (!pending.node.has_value()) return absl::OkStatus();
-    if (query_.budget != nullptr) {
-      SOCHDB_RETURN_IF_ERROR(query_.budget->Charge(EncodedBytes(
-          pending.node->properties, pending.node->id.size() + pending.node->type.size())));
-    }
+    SOCHDB_RETURN_IF_ERROR(ChargeAnswer(query_.budget, *pending.node));
     result_->nodes.push_back(*std::move(pending.node));
     return absl::OkStatus();
   }
@@ -164,21 +152,21 @@ class Walk {
           side, from.id, types_, "", [&](const AdjacencyEntry& e) -> absl::StatusOr<bool> {
             SOCHDB_RETURN_IF_ERROR(meter_.Step());
             if (visited_.contains(AbslView(e.other))) return true;
-            Pending next{std::string(e.other), from.depth + 1, std::nullopt, false};
-            SOCHDB_ASSIGN_OR_RETURN(bool admitted, Admits(e.other, &next.node, &next.read));
+            std::optional<Node> node;  // read by the filters, if they had to
+            bool read = false;
+            SOCHDB_ASSIGN_OR_RETURN(bool admitted, Admits(e.other, &node, &read));
             if (!admitted) return true;
             if (result_->edges.size() == edge_cap_) {
               SOCHDB_RETURN_IF_ERROR(TruncateEdges());
               return false;
             }
             SOCHDB_ASSIGN_OR_RETURN(Edge edge, EdgeOf(side, from.id, e, reader_.ns()));
-            if (query_.budget != nullptr) {
-              SOCHDB_RETURN_IF_ERROR(query_.budget->Charge(EncodedBytes(
-                  edge.properties, edge.from.size() + edge.type.size() + edge.to.size())));
-            }
+            SOCHDB_RETURN_IF_ERROR(ChargeAnswer(query_.budget, edge));
             result_->edges.push_back(std::move(edge));
-            if (deeper && (!breadth_first || queued_.insert(next.id).second)) {
-              pending_.push_back(std::move(next));
+            if (deeper && (!breadth_first || !queued_.contains(AbslView(e.other)))) {
+              if (breadth_first) queued_.emplace(std::string(e.other));
+              pending_.push_back(
+                  Pending{std::string(e.other), from.depth + 1, std::move(node), read});
             }
             return true;
           }));
@@ -290,10 +278,8 @@ absl::StatusOr<TraverseResult> GraphStore::Traverse(std::string_view ns,
     return absl::InvalidArgumentError(absl::StrCat("max_edges is ", query.max_edges,
                                                    "; the limit is ", limits_.max_traversal_edges));
   }
-  for (const std::string& type : query.node_types) {
-    SOCHDB_RETURN_IF_ERROR(
-        ValidateName("node_types", type, limits_.max_type_bytes, EmptyName::kAllowed));
-  }
+  SOCHDB_RETURN_IF_ERROR(
+      ValidateTypes("node_types", query.node_types, limits_, EmptyName::kAllowed));
   GraphReader reader(store_, ns);
   TraverseResult result;
   Walk walk(reader, query, limits_, &result);

@@ -106,6 +106,9 @@ class UsageLedger final : public UsageTracker {
   void SetQuota(std::string_view ns, const Quota& quota) override;
   void Untrack(std::string_view ns) override;
   std::optional<Usage> UsageOf(std::string_view ns) const override;
+  // Whether `ns` is tracked: UsageOf(ns).has_value(), without copying the usage (one atomic load
+  // when nothing is tracked).
+  bool Tracks(std::string_view ns) const { return Find(ns) != nullptr; }
 
  private:
   friend class UsageCharge;
