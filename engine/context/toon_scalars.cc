@@ -1,0 +1,246 @@
+#include "engine/context/toon_scalars.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <system_error>
+
+namespace sochdb::context::toon_internal {
+namespace {
+
+constexpr int32_t kNotUtf8 = -1;
+
+// Decodes the code point at text[*pos] and moves *pos past it; kNotUtf8 (and *pos unmoved) when
+// the bytes there are not well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing
+// past U+10FFFF).
+int32_t DecodeCodePoint(std::string_view text, size_t* pos) {
+  const uint8_t lead = static_cast<uint8_t>(text[*pos]);
+  if (lead < 0x80) {
+    ++*pos;
+    return lead;
+  }
+  size_t length;
+  uint32_t code;
+  uint32_t smallest;
+  if (lead >= 0xc2 && lead <= 0xdf) {
+    length = 2, code = lead & 0x1f, smallest = 0x80;
+  } else if ((lead & 0xf0) == 0xe0) {
+    length = 3, code = lead & 0x0f, smallest = 0x800;
+  } else if (lead >= 0xf0 && lead <= 0xf4) {
+    length = 4, code = lead & 0x07, smallest = 0x10000;
+  } else {
+    return kNotUtf8;
+  }
+  if (text.size() - *pos < length) return kNotUtf8;
+  for (size_t i = 1; i < length; ++i) {
+    const uint8_t next = static_cast<uint8_t>(text[*pos + i]);
+    if ((next & 0xc0) != 0x80) return kNotUtf8;
+    code = (code << 6) | (next & 0x3f);
+  }
+  if (code < smallest || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return kNotUtf8;
+  *pos += length;
+  return static_cast<int32_t>(code);
+}
+
+// The last code point of valid, non-empty UTF-8 `text`.
+int32_t LastCodePoint(std::string_view text) {
+  size_t start = text.size() - 1;
+  while (start > 0 && (static_cast<uint8_t>(text[start]) & 0xc0) == 0x80) --start;
+  return DecodeCodePoint(text, &start);
+}
+
+// White space as JavaScript's trim() knows it (ECMA-262 WhiteSpace and LineTerminator): a
+// decoder that trims tokens with a host trim() loses any of these at a bare string's ends.
+bool IsWhiteSpace(int32_t c) {
+  return (c >= 0x09 && c <= 0x0d) || c == 0x20 || c == 0xa0 || c == 0x1680 ||
+         (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f ||
+         c == 0x205f || c == 0x3000 || c == 0xfeff;
+}
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+bool IsIdentifierStart(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+bool IsIdentifierChar(char c) { return IsIdentifierStart(c) || IsDigit(c); }
+
+// Skips a run of digits from *pos; false when there is none.
+bool SkipDigits(std::string_view text, size_t* pos) {
+  const size_t start = *pos;
+  while (*pos < text.size() && IsDigit(text[*pos])) ++*pos;
+  return *pos > start;
+}
+
+// §7.2's numeric-like test, /^-?\d+(?:\.\d+)?(?:e[+-]?\d+)?$/i: such a string read bare would
+// come back a number ("05" included, which decoders read as a string: quoting keeps it plain).
+bool LooksNumeric(std::string_view text) {
+  size_t pos = (!text.empty() && text[0] == '-') ? 1 : 0;
+  if (!SkipDigits(text, &pos)) return false;
+  if (pos < text.size() && text[pos] == '.') {
+    ++pos;
+    if (!SkipDigits(text, &pos)) return false;
+  }
+  if (pos < text.size() && (text[pos] == 'e' || text[pos] == 'E')) {
+    ++pos;
+    if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) ++pos;
+    if (!SkipDigits(text, &pos)) return false;
+  }
+  return pos == text.size();
+}
+
+bool NeedsQuotes(std::string_view text, char delimiter) {
+  if (text.empty() || text == "true" || text == "false" || text == "null") return true;
+  if (text[0] == '-' || text[0] == '#' || LooksNumeric(text)) return true;
+  size_t first = 0;
+  if (IsWhiteSpace(DecodeCodePoint(text, &first)) || IsWhiteSpace(LastCodePoint(text))) {
+    return true;
+  }
+  for (const char c : text) {
+    if (static_cast<uint8_t>(c) < 0x20 || c == delimiter) return true;
+    switch (c) {
+      case ':':
+      case '"':
+      case '\\':
+      case '[':
+      case ']':
+      case '{':
+      case '}':
+        return true;
+      default:
+        break;
+    }
+  }
+  return false;
+}
+
+// Appends `text` in double quotes with §7.1's escapes: \\ \" \n \r \t, other controls \u00xx.
+void AppendQuoted(std::string_view text, std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  for (const char c : text) {
+    switch (c) {
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      default:
+        if (static_cast<uint8_t>(c) < 0x20) {
+          out->append("\\u00");
+          out->push_back(kHex[c >> 4]);
+          out->push_back(kHex[c & 0xf]);
+        } else {
+          out->push_back(c);
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+bool IsBareKey(std::string_view key) {
+  if (key.empty() || !IsIdentifierStart(key[0])) return false;
+  for (const char c : key) {
+    if (!IsIdentifierChar(c) && c != '.') return false;
+  }
+  return true;
+}
+
+// Rewrites to_chars' shortest scientific form of a finite non-zero double ("-1.25e+02") as
+// plain decimal ("-125"): the same significant digits, the point moved, zeros only as
+// placeholders. This is JavaScript's Number#toString in the spec's canonical range, which fixed
+// to_chars is not (it writes 1e21 - 1 ulp with all its exact digits, 999999999999999868928).
+std::string PlainDecimal(std::string_view scientific) {
+  const size_t e = scientific.find('e');
+  const bool negative = scientific[0] == '-';
+  std::string digits;
+  for (const char c : scientific.substr(negative ? 1 : 0, e - (negative ? 1 : 0))) {
+    if (c != '.') digits.push_back(c);
+  }
+  const int exponent = std::atoi(std::string(scientific.substr(e + 1)).c_str());
+  const int count = static_cast<int>(digits.size());
+  std::string plain = negative ? "-" : "";
+  if (exponent < 0) {
+    plain.append("0.").append(static_cast<size_t>(-exponent - 1), '0').append(digits);
+  } else if (exponent + 1 >= count) {
+    plain.append(digits).append(static_cast<size_t>(exponent + 1 - count), '0');
+  } else {
+    plain.append(digits, 0, exponent + 1).append(".").append(digits, exponent + 1);
+  }
+  return plain;
+}
+
+// Drops the exponent's leading zeros ("1e-07" -> "1e-7"), as JavaScript writes it.
+std::string TrimExponentZeros(std::string_view scientific) {
+  std::string number(scientific);
+  const size_t digits = number.find('e') + 2;  // to_chars always writes the sign
+  size_t zeros = 0;
+  while (digits + zeros + 1 < number.size() && number[digits + zeros] == '0') ++zeros;
+  return number.erase(digits, zeros);
+}
+
+}  // namespace
+
+size_t FindInvalidUtf8(std::string_view text) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    if (DecodeCodePoint(text, &pos) == kNotUtf8) return pos;
+  }
+  return std::string_view::npos;
+}
+
+void AppendStringValue(std::string_view text, char delimiter, std::string* out) {
+  if (NeedsQuotes(text, delimiter)) {
+    AppendQuoted(text, out);
+  } else {
+    out->append(text);
+  }
+}
+
+void AppendKey(std::string_view key, std::string* out) {
+  if (IsBareKey(key)) {
+    out->append(key);
+  } else {
+    AppendQuoted(key, out);
+  }
+}
+
+bool IsIdentifierSegment(std::string_view segment) {
+  return IsBareKey(segment) && segment.find('.') == std::string_view::npos;
+}
+
+void AppendDouble(double value, std::string* out) {
+  if (!std::isfinite(value)) {
+    out->append("null");
+    return;
+  }
+  if (value == 0) {  // -0 too
+    out->push_back('0');
+    return;
+  }
+  // The shortest digits that read back to the same double, plain decimal inside the spec's
+  // canonical range (§2), exponent form outside it. 17 digits, sign, point and exponent fit.
+  char buffer[32];
+  const std::to_chars_result result =
+      std::to_chars(buffer, buffer + sizeof(buffer), value, std::chars_format::scientific);
+  const std::string_view scientific(buffer, static_cast<size_t>(result.ptr - buffer));
+  const double magnitude = std::fabs(value);
+  out->append(magnitude >= 1e-6 && magnitude < 1e21 ? PlainDecimal(scientific)
+                                                    : TrimExponentZeros(scientific));
+}
+
+void AppendInteger(int64_t value, std::string* out) { out->append(std::to_string(value)); }
+
+void AppendUnsigned(uint64_t value, std::string* out) { out->append(std::to_string(value)); }
+
+}  // namespace sochdb::context::toon_internal
