@@ -116,6 +116,8 @@ class Redactor {
 struct Admission {
   std::optional<namespaces::NamespaceGate::Guard> guard;
   Redactor redactor;
+  // A call working in several namespaces: the admissions of its other scopes.
+  std::vector<Admission> scopes;
 };
 
 class Governance {

@@ -67,6 +67,38 @@ grpc::Status CallContext::Admit(const governance::Operation& op,
   return ToGrpcStatus(method_.runtime->governance->Admit(op, admission));
 }
 
+grpc::Status CallContext::AdmitScopes(const std::vector<Scope>& scopes,
+                                      governance::Admission* admission) const {
+  const auto context = [this] { return PolicyContext(); };
+  for (size_t i = 0; i < scopes.size(); ++i) {
+    const Scope& scope = scopes[i];
+    if (scope.capability.has_value()) {
+      grpc::Status allowed =
+          ToGrpcStatus(auth::Authorizer::CheckCapability(*principal_, *scope.capability));
+      if (!allowed.ok()) return allowed;
+    }
+    const auto keys = [&scope](governance::KeyList* list) {
+      for (const std::string& key : scope.keys) list->Add(key);
+      for (const std::string& prefix : scope.prefixes) list->AddPrefix(prefix);
+    };
+    const std::string_view service =
+        scope.service.empty() ? std::string_view(method_.policy_service) : scope.service;
+    const governance::Operation op{principal_.get(), service, method_.method, scope.access,
+                                   scope.ns, keys, context};
+    governance::Admission* held = admission;
+    if (held != nullptr && i > 0) held = &admission->scopes.emplace_back();
+    grpc::Status s = Admit(op, held);
+    if (!s.ok()) return s;
+    if (held != nullptr && scope.access == policy::Access::kRead && held->redactor.active()) {
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                          absl::StrCat("a redacting policy binds namespace '", scope.ns, "' (",
+                                       service, "); ", method_.method,
+                                       " cannot redact what it reads, so it is refused"));
+    }
+  }
+  return grpc::Status::OK;
+}
+
 absl::StatusOr<governance::CallerContext> CallContext::PolicyContext() const {
   constexpr std::string_view kPrefix = "x-sochdb-context-";
   governance::CallerContext context;

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -97,6 +98,28 @@ template <class Req>
 using AnswerRedaction = std::function<void(const Req& request, google::protobuf::Message* response,
                                            const governance::Redactor& redactor)>;
 
+// One of several namespaces a request works in (a context query's sections, each of which may
+// read or write its own namespace). The call layer admits each through the governance step, as
+// if it were a request of its own, all before the handler runs; the first refusal fails the
+// call. A read scope whose admission would need its answer redacted is refused (the call
+// cannot redact per scope: it fails closed rather than return what a rule hides).
+struct Scope {
+  std::string ns;
+  // The `service` policy conditions see; empty: the method's (MethodInfo::policy_service).
+  std::string service;
+  policy::Access access = policy::Access::kRead;
+  std::vector<std::string> keys;
+  std::vector<std::string> prefixes;
+  // A capability the scope needs beyond the method's (a write inside a read method).
+  std::optional<auth::Capability> capability;
+};
+
+// Lists a request's scopes (see Scope); a distinct type, so a registration reads as what it is.
+template <class Req>
+struct ScopesOf {
+  std::function<void(const Req&, std::vector<Scope>*)> fn;
+};
+
 // What a request touches, for the governance step every data operation passes before its
 // handler runs (engine/governance/governance.h).
 template <class Req>
@@ -113,8 +136,13 @@ struct Target {
   // of an InsertStream): fills `*message` in from `*stream`, state the call keeps for the
   // stream's life, before the message is governed, so policies see every message's real keys.
   std::function<void(Req* message, Req* stream)> carry;
+  // For requests that work in several namespaces: their scopes, admitted one by one (the
+  // fields above are then unset).
+  std::function<void(const Req&, std::vector<Scope>*)> scopes_of;
 
-  bool governed() const { return namespace_of != nullptr || access.has_value(); }
+  bool governed() const {
+    return namespace_of != nullptr || access.has_value() || scopes_of != nullptr;
+  }
 };
 
 // The rules a method is registered with. The capability has no default on purpose: a method
@@ -128,7 +156,7 @@ struct MethodPolicy {
                std::function<std::string_view(const Req&)> namespace_field = nullptr,
                Execution where = Execution::kInline)
       : capability(required),
-        target{std::move(namespace_field), std::nullopt, nullptr, nullptr, nullptr},
+        target{std::move(namespace_field), std::nullopt, nullptr, nullptr, nullptr, nullptr},
         execution(where) {}
   // A data method: `access` to the keys `keys` lists, in the namespace `namespace_field` names
   // (nullptr: an object of the caller's tenant).
@@ -137,7 +165,14 @@ struct MethodPolicy {
                Execution where = Execution::kInline, AnswerRedaction<Req> redact = nullptr)
       : capability(required),
         target{std::move(namespace_field), access, std::move(keys).release(), std::move(redact),
-               nullptr},
+               nullptr, nullptr},
+        execution(where) {}
+
+  // A data method working in several namespaces (see Scope).
+  MethodPolicy(auth::Capability required, ScopesOf<Req> scopes,
+               Execution where = Execution::kInline)
+      : capability(required),
+        target{nullptr, std::nullopt, nullptr, nullptr, nullptr, std::move(scopes.fn)},
         execution(where) {}
 
   auth::Capability capability;
@@ -179,6 +214,10 @@ class CallContext {
   // operation holds until it ends goes in `*admission` (governance::Admission).
   grpc::Status Admit(const governance::Operation& op,
                      governance::Admission* admission = nullptr) const;
+  // Admits each of `scopes` (see Scope) in order; their admissions go in `*admission` (the
+  // first) and admission->scopes (the others).
+  grpc::Status AdmitScopes(const std::vector<Scope>& scopes,
+                           governance::Admission* admission) const;
   // The caller's context entries for policy conditions: request headers
   // "x-sochdb-context-<name>: <value>" (names arrive lower-case, as gRPC metadata keys are).
   // INVALID_ARGUMENT for an entry that breaks governance::ValidateCallerContext.

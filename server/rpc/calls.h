@@ -101,7 +101,12 @@ grpc::Status AdmitCaller(CallContext& ctx);
 template <class Req>
 grpc::Status AdmitRequest(CallContext& ctx, const Req& request, const Target<Req>& target,
                           governance::Admission* admission) {
-  if (target.governed()) {
+  if (target.scopes_of) {
+    std::vector<Scope> scopes;
+    target.scopes_of(request, &scopes);
+    grpc::Status s = ctx.AdmitScopes(scopes, admission);
+    if (!s.ok()) return s;
+  } else if (target.governed()) {
     std::optional<std::string_view> ns;
     if (target.namespace_of) ns = target.namespace_of(request);
     const auto keys = [&](governance::KeyList* list) {
