@@ -1,5 +1,6 @@
 #include "engine/context/toon_scalars.h"
 
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -89,6 +90,16 @@ bool LooksNumeric(std::string_view text) {
   return pos == text.size();
 }
 
+// Bytes that force quotes wherever they appear (§7.2): controls, the colon, quote, backslash,
+// brackets and braces. A table, because every string of a context goes through this test.
+constexpr std::array<bool, 256> SpecialBytes() {
+  std::array<bool, 256> special{};
+  for (int c = 0; c < 0x20; ++c) special[c] = true;
+  for (const char c : {':', '"', '\\', '[', ']', '{', '}'}) special[static_cast<uint8_t>(c)] = true;
+  return special;
+}
+constexpr std::array<bool, 256> kSpecial = SpecialBytes();
+
 bool NeedsQuotes(std::string_view text, char delimiter) {
   if (text.empty() || text == "true" || text == "false" || text == "null") return true;
   if (text[0] == '-' || text[0] == '#' || LooksNumeric(text)) return true;
@@ -97,55 +108,46 @@ bool NeedsQuotes(std::string_view text, char delimiter) {
     return true;
   }
   for (const char c : text) {
-    if (static_cast<uint8_t>(c) < 0x20 || c == delimiter) return true;
-    switch (c) {
-      case ':':
-      case '"':
-      case '\\':
-      case '[':
-      case ']':
-      case '{':
-      case '}':
-        return true;
-      default:
-        break;
-    }
+    if (kSpecial[static_cast<uint8_t>(c)] || c == delimiter) return true;
   }
   return false;
 }
 
-// Appends `text` in double quotes with §7.1's escapes: \\ \" \n \r \t, other controls \u00xx.
-void AppendQuoted(std::string_view text, std::string* out) {
+// The escape of a byte inside quotes (§7.1), or nullptr when it stands for itself. Controls
+// other than \n \r \t are \u00xx in lower-case hex.
+const char* Escape(uint8_t c, char (&unicode)[7]) {
   static constexpr char kHex[] = "0123456789abcdef";
-  out->push_back('"');
-  for (const char c : text) {
-    switch (c) {
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      default:
-        if (static_cast<uint8_t>(c) < 0x20) {
-          out->append("\\u00");
-          out->push_back(kHex[c >> 4]);
-          out->push_back(kHex[c & 0xf]);
-        } else {
-          out->push_back(c);
-        }
-    }
+  switch (c) {
+    case '\\':
+      return "\\\\";
+    case '"':
+      return "\\\"";
+    case '\n':
+      return "\\n";
+    case '\r':
+      return "\\r";
+    case '\t':
+      return "\\t";
+    default:
+      if (c >= 0x20) return nullptr;
+      unicode[4] = kHex[c >> 4];
+      unicode[5] = kHex[c & 0xf];
+      return unicode;
   }
+}
+
+// Appends `text` in double quotes, escaped; runs of plain bytes are copied whole.
+void AppendQuoted(std::string_view text, std::string* out) {
+  char unicode[7] = {'\\', 'u', '0', '0', 0, 0, 0};
   out->push_back('"');
+  size_t plain = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char* escape = Escape(static_cast<uint8_t>(text[i]), unicode);
+    if (escape == nullptr) continue;
+    out->append(text.substr(plain, i - plain)).append(escape);
+    plain = i + 1;
+  }
+  out->append(text.substr(plain)).push_back('"');
 }
 
 bool IsBareKey(std::string_view key) {
@@ -194,7 +196,11 @@ std::string TrimExponentZeros(std::string_view scientific) {
 size_t FindInvalidUtf8(std::string_view text) {
   size_t pos = 0;
   while (pos < text.size()) {
-    if (DecodeCodePoint(text, &pos) == kNotUtf8) return pos;
+    if (static_cast<uint8_t>(text[pos]) < 0x80) {  // most text: no call per byte
+      ++pos;
+    } else if (DecodeCodePoint(text, &pos) == kNotUtf8) {
+      return pos;
+    }
   }
   return std::string_view::npos;
 }
