@@ -7,7 +7,7 @@
 #   tools/dev.sh build [DIR]               build release binaries into DIR (default ./dist)
 #   tools/dev.sh tsa                       clang's thread-safety analysis of engine, services, server
 #   tools/dev.sh tsan                      the engine's threaded tests under ThreadSanitizer
-#   tools/dev.sh setup                     only install the packages
+#   tools/dev.sh setup                     only install the packages and fetch the token tables
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,21 +16,30 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libleveldb-dev libfaiss-dev libblas-dev liblapack-dev
   libspdlog-dev libfmt-dev libcli11-dev prometheus-cpp-dev libssl-dev zlib1g-dev catch2
-  nlohmann-json3-dev libre2-dev
+  nlohmann-json3-dev libre2-dev libutf8proc-dev
   python3 python3-grpcio python3-protobuf openssl
 )
+
+# Where setup puts the BPE rank tables (//tools/tokenizer:ranks; the server's runfiles default).
+TOKENIZER_RANKS=tools/tokenizer/ranks
 
 setup() {
   local missing=()
   for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  echo "installing: ${missing[*]}" >&2
-  local sudo=""
-  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # npm fetches the token tables. Any node + npm will do (a NodeSource nodejs ships npm inside
+  # it, and Debian's npm package would conflict with it): Debian's only when there is none.
+  command -v npm >/dev/null || missing+=(nodejs npm)
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}" >&2
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+      "${missing[@]}"
+  fi
+  tools/tokenizer/fetch_ranks.sh "$TOKENIZER_RANKS"
 }
 
 BAZEL_FLAGS=(--noshow_progress --curses=no --color=no)
@@ -44,7 +53,10 @@ build() {
            tools/bench/sochdb-echo-server tools/bench/sochdb-vector-bench; do
     install -m 0755 "bazel-bin/$b" "$out/"
   done
-  echo "binaries in $out/" >&2
+  # Beside the binary: the server's default --tokenizer-dir is <its directory>/tokenizers.
+  mkdir -p "$out/tokenizers"
+  install -m 0644 "$TOKENIZER_RANKS"/*.tiktoken "$out/tokenizers/"
+  echo "binaries in $out/, token tables in $out/tokenizers/" >&2
 }
 
 # The lock annotations (ABSL_GUARDED_BY ...) checked by clang: .bazelrc's --config=tsa.

@@ -1,0 +1,100 @@
+#include "engine/context/tokenizer/bpe_tokenizer.h"
+
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "engine/auth/auth.h"
+#include "engine/common/absl_view.h"
+#include "engine/common/file_system.h"
+#include "engine/common/status_macros.h"
+#include "engine/context/tokenizer/bpe_merge.h"
+
+namespace sochdb::context {
+namespace {
+
+// The SHA-256 of the files OpenAI publishes (tiktoken_ext/openai_public.py's expected_hash);
+// tools/tokenizer/fetch_ranks.sh checks the files it writes against the same digests.
+absl::string_view PublishedSha256(Encoding encoding) {
+  switch (encoding) {
+    case Encoding::kCl100kBase:
+      return "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7";
+    case Encoding::kO200kBase:
+      return "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d";
+  }
+  return "";
+}
+
+PieceEndFunction PieceEndOf(Encoding encoding) {
+  switch (encoding) {
+    case Encoding::kCl100kBase:
+      return &Cl100kPieceEnd;
+    case Encoding::kO200kBase:
+      return &O200kPieceEnd;
+  }
+  return &Cl100kPieceEnd;
+}
+
+}  // namespace
+
+absl::string_view EncodingName(Encoding encoding) {
+  switch (encoding) {
+    case Encoding::kCl100kBase:
+      return "cl100k_base";
+    case Encoding::kO200kBase:
+      return "o200k_base";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::Load(Encoding encoding,
+                                                                 const std::string& rank_file) {
+  SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<MappedFile> file,
+                          FileSystem::Default()->MapFile(rank_file));
+  const std::string digest = auth::Sha256Hex(file->bytes());
+  SOCHDB_ASSIGN_OR_RETURN(RankTable ranks, RankTable::Parse(AbslView(file->bytes()), rank_file));
+  if (digest != PublishedSha256(encoding)) {
+    return absl::DataLossError(absl::StrCat(
+        rank_file, " is not the published ", EncodingName(encoding), " table (sha256 ", digest,
+        ", want ", PublishedSha256(encoding), "); fetch it again with "
+        "tools/tokenizer/fetch_ranks.sh"));
+  }
+  return std::unique_ptr<BpeTokenizer>(new BpeTokenizer(encoding, std::move(ranks)));
+}
+
+BpeTokenizer::BpeTokenizer(Encoding encoding, RankTable ranks)
+    : encoding_(encoding), piece_end_(PieceEndOf(encoding)), ranks_(std::move(ranks)) {}
+
+size_t BpeTokenizer::Count(absl::string_view text) const {
+  size_t count = 0;
+  std::vector<uint32_t> bounds;
+  ForEachPiece(piece_end_, text, [&](absl::string_view piece) {
+    if (ranks_.Find(piece) != kNoRank) {  // as in Encode
+      ++count;
+      return;
+    }
+    BytePairMerge(ranks_, piece, &bounds);
+    count += bounds.size() - 1;
+  });
+  return count;
+}
+
+std::vector<uint32_t> BpeTokenizer::Encode(absl::string_view text) const {
+  std::vector<uint32_t> tokens;
+  std::vector<uint32_t> bounds;
+  ForEachPiece(piece_end_, text, [&](absl::string_view piece) {
+    // A piece that is itself a token is that token, whatever the merge would make of it.
+    const uint32_t whole = ranks_.Find(piece);
+    if (whole != kNoRank) {
+      tokens.push_back(whole);
+      return;
+    }
+    BytePairMerge(ranks_, piece, &bounds);
+    for (size_t i = 0; i + 1 < bounds.size(); ++i) {
+      tokens.push_back(ranks_.Find(piece.substr(bounds[i], bounds[i + 1] - bounds[i])));
+    }
+  });
+  return tokens;
+}
+
+}  // namespace sochdb::context
