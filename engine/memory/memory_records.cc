@@ -41,6 +41,39 @@ size_t CharBytes(std::string_view text) {
   return n;
 }
 
+// The simple lowercase of code point `c` for the capitals of Latin-1, Latin Extended-A, Greek
+// and Cyrillic (a fixed rule, no tables: the postings on disk depend on it); others unchanged.
+uint32_t LowerCodePoint(uint32_t c) {
+  if ((c >= 0xC0 && c <= 0xDE && c != 0xD7) || (c >= 0x391 && c <= 0x3AB && c != 0x3A2) ||
+      (c >= 0x410 && c <= 0x42F)) {
+    return c + 0x20;
+  }
+  if (c >= 0x400 && c <= 0x40F) return c + 0x50;
+  if (c == 0x178) return 0xFF;
+  const bool even_pairs = (c >= 0x100 && c <= 0x137) || (c >= 0x14A && c <= 0x177);
+  const bool odd_pairs = (c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E);
+  if ((even_pairs && c % 2 == 0) || (odd_pairs && c % 2 == 1)) return c + 1;
+  return c;
+}
+
+// Appends character `ch` (as CharBytes cut it) case-folded: ASCII letters, and the two-byte
+// UTF-8 characters LowerCodePoint folds.
+void AppendFolded(std::string_view ch, std::string* out) {
+  if (ch.size() == 1) {
+    const char c = ch[0];
+    out->push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+    return;
+  }
+  const auto b0 = static_cast<unsigned char>(ch[0]);
+  if (ch.size() != 2 || b0 < 0xC2 || b0 > 0xDF) {
+    out->append(ch);
+    return;
+  }
+  const uint32_t c = LowerCodePoint(((b0 & 0x1Fu) << 6) | (static_cast<unsigned char>(ch[1]) & 0x3Fu));
+  out->push_back(static_cast<char>(0xC0 | (c >> 6)));
+  out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
+}
+
 }  // namespace
 
 std::string EpisodeKey(std::string_view ns, uint64_t id) {
@@ -153,21 +186,18 @@ absl::StatusOr<Meta> DecodeMeta(std::string_view bytes) {
 }
 
 std::vector<std::string> Trigrams(std::string_view text) {
-  std::vector<std::string_view> chars;
-  std::string folded(text);
-  std::transform(folded.begin(), folded.end(), folded.begin(), [](char c) {
-    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-  });
-  for (std::string_view rest = folded; !rest.empty();) {
+  std::string folded;
+  std::vector<size_t> starts;  // where each character of `folded` begins
+  for (std::string_view rest = text; !rest.empty();) {
     const size_t n = CharBytes(rest);
-    chars.push_back(rest.substr(0, n));
+    starts.push_back(folded.size());
+    AppendFolded(rest.substr(0, n), &folded);
     rest.remove_prefix(n);
   }
+  starts.push_back(folded.size());
   std::vector<std::string> trigrams;
-  for (size_t i = 0; i + 3 <= chars.size(); ++i) {
-    // The three are adjacent in `folded`: one view from the first to the end of the third.
-    trigrams.emplace_back(chars[i].data(),
-                          chars[i + 2].data() + chars[i + 2].size() - chars[i].data());
+  for (size_t i = 0; i + 3 < starts.size(); ++i) {
+    trigrams.push_back(folded.substr(starts[i], starts[i + 3] - starts[i]));
   }
   std::sort(trigrams.begin(), trigrams.end());
   trigrams.erase(std::unique(trigrams.begin(), trigrams.end()), trigrams.end());

@@ -59,8 +59,11 @@ std::string EncodeMeta(const Meta& meta);
 absl::StatusOr<Meta> DecodeMeta(std::string_view bytes);
 
 // The distinct trigrams of `text` (sorted): every run of three consecutive characters after
-// ASCII case folding. Characters are UTF-8 sequences (a lead byte and its continuation bytes);
-// any other byte is a character of its own, so every input is handled deterministically.
+// case folding (ASCII, and the capitals of Latin-1, Latin Extended-A, Greek and Cyrillic, by
+// simple lowercase: Unicode's full folding would need its tables, and the postings on disk
+// depend on the rule never changing). Characters are UTF-8 sequences (a lead byte and its
+// continuation bytes); any other byte is a character of its own, so every input is handled
+// deterministically.
 std::vector<std::string> Trigrams(std::string_view text);
 
 }  // namespace sochdb::memory::internal

@@ -243,7 +243,9 @@ absl::StatusOr<uint64_t> MemoryStore::Commit(std::string_view ns, Space& space,
                                              const EpisodeRecord& record,
                                              const std::vector<float>& embedding) {
   Meta meta = space.meta;
-  SOCHDB_RETURN_IF_ERROR(CheckDimension(meta.dimension, embedding.size(), "embedding"));
+  if (!embedding.empty()) {
+    SOCHDB_RETURN_IF_ERROR(CheckDimension(meta.dimension, embedding.size(), "embedding"));
+  }
   const uint64_t id = meta.next_id++;
   ++meta.episodes;
   std::shared_ptr<vector::VectorSpace> vectors = space.Vectors();
