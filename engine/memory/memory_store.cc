@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "engine/common/absl_view.h"
+#include "engine/common/files.h"
 #include "engine/common/random_id.h"
 #include "engine/common/status_macros.h"
 #include "engine/filter/json_reader.h"
@@ -83,7 +84,36 @@ absl::StatusOr<Lanes> ParseLanes(absl::string_view lanes) {
 }
 
 MemoryStore::MemoryStore(storage::Store* store, MemoryStoreOptions options)
-    : store_(store), options_(std::move(options)) {}
+    : store_(store), options_(std::move(options)) {
+  if (!options_.snapshot_dir.empty()) SweepStraySnapshots();
+}
+
+std::string MemoryStore::SnapshotPath(uint64_t space_id) const {
+  if (options_.snapshot_dir.empty()) return std::string();
+  return absl::StrCat(options_.snapshot_dir, "/", internal::SnapshotFile(space_id));
+}
+
+void MemoryStore::SweepStraySnapshots() const {
+  // One metadata record per namespace: the live spaces are few keys away.
+  std::vector<std::string> live;
+  const std::string prefix = storage::KeyBuilder(storage::KeyFamily::kEpisodeMeta).key();
+  std::unique_ptr<storage::Iterator> it = store_->NewIterator();
+  for (it->Seek(prefix); it->Valid() && it->key().substr(0, prefix.size()) == prefix; it->Next()) {
+    absl::StatusOr<Meta> meta = internal::DecodeMeta(it->value());
+    if (!meta.ok()) {
+      spdlog::error("episodes: {}; stray snapshots are kept", meta.status().ToString());
+      return;  // its snapshot cannot be told apart
+    }
+    if (meta->dimension > 0) live.push_back(SnapshotPath(meta->space_id));
+  }
+  if (!it->status().ok()) return;
+  for (const std::string& path :
+       StraySnapshotFiles(options_.file_system, options_.snapshot_dir, "mem-", live)) {
+    spdlog::warn("removing {}: a snapshot of no episode space, or one cut short", path);
+    absl::Status s = options_.file_system->RemoveFile(path);
+    if (!s.ok()) spdlog::warn("cannot remove {}: {}", path, s.ToString());
+  }
+}
 
 MemoryStore::~MemoryStore() {
   absl::MutexLock lock(&mu_);
@@ -170,10 +200,7 @@ absl::StatusOr<std::unique_ptr<vector::VectorSpace>> MemoryStore::OpenVectors(
   vector::VectorSpaceOptions space;
   SOCHDB_ASSIGN_OR_RETURN(space.spec, vector::ResolveSpec(spec));
   space.scope = internal::VectorScope(ns, meta.space_id);
-  if (!options_.snapshot_dir.empty()) {
-    space.snapshot_path =
-        absl::StrCat(options_.snapshot_dir, "/", internal::SnapshotFile(meta.space_id));
-  }
+  space.snapshot_path = SnapshotPath(meta.space_id);
   space.file_system = options_.file_system;
   return vector::VectorSpace::Open(store_, std::move(space));
 }
@@ -429,12 +456,8 @@ absl::Status MemoryStore::DeleteNamespaceData(std::string_view ns) {
   if (!meta_bytes.has_value()) return absl::OkStatus();
   SOCHDB_ASSIGN_OR_RETURN(const Meta meta, internal::DecodeMeta(*meta_bytes));
   if (meta.dimension == 0) return absl::OkStatus();
-  const std::string snapshot =
-      options_.snapshot_dir.empty()
-          ? std::string()
-          : absl::StrCat(options_.snapshot_dir, "/", internal::SnapshotFile(meta.space_id));
   return vector::VectorSpace::DropScope(store_, internal::VectorScope(ns, meta.space_id),
-                                        options_.file_system, snapshot);
+                                        options_.file_system, SnapshotPath(meta.space_id));
 }
 
 }  // namespace sochdb::memory

@@ -156,8 +156,8 @@ struct EpisodePage {
 
 class MemoryStore final : public namespaces::NamespaceDataOwner {
  public:
-  // `store` is not owned and must outlive the MemoryStore. Nothing is read until a namespace is
-  // first used.
+  // `store` is not owned and must outlive the MemoryStore. A namespace's state is read when it
+  // is first used; construction only sweeps stray snapshot files (one key per namespace read).
   MemoryStore(storage::Store* store, MemoryStoreOptions options = {});
   // Snapshots the vector spaces with changes their snapshot does not cover.
   ~MemoryStore() override;
@@ -205,6 +205,10 @@ class MemoryStore final : public namespaces::NamespaceDataOwner {
   absl::StatusOr<std::unique_ptr<vector::VectorSpace>> OpenVectors(
       std::string_view ns, const internal::Meta& meta) const;
   absl::Status Validate(const EpisodeWrite& write) const;
+  // <snapshot_dir>/mem-<space id>.snap; "" without a snapshot_dir.
+  std::string SnapshotPath(uint64_t space_id) const;
+  // At construction: removes the mem- snapshots no namespace's space names, and any cut short.
+  void SweepStraySnapshots() const;
   // INVALID_ARGUMENT "<field> has 8 floats; the namespace's dimension is 4" (0: any).
   absl::Status CheckDimension(uint32_t dimension, size_t floats, const char* field) const;
   // Commits episode `record` as the namespace's next id; the caller holds space.write_mu.

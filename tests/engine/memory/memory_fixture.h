@@ -11,10 +11,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "engine/common/absl_view.h"
 #include "engine/common/clock.h"
+#include "engine/common/file_system.h"
 #include "engine/memory/memory_store.h"
 #include "engine/storage/keys.h"
 #include "engine/storage/store.h"
@@ -31,17 +33,24 @@ class MemoryFixture {
   explicit MemoryFixture(const std::string& name, MemoryLimits limits = {})
       : dir_(storage::testing::FreshTestDir(name)), limits_(limits) {
     std::filesystem::create_directories(snapshot_dir());
+    store_options_.sync_mode = storage::SyncMode::kOff;
+    Open();
+  }
+  // On a disk the test brings (a SimulatedDisk's env and files, which must outlive the
+  // fixture), under `dir`.
+  MemoryFixture(std::string dir, storage::StoreOptions store_options, FileSystem* files)
+      : dir_(std::move(dir)), store_options_(std::move(store_options)), files_(files) {
+    REQUIRE_OK(files_->CreateDirs(snapshot_dir()));
     Open();
   }
   ~MemoryFixture() { Close(); }
 
   void Open() {
-    storage::StoreOptions store_options;
-    store_options.sync_mode = storage::SyncMode::kOff;
-    store_ = ValueOrFail(storage::Store::Open(dir_ + "/db", store_options));
+    store_ = ValueOrFail(storage::Store::Open(dir_ + "/db", store_options_));
     MemoryStoreOptions options;
     options.limits = limits_;
     options.snapshot_dir = snapshot_dir();
+    options.file_system = files_;
     options.clock = &clock_;
     memory_ = std::make_unique<MemoryStore>(store_.get(), options);
   }
@@ -102,6 +111,8 @@ class MemoryFixture {
  private:
   const std::string dir_;
   const MemoryLimits limits_;
+  storage::StoreOptions store_options_;
+  FileSystem* const files_ = FileSystem::Default();
   ManualClock clock_;
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<MemoryStore> memory_;
