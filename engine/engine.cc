@@ -120,6 +120,12 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& option
                                            parts.usage.get());
   parts.graph = std::make_unique<graph::GraphStore>(parts.store.get(), options.clock,
                                                     options.graph_limits, parts.usage.get());
+  memory::MemoryStoreOptions memory_options;
+  memory_options.limits = options.memory_limits;
+  memory_options.snapshot_dir = vectors_dir.string();
+  memory_options.file_system = options.file_system;
+  memory_options.clock = options.clock;
+  parts.memory = std::make_unique<memory::MemoryStore>(parts.store.get(), memory_options);
   SOCHDB_ASSIGN_OR_RETURN(parts.policies, policy::PolicyStore::Open(parts.store.get()));
   SOCHDB_ASSIGN_OR_RETURN(parts.audit_log, policy::AuditLog::Open(parts.store.get(), options.clock,
                                                                   options.audit_retention));
@@ -127,6 +133,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& option
   // above, and has the ledger count every registered namespace.
   namespaces::NamespaceRegistryOptions namespace_options;
   namespace_options.clock = options.clock;
+  namespace_options.data_owners = {parts.memory.get()};
   SOCHDB_ASSIGN_OR_RETURN(
       parts.namespaces,
       namespaces::NamespaceRegistry::Open(parts.store.get(), parts.collections.get(),
@@ -140,6 +147,7 @@ Engine::Engine(EngineOptions options, Parts parts)
       store_(std::move(parts.store)),
       kv_(std::move(parts.kv)),
       graph_(std::move(parts.graph)),
+      memory_(std::move(parts.memory)),
       vector_indexes_(std::move(parts.vector_indexes)),
       collections_(std::move(parts.collections)),
       policies_(std::move(parts.policies)),
@@ -161,6 +169,7 @@ Engine::~Engine() {
   audit_log_.reset();
   policies_.reset();
   graph_.reset();
+  memory_.reset();          // snapshots its vector spaces
   collections_.reset();     // snapshots vector spaces with uncovered changes
   vector_indexes_.reset();
   kv_.reset();
@@ -176,6 +185,7 @@ void Engine::PurgeLoop() {
     }
     const uint64_t purged = PurgeRound();
     TrimAuditLog();
+    memory_->Maintain();
     absl::MutexLock lock(&mu_);
     ttl_purged_ += purged;
   }

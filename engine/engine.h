@@ -27,6 +27,7 @@
 #include "engine/governance/governance.h"
 #include "engine/graph/graph_store.h"
 #include "engine/kv/kv_store.h"
+#include "engine/memory/memory_store.h"
 #include "engine/namespace/namespace_registry.h"
 #include "engine/namespace/usage_ledger.h"
 #include "engine/policy/audit_log.h"
@@ -45,6 +46,7 @@ struct EngineOptions {
   storage::StoreOptions store;
   kv::KvLimits kv_limits;
   graph::GraphLimits graph_limits;
+  memory::MemoryLimits memory_limits;
   // How often expired KV records are purged (they are invisible from the moment they expire).
   absl::Duration ttl_purge_interval = absl::Seconds(1);
   // How often vector indexes are checked for a snapshot or a compaction.
@@ -88,6 +90,8 @@ class Engine {
   storage::Store& store() { return *store_; }
   kv::KvStore& kv() { return *kv_; }
   graph::GraphStore& graph() { return *graph_; }
+  // Agent memory (ContextService's episodes); its vector snapshots go to vectors/.
+  memory::MemoryStore& memory() { return *memory_; }
   vector::VectorIndexStore& vector_indexes() { return *vector_indexes_; }
   collection::CollectionStore& collections() { return *collections_; }
   // The step every data operation passes (namespace rule, policies, audit).
@@ -111,6 +115,7 @@ class Engine {
     std::unique_ptr<collection::CollectionStore> collections;
     std::unique_ptr<kv::KvStore> kv;
     std::unique_ptr<graph::GraphStore> graph;
+    std::unique_ptr<memory::MemoryStore> memory;
     std::unique_ptr<policy::PolicyStore> policies;
     std::unique_ptr<policy::AuditLog> audit_log;
     std::unique_ptr<namespaces::NamespaceRegistry> namespaces;
@@ -128,6 +133,7 @@ class Engine {
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<kv::KvStore> kv_;
   std::unique_ptr<graph::GraphStore> graph_;
+  std::unique_ptr<memory::MemoryStore> memory_;
   std::unique_ptr<vector::VectorIndexStore> vector_indexes_;
   std::unique_ptr<collection::CollectionStore> collections_;
   std::unique_ptr<policy::PolicyStore> policies_;

@@ -2,6 +2,7 @@
 // namespace's data family by family.
 #include "engine/namespace/namespace_registry.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
@@ -252,12 +253,11 @@ absl::StatusOr<std::vector<std::string>> NamespaceRegistry::Holdings(std::string
   if (kv) held.push_back("KV keys");
   for (KeyFamily family : storage::kNamespacePrefixedFamilies) {
     if (family == KeyFamily::kKv) continue;
+    const char* what = family >= KeyFamily::kEpisode ? "episodes" : "graph data";
+    if (std::find(held.begin(), held.end(), what) != held.end()) continue;
     SOCHDB_ASSIGN_OR_RETURN(const bool any,
                             HasKeys(*store_, storage::NamespacePrefix(family, ns)));
-    if (any) {
-      held.push_back("graph data");
-      break;
-    }
+    if (any) held.push_back(what);
   }
   return held;
 }
@@ -349,6 +349,9 @@ absl::Status NamespaceRegistry::DeleteDataAndRecord(const std::string& name) {
     if (!dropped.ok() && !absl::IsNotFound(dropped)) return dropped;
   }
   SOCHDB_RETURN_IF_ERROR(DeleteKvExpiryEntries(name));
+  for (NamespaceDataOwner* owner : options_.data_owners) {
+    SOCHDB_RETURN_IF_ERROR(owner->DeleteNamespaceData(name));
+  }
   for (KeyFamily family : storage::kNamespacePrefixedFamilies) {
     SOCHDB_RETURN_IF_ERROR(store_->DeletePrefix(storage::NamespacePrefix(family, name)));
   }

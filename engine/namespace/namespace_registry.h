@@ -10,8 +10,8 @@
 // namespace is closed to new operations (Enter refuses it), the operations in flight on it are
 // drained, its record is rewritten in the state "deleting" (synced), then its data goes: every
 // collection through CollectionStore::Delete (vectors, postings, documents and snapshots, each
-// crash-safe), its KV TTL index entries, and by prefix its keys in kNamespacePrefixedFamilies
-// (KV, graph; every namespaced family is keyed namespace-first: storage/keys.h). The record goes
+// crash-safe), its KV TTL index entries, what the data owners keep (options.data_owners), and
+// by prefix its keys in kNamespacePrefixedFamilies (KV, graph, episodes; every namespaced family is keyed namespace-first: storage/keys.h). The record goes
 // last. A delete cut short (a crash, a storage error) leaves the record "deleting": the next Open
 // finishes it before anything is served, and a DeleteNamespace call in the meantime resumes it.
 // Deleting an unregistered namespace that holds data writes a "deleting" record first, so that it
@@ -51,6 +51,7 @@
 #include "absl/time/time.h"
 #include "engine/collection/collection_store.h"
 #include "engine/common/clock.h"
+#include "engine/namespace/namespace_data_owner.h"
 #include "engine/namespace/namespace_gate.h"
 #include "engine/namespace/quota.h"
 #include "engine/storage/store.h"
@@ -80,6 +81,9 @@ struct NamespaceRegistryOptions {
   // How long Delete waits for the operations in flight on the namespace to end.
   absl::Duration drain_timeout = absl::Seconds(30);
   const Clock* clock = Clock::Real();  // not owned
+  // Told of every namespace delete before its prefixed families go (agent memory's vectors).
+  // Not owned; must outlive the registry.
+  std::vector<NamespaceDataOwner*> data_owners;
 };
 
 class NamespaceRegistry {
@@ -116,7 +120,7 @@ class NamespaceRegistry {
   absl::StatusOr<Guard> Enter(std::string_view ns) { return gate_.Enter(ns); }
 
   // What `ns` holds, as the refusal of a delete names it ("2 collections", "KV keys", "graph
-  // data"); empty when it holds nothing.
+  // data", "episodes"); empty when it holds nothing.
   absl::StatusOr<std::vector<std::string>> Holdings(std::string_view ns) const;
 
  private:

@@ -47,6 +47,11 @@ bool IsKnownFamily(uint8_t byte) {
     case KeyFamily::kNamespace:
     case KeyFamily::kAuditLog:
     case KeyFamily::kChangeLog:
+    case KeyFamily::kEpisode:
+    case KeyFamily::kEpisodeMeta:
+    case KeyFamily::kEpisodeTrigram:
+    case KeyFamily::kEpisodeTime:
+    case KeyFamily::kEpisodePosting:
       return true;
   }
   return false;

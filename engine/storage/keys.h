@@ -41,18 +41,26 @@ enum class KeyFamily : uint8_t {
   kNamespace = 0x54,    // Name(namespace)                               -> namespace record
   kAuditLog = 0x55,     // Name(tenant) U64(unix ms) U64(sequence)  -> audit record (policy LOG)
   kChangeLog = 0x60,
+  // Agent memory (engine/memory), all namespace-first. ~x is the bitwise complement, so that
+  // ascending key order is newest first.
+  kEpisode = 0x70,         // Name(ns) U64(id)                          -> episode record
+  kEpisodeMeta = 0x71,     // Name(ns)                       -> next id, dimension, counts
+  kEpisodeTrigram = 0x72,  // Name(ns) Name(trigram) U64(~id)    -> U64(t_valid_from)
+  kEpisodeTime = 0x73,     // Name(ns) U64(~t_valid_from) U64(~id)      -> "" (Latest, as_of)
+  kEpisodePosting = 0x74,  // Name(ns) ...  BM25 postings of episodes (engine/text scope)
 };
 
 // The families whose keys begin with Name(namespace) right after the family byte and whose data
 // no subsystem keeps in memory: deleting a namespace deletes their keys by prefix
 // (NamespacePrefix). Every namespaced family is keyed namespace-first, so that a namespace's data
-// is one range per family; a new one (episodes will come) is
-// listed here, unless its subsystem holds it in memory and deletes it itself, as collections do
+// is one range per family; a new one is listed here, unless its subsystem holds it in memory and deletes it itself, as collections do
 // (kCollection, kDocument, kPosting and their vectors: CollectionStore::Delete). kKvExpiry is
 // keyed by expiry time first and is swept entry by entry (KvExpiryNamespace).
 inline constexpr KeyFamily kNamespacePrefixedFamilies[] = {
     KeyFamily::kKv,          KeyFamily::kGraphNode,         KeyFamily::kGraphOutEdge,
     KeyFamily::kGraphInEdge, KeyFamily::kGraphTemporalEdge, KeyFamily::kGraphTemporalInEdge,
+    KeyFamily::kEpisode,     KeyFamily::kEpisodeMeta,       KeyFamily::kEpisodeTrigram,
+    KeyFamily::kEpisodeTime, KeyFamily::kEpisodePosting,
 };
 
 // Builds one key. Components are appended in call order.

@@ -55,10 +55,11 @@ bool DecodePosting(std::string_view in, uint64_t* frequency, uint64_t* length) {
 }
 
 absl::Status CheckScope(std::string_view scope) {
-  if (scope.size() < 2 ||
-      static_cast<uint8_t>(scope[0]) != static_cast<uint8_t>(storage::KeyFamily::kPosting)) {
+  const auto family = static_cast<uint8_t>(scope.empty() ? 0 : scope[0]);
+  if (scope.size() < 2 || (family != static_cast<uint8_t>(storage::KeyFamily::kPosting) &&
+                           family != static_cast<uint8_t>(storage::KeyFamily::kEpisodePosting))) {
     return absl::InvalidArgumentError(
-        "bm25 scope must start with the posting family byte and name something after it");
+        "bm25 scope must start with a posting family byte and name something after it");
   }
   return absl::OkStatus();
 }

@@ -75,7 +75,8 @@ class Bm25Index {
  public:
   // Opens the index of `scope` on `store` (not owned; must outlive the index) and loads its
   // statistics (zero when the scope holds no record yet). Fails with INVALID_ARGUMENT when
-  // `scope` does not start with the kPosting family byte or holds nothing after it (a guard: an
+  // `scope` does not start with a posting family byte (kPosting, or kEpisodePosting for agent
+  // memory's own family) or holds nothing after it (a guard: an
   // empty scope would address the whole keyspace), DATA_LOSS when the statistics record is
   // malformed, or the Store's error.
   static absl::StatusOr<std::unique_ptr<Bm25Index>> Open(storage::Store* store, std::string scope);
