@@ -24,6 +24,8 @@
 #include "server/rpc/rpc_metrics.h"
 #include "server/tls_credentials.h"
 #include "services/collection/collection_service.h"
+#include "services/context/context_extension_service.h"
+#include "services/context/context_service.h"
 #include "services/graph/graph_extension_service.h"
 #include "services/graph/graph_service.h"
 #include "services/namespace/namespace_service.h"
@@ -218,6 +220,13 @@ void RegisterServices(GrpcServer& server, Engine& engine,
   auto namespaces = std::make_shared<services::NamespaceService>(&engine.namespaces());
   namespaces->Register(server);
   keep_alive->push_back(namespaces);
+  auto context = std::make_shared<services::ContextService>(&engine.memory(), &engine.kv(),
+                                                             engine.tokenizers());
+  context->Register(server);
+  keep_alive->push_back(context);
+  auto context_extensions = std::make_shared<services::ContextExtensionService>(&engine.memory());
+  context_extensions->Register(server);
+  keep_alive->push_back(context_extensions);
 }
 
 // Runs the gRPC server until SIGTERM/SIGINT, then shuts it down gracefully.

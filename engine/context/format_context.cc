@@ -1,6 +1,7 @@
 #include "engine/context/format_context.h"
 
 #include "absl/strings/str_cat.h"
+#include "engine/common/absl_view.h"
 #include "engine/context/section_data.h"
 #include "engine/context/toon.h"
 
@@ -34,7 +35,7 @@ absl::StatusOr<std::string> FormatContent(std::string_view content, OutputFormat
       return wrapped.dump(-1, ' ', false, OrderedJson::error_handler_t::replace);
     }
     case OutputFormat::kMarkdown:
-      return absl::StrCat("```\n", content, "\n```");
+      return absl::StrCat("```\n", AbslView(content), "\n```");
     case OutputFormat::kText:
       return std::string(content);
   }

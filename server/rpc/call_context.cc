@@ -92,7 +92,8 @@ grpc::Status CallContext::AdmitScopes(const std::vector<Scope>& scopes,
     if (held != nullptr && scope.access == policy::Access::kRead && held->redactor.active()) {
       return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                           absl::StrCat("a redacting policy binds namespace '", scope.ns, "' (",
-                                       service, "); ", method_.method,
+                                       absl::string_view(service.data(), service.size()), "); ",
+                                       method_.method,
                                        " cannot redact what it reads, so it is refused"));
     }
   }

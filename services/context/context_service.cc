@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "engine/common/absl_view.h"
 #include "engine/context/format_context.h"
 #include "nlohmann/json.hpp"
 #include "server/rpc/status.h"
@@ -21,14 +22,14 @@ namespace convert = context_convert;
 grpc::Status CheckSize(std::string_view field, size_t size) {
   if (size <= kMaxTokenizedBytes) return grpc::Status::OK;
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                      absl::StrCat(field, " is ", size, " bytes; the limit is ",
+                      absl::StrCat(AbslView(field), " is ", size, " bytes; the limit is ",
                                    kMaxTokenizedBytes, " bytes"));
 }
 
 // Upstream's text for metadata that does not parse, with nlohmann's reason.
 std::string MetadataError(const std::string& metadata_json) {
   try {
-    (void)nlohmann::json::parse(metadata_json);
+    const nlohmann::json parsed = nlohmann::json::parse(metadata_json);
   } catch (const nlohmann::json::exception& e) {
     return absl::StrCat("invalid metadata_json: ", e.what());
   }

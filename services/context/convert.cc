@@ -8,7 +8,7 @@
 namespace sochdb::services::context_convert {
 namespace {
 
-absl::Status UnknownEnum(std::string_view field, int number, std::string_view type) {
+absl::Status UnknownEnum(absl::string_view field, int number, absl::string_view type) {
   return absl::InvalidArgumentError(
       absl::StrCat(field, " ", number, " is not a known ", type));
 }

@@ -116,12 +116,22 @@ TEST_CASE("no method of any served service can be called without a valid key") {
       if (ns_field == nullptr && name == "sochdb.v1.NamespaceService") {
         ns_field = input->FindFieldByName("name");
       }
-      if (ns_field != nullptr) {
+      // A context query names its namespaces in its sections (the session's by default).
+      const google::protobuf::FieldDescriptor* session_field = input->FindFieldByName("session_id");
+      if (ns_field != nullptr || session_field != nullptr) {
         // beta's key is valid, but the request names alpha's namespace: refused before the
         // handler.
         std::unique_ptr<google::protobuf::Message> request(
             google::protobuf::MessageFactory::generated_factory()->GetPrototype(input)->New());
-        request->GetReflection()->SetString(request.get(), ns_field, "alpha");
+        if (ns_field != nullptr) {
+          request->GetReflection()->SetString(request.get(), ns_field, "alpha");
+        } else {
+          request->GetReflection()->SetString(request.get(), session_field, "alpha");
+          google::protobuf::Message* section = request->GetReflection()->AddMessage(
+              request.get(), input->FindFieldByName("sections"));
+          section->GetReflection()->SetEnumValue(
+              section, section->GetDescriptor()->FindFieldByName("section_type"), 1);  // LAST
+        }
         const grpc::Status other =
             CallEmpty(stub, path, "x-api-key", kBetaKey, request->SerializeAsString());
         CHECK(other.error_code() == grpc::StatusCode::PERMISSION_DENIED);

@@ -65,7 +65,9 @@ TEST_CASE("reflection lists the live services and describes them (grpcurl list/d
   CHECK(names.count("grpc.reflection.v1alpha.ServerReflection") == 1);
   CHECK(names.count("sochdb.v1.GraphService") == 1);
   CHECK(names.count("sochdb.v1.GraphExtensionService") == 1);
-  CHECK(names.count("sochdb.v1.ContextService") == 0);  // not implemented yet: not served
+  CHECK(names.count("sochdb.v1.ContextService") == 1);
+  CHECK(names.count("sochdb.v1.ContextExtensionService") == 1);
+  CHECK(names.count("sochdb.v1.TraceService") == 0);  // not implemented yet: not served
 
   reflection::ServerReflectionRequest describe;
   describe.set_file_containing_symbol("sochdb.v1.KvService");
