@@ -92,9 +92,8 @@ class ToonWriter {
     const size_t at = FindInvalidUtf8(text);
     if (at == std::string_view::npos) return true;
     if (status_.ok()) {
-      status_ = absl::InvalidArgumentError(
-          absl::StrCat("TOON input: ", what, " is not valid UTF-8 (byte ", at, " of ",
-                       text.size(), ")"));
+      status_ = absl::InvalidArgumentError(absl::StrCat(
+          "TOON input: ", what, " is not valid UTF-8 (byte ", at, " of ", text.size(), ")"));
     }
     return false;
   }
@@ -167,8 +166,8 @@ class ToonWriter {
     }
   }
 
-  void WriteField(const std::string& key, const Json& value, int depth, int level,
-                  int flatten_left, const std::string* path) {
+  void WriteField(const std::string& key, const Json& value, int depth, int level, int flatten_left,
+                  const std::string* path) {
     if (value.is_array()) return WriteArray(&key, value, depth, level + 1, false);
     StartLine(depth);
     AppendFieldKey(key);
@@ -184,8 +183,8 @@ class ToonWriter {
 
   // Key folding (§13.4): writes `key`'s single-key chain as one dotted field and returns true,
   // or returns false (writing nothing) when the chain cannot fold safely.
-  bool TryFold(const Json& object, const std::string& key, const Json& value, int depth,
-               int level, int flatten_left, const std::string* path) {
+  bool TryFold(const Json& object, const std::string& key, const Json& value, int depth, int level,
+               int flatten_left, const std::string* path) {
     std::string folded = key;
     const Json* leaf = &value;
     int segments = 1;
@@ -209,8 +208,7 @@ class ToonWriter {
 
   // An array as a field (`key` set), at the root, or as a list item (`list_item`: its header
   // goes on the pending hyphen line and it may not be tabular, §9.4).
-  void WriteArray(const std::string* key, const Json& array, int depth, int level,
-                  bool list_item) {
+  void WriteArray(const std::string* key, const Json& array, int depth, int level, bool list_item) {
     if (!EnterContainer(level)) return;
     StartLine(depth);
     if (array.empty() && !list_item) {
@@ -301,15 +299,15 @@ class ToonWriter {
   const char delimiter_;
   std::string out_;
   absl::Status status_;
-  int hyphen_depth_ = -1;  // the depth of a pending list-item hyphen, or -1
+  int hyphen_depth_ = -1;                   // the depth of a pending list-item hyphen, or -1
   std::set<std::string> root_dotted_keys_;  // the root object's keys holding a '.' (folding)
 };
 
 template <typename Json>
 absl::StatusOr<std::string> Encode(const Json& value, const ToonOptions& options) {
   if (options.indent < 1 || options.indent > kMaxToonIndent) {
-    return absl::InvalidArgumentError(absl::StrCat("ToonOptions.indent is ", options.indent,
-                                                   "; it must be 1..", kMaxToonIndent));
+    return absl::InvalidArgumentError(
+        absl::StrCat("ToonOptions.indent is ", options.indent, "; it must be 1..", kMaxToonIndent));
   }
   return ToonWriter<Json>(options).Encode(value);
 }
@@ -321,8 +319,7 @@ absl::StatusOr<std::string> EncodeToon(const nlohmann::ordered_json& value,
   return Encode(value, options);
 }
 
-absl::StatusOr<std::string> EncodeToon(const nlohmann::json& value,
-                                       const ToonOptions& options) {
+absl::StatusOr<std::string> EncodeToon(const nlohmann::json& value, const ToonOptions& options) {
   return Encode(value, options);
 }
 

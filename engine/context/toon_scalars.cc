@@ -54,8 +54,8 @@ int32_t LastCodePoint(std::string_view text) {
 // decoder that trims tokens with a host trim() loses any of these at a bare string's ends.
 bool IsWhiteSpace(int32_t c) {
   return (c >= 0x09 && c <= 0x0d) || c == 0x20 || c == 0xa0 || c == 0x1680 ||
-         (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f ||
-         c == 0x205f || c == 0x3000 || c == 0xfeff;
+         (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f ||
+         c == 0x3000 || c == 0xfeff;
 }
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }

@@ -29,8 +29,10 @@ VERSION = "2.3.1"
 # The newest release (spec v4.4 draft) is checked too: our output must stay readable by it.
 LATEST = "4.4.0"
 INTEGRITY = {
-    "2.3.1": "sha512-sWqEMeAJGMda9qRrfPKrX3C4c33CO9SJuvJzzrcBEn5sbDB+k6pSLkDsfN0rVnLQwR97MV3sDgVbcxQNsq8xVw==",
-    "4.4.0": "sha512-A6UcsVoWbNdhdLNhJbe6JpRlocmf/DZGG57fur3bd8oQtsjBaKWo2hHbOU2zTuy+byUmLIOyP1xJeitopCZzpQ==",
+    "2.3.1": ("sha512-sWqEMeAJGMda9qRrfPKrX3C4c33CO9SJuvJzzrcBEn5sbDB+k6pSLkDsfN0rVnLQwR97MV3sDg"
+              "VbcxQNsq8xVw=="),
+    "4.4.0": ("sha512-A6UcsVoWbNdhdLNhJbe6JpRlocmf/DZGG57fur3bd8oQtsjBaKWo2hHbOU2zTuy+byUmLIOyP1"
+              "xJeitopCZzpQ=="),
 }
 _INSTALL_TIMEOUT_S = 300
 _RUN_TIMEOUT_S = 300

@@ -23,7 +23,9 @@ for (const line of readFileSync(0, 'utf8').split('\n')) {
   if (line.length === 0) continue;
   const text = JSON.parse(line);
   const counts = {};
-  for (const [name, encoding] of Object.entries(encodings)) counts[name] = encoding.countTokens(text);
+  for (const [name, encoding] of Object.entries(encodings)) {
+    counts[name] = encoding.countTokens(text);
+  }
   out.push(JSON.stringify(counts));
 }
 process.stdout.write(out.length > 0 ? out.join('\n') + '\n' : '');

@@ -85,8 +85,9 @@ int main(int argc, char** argv) {
   ToonOptions options;
   bool lines = false;
   int repeat = 0;
-  const std::map<std::string, ToonDelimiter> delimiters = {
-      {"comma", ToonDelimiter::kComma}, {"tab", ToonDelimiter::kTab}, {"pipe", ToonDelimiter::kPipe}};
+  const std::map<std::string, ToonDelimiter> delimiters = {{"comma", ToonDelimiter::kComma},
+                                                           {"tab", ToonDelimiter::kTab},
+                                                           {"pipe", ToonDelimiter::kPipe}};
   app.add_option("--delimiter", options.delimiter, "comma (default), tab or pipe")
       ->transform(CLI::CheckedTransformer(delimiters));
   app.add_option("--indent", options.indent, "spaces per level (default 2)");

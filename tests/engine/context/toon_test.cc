@@ -5,6 +5,7 @@
 // toon_roundtrip_test's job.
 #include "engine/context/toon.h"
 
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -15,8 +16,6 @@
 #include <string>
 #include <vector>
 
-#include <catch2/catch.hpp>
-
 namespace sochdb::context {
 namespace {
 
@@ -24,9 +23,9 @@ using nlohmann::ordered_json;
 
 constexpr const char* kSpecPackage = "@toon-format/spec 3.3.2";
 constexpr const char* kFixtureFiles[] = {
-    "arrays-nested.json", "arrays-objects.json", "arrays-primitive.json",
-    "arrays-tabular.json", "delimiters.json", "key-folding.json",
-    "objects.json", "primitives.json", "whitespace.json",
+    "arrays-nested.json",  "arrays-objects.json", "arrays-primitive.json",
+    "arrays-tabular.json", "delimiters.json",     "key-folding.json",
+    "objects.json",        "primitives.json",     "whitespace.json",
 };
 
 std::string FixturePath(const std::string& file) {
@@ -123,7 +122,7 @@ TEST_CASE("host numbers take the spec's canonical form") {
 }
 
 TEST_CASE("strings are quoted where a decoder could misread them") {
-  CHECK(Encode("#tag") == "\"#tag\"");      // a comment in newer TOON drafts
+  CHECK(Encode("#tag") == "\"#tag\"");  // a comment in newer TOON drafts
   CHECK(Encode("a#b") == "a#b");
   CHECK(Encode("\xc2\xa0x") == "\"\xc2\xa0x\"");          // NBSP first
   CHECK(Encode("x\xe3\x80\x80") == "\"x\xe3\x80\x80\"");  // ideographic space last
@@ -164,8 +163,7 @@ TEST_CASE("nesting is bounded by kMaxToonDepth, whichever form each level takes"
   const absl::StatusOr<std::string> deep = EncodeToon(Nested(kMaxToonDepth + 1));
   REQUIRE(!deep.ok());
   CHECK(deep.status().code() == absl::StatusCode::kInvalidArgument);
-  CHECK(deep.status().message() ==
-        "TOON input nests deeper than 256 levels of arrays and objects");
+  CHECK(deep.status().message() == "TOON input nests deeper than 256 levels of arrays and objects");
   // Folding writes a chain on one line but the bound still counts its objects.
   ordered_json chain = 1;
   for (int i = 0; i <= kMaxToonDepth; ++i) chain = ordered_json{{"k", std::move(chain)}};
@@ -182,11 +180,10 @@ TEST_CASE("text that is not UTF-8 and values that are not JSON are refused") {
   CHECK(bad_value.status().message() == "TOON input: a string is not valid UTF-8 (byte 2 of 3)");
   const absl::StatusOr<std::string> bad_key = EncodeToon(ordered_json{{"\xc0\x80", 1}});
   REQUIRE(!bad_key.ok());
-  CHECK(bad_key.status().message() ==
-        "TOON input: an object key is not valid UTF-8 (byte 0 of 2)");
-  CHECK(!EncodeToon(ordered_json("\xed\xa0\x80")).ok());  // a surrogate
+  CHECK(bad_key.status().message() == "TOON input: an object key is not valid UTF-8 (byte 0 of 2)");
+  CHECK(!EncodeToon(ordered_json("\xed\xa0\x80")).ok());      // a surrogate
   CHECK(!EncodeToon(ordered_json("\xf4\x90\x80\x80")).ok());  // past U+10FFFF
-  CHECK(EncodeToon(ordered_json("\xf0\x9f\x91\x8b")).ok());  // an emoji
+  CHECK(EncodeToon(ordered_json("\xf0\x9f\x91\x8b")).ok());   // an emoji
   const absl::StatusOr<std::string> binary =
       EncodeToon(ordered_json{{"b", ordered_json::binary({1, 2})}});
   REQUIRE(!binary.ok());

@@ -45,9 +45,10 @@ KEYS = ["id", "name", "a", "a.b", "a_b", "_", "A9", "", " ", "1", "-k", "k:v", "
 
 
 def random_string(rng):
-    if rng.random() < 0.15:
+    if rng.random() < 0.15:  # random code points from every plane (no surrogates)
         return "".join(chr(rng.choice([rng.randint(0x20, 0x7e), rng.randint(0xa0, 0xd7ff),
-                                       rng.randint(0xe000, 0xfffd), rng.randint(0x10000, 0x10ffff)]))
+                                       rng.randint(0xe000, 0xfffd),
+                                       rng.randint(0x10000, 0x10ffff)]))
                        for _ in range(rng.randint(0, 8)))
     return "".join(rng.choice(ATOMS) for _ in range(rng.randint(1, 3)))
 
@@ -306,7 +307,19 @@ def build_groups():
     return groups
 
 
+def check_reason_without_npm():
+    """Without node/npm the harness gives a reason to print instead of failing."""
+    saved = os.environ.get("PATH", "")
+    os.environ["PATH"] = "/nonexistent"
+    try:
+        value, reason = toon_reference.decode_toon("a: 1")
+    finally:
+        os.environ["PATH"] = saved
+    assert value is None and reason == "node/npm not found on PATH", (value, reason)
+
+
 def main():
+    check_reason_without_npm()
     _, reason = toon_reference.install(toon_reference.PACKAGE, toon_reference.VERSION,
                                        toon_reference.INTEGRITY[toon_reference.VERSION])
     if reason:
