@@ -74,6 +74,23 @@ absl::Status RemoveSnapshots(const std::filesystem::path& vectors_dir, FileSyste
   return absl::OkStatus();
 }
 
+// The tables of options.tokenizer_dir, or FAILED_PRECONDITION saying why there are none.
+absl::StatusOr<std::unique_ptr<context::Tokenizers>> LoadTokenizers(const std::string& dir) {
+  if (dir.empty()) {
+    return absl::FailedPreconditionError(
+        "token counting is unavailable: no tokenizer directory is configured");
+  }
+  const absl::Time start = absl::Now();
+  auto tokenizers = context::Tokenizers::Load(dir);
+  if (!tokenizers.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "token counting is unavailable: ", tokenizers.status().message()));
+  }
+  spdlog::info("token tables cl100k_base and o200k_base loaded from {} in {} ms", dir,
+               absl::ToInt64Milliseconds(absl::Now() - start));
+  return tokenizers;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options,
@@ -138,6 +155,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& option
       parts.namespaces,
       namespaces::NamespaceRegistry::Open(parts.store.get(), parts.collections.get(),
                                           parts.usage.get(), namespace_options));
+  parts.tokenizers = LoadTokenizers(options.tokenizer_dir);
   return std::unique_ptr<Engine>(new Engine(options, std::move(parts)));
 }
 
@@ -154,8 +172,14 @@ Engine::Engine(EngineOptions options, Parts parts)
       audit_log_(std::move(parts.audit_log)),
       namespaces_(std::move(parts.namespaces)),
       governance_(std::make_unique<governance::Governance>(policies_.get(), audit_log_.get(),
-                                                           namespaces_.get())) {
+                                                           namespaces_.get())),
+      tokenizers_(std::move(parts.tokenizers)) {
   purger_ = std::thread([this] { PurgeLoop(); });
+}
+
+absl::StatusOr<const context::Tokenizers*> Engine::tokenizers() const {
+  if (!tokenizers_.ok()) return tokenizers_.status();
+  return tokenizers_->get();
 }
 
 Engine::~Engine() {

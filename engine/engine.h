@@ -24,6 +24,7 @@
 #include "engine/collection/collection_store.h"
 #include "engine/common/clock.h"
 #include "engine/common/file_system.h"
+#include "engine/context/tokenizer/tokenizers.h"
 #include "engine/governance/governance.h"
 #include "engine/graph/graph_store.h"
 #include "engine/kv/kv_store.h"
@@ -57,6 +58,10 @@ struct EngineOptions {
   // How long the records of LOG policies are kept, and how many per tenant (trimmed by the
   // purger's rounds).
   policy::AuditRetention audit_retention;
+  // The directory of the BPE rank tables (cl100k_base.tiktoken, o200k_base.tiktoken), loaded
+  // once by Open. Empty: none. A missing or bad table does not fail Open (KV and vector users
+  // do not need them): tokenizers() reports it instead.
+  std::string tokenizer_dir;
 };
 
 struct EngineStats {
@@ -102,6 +107,9 @@ class Engine {
   // What tracked namespaces hold, charged by the KV and collection stores (the namespace
   // registry decides what is tracked). Nothing is tracked when the engine opens.
   namespaces::UsageLedger& usage() { return *usage_; }
+  // The token counters (cl100k_base, o200k_base), or FAILED_PRECONDITION carrying why they
+  // could not be loaded from options().tokenizer_dir (the context calls answer with it).
+  absl::StatusOr<const context::Tokenizers*> tokenizers() const;
   const EngineOptions& options() const { return options_; }
   // Never waits for a writer or a drop (it feeds the metrics scrape).
   EngineStats Stats() const;
@@ -119,6 +127,7 @@ class Engine {
     std::unique_ptr<policy::PolicyStore> policies;
     std::unique_ptr<policy::AuditLog> audit_log;
     std::unique_ptr<namespaces::NamespaceRegistry> namespaces;
+    absl::StatusOr<std::unique_ptr<context::Tokenizers>> tokenizers;
   };
   Engine(EngineOptions options, Parts parts);
   void PurgeLoop();
@@ -140,6 +149,7 @@ class Engine {
   std::unique_ptr<policy::AuditLog> audit_log_;
   std::unique_ptr<namespaces::NamespaceRegistry> namespaces_;
   std::unique_ptr<governance::Governance> governance_;
+  const absl::StatusOr<std::unique_ptr<context::Tokenizers>> tokenizers_;
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "engine/auth/auth.h"
 #include "engine/common/cpu.h"
@@ -23,6 +24,7 @@
 #include "server/rpc/grpc_server.h"
 #include "server/rpc/rpc_metrics.h"
 #include "server/tls_credentials.h"
+#include "server/tokenizer_dir.h"
 #include "services/collection/collection_service.h"
 #include "services/context/context_extension_service.h"
 #include "services/context/context_service.h"
@@ -127,6 +129,16 @@ EngineOptions MakeEngineOptions(const ServerConfig& config, storage::SyncMode sy
   options.kv_limits.max_batch_get_setting = kResponseBudgetSetting;
   options.kv_limits.batch_get_entry_bytes = services::kv_convert::BatchGetEntryBytes;
   return options;
+}
+
+// KV, vector and graph users need no token tables: the server starts without them, and the
+// context calls answer with the reason.
+void WarnIfNoTokenizers(const Engine& engine, const std::vector<std::string>& searched) {
+  const absl::Status tokens = engine.tokenizers().status();
+  if (tokens.ok()) return;
+  spdlog::warn("{} (searched {}; set --tokenizer-dir or SOCHDB_TOKENIZER_DIR)",
+               std::string(tokens.message()),
+               absl::StrJoin(searched, ", "));
 }
 
 }  // namespace
@@ -285,13 +297,18 @@ int RunServer(const ServerConfig& config) {
     spdlog::info("authentication on: {} API keys from {}", (*keys)->size(), config.auth_keys);
   }
 
-  absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Open(MakeEngineOptions(config, *sync));
+  const std::vector<std::string> tokenizer_dirs =
+      TokenizerDirCandidates(config, ProcessEnvironment(), ExecutablePath());
+  EngineOptions engine_options = MakeEngineOptions(config, *sync);
+  engine_options.tokenizer_dir = ResolveTokenizerDir(tokenizer_dirs);
+  absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Open(engine_options);
   if (!engine.ok()) {
     spdlog::critical("cannot open the database in {}: {}", config.data_dir,
                      engine.status().ToString());
     return 1;
   }
   spdlog::info("database open in {} (sync={})", config.data_dir, config.sync);
+  WarnIfNoTokenizers(**engine, tokenizer_dirs);
 
   auto registry = std::make_shared<prometheus::Registry>();
   auto engine_metrics = std::make_shared<EngineCollector>(engine->get());

@@ -1,6 +1,7 @@
 #include "engine/context/tokenizer/rank_table.h"
 
-#include <vector>
+#include <cstring>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
@@ -19,29 +20,18 @@ absl::Status BadLine(absl::string_view name, size_t line, absl::string_view why)
       absl::StrCat(name, " line ", line, ": ", why, " (want `base64 SPACE rank`)"));
 }
 
-// Every byte must have a rank, and the ranks must be exactly 0..size-1 (no gaps).
-absl::Status CheckComplete(const RankTable& table, const std::vector<bool>& seen_rank,
-                           absl::string_view name) {
-  for (int b = 0; b < 256; ++b) {
-    const char byte = static_cast<char>(b);
-    if (table.Find(absl::string_view(&byte, 1)) == kNoRank) {
-      return absl::DataLossError(absl::StrCat(name, ": byte ", b, " has no rank"));
-    }
-  }
-  for (size_t r = 0; r < seen_rank.size(); ++r) {
-    if (!seen_rank[r]) {
-      return absl::DataLossError(absl::StrCat(name, ": rank ", r, " is missing (",
-                                              table.size(), " tokens)"));
-    }
-  }
-  return absl::OkStatus();
+// splitmix64's finalizer: every input bit reaches every output bit.
+uint64_t Mix(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xBF58476D1CE4E5B9ull;
+  x ^= x >> 27;
+  x *= 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
 }
 
-}  // namespace
-
-absl::StatusOr<RankTable> RankTable::Parse(absl::string_view contents, absl::string_view name) {
-  RankTable table;
-  table.ranks_.reserve(contents.size() / 12);
+// Reads `tokens` (indexed by rank) from the file's lines. A rank missing is left empty.
+absl::Status ParseLines(absl::string_view contents, absl::string_view name,
+                        std::vector<std::string>* tokens) {
   std::vector<bool> seen_rank;
   std::string token;
   size_t line_number = 0;
@@ -60,15 +50,78 @@ absl::StatusOr<RankTable> RankTable::Parse(absl::string_view contents, absl::str
     if (!absl::Base64Unescape(line.substr(0, space), &token) || token.empty()) {
       return BadLine(name, line_number, "token is not non-empty base64");
     }
-    if (rank >= seen_rank.size()) seen_rank.resize(rank + 1, false);
+    if (rank >= seen_rank.size()) {
+      seen_rank.resize(rank + 1, false);
+      tokens->resize(rank + 1);
+    }
     if (seen_rank[rank]) return BadLine(name, line_number, "rank repeats an earlier line's");
     seen_rank[rank] = true;
-    if (!table.ranks_.emplace(token, rank).second) {
-      return BadLine(name, line_number, "token repeats an earlier line's");
+    (*tokens)[rank] = token;
+  }
+  for (size_t r = 0; r < seen_rank.size(); ++r) {
+    if (!seen_rank[r]) {
+      return absl::DataLossError(
+          absl::StrCat(name, ": rank ", r, " is missing (", seen_rank.size(), " ranks)"));
     }
   }
-  const absl::Status complete = CheckComplete(table, seen_rank, name);
-  if (!complete.ok()) return complete;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+uint64_t RankTable::Hash(absl::string_view bytes) {
+  const char* p = bytes.data();
+  size_t n = bytes.size();
+  uint64_t hash = 0x9E3779B97F4A7C15ull * (n + 1);
+  while (n >= 8) {
+    uint64_t word;
+    std::memcpy(&word, p, 8);
+    hash = Mix(hash ^ word);
+    p += 8;
+    n -= 8;
+  }
+  if (n > 0) {
+    uint64_t word = 0;
+    std::memcpy(&word, p, n);
+    hash = Mix(hash ^ word ^ (uint64_t{n} << 59));
+  }
+  return Mix(hash);
+}
+
+void RankTable::Build(const std::vector<std::string>& tokens) {
+  size_t slots = 1;
+  while (slots < tokens.size() * 2) slots <<= 1;  // load factor <= 1/2
+  slots_.assign(slots, 0);
+  mask_ = slots - 1;
+  for (uint32_t rank = 0; rank < tokens.size(); ++rank) {
+    arena_ += tokens[rank];
+    offsets_.push_back(static_cast<uint32_t>(arena_.size()));
+    const uint64_t hash = Hash(tokens[rank]);
+    size_t i = hash & mask_;
+    while (slots_[i] != 0) i = (i + 1) & mask_;
+    slots_[i] = (hash >> 32 << 32) | (uint64_t{rank} + 1);
+  }
+}
+
+absl::StatusOr<RankTable> RankTable::Parse(absl::string_view contents, absl::string_view name) {
+  std::vector<std::string> tokens;
+  const absl::Status parsed = ParseLines(contents, name, &tokens);
+  if (!parsed.ok()) return parsed;
+  RankTable table;
+  table.Build(tokens);
+  // Distinct tokens: a repeat would make one of its ranks unreachable.
+  for (uint32_t rank = 0; rank < tokens.size(); ++rank) {
+    if (table.Find(tokens[rank]) != rank) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, ": the token of rank ", rank, " repeats another rank's"));
+    }
+  }
+  for (int b = 0; b < 256; ++b) {
+    const char byte = static_cast<char>(b);
+    if (table.Find(absl::string_view(&byte, 1)) == kNoRank) {
+      return absl::DataLossError(absl::StrCat(name, ": byte ", b, " has no rank"));
+    }
+  }
   return table;
 }
 

@@ -174,10 +174,16 @@ TEST_CASE("Load: NOT_FOUND, INVALID_ARGUMENT naming the line, DATA_LOSS for anot
   // The right file for the other encoding.
   CHECK(absl::IsDataLoss(
       BpeTokenizer::Load(Encoding::kO200kBase, RankFile(Encoding::kCl100kBase)).status()));
-  // A byte without a rank, or a gap in the ranks.
-  auto no_byte = RankTable::Parse(cl100k.substr(cl100k.find('\n') + 1), "t");
+  // A gap in the ranks; a byte without a rank ('!', rank 0, replaced by another token).
+  const std::string without_first = cl100k.substr(cl100k.find('\n') + 1);
+  auto gap = RankTable::Parse(without_first, "t");
+  CHECK(absl::IsDataLoss(gap.status()));
+  CHECK_THAT(std::string(gap.status().message()), Catch::Contains("rank 0 is missing"));
+  auto no_byte = RankTable::Parse("AAECAw== 0\n" + without_first, "t");
   CHECK(absl::IsDataLoss(no_byte.status()));
   CHECK_THAT(std::string(no_byte.status().message()), Catch::Contains("byte 33"));
+  auto repeated = RankTable::Parse("Ig== 0\n" + without_first, "t");  // '"' is rank 1 too
+  CHECK(absl::IsInvalidArgument(repeated.status()));
 }
 
 }  // namespace
