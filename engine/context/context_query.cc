@@ -67,7 +67,8 @@ absl::Status ValidateKind(const SectionSpec& spec, size_t index, const ContextLi
           !spec.options.count("episode_text")) {
         const std::string_view path = spec.query;
         const size_t slash = path.find('/');
-        if (slash != std::string_view::npos && slash + 1 == path.size()) {
+        if (slash != std::string_view::npos && slash + 1 == path.size() &&
+            !spec.options.count("namespace")) {
           return absl::InvalidArgumentError(
               absl::StrCat(field, ".query '", spec.query, "' names no key after the '/'"));
         }
@@ -125,7 +126,7 @@ SectionAccess AccessOf(const SectionSpec& spec, std::string_view session_id) {
       } else {
         access.data = SectionAccess::Data::kKvKey;
         const size_t slash = spec.query.find('/');
-        if (slash == std::string::npos) {
+        if (slash == std::string::npos || spec.options.count("namespace")) {
           access.key = spec.query;
         } else {
           access.ns = spec.query.substr(0, slash);

@@ -6,9 +6,10 @@
 // session_id; SectionNamespace) and is one of:
 //   literal  its text (the builder's `.literal`);
 //   get      options["episode_text"]: writes that text as a new episode and reports its id
-//            (upstream's ingest form); options["doc_id"]: that episode; otherwise the KV value
-//            at the path `query` — "<namespace>/<key>" (the part before the first '/' names the
-//            namespace), or a key of the section's namespace when `query` has no '/';
+//            (upstream's ingest form); options["doc_id"]: that episode; otherwise a KV value:
+//            with options["namespace"], `query` is the key in that namespace; without, `query`
+//            is the path "<namespace>/<key>" (the part before the first '/' names the
+//            namespace), or a key of the session's namespace when it holds no '/';
 //   last     the newest options["top_k"] episodes (default 10), oldest of them first, as a
 //            history reads; with options["prefix"] instead, the last top_k KV entries under
 //            that prefix, in key order;

@@ -71,6 +71,7 @@ class Crash(unittest.TestCase):
 
     def test_kill9_with_writes_in_flight(self):
         work = os.path.join(WORK, "kill9")
+        os.makedirs(work, exist_ok=True)
         server = sochdb_e2e.Server(work, ["--sync", "full"]).start()
         stop, acked = threading.Event(), []
         workers = self.writers(server.address(), "crash", stop, acked)
@@ -90,6 +91,7 @@ class Crash(unittest.TestCase):
 
     def test_clean_restart(self):
         work = os.path.join(WORK, "term")
+        os.makedirs(work, exist_ok=True)
         server = sochdb_e2e.Server(work, ["--sync", "normal"]).start()
         client = ContextClient(server.address())
         acked = [(client.write("term", "episode uniq%d about topic%d" % (n, n % 5),

@@ -41,8 +41,9 @@ class ContextCase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.server = sochdb_e2e.Server(os.path.join(WORK, cls.__name__),
-                                       ["--sync", "off"]).start()
+        work = os.path.join(WORK, cls.__name__)
+        os.makedirs(work, exist_ok=True)
+        cls.server = sochdb_e2e.Server(work, ["--sync", "off"]).start()
         cls.client = ContextClient(cls.server.address())
         cls.kv = sochdb_e2e.KvClient(cls.server.address())
 
@@ -176,13 +177,16 @@ class Sections(ContextCase):
         new = c.write(ns, "The deploy succeeded after cleaning the disk.", t_valid_from=5000)
         c.write(ns, "Lunch is at noon.", t_valid_from=3000)
 
-        def found(**options):
-            r = c.query(ns, [section("s", SEARCH, "deploy disk", **options)], format="json")
+        def found(query="deploy disk", **options):
+            r = c.query(ns, [section("s", SEARCH, query, **options)], format="json")
             return [e["id"] for e in json.loads(r.context)["sections"][0]["episodes"]]
         self.assertEqual(set(found()), {old, new})
         self.assertEqual(found(as_of=2000), [old])
         self.assertEqual(set(found(lanes="bm25")), {old, new})
-        self.assertEqual(found(lanes="trigram", as_of=1000), [old])
+        # Trigrams: an episode holding every trigram of the whole query ("the disk" is in both).
+        self.assertEqual(set(found("the disk", lanes="trigram")), {old, new})
+        self.assertEqual(found("the disk", lanes="trigram", as_of=1000), [old])
+        self.assertEqual(found("deploy disk", lanes="trigram"), [])
 
     def test_vector_lane_and_dimension_errors(self):
         c = self.client

@@ -78,12 +78,16 @@ class Tenants(unittest.TestCase):
             (b.query, (ns, [section("s", SEARCH, "launch")]), {}),
             (b.query, ("beta/x", [section("s", LAST, namespace=ns)]), {}),
             (b.query, ("beta/x", [section("s", GET, doc_id=eid, namespace=ns)]), {}),
-            (b.query, ("beta/x", [section("s", GET, "alpha/private/key")]), {}),
+            (b.query, ("beta/x", [section("s", GET, "key", namespace=ns)]), {}),
             (b.query, ("beta/x", [section("s", LAST, prefix="", namespace=ns)]), {}),
             (b.query_context, (ns, [{"name": "s", "type": SEARCH, "query": "launch"}]), {}),
         ]
         for call, args, kwargs in calls:
             self.assertRefused(grpc.StatusCode.PERMISSION_DENIED, denied, call, *args, **kwargs)
+        # A KV path names its namespace before its first '/'.
+        self.assertRefused(grpc.StatusCode.PERMISSION_DENIED,
+                           "^Access denied to namespace 'alpha' for tenant 'beta'$",
+                           b.query, "beta/x", [section("s", GET, "alpha/key")])
         # One foreign section refuses the whole query before its ingest section writes.
         self.assertRefused(grpc.StatusCode.PERMISSION_DENIED, denied, b.query, "beta/ingest", [
             section("in", GET, episode_text="must not land"),
@@ -122,17 +126,17 @@ class Tenants(unittest.TestCase):
             register("no kv secrets", "secret*", ppb.POLICY_TRIGGER_BEFORE_READ,
                      expression="service == 'kv'")
             self.assertRefused(grpc.StatusCode.PERMISSION_DENIED, "^Denied by policy: no kv",
-                               a.query, ns, [section("s", GET, ns + "/secret-1")])
+                               a.query, ns, [section("s", GET, "secret-1", namespace=ns)])
             self.assertRefused(grpc.StatusCode.PERMISSION_DENIED, "^Denied by policy: no kv",
                                a.query, ns, [section("s", LAST, prefix="")])
-            r = a.query(ns, [section("s", GET, ns + "/public")], format="text")
+            r = a.query(ns, [section("s", GET, "public", namespace=ns)], format="text")
             self.assertIn("shown", r.context)
             self.assertIn("an episode", a.query(ns, [section("s", LAST)], format="text").context)
             register("memory frozen", "*", ppb.POLICY_TRIGGER_BEFORE_READ,
                      expression="service == 'context'")
             self.assertRefused(grpc.StatusCode.PERMISSION_DENIED, "^Denied by policy: memory",
                                a.query, ns, [section("s", LAST)])
-            self.assertIn("shown", a.query(ns, [section("s", GET, ns + "/public")],
+            self.assertIn("shown", a.query(ns, [section("s", GET, "public", namespace=ns)],
                                            format="text").context)
             # A redacting rule: KV Get answers the replacement; a context query cannot redact
             # what it renders, so one that reads the tenant's KV keys fails closed.
@@ -141,7 +145,7 @@ class Tenants(unittest.TestCase):
             got = kv.Get(kpb.KvGetRequest(namespace=ns, key=b"public"))
             self.assertEqual(got.value, b"***")
             self.assertRefused(grpc.StatusCode.PERMISSION_DENIED, "cannot redact",
-                               a.query, ns, [section("s", GET, ns + "/public")])
+                               a.query, ns, [section("s", GET, "public", namespace=ns)])
         finally:
             for rule in policy.ListPolicies(ppb.ListPoliciesRequest()).policies:
                 policy.DeletePolicy(ppb.DeletePolicyRequest(policy_id=rule.id))
