@@ -177,7 +177,7 @@ absl::StatusOr<ContextAnswer> ContextAssembler::Assemble(const ContextRequest& r
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
     return request.sections[a].priority < request.sections[b].priority;
   });
-  const SectionReader reader(memory_, kv_, &limits_, request.session_id);
+  const SectionReader reader(memory_, kv_, &limits_, request.session_id, &request.redact_value);
   std::vector<SectionData> sections;
   sections.reserve(order.size());
   for (size_t index : order) {

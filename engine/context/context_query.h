@@ -81,6 +81,11 @@ struct SectionSpec {
   std::vector<float> embedding;     // kSearch's query vector (may be empty)
 };
 
+// Rewrites a KV value read under (namespace, key) where a policy redacts it (the call layer's
+// governance::Redactor, as a KV Get of the same key would).
+using ValueRedaction =
+    std::function<void(std::string_view ns, std::string_view key, std::string* value)>;
+
 struct ContextRequest {
   std::string session_id;
   uint32_t token_limit = 0;
@@ -88,6 +93,7 @@ struct ContextRequest {
   OutputFormat format = OutputFormat::kToon;
   Truncation truncation = Truncation::kTailDrop;
   std::string model;  // chooses the tokenizer (Tokenizers::ForModel)
+  ValueRedaction redact_value;  // nullptr: nothing to redact
 };
 
 struct SectionOutcome {

@@ -164,6 +164,12 @@ absl::StatusOr<SectionData> SectionReader::Read(const SectionSpec& spec, size_t 
   return section;
 }
 
+std::string SectionReader::Redacted(std::string_view ns, std::string_view key,
+                                    std::string value) const {
+  if (redact_value_ != nullptr && *redact_value_) (*redact_value_)(ns, key, &value);
+  return value;
+}
+
 absl::Status SectionReader::ReadGet(const SectionSpec& spec, const SectionOptions& options,
                                     SectionData* section) const {
   section->header["kind"] = "get";
@@ -200,7 +206,7 @@ absl::Status SectionReader::ReadGet(const SectionSpec& spec, const SectionOption
     return absl::OkStatus();
   }
   SectionItem item;
-  SetValueText(*std::move(value), &item);
+  SetValueText(Redacted(access.ns, access.key, *std::move(value)), &item);
   section->items.push_back(std::move(item));
   return absl::OkStatus();
 }
@@ -251,7 +257,7 @@ absl::Status SectionReader::ReadKvTail(const SectionSpec& spec, const SectionOpt
     SectionItem item;
     item.fields["key"] = IsUtf8(entry_key) ? entry_key : absl::Base64Escape(entry_key);
     item.heading = item.fields["key"].get<std::string>();
-    SetValueText(std::move(entry_value), &item);
+    SetValueText(Redacted(ns, entry_key, std::move(entry_value)), &item);
     section->items.push_back(std::move(item));
   }
   return absl::OkStatus();

@@ -41,8 +41,12 @@ class SectionReader {
  public:
   // Not owned; must outlive the reader.
   SectionReader(memory::MemoryStore* memory, kv::KvStore* kv, const ContextLimits* limits,
-                std::string_view session_id)
-      : memory_(memory), kv_(kv), limits_(limits), session_id_(session_id) {}
+                std::string_view session_id, const ValueRedaction* redact_value)
+      : memory_(memory),
+        kv_(kv),
+        limits_(limits),
+        session_id_(session_id),
+        redact_value_(redact_value) {}
 
   // Section `index` of the request (errors name it: "sections[2].options.top_k ...").
   absl::StatusOr<SectionData> Read(const SectionSpec& spec, size_t index) const;
@@ -61,6 +65,10 @@ class SectionReader {
   kv::KvStore* const kv_;
   const ContextLimits* const limits_;
   const std::string_view session_id_;
+  const ValueRedaction* const redact_value_;  // may hold nullptr
+
+  // `value`, read at (ns, key), as the caller may see it.
+  std::string Redacted(std::string_view ns, std::string_view key, std::string value) const;
 };
 
 }  // namespace sochdb::context

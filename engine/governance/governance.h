@@ -98,6 +98,9 @@ struct Operation {
 class Redactor {
  public:
   bool active() const { return set_ != nullptr; }
+  // What the read it was made for was: its service and namespace.
+  std::string_view service() const { return service_; }
+  std::string_view ns() const { return ns_; }
   // Replaces `*value`, read under `key`, by the replacement of the redacting rule that applies
   // to the key (the smallest id's), or leaves it.
   void Apply(std::string_view key, std::string* value) const;

@@ -89,13 +89,6 @@ grpc::Status CallContext::AdmitScopes(const std::vector<Scope>& scopes,
     if (held != nullptr && i > 0) held = &admission->scopes.emplace_back();
     grpc::Status s = Admit(op, held);
     if (!s.ok()) return s;
-    if (held != nullptr && scope.access == policy::Access::kRead && held->redactor.active()) {
-      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                          absl::StrCat("a redacting policy binds namespace '", scope.ns, "' (",
-                                       absl::string_view(service.data(), service.size()), "); ",
-                                       method_.method,
-                                       " cannot redact what it reads, so it is refused"));
-    }
   }
   return grpc::Status::OK;
 }

@@ -101,8 +101,8 @@ using AnswerRedaction = std::function<void(const Req& request, google::protobuf:
 // One of several namespaces a request works in (a context query's sections, each of which may
 // read or write its own namespace). The call layer admits each through the governance step, as
 // if it were a request of its own, all before the handler runs; the first refusal fails the
-// call. A read scope whose admission would need its answer redacted is refused (the call
-// cannot redact per scope: it fails closed rather than return what a rule hides).
+// call. The handler finds each scope's admission (its redactor) through
+// CallContext::admission(): the first scope's is that admission, the others' its `scopes`.
 struct Scope {
   std::string ns;
   // The `service` policy conditions see; empty: the method's (MethodInfo::policy_service).
@@ -218,6 +218,12 @@ class CallContext {
   // first) and admission->scopes (the others).
   grpc::Status AdmitScopes(const std::vector<Scope>& scopes,
                            governance::Admission* admission) const;
+  // What the governance step admitted this call with, for a handler that must apply it itself
+  // (a context query redacting the KV values it renders); nullptr when it was not governed.
+  // Valid while the handler runs.
+  const governance::Admission* admission() const { return admission_; }
+  void set_admission(const governance::Admission* admission) { admission_ = admission; }
+
   // The caller's context entries for policy conditions: request headers
   // "x-sochdb-context-<name>: <value>" (names arrive lower-case, as gRPC metadata keys are).
   // INVALID_ARGUMENT for an entry that breaks governance::ValidateCallerContext.
@@ -240,6 +246,7 @@ class CallContext {
   const absl::Time client_deadline_;
   const absl::Time deadline_;
   std::shared_ptr<const auth::Principal> principal_;
+  const governance::Admission* admission_ = nullptr;
 };
 
 // What a server-streaming handler returns: the call layer pulls one message at a time, writing

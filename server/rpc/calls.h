@@ -249,7 +249,9 @@ class UnaryCall final : public CallTag {
       grpc::Status s = internal::AdmitAndParse(*ctx_, &request_buffer_, &request,
                                                method_->target, &admission);
       if (!s.ok()) return s;
+      ctx_->set_admission(&admission);
       s = method_->handler(*ctx_, request, &response);
+      ctx_->set_admission(nullptr);
       if (!s.ok()) return s;
       internal::RedactAnswer(method_->target, request, &response, admission.redactor);
       return internal::SerializeMessage(response, &response_buffer_);

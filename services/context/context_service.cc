@@ -2,6 +2,7 @@
 
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "engine/common/absl_view.h"
@@ -36,6 +37,28 @@ std::string MetadataError(const std::string& metadata_json) {
   return "";
 }
 
+// The KV values a context query renders pass the redaction a KV Get of them would: the
+// redactor of the scope (one per section, CallContext::AdmitScopes) that read that namespace
+// as the service "kv".
+context::ValueRedaction KvRedaction(const governance::Admission* admission) {
+  if (admission == nullptr) return nullptr;
+  std::vector<const governance::Redactor*> redactors;
+  const auto add = [&redactors](const governance::Admission& a) {
+    if (a.redactor.active() && a.redactor.service() == "kv") redactors.push_back(&a.redactor);
+  };
+  add(*admission);
+  for (const governance::Admission& scope : admission->scopes) add(scope);
+  if (redactors.empty()) return nullptr;
+  return [redactors](std::string_view ns, std::string_view key, std::string* value) {
+    for (const governance::Redactor* redactor : redactors) {
+      if (redactor->ns() == ns) {
+        redactor->Apply(key, value);
+        return;
+      }
+    }
+  };
+}
+
 }  // namespace
 
 ContextService::ContextService(memory::MemoryStore* memory, kv::KvStore* kv,
@@ -68,6 +91,7 @@ grpc::Status ContextService::Query(CallContext& ctx, const v1::ContextQueryReque
   if (!tokenizers_.ok()) return ToGrpcStatus(tokenizers_.status());
   absl::StatusOr<context::ContextRequest> request = convert::ToContextRequest(req);
   if (!request.ok()) return ToGrpcStatus(request.status());
+  request->redact_value = KvRedaction(ctx.admission());
   const context::ContextAssembler assembler(memory_, kv_, *tokenizers_);
   absl::StatusOr<context::ContextAnswer> answer = assembler.Assemble(*request);
   if (!answer.ok()) return ToGrpcStatus(answer.status());
