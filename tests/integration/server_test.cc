@@ -23,8 +23,8 @@
 #include "grpcpp/security/credentials.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
-#include "sochdb/v1/context.grpc.pb.h"
 #include "sochdb/v1/kv.grpc.pb.h"
+#include "sochdb/v1/trace.grpc.pb.h"
 #include "tests/integration/server_process.h"
 #include "tests/integration/start_or_fail.h"
 
@@ -264,10 +264,10 @@ TEST_CASE("no number of idle health watchers stops Check or reflection from answ
 TEST_CASE("services not implemented yet answer UNIMPLEMENTED") {
   ServerProcess server({});
   StartOrFail(server);
-  auto stub = v1::ContextService::NewStub(server.Channel());
-  v1::EstimateTokensRequest req;
-  v1::EstimateTokensResponse resp;
-  CHECK(stub->EstimateTokens(MakeContext().get(), req, &resp).error_code() ==
+  auto stub = v1::TraceService::NewStub(server.Channel());
+  v1::StartTraceRequest req;
+  v1::StartTraceResponse resp;
+  CHECK(stub->StartTrace(MakeContext().get(), req, &resp).error_code() ==
         grpc::StatusCode::UNIMPLEMENTED);
 }
 
