@@ -163,6 +163,7 @@ TEST_CASE("the shipped config/sochdb.toml parses and states the defaults") {
   CHECK(c.max_connection_idle_s == defaults.max_connection_idle_s);
   CHECK(c.max_connection_age_s == defaults.max_connection_age_s);
   CHECK(c.ttl_purge_interval_ms == defaults.ttl_purge_interval_ms);
+  CHECK(c.tokenizer_dir == defaults.tokenizer_dir);
 }
 
 TEST_CASE("--help and --version exit 0") {

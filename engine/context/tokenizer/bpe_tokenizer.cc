@@ -13,39 +13,27 @@
 namespace sochdb::context {
 namespace {
 
-// The SHA-256 of the files OpenAI publishes (tiktoken_ext/openai_public.py's expected_hash);
-// tools/tokenizer/fetch_ranks.sh checks the files it writes against the same digests.
-absl::string_view PublishedSha256(Encoding encoding) {
-  switch (encoding) {
-    case Encoding::kCl100kBase:
-      return "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7";
-    case Encoding::kO200kBase:
-      return "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d";
-  }
-  return "";
-}
+// What differs between the encodings. sha256: of the file OpenAI publishes (tiktoken_ext/
+// openai_public.py's expected_hash); tools/tokenizer/fetch_ranks.sh checks the same digests.
+struct EncodingSpec {
+  absl::string_view name;
+  absl::string_view sha256;
+  PieceEndFunction piece_end;
+};
 
-PieceEndFunction PieceEndOf(Encoding encoding) {
-  switch (encoding) {
-    case Encoding::kCl100kBase:
-      return &Cl100kPieceEnd;
-    case Encoding::kO200kBase:
-      return &O200kPieceEnd;
-  }
-  return &Cl100kPieceEnd;
+const EncodingSpec& SpecOf(Encoding encoding) {
+  static constexpr EncodingSpec kCl100k = {
+      "cl100k_base", "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+      &Cl100kPieceEnd};
+  static constexpr EncodingSpec kO200k = {
+      "o200k_base", "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+      &O200kPieceEnd};
+  return encoding == Encoding::kO200kBase ? kO200k : kCl100k;
 }
 
 }  // namespace
 
-absl::string_view EncodingName(Encoding encoding) {
-  switch (encoding) {
-    case Encoding::kCl100kBase:
-      return "cl100k_base";
-    case Encoding::kO200kBase:
-      return "o200k_base";
-  }
-  return "unknown";
-}
+absl::string_view EncodingName(Encoding encoding) { return SpecOf(encoding).name; }
 
 absl::StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::Load(Encoding encoding,
                                                                  const std::string& rank_file) {
@@ -53,17 +41,17 @@ absl::StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::Load(Encoding encodi
                           FileSystem::Default()->MapFile(rank_file));
   const std::string digest = auth::Sha256Hex(file->bytes());
   SOCHDB_ASSIGN_OR_RETURN(RankTable ranks, RankTable::Parse(AbslView(file->bytes()), rank_file));
-  if (digest != PublishedSha256(encoding)) {
+  if (digest != SpecOf(encoding).sha256) {
     return absl::DataLossError(absl::StrCat(
         rank_file, " is not the published ", EncodingName(encoding), " table (sha256 ", digest,
-        ", want ", PublishedSha256(encoding), "); fetch it again with "
+        ", want ", SpecOf(encoding).sha256, "); fetch it again with "
         "tools/tokenizer/fetch_ranks.sh"));
   }
   return std::unique_ptr<BpeTokenizer>(new BpeTokenizer(encoding, std::move(ranks)));
 }
 
 BpeTokenizer::BpeTokenizer(Encoding encoding, RankTable ranks)
-    : encoding_(encoding), piece_end_(PieceEndOf(encoding)), ranks_(std::move(ranks)) {}
+    : encoding_(encoding), piece_end_(SpecOf(encoding).piece_end), ranks_(std::move(ranks)) {}
 
 size_t BpeTokenizer::Count(absl::string_view text) const {
   size_t count = 0;

@@ -96,6 +96,9 @@ void RankTable::Build(const std::vector<std::string>& tokens) {
   for (uint32_t rank = 0; rank < tokens.size(); ++rank) {
     arena_ += tokens[rank];
     offsets_.push_back(static_cast<uint32_t>(arena_.size()));
+    const auto* bytes = reinterpret_cast<const unsigned char*>(tokens[rank].data());
+    if (tokens[rank].size() == 1) short_ranks_[bytes[0]] = rank;
+    if (tokens[rank].size() == 2) short_ranks_[256 + (bytes[0] << 8 | bytes[1])] = rank;
     const uint64_t hash = Hash(tokens[rank]);
     size_t i = hash & mask_;
     while (slots_[i] != 0) i = (i + 1) & mask_;

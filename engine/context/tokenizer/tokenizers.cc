@@ -1,5 +1,6 @@
 #include "engine/context/tokenizer/tokenizers.h"
 
+#include <future>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -43,8 +44,12 @@ constexpr ModelPrefix kModelPrefixes[] = {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Tokenizers>> Tokenizers::Load(const std::string& dir) {
-  SOCHDB_ASSIGN_OR_RETURN(auto cl100k, LoadOne(dir, Encoding::kCl100kBase));
-  SOCHDB_ASSIGN_OR_RETURN(auto o200k, LoadOne(dir, Encoding::kO200kBase));
+  // The two tables load side by side: start-up waits for the larger one only.
+  auto o200k_loading = std::async(std::launch::async, LoadOne, dir, Encoding::kO200kBase);
+  auto cl100k_loaded = LoadOne(dir, Encoding::kCl100kBase);
+  auto o200k_loaded = o200k_loading.get();
+  SOCHDB_ASSIGN_OR_RETURN(auto cl100k, std::move(cl100k_loaded));
+  SOCHDB_ASSIGN_OR_RETURN(auto o200k, std::move(o200k_loaded));
   return std::unique_ptr<Tokenizers>(new Tokenizers(std::move(cl100k), std::move(o200k)));
 }
 
