@@ -69,7 +69,8 @@ void AppendFolded(std::string_view ch, std::string* out) {
     out->append(ch);
     return;
   }
-  const uint32_t c = LowerCodePoint(((b0 & 0x1Fu) << 6) | (static_cast<unsigned char>(ch[1]) & 0x3Fu));
+  const uint32_t c =
+      LowerCodePoint(((b0 & 0x1Fu) << 6) | (static_cast<unsigned char>(ch[1]) & 0x3Fu));
   out->push_back(static_cast<char>(0xC0 | (c >> 6)));
   out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
 }
@@ -124,7 +125,8 @@ bool ParseEpisodeKeyId(std::string_view key, size_t prefix_bytes, uint64_t* id) 
 
 bool ParseTimeKey(std::string_view key, size_t prefix_bytes, uint64_t* t_valid_from_ms,
                   uint64_t* id) {
-  if (key.size() != prefix_bytes + 16 || !ParseIdBytes(key.substr(prefix_bytes, 8), t_valid_from_ms) ||
+  if (key.size() != prefix_bytes + 16 ||
+      !ParseIdBytes(key.substr(prefix_bytes, 8), t_valid_from_ms) ||
       !ParseIdBytes(key.substr(prefix_bytes + 8), id)) {
     return false;
   }

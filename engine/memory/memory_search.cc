@@ -59,9 +59,10 @@ std::string BoundedBm25Query(std::string_view query) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<uint64_t>> MemoryStore::Bm25Lane(
-    const Space& space, std::string_view ns, std::string_view query,
-    std::optional<uint64_t> as_of, const storage::Snapshot* view) const {
+absl::StatusOr<std::vector<uint64_t>> MemoryStore::Bm25Lane(const Space& space, std::string_view ns,
+                                                            std::string_view query,
+                                                            std::optional<uint64_t> as_of,
+                                                            const storage::Snapshot* view) const {
   const std::string terms = BoundedBm25Query(query);
   absl::Status failed;
   const std::function<bool(std::string_view)> keep = [&](std::string_view doc_id) {
@@ -124,14 +125,13 @@ absl::StatusOr<std::vector<uint64_t>> MemoryStore::TrigramLane(
   return ids;
 }
 
-absl::StatusOr<std::vector<uint64_t>> MemoryStore::VectorLane(
-    const Space& space, const std::vector<float>& embedding,
-    std::optional<uint64_t> as_of) const {
+absl::StatusOr<std::vector<uint64_t>> MemoryStore::VectorLane(const Space& space,
+                                                              const std::vector<float>& embedding,
+                                                              std::optional<uint64_t> as_of) const {
   std::vector<uint64_t> ids;
   std::shared_ptr<vector::VectorSpace> vectors = space.Vectors();
   if (vectors == nullptr) return ids;  // no embedded episode yet
-  SOCHDB_RETURN_IF_ERROR(
-      CheckDimension(vectors->spec().dimension, embedding.size(), "embedding"));
+  SOCHDB_RETURN_IF_ERROR(CheckDimension(vectors->spec().dimension, embedding.size(), "embedding"));
   const std::function<bool(std::string_view)> keep = [&](std::string_view id_bytes) {
     uint64_t id = 0;
     if (!internal::ParseIdBytes(id_bytes, &id)) return false;
@@ -150,19 +150,19 @@ absl::StatusOr<std::vector<uint64_t>> MemoryStore::VectorLane(
   return ids;
 }
 
-absl::StatusOr<std::vector<ScoredEpisode>> MemoryStore::Search(
-    absl::string_view ns_view, absl::string_view query_view, const SearchOptions& options) const {
+absl::StatusOr<std::vector<ScoredEpisode>> MemoryStore::Search(absl::string_view ns_view,
+                                                               absl::string_view query_view,
+                                                               const SearchOptions& options) const {
   const std::string_view ns(ns_view.data(), ns_view.size());
   const std::string_view query(query_view.data(), query_view.size());
   const MemoryLimits& limits = options_.limits;
   if (query.size() > limits.max_query_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat("query is ", query.size(),
-                                                   " bytes; the limit is ",
-                                                   limits.max_query_bytes, " bytes"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "query is ", query.size(), " bytes; the limit is ", limits.max_query_bytes, " bytes"));
   }
   if (options.limit < 1 || options.limit > limits.max_search_limit) {
-    return absl::InvalidArgumentError(absl::StrCat("limit is ", options.limit,
-                                                   "; the range is 1..", limits.max_search_limit));
+    return absl::InvalidArgumentError(
+        absl::StrCat("limit is ", options.limit, "; the range is 1..", limits.max_search_limit));
   }
   if (!options.embedding.empty()) {
     SOCHDB_RETURN_IF_ERROR(

@@ -35,8 +35,7 @@ absl::Status EpisodeNotFound(uint64_t id) {
 
 absl::Status CheckLimit(const char* field, size_t value, size_t max) {
   if (value >= 1 && value <= max) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat(field, " is ", value, "; the range is 1..", max));
+  return absl::InvalidArgumentError(absl::StrCat(field, " is ", value, "; the range is 1..", max));
 }
 
 // Puts (or deletes) every index entry of episode `id` but its BM25 postings and its vector.
@@ -140,7 +139,7 @@ void MemoryStore::Maintain() {
 }
 
 absl::StatusOr<std::shared_ptr<MemoryStore::Space>> MemoryStore::GetSpace(std::string_view ns,
-                                                                           bool create) const {
+                                                                          bool create) const {
   {
     absl::MutexLock lock(&mu_);
     auto it = spaces_.find(AbslView(ns));
@@ -171,8 +170,7 @@ absl::StatusOr<std::shared_ptr<MemoryStore::Space>> MemoryStore::LoadSpace(
   }
   SOCHDB_ASSIGN_OR_RETURN(space->bm25, text::Bm25Index::Open(store_, internal::PostingScope(ns)));
   if (meta.dimension > 0) {
-    SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<vector::VectorSpace> vectors,
-                            OpenVectors(ns, meta));
+    SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<vector::VectorSpace> vectors, OpenVectors(ns, meta));
     absl::flat_hash_map<uint64_t, uint64_t> valid_from;
     SOCHDB_RETURN_IF_ERROR(vectors->ForEach([&](std::string_view id, std::string_view extra) {
       uint64_t episode = 0, t = 0;
@@ -224,8 +222,7 @@ absl::Status MemoryStore::Validate(const EpisodeWrite& write) const {
   }
   if (write.embedding.size() > limits.max_dimension) {
     return absl::InvalidArgumentError(absl::StrCat("embedding has ", write.embedding.size(),
-                                                   " floats; the limit is ",
-                                                   limits.max_dimension));
+                                                   " floats; the limit is ", limits.max_dimension));
   }
   if (write.embedding.empty()) return absl::OkStatus();
   return vector::ValidateVector(write.embedding, write.embedding.size(), "embedding");
@@ -234,9 +231,8 @@ absl::Status MemoryStore::Validate(const EpisodeWrite& write) const {
 absl::Status MemoryStore::CheckDimension(uint32_t dimension, size_t floats,
                                          const char* field) const {
   if (dimension == 0 || floats == dimension) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(field, " has ", floats,
-                                                 " floats; the namespace's dimension is ",
-                                                 dimension));
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, " has ", floats, " floats; the namespace's dimension is ", dimension));
 }
 
 absl::StatusOr<WrittenEpisode> MemoryStore::WriteEpisode(absl::string_view ns_view,
@@ -326,9 +322,9 @@ absl::StatusOr<Episode> MemoryStore::ReadEpisode(std::string_view ns, uint64_t i
                           store_->Get(internal::MetaKey(ns), view));
   if (!meta_bytes.has_value()) return absl::DataLossError("episode namespace record missing");
   SOCHDB_ASSIGN_OR_RETURN(const Meta meta, internal::DecodeMeta(*meta_bytes));
-  const std::string key = vector::VectorScopePrefix(
-      storage::KeyFamily::kVector, internal::VectorScope(ns, meta.space_id)) +
-      internal::IdBytes(id);
+  const std::string key = vector::VectorScopePrefix(storage::KeyFamily::kVector,
+                                                    internal::VectorScope(ns, meta.space_id)) +
+                          internal::IdBytes(id);
   SOCHDB_ASSIGN_OR_RETURN(std::optional<std::string> vector_bytes, store_->Get(key, view));
   if (!vector_bytes.has_value()) {
     return absl::DataLossError(absl::StrCat("the embedding of episode ", id, " is missing"));

@@ -83,13 +83,13 @@ inline constexpr double kVectorWeight = 0.4;
 
 // Documented limits (docs/services.md "Limits"); defaults are the server's.
 struct MemoryLimits {
-  size_t max_text_bytes = 1u << 20;            // text: 1..1 MiB
-  size_t max_metadata_bytes = 64 * 1024;       // metadata_json: 0..64 KiB, JSON when non-empty
-  size_t max_metadata_depth = 32;              // nesting of metadata_json
-  size_t max_query_bytes = 16 * 1024;          // Search's query
-  size_t max_search_limit = 1'000;             // SearchOptions::limit: 1..1000
-  size_t max_list_limit = 10'000;              // ListEpisodes / Latest: 1..10000 per call
-  uint32_t max_dimension = 4'096;              // embedding floats
+  size_t max_text_bytes = 1u << 20;       // text: 1..1 MiB
+  size_t max_metadata_bytes = 64 * 1024;  // metadata_json: 0..64 KiB, JSON when non-empty
+  size_t max_metadata_depth = 32;         // nesting of metadata_json
+  size_t max_query_bytes = 16 * 1024;     // Search's query
+  size_t max_search_limit = 1'000;        // SearchOptions::limit: 1..1000
+  size_t max_list_limit = 10'000;         // ListEpisodes / Latest: 1..10000 per call
+  uint32_t max_dimension = 4'096;         // embedding floats
 };
 
 struct MemoryStoreOptions {

@@ -32,7 +32,7 @@ constexpr int kVocabulary = 20'000;
 
 // Word i: a pronounceable, distinct token ("ka", "kabe", ...), 2-10 letters.
 std::string Word(int i) {
-  static const char* kSyllables[] = {"ka", "lo", "mi", "ru", "te", "sa", "no", "vi", "be", "dor",
+  static const char* kSyllables[] = {"ka", "lo", "mi", "ru", "te", "sa", "no",  "vi", "be", "dor",
                                      "el", "fa", "gu", "hi", "jo", "ze", "qua", "xi", "po", "wy"};
   std::string word;
   for (int n = i + 1; n > 0; n /= 20) word += kSyllables[n % 20];
@@ -53,7 +53,10 @@ class Corpus {
     std::normal_distribution<float> normal;
     std::vector<float> v(dimension);
     double sum = 0;
-    for (float& x : v) sum += (x = normal(rng_)) * x;
+    for (float& x : v) {
+      x = normal(rng_);
+      sum += x * x;
+    }
     for (float& x : v) x = static_cast<float>(x / std::sqrt(sum));
     return v;
   }
@@ -114,10 +117,9 @@ int main(int argc, char** argv) {
     }
     lag.push_back(static_cast<uint32_t>(written->ingestion_lag_us));
   }
-  const double load_s =
-      std::chrono::duration<double>(SteadyClock::now() - load_start).count();
-  std::printf("loaded %d episodes (dimension %u) in %.1f s: %.0f episodes/s\n", episodes,
-              dimension, load_s, episodes / load_s);
+  const double load_s = std::chrono::duration<double>(SteadyClock::now() - load_start).count();
+  std::printf("loaded %d episodes (dimension %u) in %.1f s: %.0f episodes/s\n", episodes, dimension,
+              load_s, episodes / load_s);
   Report("ingestion lag", lag, 0);
 
   struct Mode {
@@ -147,9 +149,9 @@ int main(int argc, char** argv) {
       const std::string query = corpus.Text(2 + q % 2);
       const auto start = SteadyClock::now();
       auto results = memory.Search("bench", query, search);
-      us.push_back(static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                             SteadyClock::now() - start)
-                                             .count()));
+      us.push_back(static_cast<uint32_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - start)
+              .count()));
       if (!results.ok()) {
         std::fprintf(stderr, "search: %s\n", results.status().ToString().c_str());
         return 1;
