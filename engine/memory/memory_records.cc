@@ -18,16 +18,10 @@ using storage::KeyFamily;
 constexpr char kEpisodeFormat = 0x01;
 constexpr char kEmbedded = 0x01;  // flags byte: the episode has a vector in the space
 
-void PutBytes(std::string_view bytes, std::string* out) {
-  storage::PutVarint64(bytes.size(), out);
-  out->append(bytes);
-}
-
 bool GetBytes(std::string_view* in, std::string* out) {
-  uint64_t size = 0;
-  if (!storage::GetVarint64(in, &size) || size > in->size()) return false;
-  out->assign(in->substr(0, size));
-  in->remove_prefix(size);
+  std::string_view bytes;
+  if (!storage::GetLengthPrefixed(in, &bytes)) return false;
+  out->assign(bytes.data(), bytes.size());
   return true;
 }
 
@@ -146,8 +140,8 @@ std::string EncodeEpisode(const EpisodeRecord& record) {
   out.push_back(record.has_embedding ? kEmbedded : 0);
   storage::PutVarint64(record.t_valid_from_ms, &out);
   storage::PutVarint64(record.t_created_ms, &out);
-  PutBytes(record.text, &out);
-  PutBytes(record.metadata_json, &out);
+  storage::PutLengthPrefixed(record.text, &out);
+  storage::PutLengthPrefixed(record.metadata_json, &out);
   return out;
 }
 
