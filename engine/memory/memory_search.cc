@@ -18,27 +18,44 @@
 namespace sochdb::memory {
 namespace {
 
-// Where one lane's leapfrog iterator stands: the trigram posting it is on, or exhausted.
+// One trigram's posting list as the leapfrog join walks it.
 struct PostingCursor {
   std::string prefix;
   std::unique_ptr<storage::Iterator> it;
+  bool started = false;  // positioned by a first seek
 };
+
+// Steps forward a cursor takes before it seeks instead: a seek repositions every level of the
+// LSM tree, a step is the next key of a block already read.
+constexpr int kStepsBeforeSeek = 8;
 
 // Moves `cursor` to its first posting with inverted id >= `target`; false when none is left.
 // `valid_from` gets the posting's t_valid_from.
 absl::StatusOr<bool> SeekPosting(PostingCursor& cursor, uint64_t target, uint64_t* found,
                                  uint64_t* valid_from) {
   storage::Iterator& it = *cursor.it;
+  const std::string& prefix = cursor.prefix;
+  const auto in_list = [&] { return it.Valid() && it.key().substr(0, prefix.size()) == prefix; };
   uint64_t id = 0;
-  const bool here = it.Valid() && it.key().substr(0, cursor.prefix.size()) == cursor.prefix &&
-                    internal::ParseTrigramKeyId(it.key(), cursor.prefix.size(), &id) &&
-                    ~id >= target;
-  if (!here) it.Seek(cursor.prefix + internal::IdBytes(target));
-  if (!it.Valid() || it.key().substr(0, cursor.prefix.size()) != cursor.prefix) {
+  bool seek = !cursor.started;
+  for (int step = 0; !seek && in_list() &&
+                     internal::ParseTrigramKeyId(it.key(), prefix.size(), &id) && ~id < target;
+       ++step) {
+    if (step == kStepsBeforeSeek) {
+      seek = true;
+    } else {
+      it.Next();
+    }
+  }
+  if (seek) {
+    it.Seek(prefix + internal::IdBytes(target));
+    cursor.started = true;
+  }
+  if (!in_list()) {
     SOCHDB_RETURN_IF_ERROR(it.status());
     return false;
   }
-  if (!internal::ParseTrigramKeyId(it.key(), cursor.prefix.size(), &id) ||
+  if (!internal::ParseTrigramKeyId(it.key(), prefix.size(), &id) ||
       !internal::ParseIdBytes(it.value(), valid_from)) {
     return absl::DataLossError("an episode trigram posting is malformed");
   }
