@@ -145,6 +145,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& option
   memory_options.snapshot_dir = vectors_dir.string();
   memory_options.file_system = options.file_system;
   memory_options.clock = options.clock;
+  memory_options.usage = parts.usage.get();
   parts.memory = std::make_unique<memory::MemoryStore>(parts.store.get(), memory_options);
   SOCHDB_ASSIGN_OR_RETURN(parts.policies, policy::PolicyStore::Open(parts.store.get()));
   SOCHDB_ASSIGN_OR_RETURN(parts.audit_log, policy::AuditLog::Open(parts.store.get(), options.clock,

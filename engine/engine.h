@@ -1,14 +1,14 @@
 // Engine: the database as one object. It opens the store under the data directory, owns every
-// subsystem (KV, the graph, vector indexes, collections, policies and their audit log, the
-// namespace registry), the usage ledger the KV and collection stores charge, the governance step
-// every data call passes, and their background work (the TTL purger, the audit trim, vector
-// index maintenance), and closes them in order. The server holds one Engine; services borrow
-// its subsystems.
+// subsystem (KV, the graph, agent memory, vector indexes, collections, policies and their audit
+// log, the namespace registry), the usage ledger the stores charge, the governance step every
+// data call passes, and their background work (the TTL purger, the audit trim, vector index and
+// episode space maintenance), and closes them in order. The server holds one Engine; services
+// borrow its subsystems.
 //
 // Layout of --data-dir:
 //   <data-dir>/store/     the LevelDB database: all persistent state
-//   <data-dir>/vectors/   vector index and collection snapshots (derived: rebuilt from the store
-//                         when missing or damaged)
+//   <data-dir>/vectors/   vector index, collection and episode snapshots (derived: rebuilt from
+//                         the store when missing or damaged)
 #ifndef SOCHDB_ENGINE_ENGINE_H_
 #define SOCHDB_ENGINE_ENGINE_H_
 

@@ -24,24 +24,11 @@ KeyFamily TemporalFamily(Side side) {
   return side == Side::kOut ? KeyFamily::kGraphTemporalEdge : KeyFamily::kGraphTemporalInEdge;
 }
 
-void PutString(std::string_view text, std::string* out) {
-  storage::PutVarint64(text.size(), out);
-  out->append(text);
-}
-
-bool GetString(std::string_view* in, std::string_view* text) {
-  uint64_t size = 0;
-  if (!storage::GetVarint64(in, &size) || size > in->size()) return false;
-  *text = in->substr(0, size);
-  in->remove_prefix(size);
-  return true;
-}
-
 void PutProperties(const Properties& properties, std::string* out) {
   storage::PutVarint64(properties.size(), out);
   for (const auto& [key, value] : properties) {
-    PutString(key, out);
-    PutString(value, out);
+    storage::PutLengthPrefixed(key, out);
+    storage::PutLengthPrefixed(value, out);
   }
 }
 
@@ -50,7 +37,8 @@ bool GetProperties(std::string_view* in, Properties* properties) {
   if (!storage::GetVarint64(in, &count) || count > in->size()) return false;
   for (uint64_t i = 0; i < count; ++i) {
     std::string_view key, value;
-    if (!GetString(in, &key) || !GetString(in, &value)) return false;
+    if (!storage::GetLengthPrefixed(in, &key) || !storage::GetLengthPrefixed(in, &value))
+      return false;
     properties->emplace(key, value);
   }
   return in->empty();
@@ -132,14 +120,14 @@ bool ParseTemporalSuffix(std::string_view suffix, std::string_view* type, std::s
 
 std::string EncodeNode(const Node& node) {
   std::string out(1, kRecordFormat);
-  PutString(node.type, &out);
+  storage::PutLengthPrefixed(node.type, &out);
   PutProperties(node.properties, &out);
   return out;
 }
 
 absl::Status DecodeNode(std::string_view record, std::string_view ns, Node* node) {
   std::string_view type;
-  if (!GetFormat(&record) || !GetString(&record, &type) ||
+  if (!GetFormat(&record) || !storage::GetLengthPrefixed(&record, &type) ||
       !GetProperties(&record, &node->properties)) {
     return Damaged(absl::StrCat("node ", storage::QuotedKey(node->id)), ns);
   }
@@ -167,7 +155,8 @@ std::optional<std::string_view> FindEdgeProperty(std::string_view record, std::s
   if (!GetFormat(&record) || !storage::GetVarint64(&record, &count)) return std::nullopt;
   for (uint64_t i = 0; i < count; ++i) {
     std::string_view key, value;
-    if (!GetString(&record, &key) || !GetString(&record, &value)) return std::nullopt;
+    if (!storage::GetLengthPrefixed(&record, &key) || !storage::GetLengthPrefixed(&record, &value))
+      return std::nullopt;
     if (key == name) return value;
   }
   return std::nullopt;

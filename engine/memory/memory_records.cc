@@ -18,16 +18,10 @@ using storage::KeyFamily;
 constexpr char kEpisodeFormat = 0x01;
 constexpr char kEmbedded = 0x01;  // flags byte: the episode has a vector in the space
 
-void PutBytes(std::string_view bytes, std::string* out) {
-  storage::PutVarint64(bytes.size(), out);
-  out->append(bytes);
-}
-
 bool GetBytes(std::string_view* in, std::string* out) {
-  uint64_t size = 0;
-  if (!storage::GetVarint64(in, &size) || size > in->size()) return false;
-  out->assign(in->substr(0, size));
-  in->remove_prefix(size);
+  std::string_view bytes;
+  if (!storage::GetLengthPrefixed(in, &bytes)) return false;
+  out->assign(bytes.data(), bytes.size());
   return true;
 }
 
@@ -69,7 +63,8 @@ void AppendFolded(std::string_view ch, std::string* out) {
     out->append(ch);
     return;
   }
-  const uint32_t c = LowerCodePoint(((b0 & 0x1Fu) << 6) | (static_cast<unsigned char>(ch[1]) & 0x3Fu));
+  const uint32_t c =
+      LowerCodePoint(((b0 & 0x1Fu) << 6) | (static_cast<unsigned char>(ch[1]) & 0x3Fu));
   out->push_back(static_cast<char>(0xC0 | (c >> 6)));
   out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
 }
@@ -124,7 +119,8 @@ bool ParseEpisodeKeyId(std::string_view key, size_t prefix_bytes, uint64_t* id) 
 
 bool ParseTimeKey(std::string_view key, size_t prefix_bytes, uint64_t* t_valid_from_ms,
                   uint64_t* id) {
-  if (key.size() != prefix_bytes + 16 || !ParseIdBytes(key.substr(prefix_bytes, 8), t_valid_from_ms) ||
+  if (key.size() != prefix_bytes + 16 ||
+      !ParseIdBytes(key.substr(prefix_bytes, 8), t_valid_from_ms) ||
       !ParseIdBytes(key.substr(prefix_bytes + 8), id)) {
     return false;
   }
@@ -144,8 +140,8 @@ std::string EncodeEpisode(const EpisodeRecord& record) {
   out.push_back(record.has_embedding ? kEmbedded : 0);
   storage::PutVarint64(record.t_valid_from_ms, &out);
   storage::PutVarint64(record.t_created_ms, &out);
-  PutBytes(record.text, &out);
-  PutBytes(record.metadata_json, &out);
+  storage::PutLengthPrefixed(record.text, &out);
+  storage::PutLengthPrefixed(record.metadata_json, &out);
   return out;
 }
 

@@ -18,27 +18,44 @@
 namespace sochdb::memory {
 namespace {
 
-// Where one lane's leapfrog iterator stands: the trigram posting it is on, or exhausted.
+// One trigram's posting list as the leapfrog join walks it.
 struct PostingCursor {
   std::string prefix;
   std::unique_ptr<storage::Iterator> it;
+  bool started = false;  // positioned by a first seek
 };
+
+// Steps forward a cursor takes before it seeks instead: a seek repositions every level of the
+// LSM tree, a step is the next key of a block already read.
+constexpr int kStepsBeforeSeek = 8;
 
 // Moves `cursor` to its first posting with inverted id >= `target`; false when none is left.
 // `valid_from` gets the posting's t_valid_from.
 absl::StatusOr<bool> SeekPosting(PostingCursor& cursor, uint64_t target, uint64_t* found,
                                  uint64_t* valid_from) {
   storage::Iterator& it = *cursor.it;
+  const std::string& prefix = cursor.prefix;
+  const auto in_list = [&] { return it.Valid() && it.key().substr(0, prefix.size()) == prefix; };
   uint64_t id = 0;
-  const bool here = it.Valid() && it.key().substr(0, cursor.prefix.size()) == cursor.prefix &&
-                    internal::ParseTrigramKeyId(it.key(), cursor.prefix.size(), &id) &&
-                    ~id >= target;
-  if (!here) it.Seek(cursor.prefix + internal::IdBytes(target));
-  if (!it.Valid() || it.key().substr(0, cursor.prefix.size()) != cursor.prefix) {
+  bool seek = !cursor.started;
+  for (int step = 0; !seek && in_list() &&
+                     internal::ParseTrigramKeyId(it.key(), prefix.size(), &id) && ~id < target;
+       ++step) {
+    if (step == kStepsBeforeSeek) {
+      seek = true;
+    } else {
+      it.Next();
+    }
+  }
+  if (seek) {
+    it.Seek(prefix + internal::IdBytes(target));
+    cursor.started = true;
+  }
+  if (!in_list()) {
     SOCHDB_RETURN_IF_ERROR(it.status());
     return false;
   }
-  if (!internal::ParseTrigramKeyId(it.key(), cursor.prefix.size(), &id) ||
+  if (!internal::ParseTrigramKeyId(it.key(), prefix.size(), &id) ||
       !internal::ParseIdBytes(it.value(), valid_from)) {
     return absl::DataLossError("an episode trigram posting is malformed");
   }
@@ -59,9 +76,10 @@ std::string BoundedBm25Query(std::string_view query) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<uint64_t>> MemoryStore::Bm25Lane(
-    const Space& space, std::string_view ns, std::string_view query,
-    std::optional<uint64_t> as_of, const storage::Snapshot* view) const {
+absl::StatusOr<std::vector<uint64_t>> MemoryStore::Bm25Lane(const Space& space, std::string_view ns,
+                                                            std::string_view query,
+                                                            std::optional<uint64_t> as_of,
+                                                            const storage::Snapshot* view) const {
   const std::string terms = BoundedBm25Query(query);
   absl::Status failed;
   const std::function<bool(std::string_view)> keep = [&](std::string_view doc_id) {
@@ -124,14 +142,13 @@ absl::StatusOr<std::vector<uint64_t>> MemoryStore::TrigramLane(
   return ids;
 }
 
-absl::StatusOr<std::vector<uint64_t>> MemoryStore::VectorLane(
-    const Space& space, const std::vector<float>& embedding,
-    std::optional<uint64_t> as_of) const {
+absl::StatusOr<std::vector<uint64_t>> MemoryStore::VectorLane(const Space& space,
+                                                              const std::vector<float>& embedding,
+                                                              std::optional<uint64_t> as_of) const {
   std::vector<uint64_t> ids;
   std::shared_ptr<vector::VectorSpace> vectors = space.Vectors();
   if (vectors == nullptr) return ids;  // no embedded episode yet
-  SOCHDB_RETURN_IF_ERROR(
-      CheckDimension(vectors->spec().dimension, embedding.size(), "embedding"));
+  SOCHDB_RETURN_IF_ERROR(CheckDimension(vectors->spec().dimension, embedding.size(), "embedding"));
   const std::function<bool(std::string_view)> keep = [&](std::string_view id_bytes) {
     uint64_t id = 0;
     if (!internal::ParseIdBytes(id_bytes, &id)) return false;
@@ -150,19 +167,19 @@ absl::StatusOr<std::vector<uint64_t>> MemoryStore::VectorLane(
   return ids;
 }
 
-absl::StatusOr<std::vector<ScoredEpisode>> MemoryStore::Search(
-    absl::string_view ns_view, absl::string_view query_view, const SearchOptions& options) const {
+absl::StatusOr<std::vector<ScoredEpisode>> MemoryStore::Search(absl::string_view ns_view,
+                                                               absl::string_view query_view,
+                                                               const SearchOptions& options) const {
   const std::string_view ns(ns_view.data(), ns_view.size());
   const std::string_view query(query_view.data(), query_view.size());
   const MemoryLimits& limits = options_.limits;
   if (query.size() > limits.max_query_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat("query is ", query.size(),
-                                                   " bytes; the limit is ",
-                                                   limits.max_query_bytes, " bytes"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "query is ", query.size(), " bytes; the limit is ", limits.max_query_bytes, " bytes"));
   }
   if (options.limit < 1 || options.limit > limits.max_search_limit) {
-    return absl::InvalidArgumentError(absl::StrCat("limit is ", options.limit,
-                                                   "; the range is 1..", limits.max_search_limit));
+    return absl::InvalidArgumentError(
+        absl::StrCat("limit is ", options.limit, "; the range is 1..", limits.max_search_limit));
   }
   if (!options.embedding.empty()) {
     SOCHDB_RETURN_IF_ERROR(

@@ -35,8 +35,7 @@ absl::Status EpisodeNotFound(uint64_t id) {
 
 absl::Status CheckLimit(const char* field, size_t value, size_t max) {
   if (value >= 1 && value <= max) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat(field, " is ", value, "; the range is 1..", max));
+  return absl::InvalidArgumentError(absl::StrCat(field, " is ", value, "; the range is 1..", max));
 }
 
 // Puts (or deletes) every index entry of episode `id` but its BM25 postings and its vector.
@@ -57,6 +56,12 @@ void StageIndexEntries(std::string_view ns, uint64_t id, const EpisodeRecord& re
       batch->Delete(key);
     }
   }
+}
+
+// What an episode counts in its namespace's usage: its key after the namespace (the id), its
+// record and 4 bytes per embedding float.
+int64_t EpisodeBytes(std::string_view record, size_t floats) {
+  return static_cast<int64_t>(8 + record.size() + 4 * floats);
 }
 
 Episode ToEpisode(uint64_t id, EpisodeRecord record) {
@@ -86,6 +91,7 @@ absl::StatusOr<Lanes> ParseLanes(absl::string_view lanes) {
 MemoryStore::MemoryStore(storage::Store* store, MemoryStoreOptions options)
     : store_(store), options_(std::move(options)) {
   if (!options_.snapshot_dir.empty()) SweepStraySnapshots();
+  if (options_.usage != nullptr) options_.usage->Attach(namespaces::UsageSource::kMemory, this);
 }
 
 std::string MemoryStore::SnapshotPath(uint64_t space_id) const {
@@ -116,6 +122,7 @@ void MemoryStore::SweepStraySnapshots() const {
 }
 
 MemoryStore::~MemoryStore() {
+  if (options_.usage != nullptr) options_.usage->Detach(namespaces::UsageSource::kMemory);
   absl::MutexLock lock(&mu_);
   for (const auto& [ns, space] : spaces_) {
     std::shared_ptr<vector::VectorSpace> vectors = space->Vectors();
@@ -140,7 +147,7 @@ void MemoryStore::Maintain() {
 }
 
 absl::StatusOr<std::shared_ptr<MemoryStore::Space>> MemoryStore::GetSpace(std::string_view ns,
-                                                                           bool create) const {
+                                                                          bool create) const {
   {
     absl::MutexLock lock(&mu_);
     auto it = spaces_.find(AbslView(ns));
@@ -171,8 +178,7 @@ absl::StatusOr<std::shared_ptr<MemoryStore::Space>> MemoryStore::LoadSpace(
   }
   SOCHDB_ASSIGN_OR_RETURN(space->bm25, text::Bm25Index::Open(store_, internal::PostingScope(ns)));
   if (meta.dimension > 0) {
-    SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<vector::VectorSpace> vectors,
-                            OpenVectors(ns, meta));
+    SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<vector::VectorSpace> vectors, OpenVectors(ns, meta));
     absl::flat_hash_map<uint64_t, uint64_t> valid_from;
     SOCHDB_RETURN_IF_ERROR(vectors->ForEach([&](std::string_view id, std::string_view extra) {
       uint64_t episode = 0, t = 0;
@@ -224,8 +230,7 @@ absl::Status MemoryStore::Validate(const EpisodeWrite& write) const {
   }
   if (write.embedding.size() > limits.max_dimension) {
     return absl::InvalidArgumentError(absl::StrCat("embedding has ", write.embedding.size(),
-                                                   " floats; the limit is ",
-                                                   limits.max_dimension));
+                                                   " floats; the limit is ", limits.max_dimension));
   }
   if (write.embedding.empty()) return absl::OkStatus();
   return vector::ValidateVector(write.embedding, write.embedding.size(), "embedding");
@@ -234,9 +239,8 @@ absl::Status MemoryStore::Validate(const EpisodeWrite& write) const {
 absl::Status MemoryStore::CheckDimension(uint32_t dimension, size_t floats,
                                          const char* field) const {
   if (dimension == 0 || floats == dimension) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(field, " has ", floats,
-                                                 " floats; the namespace's dimension is ",
-                                                 dimension));
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, " has ", floats, " floats; the namespace's dimension is ", dimension));
 }
 
 absl::StatusOr<WrittenEpisode> MemoryStore::WriteEpisode(absl::string_view ns_view,
@@ -253,6 +257,7 @@ absl::StatusOr<WrittenEpisode> MemoryStore::WriteEpisode(absl::string_view ns_vi
   record.has_embedding = !write.embedding.empty();
   for (;;) {
     SOCHDB_ASSIGN_OR_RETURN(std::shared_ptr<Space> space, GetSpace(ns, /*create=*/true));
+    absl::ReaderMutexLock barrier(&count_barrier_);
     absl::MutexLock lock(&space->write_mu);
     if (space->dropped) continue;  // the namespace was deleted meanwhile: start it anew
     SOCHDB_ASSIGN_OR_RETURN(const uint64_t id, Commit(ns, *space, record, write.embedding));
@@ -273,6 +278,9 @@ absl::StatusOr<uint64_t> MemoryStore::Commit(std::string_view ns, Space& space,
   if (!embedding.empty()) {
     SOCHDB_RETURN_IF_ERROR(CheckDimension(meta.dimension, embedding.size(), "embedding"));
   }
+  const std::string encoded = internal::EncodeEpisode(record);
+  namespaces::UsageCharge charge(options_.usage, namespaces::UsageSource::kMemory);
+  SOCHDB_RETURN_IF_ERROR(charge.Add(ns, {EpisodeBytes(encoded, embedding.size()), 0, 0}));
   const uint64_t id = meta.next_id++;
   ++meta.episodes;
   std::shared_ptr<vector::VectorSpace> vectors = space.Vectors();
@@ -285,7 +293,7 @@ absl::StatusOr<uint64_t> MemoryStore::Commit(std::string_view ns, Space& space,
   }
   storage::WriteBatch batch;
   const std::string id_bytes = internal::IdBytes(id);
-  batch.Put(internal::EpisodeKey(ns, id), internal::EncodeEpisode(record));
+  batch.Put(internal::EpisodeKey(ns, id), encoded);
   batch.Put(internal::MetaKey(ns), internal::EncodeMeta(meta));
   StageIndexEntries(ns, id, record, /*put=*/true, &batch);
   space.bm25->AddDocument(&batch, id_bytes, record.text);
@@ -302,6 +310,7 @@ absl::StatusOr<uint64_t> MemoryStore::Commit(std::string_view ns, Space& space,
     if (opened != nullptr) opened->Retire();  // nothing of it was committed
     return written;
   }
+  charge.Commit();
   space.bm25->Commit();
   space.meta = meta;
   if (!embedding.empty()) {
@@ -326,9 +335,9 @@ absl::StatusOr<Episode> MemoryStore::ReadEpisode(std::string_view ns, uint64_t i
                           store_->Get(internal::MetaKey(ns), view));
   if (!meta_bytes.has_value()) return absl::DataLossError("episode namespace record missing");
   SOCHDB_ASSIGN_OR_RETURN(const Meta meta, internal::DecodeMeta(*meta_bytes));
-  const std::string key = vector::VectorScopePrefix(
-      storage::KeyFamily::kVector, internal::VectorScope(ns, meta.space_id)) +
-      internal::IdBytes(id);
+  const std::string key = vector::VectorScopePrefix(storage::KeyFamily::kVector,
+                                                    internal::VectorScope(ns, meta.space_id)) +
+                          internal::IdBytes(id);
   SOCHDB_ASSIGN_OR_RETURN(std::optional<std::string> vector_bytes, store_->Get(key, view));
   if (!vector_bytes.has_value()) {
     return absl::DataLossError(absl::StrCat("the embedding of episode ", id, " is missing"));
@@ -349,6 +358,7 @@ absl::Status MemoryStore::DeleteEpisode(absl::string_view ns_view, uint64_t id) 
   for (;;) {
     SOCHDB_ASSIGN_OR_RETURN(std::shared_ptr<Space> space, GetSpace(ns, /*create=*/false));
     if (space == nullptr) return EpisodeNotFound(id);
+    absl::ReaderMutexLock barrier(&count_barrier_);
     absl::MutexLock lock(&space->write_mu);
     if (space->dropped) continue;
     SOCHDB_ASSIGN_OR_RETURN(std::optional<std::string> bytes,
@@ -357,6 +367,9 @@ absl::Status MemoryStore::DeleteEpisode(absl::string_view ns_view, uint64_t id) 
     SOCHDB_ASSIGN_OR_RETURN(const EpisodeRecord record, internal::DecodeEpisode(*bytes, id));
     Meta meta = space->meta;
     meta.episodes -= std::min<uint64_t>(meta.episodes, 1);
+    namespaces::UsageCharge charge(options_.usage, namespaces::UsageSource::kMemory);
+    const size_t floats = record.has_embedding ? meta.dimension : 0;
+    charge.Release(ns, {-EpisodeBytes(*bytes, floats), 0, 0});
     storage::WriteBatch batch;
     const std::string id_bytes = internal::IdBytes(id);
     batch.Delete(internal::EpisodeKey(ns, id));
@@ -375,6 +388,7 @@ absl::Status MemoryStore::DeleteEpisode(absl::string_view ns_view, uint64_t id) 
       space->bm25->Abort();
       return written;
     }
+    charge.Commit();
     space->bm25->Commit();
     space->meta = meta;
     if (record.has_embedding) {
@@ -458,6 +472,34 @@ absl::Status MemoryStore::DeleteNamespaceData(std::string_view ns) {
   if (meta.dimension == 0) return absl::OkStatus();
   return vector::VectorSpace::DropScope(store_, internal::VectorScope(ns, meta.space_id),
                                         options_.file_system, SnapshotPath(meta.space_id));
+}
+
+absl::StatusOr<namespaces::Usage> MemoryStore::CountUsage(std::string_view ns,
+                                                          absl::FunctionRef<void()> start) {
+  std::unique_ptr<storage::Snapshot> view;
+  {
+    absl::MutexLock barrier(&count_barrier_);
+    start();
+    view = store_->GetSnapshot();
+  }
+  namespaces::Usage usage;
+  SOCHDB_ASSIGN_OR_RETURN(std::optional<std::string> meta_bytes,
+                          store_->Get(internal::MetaKey(ns), view.get()));
+  if (!meta_bytes.has_value()) return usage;
+  SOCHDB_ASSIGN_OR_RETURN(const Meta meta, internal::DecodeMeta(*meta_bytes));
+  const std::string prefix = internal::EpisodePrefix(ns);
+  std::unique_ptr<storage::Iterator> it = store_->NewIterator(view.get());
+  for (it->Seek(prefix); it->Valid() && it->key().substr(0, prefix.size()) == prefix; it->Next()) {
+    uint64_t id = 0;
+    if (!internal::ParseEpisodeKeyId(it->key(), prefix.size(), &id)) {
+      return absl::DataLossError("an episode key is malformed");
+    }
+    SOCHDB_ASSIGN_OR_RETURN(const EpisodeRecord record, internal::DecodeEpisode(it->value(), id));
+    usage.storage_bytes +=
+        static_cast<uint64_t>(EpisodeBytes(it->value(), record.has_embedding ? meta.dimension : 0));
+  }
+  SOCHDB_RETURN_IF_ERROR(it->status());
+  return usage;
 }
 
 }  // namespace sochdb::memory

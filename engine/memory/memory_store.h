@@ -35,6 +35,11 @@
 // calling DeleteNamespaceData (namespaces::NamespaceDataOwner), which drops the namespace's
 // vector space (records, log, snapshot) and its cached state.
 //
+// Usage (engine/namespace/usage_ledger.h): with a ledger, a write of a tracked namespace is
+// charged its episode's bytes (the record's key after the namespace and value, plus 4 bytes per
+// embedding float) and refused with RESOURCE_EXHAUSTED, writing nothing, past the namespace's
+// storage quota; a delete gives them back.
+//
 // Errors: INVALID_ARGUMENT naming the field and the limit ("text is 2000000 bytes; the limit is
 // 1048576 bytes", "embedding has 8 floats; the namespace's dimension is 4", "invalid
 // metadata_json: ..."); NOT_FOUND "Episode <id> not found"; DATA_LOSS for a stored record that
@@ -62,6 +67,7 @@
 #include "engine/common/clock.h"
 #include "engine/common/file_system.h"
 #include "engine/namespace/namespace_data_owner.h"
+#include "engine/namespace/usage_ledger.h"
 #include "engine/storage/store.h"
 
 namespace sochdb::vector {
@@ -83,13 +89,13 @@ inline constexpr double kVectorWeight = 0.4;
 
 // Documented limits (docs/services.md "Limits"); defaults are the server's.
 struct MemoryLimits {
-  size_t max_text_bytes = 1u << 20;            // text: 1..1 MiB
-  size_t max_metadata_bytes = 64 * 1024;       // metadata_json: 0..64 KiB, JSON when non-empty
-  size_t max_metadata_depth = 32;              // nesting of metadata_json
-  size_t max_query_bytes = 16 * 1024;          // Search's query
-  size_t max_search_limit = 1'000;             // SearchOptions::limit: 1..1000
-  size_t max_list_limit = 10'000;              // ListEpisodes / Latest: 1..10000 per call
-  uint32_t max_dimension = 4'096;              // embedding floats
+  size_t max_text_bytes = 1u << 20;       // text: 1..1 MiB
+  size_t max_metadata_bytes = 64 * 1024;  // metadata_json: 0..64 KiB, JSON when non-empty
+  size_t max_metadata_depth = 32;         // nesting of metadata_json
+  size_t max_query_bytes = 16 * 1024;     // Search's query
+  size_t max_search_limit = 1'000;        // SearchOptions::limit: 1..1000
+  size_t max_list_limit = 10'000;         // ListEpisodes / Latest: 1..10000 per call
+  uint32_t max_dimension = 4'096;         // embedding floats
 };
 
 struct MemoryStoreOptions {
@@ -104,6 +110,9 @@ struct MemoryStoreOptions {
   uint32_t hnsw_m = 16;
   uint32_t hnsw_ef_construction = 128;
   uint32_t hnsw_ef_search = 128;
+  // nullptr: no accounting. Otherwise the store attaches to it as its memory source until
+  // destroyed, and charges every write of a tracked namespace (see the file comment).
+  namespaces::UsageLedger* usage = nullptr;  // not owned
 };
 
 struct Episode {
@@ -154,7 +163,7 @@ struct EpisodePage {
   uint64_t next_after_id = 0;  // 0: no more
 };
 
-class MemoryStore final : public namespaces::NamespaceDataOwner {
+class MemoryStore final : public namespaces::NamespaceDataOwner, public namespaces::UsageCounter {
  public:
   // `store` is not owned and must outlive the MemoryStore. A namespace's state is read when it
   // is first used; construction only sweeps stray snapshot files (one key per namespace read).
@@ -190,6 +199,11 @@ class MemoryStore final : public namespaces::NamespaceDataOwner {
   // NamespaceDataOwner: drops the vector space of `ns` and forgets its cached state; the
   // registry then deletes the memory families by prefix.
   absl::Status DeleteNamespaceData(std::string_view ns) override;
+
+  // UsageCounter: the bytes of `ns`'s episodes, from a snapshot taken while no write is between
+  // its charge and its commit. Cost: one scan of the namespace's episode records.
+  absl::StatusOr<namespaces::Usage> CountUsage(std::string_view ns,
+                                               absl::FunctionRef<void()> start) override;
 
   const MemoryLimits& limits() const { return options_.limits; }
 
@@ -233,6 +247,9 @@ class MemoryStore final : public namespaces::NamespaceDataOwner {
 
   storage::Store* const store_;
   const MemoryStoreOptions options_;
+  // Held shared by every write from its charge to its commit; CountUsage takes it exclusively
+  // to find a moment with no write in flight. Taken before a space's write_mu.
+  mutable absl::Mutex count_barrier_;
   // One namespace loads at a time (a load may rebuild an HNSW), outside mu_.
   mutable absl::Mutex load_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   mutable absl::Mutex mu_;

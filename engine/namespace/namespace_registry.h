@@ -11,11 +11,12 @@
 // drained, its record is rewritten in the state "deleting" (synced), then its data goes: every
 // collection through CollectionStore::Delete (vectors, postings, documents and snapshots, each
 // crash-safe), its KV TTL index entries, what the data owners keep (options.data_owners), and
-// by prefix its keys in kNamespacePrefixedFamilies (KV, graph, episodes; every namespaced family is keyed namespace-first: storage/keys.h). The record goes
-// last. A delete cut short (a crash, a storage error) leaves the record "deleting": the next Open
-// finishes it before anything is served, and a DeleteNamespace call in the meantime resumes it.
-// Deleting an unregistered namespace that holds data writes a "deleting" record first, so that it
-// resumes too. A namespace stays closed while its delete is unfinished and opens again once it
+// by prefix its keys in kNamespacePrefixedFamilies (KV, graph, episodes; every namespaced
+// family is keyed namespace-first: storage/keys.h). The record goes last. A delete cut short
+// (a crash, a storage error) leaves the record "deleting": the next Open finishes it before
+// anything is served, and a DeleteNamespace call in the meantime resumes it. Deleting an
+// unregistered namespace that holds data writes a "deleting" record first, so that it resumes
+// too. A namespace stays closed while its delete is unfinished and opens again once it
 // is gone (it may then be used or created anew).
 //
 // Errors: ALREADY_EXISTS "Namespace '<name>' already exists", NOT_FOUND "Namespace '<name>' not

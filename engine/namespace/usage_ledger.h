@@ -20,8 +20,10 @@
 //                  after the namespace plus its record, once per edge (engine/graph).
 //   collections    the namespace's collections (out-of-service ones included: they can be
 //                  deleted).
+//                  Agent memory's episodes count too: each one's record (key after the
+//                  namespace plus value) and 4 bytes per embedding float (engine/memory).
 // Vector indexes (VectorIndexService) are tenant-scoped, belong to no namespace and are not
-// counted (as upstream); neither are context or cache data.
+// counted (as upstream); neither is cache data.
 //
 // Quota checks (0 = unlimited), RESOURCE_EXHAUSTED with upstream's texts:
 //   Namespace '<ns>' collection quota exceeded (<count>/<max>)        count + new > max
@@ -71,10 +73,11 @@ struct UsageDelta {
 };
 
 // The stores whose data a namespace's usage sums.
-enum class UsageSource : uint8_t { kKv = 0, kCollections = 1, kGraph = 2 };
-inline constexpr size_t kUsageSources = 3;
+enum class UsageSource : uint8_t { kKv = 0, kCollections = 1, kGraph = 2, kMemory = 3 };
+inline constexpr size_t kUsageSources = 4;
 
-// What a store does for Track. Implemented by KvStore, CollectionStore and GraphStore.
+// What a store does for Track. Implemented by KvStore, CollectionStore, GraphStore and
+// MemoryStore.
 class UsageCounter {
  public:
   virtual ~UsageCounter() = default;

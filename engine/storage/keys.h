@@ -53,9 +53,11 @@ enum class KeyFamily : uint8_t {
 // The families whose keys begin with Name(namespace) right after the family byte and whose data
 // no subsystem keeps in memory: deleting a namespace deletes their keys by prefix
 // (NamespacePrefix). Every namespaced family is keyed namespace-first, so that a namespace's data
-// is one range per family; a new one is listed here, unless its subsystem holds it in memory and deletes it itself, as collections do
-// (kCollection, kDocument, kPosting and their vectors: CollectionStore::Delete). kKvExpiry is
-// keyed by expiry time first and is swept entry by entry (KvExpiryNamespace).
+// is one range per family; a new one is listed here, unless its subsystem holds it in memory
+// and deletes it itself, as collections do (kCollection, kDocument, kPosting and their vectors:
+// CollectionStore::Delete). Agent memory's families are listed; its vectors (kVector scope
+// {"m", ns, ...}) are dropped by MemoryStore as a NamespaceDataOwner. kKvExpiry is keyed by
+// expiry time first and is swept entry by entry (KvExpiryNamespace).
 inline constexpr KeyFamily kNamespacePrefixedFamilies[] = {
     KeyFamily::kKv,          KeyFamily::kGraphNode,         KeyFamily::kGraphOutEdge,
     KeyFamily::kGraphInEdge, KeyFamily::kGraphTemporalEdge, KeyFamily::kGraphTemporalInEdge,

@@ -34,4 +34,19 @@ size_t VarintLength(uint64_t value) {
   return bytes;
 }
 
+void PutLengthPrefixed(std::string_view bytes, std::string* out) {
+  PutVarint64(bytes.size(), out);
+  out->append(bytes.data(), bytes.size());
+}
+
+bool GetLengthPrefixed(std::string_view* in, std::string_view* bytes) {
+  std::string_view rest = *in;
+  uint64_t size = 0;
+  if (!GetVarint64(&rest, &size) || size > rest.size()) return false;
+  *bytes = rest.substr(0, size);
+  rest.remove_prefix(size);
+  *in = rest;
+  return true;
+}
+
 }  // namespace sochdb::storage

@@ -29,6 +29,12 @@ bool GetVarint64(std::string_view* in, uint64_t* value);
 // size, here and in protobuf's wire format alike.
 size_t VarintLength(uint64_t value);
 
+// Appends a varint length, then `bytes`: a string inside a record.
+void PutLengthPrefixed(std::string_view bytes, std::string* out);
+// Reads what PutLengthPrefixed wrote from the front of `*in` into `*bytes` (a view into the
+// input) and removes it. False when `*in` does not start with one.
+bool GetLengthPrefixed(std::string_view* in, std::string_view* bytes);
+
 }  // namespace sochdb::storage
 
 #endif  // SOCHDB_ENGINE_STORAGE_VARINT_H_

@@ -32,7 +32,7 @@ constexpr int kVocabulary = 20'000;
 
 // Word i: a pronounceable, distinct token ("ka", "kabe", ...), 2-10 letters.
 std::string Word(int i) {
-  static const char* kSyllables[] = {"ka", "lo", "mi", "ru", "te", "sa", "no", "vi", "be", "dor",
+  static const char* kSyllables[] = {"ka", "lo", "mi", "ru", "te", "sa", "no",  "vi", "be", "dor",
                                      "el", "fa", "gu", "hi", "jo", "ze", "qua", "xi", "po", "wy"};
   std::string word;
   for (int n = i + 1; n > 0; n /= 20) word += kSyllables[n % 20];
@@ -53,7 +53,10 @@ class Corpus {
     std::normal_distribution<float> normal;
     std::vector<float> v(dimension);
     double sum = 0;
-    for (float& x : v) sum += (x = normal(rng_)) * x;
+    for (float& x : v) {
+      x = normal(rng_);
+      sum += x * x;
+    }
     for (float& x : v) x = static_cast<float>(x / std::sqrt(sum));
     return v;
   }
@@ -83,9 +86,11 @@ int main(int argc, char** argv) {
   app.add_option("--episodes", episodes, "Episodes to load");
   app.add_option("--dimension", dimension, "Embedding floats per episode (0: none)");
   app.add_option("--queries", queries, "Queries per lane selection");
+  bool reuse = false;
+  app.add_flag("--reuse", reuse, "Search what an earlier run loaded into --dir (no load)");
   CLI11_PARSE(app, argc, argv);
 
-  std::filesystem::remove_all(dir);
+  if (!reuse) std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir + "/vectors");
   sochdb::storage::StoreOptions store_options;
   store_options.sync_mode = sochdb::storage::SyncMode::kOff;
@@ -102,7 +107,7 @@ int main(int argc, char** argv) {
   std::uniform_int_distribution<int> length(20, 40);
   std::vector<uint32_t> lag;
   const auto load_start = SteadyClock::now();
-  for (int i = 0; i < episodes; ++i) {
+  for (int i = 0; i < (reuse ? 0 : episodes); ++i) {
     EpisodeWrite write;
     write.text = corpus.Text(length(corpus.rng()));
     write.t_valid_from_ms = static_cast<uint64_t>(i);
@@ -114,11 +119,17 @@ int main(int argc, char** argv) {
     }
     lag.push_back(static_cast<uint32_t>(written->ingestion_lag_us));
   }
-  const double load_s =
-      std::chrono::duration<double>(SteadyClock::now() - load_start).count();
-  std::printf("loaded %d episodes (dimension %u) in %.1f s: %.0f episodes/s\n", episodes,
-              dimension, load_s, episodes / load_s);
-  Report("ingestion lag", lag, 0);
+  const double load_s = std::chrono::duration<double>(SteadyClock::now() - load_start).count();
+  if (reuse) {  // the corpus's generator moves on as the load moved it
+    for (int i = 0; i < episodes; ++i) {
+      corpus.Text(length(corpus.rng()));
+      if (dimension > 0) corpus.Unit(dimension);
+    }
+  }
+  if (!reuse)
+    std::printf("loaded %d episodes (dimension %u) in %.1f s: %.0f episodes/s\n", episodes,
+                dimension, load_s, episodes / load_s);
+  if (!reuse) Report("ingestion lag", lag, 0);
 
   struct Mode {
     const char* name;
@@ -147,9 +158,9 @@ int main(int argc, char** argv) {
       const std::string query = corpus.Text(2 + q % 2);
       const auto start = SteadyClock::now();
       auto results = memory.Search("bench", query, search);
-      us.push_back(static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                             SteadyClock::now() - start)
-                                             .count()));
+      us.push_back(static_cast<uint32_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - start)
+              .count()));
       if (!results.ok()) {
         std::fprintf(stderr, "search: %s\n", results.status().ToString().c_str());
         return 1;

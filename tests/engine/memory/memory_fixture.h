@@ -75,7 +75,8 @@ class MemoryFixture {
   std::vector<uint64_t> SearchIds(std::string_view ns, std::string_view query,
                                   const SearchOptions& options = {}) const {
     std::vector<uint64_t> ids;
-    for (const ScoredEpisode& hit : ValueOrFail(memory_->Search(AbslView(ns), AbslView(query), options))) {
+    for (const ScoredEpisode& hit :
+         ValueOrFail(memory_->Search(AbslView(ns), AbslView(query), options))) {
       ids.push_back(hit.episode.id);
     }
     return ids;

@@ -17,8 +17,8 @@
 namespace sochdb::memory {
 namespace {
 
-using storage::KeyFamily;
 using sochdb::testing::ValueOrFail;
+using storage::KeyFamily;
 
 size_t KeysWithPrefix(const storage::Store& store, const std::string& prefix) {
   size_t count = 0;
@@ -33,9 +33,8 @@ size_t KeysWithPrefix(const storage::Store& store, const std::string& prefix) {
 // Every key agent memory keeps for `ns`, in all its families and the episodes' vector spaces.
 size_t MemoryKeys(const storage::Store& store, const std::string& ns) {
   size_t count = 0;
-  for (KeyFamily family : {KeyFamily::kEpisode, KeyFamily::kEpisodeMeta,
-                           KeyFamily::kEpisodeTrigram, KeyFamily::kEpisodeTime,
-                           KeyFamily::kEpisodePosting}) {
+  for (KeyFamily family : {KeyFamily::kEpisode, KeyFamily::kEpisodeMeta, KeyFamily::kEpisodeTrigram,
+                           KeyFamily::kEpisodeTime, KeyFamily::kEpisodePosting}) {
     count += KeysWithPrefix(store, storage::NamespacePrefix(family, ns));
   }
   for (KeyFamily family : {KeyFamily::kVector, KeyFamily::kVectorLog}) {
@@ -76,8 +75,7 @@ TEST_CASE("DeleteNamespace removes episodes, postings, vectors and snapshots", "
   REQUIRE(MemorySnapshots(options.data_dir) == 2);
   std::unique_ptr<Engine> engine = ValueOrFail(Engine::Open(options));
   CHECK(MemoryKeys(engine->store(), "gone") > 0);
-  CHECK(ValueOrFail(engine->namespaces().Holdings("gone")) ==
-        std::vector<std::string>{"episodes"});
+  CHECK(ValueOrFail(engine->namespaces().Holdings("gone")) == std::vector<std::string>{"episodes"});
   // The cached state too: a search loads the space before the delete.
   SearchOptions search;
   search.embedding = {1, 0};

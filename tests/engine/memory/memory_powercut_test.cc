@@ -63,8 +63,8 @@ struct InFlight {
 // A word only episode `n` holds (BM25 and trigram lanes find it by this alone).
 std::string Marker(int64_t n) { return absl::StrCat("mark", n, "x"); }
 
-bool Step(MemoryFixture& f, std::mt19937& rng, int64_t* counter, Model* model,
-          InFlight* in_flight, uint64_t* highest_id, Tally* tally) {
+bool Step(MemoryFixture& f, std::mt19937& rng, int64_t* counter, Model* model, InFlight* in_flight,
+          uint64_t* highest_id, Tally* tally) {
   *in_flight = InFlight{};
   if (!model->empty() && std::uniform_int_distribution<>(0, 99)(rng) < 20) {
     auto it = model->begin();
@@ -204,9 +204,9 @@ TEST_CASE("memory power cut: acknowledged episodes survive, indexes agree", "[re
       "memory powercut: cycles=%d cuts_in_writes=%d acked_writes=%lld acked_deletes=%lld "
       "episodes_now=%zu lost=%lld phantom=%lld skew=%lld reused=%lld seed=%u\n",
       cycles, cuts_landed, static_cast<long long>(tally.acked_writes),
-      static_cast<long long>(tally.acked_deletes), model.size(),
-      static_cast<long long>(tally.lost), static_cast<long long>(tally.phantom),
-      static_cast<long long>(tally.skew), static_cast<long long>(tally.reused), seed);
+      static_cast<long long>(tally.acked_deletes), model.size(), static_cast<long long>(tally.lost),
+      static_cast<long long>(tally.phantom), static_cast<long long>(tally.skew),
+      static_cast<long long>(tally.reused), seed);
   INFO(absl::StrJoin(tally.problems, "\n"));
   CHECK(tally.lost == 0);
   CHECK(tally.phantom == 0);

@@ -44,8 +44,7 @@ TEST_CASE("trigram lane: case-folded, every trigram of the whole query, newest f
   f.Write("ns", "quick fox, brown");     // 2: every word, not the phrase
   f.Write("ns", "a quick brownie");      // 3
   f.Write("ns", "ÜNÏCODE quick brown");  // 4
-  CHECK(f.SearchIds("ns", "Quick Brown", Only(Lanes::kTrigram)) ==
-        std::vector<uint64_t>{4, 3, 1});
+  CHECK(f.SearchIds("ns", "Quick Brown", Only(Lanes::kTrigram)) == std::vector<uint64_t>{4, 3, 1});
   CHECK(f.SearchIds("ns", "ünïc", Only(Lanes::kTrigram)) == std::vector<uint64_t>{4});
   f.Write("ns", "ΑΘΗΝΑ и МОСКВА, Łódź");  // 5: Greek, Cyrillic, Latin Extended-A
   CHECK(f.SearchIds("ns", "αθήνα", Only(Lanes::kTrigram)).empty());  // ή is not Η
@@ -82,8 +81,8 @@ TEST_CASE("trigram lane returns at most 64, newest first, and as_of takes no slo
 TEST_CASE("fusion: weighted RRF over the lanes, exact scores, best first", "[memory][search]") {
   MemoryFixture f("memory_fusion");
   f.Write("ns", "deploy the service to production");  // 1: BM25 and trigram
-  f.Write("ns", "deploy deploy deploy");               // 2: BM25 best, no trigram of the phrase
-  f.Write("ns", "redeploying",                         // 3: trigram "deploy" only, vector best
+  f.Write("ns", "deploy deploy deploy");              // 2: BM25 best, no trigram of the phrase
+  f.Write("ns", "redeploying",                        // 3: trigram "deploy" only, vector best
           {}, {1, 0});
   f.Write("ns", "unrelated words", {}, {0.9f, 0.1f});  // 4: vector only
   SearchOptions options;
@@ -109,8 +108,7 @@ TEST_CASE("fusion: weighted RRF over the lanes, exact scores, best first", "[mem
   CHECK(ValueOrFail(f.memory().Search("ns", "deploy", options)).size() == 2);
   // Without an embedding the vector lane is skipped.
   CHECK(f.SearchIds("ns", "deploy") == std::vector<uint64_t>{2, 1, 3});
-  CHECK(f.SearchIds("ns", "deploy", Only(Lanes::kVector, {0, 1})) ==
-        std::vector<uint64_t>{4, 3});
+  CHECK(f.SearchIds("ns", "deploy", Only(Lanes::kVector, {0, 1})) == std::vector<uint64_t>{4, 3});
   RequireError(f.memory().Search("ns", "deploy", Only(Lanes::kAll, {1, 0, 0})).status(),
                absl::StatusCode::kInvalidArgument,
                "embedding has 3 floats; the namespace's dimension is 2");

@@ -3,8 +3,8 @@
 // concurrent writers in one namespace.
 #include "engine/memory/memory_store.h"
 
-#include <catch2/catch.hpp>
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <limits>
 #include <set>
@@ -17,8 +17,8 @@
 namespace sochdb::memory {
 namespace {
 
-using storage::KeyFamily;
 using sochdb::testing::RequireErrorContaining;
+using storage::KeyFamily;
 using testing::MemoryFixture;
 using testing::RequireError;
 using testing::ValueOrFail;
@@ -96,7 +96,7 @@ TEST_CASE("write validation names the field and the limit, and writes nothing", 
   REQUIRE_OK(write("ok", "[1, {\"b\": null}]", {1, 2, 3, 4}));  // fixes the dimension at 4
   RequireError(write("ok", "", {1, 2, 3}), absl::StatusCode::kInvalidArgument,
                "embedding has 3 floats; the namespace's dimension is 4");
-  REQUIRE_OK(write("plain", ""));  // no embedding is always fine
+  REQUIRE_OK(write("plain", ""));     // no embedding is always fine
   CHECK(f.Write("ns", "next") == 3);  // refused writes took no id
 }
 
@@ -251,8 +251,10 @@ TEST_CASE("searches, reads and deletes run beside writers", "[memory]") {
   threads.emplace_back([&] {  // deleter of even ids
     for (uint64_t id = 2; !stop && errors[1].ok(); id += 2) {
       absl::Status s = f.memory().DeleteEpisode("ns", id);
-      if (absl::IsNotFound(s)) id -= 2;  // not written yet: try again
-      else errors[1] = s;
+      if (absl::IsNotFound(s))
+        id -= 2;  // not written yet: try again
+      else
+        errors[1] = s;
     }
   });
   for (int t = 2; t < 4; ++t) {

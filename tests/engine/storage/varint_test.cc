@@ -75,5 +75,29 @@ TEST_CASE("malformed varints are refused and consume nothing", "[varint]") {
   CHECK(zero.empty());
 }
 
+TEST_CASE("length-prefixed strings round-trip; a short input is refused whole", "[varint]") {
+  std::string out;
+  PutLengthPrefixed("", &out);
+  PutLengthPrefixed(std::string(200, 'x'), &out);  // a two-byte length
+  PutLengthPrefixed("a\0b"s, &out);
+  std::string_view in = out;
+  std::string_view text;
+  REQUIRE(GetLengthPrefixed(&in, &text));
+  CHECK(text.empty());
+  REQUIRE(GetLengthPrefixed(&in, &text));
+  CHECK(text == std::string(200, 'x'));
+  REQUIRE(GetLengthPrefixed(&in, &text));
+  CHECK(text == "a\0b"s);
+  CHECK(in.empty());
+  CHECK_FALSE(GetLengthPrefixed(&in, &text));
+  std::string_view short_input =
+      "\x05"
+      "abc";
+  CHECK_FALSE(GetLengthPrefixed(&short_input, &text));
+  CHECK(short_input ==
+        "\x05"
+        "abc");  // unchanged
+}
+
 }  // namespace
 }  // namespace sochdb::storage

@@ -261,11 +261,13 @@ TEST_CASE("bad arguments are INVALID_ARGUMENT", "[bm25]") {
   CHECK(result.status().code() == absl::StatusCode::kInvalidArgument);
   CHECK(result.status().message() == "query has 301 distinct terms; the limit is 256");
 
-  for (const std::string& scope : {""s, "\x24"s, "\x10\x02ns"s}) {
+  for (const std::string& scope : {""s, "\x24"s, "\x10\x02ns"s, "\x74"s}) {
     CHECK(Bm25Index::Open(f.store.get(), scope).status().code() ==
           absl::StatusCode::kInvalidArgument);
     CHECK(Bm25Index::DropAll(f.store.get(), scope).code() == absl::StatusCode::kInvalidArgument);
   }
+  // Agent memory's own posting family (kEpisodePosting) is a posting family too.
+  CHECK(Bm25Index::Open(f.store.get(), "\x74\x02ns"s).ok());
 }
 
 TEST_CASE("malformed records are DATA_LOSS", "[bm25]") {
