@@ -29,6 +29,7 @@ std::string PolicyServiceName(std::string_view full_name) {
       {"sochdb.v1.GraphService", "graph"},
       {"sochdb.v1.GraphExtensionService", "graph"},
       {"sochdb.v1.ContextService", "context"},
+      {"sochdb.v1.ContextExtensionService", "context"},
       {"sochdb.v1.SemanticCacheService", "cache"},
       {"sochdb.v1.NamespaceService", "namespace"},
   };

@@ -136,6 +136,9 @@ class Tenants(unittest.TestCase):
                      expression="service == 'context'")
             self.assertRefused(grpc.StatusCode.PERMISSION_DENIED, "^Denied by policy: memory",
                                a.query, ns, [section("s", LAST)])
+            # ContextExtensionService is "context" to policies too.
+            self.assertRefused(grpc.StatusCode.PERMISSION_DENIED, "^Denied by policy: memory",
+                               a.list_episodes, ns)
             self.assertIn("shown", a.query(ns, [section("s", GET, "public", namespace=ns)],
                                            format="text").context)
             # A redacting rule: a context query renders what a KV Get answers, the replacement,
