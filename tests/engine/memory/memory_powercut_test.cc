@@ -11,6 +11,7 @@
 //   memory powercut: cycles=40 acked_writes=... acked_deletes=... lost=0 phantom=0 skew=0 reused=0
 // SOCHDB_RELIABILITY_PROFILE=long runs 400 cycles; SOCHDB_RELIABILITY_SEED=<n> replays a run.
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -77,7 +78,13 @@ bool Step(MemoryFixture& f, std::mt19937& rng, int64_t* counter, Model* model, I
   }
   const int64_t n = ++*counter;
   Acked episode{absl::StrCat("episode ", Marker(n), " about the weather"), {}};
-  if (n % 2 == 0) episode.embedding = {1, static_cast<float>(n), -static_cast<float>(n % 7), 0.5f};
+  if (n % 2 == 0) {
+    // Directions spread over a torus: (1, n, ...) would make thousands of nearly parallel
+    // vectors, whose cosine distances tie at float precision.
+    const double a = 0.61 * static_cast<double>(n), b = 0.017 * static_cast<double>(n);
+    episode.embedding = {static_cast<float>(std::cos(a)), static_cast<float>(std::sin(a)),
+                         static_cast<float>(std::cos(b)), static_cast<float>(std::sin(b))};
+  }
   in_flight->write = episode;
   EpisodeWrite write;
   write.text = episode.text;
