@@ -30,6 +30,7 @@ std::string PolicyServiceName(std::string_view full_name) {
       {"sochdb.v1.GraphExtensionService", "graph"},
       {"sochdb.v1.ContextService", "context"},
       {"sochdb.v1.SemanticCacheService", "cache"},
+      {"sochdb.v1.SemanticCacheExtensionService", "cache"},
       {"sochdb.v1.NamespaceService", "namespace"},
   };
   for (const auto& [service, name] : kNames) {
