@@ -19,6 +19,7 @@
 #include "sochdb/v1/semantic_cache.grpc.pb.h"
 #include "tools/bench/dataset/random.h"
 #include "tools/bench/latency.h"
+#include "tools/bench/process_cpu.h"
 
 namespace sochdb::bench {
 namespace {
@@ -92,9 +93,11 @@ int Load(const CacheBenchOptions& o) {
   return errors == 0 ? 0 : 1;
 }
 
-// Runs `lookup` (query index -> hit) from `clients` threads for duration_s; prints one line.
-void Measure(const CacheBenchOptions& o, const char* method, int clients,
+// Runs `lookup` (query index -> hit) from `clients` threads for duration_s; prints one line,
+// with the CPU time per lookup of `cpu_pid` (the server) or, with 0, of this process.
+void Measure(const CacheBenchOptions& o, const char* method, int clients, int cpu_pid,
              const std::function<std::function<bool(size_t)>()>& make_lookup) {
+  const double cpu_before = cpu_pid > 0 ? ProcessCpuSeconds(cpu_pid) : OwnCpuSeconds();
   std::atomic<bool> stop{false};
   std::vector<std::vector<uint32_t>> latencies(clients);
   std::vector<uint64_t> hits(clients, 0);
@@ -113,17 +116,20 @@ void Measure(const CacheBenchOptions& o, const char* method, int clients,
   std::this_thread::sleep_for(std::chrono::duration<double>(o.duration_s));
   stop = true;
   for (std::thread& t : threads) t.join();
+  const double cpu = (cpu_pid > 0 ? ProcessCpuSeconds(cpu_pid) : OwnCpuSeconds()) - cpu_before;
   std::vector<uint32_t> all;
   uint64_t hit_total = 0;
   for (int c = 0; c < clients; ++c) {
     all.insert(all.end(), latencies[c].begin(), latencies[c].end());
     hit_total += hits[c];
   }
+  const double lookups = static_cast<double>(std::max<size_t>(all.size(), 1));
   std::printf("cache %s entries=%u dim=%u clients=%d qps=%.0f p50_us=%.0f p99_us=%.0f "
-              "hit_rate=%.3f\n",
+              "hit_rate=%.3f cpu_us_per_get=%.0f%s\n",
               method, o.entries, o.dim, clients, all.size() / o.duration_s,
-              Percentile(all, 0.5), Percentile(all, 0.99),
-              all.empty() ? 0.0 : static_cast<double>(hit_total) / all.size());
+              Percentile(all, 0.5), Percentile(all, 0.99), hit_total / lookups,
+              cpu >= 0 ? 1e6 * cpu / lookups : -1.0,
+              cpu_pid > 0 ? " (server process)" : " (this process)");
   std::fflush(stdout);
 }
 
@@ -161,33 +167,38 @@ std::vector<int> ParseCounts(const std::string& text) {
   return counts;
 }
 
-int MeasureGets(const CacheBenchOptions& o) {
-  const std::vector<Query> queries = MakeQueries(o);
-  FullScan scan{{}, o.dim};
-  scan.data.reserve(static_cast<size_t>(o.entries) * o.dim);
-  for (uint32_t i = 0; i < o.entries; ++i) {
-    const std::vector<float> v = EntryVector(o, i);
-    scan.data.insert(scan.data.end(), v.begin(), v.end());
-  }
-  // Ground truth for every query (full scans), then the server's answers against it.
-  std::vector<int64_t> truth(queries.size());
-  for (size_t q = 0; q < queries.size(); ++q) truth[q] = scan.Best(queries[q].vector, o.threshold);
+// Every query's answer from the server against the full scan's (the ground truth).
+void CheckAgreement(const CacheBenchOptions& o, const std::vector<Query>& queries,
+                    const FullScan& scan) {
   auto stub = Stub(o.target);
   size_t agree = 0;
-  for (size_t q = 0; q < queries.size(); ++q) {
+  for (const Query& query : queries) {
+    const int64_t truth = scan.Best(query.vector, o.threshold);
     v1::SemanticCacheGetRequest req;
     req.set_cache_name(o.cache_name);
     req.set_similarity_threshold(o.threshold);
-    for (float x : queries[q].vector) req.add_query_embedding(x);
+    req.mutable_query_embedding()->Add(query.vector.begin(), query.vector.end());
     v1::SemanticCacheGetResponse resp;
     grpc::ClientContext ctx;
     if (!stub->Get(&ctx, req, &resp).ok()) continue;
-    const std::string expected = truth[q] < 0 ? "" : absl::StrCat("question ", truth[q]);
-    agree += resp.matched_key() == expected;
+    agree += resp.matched_key() == (truth < 0 ? "" : absl::StrCat("question ", truth));
   }
   std::printf("cache agreement server_vs_full_scan=%zu/%zu\n", agree, queries.size());
+}
+
+int MeasureGets(const CacheBenchOptions& o) {
+  const std::vector<Query> queries = MakeQueries(o);
+  FullScan scan{{}, o.dim};
+  if (o.scan) {
+    scan.data.reserve(static_cast<size_t>(o.entries) * o.dim);
+    for (uint32_t i = 0; i < o.entries; ++i) {
+      const std::vector<float> v = EntryVector(o, i);
+      scan.data.insert(scan.data.end(), v.begin(), v.end());
+    }
+    CheckAgreement(o, queries, scan);
+  }
   for (int clients : ParseCounts(o.clients)) {
-    Measure(o, "get_server", clients, [&] {
+    Measure(o, "get_server", clients, o.server_pid, [&] {
       auto stub = std::shared_ptr<v1::SemanticCacheService::Stub>(Stub(o.target));
       return [&o, &queries, stub](size_t q) {
         v1::SemanticCacheGetRequest req;
@@ -200,7 +211,7 @@ int MeasureGets(const CacheBenchOptions& o) {
       };
     });
     if (o.scan) {
-      Measure(o, "full_scan_inprocess", clients, [&] {
+      Measure(o, "full_scan_inprocess", clients, 0, [&] {
         return [&](size_t q) { return scan.Best(queries[q].vector, o.threshold) >= 0; };
       });
     }
@@ -235,6 +246,7 @@ CLI::App* AddCacheCommand(CLI::App& app, CacheBenchOptions* o) {
       ->capture_default_str();
   c->add_option("--threshold", o->threshold, "similarity_threshold")->capture_default_str();
   c->add_flag("!--no-scan", o->scan, "skip the in-process full scan");
+  c->add_option("--server-pid", o->server_pid, "the server's pid: CPU time per Get (/proc)");
   return c;
 }
 

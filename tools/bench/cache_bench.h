@@ -37,6 +37,7 @@ struct CacheBenchOptions {
   uint32_t queries = 2'000;       // distinct queries, cycled
   float threshold = 0.85f;
   bool scan = true;               // also run the in-process full scan
+  int server_pid = 0;             // read its CPU time around each server measurement
 };
 
 CLI::App* AddCacheCommand(CLI::App& app, CacheBenchOptions* options);
