@@ -109,7 +109,11 @@ absl::StatusOr<CacheHit> SemanticCacheStore::Get(std::string_view tenant, std::s
     }
   }
   absl::MutexLock lock(&cache->mu);
-  ++(result.hit ? cache->record.hits : cache->record.misses);
+  if (result.hit) {
+    ++cache->record.hits;
+  } else {
+    ++cache->record.misses;
+  }
   cache->counts_dirty = true;
   if (result.hit) {
     auto it = cache->entries.find(result.key);
@@ -167,33 +171,6 @@ absl::Status SemanticCacheStore::Put(std::string_view tenant, std::string_view n
   }
 }
 
-absl::StatusOr<std::vector<std::string>> SemanticCacheStore::PlanEviction(Cache& cache,
-                                                                          std::string_view key,
-                                                                          int64_t now) {
-  std::vector<std::string> evicted;
-  const uint64_t max_entries = cache.record.max_entries;
-  const uint64_t cap = max_entries > 0 ? max_entries : options_.limits.max_entries_per_cache;
-  if (cache.entries.contains(key) || cache.entries.size() < cap) return evicted;
-  // Expired entries go first (they are waiting for the purge anyway).
-  for (auto it = cache.expiry.begin(); it != cache.expiry.end() && it->first <= now &&
-                                       cache.entries.size() - evicted.size() >= cap;
-       ++it) {
-    evicted.push_back(*it->second);
-  }
-  if (cache.entries.size() - evicted.size() < cap) return evicted;
-  if (max_entries == 0) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "cache '", cache.name, "' holds ", cache.entries.size(),
-        " entries, the limit (max_entries_per_cache); set max_entries with ConfigureCache to "
-        "evict least-recently-used entries instead"));
-  }
-  for (auto it = cache.recency.rbegin();
-       it != cache.recency.rend() && cache.entries.size() - evicted.size() >= cap; ++it) {
-    if (std::find(evicted.begin(), evicted.end(), **it) == evicted.end()) evicted.push_back(**it);
-  }
-  return evicted;
-}
-
 absl::Status SemanticCacheStore::PutLocked(Cache& cache, const CacheEntry& entry) {
   const int64_t now = options_.clock->NowMillis();
   std::vector<std::string> evicted;
@@ -209,7 +186,8 @@ absl::Status SemanticCacheStore::PutLocked(Cache& cache, const CacheEntry& entry
     } else if (entry.embedding.size() != dimension) {
       return DimensionMismatch("key_embedding", entry.embedding.size(), cache.name, dimension);
     }
-    SOCHDB_ASSIGN_OR_RETURN(evicted, PlanEviction(cache, entry.key, now));
+    SOCHDB_ASSIGN_OR_RETURN(
+        evicted, cache.PlanEviction(entry.key, now, options_.limits.max_entries_per_cache));
   }
   if (create_space) {
     absl::Status opened = OpenSpace(cache);

@@ -1,8 +1,11 @@
 #include "engine/cache/cache_state.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "engine/common/absl_view.h"
 #include "engine/common/status_macros.h"
 #include "engine/storage/field_record.h"
 #include "engine/storage/keys.h"
@@ -117,6 +120,32 @@ CacheStats SemanticCacheStore::Cache::StatsLocked(int64_t now_ms) const {
   stats.dimension = record.dimension;
   stats.max_entries = record.max_entries;
   return stats;
+}
+
+absl::StatusOr<std::vector<std::string>> SemanticCacheStore::Cache::PlanEviction(
+    std::string_view key, int64_t now, uint64_t limit) const {
+  std::vector<std::string> evicted;
+  const uint64_t max_entries = record.max_entries;
+  const uint64_t cap = max_entries > 0 ? max_entries : limit;
+  if (entries.contains(key) || entries.size() < cap) return evicted;
+  // Expired entries go first (they are waiting for the purge anyway).
+  for (auto it = expiry.begin(); it != expiry.end() && it->first <= now &&
+                                       entries.size() - evicted.size() >= cap;
+       ++it) {
+    evicted.push_back(*it->second);
+  }
+  if (entries.size() - evicted.size() < cap) return evicted;
+  if (max_entries == 0) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "cache '", AbslView(name), "' holds ", entries.size(),
+        " entries, the limit (max_entries_per_cache); set max_entries with ConfigureCache to "
+        "evict least-recently-used entries instead"));
+  }
+  for (auto it = recency.rbegin();
+       it != recency.rend() && entries.size() - evicted.size() >= cap; ++it) {
+    if (std::find(evicted.begin(), evicted.end(), **it) == evicted.end()) evicted.push_back(**it);
+  }
+  return evicted;
 }
 
 }  // namespace sochdb::cache

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/node_hash_map.h"
@@ -100,6 +101,12 @@ class SemanticCacheStore::Cache {
   // Entries and bytes that have not expired at `now_ms`.
   std::pair<uint64_t, uint64_t> LiveTotals(int64_t now_ms) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   CacheStats StatsLocked(int64_t now_ms) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // The entries a Put of `key` must evict: none while the cache holds fewer than its capacity
+  // (max_entries, or `limit` without one); expired entries first, then the least recently
+  // used. RESOURCE_EXHAUSTED when the cache is full and has no max_entries.
+  absl::StatusOr<std::vector<std::string>> PlanEviction(std::string_view key, int64_t now_ms,
+                                                        uint64_t limit) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 };
 
 }  // namespace sochdb::cache

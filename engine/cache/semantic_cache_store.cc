@@ -185,7 +185,9 @@ absl::Status SemanticCacheStore::LoadEntries() {
         {record->written_ms, std::move(entry_key), record->expires_ms, bytes});
   }
   SOCHDB_RETURN_IF_ERROR(it->status());
-  for (auto& [c, entries] : loaded) {
+  for (auto& loaded_cache : loaded) {
+    Cache* const c = loaded_cache.first;
+    std::vector<Loaded>& entries = loaded_cache.second;
     // Oldest first: each Insert makes its entry the most recent.
     std::sort(entries.begin(), entries.end(),
               [](const Loaded& a, const Loaded& b) { return a.written_ms < b.written_ms; });
@@ -204,21 +206,27 @@ absl::Status SemanticCacheStore::LoadEntries() {
 absl::Status SemanticCacheStore::RemoveStrayEmbeddings() {
   for (const CachePtr& c : AllCaches()) {
     std::shared_ptr<vector::VectorSpace> space;
-    std::vector<std::string> strays;
     {
       absl::MutexLock lock(&c->mu);
       space = c->space;
-      if (space == nullptr) continue;
-      SOCHDB_RETURN_IF_ERROR(space->ForEach([&](std::string_view id, std::string_view) {
-        if (!c->entries.contains(id)) strays.emplace_back(id);
-      }));
+    }
+    if (space == nullptr) continue;
+    std::vector<std::string> ids;
+    SOCHDB_RETURN_IF_ERROR(
+        space->ForEach([&](std::string_view id, std::string_view) { ids.emplace_back(id); }));
+    std::vector<std::string> strays;
+    {
+      absl::MutexLock lock(&c->mu);
+      for (std::string& id : ids) {
+        if (!c->entries.contains(id)) strays.push_back(std::move(id));
+      }
     }
     if (strays.empty()) continue;
     spdlog::warn("cache {}: removing {} embeddings left without their entry", c->name,
                  strays.size());
-    std::vector<std::string_view> ids(strays.begin(), strays.end());
+    const std::vector<std::string_view> stray_ids(strays.begin(), strays.end());
     storage::WriteBatch batch;
-    SOCHDB_RETURN_IF_ERROR(space->Delete(ids, &batch).status());
+    SOCHDB_RETURN_IF_ERROR(space->Delete(stray_ids, &batch).status());
   }
   return absl::OkStatus();
 }

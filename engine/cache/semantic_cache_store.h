@@ -197,10 +197,6 @@ class SemanticCacheStore {
 
   // Put's body, holding the cache's write lock.
   absl::Status PutLocked(Cache& cache, const CacheEntry& entry);
-  // The entries a Put of `key` must evict (holding the cache's lock); RESOURCE_EXHAUSTED when
-  // the cache is full and has no max_entries.
-  absl::StatusOr<std::vector<std::string>> PlanEviction(Cache& cache, std::string_view key,
-                                                        int64_t now);
   struct Removed {
     uint64_t all = 0;   // entries removed
     uint64_t live = 0;  // of which had not expired
