@@ -147,6 +147,15 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& option
   memory_options.clock = options.clock;
   memory_options.usage = parts.usage.get();
   parts.memory = std::make_unique<memory::MemoryStore>(parts.store.get(), memory_options);
+  cache::SemanticCacheOptions cache_options;
+  cache_options.snapshot_dir = vectors_dir.string();
+  cache_options.file_system = options.file_system;
+  cache_options.clock = options.clock;
+  cache_options.maintenance_interval = options.cache_maintenance_interval;
+  cache_options.snapshot_every_changes = options.vector_snapshot_every_changes;
+  cache_options.limits = options.cache_limits;
+  SOCHDB_ASSIGN_OR_RETURN(parts.cache,
+                          cache::SemanticCacheStore::Open(parts.store.get(), cache_options));
   SOCHDB_ASSIGN_OR_RETURN(parts.policies, policy::PolicyStore::Open(parts.store.get()));
   SOCHDB_ASSIGN_OR_RETURN(parts.audit_log, policy::AuditLog::Open(parts.store.get(), options.clock,
                                                                   options.audit_retention));
@@ -170,6 +179,7 @@ Engine::Engine(EngineOptions options, Parts parts)
       kv_(std::move(parts.kv)),
       graph_(std::move(parts.graph)),
       memory_(std::move(parts.memory)),
+      cache_(std::move(parts.cache)),
       vector_indexes_(std::move(parts.vector_indexes)),
       collections_(std::move(parts.collections)),
       policies_(std::move(parts.policies)),
@@ -198,6 +208,7 @@ Engine::~Engine() {
   policies_.reset();
   graph_.reset();
   memory_.reset();          // snapshots its vector spaces
+  cache_.reset();           // writes hit/miss counts, snapshots cache indexes
   collections_.reset();     // snapshots vector spaces with uncovered changes
   vector_indexes_.reset();
   kv_.reset();

@@ -1,14 +1,14 @@
 // Engine: the database as one object. It opens the store under the data directory, owns every
-// subsystem (KV, the graph, agent memory, vector indexes, collections, policies and their audit
-// log, the namespace registry), the usage ledger the stores charge, the governance step every
-// data call passes, and their background work (the TTL purger, the audit trim, vector index and
-// episode space maintenance), and closes them in order. The server holds one Engine; services
-// borrow its subsystems.
+// subsystem (KV, the graph, agent memory, the semantic caches, vector indexes, collections,
+// policies and their audit log, the namespace registry), the usage ledger the stores charge, the
+// governance step every data call passes, and their background work (the TTL purger, the audit
+// trim, vector index, episode space and cache maintenance), and closes them in order. The server
+// holds one Engine; services borrow its subsystems.
 //
 // Layout of --data-dir:
 //   <data-dir>/store/     the LevelDB database: all persistent state
-//   <data-dir>/vectors/   vector index, collection and episode snapshots (derived: rebuilt from
-//                         the store when missing or damaged)
+//   <data-dir>/vectors/   vector index, collection, episode and cache index snapshots (derived:
+//                         rebuilt from the store when missing or damaged)
 #ifndef SOCHDB_ENGINE_ENGINE_H_
 #define SOCHDB_ENGINE_ENGINE_H_
 
@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "engine/cache/semantic_cache_store.h"
 #include "engine/collection/collection_store.h"
 #include "engine/common/clock.h"
 #include "engine/common/file_system.h"
@@ -48,6 +49,10 @@ struct EngineOptions {
   kv::KvLimits kv_limits;
   graph::GraphLimits graph_limits;
   memory::MemoryLimits memory_limits;
+  cache::CacheLimits cache_limits;
+  // How often expired cache entries are purged and cache hit/miss counts written (a kill -9
+  // loses at most this long's counts).
+  absl::Duration cache_maintenance_interval = absl::Seconds(1);
   // How often expired KV records are purged (they are invisible from the moment they expire).
   absl::Duration ttl_purge_interval = absl::Seconds(1);
   // How often vector indexes are checked for a snapshot or a compaction.
@@ -97,6 +102,7 @@ class Engine {
   graph::GraphStore& graph() { return *graph_; }
   // Agent memory (ContextService's episodes); its vector snapshots go to vectors/.
   memory::MemoryStore& memory() { return *memory_; }
+  cache::SemanticCacheStore& cache() { return *cache_; }
   vector::VectorIndexStore& vector_indexes() { return *vector_indexes_; }
   collection::CollectionStore& collections() { return *collections_; }
   // The step every data operation passes (namespace rule, policies, audit).
@@ -124,6 +130,7 @@ class Engine {
     std::unique_ptr<kv::KvStore> kv;
     std::unique_ptr<graph::GraphStore> graph;
     std::unique_ptr<memory::MemoryStore> memory;
+    std::unique_ptr<cache::SemanticCacheStore> cache;
     std::unique_ptr<policy::PolicyStore> policies;
     std::unique_ptr<policy::AuditLog> audit_log;
     std::unique_ptr<namespaces::NamespaceRegistry> namespaces;
@@ -143,6 +150,7 @@ class Engine {
   std::unique_ptr<kv::KvStore> kv_;
   std::unique_ptr<graph::GraphStore> graph_;
   std::unique_ptr<memory::MemoryStore> memory_;
+  std::unique_ptr<cache::SemanticCacheStore> cache_;
   std::unique_ptr<vector::VectorIndexStore> vector_indexes_;
   std::unique_ptr<collection::CollectionStore> collections_;
   std::unique_ptr<policy::PolicyStore> policies_;

@@ -26,6 +26,8 @@
 #include "server/tls_credentials.h"
 #include "server/tokenizer_dir.h"
 #include "services/collection/collection_service.h"
+#include "services/cache/semantic_cache_extension_service.h"
+#include "services/cache/semantic_cache_service.h"
 #include "services/context/context_extension_service.h"
 #include "services/context/context_service.h"
 #include "services/graph/graph_extension_service.h"
@@ -225,6 +227,13 @@ void RegisterServices(GrpcServer& server, Engine& engine,
   auto graph_extensions = std::make_shared<services::GraphExtensionService>(&engine.graph());
   graph_extensions->Register(server);
   keep_alive->push_back(graph_extensions);
+  auto caches = std::make_shared<services::SemanticCacheService>(&engine.cache());
+  caches->Register(server);
+  keep_alive->push_back(caches);
+  auto cache_extensions =
+      std::make_shared<services::SemanticCacheExtensionService>(&engine.cache());
+  cache_extensions->Register(server);
+  keep_alive->push_back(cache_extensions);
   auto policies = std::make_shared<services::PolicyService>(
       &engine.policies(), &engine.audit_log(), &engine.governance());
   policies->Register(server);

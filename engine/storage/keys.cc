@@ -40,6 +40,7 @@ bool IsKnownFamily(uint8_t byte) {
     case KeyFamily::kGraphTemporalEdge:
     case KeyFamily::kGraphTemporalInEdge:
     case KeyFamily::kCacheEntry:
+    case KeyFamily::kCacheMeta:
     case KeyFamily::kPolicy:
     case KeyFamily::kTool:
     case KeyFamily::kTrace:

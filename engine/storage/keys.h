@@ -33,7 +33,8 @@ enum class KeyFamily : uint8_t {
   kGraphInEdge = 0x32,        // Name(ns) Name(to) Name(type) Raw(from)       -> edge record
   kGraphTemporalEdge = 0x33,  // Name(ns) Name(from) Name(type) Name(to) U64(valid_from)
   kGraphTemporalInEdge = 0x34,  // Name(ns) Name(to) Name(type) Name(from) U64(valid_from)
-  kCacheEntry = 0x40,
+  kCacheEntry = 0x40,   // Name(tenant) Name(cache) Raw(entry key)    -> cache entry record
+  kCacheMeta = 0x41,    // Name(tenant) Name(cache)                   -> cache record (stats)
   kPolicy = 0x50,
   kTool = 0x51,
   kTrace = 0x52,

@@ -31,6 +31,7 @@ std::string PolicyServiceName(std::string_view full_name) {
       {"sochdb.v1.ContextService", "context"},
       {"sochdb.v1.ContextExtensionService", "context"},
       {"sochdb.v1.SemanticCacheService", "cache"},
+      {"sochdb.v1.SemanticCacheExtensionService", "cache"},
       {"sochdb.v1.NamespaceService", "namespace"},
   };
   for (const auto& [service, name] : kNames) {

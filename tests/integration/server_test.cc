@@ -67,6 +67,8 @@ TEST_CASE("reflection lists the live services and describes them (grpcurl list/d
   CHECK(names.count("sochdb.v1.GraphExtensionService") == 1);
   CHECK(names.count("sochdb.v1.ContextService") == 1);
   CHECK(names.count("sochdb.v1.ContextExtensionService") == 1);
+  CHECK(names.count("sochdb.v1.SemanticCacheService") == 1);
+  CHECK(names.count("sochdb.v1.SemanticCacheExtensionService") == 1);
   CHECK(names.count("sochdb.v1.TraceService") == 0);  // not implemented yet: not served
 
   reflection::ServerReflectionRequest describe;

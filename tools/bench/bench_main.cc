@@ -1,6 +1,7 @@
 // sochdb-bench: a closed-loop load generator for sochdb-grpc (and the echo server). Modes:
-// `kv` (below), `graph` (bulk load and traversals; graph_bench.h) and `context` (agent memory
-// load and context queries; context_bench.h).
+// `kv` (below), `graph` (bulk load and traversals; graph_bench.h), `cache` (semantic cache Get
+// against a full scan; cache_bench.h) and `context` (agent memory load and context queries;
+// context_bench.h).
 //
 //   sochdb-bench kv --target 127.0.0.1:50051 --clients 32 --duration 10 --value-size 100
 //                   --mix 90:10 --keys 10000 [--namespace bench] [--api-key KEY]
@@ -33,6 +34,7 @@
 #include "grpcpp/grpcpp.h"
 #include "sochdb/v1/kv.grpc.pb.h"
 #include "sochdb/v1/policy.grpc.pb.h"
+#include "tools/bench/cache_bench.h"
 #include "tools/bench/context_bench.h"
 #include "tools/bench/graph_bench.h"
 #include "tools/bench/latency.h"
@@ -272,10 +274,13 @@ int main(int argc, char** argv) {
   kv->add_option("--matching-policies", o.matching_policies, "ALLOW rules that apply to every call")->check(CLI::Range(0, 10000))->capture_default_str();
   sochdb::bench::GraphBenchOptions graph_options;
   CLI::App* graph = sochdb::bench::AddGraphCommand(app, &graph_options);
+  sochdb::bench::CacheBenchOptions cache_options;
+  CLI::App* cache = sochdb::bench::AddCacheCommand(app, &cache_options);
   sochdb::bench::ContextBenchOptions context_options;
   CLI::App* context = sochdb::bench::AddContextCommand(app, &context_options);
   CLI11_PARSE(app, argc, argv);
   if (graph->parsed()) return sochdb::bench::RunGraph(graph_options);
+  if (cache->parsed()) return sochdb::bench::RunCache(cache_options);
   if (context->parsed()) return sochdb::bench::RunContext(context_options);
   if (!ParseMix(mix, &o)) {
     std::fprintf(stderr, "--mix must be GET:PUT weights, e.g. 90:10\n");
