@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/common/absl_view.h"
 #include "engine/common/status_macros.h"
+#include "engine/common/utf8.h"
 #include "engine/context/mmr.h"
 
 namespace sochdb::context {
@@ -33,40 +34,6 @@ absl::StatusOr<uint64_t> UintOption(const std::string& value, size_t index,
                                                    "]"));
   }
   return parsed;
-}
-
-// Strict UTF-8 (no overlong forms, no surrogates): what a context may carry as text.
-bool IsUtf8(std::string_view text) {
-  size_t i = 0;
-  while (i < text.size()) {
-    const unsigned char c = text[i];
-    size_t length = 0;
-    uint32_t code = 0;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      length = 2, code = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      length = 3, code = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      length = 4, code = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + length > text.size()) return false;
-    for (size_t k = 1; k < length; ++k) {
-      const unsigned char next = text[i + k];
-      if ((next & 0xC0) != 0x80) return false;
-      code = (code << 6) | (next & 0x3F);
-    }
-    static constexpr uint32_t kMinimum[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (code < kMinimum[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
-      return false;
-    }
-    i += length;
-  }
-  return true;
 }
 
 // A KV value as an item's text: the value itself when it is UTF-8 text, else its base64 (under

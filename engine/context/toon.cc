@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "engine/common/utf8.h"
 #include "engine/context/toon_scalars.h"
 
 namespace sochdb::context {
@@ -21,7 +22,6 @@ using toon_internal::AppendInteger;
 using toon_internal::AppendKey;
 using toon_internal::AppendStringValue;
 using toon_internal::AppendUnsigned;
-using toon_internal::FindInvalidUtf8;
 using toon_internal::IsIdentifierSegment;
 
 char DelimiterChar(ToonDelimiter delimiter) {

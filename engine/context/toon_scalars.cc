@@ -6,48 +6,16 @@
 #include <cstdlib>
 #include <system_error>
 
+#include "engine/common/utf8.h"
+
 namespace sochdb::context::toon_internal {
 namespace {
-
-constexpr int32_t kNotUtf8 = -1;
-
-// Decodes the code point at text[*pos] and moves *pos past it; kNotUtf8 (and *pos unmoved) when
-// the bytes there are not well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing
-// past U+10FFFF).
-int32_t DecodeCodePoint(std::string_view text, size_t* pos) {
-  const uint8_t lead = static_cast<uint8_t>(text[*pos]);
-  if (lead < 0x80) {
-    ++*pos;
-    return lead;
-  }
-  size_t length;
-  uint32_t code;
-  uint32_t smallest;
-  if (lead >= 0xc2 && lead <= 0xdf) {
-    length = 2, code = lead & 0x1f, smallest = 0x80;
-  } else if ((lead & 0xf0) == 0xe0) {
-    length = 3, code = lead & 0x0f, smallest = 0x800;
-  } else if (lead >= 0xf0 && lead <= 0xf4) {
-    length = 4, code = lead & 0x07, smallest = 0x10000;
-  } else {
-    return kNotUtf8;
-  }
-  if (text.size() - *pos < length) return kNotUtf8;
-  for (size_t i = 1; i < length; ++i) {
-    const uint8_t next = static_cast<uint8_t>(text[*pos + i]);
-    if ((next & 0xc0) != 0x80) return kNotUtf8;
-    code = (code << 6) | (next & 0x3f);
-  }
-  if (code < smallest || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return kNotUtf8;
-  *pos += length;
-  return static_cast<int32_t>(code);
-}
 
 // The last code point of valid, non-empty UTF-8 `text`.
 int32_t LastCodePoint(std::string_view text) {
   size_t start = text.size() - 1;
   while (start > 0 && (static_cast<uint8_t>(text[start]) & 0xc0) == 0x80) --start;
-  return DecodeCodePoint(text, &start);
+  return DecodeUtf8(text, &start);
 }
 
 // White space as JavaScript's trim() knows it (ECMA-262 WhiteSpace and LineTerminator): a
@@ -104,7 +72,7 @@ bool NeedsQuotes(std::string_view text, char delimiter) {
   if (text.empty() || text == "true" || text == "false" || text == "null") return true;
   if (text[0] == '-' || text[0] == '#' || LooksNumeric(text)) return true;
   size_t first = 0;
-  if (IsWhiteSpace(DecodeCodePoint(text, &first)) || IsWhiteSpace(LastCodePoint(text))) {
+  if (IsWhiteSpace(DecodeUtf8(text, &first)) || IsWhiteSpace(LastCodePoint(text))) {
     return true;
   }
   for (const char c : text) {
@@ -192,18 +160,6 @@ std::string TrimExponentZeros(std::string_view scientific) {
 }
 
 }  // namespace
-
-size_t FindInvalidUtf8(std::string_view text) {
-  size_t pos = 0;
-  while (pos < text.size()) {
-    if (static_cast<uint8_t>(text[pos]) < 0x80) {  // most text: no call per byte
-      ++pos;
-    } else if (DecodeCodePoint(text, &pos) == kNotUtf8) {
-      return pos;
-    }
-  }
-  return std::string_view::npos;
-}
 
 void AppendStringValue(std::string_view text, char delimiter, std::string* out) {
   if (NeedsQuotes(text, delimiter)) {

@@ -11,10 +11,6 @@
 
 namespace sochdb::context::toon_internal {
 
-// Where `text` first breaks UTF-8 (an invalid, overlong, surrogate or out-of-range sequence),
-// or std::string_view::npos when it is valid.
-size_t FindInvalidUtf8(std::string_view text);
-
 // Appends `text` (valid UTF-8) as a string value: bare when §7.2 allows it with `delimiter` as
 // the relevant delimiter, else quoted and escaped (see toon.h for the two extra cases quoted).
 void AppendStringValue(std::string_view text, char delimiter, std::string* out);
