@@ -16,12 +16,6 @@ using Filter = std::function<bool(std::string_view)>;
 // Filter answers already given, by doc_id, so the fallback never asks twice.
 using Asked = absl::flat_hash_map<std::string, bool>;
 
-struct Posting {
-  std::string doc_id;
-  uint64_t frequency;
-  uint64_t length;
-};
-
 bool DecodePosting(std::string_view in, uint64_t* frequency, uint64_t* length) {
   return storage::GetVarint64(&in, frequency) && storage::GetVarint64(&in, length) && in.empty() &&
          *frequency > 0 && *frequency <= *length;
@@ -50,81 +44,43 @@ bool RanksBefore(const ScoredDoc& a, const ScoredDoc& b) {
   return a.doc_id < b.doc_id;
 }
 
-// Exhaustive: adds the contribution of the term whose postings start with `prefix` to `scores`.
-absl::Status ScoreTerm(storage::Iterator* it, const std::string& prefix, double n, double avgdl,
-                       absl::flat_hash_map<std::string, double>* scores) {
-  std::vector<Posting> postings;
-  for (it->Seek(prefix); InPrefix(*it, prefix); it->Next()) {
-    Posting posting{std::string(it->key().substr(prefix.size())), 0, 0};
-    if (!DecodePosting(it->value(), &posting.frequency, &posting.length)) {
-      return MalformedPosting();
-    }
-    postings.push_back(std::move(posting));
-  }
-  SOCHDB_RETURN_IF_ERROR(it->status());
-  const double idf = Idf(n, postings.size());
-  for (const Posting& posting : postings) {
-    (*scores)[posting.doc_id] += Contribution(idf, posting.frequency, posting.length, avgdl);
-  }
-  return absl::OkStatus();
-}
+// One term's postings in doc_id order, the doc_ids packed into one string so that reading a
+// posting allocates nothing.
+struct TermPostings {
+  bool common = false;  // more than the rare limit
+  std::string ids;
+  std::vector<size_t> ends;  // ids[ends[i-1], ends[i]) is posting i's doc_id
+  std::vector<uint64_t> frequencies;
+  std::vector<uint64_t> lengths;
 
-// The best k of `scores` that pass `filter`, in rank order. Sorting first lets the filter (which
-// may read the store) run only until k candidates passed; answers in `asked` are reused.
-std::vector<ScoredDoc> Rank(absl::flat_hash_map<std::string, double> scores, size_t k,
-                            const Filter* filter, const Asked& asked) {
-  std::vector<ScoredDoc> candidates;
-  candidates.reserve(scores.size());
-  for (auto& [doc_id, score] : scores) candidates.push_back(ScoredDoc{doc_id, score});
-  std::sort(candidates.begin(), candidates.end(), RanksBefore);
-  std::vector<ScoredDoc> results;
-  for (ScoredDoc& candidate : candidates) {
-    if (results.size() == k) break;
-    if (filter != nullptr) {
-      const auto known = asked.find(candidate.doc_id);
-      if (!(known != asked.end() ? known->second : (*filter)(candidate.doc_id))) continue;
-    }
-    results.push_back(std::move(candidate));
+  size_t size() const { return ends.size(); }
+  std::string_view id(size_t i) const {
+    const size_t begin = i == 0 ? 0 : ends[i - 1];
+    return std::string_view(ids).substr(begin, ends[i] - begin);
   }
-  return results;
-}
-
-absl::StatusOr<std::vector<ScoredDoc>> Exhaustive(storage::Iterator* it,
-                                                  const std::vector<std::string>& prefixes,
-                                                  double n, double avgdl, size_t k,
-                                                  const Filter* filter, const Asked& asked) {
-  absl::flat_hash_map<std::string, double> scores;
-  for (const std::string& prefix : prefixes) {
-    SOCHDB_RETURN_IF_ERROR(ScoreTerm(it, prefix, n, avgdl, &scores));
+  void Add(std::string_view doc_id, uint64_t frequency, uint64_t length) {
+    ids.append(doc_id);
+    ends.push_back(ids.size());
+    frequencies.push_back(frequency);
+    lengths.push_back(length);
   }
-  return Rank(std::move(scores), k, filter, asked);
-}
-
-// One term of the pruned search: its postings when rare (all of them), its exact df.
-struct TermScan {
-  uint64_t df = 0;
-  bool common = false;
-  std::vector<Posting> postings;
 };
 
-// Reads up to `limit` postings of `prefix`; one more makes the term common (postings dropped).
-absl::Status Probe(storage::Iterator* it, const std::string& prefix, uint64_t limit,
-                   TermScan* term) {
+// Reads the postings of `prefix` into `*term`, at most `limit` of them: when there are more, the
+// term is common and `*term` is left empty.
+absl::Status ReadPostings(storage::Iterator* it, const std::string& prefix, uint64_t limit,
+                          TermPostings* term) {
   for (it->Seek(prefix); InPrefix(*it, prefix); it->Next()) {
-    if (term->postings.size() == limit) {
+    if (term->size() == limit) {
+      *term = TermPostings{};
       term->common = true;
-      term->postings = {};
       return absl::OkStatus();
     }
-    Posting posting{std::string(it->key().substr(prefix.size())), 0, 0};
-    if (!DecodePosting(it->value(), &posting.frequency, &posting.length)) {
-      return MalformedPosting();
-    }
-    term->postings.push_back(std::move(posting));
+    uint64_t frequency = 0, length = 0;
+    if (!DecodePosting(it->value(), &frequency, &length)) return MalformedPosting();
+    term->Add(it->key().substr(prefix.size()), frequency, length);
   }
-  SOCHDB_RETURN_IF_ERROR(it->status());
-  term->df = term->postings.size();
-  return absl::OkStatus();
+  return it->status();
 }
 
 // A candidate's postings, as (term index, frequency, length), summed in term order at the end.
@@ -133,17 +89,18 @@ struct Hit {
   uint64_t frequency;
   uint64_t length;
 };
+// Keys point into the rare terms' TermPostings::ids, which no longer change.
 using Candidates = absl::flat_hash_map<std::string_view, std::vector<Hit>>;
 
-// Counts a common term's postings (each decoded, as the exhaustive path would) and collects the
-// candidates' ones: no allocation per posting.
+// Reads all of a common term's postings and adds the candidates' ones to their hits.
 absl::Status ScanCommon(storage::Iterator* it, const std::string& prefix, size_t term_index,
-                        TermScan* term, Candidates* candidates) {
+                        TermPostings* term, Candidates* candidates) {
   for (it->Seek(prefix); InPrefix(*it, prefix); it->Next()) {
     uint64_t frequency = 0, length = 0;
     if (!DecodePosting(it->value(), &frequency, &length)) return MalformedPosting();
-    ++term->df;
-    const auto found = candidates->find(it->key().substr(prefix.size()));
+    const std::string_view doc_id = it->key().substr(prefix.size());
+    term->Add(doc_id, frequency, length);
+    const auto found = candidates->find(doc_id);
     if (found != candidates->end()) found->second.push_back(Hit{term_index, frequency, length});
   }
   return it->status();
@@ -157,11 +114,41 @@ std::vector<ScoredDoc> ScoreCandidates(Candidates* candidates, const std::vector
   for (auto& [doc_id, hits] : *candidates) {
     std::sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) { return a.term < b.term; });
     double score = 0;
-    for (const Hit& hit : hits) score += Contribution(idfs[hit.term], hit.frequency, hit.length, avgdl);
+    for (const Hit& hit : hits) {
+      score += Contribution(idfs[hit.term], hit.frequency, hit.length, avgdl);
+    }
     ranked.push_back(ScoredDoc{std::string(doc_id), score});
   }
   std::sort(ranked.begin(), ranked.end(), RanksBefore);
   return ranked;
+}
+
+// The fallback: every document holding a term, scored term by term in order, ranked, and
+// offered to the filter until k passed (answers in `asked` reused, not asked again).
+std::vector<ScoredDoc> Exhaustive(const std::vector<TermPostings>& terms,
+                                  const std::vector<double>& idfs, double avgdl, size_t k,
+                                  const Filter* filter, const Asked& asked) {
+  absl::flat_hash_map<std::string_view, double> scores;
+  for (size_t t = 0; t < terms.size(); ++t) {
+    for (size_t i = 0; i < terms[t].size(); ++i) {
+      scores[terms[t].id(i)] +=
+          Contribution(idfs[t], terms[t].frequencies[i], terms[t].lengths[i], avgdl);
+    }
+  }
+  std::vector<std::pair<std::string_view, double>> ranked(scores.begin(), scores.end());
+  std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  });
+  std::vector<ScoredDoc> results;
+  for (const auto& [doc_id, score] : ranked) {
+    if (results.size() == k) break;
+    if (filter != nullptr) {
+      const auto known = asked.empty() ? asked.end() : asked.find(std::string(doc_id));
+      if (!(known != asked.end() ? known->second : (*filter)(doc_id))) continue;
+    }
+    results.push_back(ScoredDoc{std::string(doc_id), score});
+  }
+  return results;
 }
 
 }  // namespace
@@ -169,16 +156,16 @@ std::vector<ScoredDoc> ScoreCandidates(Candidates* candidates, const std::vector
 absl::StatusOr<std::vector<ScoredDoc>> SearchPostings(
     storage::Iterator* it, const std::vector<std::string>& prefixes, double n, double avgdl,
     size_t k, const Filter* filter, uint64_t rare_limit, SearchTrace* trace) {
-  std::vector<TermScan> terms(prefixes.size());
-  Candidates candidates;
+  std::vector<TermPostings> terms(prefixes.size());
   for (size_t t = 0; t < prefixes.size(); ++t) {
-    SOCHDB_RETURN_IF_ERROR(Probe(it, prefixes[t], rare_limit, &terms[t]));
-    for (const Posting& p : terms[t].postings) {
-      candidates[p.doc_id].push_back(Hit{t, p.frequency, p.length});
+    SOCHDB_RETURN_IF_ERROR(ReadPostings(it, prefixes[t], rare_limit, &terms[t]));
+  }
+  Candidates candidates;
+  for (size_t t = 0; t < terms.size(); ++t) {
+    for (size_t i = 0; i < terms[t].size(); ++i) {
+      candidates[terms[t].id(i)].push_back(Hit{t, terms[t].frequencies[i], terms[t].lengths[i]});
     }
   }
-  // Without a candidate nothing can be proven (all terms common or unknown): skip the counting.
-  if (candidates.empty()) return Exhaustive(it, prefixes, n, avgdl, k, filter, {});
   std::vector<double> idfs(prefixes.size());
   // Non-candidates score below `bound`: the sum of the common terms' upper bounds.
   double bound = 0;
@@ -188,7 +175,7 @@ absl::StatusOr<std::vector<ScoredDoc>> SearchPostings(
       SOCHDB_RETURN_IF_ERROR(ScanCommon(it, prefixes[t], t, &terms[t], &candidates));
       any_common = true;
     }
-    idfs[t] = Idf(n, terms[t].df);
+    idfs[t] = Idf(n, terms[t].size());
     if (terms[t].common) bound += std::max(0.0, idfs[t]) * (kBm25K1 + 1);
   }
   // Rounding in the sums is far below this margin; NaN compares false and falls back.
@@ -209,7 +196,7 @@ absl::StatusOr<std::vector<ScoredDoc>> SearchPostings(
     if (trace != nullptr) trace->pruned = true;
     return results;
   }
-  return Exhaustive(it, prefixes, n, avgdl, k, filter, asked);
+  return Exhaustive(terms, idfs, avgdl, k, filter, asked);
 }
 
 }  // namespace sochdb::text::internal

@@ -5,15 +5,17 @@
 // idf * tf*(k1+1) / (tf + k1*(1-b+b*dl/avgdl)) < max(idf, 0) * (k1+1) =: UB(term). Each term's
 // postings are first read up to `rare_limit`: a term with no more is "rare" and kept whole; the
 // others are "common". Every document holding a rare term is a candidate. One pass over each
-// common term's postings counts its exact df (so its idf is exact) and picks up the postings of
-// candidates (a hash lookup per posting, no allocation). A document holding only common terms
+// common term's postings counts its exact df (so its idf is exact), picks up the postings of
+// candidates (a hash lookup per posting) and keeps all of them packed (no allocation per posting)
+// for the fallback. A document holding only common terms
 // scores below B = sum of the common terms' UBs. Candidates are ranked (score desc, doc_id asc)
 // and offered to the filter in that order while their score exceeds B (with a relative margin for
 // rounding): each such candidate outranks every non-candidate, so this prefix of the candidates'
 // ranking is the prefix of the full ranking, and the filter sees the same calls in the same
-// order. When k passed within it, the answer is exact. Otherwise the full exhaustive scoring runs
-// (the fallback) and reuses the filter's answers for the prefix already asked, so the filter is
-// still called at most once per document, in rank order.
+// order. When k passed within it, the answer is exact. Otherwise every document is scored from
+// the postings in memory (the fallback: no second read) and the filter's answers for the prefix
+// already asked are reused, so the filter is still called at most once per document, in rank
+// order.
 //
 // Scores are summed per document over the terms in the given (sorted) order with the same
 // expression in both paths, so pruned and exhaustive answers carry bit-identical scores.
@@ -32,9 +34,7 @@
 
 namespace sochdb::text::internal {
 
-// Postings read into memory per term before it counts as common. Measured (tools/bench
-// sochdb-bm25-bench): candidates cost a hash lookup per common posting, so a larger limit only
-// adds allocation for terms that end up common.
+// Postings a term may have and still count as rare (its documents become candidates).
 inline constexpr uint64_t kRareTermPostings = 4096;
 
 struct SearchTrace {
