@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -123,25 +124,48 @@ std::vector<ScoredDoc> ScoreCandidates(Candidates* candidates, const std::vector
   return ranked;
 }
 
-// The fallback: every document holding a term, scored term by term in order, ranked, and
-// offered to the filter until k passed (answers in `asked` reused, not asked again).
+// Every document holding a term, with its score summed over the terms in order: a merge of the
+// terms' postings (each in doc_id order), so no map is needed.
+std::vector<std::pair<std::string_view, double>> ScoreAll(const std::vector<TermPostings>& terms,
+                                                          const std::vector<double>& idfs,
+                                                          double avgdl) {
+  std::vector<size_t> next(terms.size(), 0);
+  std::vector<std::pair<std::string_view, double>> scored;
+  while (true) {
+    std::optional<std::string_view> lowest;
+    for (size_t t = 0; t < terms.size(); ++t) {
+      if (next[t] < terms[t].size() && (!lowest || terms[t].id(next[t]) < *lowest)) {
+        lowest = terms[t].id(next[t]);
+      }
+    }
+    if (!lowest) return scored;
+    double score = 0;
+    for (size_t t = 0; t < terms.size(); ++t) {
+      if (next[t] < terms[t].size() && terms[t].id(next[t]) == *lowest) {
+        const size_t i = next[t]++;
+        score += Contribution(idfs[t], terms[t].frequencies[i], terms[t].lengths[i], avgdl);
+      }
+    }
+    scored.emplace_back(*lowest, score);
+  }
+}
+
+// The fallback: every document ranked, offered to the filter until k passed (answers in `asked`
+// reused, not asked again). Only as much of the ranking is sorted as the filter consumes.
 std::vector<ScoredDoc> Exhaustive(const std::vector<TermPostings>& terms,
                                   const std::vector<double>& idfs, double avgdl, size_t k,
                                   const Filter* filter, const Asked& asked) {
-  absl::flat_hash_map<std::string_view, double> scores;
-  for (size_t t = 0; t < terms.size(); ++t) {
-    for (size_t i = 0; i < terms[t].size(); ++i) {
-      scores[terms[t].id(i)] +=
-          Contribution(idfs[t], terms[t].frequencies[i], terms[t].lengths[i], avgdl);
-    }
-  }
-  std::vector<std::pair<std::string_view, double>> ranked(scores.begin(), scores.end());
-  std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
+  std::vector<std::pair<std::string_view, double>> ranked = ScoreAll(terms, idfs, avgdl);
+  const auto before = [](const auto& a, const auto& b) {
     return a.second != b.second ? a.second > b.second : a.first < b.first;
-  });
+  };
   std::vector<ScoredDoc> results;
-  for (const auto& [doc_id, score] : ranked) {
-    if (results.size() == k) break;
+  for (size_t done = 0, sorted = 0; results.size() < k && done < ranked.size(); ++done) {
+    if (done == sorted) {  // sort the next stretch, growing geometrically
+      sorted = std::min(ranked.size(), std::max(2 * sorted, sorted + k + 16));
+      std::partial_sort(ranked.begin() + done, ranked.begin() + sorted, ranked.end(), before);
+    }
+    const auto& [doc_id, score] = ranked[done];
     if (filter != nullptr) {
       const auto known = asked.empty() ? asked.end() : asked.find(std::string(doc_id));
       if (!(known != asked.end() ? known->second : (*filter)(doc_id))) continue;
