@@ -28,7 +28,8 @@ using Postings = std::map<std::pair<std::string, std::string>, std::pair<uint64_
 // The exhaustive ranking from the raw postings, summing each document's terms in sorted order
 // with the documented expression; records the filter calls it makes.
 std::vector<ScoredDoc> BruteForce(const Postings& postings, const Bm25Stats& stats,
-                                  const std::set<std::string>& terms, size_t k, const Filter* filter,
+                                  const std::set<std::string>& terms, size_t k,
+                                  const Filter* filter,
                                   std::vector<std::string>* calls) {
   const double n = static_cast<double>(stats.document_count);
   const double avgdl = std::max(1.0, static_cast<double>(stats.total_tokens)) / n;
@@ -89,7 +90,9 @@ struct Counts {
 
 void CheckQuery(Bm25Fixture* f, const Postings& postings, const std::set<std::string>& terms,
                 size_t k, uint64_t rare_limit, int filter_kind, Counts* counts) {
-  const auto hash_reject = [](std::string_view id) { return std::hash<std::string_view>{}(id) % 3; };
+  const auto hash_reject = [](std::string_view id) {
+    return std::hash<std::string_view>{}(id) % 3;
+  };
   std::vector<std::string> want_calls, got_calls;
   const Filter want_filter = [&](std::string_view id) {
     return filter_kind == 1 ? hash_reject(id) != 0 : filter_kind == 3;
