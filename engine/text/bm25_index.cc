@@ -1,5 +1,5 @@
 // Bm25Index: posting and statistics records (see bm25_index.h for the layout), the write-side
-// bookkeeping of pending statistics, and exhaustive BM25 scoring over one snapshot.
+// bookkeeping of pending statistics; scoring and ranking live in bm25_search.cc.
 #include "engine/text/bm25_index.h"
 
 #include <algorithm>
@@ -7,11 +7,11 @@
 #include <map>
 #include <utility>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "engine/common/status_macros.h"
 #include "engine/storage/keys.h"
 #include "engine/storage/varint.h"
+#include "engine/text/bm25_search.h"
 #include "engine/text/tokenizer.h"
 
 namespace sochdb::text {
@@ -49,11 +49,6 @@ std::string EncodePosting(uint64_t frequency, uint64_t length) {
   return out;
 }
 
-bool DecodePosting(std::string_view in, uint64_t* frequency, uint64_t* length) {
-  return GetVarint64(&in, frequency) && GetVarint64(&in, length) && in.empty() && *frequency > 0 &&
-         *frequency <= *length;
-}
-
 absl::Status CheckScope(std::string_view scope) {
   const auto family = static_cast<uint8_t>(scope.empty() ? 0 : scope[0]);
   if (scope.size() < 2 || (family != static_cast<uint8_t>(storage::KeyFamily::kPosting) &&
@@ -76,55 +71,6 @@ std::map<std::string, uint64_t> TermFrequencies(const std::vector<std::string>& 
   std::map<std::string, uint64_t> frequencies;
   for (const std::string& token : tokens) ++frequencies[token];
   return frequencies;
-}
-
-struct Posting {
-  std::string doc_id;
-  uint64_t frequency;
-  uint64_t length;
-};
-
-// Adds the BM25 contribution of the term whose postings start with `prefix` to `scores`.
-absl::Status ScoreTerm(storage::Iterator* it, const std::string& prefix, double n, double avgdl,
-                       absl::flat_hash_map<std::string, double>* scores) {
-  std::vector<Posting> postings;
-  for (it->Seek(prefix); it->Valid() && it->key().substr(0, prefix.size()) == prefix; it->Next()) {
-    Posting posting{std::string(it->key().substr(prefix.size())), 0, 0};
-    if (!DecodePosting(it->value(), &posting.frequency, &posting.length)) {
-      return absl::DataLossError("bm25 posting record is malformed");
-    }
-    postings.push_back(std::move(posting));
-  }
-  SOCHDB_RETURN_IF_ERROR(it->status());
-  const double df = static_cast<double>(postings.size());
-  const double idf = std::log(1.0 + (n - df + 0.5) / (df + 0.5));
-  for (const Posting& posting : postings) {
-    const double tf = static_cast<double>(posting.frequency);
-    const double dl = static_cast<double>(posting.length);
-    (*scores)[posting.doc_id] +=
-        idf * (tf * (kBm25K1 + 1)) / (tf + kBm25K1 * (1 - kBm25B + kBm25B * dl / avgdl));
-  }
-  return absl::OkStatus();
-}
-
-// The best k of `scores` that pass `filter`, in rank order. Sorting first lets the filter (which
-// may read the store) run only until k candidates passed.
-std::vector<ScoredDoc> Rank(absl::flat_hash_map<std::string, double> scores, size_t k,
-                            const std::function<bool(std::string_view)>* filter) {
-  std::vector<ScoredDoc> candidates;
-  candidates.reserve(scores.size());
-  for (auto& [doc_id, score] : scores) candidates.push_back(ScoredDoc{doc_id, score});
-  std::sort(candidates.begin(), candidates.end(), [](const ScoredDoc& a, const ScoredDoc& b) {
-    if (a.score != b.score) return a.score > b.score;
-    return a.doc_id < b.doc_id;
-  });
-  std::vector<ScoredDoc> results;
-  for (ScoredDoc& candidate : candidates) {
-    if (results.size() == k) break;
-    if (filter != nullptr && !(*filter)(candidate.doc_id)) continue;
-    results.push_back(std::move(candidate));
-  }
-  return results;
 }
 
 }  // namespace
@@ -228,12 +174,11 @@ absl::StatusOr<std::vector<ScoredDoc>> Bm25Index::Search(
   const double avgdl = std::max(1.0, static_cast<double>(stats.total_tokens)) / n;
 
   // Terms in sorted order, so every document's score is summed in one deterministic order.
-  absl::flat_hash_map<std::string, double> scores;
+  std::vector<std::string> prefixes;
+  prefixes.reserve(terms.size());
+  for (const std::string& term : terms) prefixes.push_back(TermPrefix(scope_, term));
   std::unique_ptr<storage::Iterator> it = store_->NewIterator(snapshot);
-  for (const std::string& term : terms) {
-    SOCHDB_RETURN_IF_ERROR(ScoreTerm(it.get(), TermPrefix(scope_, term), n, avgdl, &scores));
-  }
-  return Rank(std::move(scores), k, filter);
+  return internal::SearchPostings(it.get(), prefixes, n, avgdl, k, filter);
 }
 
 absl::Status Bm25Index::DropAll(storage::Store* store, std::string_view scope) {

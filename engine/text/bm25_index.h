@@ -112,7 +112,9 @@ class Bm25Index {
   // rank order, until k candidates passed it, on this thread with no index lock held; rejected
   // candidates are skipped. Statistics and postings are read from `snapshot` (or one snapshot
   // taken now), so results are consistent with one point in time.
-  // Cost: reads every posting of every query term; memory is O(documents matching any term).
+  // Cost: reads every posting of every query term once (exact df needs the count); documents are
+  // scored one by one only when they hold a rare term, unless the pruning of bm25_search.h
+  // cannot prove the top k; memory is O(postings of the query terms).
   // Errors: INVALID_ARGUMENT when k is 0 or above kMaxSearchResults, or the query has more than
   // kMaxQueryTerms distinct terms; DATA_LOSS for a malformed posting or statistics record; the
   // Store's errors.
