@@ -274,6 +274,7 @@ absl::StatusOr<WrittenEpisode> MemoryStore::WriteEpisode(absl::string_view ns_vi
 absl::StatusOr<uint64_t> MemoryStore::Commit(std::string_view ns, Space& space,
                                              const EpisodeRecord& record,
                                              const std::vector<float>& embedding) {
+  space.write_mu.AssertHeld();  // Space is incomplete in the header, which cannot say so
   Meta meta = space.meta;
   if (!embedding.empty()) {
     SOCHDB_RETURN_IF_ERROR(CheckDimension(meta.dimension, embedding.size(), "embedding"));
