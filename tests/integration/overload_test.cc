@@ -158,8 +158,10 @@ TEST_CASE("connections without calls are closed after --max-connection-idle-s") 
   for (int fd : idle) closed += WaitForServerClose(fd, absl::Seconds(30)) ? 1 : 0;
   CHECK(closed == 20);
   CloseAll(idle);
-  // The client's own connection went idle too; its next call reconnects.
-  CHECK(Put(*kv, "second").ok());
+  // The client's own connection went idle too; its next call reconnects (wait_for_ready: a call
+  // that starts while the GOAWAY is still arriving would otherwise fail fast with UNAVAILABLE, a
+  // race the loaded CI machine hit).
+  CHECK(Put(*kv, "second", /*wait_for_ready=*/true).ok());
 }
 
 // Calls opened through gRPC itself that never send their request: each on a connection of its
