@@ -154,8 +154,8 @@ void BudgetFit::FitProportionally(std::vector<SectionData>* sections) const {
   }
 }
 
-absl::StatusOr<std::string> BudgetFit::Fit(Truncation truncation,
-                                           std::vector<SectionData>* sections) const {
+absl::StatusOr<FittedDocument> BudgetFit::Fit(Truncation truncation,
+                                              std::vector<SectionData>* sections) const {
   const bool keep_end = truncation == Truncation::kHeadDrop;
   if (truncation == Truncation::kStrict) {
     std::string document = Render(*sections);
@@ -165,7 +165,7 @@ absl::StatusOr<std::string> BudgetFit::Fit(Truncation truncation,
           "the context needs ", needed, " tokens; token_limit is ", limit_,
           " and truncation STRICT cuts nothing (raise token_limit or choose another strategy)"));
     }
-    return document;
+    return FittedDocument{std::move(document), needed};
   }
   if (truncation == Truncation::kProportional) {
     FitProportionally(sections);
@@ -177,10 +177,10 @@ absl::StatusOr<std::string> BudgetFit::Fit(Truncation truncation,
   while (true) {
     std::string document = Render(*sections);
     const size_t total = Count(document);
-    if (total <= limit_) return document;
+    if (total <= limit_) return FittedDocument{std::move(document), total};
     auto last = std::find_if(sections->rbegin(), sections->rend(),
                              [](const SectionData& s) { return !s.dropped; });
-    if (last == sections->rend()) return std::string();  // not even the empty document fits
+    if (last == sections->rend()) return FittedDocument{};  // not even the empty document fits
     const size_t over = total - limit_;
     const size_t cost = Cost(*last);
     SectionData cut = cost > over ? CutTo(*last, cost - over, keep_end) : Dropped(*last);

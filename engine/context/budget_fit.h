@@ -21,6 +21,12 @@
 
 namespace sochdb::context {
 
+// A fitted document and its token count (counted once, by Fit).
+struct FittedDocument {
+  std::string text;
+  size_t tokens = 0;
+};
+
 class BudgetFit {
  public:
   // Not owned; must outlive the BudgetFit.
@@ -29,7 +35,8 @@ class BudgetFit {
   // Cuts `sections` (in priority order) so that Document() of them fits the limit, marking
   // what it cuts `truncated` and what it leaves out entirely `dropped`. OUT_OF_RANGE, changing
   // nothing, for kStrict when the whole document does not fit. Returns the document.
-  absl::StatusOr<std::string> Fit(Truncation truncation, std::vector<SectionData>* sections) const;
+  absl::StatusOr<FittedDocument> Fit(Truncation truncation,
+                                     std::vector<SectionData>* sections) const;
 
   size_t Count(const std::string& text) const;
 

@@ -187,9 +187,10 @@ absl::StatusOr<ContextAnswer> ContextAssembler::Assemble(const ContextRequest& r
   const ContextRenderer renderer(request.format);
   const BudgetFit fit(&renderer, &tokenizer, std::max<uint32_t>(1, request.token_limit));
   ContextAnswer answer;
-  SOCHDB_ASSIGN_OR_RETURN(answer.context, fit.Fit(request.truncation, &sections));
+  SOCHDB_ASSIGN_OR_RETURN(FittedDocument fitted, fit.Fit(request.truncation, &sections));
   SOCHDB_RETURN_IF_ERROR(renderer.error());
-  answer.total_tokens = static_cast<uint32_t>(tokenizer.Count(answer.context));
+  answer.context = std::move(fitted.text);
+  answer.total_tokens = static_cast<uint32_t>(fitted.tokens);
   for (const SectionData& section : sections) {
     SectionOutcome outcome;
     outcome.name = section.name;

@@ -127,13 +127,15 @@ void FillEpisode(memory::Episode episode, bool with_embedding, v1::Episode* out)
 }
 
 void QueryScopes(const v1::ContextQueryRequest& req, std::vector<server::Scope>* scopes) {
-  for (const v1::ContextSection& in : req.sections()) {
+  for (int i = 0; i < req.sections_size(); ++i) {
+    const v1::ContextSection& in = req.sections(i);
+    // A section whose kind is refused touches nothing: the handler answers INVALID_ARGUMENT.
+    absl::StatusOr<context::SectionKind> kind = ToKind(in, i);
+    if (!kind.ok()) continue;
     context::SectionSpec spec;
     spec.query = in.query();
     spec.options.insert(in.options().begin(), in.options().end());
-    spec.kind = in.has_literal() ? context::SectionKind::kLiteral
-                                 : static_cast<context::SectionKind>(in.section_type());
-    if (in.section_type() > v1::CONTEXT_SECTION_SELECT || in.section_type() < 0) continue;
+    spec.kind = *kind;
     const context::SectionAccess access = context::AccessOf(spec, req.session_id());
     server::Scope scope;
     scope.ns = access.ns;
