@@ -213,9 +213,10 @@ absl::StatusOr<std::vector<ScoredEpisode>> MemoryStore::Search(absl::string_view
   std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
     return a.second > b.second || (a.second == b.second && a.first > b.first);
   });
+  std::optional<internal::Meta> meta;  // read once, by the first embedded episode
   for (const auto& [id, score] : ranked) {
     if (results.size() == options.limit) break;
-    absl::StatusOr<Episode> episode = ReadEpisode(ns, id, view.get());
+    absl::StatusOr<Episode> episode = ReadEpisode(ns, id, view.get(), &meta);
     // The vector lane answers from the live index, which may hold an episode written or
     // deleted after the snapshot: only what the snapshot holds is returned.
     if (absl::IsNotFound(episode.status())) continue;

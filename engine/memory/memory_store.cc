@@ -323,7 +323,8 @@ absl::StatusOr<uint64_t> MemoryStore::Commit(std::string_view ns, Space& space,
 }
 
 absl::StatusOr<Episode> MemoryStore::ReadEpisode(std::string_view ns, uint64_t id,
-                                                 const storage::Snapshot* view) const {
+                                                 const storage::Snapshot* view,
+                                                 std::optional<Meta>* meta_cache) const {
   SOCHDB_ASSIGN_OR_RETURN(std::optional<std::string> bytes,
                           store_->Get(internal::EpisodeKey(ns, id), view));
   if (!bytes.has_value()) return EpisodeNotFound(id);
@@ -332,10 +333,15 @@ absl::StatusOr<Episode> MemoryStore::ReadEpisode(std::string_view ns, uint64_t i
   Episode episode = ToEpisode(id, std::move(record));
   if (!embedded) return episode;
   // The vector record is the one copy of the embedding: read at the same snapshot.
-  SOCHDB_ASSIGN_OR_RETURN(std::optional<std::string> meta_bytes,
-                          store_->Get(internal::MetaKey(ns), view));
-  if (!meta_bytes.has_value()) return absl::DataLossError("episode namespace record missing");
-  SOCHDB_ASSIGN_OR_RETURN(const Meta meta, internal::DecodeMeta(*meta_bytes));
+  std::optional<Meta> own_meta;
+  std::optional<Meta>& cached = meta_cache != nullptr ? *meta_cache : own_meta;
+  if (!cached.has_value()) {
+    SOCHDB_ASSIGN_OR_RETURN(std::optional<std::string> meta_bytes,
+                            store_->Get(internal::MetaKey(ns), view));
+    if (!meta_bytes.has_value()) return absl::DataLossError("episode namespace record missing");
+    SOCHDB_ASSIGN_OR_RETURN(cached, internal::DecodeMeta(*meta_bytes));
+  }
+  const Meta& meta = *cached;
   const std::string key = vector::VectorScopePrefix(storage::KeyFamily::kVector,
                                                     internal::VectorScope(ns, meta.space_id)) +
                           internal::IdBytes(id);
@@ -408,6 +414,7 @@ absl::StatusOr<EpisodePage> MemoryStore::ListEpisodes(absl::string_view ns_view,
   std::unique_ptr<storage::Snapshot> view = store_->GetSnapshot();
   std::unique_ptr<storage::Iterator> it = store_->NewIterator(view.get());
   EpisodePage page;
+  std::optional<Meta> meta;  // read once, by the first embedded episode
   if (after_id == UINT64_MAX) return page;
   for (it->Seek(internal::EpisodeKey(ns, after_id + 1));
        it->Valid() && it->key().substr(0, prefix.size()) == prefix; it->Next()) {
@@ -419,7 +426,7 @@ absl::StatusOr<EpisodePage> MemoryStore::ListEpisodes(absl::string_view ns_view,
       page.next_after_id = page.episodes.back().id;
       break;
     }
-    SOCHDB_ASSIGN_OR_RETURN(Episode episode, ReadEpisode(ns, id, view.get()));
+    SOCHDB_ASSIGN_OR_RETURN(Episode episode, ReadEpisode(ns, id, view.get(), &meta));
     page.episodes.push_back(std::move(episode));
   }
   SOCHDB_RETURN_IF_ERROR(it->status());
@@ -434,6 +441,7 @@ absl::StatusOr<std::vector<Episode>> MemoryStore::Latest(absl::string_view ns_vi
   std::unique_ptr<storage::Snapshot> view = store_->GetSnapshot();
   std::unique_ptr<storage::Iterator> it = store_->NewIterator(view.get());
   std::vector<Episode> latest;
+  std::optional<Meta> meta;  // read once, by the first embedded episode
   // Keys hold ~t_valid_from: the first key at or after ~as_of is the newest one it keeps.
   it->Seek(as_of_ms.has_value() ? internal::TimeKey(ns, *as_of_ms, UINT64_MAX) : prefix);
   for (; it->Valid() && it->key().substr(0, prefix.size()) == prefix && latest.size() < count;
@@ -442,7 +450,7 @@ absl::StatusOr<std::vector<Episode>> MemoryStore::Latest(absl::string_view ns_vi
     if (!internal::ParseTimeKey(it->key(), prefix.size(), &t, &id)) {
       return absl::DataLossError("an episode time key is malformed");
     }
-    SOCHDB_ASSIGN_OR_RETURN(Episode episode, ReadEpisode(ns, id, view.get()));
+    SOCHDB_ASSIGN_OR_RETURN(Episode episode, ReadEpisode(ns, id, view.get(), &meta));
     latest.push_back(std::move(episode));
   }
   SOCHDB_RETURN_IF_ERROR(it->status());

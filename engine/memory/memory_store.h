@@ -241,9 +241,12 @@ class MemoryStore final : public namespaces::NamespaceDataOwner, public namespac
   absl::StatusOr<std::vector<uint64_t>> VectorLane(const Space& space,
                                                    const std::vector<float>& embedding,
                                                    std::optional<uint64_t> as_of) const;
-  // NOT_FOUND "Episode <id> not found"; the embedding is read from the vector record.
+  // NOT_FOUND "Episode <id> not found"; the embedding is read from the vector record, whose key
+  // needs the namespace's metadata: read once per `*meta` (calls that read many episodes at one
+  // snapshot pass the same one; nullptr: read it for this episode).
   absl::StatusOr<Episode> ReadEpisode(std::string_view ns, uint64_t id,
-                                      const storage::Snapshot* view) const;
+                                      const storage::Snapshot* view,
+                                      std::optional<internal::Meta>* meta = nullptr) const;
 
   storage::Store* const store_;
   const MemoryStoreOptions options_;

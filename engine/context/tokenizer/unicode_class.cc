@@ -1,7 +1,9 @@
 #include "engine/context/tokenizer/unicode_class.h"
 
 #include <array>
+#include <string_view>
 
+#include "engine/common/utf8.h"
 #include "utf8proc.h"
 
 namespace sochdb::context {
@@ -59,35 +61,14 @@ const std::array<uint8_t, 0x10000>& BmpBits() {
   return *table;
 }
 
-bool IsContinuation(unsigned char b) { return (b & 0xC0) == 0x80; }
-
 // The code point of the sequence at text[pos] and its size, or size 0 when the sequence is not
-// well-formed (Unicode Table 3-7: no overlong forms, no surrogates, nothing past U+10FFFF).
+// well-formed (engine/common/utf8: no overlong forms, no surrogates, nothing past U+10FFFF).
 CharClass Decode(absl::string_view text, size_t pos, uint32_t* code_point) {
-  const auto* s = reinterpret_cast<const unsigned char*>(text.data()) + pos;
-  const size_t left = text.size() - pos;
-  const unsigned char b0 = s[0];
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    if (left < 2 || !IsContinuation(s[1])) return CharClass{0, 0};
-    *code_point = ((b0 & 0x1Fu) << 6) | (s[1] & 0x3Fu);
-    return CharClass{0, 2};
-  }
-  if (b0 >= 0xE0 && b0 <= 0xEF) {
-    if (left < 3 || !IsContinuation(s[1]) || !IsContinuation(s[2])) return CharClass{0, 0};
-    if ((b0 == 0xE0 && s[1] < 0xA0) || (b0 == 0xED && s[1] > 0x9F)) return CharClass{0, 0};
-    *code_point = ((b0 & 0x0Fu) << 12) | ((s[1] & 0x3Fu) << 6) | (s[2] & 0x3Fu);
-    return CharClass{0, 3};
-  }
-  if (b0 >= 0xF0 && b0 <= 0xF4) {
-    if (left < 4 || !IsContinuation(s[1]) || !IsContinuation(s[2]) || !IsContinuation(s[3])) {
-      return CharClass{0, 0};
-    }
-    if ((b0 == 0xF0 && s[1] < 0x90) || (b0 == 0xF4 && s[1] > 0x8F)) return CharClass{0, 0};
-    *code_point = ((b0 & 0x07u) << 18) | ((s[1] & 0x3Fu) << 12) | ((s[2] & 0x3Fu) << 6) |
-                  (s[3] & 0x3Fu);
-    return CharClass{0, 4};
-  }
-  return CharClass{0, 0};
+  size_t next = pos;
+  const int32_t code = DecodeUtf8(std::string_view(text.data(), text.size()), &next);
+  if (code == kNotUtf8) return CharClass{0, 0};
+  *code_point = static_cast<uint32_t>(code);
+  return CharClass{0, static_cast<uint8_t>(next - pos)};
 }
 
 }  // namespace
