@@ -174,8 +174,12 @@ absl::Status SemanticCacheStore::LoadEntries() {
       absl::MutexLock lock(&cache->mu);
       space = cache->space;
     }
+    // A cache whose index did not open (its open_error answers its calls) keeps its entries
+    // for a later start: only entries without a cache, or without their embedding in an index
+    // that did open, are orphans.
+    if (cache != nullptr && space == nullptr) continue;
     std::string entry_key(key.Rest());
-    if (!record.ok() || space == nullptr || !space->Contains(entry_key)) {
+    if (!record.ok() || cache == nullptr || !space->Contains(entry_key)) {
       orphans.Delete(it->key());
       continue;
     }
