@@ -36,7 +36,7 @@ size_t CharBytes(std::string_view text) {
 }
 
 // The simple lowercase of code point `c` for the capitals of Latin-1, Latin Extended-A, Greek
-// and Cyrillic (a fixed rule, no tables: the postings on disk depend on it); others unchanged.
+// and Cyrillic (a fixed rule, no tables); others unchanged.
 uint32_t LowerCodePoint(uint32_t c) {
   if ((c >= 0xC0 && c <= 0xDE && c != 0xD7) || (c >= 0x391 && c <= 0x3AB && c != 0x3A2) ||
       (c >= 0x410 && c <= 0x42F)) {
@@ -86,15 +86,6 @@ std::string TimeKey(std::string_view ns, uint64_t t_valid_from_ms, uint64_t id) 
 std::string TimePrefix(std::string_view ns) {
   return storage::NamespacePrefix(KeyFamily::kEpisodeTime, ns);
 }
-std::string TrigramPrefix(std::string_view ns, std::string_view trigram) {
-  return KeyBuilder(KeyFamily::kEpisodeTrigram).Name(ns).Name(trigram).key();
-}
-std::string TrigramKey(std::string_view ns, std::string_view trigram, uint64_t id) {
-  return KeyBuilder(KeyFamily::kEpisodeTrigram).Name(ns).Name(trigram).U64(~id).key();
-}
-std::string PostingScope(std::string_view ns) {
-  return storage::NamespacePrefix(KeyFamily::kEpisodePosting, ns);
-}
 std::vector<std::string> VectorScope(std::string_view ns, uint64_t space_id) {
   return {"m", std::string(ns), IdBytes(space_id)};
 }
@@ -125,12 +116,6 @@ bool ParseTimeKey(std::string_view key, size_t prefix_bytes, uint64_t* t_valid_f
     return false;
   }
   *t_valid_from_ms = ~*t_valid_from_ms;
-  *id = ~*id;
-  return true;
-}
-
-bool ParseTrigramKeyId(std::string_view key, size_t prefix_bytes, uint64_t* id) {
-  if (!ParseEpisodeKeyId(key, prefix_bytes, id)) return false;
   *id = ~*id;
   return true;
 }

@@ -1,6 +1,6 @@
-// The keys and records of agent memory (engine/storage/keys.h families kEpisode..kEpisodePosting)
-// and the character trigrams of the trigram lane. Decoders never read past their input: a
-// malformed record is DATA_LOSS naming the episode or the namespace.
+// The keys and records of agent memory (engine/storage/keys.h families kEpisode, kEpisodeMeta
+// and kEpisodeTime) and the character trigrams of the trigram lane. Decoders never read past
+// their input: a malformed record is DATA_LOSS naming the episode or the namespace.
 #ifndef SOCHDB_ENGINE_MEMORY_MEMORY_RECORDS_H_
 #define SOCHDB_ENGINE_MEMORY_MEMORY_RECORDS_H_
 
@@ -36,22 +36,18 @@ std::string EpisodePrefix(std::string_view ns);
 std::string MetaKey(std::string_view ns);
 std::string TimeKey(std::string_view ns, uint64_t t_valid_from_ms, uint64_t id);
 std::string TimePrefix(std::string_view ns);
-std::string TrigramPrefix(std::string_view ns, std::string_view trigram);
-std::string TrigramKey(std::string_view ns, std::string_view trigram, uint64_t id);
-std::string PostingScope(std::string_view ns);  // the Bm25Index scope
 // The vector space's scope {"m", ns, 8-byte space id} and snapshot file name.
 std::vector<std::string> VectorScope(std::string_view ns, uint64_t space_id);
 std::string SnapshotFile(uint64_t space_id);
 
-// 8 big-endian bytes: BM25 doc ids and vector ids of episodes.
+// 8 big-endian bytes: the vector ids of episodes.
 std::string IdBytes(uint64_t id);
 bool ParseIdBytes(std::string_view bytes, uint64_t* id);
-// The id of an EpisodeKey, TimeKey or TrigramKey whose prefix the caller checked; false when the
-// key's tail is not what the family puts there.
+// The id of an EpisodeKey or TimeKey whose prefix the caller checked; false when the key's tail
+// is not what the family puts there.
 bool ParseEpisodeKeyId(std::string_view key, size_t prefix_bytes, uint64_t* id);
 bool ParseTimeKey(std::string_view key, size_t prefix_bytes, uint64_t* t_valid_from_ms,
                   uint64_t* id);
-bool ParseTrigramKeyId(std::string_view key, size_t prefix_bytes, uint64_t* id);
 
 std::string EncodeEpisode(const EpisodeRecord& record);
 absl::StatusOr<EpisodeRecord> DecodeEpisode(std::string_view bytes, uint64_t id);
@@ -60,10 +56,9 @@ absl::StatusOr<Meta> DecodeMeta(std::string_view bytes);
 
 // The distinct trigrams of `text` (sorted): every run of three consecutive characters after
 // case folding (ASCII, and the capitals of Latin-1, Latin Extended-A, Greek and Cyrillic, by
-// simple lowercase: Unicode's full folding would need its tables, and the postings on disk
-// depend on the rule never changing). Characters are UTF-8 sequences (a lead byte and its
-// continuation bytes); any other byte is a character of its own, so every input is handled
-// deterministically.
+// simple lowercase: Unicode's full folding would need its tables). Characters are UTF-8
+// sequences (a lead byte and its continuation bytes); any other byte is a character of its
+// own, so every input is handled deterministically.
 std::vector<std::string> Trigrams(std::string_view text);
 
 }  // namespace sochdb::memory::internal

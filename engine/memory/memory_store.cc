@@ -38,23 +38,15 @@ absl::Status CheckLimit(const char* field, size_t value, size_t max) {
   return absl::InvalidArgumentError(absl::StrCat(field, " is ", value, "; the range is 1..", max));
 }
 
-// Puts (or deletes) every index entry of episode `id` but its BM25 postings and its vector.
-void StageIndexEntries(std::string_view ns, uint64_t id, const EpisodeRecord& record, bool put,
-                       storage::WriteBatch* batch) {
+// Puts (or deletes) episode `id`'s entry in the time index (Latest, as_of). The text lanes are
+// in memory (text_index.h), the vector in its space.
+void StageTimeEntry(std::string_view ns, uint64_t id, const EpisodeRecord& record, bool put,
+                    storage::WriteBatch* batch) {
   const std::string time_key = internal::TimeKey(ns, record.t_valid_from_ms, id);
-  const std::string valid_from = internal::IdBytes(record.t_valid_from_ms);
   if (put) {
     batch->Put(time_key, "");
   } else {
     batch->Delete(time_key);
-  }
-  for (const std::string& trigram : internal::Trigrams(record.text)) {
-    const std::string key = internal::TrigramKey(ns, trigram, id);
-    if (put) {
-      batch->Put(key, valid_from);
-    } else {
-      batch->Delete(key);
-    }
   }
 }
 
@@ -176,23 +168,36 @@ absl::StatusOr<std::shared_ptr<MemoryStore::Space>> MemoryStore::LoadSpace(
   if (meta_record.has_value()) {
     SOCHDB_ASSIGN_OR_RETURN(meta, internal::DecodeMeta(*meta_record));
   }
-  SOCHDB_ASSIGN_OR_RETURN(space->bm25, text::Bm25Index::Open(store_, internal::PostingScope(ns)));
+  if (meta_record.has_value()) SOCHDB_RETURN_IF_ERROR(IndexRecords(ns, space->text));
   if (meta.dimension > 0) {
     SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<vector::VectorSpace> vectors, OpenVectors(ns, meta));
-    absl::flat_hash_map<uint64_t, uint64_t> valid_from;
-    SOCHDB_RETURN_IF_ERROR(vectors->ForEach([&](std::string_view id, std::string_view extra) {
-      uint64_t episode = 0, t = 0;
-      if (internal::ParseIdBytes(id, &episode) && internal::ParseIdBytes(extra, &t)) {
-        valid_from[episode] = t;
-      }
-    }));
     absl::MutexLock lock(&space->vectors_mu);
     space->vectors = std::move(vectors);
-    space->valid_from = std::move(valid_from);
   }
   absl::MutexLock lock(&space->write_mu);
   space->meta = meta;
   return space;
+}
+
+absl::Status MemoryStore::IndexRecords(std::string_view ns,
+                                       internal::EpisodeTextIndex& index) const {
+  const std::string prefix = internal::EpisodePrefix(ns);
+  std::unique_ptr<storage::Iterator> it = store_->NewIterator();
+  size_t unreadable = 0;
+  for (it->Seek(prefix); it->Valid() && it->key().substr(0, prefix.size()) == prefix; it->Next()) {
+    uint64_t id = 0;
+    absl::StatusOr<EpisodeRecord> record =
+        internal::ParseEpisodeKeyId(it->key(), prefix.size(), &id)
+            ? internal::DecodeEpisode(it->value(), id)
+            : absl::DataLossError("an episode key is malformed");
+    // One bad record must not take the namespace down: reading it still answers DATA_LOSS.
+    if (record.ok()) {
+      SOCHDB_RETURN_IF_ERROR(index.Add(id, record->text, record->t_valid_from_ms));
+    } else if (unreadable++ == 0) {
+      spdlog::error("episodes of '{}': {}; left out of search", ns, record.status().ToString());
+    }
+  }
+  return it->status();
 }
 
 absl::StatusOr<std::unique_ptr<vector::VectorSpace>> MemoryStore::OpenVectors(
@@ -296,8 +301,7 @@ absl::StatusOr<uint64_t> MemoryStore::Commit(std::string_view ns, Space& space,
   const std::string id_bytes = internal::IdBytes(id);
   batch.Put(internal::EpisodeKey(ns, id), encoded);
   batch.Put(internal::MetaKey(ns), internal::EncodeMeta(meta));
-  StageIndexEntries(ns, id, record, /*put=*/true, &batch);
-  space.bm25->AddDocument(&batch, id_bytes, record.text);
+  StageTimeEntry(ns, id, record, /*put=*/true, &batch);
   absl::Status written;
   const std::string valid_from = internal::IdBytes(record.t_valid_from_ms);
   if (embedding.empty()) {
@@ -307,18 +311,18 @@ absl::StatusOr<uint64_t> MemoryStore::Commit(std::string_view ns, Space& space,
     written = vectors->Upsert({item}, &batch);
   }
   if (!written.ok()) {
-    space.bm25->Abort();
     if (opened != nullptr) opened->Retire();  // nothing of it was committed
     return written;
   }
   charge.Commit();
-  space.bm25->Commit();
   space.meta = meta;
   if (!embedding.empty()) {
     absl::MutexLock lock(&space.vectors_mu);
     space.vectors = vectors;
-    space.valid_from[id] = record.t_valid_from_ms;
   }
+  // Ids grow under write_mu, so Add cannot refuse this one.
+  absl::Status indexed = space.text.Add(id, record.text, record.t_valid_from_ms);
+  if (!indexed.ok()) spdlog::error("episode {} of '{}': {}", id, ns, indexed.ToString());
   return id;
 }
 
@@ -381,8 +385,7 @@ absl::Status MemoryStore::DeleteEpisode(absl::string_view ns_view, uint64_t id) 
     const std::string id_bytes = internal::IdBytes(id);
     batch.Delete(internal::EpisodeKey(ns, id));
     batch.Put(internal::MetaKey(ns), internal::EncodeMeta(meta));
-    StageIndexEntries(ns, id, record, /*put=*/false, &batch);
-    space->bm25->RemoveDocument(&batch, id_bytes, record.text);
+    StageTimeEntry(ns, id, record, /*put=*/false, &batch);
     std::shared_ptr<vector::VectorSpace> vectors = space->Vectors();
     absl::Status written;
     if (record.has_embedding && vectors != nullptr) {
@@ -391,17 +394,11 @@ absl::Status MemoryStore::DeleteEpisode(absl::string_view ns_view, uint64_t id) 
     } else {
       written = store_->Write(&batch);
     }
-    if (!written.ok()) {
-      space->bm25->Abort();
-      return written;
-    }
+    if (!written.ok()) return written;
     charge.Commit();
-    space->bm25->Commit();
     space->meta = meta;
-    if (record.has_embedding) {
-      absl::MutexLock vectors_lock(&space->vectors_mu);
-      space->valid_from.erase(id);
-    }
+    absl::Status unindexed = space->text.Remove(id, record.text);
+    if (!unindexed.ok()) spdlog::error("episode {} of '{}': {}", id, ns, unindexed.ToString());
     return absl::OkStatus();
   }
 }
@@ -455,6 +452,34 @@ absl::StatusOr<std::vector<Episode>> MemoryStore::Latest(absl::string_view ns_vi
   }
   SOCHDB_RETURN_IF_ERROR(it->status());
   return latest;
+}
+
+namespace {
+TextIndexStats ToStats(const internal::EpisodeTextIndex::Stats& from) {
+  return TextIndexStats{from.episodes, from.tokens, from.memory_bytes};
+}
+}  // namespace
+
+absl::StatusOr<TextIndexStats> MemoryStore::IndexStats(absl::string_view ns) const {
+  SOCHDB_ASSIGN_OR_RETURN(std::shared_ptr<Space> space, GetSpace(View(ns), /*create=*/false));
+  if (space == nullptr) return TextIndexStats{};
+  return ToStats(space->text.stats());
+}
+
+TextIndexStats MemoryStore::IndexStats() const {
+  std::vector<std::shared_ptr<Space>> spaces;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& entry : spaces_) spaces.push_back(entry.second);
+  }
+  TextIndexStats total;
+  for (const std::shared_ptr<Space>& space : spaces) {
+    const TextIndexStats one = ToStats(space->text.stats());
+    total.episodes += one.episodes;
+    total.tokens += one.tokens;
+    total.memory_bytes += one.memory_bytes;
+  }
+  return total;
 }
 
 absl::Status MemoryStore::DeleteNamespaceData(std::string_view ns) {

@@ -9,17 +9,19 @@
 // Storage (engine/storage/keys.h, every family namespace-first and in
 // kNamespacePrefixedFamilies): the episode record (kEpisode), the namespace's metadata
 // (kEpisodeMeta: next id, episode count, the vector dimension and space id), a time index for
-// Latest and as_of (kEpisodeTime, newest first), character-trigram postings (kEpisodeTrigram,
-// newest first) and BM25 postings (kEpisodePosting, a text::Bm25Index scope of its own family:
-// no collection's scope can ever share a key with it). Embeddings live in a vector::VectorSpace
-// per namespace (kVector scope {"m", ns, space id}, snapshot <snapshot_dir>/mem-<id>.snap), the
-// same HNSW and recovery as collections. A write is ONE batch: record, metadata, time entry,
-// both postings and the vector record with its change-log entry.
+// Latest and as_of (kEpisodeTime, newest first). Embeddings live in a vector::VectorSpace per
+// namespace (kVector scope {"m", ns, space id}, snapshot <snapshot_dir>/mem-<id>.snap), the same
+// HNSW and recovery as collections. A write is ONE batch: record, metadata, time entry and the
+// vector record with its change-log entry. The BM25 and trigram postings are held in memory
+// (internal::EpisodeTextIndex, text_index.h: why, and its cost), built from the records when a
+// namespace is first used and updated after each commit. (kEpisodeTrigram and kEpisodePosting
+// held them on disk before 2026-12-08; nothing writes them now, DeleteNamespace still clears
+// them.)
 //
 // Retrieval (Search). Each lane returns up to kLaneHits (64) episodes with t_valid_from <= as_of
 // (the filter runs inside the lane, so filtered episodes take no slot):
-//   BM25     engine/text's Bm25Index (k1 1.2, b 0.75); tokens as text::Tokenize (ASCII
-//            lowercased, length 2..64; upstream keeps length > 1 too). A query of more than
+//   BM25     engine/text's formula (bm25_scoring.h: k1 1.2, b 0.75); tokens as text::Tokenize
+//            (ASCII lowercased, length 2..64; upstream keeps length > 1 too). A query of more than
 //            text::kMaxQueryTerms distinct terms uses its first kMaxQueryTerms.
 //   trigram  case-folded (ASCII) character trigrams of the whole query, spaces included; an
 //            episode matches only if its text holds EVERY one (constant score, as upstream);
@@ -78,6 +80,7 @@ namespace sochdb::memory {
 namespace internal {
 struct EpisodeRecord;
 struct Meta;
+class EpisodeTextIndex;
 }  // namespace internal
 
 // Hits each lane contributes to the fusion (upstream's 2k with k = 32).
@@ -158,6 +161,13 @@ struct ScoredEpisode {
   double score = 0;  // fused RRF score, best first
 };
 
+// A namespace's in-memory text index (text_index.h).
+struct TextIndexStats {
+  uint64_t episodes = 0;      // indexed: the namespace's live episodes
+  uint64_t tokens = 0;        // their total length in BM25 tokens
+  uint64_t memory_bytes = 0;  // postings and per-episode slots, as allocated
+};
+
 struct EpisodePage {
   std::vector<Episode> episodes;
   uint64_t next_after_id = 0;  // 0: no more
@@ -205,6 +215,11 @@ class MemoryStore final : public namespaces::NamespaceDataOwner, public namespac
   absl::StatusOr<namespaces::Usage> CountUsage(std::string_view ns,
                                                absl::FunctionRef<void()> start) override;
 
+  // The text index of `ns` (loading the namespace if it holds episodes; zeros if not).
+  absl::StatusOr<TextIndexStats> IndexStats(absl::string_view ns) const;
+  // The text indexes of every loaded namespace, summed.
+  TextIndexStats IndexStats() const;
+
   const MemoryLimits& limits() const { return options_.limits; }
 
  private:
@@ -216,6 +231,8 @@ class MemoryStore final : public namespaces::NamespaceDataOwner, public namespac
       ABSL_LOCKS_EXCLUDED(mu_, load_mu_);
   absl::StatusOr<std::shared_ptr<Space>> LoadSpace(
       std::string_view ns, const std::optional<std::string>& meta_record) const;
+  // Adds every episode record of `ns` to `index` (LoadSpace; the space is not published yet).
+  absl::Status IndexRecords(std::string_view ns, internal::EpisodeTextIndex& index) const;
   absl::StatusOr<std::unique_ptr<vector::VectorSpace>> OpenVectors(
       std::string_view ns, const internal::Meta& meta) const;
   absl::Status Validate(const EpisodeWrite& write) const;
@@ -230,14 +247,7 @@ class MemoryStore final : public namespaces::NamespaceDataOwner, public namespac
                                   const internal::EpisodeRecord& record,
                                   const std::vector<float>& embedding);
 
-  // The lanes (memory_search.cc): episode ids, best first, at most kLaneHits.
-  absl::StatusOr<std::vector<uint64_t>> Bm25Lane(const Space& space, std::string_view ns,
-                                                 std::string_view query,
-                                                 std::optional<uint64_t> as_of,
-                                                 const storage::Snapshot* view) const;
-  absl::StatusOr<std::vector<uint64_t>> TrigramLane(std::string_view ns, std::string_view query,
-                                                    std::optional<uint64_t> as_of,
-                                                    const storage::Snapshot* view) const;
+  // The vector lane (memory_search.cc): episode ids, best first, at most kLaneHits.
   absl::StatusOr<std::vector<uint64_t>> VectorLane(const Space& space,
                                                    const std::vector<float>& embedding,
                                                    std::optional<uint64_t> as_of) const;

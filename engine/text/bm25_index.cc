@@ -66,13 +66,6 @@ absl::StatusOr<Bm25Stats> ReadStats(const storage::Store& store, const std::stri
   return DecodeStats(*record);
 }
 
-// Term -> occurrences; ordered so a batch's operations come out in a deterministic order.
-std::map<std::string, uint64_t> TermFrequencies(const std::vector<std::string>& tokens) {
-  std::map<std::string, uint64_t> frequencies;
-  for (const std::string& token : tokens) ++frequencies[token];
-  return frequencies;
-}
-
 }  // namespace
 
 std::string Bm25Index::StatsKey(std::string_view scope) {

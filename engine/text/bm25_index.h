@@ -48,11 +48,10 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "engine/storage/store.h"
+#include "engine/text/bm25_scoring.h"
 
 namespace sochdb::text {
 
-inline constexpr double kBm25K1 = 1.2;
-inline constexpr double kBm25B = 0.75;
 // Search limits: k must be in [1, kMaxSearchResults]; a query may hold at most kMaxQueryTerms
 // distinct terms (after tokenizing). Both bound the work one request can ask for.
 inline constexpr size_t kMaxSearchResults = 10000;

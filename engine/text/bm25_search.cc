@@ -2,7 +2,6 @@
 #include "engine/text/bm25_search.h"
 
 #include <algorithm>
-#include <cmath>
 #include <optional>
 #include <utility>
 
@@ -23,18 +22,6 @@ bool DecodePosting(std::string_view in, uint64_t* frequency, uint64_t* length) {
 }
 
 absl::Status MalformedPosting() { return absl::DataLossError("bm25 posting record is malformed"); }
-
-double Idf(double n, uint64_t df) {
-  const double d = static_cast<double>(df);
-  return std::log(1.0 + (n - d + 0.5) / (d + 0.5));
-}
-
-// The one expression both paths use, so their scores agree bit for bit.
-double Contribution(double idf, uint64_t frequency, uint64_t length, double avgdl) {
-  const double tf = static_cast<double>(frequency);
-  const double dl = static_cast<double>(length);
-  return idf * (tf * (kBm25K1 + 1)) / (tf + kBm25K1 * (1 - kBm25B + kBm25B * dl / avgdl));
-}
 
 bool InPrefix(const storage::Iterator& it, const std::string& prefix) {
   return it.Valid() && it.key().substr(0, prefix.size()) == prefix;
@@ -116,7 +103,7 @@ std::vector<ScoredDoc> ScoreCandidates(Candidates* candidates, const std::vector
     std::sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) { return a.term < b.term; });
     double score = 0;
     for (const Hit& hit : hits) {
-      score += Contribution(idfs[hit.term], hit.frequency, hit.length, avgdl);
+      score += Bm25Contribution(idfs[hit.term], hit.frequency, hit.length, avgdl);
     }
     ranked.push_back(ScoredDoc{std::string(doc_id), score});
   }
@@ -143,7 +130,7 @@ std::vector<std::pair<std::string_view, double>> ScoreAll(const std::vector<Term
     for (size_t t = 0; t < terms.size(); ++t) {
       if (next[t] < terms[t].size() && terms[t].id(next[t]) == *lowest) {
         const size_t i = next[t]++;
-        score += Contribution(idfs[t], terms[t].frequencies[i], terms[t].lengths[i], avgdl);
+        score += Bm25Contribution(idfs[t], terms[t].frequencies[i], terms[t].lengths[i], avgdl);
       }
     }
     scored.emplace_back(*lowest, score);
@@ -199,7 +186,7 @@ absl::StatusOr<std::vector<ScoredDoc>> SearchPostings(
       SOCHDB_RETURN_IF_ERROR(ScanCommon(it, prefixes[t], t, &terms[t], &candidates));
       any_common = true;
     }
-    idfs[t] = Idf(n, terms[t].size());
+    idfs[t] = Bm25Idf(n, terms[t].size());
     if (terms[t].common) bound += std::max(0.0, idfs[t]) * (kBm25K1 + 1);
   }
   // Rounding in the sums is far below this margin; NaN compares false and falls back.

@@ -25,7 +25,6 @@
 #include "absl/strings/str_join.h"
 #include "engine/common/absl_view.h"
 #include "engine/memory/memory_store.h"
-#include "engine/text/bm25_index.h"
 #include "spdlog/spdlog.h"
 #include "tests/engine/memory/memory_fixture.h"
 #include "tests/engine/storage/simulated_disk.h"
@@ -154,12 +153,11 @@ Model Verify(MemoryFixture& f, Model model, const InFlight& in_flight, uint64_t*
     CheckIndexes(f, id, e, tally);
     embedded += !e.embedding.empty();
   }
-  auto bm25 = ValueOrFail(text::Bm25Index::Open(
-      &f.store(), storage::NamespacePrefix(KeyFamily::kEpisodePosting, "ns")));
-  if (bm25->stats().document_count != seen.size() ||
+  const TextIndexStats text = ValueOrFail(f.memory().IndexStats("ns"));
+  if (text.episodes != seen.size() ||
       f.CountKeys(KeyFamily::kEpisodeTime, "ns") != seen.size() ||
       f.CountKeys(KeyFamily::kVector, "ns") != embedded) {
-    tally->Problem(&tally->skew, absl::StrCat("counts: bm25 ", bm25->stats().document_count,
+    tally->Problem(&tally->skew, absl::StrCat("counts: text index ", text.episodes,
                                               " time ", f.CountKeys(KeyFamily::kEpisodeTime, "ns"),
                                               " vectors ", f.CountKeys(KeyFamily::kVector, "ns"),
                                               " for ", seen.size(), " episodes"));
