@@ -82,22 +82,32 @@ std::string BudgetFit::Render(const std::vector<SectionData>& sections) const {
   return renderer_->Document(kept);
 }
 
-size_t BudgetFit::LongestTextThatFits(const SectionData& section, size_t count, size_t budget,
-                                      bool keep_end) const {
-  const size_t index = keep_end ? section.items.size() - count - 1 : count;
-  const size_t size = section.items[index].text.size();
-  const auto fits = [&](size_t bytes) {
-    return Cost(Trimmed(section, count, keep_end, bytes)) <= budget;
-  };
-  // Grow a bound first: the answer is usually a small part of a long text, and every probe
-  // renders and counts the section.
-  size_t low = 0;  // fits (an empty cut adds nothing)
-  size_t high = std::min<size_t>(size, 256);
-  while (high < size && fits(high)) {
-    low = high;
-    high = std::min(size, high * 2);
+// The largest x in [0, high) for which fits(x) holds, given fits(0), fits(high) false, and
+// fits true up to some point and false after it. Starts at `guess` (an estimate) and gallops
+// away from it, doubling the step, then bisects: a good guess costs two probes (the guess
+// and the one after it), where bisecting the whole range would cost log2(high).
+size_t BudgetFit::LargestFitting(size_t high, size_t guess, absl::FunctionRef<bool(size_t)> fits) {
+  size_t low = 0;
+  guess = std::min(guess, high - 1);
+  if (guess > 0) (fits(guess) ? low : high) = guess;
+  for (size_t step = 1; low + 1 < high; step *= 2) {
+    if (low == guess) {  // upwards
+      const size_t x = std::min(low + step, high - 1);
+      if (fits(x)) {
+        low = guess = x;
+        continue;
+      }
+      high = x;
+    } else {  // downwards from a guess that did not fit
+      const size_t x = high > low + step ? high - step : low + 1;
+      if (!fits(x)) {
+        high = x;
+        continue;
+      }
+      low = x;
+    }
+    break;  // the answer is bracketed
   }
-  if (high == size && fits(size)) return size;
   while (low + 1 < high) {  // low fits, high does not
     const size_t mid = low + (high - low) / 2;
     (fits(mid) ? low : high) = mid;
@@ -105,20 +115,62 @@ size_t BudgetFit::LongestTextThatFits(const SectionData& section, size_t count, 
   return low;
 }
 
-SectionData BudgetFit::CutTo(const SectionData& section, size_t budget, bool keep_end) const {
-  if (Cost(Trimmed(section, 0, keep_end, 0)) > budget) return Dropped(section);
-  size_t low = 0, high = section.items.size();  // the most whole items that fit: in [low, high]
-  while (low < high) {
-    const size_t mid = low + (high - low + 1) / 2;
-    if (Cost(Trimmed(section, mid, keep_end, 0)) <= budget) {
-      low = mid;
-    } else {
-      high = mid - 1;
-    }
+size_t BudgetFit::LongestTextThatFits(const SectionData& section, size_t count, size_t budget,
+                                      bool keep_end, size_t base, size_t with_item) const {
+  const size_t index = keep_end ? section.items.size() - count - 1 : count;
+  const std::string& text = section.items[index].text;
+  // Cuts at the text's token boundaries: the estimate is then a token count, and the cut
+  // loses at most the part of one token (a partial token costs a token too).
+  const std::vector<size_t> ends = tokenizer_->TokenEnds(text);
+  const size_t tokens = ends.size();
+  if (tokens == 0) return 0;
+  const auto bytes_of = [&](size_t t) -> size_t {  // the bytes of the first (last) t tokens
+    if (t == 0) return 0;
+    if (!keep_end) return ends[t - 1];
+    return t == tokens ? text.size() : text.size() - ends[tokens - t - 1];
+  };
+  // The item costs `with_item - base`: its text's tokens plus what its fields and syntax add.
+  const auto overhead = static_cast<int64_t>(with_item - base) - static_cast<int64_t>(tokens);
+  const int64_t guess = static_cast<int64_t>(budget - base) - std::max<int64_t>(overhead, 0);
+  const size_t t = LargestFitting(tokens, static_cast<size_t>(std::max<int64_t>(guess, 0)),
+                                  [&](size_t t) {
+                                    return Cost(Trimmed(section, count, keep_end, bytes_of(t))) <=
+                                           budget;
+                                  });
+  return bytes_of(t);
+}
+
+SectionData BudgetFit::CutTo(const SectionData& section, size_t cost, size_t budget,
+                             bool keep_end) const {
+  const size_t n = section.items.size();
+  const size_t header = Cost(Trimmed(section, 0, keep_end, 0));
+  if (header > budget) return Dropped(section);
+  if (cost <= budget) return section;
+  // Guess the whole items that fit by sharing the items' cost in proportion to their bytes,
+  // then probe (costs remembered: the text's cut needs two of them).
+  std::vector<size_t> weights;
+  size_t total_weight = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const SectionItem& item = section.items[keep_end ? n - 1 - i : i];
+    weights.push_back(item.text.size() + item.heading.size() + 16);
+    total_weight += weights.back();
   }
-  if (low == section.items.size()) return section;
-  const size_t bytes = LongestTextThatFits(section, low, budget, keep_end);
-  SectionData cut = Trimmed(section, low, keep_end, bytes);
+  size_t guess = 0;
+  for (long double spent = header; guess < n; ++guess) {
+    spent += static_cast<long double>(cost - header) * weights[guess] / total_weight;
+    if (spent > budget) break;
+  }
+  std::vector<size_t> costs(n + 1, SIZE_MAX);
+  costs[0] = header;
+  costs[n] = cost;
+  const auto cost_of = [&](size_t count) {
+    if (costs[count] == SIZE_MAX) costs[count] = Cost(Trimmed(section, count, keep_end, 0));
+    return costs[count];
+  };
+  const size_t whole = LargestFitting(n, guess, [&](size_t c) { return cost_of(c) <= budget; });
+  const size_t bytes =
+      LongestTextThatFits(section, whole, budget, keep_end, cost_of(whole), cost_of(whole + 1));
+  SectionData cut = Trimmed(section, whole, keep_end, bytes);
   cut.truncated = true;
   return cut;
 }
@@ -132,7 +184,7 @@ void BudgetFit::FitInOrder(bool keep_end, std::vector<SectionData>* sections) co
       remaining -= cost;
       continue;
     }
-    section = CutTo(section, remaining, keep_end);
+    section = CutTo(section, cost, remaining, keep_end);
     if (!section.dropped) remaining -= std::min(remaining, Cost(section));
   }
 }
@@ -150,7 +202,9 @@ void BudgetFit::FitProportionally(std::vector<SectionData>* sections) const {
     // Each section keeps the same share of its cost: available / total.
     const size_t share = static_cast<size_t>(static_cast<long double>(costs[i]) * available /
                                              static_cast<long double>(total));
-    if (costs[i] > share) (*sections)[i] = CutTo((*sections)[i], share, /*keep_end=*/false);
+    if (costs[i] > share) {
+      (*sections)[i] = CutTo((*sections)[i], costs[i], share, /*keep_end=*/false);
+    }
   }
 }
 
@@ -183,7 +237,7 @@ absl::StatusOr<FittedDocument> BudgetFit::Fit(Truncation truncation,
     if (last == sections->rend()) return FittedDocument{};  // not even the empty document fits
     const size_t over = total - limit_;
     const size_t cost = Cost(*last);
-    SectionData cut = cost > over ? CutTo(*last, cost - over, keep_end) : Dropped(*last);
+    SectionData cut = cost > over ? CutTo(*last, cost, cost - over, keep_end) : Dropped(*last);
     if (!cut.dropped && Cost(cut) >= cost) cut = Dropped(*last);
     *last = std::move(cut);
   }

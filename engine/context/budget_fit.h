@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "engine/context/context_query.h"
 #include "engine/context/context_render.h"
@@ -43,14 +44,16 @@ class BudgetFit {
  private:
   // The tokens `section` adds to the document.
   size_t Cost(const SectionData& section) const;
-  // `section` cut to at most `budget` tokens: as many whole items as fit, kept from its start
-  // (or its end with `keep_end`), then as much of the next item's text as fits. Dropped when
-  // not even its header fits.
-  SectionData CutTo(const SectionData& section, size_t budget, bool keep_end) const;
-  // The largest text cut (bytes of the item's text, from its start or end) with which
-  // `section` costs at most `budget`; `section` holds the item at `index` uncut.
-  size_t LongestTextThatFits(const SectionData& section, size_t index, size_t budget,
-                             bool keep_end) const;
+  // `section` (which costs `cost`) cut to at most `budget` tokens: as many whole items as fit,
+  // kept from its start (or its end with `keep_end`), then as much of the next item's text as
+  // fits, cut at one of its token boundaries. Dropped when not even its header fits.
+  SectionData CutTo(const SectionData& section, size_t cost, size_t budget, bool keep_end) const;
+  // The largest cut of the text of the item after the `count` whole ones kept (bytes from its
+  // start, or its end), at a token boundary, with which the section costs at most `budget`.
+  // `base`: the cost with the `count` items; `with_item`: with that item whole (> budget).
+  size_t LongestTextThatFits(const SectionData& section, size_t count, size_t budget,
+                             bool keep_end, size_t base, size_t with_item) const;
+  static size_t LargestFitting(size_t high, size_t guess, absl::FunctionRef<bool(size_t)> fits);
   void FitInOrder(bool keep_end, std::vector<SectionData>* sections) const;
   void FitProportionally(std::vector<SectionData>* sections) const;
   std::string Render(const std::vector<SectionData>& sections) const;

@@ -3,31 +3,44 @@
 #include <algorithm>
 #include <string>
 
-#include "absl/container/flat_hash_set.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_split.h"
 
 namespace sochdb::context {
 namespace {
 
-using WordSet = absl::flat_hash_set<std::string>;
+// A text's distinct words (whitespace-separated, ASCII-lowercased) as sorted ids of a
+// dictionary shared by the call's texts: Jaccard is then a merge of two short sorted arrays,
+// not a hash lookup per word.
+using WordSet = std::vector<uint32_t>;
 
-WordSet Words(std::string_view text) {
+WordSet Words(std::string_view text, absl::flat_hash_map<std::string, uint32_t>* dictionary) {
   WordSet words;
   for (absl::string_view word :
        absl::StrSplit(absl::string_view(text.data(), text.size()),
                       absl::ByAnyChar(" \t\n\r\f\v"), absl::SkipEmpty())) {
-    words.insert(absl::AsciiStrToLower(word));
+    const auto [it, added] = dictionary->try_emplace(absl::AsciiStrToLower(word),
+                                                     static_cast<uint32_t>(dictionary->size()));
+    words.push_back(it->second);
   }
+  std::sort(words.begin(), words.end());
+  words.erase(std::unique(words.begin(), words.end()), words.end());
   return words;
 }
 
 double Jaccard(const WordSet& a, const WordSet& b) {
   if (a.empty() && b.empty()) return 1.0;
-  const WordSet& small = a.size() <= b.size() ? a : b;
-  const WordSet& large = a.size() <= b.size() ? b : a;
   size_t shared = 0;
-  for (const std::string& word : small) shared += large.contains(word) ? 1 : 0;
+  for (size_t i = 0, j = 0; i < a.size() && j < b.size();) {
+    if (a[i] == b[j]) {
+      ++shared;
+      ++i;
+      ++j;
+    } else {
+      (a[i] < b[j] ? i : j)++;
+    }
+  }
   return static_cast<double>(shared) / static_cast<double>(a.size() + b.size() - shared);
 }
 
@@ -41,9 +54,10 @@ std::vector<size_t> MmrOrder(const std::vector<std::string_view>& texts,
   if (count == 0) return picked;
   double best = 0;
   for (size_t i = 0; i < n; ++i) best = std::max(best, scores[i]);
+  absl::flat_hash_map<std::string, uint32_t> dictionary;
   std::vector<WordSet> words;
   words.reserve(n);
-  for (size_t i = 0; i < n; ++i) words.push_back(Words(texts[i]));
+  for (size_t i = 0; i < n; ++i) words.push_back(Words(texts[i], &dictionary));
   // max_similarity[i]: candidate i's highest similarity to anything picked so far.
   std::vector<double> max_similarity(n, 0.0);
   std::vector<bool> taken(n, false);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/storage/field_record.h"
@@ -166,9 +167,11 @@ absl::StatusOr<Meta> DecodeMeta(std::string_view bytes) {
   return meta;
 }
 
-std::vector<std::string> Trigrams(std::string_view text) {
+void ForEachTrigram(std::string_view text, absl::FunctionRef<void(std::string_view)> visit) {
   std::string folded;
+  folded.reserve(text.size());
   std::vector<size_t> starts;  // where each character of `folded` begins
+  starts.reserve(text.size() + 1);
   for (std::string_view rest = text; !rest.empty();) {
     const size_t n = CharBytes(rest);
     starts.push_back(folded.size());
@@ -176,10 +179,15 @@ std::vector<std::string> Trigrams(std::string_view text) {
     rest.remove_prefix(n);
   }
   starts.push_back(folded.size());
-  std::vector<std::string> trigrams;
+  const std::string_view all = folded;
   for (size_t i = 0; i + 3 < starts.size(); ++i) {
-    trigrams.push_back(folded.substr(starts[i], starts[i + 3] - starts[i]));
+    visit(all.substr(starts[i], starts[i + 3] - starts[i]));
   }
+}
+
+std::vector<std::string> Trigrams(std::string_view text) {
+  std::vector<std::string> trigrams;
+  ForEachTrigram(text, [&](std::string_view gram) { trigrams.emplace_back(gram); });
   std::sort(trigrams.begin(), trigrams.end());
   trigrams.erase(std::unique(trigrams.begin(), trigrams.end()), trigrams.end());
   return trigrams;

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
@@ -60,6 +61,9 @@ absl::StatusOr<Meta> DecodeMeta(std::string_view bytes);
 // sequences (a lead byte and its continuation bytes); any other byte is a character of its
 // own, so every input is handled deterministically.
 std::vector<std::string> Trigrams(std::string_view text);
+// Calls `visit` with every trigram of `text` as Trigrams cuts them, in text order, repeats
+// included (the view is valid during the call).
+void ForEachTrigram(std::string_view text, absl::FunctionRef<void(std::string_view)> visit);
 
 }  // namespace sochdb::memory::internal
 

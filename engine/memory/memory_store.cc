@@ -168,7 +168,16 @@ absl::StatusOr<std::shared_ptr<MemoryStore::Space>> MemoryStore::LoadSpace(
   if (meta_record.has_value()) {
     SOCHDB_ASSIGN_OR_RETURN(meta, internal::DecodeMeta(*meta_record));
   }
-  if (meta_record.has_value()) SOCHDB_RETURN_IF_ERROR(IndexRecords(ns, space->text));
+  if (meta_record.has_value()) {
+    const int64_t started_ns = absl::GetCurrentTimeNanos();
+    SOCHDB_RETURN_IF_ERROR(IndexRecords(ns, space->text));
+    const internal::EpisodeTextIndex::Stats stats = space->text.stats();
+    if (stats.episodes >= 10'000) {
+      spdlog::info("episodes of '{}': {} indexed in {} ms ({} MiB in memory)", ns, stats.episodes,
+                   (absl::GetCurrentTimeNanos() - started_ns) / 1'000'000,
+                   stats.memory_bytes >> 20);
+    }
+  }
   if (meta.dimension > 0) {
     SOCHDB_ASSIGN_OR_RETURN(std::unique_ptr<vector::VectorSpace> vectors, OpenVectors(ns, meta));
     absl::MutexLock lock(&space->vectors_mu);

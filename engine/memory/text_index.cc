@@ -59,6 +59,29 @@ void Renumber(const std::vector<uint32_t>& renumbered, std::vector<uint32_t>& sl
   }
 }
 
+// Removes `slot` from the list of each of `keys` in `map`; an emptied list goes.
+template <typename Map, typename Keys>
+void EraseFromLists(Map& map, const Keys& keys, uint32_t slot) {
+  for (const auto& key : keys) {
+    auto it = map.find(key);
+    if (it == map.end()) continue;
+    EraseSlot(it->second, slot);
+    if (it->second.empty()) map.erase(it);
+  }
+}
+
+template <typename Map>
+void RenumberLists(const std::vector<uint32_t>& renumbered, Map& map) {
+  for (auto it = map.begin(); it != map.end();) {
+    Renumber(renumbered, it->second);
+    if (it->second.empty()) {
+      map.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+}
+
 template <typename Map>
 uint64_t MapBytes(const Map& map) {
   return map.capacity() * (sizeof(typename Map::value_type) + 1);  // + absl's control byte
@@ -70,9 +93,45 @@ uint64_t KeyHeapBytes(const std::string& key) {
 
 }  // namespace
 
+EpisodeTextIndex::Grams EpisodeTextIndex::GramsOf(std::string_view text) {
+  Grams grams;
+  ForEachTrigram(text, [&](std::string_view gram) {
+    if (gram.size() > 7) {
+      grams.long_ones.emplace_back(gram);
+      return;
+    }
+    uint64_t key = gram.size();  // the low byte: the length, so "ab" and "ab\0" differ
+    for (size_t i = 0; i < gram.size(); ++i) {
+      key |= uint64_t{static_cast<unsigned char>(gram[i])} << (8 * (i + 1));
+    }
+    grams.packed.push_back(key);
+  });
+  std::sort(grams.packed.begin(), grams.packed.end());
+  grams.packed.erase(std::unique(grams.packed.begin(), grams.packed.end()), grams.packed.end());
+  std::sort(grams.long_ones.begin(), grams.long_ones.end());
+  grams.long_ones.erase(std::unique(grams.long_ones.begin(), grams.long_ones.end()),
+                        grams.long_ones.end());
+  return grams;
+}
+
+bool EpisodeTextIndex::ListsOf(const Grams& grams,
+                               std::vector<const std::vector<uint32_t>*>* lists) const {
+  for (const uint64_t key : grams.packed) {
+    const auto it = packed_trigrams_.find(key);
+    if (it == packed_trigrams_.end()) return false;
+    lists->push_back(&it->second);
+  }
+  for (const std::string& key : grams.long_ones) {
+    const auto it = long_trigrams_.find(key);
+    if (it == long_trigrams_.end()) return false;
+    lists->push_back(&it->second);
+  }
+  return true;
+}
+
 absl::Status EpisodeTextIndex::Add(uint64_t id, std::string_view text, uint64_t t_valid_from_ms) {
   const std::vector<std::string> tokens = text::Tokenize(text);
-  const std::vector<std::string> grams = Trigrams(text);
+  const Grams grams = GramsOf(text);
   absl::MutexLock lock(&mu_);
   if (!ids_.empty() && id <= ids_.back()) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -94,13 +153,14 @@ absl::Status EpisodeTextIndex::Add(uint64_t id, std::string_view text, uint64_t 
     postings.slots.push_back(slot);
     postings.frequencies.push_back(static_cast<uint32_t>(frequency));
   }
-  for (const std::string& gram : grams) trigrams_[gram].push_back(slot);
+  for (const uint64_t key : grams.packed) packed_trigrams_[key].push_back(slot);
+  for (const std::string& key : grams.long_ones) long_trigrams_[key].push_back(slot);
   return absl::OkStatus();
 }
 
 absl::Status EpisodeTextIndex::Remove(uint64_t id, std::string_view text) {
   const std::vector<std::string> tokens = text::Tokenize(text);
-  const std::vector<std::string> grams = Trigrams(text);
+  const Grams grams = GramsOf(text);
   absl::MutexLock lock(&mu_);
   const std::optional<uint32_t> slot = SlotOf(id);
   if (!slot.has_value()) {
@@ -112,12 +172,8 @@ absl::Status EpisodeTextIndex::Remove(uint64_t id, std::string_view text) {
     EraseSlot(it->second.slots, *slot, &it->second.frequencies);
     if (it->second.slots.empty()) terms_.erase(it);
   }
-  for (const std::string& gram : grams) {
-    auto it = trigrams_.find(gram);
-    if (it == trigrams_.end()) continue;
-    EraseSlot(it->second, *slot);
-    if (it->second.empty()) trigrams_.erase(it);
-  }
+  EraseFromLists(packed_trigrams_, grams.packed, *slot);
+  EraseFromLists(long_trigrams_, grams.long_ones, *slot);
   live_[*slot] = false;
   --live_count_;
   total_tokens_ -= std::min<uint64_t>(total_tokens_, lengths_[*slot]);
@@ -163,14 +219,8 @@ void EpisodeTextIndex::Compact() {
       ++it;
     }
   }
-  for (auto it = trigrams_.begin(); it != trigrams_.end();) {
-    Renumber(renumbered, it->second);
-    if (it->second.empty()) {
-      trigrams_.erase(it++);
-    } else {
-      ++it;
-    }
-  }
+  RenumberLists(renumbered, packed_trigrams_);
+  RenumberLists(renumbered, long_trigrams_);
 }
 
 std::optional<uint64_t> EpisodeTextIndex::ValidFrom(uint64_t id) const {
@@ -188,10 +238,13 @@ std::vector<uint64_t> EpisodeTextIndex::Bm25(std::string_view query, size_t k,
   if (live_count_ == 0 || k == 0) return best;
   const double n = static_cast<double>(live_count_);
   const double avgdl = static_cast<double>(total_tokens_) / n;
-  // Dense accumulators: a query of common words touches most slots. Every contribution is
-  // positive (idf > 0, tf >= 1), so a zero score means "not touched yet".
-  std::vector<double> scores(ids_.size(), 0.0);
-  std::vector<uint32_t> touched;
+  // Dense accumulators, kept per thread (a query of common words touches most slots: a fresh
+  // array per query costs its page faults). Every contribution is positive (idf > 0, tf >= 1),
+  // so a zero score means "not touched yet"; the touched entries are zeroed again below.
+  thread_local std::vector<double> scores;
+  thread_local std::vector<uint32_t> touched;
+  if (scores.size() < ids_.size()) scores.resize(ids_.size(), 0.0);
+  touched.clear();
   for (const std::string& term : terms) {  // in term order: sums as Bm25Index's
     const auto it = terms_.find(term);
     if (it == terms_.end()) continue;
@@ -204,51 +257,81 @@ std::vector<uint64_t> EpisodeTextIndex::Bm25(std::string_view query, size_t k,
           text::Bm25Contribution(idf, postings.frequencies[i], lengths_[slot], avgdl);
     }
   }
-  std::vector<std::pair<double, uint32_t>> ranked;
-  ranked.reserve(touched.size());
-  for (const uint32_t slot : touched) {
-    if (Matches(slot, as_of)) ranked.emplace_back(scores[slot], slot);
-  }
-  // Score descending, then slot (so id) ascending.
-  const auto before = [](const auto& a, const auto& b) {
+  // The best k in a heap whose top is the worst kept: score descending, then slot (so id)
+  // ascending ranks first.
+  const auto before = [](const std::pair<double, uint32_t>& a,
+                         const std::pair<double, uint32_t>& b) {
     return a.first != b.first ? a.first > b.first : a.second < b.second;
   };
-  const size_t count = std::min(k, ranked.size());
-  std::partial_sort(ranked.begin(), ranked.begin() + count, ranked.end(), before);
-  for (size_t i = 0; i < count; ++i) best.push_back(ids_[ranked[i].second]);
+  std::vector<std::pair<double, uint32_t>> heap;
+  heap.reserve(std::min(k, touched.size()) + 1);
+  for (const uint32_t slot : touched) {
+    const std::pair<double, uint32_t> entry(scores[slot], slot);
+    scores[slot] = 0.0;
+    if (heap.size() == k && !before(entry, heap.front())) continue;
+    if (!Matches(slot, as_of)) continue;
+    heap.push_back(entry);
+    std::push_heap(heap.begin(), heap.end(), before);
+    if (heap.size() > k) {
+      std::pop_heap(heap.begin(), heap.end(), before);
+      heap.pop_back();
+    }
+  }
+  std::sort_heap(heap.begin(), heap.end(), before);
+  for (const auto& [score, slot] : heap) best.push_back(ids_[slot]);
   return best;
+}
+
+// In the ascending `list`, below position `end`: the number of elements <= `target`, i.e. the
+// position after the last of them. Gallops down from `end`, so a cursor that moves a short way
+// costs a few steps, not a search of the whole list.
+size_t EpisodeTextIndex::GallopDown(const std::vector<uint32_t>& list, size_t end,
+                                    uint32_t target) {
+  if (end == 0 || list[end - 1] <= target) return end;
+  size_t high = end - 1;  // list[high] > target
+  size_t step = 1;
+  while (step <= high && list[high - step] > target) {
+    high -= step;
+    step *= 2;
+  }
+  const size_t low = step <= high ? high - step : 0;  // list[low] <= target, unless low is 0
+  return std::upper_bound(list.begin() + low, list.begin() + high, target) - list.begin();
 }
 
 std::vector<uint64_t> EpisodeTextIndex::Trigram(std::string_view query, size_t k,
                                                 std::optional<uint64_t> as_of) const {
-  const std::vector<std::string> grams = Trigrams(query);
+  const Grams grams = GramsOf(query);
   std::vector<uint64_t> newest;
   absl::ReaderMutexLock lock(&mu_);
   std::vector<const std::vector<uint32_t>*> lists;
-  for (const std::string& gram : grams) {
-    const auto it = trigrams_.find(gram);
-    if (it == trigrams_.end()) return newest;  // no episode holds this one
-    lists.push_back(&it->second);
-  }
+  if (!ListsOf(grams, &lists)) return newest;  // no episode holds one of them
   if (lists.empty() || k == 0) return newest;
-  // Walk the shortest list from its newest slot; each other list is searched below the point
-  // the previous slot reached (the slots only go down), so a list is crossed at most once.
+  // A leapfrog join from the newest slot down: `target` is the highest slot every list may
+  // still share; each list's cursor gallops down to its last slot <= target, and a list that
+  // has none equal to it lowers the target to the one it has. Shortest list first: it lowers
+  // the target most.
   std::sort(lists.begin(), lists.end(), [](const auto* a, const auto* b) {
     return a->size() < b->size();
   });
   std::vector<size_t> ends;
   for (const auto* list : lists) ends.push_back(list->size());
-  const std::vector<uint32_t>& lead = *lists[0];
-  for (size_t i = lead.size(); i-- > 0 && newest.size() < k;) {
-    const uint32_t slot = lead[i];
-    bool in_all = true;
-    for (size_t j = 1; j < lists.size() && in_all; ++j) {
-      const std::vector<uint32_t>& list = *lists[j];
-      ends[j] = std::upper_bound(list.begin(), list.begin() + ends[j], slot) - list.begin();
-      if (ends[j] == 0) return newest;  // nothing below: no older match either
-      in_all = list[ends[j] - 1] == slot;
+  uint32_t target = lists[0]->back();
+  size_t agreed = 0;
+  for (size_t j = 0; newest.size() < k; j = (j + 1) % lists.size()) {
+    const std::vector<uint32_t>& list = *lists[j];
+    ends[j] = GallopDown(list, ends[j], target);
+    if (ends[j] == 0) break;  // this list holds nothing at or below the target
+    const uint32_t slot = list[ends[j] - 1];
+    if (slot != target) {
+      target = slot;
+      agreed = 1;
+      continue;
     }
-    if (in_all && Matches(slot, as_of)) newest.push_back(ids_[slot]);
+    if (++agreed < lists.size()) continue;
+    if (Matches(target, as_of)) newest.push_back(ids_[target]);
+    if (target == 0) break;
+    --target;
+    agreed = 0;
   }
   return newest;
 }
@@ -259,12 +342,16 @@ EpisodeTextIndex::Stats EpisodeTextIndex::stats() const {
   stats.episodes = live_count_;
   stats.tokens = total_tokens_;
   uint64_t bytes = ids_.capacity() * 8 + lengths_.capacity() * 4 + valid_from_.capacity() * 8 +
-                   live_.capacity() / 8 + MapBytes(terms_) + MapBytes(trigrams_);
+                   live_.capacity() / 8 + MapBytes(terms_) + MapBytes(packed_trigrams_) +
+                   MapBytes(long_trigrams_);
   for (const auto& [term, postings] : terms_) {
     bytes += KeyHeapBytes(term) + postings.slots.capacity() * 4 +
              postings.frequencies.capacity() * 4;
   }
-  for (const auto& [gram, slots] : trigrams_) bytes += KeyHeapBytes(gram) + slots.capacity() * 4;
+  for (const auto& entry : packed_trigrams_) bytes += entry.second.capacity() * 4;
+  for (const auto& [gram, slots] : long_trigrams_) {
+    bytes += KeyHeapBytes(gram) + slots.capacity() * 4;
+  }
   stats.memory_bytes = bytes;
   return stats;
 }

@@ -77,9 +77,19 @@ class EpisodeTextIndex {
     std::vector<uint32_t> slots;        // ascending
     std::vector<uint32_t> frequencies;  // parallel to slots
   };
+  // A text's distinct trigrams, as the two maps key them.
+  struct Grams {
+    std::vector<uint64_t> packed;
+    std::vector<std::string> long_ones;
+  };
+  static Grams GramsOf(std::string_view text);
+  // The posting lists of `grams`; false when one of them has none.
+  bool ListsOf(const Grams& grams, std::vector<const std::vector<uint32_t>*>* lists) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // The slot of `id`; nullopt when it has none or it is dead.
   std::optional<uint32_t> SlotOf(uint64_t id) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   bool Matches(uint32_t slot, std::optional<uint64_t> as_of) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  static size_t GallopDown(const std::vector<uint32_t>& list, size_t end, uint32_t target);
   // Renumbers the slots without the dead ones.
   void Compact() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -92,7 +102,10 @@ class EpisodeTextIndex {
   uint64_t live_count_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t total_tokens_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<std::string, TermPostings> terms_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, std::vector<uint32_t>> trigrams_ ABSL_GUARDED_BY(mu_);
+  // Trigrams of at most 7 bytes (those of 1- and 2-byte characters: ASCII, Latin, Greek,
+  // Cyrillic...) by a packed key; longer ones (CJK, emoji) by their bytes.
+  absl::flat_hash_map<uint64_t, std::vector<uint32_t>> packed_trigrams_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::vector<uint32_t>> long_trigrams_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace sochdb::memory::internal

@@ -67,6 +67,21 @@ size_t BpeTokenizer::Count(absl::string_view text) const {
   return count;
 }
 
+std::vector<size_t> BpeTokenizer::TokenEnds(absl::string_view text) const {
+  std::vector<size_t> ends;
+  std::vector<uint32_t> bounds;
+  ForEachPiece(piece_end_, text, [&](absl::string_view piece) {
+    const size_t start = static_cast<size_t>(piece.data() - text.data());
+    if (ranks_.Find(piece) != kNoRank) {  // as in Encode
+      ends.push_back(start + piece.size());
+      return;
+    }
+    BytePairMerge(ranks_, piece, &bounds);
+    for (size_t i = 1; i < bounds.size(); ++i) ends.push_back(start + bounds[i]);
+  });
+  return ends;
+}
+
 std::vector<uint32_t> BpeTokenizer::Encode(absl::string_view text) const {
   std::vector<uint32_t> tokens;
   std::vector<uint32_t> bounds;

@@ -44,6 +44,10 @@ class BpeTokenizer {
   Encoding encoding() const { return encoding_; }
   // The number of tokens of `text`: Encode(text).size(), without building the vector.
   size_t Count(absl::string_view text) const;
+  // Where each token of `text` ends (a byte offset into `text`): Encode(text).size() of them,
+  // ascending, the last text.size(). A token may end inside a UTF-8 character (BPE works on
+  // bytes).
+  std::vector<size_t> TokenEnds(absl::string_view text) const;
   // The token ids (ranks) of `text`, as tiktoken's encode_ordinary returns them.
   std::vector<uint32_t> Encode(absl::string_view text) const;
 

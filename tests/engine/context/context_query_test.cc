@@ -152,6 +152,27 @@ TEST_CASE("TAIL_DROP keeps the beginning, HEAD_DROP the end, STRICT refuses") {
       absl::StatusCode::kOutOfRange, "needs " + std::to_string(needed) + " tokens");
 }
 
+TEST_CASE("a cut text fills the budget to within a token, in every format and either end") {
+  ContextFixture f;
+  std::string text;
+  for (int i = 0; i < 600; ++i) text += "w" + std::to_string(i) + (i % 9 == 0 ? ",\n" : " ");
+  for (OutputFormat format : {OutputFormat::kToon, OutputFormat::kJson, OutputFormat::kMarkdown,
+                              OutputFormat::kText}) {
+    for (Truncation truncation : {Truncation::kTailDrop, Truncation::kHeadDrop}) {
+      for (uint32_t limit = 30; limit < 1500; limit += 97) {
+        auto answer = ValueOrFail(
+            f.assembler().Assemble(Request({Literal("L", text)}, limit, format, truncation)));
+        INFO("format " << static_cast<int>(format) << " truncation "
+                       << static_cast<int>(truncation) << " limit " << limit);
+        CHECK(answer.total_tokens <= limit);
+        if (answer.sections.back().truncated) {  // (the whole text is ~1,290 tokens)
+          CHECK(answer.total_tokens + 2 >= limit);  // a token boundary, and where BPE merges
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("PROPORTIONAL gives every section its share") {
   ContextFixture f;
   const std::string big = Words(2000);

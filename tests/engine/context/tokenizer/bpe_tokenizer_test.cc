@@ -123,6 +123,12 @@ TEST_CASE("any bytes encode to tokens whose bytes are the input", "[bpe]") {
       INFO(absl::CEscape(text));
       CHECK(decoded == text);
       CHECK(Tokenizer(e).Count(text) == ids.size());
+      // TokenEnds: where each of those tokens ends.
+      const std::vector<size_t> ends = Tokenizer(e).TokenEnds(text);
+      REQUIRE(ends.size() == ids.size());
+      for (size_t t = 0, start = 0; t < ends.size(); start = ends[t++]) {
+        CHECK(text.substr(start, ends[t] - start) == vocabulary[ids[t]]);
+      }
     }
   }
 }
