@@ -68,7 +68,7 @@ BudgetFit::BudgetFit(const ContextRenderer* renderer, const BpeTokenizer* tokeni
   empty_cost_ = Count(renderer_->Document({}));
 }
 
-size_t BudgetFit::Count(const std::string& text) const { return tokenizer_->Count(text); }
+size_t BudgetFit::Count(const std::string& text) const { return tokenizer_->Count(text, &memo_); }
 
 size_t BudgetFit::Cost(const SectionData& section) const {
   const size_t alone = Count(renderer_->Document({&section}));

@@ -28,6 +28,7 @@ struct FittedDocument {
   size_t tokens = 0;
 };
 
+// One per query: it remembers the lines it counted (not thread-safe).
 class BudgetFit {
  public:
   // Not owned; must outlive the BudgetFit.
@@ -62,6 +63,8 @@ class BudgetFit {
   const BpeTokenizer* const tokenizer_;
   const uint32_t limit_;
   size_t empty_cost_ = 0;  // the empty document's tokens
+  // The probes render documents that differ in a few lines: each line is merged once.
+  mutable CountMemo memo_;
 };
 
 }  // namespace sochdb::context

@@ -53,17 +53,43 @@ absl::StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::Load(Encoding encodi
 BpeTokenizer::BpeTokenizer(Encoding encoding, RankTable ranks)
     : encoding_(encoding), piece_end_(SpecOf(encoding).piece_end), ranks_(std::move(ranks)) {}
 
+size_t BpeTokenizer::CountPiece(absl::string_view piece, std::vector<uint32_t>* bounds) const {
+  if (ranks_.Find(piece) != kNoRank) return 1;  // as in Encode
+  BytePairMerge(ranks_, piece, bounds);
+  return bounds->size() - 1;
+}
+
 size_t BpeTokenizer::Count(absl::string_view text) const {
   size_t count = 0;
   std::vector<uint32_t> bounds;
-  ForEachPiece(piece_end_, text, [&](absl::string_view piece) {
-    if (ranks_.Find(piece) != kNoRank) {  // as in Encode
-      ++count;
-      return;
+  ForEachPiece(piece_end_, text,
+               [&](absl::string_view piece) { count += CountPiece(piece, &bounds); });
+  return count;
+}
+
+size_t BpeTokenizer::Count(absl::string_view text, CountMemo* memo) const {
+  size_t count = 0;
+  std::vector<uint32_t> bounds;
+  std::vector<absl::string_view> pieces;  // of the line being read
+  size_t line_start = 0;
+  std::string key;
+  const auto end_line = [&](size_t end) {
+    key.assign(text.data() + line_start, end - line_start);
+    key.push_back(end < text.size() ? text[end] : '\0');
+    key.push_back(end < text.size() ? 1 : 0);
+    auto [it, added] = memo->lines_.try_emplace(key, 0);
+    if (added) {
+      for (absl::string_view piece : pieces) it->second += CountPiece(piece, &bounds);
     }
-    BytePairMerge(ranks_, piece, &bounds);
-    count += bounds.size() - 1;
+    count += it->second;
+    pieces.clear();
+    line_start = end;
+  };
+  ForEachPiece(piece_end_, text, [&](absl::string_view piece) {
+    pieces.push_back(piece);
+    if (piece.back() == '\n') end_line(static_cast<size_t>(piece.end() - text.data()));
   });
+  if (line_start < text.size()) end_line(text.size());
   return count;
 }
 

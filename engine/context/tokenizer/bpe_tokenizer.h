@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "engine/context/tokenizer/pretokenizer.h"
@@ -26,6 +27,19 @@
 namespace sochdb::context {
 
 enum class Encoding { kCl100kBase, kO200kBase };
+
+// Token counts of lines already counted, for a caller that counts many texts sharing most of
+// their lines (BudgetFit's probes render documents that differ in a line or two). Only
+// whole lines are remembered, and only where the pre-tokenizer itself ended a piece at the
+// newline, so a count through the memo equals Count(text) exactly (see Count). Grows with
+// what it is given: one per task, not one per process. Not thread-safe.
+class CountMemo {
+ private:
+  friend class BpeTokenizer;
+  // Key: the line's bytes and the byte after it (0 and a flag at the text's end): the byte
+  // after decides how the line's last piece ends.
+  absl::flat_hash_map<std::string, size_t> lines_;
+};
 
 // "cl100k_base" / "o200k_base": also the rank file's name without ".tiktoken".
 absl::string_view EncodingName(Encoding encoding);
@@ -44,6 +58,12 @@ class BpeTokenizer {
   Encoding encoding() const { return encoding_; }
   // The number of tokens of `text`: Encode(text).size(), without building the vector.
   size_t Count(absl::string_view text) const;
+  // The same count, merging only the lines `memo` has not seen. The text is pre-tokenized
+  // whole, as by Count; it is then cut after every piece that ends in a newline. Where a
+  // piece ends depends only on the bytes from its start up to the byte after its end, so a
+  // line that starts where a piece starts and is followed by the same byte is cut into the
+  // same pieces in any text: its count can be reused.
+  size_t Count(absl::string_view text, CountMemo* memo) const;
   // Where each token of `text` ends (a byte offset into `text`): Encode(text).size() of them,
   // ascending, the last text.size(). A token may end inside a UTF-8 character (BPE works on
   // bytes).
@@ -53,6 +73,8 @@ class BpeTokenizer {
 
  private:
   BpeTokenizer(Encoding encoding, RankTable ranks);
+  // The tokens of one piece of the pre-tokenizer's.
+  size_t CountPiece(absl::string_view piece, std::vector<uint32_t>* bounds) const;
 
   const Encoding encoding_;
   const PieceEndFunction piece_end_;

@@ -133,6 +133,31 @@ TEST_CASE("any bytes encode to tokens whose bytes are the input", "[bpe]") {
   }
 }
 
+TEST_CASE("counts through a memo equal plain counts, over texts sharing their lines", "[bpe]") {
+  // Lines built from the pieces that end near newlines: spaces and newline runs, \r, '/',
+  // punctuation, letters, digits, non-ASCII; many texts share lines, so the memo is used.
+  static const char* kBits[] = {" ",  "  ", "\n", "\n\n", "\r\n", " \n", "/", "./", ".\n",
+                                "\"", "ab", "Cd", "12345", "é", "日本", "'s", "\t", "x,"};
+  std::mt19937_64 random(12);
+  std::vector<std::string> lines;
+  for (int i = 0; i < 60; ++i) {
+    std::string line;
+    const int bits = 1 + static_cast<int>(random() % 8);
+    for (int b = 0; b < bits; ++b) line += kBits[random() % std::size(kBits)];
+    lines.push_back(line);
+  }
+  for (Encoding e : {Encoding::kCl100kBase, Encoding::kO200kBase}) {
+    CountMemo memo;
+    for (int i = 0; i < 3000; ++i) {
+      std::string text;
+      const int count = static_cast<int>(random() % 12);
+      for (int l = 0; l < count; ++l) text += lines[random() % lines.size()];
+      INFO(absl::CEscape(text));
+      REQUIRE(Tokenizer(e).Count(text, &memo) == Tokenizer(e).Count(text));
+    }
+  }
+}
+
 TEST_CASE("1 MiB of one character is counted in well under a second per MiB", "[bpe]") {
   for (const std::string unit : {" ", "a", "\n", "\t", "!", "7", "\xe4\xb8\xad", "\xff", "ab "}) {
     std::string text;
