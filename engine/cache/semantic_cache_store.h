@@ -73,6 +73,7 @@ class VectorSpace;
 namespace sochdb::cache {
 
 inline constexpr float kDefaultSimilarityThreshold = 0.85f;
+inline constexpr uint32_t kDefaultCacheEfSearch = 128;
 
 // Documented limits (docs/services.md "Limits"); defaults are the server's.
 struct CacheLimits {
@@ -92,6 +93,10 @@ struct SemanticCacheOptions {
   // How often expired entries are purged, hit/miss counts written and indexes maintained.
   absl::Duration maintenance_interval = absl::Seconds(1);
   uint64_t snapshot_every_changes = 50'000;
+  // The HNSW search breadth of a vector lookup (1..vector::kMaxEf): a Get's cost is nearly
+  // proportional to it, and below it the nearest entry is missed more often (docs/benchmarks.md
+  // "Semantic cache" has the sweep). The server's --cache-ef-search.
+  uint32_t ef_search = kDefaultCacheEfSearch;
   CacheLimits limits;
 };
 
@@ -143,8 +148,8 @@ class SemanticCacheStore {
   SemanticCacheStore(const SemanticCacheStore&) = delete;
   SemanticCacheStore& operator=(const SemanticCacheStore&) = delete;
 
-  // See the file comment. A Get of a cache that does not exist is a miss that creates it (with
-  // no entries; upstream does the same), unless the tenant holds max_caches_per_tenant caches.
+  // See the file comment. A Get of a cache that does not exist is a miss counted nowhere: a
+  // read never creates a cache (upstream's does, so that the miss counts).
   absl::StatusOr<CacheHit> Get(std::string_view tenant, std::string_view cache_name,
                                const CacheLookup& lookup);
   // Upserts the entry by key (creating the cache); may evict (see Capacity above).
@@ -188,6 +193,10 @@ class SemanticCacheStore {
   std::string SnapshotPath(uint64_t incarnation) const;
   // The cache's embedding index (opened when the cache has a dimension).
   absl::Status OpenSpace(Cache& cache) const;
+  static std::vector<std::string> SpaceScope(const Cache& cache, uint64_t incarnation);
+  // Clear's removal from the store: the index (`space`, or by its scope when not open), the
+  // entries, then the record.
+  absl::Status RemoveCacheData(Cache& cache, vector::VectorSpace* space, uint64_t incarnation);
 
   CachePtr Find(std::string_view tenant, std::string_view name) const ABSL_LOCKS_EXCLUDED(mu_);
   // Find, or a new (unpersisted) cache; RESOURCE_EXHAUSTED past max_caches_per_tenant.
@@ -195,6 +204,9 @@ class SemanticCacheStore {
       ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<CachePtr> AllCaches() const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Clear removed the cache: a writer that found it before must not touch it (its index is
+  // retired and a new cache of the same name may hold its keys).
+  static bool Dropped(Cache& cache);
   // Put's body, holding the cache's write lock.
   absl::Status PutLocked(Cache& cache, const CacheEntry& entry);
   struct Removed {

@@ -14,9 +14,7 @@
 #include <vector>
 
 #include "engine/storage/keys.h"
-#include "engine/storage/store.h"
-#include "tests/common/status_testing.h"
-#include "tests/engine/storage/test_env.h"
+#include "tests/engine/cache/cache_fixture.h"
 
 namespace sochdb::cache {
 namespace {
@@ -25,47 +23,7 @@ using ::sochdb::testing::RequireError;
 using ::sochdb::testing::RequireErrorContaining;
 using ::sochdb::testing::ValueOrFail;
 
-struct Fixture {
-  explicit Fixture(CacheLimits limits = {}) : dir(storage::testing::FreshTestDir("cache")) {
-    this->limits = limits;
-    Open();
-  }
-
-  void Open() {
-    storage::StoreOptions options;
-    options.sync_mode = storage::SyncMode::kOff;
-    store = *storage::Store::Open(dir + "/db", options);
-    SemanticCacheOptions cache_options;
-    cache_options.snapshot_dir = dir + "/snapshots";
-    cache_options.clock = &clock;
-    cache_options.maintenance_interval = absl::Hours(1);  // rounds run when a test says
-    cache_options.limits = limits;
-    caches = ValueOrFail(SemanticCacheStore::Open(store.get(), cache_options));
-  }
-  void Reopen() {
-    caches.reset();
-    store.reset();
-    Open();
-  }
-
-  void Put(std::string_view cache, std::string_view key, std::string_view value,
-           std::vector<float> embedding, uint64_t ttl = 0, std::string_view tenant = "t") {
-    REQUIRE_OK(caches->Put(tenant, cache, CacheEntry{key, value, embedding, ttl}));
-  }
-  CacheHit Get(std::string_view cache, std::vector<float> embedding, float threshold = 0,
-               std::string_view query = "", std::string_view tenant = "t") {
-    return ValueOrFail(caches->Get(tenant, cache, CacheLookup{query, embedding, threshold}));
-  }
-  CacheStats Stats(std::string_view cache, std::string_view tenant = "t") {
-    return ValueOrFail(caches->Stats(tenant, cache));
-  }
-
-  std::string dir;
-  CacheLimits limits;
-  ManualClock clock;
-  std::unique_ptr<storage::Store> store;
-  std::unique_ptr<SemanticCacheStore> caches;
-};
+using testing::Fixture;
 
 TEST_CASE("exact and semantic hits, the threshold and its default, empty misses", "[cache]") {
   Fixture f;
@@ -109,13 +67,39 @@ TEST_CASE("exact and semantic hits, the threshold and its default, empty misses"
   CHECK(stats.size_bytes == (30 + 5 + 12) + (20 + 9 + 12));
 }
 
-TEST_CASE("a Get of an unknown cache is a counted miss that creates it", "[cache]") {
-  Fixture f;
+TEST_CASE("a Get never creates a cache: its miss is counted nowhere", "[cache]") {
+  CacheLimits limits;
+  limits.max_caches_per_tenant = 1;
+  Fixture f(limits);
   RequireError(f.caches->Stats("t", "nope").status(), absl::StatusCode::kNotFound,
                "Cache 'nope' not found");
   CHECK_FALSE(f.Get("nope", {1, 2}).hit);
-  CHECK(f.Stats("nope").misses == 1);
-  CHECK(f.Stats("nope").dimension == 0);
+  CHECK_FALSE(f.Get("nope", {}, 0, "some text").hit);
+  RequireError(f.caches->Stats("t", "nope").status(), absl::StatusCode::kNotFound,
+               "Cache 'nope' not found");
+  CHECK(f.caches->List("t").empty());
+  // Bad input is refused all the same.
+  RequireErrorContaining(
+      f.caches->Get("t", "nope", CacheLookup{"", std::vector<float>{NAN}, 0}).status(),
+      absl::StatusCode::kInvalidArgument, "query_embedding");
+  // The lookups took nothing of the tenant's one cache.
+  f.Put("real", "k", "v", {1, 0});
+  f.Reopen();
+  REQUIRE(f.caches->List("t").size() == 1);
+  CHECK(f.caches->List("t")[0].name == "real");
+}
+
+TEST_CASE("a threshold above 1 is refused; 1 is accepted", "[cache]") {
+  Fixture f;
+  f.Put("c", "k", "v", {1, 0});
+  RequireErrorContaining(
+      f.caches->Get("t", "c", CacheLookup{"", std::vector<float>{1, 0}, 1.5f}).status(),
+      absl::StatusCode::kInvalidArgument,
+      "similarity_threshold is 1.5; it must be at most 1 (a cosine similarity; <= 0 means the "
+      "default 0.85)");
+  REQUIRE_OK(f.caches->Get("t", "c", CacheLookup{"", std::vector<float>{2, 0}, 1.0f}).status());
+  CHECK_FALSE(f.Get("c", {1, 0.1f}, 1.0f).hit);
+  CHECK(f.Stats("c").hits + f.Stats("c").misses == 2);  // the refused Get counts as neither
 }
 
 TEST_CASE("the dimension is fixed by the first Put; bad input names the field", "[cache]") {
