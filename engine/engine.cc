@@ -271,6 +271,7 @@ EngineStats Engine::Stats() const {
   stats.collections = collections_->CollectionCount();
   stats.documents = collections_->TotalDocuments();
   stats.audit_records = audit_log_->records();
+  stats.caches = cache_->Totals();
   absl::MutexLock lock(&mu_);
   stats.ttl_purged = ttl_purged_;
   return stats;

@@ -82,6 +82,7 @@ struct EngineStats {
   uint64_t collections = 0;
   uint64_t documents = 0;
   uint64_t audit_records = 0;
+  cache::CacheTotals caches;  // the semantic caches
 };
 
 class Engine {

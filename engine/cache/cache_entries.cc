@@ -98,6 +98,7 @@ absl::StatusOr<CacheHit> SemanticCacheStore::Get(std::string_view tenant, std::s
   CachePtr cache = Find(tenant, name);
   if (cache == nullptr) {
     SOCHDB_RETURN_IF_ERROR(ValidateQueryEmbedding(lookup.embedding));
+    gets_missed_.fetch_add(1, std::memory_order_relaxed);
     return CacheHit{};
   }
   std::shared_ptr<vector::VectorSpace> space;
@@ -126,6 +127,7 @@ absl::StatusOr<CacheHit> SemanticCacheStore::Get(std::string_view tenant, std::s
     }
   }
   (result.hit ? cache->hits : cache->misses).fetch_add(1, std::memory_order_relaxed);
+  (result.hit ? gets_hit_ : gets_missed_).fetch_add(1, std::memory_order_relaxed);
   cache->counts_dirty.store(true, std::memory_order_relaxed);
   return result;
 }

@@ -348,6 +348,19 @@ std::vector<CacheStats> SemanticCacheStore::List(std::string_view tenant) const 
   return stats;
 }
 
+CacheTotals SemanticCacheStore::Totals() const {
+  CacheTotals totals;
+  const int64_t now = options_.clock->NowMillis();
+  for (const CachePtr& cache : AllCaches()) {
+    absl::ReaderMutexLock lock(&cache->mu);
+    ++totals.caches;
+    totals.entries += cache->LiveTotals(now).first;
+  }
+  totals.hits = gets_hit_.load(std::memory_order_relaxed);
+  totals.misses = gets_missed_.load(std::memory_order_relaxed);
+  return totals;
+}
+
 absl::StatusOr<CacheStats> SemanticCacheStore::Configure(std::string_view tenant,
                                                          std::string_view name,
                                                          uint64_t max_entries) {

@@ -46,6 +46,7 @@
 #ifndef SOCHDB_ENGINE_CACHE_SEMANTIC_CACHE_STORE_H_
 #define SOCHDB_ENGINE_CACHE_SEMANTIC_CACHE_STORE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -135,6 +136,16 @@ struct CacheStats {
   }
 };
 
+// Figures of every cache together (EngineStats, the server's metrics).
+struct CacheTotals {
+  uint64_t caches = 0;
+  uint64_t entries = 0;  // live (unexpired)
+  // Gets since the store opened, of every cache; a Get of a cache that does not exist is a
+  // miss here (and nowhere else).
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+};
+
 class SemanticCacheStore {
  public:
   // Loads every cache (records, then each embedding index from its snapshot + log) and starts
@@ -177,6 +188,7 @@ class SemanticCacheStore {
   // the entries purged.
   absl::StatusOr<uint64_t> RunMaintenance();
   const CacheLimits& limits() const { return options_.limits; }
+  CacheTotals Totals() const;
 
   class Cache;  // one cache's state (cache_state.h)
 
@@ -232,6 +244,8 @@ class SemanticCacheStore {
   mutable absl::Mutex mu_;  // the registry
   std::map<Key, CachePtr> caches_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::atomic<uint64_t> gets_hit_{0};  // CacheTotals::hits and ::misses
+  std::atomic<uint64_t> gets_missed_{0};
   std::string last_maintenance_error_;  // the maintenance thread's own
   std::thread maintenance_;
 };

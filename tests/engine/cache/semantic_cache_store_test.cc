@@ -332,5 +332,32 @@ TEST_CASE("past the exact phase the HNSW index finds each entry's neighbour", "[
   CHECK(f.Stats("big").entry_count == kEntries);
 }
 
+TEST_CASE("totals: caches, live entries, and every Get since the store opened", "[cache]") {
+  Fixture f;
+  f.Put("a", "k1", "v", {1, 0});
+  f.Put("a", "k2", "v", {0, 1}, 5);
+  f.Put("b", "k3", "v", {1, 0}, 0, "other tenant");
+  CHECK(f.Get("a", {1, 0}).hit);
+  CHECK_FALSE(f.Get("a", {-1, 0}).hit);
+  CHECK_FALSE(f.Get("missing", {1, 0}).hit);  // no cache counts it; the totals do
+  f.clock.AdvanceSeconds(5);
+  const CacheTotals totals = f.caches->Totals();
+  CHECK(totals.caches == 2);
+  CHECK(totals.entries == 2);
+  CHECK(totals.hits == 1);
+  CHECK(totals.misses == 2);
+}
+
+TEST_CASE("ef_search is an option of the store, 1..kMaxEf", "[cache]") {
+  Fixture f;
+  for (uint32_t ef : {0u, 65'537u}) {
+    SemanticCacheOptions options;
+    options.snapshot_dir = f.dir + "/other";
+    options.ef_search = ef;
+    RequireErrorContaining(SemanticCacheStore::Open(f.store.get(), options).status(),
+                           absl::StatusCode::kInvalidArgument, "ef_search is ");
+  }
+}
+
 }  // namespace
 }  // namespace sochdb::cache
