@@ -74,7 +74,7 @@ class VectorSpace;
 namespace sochdb::cache {
 
 inline constexpr float kDefaultSimilarityThreshold = 0.85f;
-inline constexpr uint32_t kDefaultCacheEfSearch = 128;
+inline constexpr uint32_t kDefaultCacheEfSearch = 96;
 
 // Documented limits (docs/services.md "Limits"); defaults are the server's.
 struct CacheLimits {

@@ -46,7 +46,7 @@ TEST_CASE("defaults match the documented values") {
   CHECK(!r.config.accept_log_loss);
   CHECK(r.config.audit_retention_days == 30);
   CHECK(r.config.audit_max_records == 1'000'000);
-  CHECK(r.config.cache_ef_search == 128);
+  CHECK(r.config.cache_ef_search == 96);
   CHECK(ParseServerConfig({"--cache-ef-search", "64"}, Env({})).config.cache_ef_search == 64);
 }
 
