@@ -30,6 +30,9 @@ constexpr char kScopeTag[] = "sc";
 constexpr uint32_t kHnswM = 16;
 constexpr uint32_t kEfConstruction = 200;
 constexpr uint32_t kSpecEfSearch = 128;
+// Cache records one count flush writes at once (each cache's write lock is held until the write;
+// absl tracks at most 40 held locks per thread for its deadlock detection).
+constexpr size_t kFlushBatch = 32;
 
 bool HasPrefix(std::string_view key, std::string_view prefix) {
   return key.substr(0, prefix.size()) == prefix;
@@ -62,9 +65,10 @@ SemanticCacheStore::~SemanticCacheStore() {
     stopping_ = true;
   }
   if (maintenance_.joinable()) maintenance_.join();
-  for (const CachePtr& cache : AllCaches()) {
-    absl::Status flushed = FlushCounts(*cache);
-    if (!flushed.ok()) spdlog::warn("cache {} counts at shutdown: {}", cache->name, flushed.ToString());
+  const std::vector<CachePtr> caches = AllCaches();
+  absl::Status flushed = FlushCounts(caches);
+  if (!flushed.ok()) spdlog::warn("cache counts at shutdown: {}", flushed.ToString());
+  for (const CachePtr& cache : caches) {
     std::shared_ptr<vector::VectorSpace> space;
     {
       absl::MutexLock lock(&cache->mu);
@@ -306,19 +310,39 @@ absl::Status SemanticCacheStore::WriteRecord(Cache& cache, storage::WriteBatch* 
   return absl::OkStatus();
 }
 
-absl::Status SemanticCacheStore::FlushCounts(Cache& cache) {
-  absl::MutexLock write_lock(&cache.write_mu);
-  {
-    absl::ReaderMutexLock lock(&cache.mu);
-    if (cache.dropped) return absl::OkStatus();
-    // Cleared before the counts are read: a Get counting meanwhile sets it again.
-    const bool counts = cache.counts_dirty.exchange(false, std::memory_order_relaxed);
-    if (!counts && !cache.record_stale) return absl::OkStatus();
+absl::Status SemanticCacheStore::FlushCounts(const std::vector<CachePtr>& caches) {
+  absl::Status first;
+  for (size_t begin = 0; begin < caches.size(); begin += kFlushBatch) {
+    std::vector<Cache*> held;
+    storage::WriteBatch batch;
+    for (size_t i = begin; i < std::min(caches.size(), begin + kFlushBatch); ++i) {
+      Cache& cache = *caches[i];
+      // Held until the write: no writer's newer record of this cache can land before it.
+      cache.write_mu.Lock();
+      absl::ReaderMutexLock lock(&cache.mu);
+      // Cleared before the counts are read: a Get counting meanwhile sets it again.
+      const bool counts =
+          !cache.dropped && cache.counts_dirty.exchange(false, std::memory_order_relaxed);
+      if (cache.dropped || (!counts && !cache.record_stale)) {
+        cache.write_mu.Unlock();
+        continue;
+      }
+      batch.Put(CacheRecordKey(cache.tenant, cache.name), EncodeCacheRecord(cache.RecordNow()));
+      held.push_back(&cache);
+    }
+    const absl::Status written = held.empty() ? absl::OkStatus() : store_->Write(&batch);
+    for (Cache* cache : held) {
+      if (written.ok()) {
+        absl::MutexLock lock(&cache->mu);
+        cache->record_stale = false;
+      } else {
+        cache->counts_dirty.store(true, std::memory_order_relaxed);
+      }
+      cache->write_mu.Unlock();
+    }
+    if (!written.ok() && first.ok()) first = written;
   }
-  storage::WriteBatch batch;
-  absl::Status written = WriteRecord(cache, &batch);
-  if (!written.ok()) cache.counts_dirty.store(true, std::memory_order_relaxed);
-  return written;
+  return first;
 }
 
 absl::StatusOr<CacheStats> SemanticCacheStore::Stats(std::string_view tenant,
@@ -443,12 +467,11 @@ absl::Status SemanticCacheStore::RemoveCacheData(Cache& cache, vector::VectorSpa
 absl::StatusOr<uint64_t> SemanticCacheStore::RunMaintenance() {
   uint64_t purged = 0;
   absl::Status first;
-  for (const CachePtr& cache : AllCaches()) {
+  const std::vector<CachePtr> caches = AllCaches();
+  for (const CachePtr& cache : caches) {
     absl::StatusOr<uint64_t> n = PurgeExpired(*cache);
     if (n.ok()) purged += *n;
     if (!n.ok() && first.ok()) first = n.status();
-    absl::Status flushed = FlushCounts(*cache);
-    if (!flushed.ok() && first.ok()) first = flushed;
     std::shared_ptr<vector::VectorSpace> space;
     {
       absl::MutexLock lock(&cache->mu);
@@ -458,6 +481,8 @@ absl::StatusOr<uint64_t> SemanticCacheStore::RunMaintenance() {
     absl::Status maintained = space->Maintain();
     if (!maintained.ok() && first.ok()) first = maintained;
   }
+  absl::Status flushed = FlushCounts(caches);
+  if (!flushed.ok() && first.ok()) first = flushed;
   if (!first.ok()) return first;
   return purged;
 }

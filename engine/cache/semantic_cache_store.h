@@ -229,7 +229,9 @@ class SemanticCacheStore {
   absl::StatusOr<Removed> RemoveKeys(Cache& cache, const std::vector<std::string>& keys);
   // Writes the cache record (with the current counts).
   absl::Status WriteRecord(Cache& cache, storage::WriteBatch* batch);
-  absl::Status FlushCounts(Cache& cache);
+  // Writes the records of the caches whose hit/miss counts changed (or whose record lags the
+  // store), many per store write: one write a round, not one per cache.
+  absl::Status FlushCounts(const std::vector<CachePtr>& caches) ABSL_NO_THREAD_SAFETY_ANALYSIS;
   absl::StatusOr<uint64_t> PurgeExpired(Cache& cache);
   // The value of the live entry `key`, or nullopt (absent, expired, or gone meanwhile).
   absl::StatusOr<std::optional<std::string>> ReadLive(Cache& cache, std::string_view key);

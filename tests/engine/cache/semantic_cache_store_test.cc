@@ -348,6 +348,22 @@ TEST_CASE("totals: caches, live entries, and every Get since the store opened", 
   CHECK(totals.misses == 2);
 }
 
+TEST_CASE("a maintenance round writes the counts of many caches in few store writes",
+          "[cache]") {
+  Fixture f;
+  constexpr int kCaches = 40;
+  for (int i = 0; i < kCaches; ++i) {
+    const std::string name = "c" + std::to_string(i);
+    REQUIRE_OK(f.caches->Configure("t", name, 10).status());  // no entries: no index to maintain
+    CHECK_FALSE(f.Get(name, {1, 0}).hit);
+  }
+  const uint64_t before = f.store->Stats().batches_written;
+  REQUIRE_OK(f.caches->RunMaintenance().status());
+  CHECK(f.store->Stats().batches_written - before == 2);  // 32 records a write
+  f.Reopen();
+  for (int i = 0; i < kCaches; ++i) CHECK(f.Stats("c" + std::to_string(i)).misses == 1);
+}
+
 TEST_CASE("ef_search is an option of the store, 1..kMaxEf", "[cache]") {
   Fixture f;
   for (uint32_t ef : {0u, 65'537u}) {
