@@ -255,14 +255,20 @@ absl::StatusOr<SemanticCacheStore::Removed> SemanticCacheStore::RemoveKeys(
     const int64_t now = options_.clock->NowMillis();
     std::vector<std::string_view> present;
     std::shared_ptr<vector::VectorSpace> space;
+    uint64_t live = 0;
     {
       absl::MutexLock lock(&cache.mu);
+      // Entries and no index: the cache is out of service (its index did not open, or a Clear
+      // failed part-way), and nothing of it can be removed but whole.
+      if (cache.space == nullptr && !cache.open_error.ok()) {
+        return absl::UnavailableError(cache.open_error.message());
+      }
       space = cache.space;
       for (size_t i = begin; i < std::min(keys.size(), begin + kRemoveBatch); ++i) {
         auto it = cache.entries.find(keys[i]);
         if (it == cache.entries.end()) continue;
         present.push_back(keys[i]);
-        if (Cache::Live(it->second, now)) ++removed.live;
+        if (Cache::Live(it->second, now)) ++live;
       }
     }
     if (present.empty() || space == nullptr) continue;
@@ -272,6 +278,7 @@ absl::StatusOr<SemanticCacheStore::Removed> SemanticCacheStore::RemoveKeys(
     absl::MutexLock lock(&cache.mu);
     for (std::string_view key : present) cache.Erase(key);
     removed.all += present.size();
+    removed.live += live;
   }
   return removed;
 }

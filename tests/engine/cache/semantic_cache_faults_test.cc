@@ -137,6 +137,11 @@ TEST_CASE("a ClearCache that fails part-way leaves the cache out of service unti
   RequireErrorContaining(
       f.caches->Put("t", "c", CacheEntry{"west", "W", std::vector<float>{-1, 0}, 0}),
       absl::StatusCode::kUnavailable, retry);
+  // Nor can part of it be removed (these answered 1 and true, removing nothing).
+  RequireErrorContaining(f.caches->Invalidate("t", "c", "").status(),
+                         absl::StatusCode::kUnavailable, retry);
+  RequireErrorContaining(f.caches->Delete("t", "c", "north").status(),
+                         absl::StatusCode::kUnavailable, retry);
 
   files.fail = false;
   CHECK(ValueOrFail(f.caches->Clear("t", "c")));
