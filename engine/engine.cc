@@ -154,6 +154,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& option
   cache_options.maintenance_interval = options.cache_maintenance_interval;
   cache_options.snapshot_every_changes = options.vector_snapshot_every_changes;
   cache_options.limits = options.cache_limits;
+  cache_options.ef_search = options.cache_ef_search;
   SOCHDB_ASSIGN_OR_RETURN(parts.cache,
                           cache::SemanticCacheStore::Open(parts.store.get(), cache_options));
   SOCHDB_ASSIGN_OR_RETURN(parts.policies, policy::PolicyStore::Open(parts.store.get()));
@@ -270,6 +271,7 @@ EngineStats Engine::Stats() const {
   stats.collections = collections_->CollectionCount();
   stats.documents = collections_->TotalDocuments();
   stats.audit_records = audit_log_->records();
+  stats.caches = cache_->Totals();
   absl::MutexLock lock(&mu_);
   stats.ttl_purged = ttl_purged_;
   return stats;

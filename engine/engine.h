@@ -53,6 +53,8 @@ struct EngineOptions {
   // How often expired cache entries are purged and cache hit/miss counts written (a kill -9
   // loses at most this long's counts).
   absl::Duration cache_maintenance_interval = absl::Seconds(1);
+  // The HNSW search breadth of a semantic cache lookup (SemanticCacheOptions::ef_search).
+  uint32_t cache_ef_search = cache::kDefaultCacheEfSearch;
   // How often expired KV records are purged (they are invisible from the moment they expire).
   absl::Duration ttl_purge_interval = absl::Seconds(1);
   // How often vector indexes are checked for a snapshot or a compaction.
@@ -80,6 +82,7 @@ struct EngineStats {
   uint64_t collections = 0;
   uint64_t documents = 0;
   uint64_t audit_records = 0;
+  cache::CacheTotals caches;  // the semantic caches
 };
 
 class Engine {

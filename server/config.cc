@@ -70,6 +70,10 @@ void DefineStorageOptions(CLI::App& app, ServerConfig& c) {
   app.add_option("--audit-max-records", c.audit_max_records,
                  "records of LOG policies kept per tenant (the oldest go first)")
       ->check(CLI::Range(int64_t{1}, int64_t{1'000'000'000}))->capture_default_str();
+  app.add_option("--cache-ef-search", c.cache_ef_search,
+                 "HNSW search breadth of a semantic cache lookup: its cost is nearly "
+                 "proportional to it; smaller misses the nearest entry more often")
+      ->check(CLI::Range(8, 4096))->capture_default_str();
   app.add_option("--tokenizer-dir", c.tokenizer_dir,
                  "directory of the BPE rank tables cl100k_base.tiktoken and o200k_base.tiktoken "
                  "(tools/tokenizer/fetch_ranks.sh DIR writes them); empty = <directory of the "

@@ -46,6 +46,7 @@ struct ServerConfig {
   int ttl_purge_interval_ms = 1000;    // --ttl-purge-interval-ms
   int audit_retention_days = 30;       // --audit-retention-days: policy audit records kept
   int64_t audit_max_records = 1'000'000;  // --audit-max-records: per tenant
+  int cache_ef_search = 96;  // --cache-ef-search: a semantic cache Get's HNSW search breadth
   // --tokenizer-dir: the BPE rank tables (cl100k_base.tiktoken, o200k_base.tiktoken); empty =
   // search the places server/tokenizer_dir.h lists.
   std::string tokenizer_dir;

@@ -165,6 +165,16 @@ std::vector<prometheus::MetricFamily> EngineCollector::Collect() const {
              static_cast<double>(stats.documents)),
       Family("sochdb_vector_memory_bytes", "Memory of the in-memory vector indexes (measured).",
              MetricType::Gauge, static_cast<double>(stats.vector_memory_bytes)),
+      Family("sochdb_semantic_caches", "Semantic caches (SemanticCacheService), all tenants.",
+             MetricType::Gauge, static_cast<double>(stats.caches.caches)),
+      Family("sochdb_semantic_cache_entries", "Live (unexpired) entries in all semantic caches.",
+             MetricType::Gauge, static_cast<double>(stats.caches.entries)),
+      Family("sochdb_semantic_cache_hits_total", "Semantic cache Gets that hit, since start.",
+             MetricType::Counter, static_cast<double>(stats.caches.hits)),
+      Family("sochdb_semantic_cache_misses_total",
+             "Semantic cache Gets that missed, since start (a Get of a cache that does not "
+             "exist included).",
+             MetricType::Counter, static_cast<double>(stats.caches.misses)),
   };
 }
 

@@ -127,6 +127,7 @@ EngineOptions MakeEngineOptions(const ServerConfig& config, storage::SyncMode sy
   options.audit_retention.max_age = absl::Hours(24 * config.audit_retention_days);
   options.audit_retention.max_records_per_tenant =
       static_cast<uint64_t>(config.audit_max_records);
+  options.cache_ef_search = static_cast<uint32_t>(config.cache_ef_search);
   options.kv_limits.max_batch_get_bytes = ResponseBudgetBytes(config);
   options.kv_limits.max_batch_get_setting = kResponseBudgetSetting;
   options.kv_limits.batch_get_entry_bytes = services::kv_convert::BatchGetEntryBytes;

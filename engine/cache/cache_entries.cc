@@ -68,27 +68,43 @@ int64_t ExpiryMillis(int64_t now_ms, uint64_t ttl_seconds) {
   return now_ms + static_cast<int64_t>(ttl_seconds) * 1000;
 }
 
+absl::Status ValidateThreshold(float threshold) {
+  if (std::isnan(threshold)) return absl::InvalidArgumentError("similarity_threshold is NaN");
+  // A cosine similarity is at most 1: a larger threshold could never hit (upstream accepts it
+  // and misses every time, which hides the client's mistake).
+  if (threshold > 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "similarity_threshold is ", threshold,
+        "; it must be at most 1 (a cosine similarity; <= 0 means the default 0.85)"));
+  }
+  return absl::OkStatus();
+}
+
+// Finite values (an empty embedding is no vector search, not an error).
+absl::Status ValidateQueryEmbedding(absl::Span<const float> embedding) {
+  if (embedding.empty()) return absl::OkStatus();
+  return vector::ValidateVector(embedding, embedding.size(), "query_embedding");
+}
+
 }  // namespace
 
 absl::StatusOr<CacheHit> SemanticCacheStore::Get(std::string_view tenant, std::string_view name,
                                                  const CacheLookup& lookup) {
   SOCHDB_RETURN_IF_ERROR(ValidateCacheName(name, options_.limits));
-  if (std::isnan(lookup.threshold)) {
-    return absl::InvalidArgumentError("similarity_threshold is NaN");
-  }
+  SOCHDB_RETURN_IF_ERROR(ValidateThreshold(lookup.threshold));
   const float threshold = lookup.threshold <= 0 ? kDefaultSimilarityThreshold : lookup.threshold;
+  // A read never creates a cache: a miss on a cache that does not exist is counted nowhere
+  // (there is nothing to count it in; docs/services.md).
   CachePtr cache = Find(tenant, name);
   if (cache == nullptr) {
-    // As upstream, a lookup creates the cache, so that its miss is counted; past the tenant's
-    // limit it is a miss that nothing records.
-    absl::StatusOr<CachePtr> created = FindOrCreate(tenant, name);
-    if (!created.ok()) return CacheHit{};
-    cache = *std::move(created);
+    SOCHDB_RETURN_IF_ERROR(ValidateQueryEmbedding(lookup.embedding));
+    gets_missed_.fetch_add(1, std::memory_order_relaxed);
+    return CacheHit{};
   }
   std::shared_ptr<vector::VectorSpace> space;
   uint32_t dimension = 0;
   {
-    absl::MutexLock lock(&cache->mu);
+    absl::ReaderMutexLock lock(&cache->mu);
     if (!cache->open_error.ok()) return absl::UnavailableError(cache->open_error.message());
     space = cache->space;
     dimension = cache->record.dimension;
@@ -96,11 +112,13 @@ absl::StatusOr<CacheHit> SemanticCacheStore::Get(std::string_view tenant, std::s
   CacheHit result;
   if (!lookup.query.empty()) {
     SOCHDB_ASSIGN_OR_RETURN(std::optional<std::string> value, ReadLive(*cache, lookup.query));
-    if (value.has_value()) result = CacheHit{true, *std::move(value), 1.0f, std::string(lookup.query)};
+    if (value.has_value()) {
+      result = CacheHit{true, *std::move(value), 1.0f, std::string(lookup.query)};
+    }
   }
   if (!result.hit && !lookup.embedding.empty()) {
-    SOCHDB_RETURN_IF_ERROR(vector::ValidateVector(lookup.embedding, lookup.embedding.size(),
-                                                  "query_embedding"));
+    // After the exact match, which needs no embedding.
+    SOCHDB_RETURN_IF_ERROR(ValidateQueryEmbedding(lookup.embedding));
     if (space != nullptr && lookup.embedding.size() != dimension) {
       return DimensionMismatch("query_embedding", lookup.embedding.size(), name, dimension);
     }
@@ -108,20 +126,14 @@ absl::StatusOr<CacheHit> SemanticCacheStore::Get(std::string_view tenant, std::s
       SOCHDB_ASSIGN_OR_RETURN(result, NearestLive(*cache, space, lookup.embedding, threshold));
     }
   }
-  absl::MutexLock lock(&cache->mu);
-  if (result.hit) {
-    ++cache->record.hits;
-  } else {
-    ++cache->record.misses;
-  }
-  cache->counts_dirty = true;
-  if (result.hit) {
-    auto it = cache->entries.find(result.key);
-    if (it != cache->entries.end()) cache->Touch(it);
-  }
+  (result.hit ? cache->hits : cache->misses).fetch_add(1, std::memory_order_relaxed);
+  (result.hit ? gets_hit_ : gets_missed_).fetch_add(1, std::memory_order_relaxed);
+  cache->counts_dirty.store(true, std::memory_order_relaxed);
   return result;
 }
 
+// One lock per lookup: the entry is checked and made most recent together (a read that then
+// finds it removed has touched a key that is going anyway).
 absl::StatusOr<std::optional<std::string>> SemanticCacheStore::ReadLive(Cache& cache,
                                                                         std::string_view key) {
   const int64_t now = options_.clock->NowMillis();
@@ -129,13 +141,16 @@ absl::StatusOr<std::optional<std::string>> SemanticCacheStore::ReadLive(Cache& c
     absl::MutexLock lock(&cache.mu);
     auto it = cache.entries.find(key);
     if (it == cache.entries.end() || !Cache::Live(it->second, now)) return std::nullopt;
+    cache.Touch(it);
   }
   SOCHDB_ASSIGN_OR_RETURN(std::optional<std::string> bytes,
                           store_->Get(EntryKey(cache.entry_prefix, key)));
   if (!bytes.has_value()) return std::nullopt;  // removed since
   SOCHDB_ASSIGN_OR_RETURN(const EntryRecord record, DecodeEntryRecord(*bytes));
   if (record.expires_ms != 0 && record.expires_ms <= now) return std::nullopt;
-  return std::string(record.value);
+  // The value is the record's tail: drop the header in place rather than copy the value out.
+  bytes->erase(0, bytes->size() - record.value.size());
+  return bytes;
 }
 
 absl::StatusOr<CacheHit> SemanticCacheStore::NearestLive(
@@ -143,17 +158,25 @@ absl::StatusOr<CacheHit> SemanticCacheStore::NearestLive(
     absl::Span<const float> embedding, float threshold) {
   for (uint32_t k = kFirstCandidates;; k = std::min<uint32_t>(k * 8, vector::kMaxK)) {
     size_t live = 0;
-    SOCHDB_ASSIGN_OR_RETURN(const std::vector<vector::VectorHit> hits,
-                            space->Search(embedding, k, 0, nullptr, -1, false, &live));
-    for (const vector::VectorHit& hit : hits) {
+    SOCHDB_ASSIGN_OR_RETURN(
+        std::vector<vector::VectorHit> hits,
+        space->Search(embedding, k, options_.ef_search, nullptr, -1, false, &live));
+    for (vector::VectorHit& hit : hits) {
       // Cosine distance is 1 - cos (engine/vector/ann_index.h).
       const float similarity = std::clamp(1.0f - hit.distance, -1.0f, 1.0f);
       if (similarity < threshold) return CacheHit{};
       SOCHDB_ASSIGN_OR_RETURN(std::optional<std::string> value, ReadLive(cache, hit.id));
-      if (value.has_value()) return CacheHit{true, *std::move(value), similarity, hit.id};
+      if (value.has_value()) {
+        return CacheHit{true, *std::move(value), similarity, std::move(hit.id)};
+      }
     }
     if (hits.size() < k || k >= live || k == vector::kMaxK) return CacheHit{};
   }
+}
+
+bool SemanticCacheStore::Dropped(Cache& cache) {
+  absl::ReaderMutexLock lock(&cache.mu);
+  return cache.dropped;
 }
 
 absl::Status SemanticCacheStore::Put(std::string_view tenant, std::string_view name,
@@ -163,10 +186,7 @@ absl::Status SemanticCacheStore::Put(std::string_view tenant, std::string_view n
   for (;;) {
     SOCHDB_ASSIGN_OR_RETURN(CachePtr cache, FindOrCreate(tenant, name));
     absl::MutexLock write_lock(&cache->write_mu);
-    {
-      absl::MutexLock lock(&cache->mu);
-      if (cache->dropped) continue;  // cleared meanwhile: a new cache of the same name
-    }
+    if (Dropped(*cache)) continue;  // cleared meanwhile: a new cache of the same name
     return PutLocked(*cache, entry);
   }
 }
@@ -204,14 +224,22 @@ absl::Status SemanticCacheStore::PutLocked(Cache& cache, const CacheEntry& entry
     absl::MutexLock lock(&cache.mu);
     space = cache.space;
     if (cache.record_stale) batch.Put(CacheRecordKey(cache.tenant, cache.name),
-                                      EncodeCacheRecord(cache.record));
+                                      EncodeCacheRecord(cache.RecordNow()));
   }
   const int64_t expires = ExpiryMillis(now, entry.ttl_seconds);
   batch.Put(EntryKey(cache.entry_prefix, entry.key), EncodeEntryRecord(now, expires, entry.value));
   for (const std::string& key : evicted) batch.Delete(EntryKey(cache.entry_prefix, key));
   const std::vector<std::string_view> deletes(evicted.begin(), evicted.end());
   const vector::VectorItem item{entry.key, entry.embedding, ""};
-  SOCHDB_RETURN_IF_ERROR(space->Apply({&item, 1}, deletes, &batch));
+  if (absl::Status applied = space->Apply({&item, 1}, deletes, &batch); !applied.ok()) {
+    // Nothing was written: a first Put that failed must not fix the dimension.
+    if (create_space) {
+      absl::MutexLock lock(&cache.mu);
+      cache.record.dimension = 0;
+      cache.space = nullptr;
+    }
+    return applied;
+  }
   absl::MutexLock lock(&cache.mu);
   cache.record_stale = false;
   for (const std::string& key : evicted) cache.Erase(key);
@@ -227,14 +255,20 @@ absl::StatusOr<SemanticCacheStore::Removed> SemanticCacheStore::RemoveKeys(
     const int64_t now = options_.clock->NowMillis();
     std::vector<std::string_view> present;
     std::shared_ptr<vector::VectorSpace> space;
+    uint64_t live = 0;
     {
       absl::MutexLock lock(&cache.mu);
+      // Entries and no index: the cache is out of service (its index did not open, or a Clear
+      // failed part-way), and nothing of it can be removed but whole.
+      if (cache.space == nullptr && !cache.open_error.ok()) {
+        return absl::UnavailableError(cache.open_error.message());
+      }
       space = cache.space;
       for (size_t i = begin; i < std::min(keys.size(), begin + kRemoveBatch); ++i) {
         auto it = cache.entries.find(keys[i]);
         if (it == cache.entries.end()) continue;
         present.push_back(keys[i]);
-        if (Cache::Live(it->second, now)) ++removed.live;
+        if (Cache::Live(it->second, now)) ++live;
       }
     }
     if (present.empty() || space == nullptr) continue;
@@ -244,6 +278,7 @@ absl::StatusOr<SemanticCacheStore::Removed> SemanticCacheStore::RemoveKeys(
     absl::MutexLock lock(&cache.mu);
     for (std::string_view key : present) cache.Erase(key);
     removed.all += present.size();
+    removed.live += live;
   }
   return removed;
 }
@@ -262,6 +297,7 @@ absl::StatusOr<uint64_t> SemanticCacheStore::Invalidate(std::string_view tenant,
   std::vector<std::string> keys;
   {
     absl::MutexLock lock(&cache->mu);
+    if (cache->dropped) return 0;  // cleared meanwhile: nothing of it is left
     for (const auto& [key, info] : cache->entries) {
       if (!glob.has_value() || glob->Matches(key)) keys.push_back(key);
     }
@@ -278,6 +314,7 @@ absl::StatusOr<bool> SemanticCacheStore::Delete(std::string_view tenant, std::st
   CachePtr cache = Find(tenant, name);
   if (cache == nullptr) return false;
   absl::MutexLock write_lock(&cache->write_mu);
+  if (Dropped(*cache)) return false;  // cleared meanwhile
   SOCHDB_ASSIGN_OR_RETURN(const Removed removed, RemoveKeys(*cache, {std::string(key)}));
   return removed.live > 0;
 }
@@ -288,6 +325,7 @@ absl::StatusOr<uint64_t> SemanticCacheStore::PurgeExpired(Cache& cache) {
   std::vector<std::string> expired;
   {
     absl::MutexLock lock(&cache.mu);
+    if (cache.dropped) return 0;  // cleared since the round listed it
     for (auto it = cache.expiry.begin(); it != cache.expiry.end() && it->first <= now; ++it) {
       expired.push_back(*it->second);
     }

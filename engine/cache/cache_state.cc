@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "engine/common/absl_view.h"
@@ -114,12 +115,33 @@ std::pair<uint64_t, uint64_t> SemanticCacheStore::Cache::LiveTotals(int64_t now_
 CacheStats SemanticCacheStore::Cache::StatsLocked(int64_t now_ms) const {
   CacheStats stats;
   stats.name = name;
-  stats.hits = record.hits;
-  stats.misses = record.misses;
+  stats.hits = hits.load(std::memory_order_relaxed);
+  stats.misses = misses.load(std::memory_order_relaxed);
   std::tie(stats.entry_count, stats.size_bytes) = LiveTotals(now_ms);
   stats.dimension = record.dimension;
   stats.max_entries = record.max_entries;
   return stats;
+}
+
+CacheRecord SemanticCacheStore::Cache::RecordNow() const {
+  CacheRecord now = record;
+  now.hits = hits.load(std::memory_order_relaxed);
+  now.misses = misses.load(std::memory_order_relaxed);
+  return now;
+}
+
+std::vector<std::string> SemanticCacheStore::Cache::PlanShrink(int64_t now, uint64_t cap) const {
+  std::vector<std::string> evicted;
+  absl::flat_hash_set<const std::string*> expired;
+  for (auto it = expiry.begin(); it != expiry.end() && it->first <= now; ++it) {
+    evicted.push_back(*it->second);
+    expired.insert(it->second);
+  }
+  for (auto it = recency.rbegin(); it != recency.rend() && entries.size() - evicted.size() > cap;
+       ++it) {
+    if (!expired.contains(*it)) evicted.push_back(**it);
+  }
+  return evicted;
 }
 
 absl::StatusOr<std::vector<std::string>> SemanticCacheStore::Cache::PlanEviction(

@@ -4,6 +4,7 @@
 #ifndef SOCHDB_ENGINE_CACHE_CACHE_STATE_H_
 #define SOCHDB_ENGINE_CACHE_CACHE_STATE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <list>
 #include <memory>
@@ -27,7 +28,7 @@ struct CacheRecord {
   uint64_t incarnation = 0;  // random per creation: names the index's scope and snapshot
   uint32_t dimension = 0;    // 0 until the first Put
   uint64_t max_entries = 0;  // 0 = not configured
-  uint64_t hits = 0;
+  uint64_t hits = 0;    // in memory: Cache::hits and ::misses (see RecordNow)
   uint64_t misses = 0;
 };
 std::string EncodeCacheRecord(const CacheRecord& record);
@@ -73,10 +74,14 @@ class SemanticCacheStore::Cache {
   // The state below; held briefly (never across a store write or a search).
   mutable absl::Mutex mu;
 
-  CacheRecord record ABSL_GUARDED_BY(mu);
+  CacheRecord record ABSL_GUARDED_BY(mu);  // its hits and misses are those of the last load
   // The store's record lags `record` (or is absent): the next write of the cache writes it.
   bool record_stale ABSL_GUARDED_BY(mu) = true;
-  bool counts_dirty ABSL_GUARDED_BY(mu) = false;
+  // Counted by every Get without a lock (a Get on a hot cache would otherwise queue on `mu` for
+  // a counter); written with the record by the maintenance round when counts_dirty is set.
+  std::atomic<uint64_t> hits{0};
+  std::atomic<uint64_t> misses{0};
+  std::atomic<bool> counts_dirty{false};
   bool dropped ABSL_GUARDED_BY(mu) = false;    // Clear removed it: writers look it up again
   absl::Status open_error ABSL_GUARDED_BY(mu);  // the index could not open: UNAVAILABLE
   std::shared_ptr<vector::VectorSpace> space ABSL_GUARDED_BY(mu);  // null until a dimension
@@ -99,8 +104,14 @@ class SemanticCacheStore::Cache {
     return info.expires_ms == 0 || info.expires_ms > now_ms;
   }
   // Entries and bytes that have not expired at `now_ms`.
-  std::pair<uint64_t, uint64_t> LiveTotals(int64_t now_ms) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
-  CacheStats StatsLocked(int64_t now_ms) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  std::pair<uint64_t, uint64_t> LiveTotals(int64_t now_ms) const ABSL_SHARED_LOCKS_REQUIRED(mu);
+  CacheStats StatsLocked(int64_t now_ms) const ABSL_SHARED_LOCKS_REQUIRED(mu);
+  // `record` with the current hit and miss counts: what a write of the record stores.
+  CacheRecord RecordNow() const ABSL_SHARED_LOCKS_REQUIRED(mu);
+  // The entries to remove so that at most `cap` live ones remain: every expired one (they wait
+  // for the purge and count for nothing), then the least recently used.
+  std::vector<std::string> PlanShrink(int64_t now_ms, uint64_t cap) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu);
   // The entries a Put of `key` must evict: none while the cache holds fewer than its capacity
   // (max_entries, or `limit` without one); expired entries first, then the least recently
   // used. RESOURCE_EXHAUSTED when the cache is full and has no max_entries.

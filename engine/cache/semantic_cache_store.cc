@@ -24,11 +24,15 @@ using storage::KeyBuilder;
 using storage::KeyFamily;
 
 constexpr char kScopeTag[] = "sc";
-// HNSW parameters of every cache's index: M 16 and ef_search 128 keep a lookup at 100k x 384
-// well under a millisecond with the nearest entry found (the threshold decides on it alone).
+// HNSW parameters of every cache's index. The search breadth a lookup uses is
+// SemanticCacheOptions::ef_search, passed per search: the spec's stays 128 because it is part of
+// the snapshot's identity (a different one would rebuild every cache's index at start-up).
 constexpr uint32_t kHnswM = 16;
 constexpr uint32_t kEfConstruction = 200;
-constexpr uint32_t kEfSearch = 128;
+constexpr uint32_t kSpecEfSearch = 128;
+// Cache records one count flush writes at once (each cache's write lock is held until the write;
+// absl tracks at most 40 held locks per thread for its deadlock detection).
+constexpr size_t kFlushBatch = 32;
 
 bool HasPrefix(std::string_view key, std::string_view prefix) {
   return key.substr(0, prefix.size()) == prefix;
@@ -38,6 +42,10 @@ bool HasPrefix(std::string_view key, std::string_view prefix) {
 
 absl::StatusOr<std::unique_ptr<SemanticCacheStore>> SemanticCacheStore::Open(
     storage::Store* store, SemanticCacheOptions options) {
+  if (options.ef_search < 1 || options.ef_search > vector::kMaxEf) {
+    return absl::InvalidArgumentError(absl::StrCat("ef_search is ", options.ef_search,
+                                                   "; it must be 1..", vector::kMaxEf));
+  }
   if (absl::Status created = options.file_system->CreateDirs(options.snapshot_dir);
       !created.ok()) {
     return absl::FailedPreconditionError(created.message());
@@ -57,9 +65,10 @@ SemanticCacheStore::~SemanticCacheStore() {
     stopping_ = true;
   }
   if (maintenance_.joinable()) maintenance_.join();
-  for (const CachePtr& cache : AllCaches()) {
-    absl::Status flushed = FlushCounts(*cache);
-    if (!flushed.ok()) spdlog::warn("cache {} counts at shutdown: {}", cache->name, flushed.ToString());
+  const std::vector<CachePtr> caches = AllCaches();
+  absl::Status flushed = FlushCounts(caches);
+  if (!flushed.ok()) spdlog::warn("cache counts at shutdown: {}", flushed.ToString());
+  for (const CachePtr& cache : caches) {
     std::shared_ptr<vector::VectorSpace> space;
     {
       absl::MutexLock lock(&cache->mu);
@@ -75,6 +84,11 @@ std::string SemanticCacheStore::SnapshotPath(uint64_t incarnation) const {
   return absl::StrFormat("%s/sc-%016x.snap", options_.snapshot_dir, incarnation);
 }
 
+std::vector<std::string> SemanticCacheStore::SpaceScope(const Cache& cache,
+                                                        uint64_t incarnation) {
+  return {kScopeTag, cache.tenant, cache.name, vector::EncodeVectorId(incarnation)};
+}
+
 absl::Status SemanticCacheStore::OpenSpace(Cache& cache) const {
   vector::IndexSpec spec;
   uint64_t incarnation = 0;
@@ -86,16 +100,22 @@ absl::Status SemanticCacheStore::OpenSpace(Cache& cache) const {
   spec.metric = vector::Metric::kCosine;
   spec.m = kHnswM;
   spec.ef_construction = kEfConstruction;
-  spec.ef_search = kEfSearch;
-  SOCHDB_ASSIGN_OR_RETURN(spec, vector::ResolveSpec(spec));
-  vector::VectorSpaceOptions space;
-  space.scope = {kScopeTag, cache.tenant, cache.name, vector::EncodeVectorId(incarnation)};
-  space.spec = spec;
-  space.snapshot_path = SnapshotPath(incarnation);
-  space.file_system = options_.file_system;
-  space.snapshot_every_changes = options_.snapshot_every_changes;
-  absl::StatusOr<std::unique_ptr<vector::VectorSpace>> opened =
-      vector::VectorSpace::Open(store_, std::move(space));
+  spec.ef_search = kSpecEfSearch;
+  // Any failure, the spec's included (a damaged record's dimension), puts the cache out of
+  // service: a cache with a dimension and no index would answer misses and take Puts.
+  absl::StatusOr<vector::IndexSpec> resolved = vector::ResolveSpec(spec);
+  absl::StatusOr<std::unique_ptr<vector::VectorSpace>> opened;
+  if (!resolved.ok()) {
+    opened = resolved.status();
+  } else {
+    vector::VectorSpaceOptions space;
+    space.scope = SpaceScope(cache, incarnation);
+    space.spec = *resolved;
+    space.snapshot_path = SnapshotPath(incarnation);
+    space.file_system = options_.file_system;
+    space.snapshot_every_changes = options_.snapshot_every_changes;
+    opened = vector::VectorSpace::Open(store_, std::move(space));
+  }
   absl::MutexLock lock(&cache.mu);
   if (!opened.ok()) {
     cache.open_error = opened.status();
@@ -124,6 +144,8 @@ absl::Status SemanticCacheStore::LoadAll() {
       absl::MutexLock lock(&cache->mu);
       cache->record = *record;
       cache->record_stale = false;
+      cache->hits.store(record->hits, std::memory_order_relaxed);
+      cache->misses.store(record->misses, std::memory_order_relaxed);
     }
     live_snapshots.push_back(SnapshotPath(record->incarnation));
     if (record->dimension > 0) {
@@ -237,7 +259,7 @@ absl::Status SemanticCacheStore::RemoveStrayEmbeddings() {
 
 SemanticCacheStore::CachePtr SemanticCacheStore::Find(std::string_view tenant,
                                                       std::string_view name) const {
-  absl::MutexLock lock(&mu_);
+  absl::ReaderMutexLock lock(&mu_);
   auto it = caches_.find(Key(tenant, name));
   return it == caches_.end() ? nullptr : it->second;
 }
@@ -268,7 +290,7 @@ absl::StatusOr<SemanticCacheStore::CachePtr> SemanticCacheStore::FindOrCreate(
 }
 
 std::vector<SemanticCacheStore::CachePtr> SemanticCacheStore::AllCaches() const {
-  absl::MutexLock lock(&mu_);
+  absl::ReaderMutexLock lock(&mu_);
   std::vector<CachePtr> all;
   all.reserve(caches_.size());
   for (const auto& [key, cache] : caches_) all.push_back(cache);
@@ -278,8 +300,8 @@ std::vector<SemanticCacheStore::CachePtr> SemanticCacheStore::AllCaches() const 
 absl::Status SemanticCacheStore::WriteRecord(Cache& cache, storage::WriteBatch* batch) {
   std::string record;
   {
-    absl::MutexLock lock(&cache.mu);
-    record = EncodeCacheRecord(cache.record);
+    absl::ReaderMutexLock lock(&cache.mu);
+    record = EncodeCacheRecord(cache.RecordNow());
   }
   batch->Put(CacheRecordKey(cache.tenant, cache.name), record);
   SOCHDB_RETURN_IF_ERROR(store_->Write(batch));
@@ -288,20 +310,39 @@ absl::Status SemanticCacheStore::WriteRecord(Cache& cache, storage::WriteBatch* 
   return absl::OkStatus();
 }
 
-absl::Status SemanticCacheStore::FlushCounts(Cache& cache) {
-  absl::MutexLock write_lock(&cache.write_mu);
-  {
-    absl::MutexLock lock(&cache.mu);
-    if ((!cache.counts_dirty && !cache.record_stale) || cache.dropped) return absl::OkStatus();
-    cache.counts_dirty = false;
+absl::Status SemanticCacheStore::FlushCounts(const std::vector<CachePtr>& caches) {
+  absl::Status first;
+  for (size_t begin = 0; begin < caches.size(); begin += kFlushBatch) {
+    std::vector<Cache*> held;
+    storage::WriteBatch batch;
+    for (size_t i = begin; i < std::min(caches.size(), begin + kFlushBatch); ++i) {
+      Cache& cache = *caches[i];
+      // Held until the write: no writer's newer record of this cache can land before it.
+      cache.write_mu.Lock();
+      absl::ReaderMutexLock lock(&cache.mu);
+      // Cleared before the counts are read: a Get counting meanwhile sets it again.
+      const bool counts =
+          !cache.dropped && cache.counts_dirty.exchange(false, std::memory_order_relaxed);
+      if (cache.dropped || (!counts && !cache.record_stale)) {
+        cache.write_mu.Unlock();
+        continue;
+      }
+      batch.Put(CacheRecordKey(cache.tenant, cache.name), EncodeCacheRecord(cache.RecordNow()));
+      held.push_back(&cache);
+    }
+    const absl::Status written = held.empty() ? absl::OkStatus() : store_->Write(&batch);
+    for (Cache* cache : held) {
+      if (written.ok()) {
+        absl::MutexLock lock(&cache->mu);
+        cache->record_stale = false;
+      } else {
+        cache->counts_dirty.store(true, std::memory_order_relaxed);
+      }
+      cache->write_mu.Unlock();
+    }
+    if (!written.ok() && first.ok()) first = written;
   }
-  storage::WriteBatch batch;
-  absl::Status written = WriteRecord(cache, &batch);
-  if (!written.ok()) {
-    absl::MutexLock lock(&cache.mu);
-    cache.counts_dirty = true;
-  }
-  return written;
+  return first;
 }
 
 absl::StatusOr<CacheStats> SemanticCacheStore::Stats(std::string_view tenant,
@@ -309,14 +350,14 @@ absl::StatusOr<CacheStats> SemanticCacheStore::Stats(std::string_view tenant,
   CachePtr cache = Find(tenant, name);
   if (cache == nullptr) return absl::NotFoundError(absl::StrCat("Cache '", AbslView(name), "' not found"));
   const int64_t now = options_.clock->NowMillis();
-  absl::MutexLock lock(&cache->mu);
+  absl::ReaderMutexLock lock(&cache->mu);
   return cache->StatsLocked(now);
 }
 
 std::vector<CacheStats> SemanticCacheStore::List(std::string_view tenant) const {
   std::vector<CachePtr> mine;
   {
-    absl::MutexLock lock(&mu_);
+    absl::ReaderMutexLock lock(&mu_);
     for (auto t = caches_.lower_bound(Key(tenant, ""));
          t != caches_.end() && t->first.first == tenant; ++t) {
       mine.push_back(t->second);
@@ -325,10 +366,23 @@ std::vector<CacheStats> SemanticCacheStore::List(std::string_view tenant) const 
   const int64_t now = options_.clock->NowMillis();
   std::vector<CacheStats> stats;
   for (const CachePtr& cache : mine) {
-    absl::MutexLock lock(&cache->mu);
+    absl::ReaderMutexLock lock(&cache->mu);
     stats.push_back(cache->StatsLocked(now));
   }
   return stats;
+}
+
+CacheTotals SemanticCacheStore::Totals() const {
+  CacheTotals totals;
+  const int64_t now = options_.clock->NowMillis();
+  for (const CachePtr& cache : AllCaches()) {
+    absl::ReaderMutexLock lock(&cache->mu);
+    ++totals.caches;
+    totals.entries += cache->LiveTotals(now).first;
+  }
+  totals.hits = gets_hit_.load(std::memory_order_relaxed);
+  totals.misses = gets_missed_.load(std::memory_order_relaxed);
+  return totals;
 }
 
 absl::StatusOr<CacheStats> SemanticCacheStore::Configure(std::string_view tenant,
@@ -347,12 +401,7 @@ absl::StatusOr<CacheStats> SemanticCacheStore::Configure(std::string_view tenant
       absl::MutexLock lock(&cache->mu);
       if (cache->dropped) continue;
       cache->record.max_entries = max_entries;
-      for (auto it = cache->recency.rbegin();
-           max_entries > 0 && it != cache->recency.rend() &&
-           cache->entries.size() - evicted.size() > max_entries;
-           ++it) {
-        evicted.push_back(**it);
-      }
+      if (max_entries > 0) evicted = cache->PlanShrink(options_.clock->NowMillis(), max_entries);
     }
     storage::WriteBatch batch;
     SOCHDB_RETURN_IF_ERROR(WriteRecord(*cache, &batch));
@@ -368,18 +417,27 @@ absl::StatusOr<bool> SemanticCacheStore::Clear(std::string_view tenant, std::str
   if (cache == nullptr) return false;
   absl::MutexLock write_lock(&cache->write_mu);
   std::shared_ptr<vector::VectorSpace> space;
+  uint64_t incarnation = 0;
   {
     absl::MutexLock lock(&cache->mu);
     if (cache->dropped) return false;
     space = cache->space;
+    incarnation = cache->record.incarnation;
   }
-  // The embeddings first, the record last: a crash part-way leaves a cache whose entries have
-  // lost their embeddings, which the next start-up removes (LoadEntries).
-  if (space != nullptr) SOCHDB_RETURN_IF_ERROR(space->DropAll());
-  SOCHDB_RETURN_IF_ERROR(store_->DeletePrefix(cache->entry_prefix));
-  storage::WriteBatch batch;
-  batch.Delete(CacheRecordKey(cache->tenant, cache->name));
-  SOCHDB_RETURN_IF_ERROR(store_->Write(&batch));
+  absl::Status removed = RemoveCacheData(*cache, space.get(), incarnation);
+  if (!removed.ok()) {
+    // The index is retired (DropAll's first step, never undone): the cache stays out of
+    // service until a ClearCache succeeds, which removes what is left (or a restart, which
+    // opens what is left).
+    absl::MutexLock lock(&cache->mu);
+    if (space != nullptr) {
+      cache->space = nullptr;
+      cache->open_error = absl::UnavailableError(absl::StrCat(
+          "cache '", AbslView(name), "' is out of service: ClearCache failed part-way (",
+          removed.message(), "); call ClearCache again"));
+    }
+    return removed;
+  }
   {
     absl::MutexLock lock(&cache->mu);
     cache->dropped = true;
@@ -389,15 +447,31 @@ absl::StatusOr<bool> SemanticCacheStore::Clear(std::string_view tenant, std::str
   return true;
 }
 
+absl::Status SemanticCacheStore::RemoveCacheData(Cache& cache, vector::VectorSpace* space,
+                                                 uint64_t incarnation) {
+  // The embeddings first, the record last: a crash part-way leaves a cache whose entries have
+  // lost their embeddings, which the next start-up removes (LoadEntries). An index that is not
+  // open (it failed to, or a Clear before failed part-way) is removed by its scope.
+  if (space != nullptr) {
+    SOCHDB_RETURN_IF_ERROR(space->DropAll());
+  } else {
+    SOCHDB_RETURN_IF_ERROR(vector::VectorSpace::DropScope(
+        store_, SpaceScope(cache, incarnation), options_.file_system, SnapshotPath(incarnation)));
+  }
+  SOCHDB_RETURN_IF_ERROR(store_->DeletePrefix(cache.entry_prefix));
+  storage::WriteBatch batch;
+  batch.Delete(CacheRecordKey(cache.tenant, cache.name));
+  return store_->Write(&batch);
+}
+
 absl::StatusOr<uint64_t> SemanticCacheStore::RunMaintenance() {
   uint64_t purged = 0;
   absl::Status first;
-  for (const CachePtr& cache : AllCaches()) {
+  const std::vector<CachePtr> caches = AllCaches();
+  for (const CachePtr& cache : caches) {
     absl::StatusOr<uint64_t> n = PurgeExpired(*cache);
     if (n.ok()) purged += *n;
     if (!n.ok() && first.ok()) first = n.status();
-    absl::Status flushed = FlushCounts(*cache);
-    if (!flushed.ok() && first.ok()) first = flushed;
     std::shared_ptr<vector::VectorSpace> space;
     {
       absl::MutexLock lock(&cache->mu);
@@ -407,6 +481,8 @@ absl::StatusOr<uint64_t> SemanticCacheStore::RunMaintenance() {
     absl::Status maintained = space->Maintain();
     if (!maintained.ok() && first.ok()) first = maintained;
   }
+  absl::Status flushed = FlushCounts(caches);
+  if (!flushed.ok() && first.ok()) first = flushed;
   if (!first.ok()) return first;
   return purged;
 }

@@ -46,6 +46,7 @@
 #ifndef SOCHDB_ENGINE_CACHE_SEMANTIC_CACHE_STORE_H_
 #define SOCHDB_ENGINE_CACHE_SEMANTIC_CACHE_STORE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -73,6 +74,7 @@ class VectorSpace;
 namespace sochdb::cache {
 
 inline constexpr float kDefaultSimilarityThreshold = 0.85f;
+inline constexpr uint32_t kDefaultCacheEfSearch = 96;
 
 // Documented limits (docs/services.md "Limits"); defaults are the server's.
 struct CacheLimits {
@@ -92,6 +94,10 @@ struct SemanticCacheOptions {
   // How often expired entries are purged, hit/miss counts written and indexes maintained.
   absl::Duration maintenance_interval = absl::Seconds(1);
   uint64_t snapshot_every_changes = 50'000;
+  // The HNSW search breadth of a vector lookup (1..vector::kMaxEf): a Get's cost is nearly
+  // proportional to it, and below it the nearest entry is missed more often (docs/benchmarks.md
+  // "Semantic cache" has the sweep). The server's --cache-ef-search.
+  uint32_t ef_search = kDefaultCacheEfSearch;
   CacheLimits limits;
 };
 
@@ -130,6 +136,16 @@ struct CacheStats {
   }
 };
 
+// Figures of every cache together (EngineStats, the server's metrics).
+struct CacheTotals {
+  uint64_t caches = 0;
+  uint64_t entries = 0;  // live (unexpired)
+  // Gets since the store opened, of every cache; a Get of a cache that does not exist is a
+  // miss here (and nowhere else).
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+};
+
 class SemanticCacheStore {
  public:
   // Loads every cache (records, then each embedding index from its snapshot + log) and starts
@@ -143,8 +159,8 @@ class SemanticCacheStore {
   SemanticCacheStore(const SemanticCacheStore&) = delete;
   SemanticCacheStore& operator=(const SemanticCacheStore&) = delete;
 
-  // See the file comment. A Get of a cache that does not exist is a miss that creates it (with
-  // no entries; upstream does the same), unless the tenant holds max_caches_per_tenant caches.
+  // See the file comment. A Get of a cache that does not exist is a miss counted nowhere: a
+  // read never creates a cache (upstream's does, so that the miss counts).
   absl::StatusOr<CacheHit> Get(std::string_view tenant, std::string_view cache_name,
                                const CacheLookup& lookup);
   // Upserts the entry by key (creating the cache); may evict (see Capacity above).
@@ -172,6 +188,7 @@ class SemanticCacheStore {
   // the entries purged.
   absl::StatusOr<uint64_t> RunMaintenance();
   const CacheLimits& limits() const { return options_.limits; }
+  CacheTotals Totals() const;
 
   class Cache;  // one cache's state (cache_state.h)
 
@@ -188,6 +205,10 @@ class SemanticCacheStore {
   std::string SnapshotPath(uint64_t incarnation) const;
   // The cache's embedding index (opened when the cache has a dimension).
   absl::Status OpenSpace(Cache& cache) const;
+  static std::vector<std::string> SpaceScope(const Cache& cache, uint64_t incarnation);
+  // Clear's removal from the store: the index (`space`, or by its scope when not open), the
+  // entries, then the record.
+  absl::Status RemoveCacheData(Cache& cache, vector::VectorSpace* space, uint64_t incarnation);
 
   CachePtr Find(std::string_view tenant, std::string_view name) const ABSL_LOCKS_EXCLUDED(mu_);
   // Find, or a new (unpersisted) cache; RESOURCE_EXHAUSTED past max_caches_per_tenant.
@@ -195,6 +216,9 @@ class SemanticCacheStore {
       ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<CachePtr> AllCaches() const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Clear removed the cache: a writer that found it before must not touch it (its index is
+  // retired and a new cache of the same name may hold its keys).
+  static bool Dropped(Cache& cache);
   // Put's body, holding the cache's write lock.
   absl::Status PutLocked(Cache& cache, const CacheEntry& entry);
   struct Removed {
@@ -205,7 +229,9 @@ class SemanticCacheStore {
   absl::StatusOr<Removed> RemoveKeys(Cache& cache, const std::vector<std::string>& keys);
   // Writes the cache record (with the current counts).
   absl::Status WriteRecord(Cache& cache, storage::WriteBatch* batch);
-  absl::Status FlushCounts(Cache& cache);
+  // Writes the records of the caches whose hit/miss counts changed (or whose record lags the
+  // store), many per store write: one write a round, not one per cache.
+  absl::Status FlushCounts(const std::vector<CachePtr>& caches) ABSL_NO_THREAD_SAFETY_ANALYSIS;
   absl::StatusOr<uint64_t> PurgeExpired(Cache& cache);
   // The value of the live entry `key`, or nullopt (absent, expired, or gone meanwhile).
   absl::StatusOr<std::optional<std::string>> ReadLive(Cache& cache, std::string_view key);
@@ -220,6 +246,8 @@ class SemanticCacheStore {
   mutable absl::Mutex mu_;  // the registry
   std::map<Key, CachePtr> caches_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::atomic<uint64_t> gets_hit_{0};  // CacheTotals::hits and ::misses
+  std::atomic<uint64_t> gets_missed_{0};
   std::string last_maintenance_error_;  // the maintenance thread's own
   std::thread maintenance_;
 };

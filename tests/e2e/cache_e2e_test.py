@@ -75,6 +75,19 @@ class Semantics(CacheCase):
         unused = c.stats("never-used")  # as upstream: zeros, not an error
         self.assertEqual((unused.hits, unused.misses, unused.entry_count), (0, 0, 0))
 
+    def test_a_get_never_creates_a_cache_and_thresholds_above_1_are_refused(self):
+        c = self.c
+        for _ in range(3):
+            self.assertFalse(c.get("looked-up-only", axis(0), query="q").hit)
+        self.assertNotIn("looked-up-only", c.list())
+        s = c.stats("looked-up-only")  # zeros: the misses are counted nowhere
+        self.assertEqual((s.hits, s.misses, s.entry_count), (0, 0, 0))
+        self.assertTrue(c.cache_put("strict", "k", "v", axis(0)))
+        self.assertRefused(grpc.StatusCode.INVALID_ARGUMENT,
+                           r"^similarity_threshold is 1\.5; it must be at most 1 ",
+                           c.get, "strict", axis(0), 1.5)
+        self.assertTrue(c.get("strict", axis(0), 1.0).hit)
+
     def test_ttl_expiry_and_purge(self):
         c = self.c
         self.assertTrue(c.cache_put("ttl", "short", "s", axis(0), ttl_seconds=1))

@@ -46,6 +46,8 @@ TEST_CASE("defaults match the documented values") {
   CHECK(!r.config.accept_log_loss);
   CHECK(r.config.audit_retention_days == 30);
   CHECK(r.config.audit_max_records == 1'000'000);
+  CHECK(r.config.cache_ef_search == 96);
+  CHECK(ParseServerConfig({"--cache-ef-search", "64"}, Env({})).config.cache_ef_search == 64);
 }
 
 TEST_CASE("flags beat the environment, which beats the config file") {
@@ -111,6 +113,7 @@ TEST_CASE("bad values are refused with exit code 2") {
       {"--max-message-mb", "0"},
       {"--max-response-mb", "65"},  // more than --max-message-mb (64): could never be sent
       {"--max-response-mb", "-1"},
+      {"--cache-ef-search", "4"},  // below any useful k
       {"--no-such-flag"},
       {"--auth-keys", "/does/not/exist"},
       {"--tls-cert", "/etc/hostname"},  // without --tls-key
@@ -164,6 +167,7 @@ TEST_CASE("the shipped config/sochdb.toml parses and states the defaults") {
   CHECK(c.max_connection_age_s == defaults.max_connection_age_s);
   CHECK(c.ttl_purge_interval_ms == defaults.ttl_purge_interval_ms);
   CHECK(c.tokenizer_dir == defaults.tokenizer_dir);
+  CHECK(c.cache_ef_search == defaults.cache_ef_search);
 }
 
 TEST_CASE("--help and --version exit 0") {

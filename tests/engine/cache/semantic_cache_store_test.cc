@@ -14,9 +14,7 @@
 #include <vector>
 
 #include "engine/storage/keys.h"
-#include "engine/storage/store.h"
-#include "tests/common/status_testing.h"
-#include "tests/engine/storage/test_env.h"
+#include "tests/engine/cache/cache_fixture.h"
 
 namespace sochdb::cache {
 namespace {
@@ -25,47 +23,7 @@ using ::sochdb::testing::RequireError;
 using ::sochdb::testing::RequireErrorContaining;
 using ::sochdb::testing::ValueOrFail;
 
-struct Fixture {
-  explicit Fixture(CacheLimits limits = {}) : dir(storage::testing::FreshTestDir("cache")) {
-    this->limits = limits;
-    Open();
-  }
-
-  void Open() {
-    storage::StoreOptions options;
-    options.sync_mode = storage::SyncMode::kOff;
-    store = *storage::Store::Open(dir + "/db", options);
-    SemanticCacheOptions cache_options;
-    cache_options.snapshot_dir = dir + "/snapshots";
-    cache_options.clock = &clock;
-    cache_options.maintenance_interval = absl::Hours(1);  // rounds run when a test says
-    cache_options.limits = limits;
-    caches = ValueOrFail(SemanticCacheStore::Open(store.get(), cache_options));
-  }
-  void Reopen() {
-    caches.reset();
-    store.reset();
-    Open();
-  }
-
-  void Put(std::string_view cache, std::string_view key, std::string_view value,
-           std::vector<float> embedding, uint64_t ttl = 0, std::string_view tenant = "t") {
-    REQUIRE_OK(caches->Put(tenant, cache, CacheEntry{key, value, embedding, ttl}));
-  }
-  CacheHit Get(std::string_view cache, std::vector<float> embedding, float threshold = 0,
-               std::string_view query = "", std::string_view tenant = "t") {
-    return ValueOrFail(caches->Get(tenant, cache, CacheLookup{query, embedding, threshold}));
-  }
-  CacheStats Stats(std::string_view cache, std::string_view tenant = "t") {
-    return ValueOrFail(caches->Stats(tenant, cache));
-  }
-
-  std::string dir;
-  CacheLimits limits;
-  ManualClock clock;
-  std::unique_ptr<storage::Store> store;
-  std::unique_ptr<SemanticCacheStore> caches;
-};
+using testing::Fixture;
 
 TEST_CASE("exact and semantic hits, the threshold and its default, empty misses", "[cache]") {
   Fixture f;
@@ -109,13 +67,39 @@ TEST_CASE("exact and semantic hits, the threshold and its default, empty misses"
   CHECK(stats.size_bytes == (30 + 5 + 12) + (20 + 9 + 12));
 }
 
-TEST_CASE("a Get of an unknown cache is a counted miss that creates it", "[cache]") {
-  Fixture f;
+TEST_CASE("a Get never creates a cache: its miss is counted nowhere", "[cache]") {
+  CacheLimits limits;
+  limits.max_caches_per_tenant = 1;
+  Fixture f(limits);
   RequireError(f.caches->Stats("t", "nope").status(), absl::StatusCode::kNotFound,
                "Cache 'nope' not found");
   CHECK_FALSE(f.Get("nope", {1, 2}).hit);
-  CHECK(f.Stats("nope").misses == 1);
-  CHECK(f.Stats("nope").dimension == 0);
+  CHECK_FALSE(f.Get("nope", {}, 0, "some text").hit);
+  RequireError(f.caches->Stats("t", "nope").status(), absl::StatusCode::kNotFound,
+               "Cache 'nope' not found");
+  CHECK(f.caches->List("t").empty());
+  // Bad input is refused all the same.
+  RequireErrorContaining(
+      f.caches->Get("t", "nope", CacheLookup{"", std::vector<float>{NAN}, 0}).status(),
+      absl::StatusCode::kInvalidArgument, "query_embedding");
+  // The lookups took nothing of the tenant's one cache.
+  f.Put("real", "k", "v", {1, 0});
+  f.Reopen();
+  REQUIRE(f.caches->List("t").size() == 1);
+  CHECK(f.caches->List("t")[0].name == "real");
+}
+
+TEST_CASE("a threshold above 1 is refused; 1 is accepted", "[cache]") {
+  Fixture f;
+  f.Put("c", "k", "v", {1, 0});
+  RequireErrorContaining(
+      f.caches->Get("t", "c", CacheLookup{"", std::vector<float>{1, 0}, 1.5f}).status(),
+      absl::StatusCode::kInvalidArgument,
+      "similarity_threshold is 1.5; it must be at most 1 (a cosine similarity; <= 0 means the "
+      "default 0.85)");
+  REQUIRE_OK(f.caches->Get("t", "c", CacheLookup{"", std::vector<float>{2, 0}, 1.0f}).status());
+  CHECK_FALSE(f.Get("c", {1, 0.1f}, 1.0f).hit);
+  CHECK(f.Stats("c").hits + f.Stats("c").misses == 2);  // the refused Get counts as neither
 }
 
 TEST_CASE("the dimension is fixed by the first Put; bad input names the field", "[cache]") {
@@ -346,6 +330,49 @@ TEST_CASE("past the exact phase the HNSW index finds each entry's neighbour", "[
   }
   CHECK(found >= 0.98 * (kEntries / 7));
   CHECK(f.Stats("big").entry_count == kEntries);
+}
+
+TEST_CASE("totals: caches, live entries, and every Get since the store opened", "[cache]") {
+  Fixture f;
+  f.Put("a", "k1", "v", {1, 0});
+  f.Put("a", "k2", "v", {0, 1}, 5);
+  f.Put("b", "k3", "v", {1, 0}, 0, "other tenant");
+  CHECK(f.Get("a", {1, 0}).hit);
+  CHECK_FALSE(f.Get("a", {-1, 0}).hit);
+  CHECK_FALSE(f.Get("missing", {1, 0}).hit);  // no cache counts it; the totals do
+  f.clock.AdvanceSeconds(5);
+  const CacheTotals totals = f.caches->Totals();
+  CHECK(totals.caches == 2);
+  CHECK(totals.entries == 2);
+  CHECK(totals.hits == 1);
+  CHECK(totals.misses == 2);
+}
+
+TEST_CASE("a maintenance round writes the counts of many caches in few store writes",
+          "[cache]") {
+  Fixture f;
+  constexpr int kCaches = 40;
+  for (int i = 0; i < kCaches; ++i) {
+    const std::string name = "c" + std::to_string(i);
+    REQUIRE_OK(f.caches->Configure("t", name, 10).status());  // no entries: no index to maintain
+    CHECK_FALSE(f.Get(name, {1, 0}).hit);
+  }
+  const uint64_t before = f.store->Stats().batches_written;
+  REQUIRE_OK(f.caches->RunMaintenance().status());
+  CHECK(f.store->Stats().batches_written - before == 2);  // 32 records a write
+  f.Reopen();
+  for (int i = 0; i < kCaches; ++i) CHECK(f.Stats("c" + std::to_string(i)).misses == 1);
+}
+
+TEST_CASE("ef_search is an option of the store, 1..kMaxEf", "[cache]") {
+  Fixture f;
+  for (uint32_t ef : {0u, 65'537u}) {
+    SemanticCacheOptions options;
+    options.snapshot_dir = f.dir + "/other";
+    options.ef_search = ef;
+    RequireErrorContaining(SemanticCacheStore::Open(f.store.get(), options).status(),
+                           absl::StatusCode::kInvalidArgument, "ef_search is ");
+  }
 }
 
 }  // namespace
