@@ -272,6 +272,7 @@ EngineStats Engine::Stats() const {
   stats.documents = collections_->TotalDocuments();
   stats.audit_records = audit_log_->records();
   stats.caches = cache_->Totals();
+  stats.memory = memory_->IndexStats();
   absl::MutexLock lock(&mu_);
   stats.ttl_purged = ttl_purged_;
   return stats;

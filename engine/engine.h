@@ -83,6 +83,7 @@ struct EngineStats {
   uint64_t documents = 0;
   uint64_t audit_records = 0;
   cache::CacheTotals caches;  // the semantic caches
+  memory::TextIndexStats memory;  // agent memory's text indexes of the namespaces loaded
 };
 
 class Engine {
