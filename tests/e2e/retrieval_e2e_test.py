@@ -68,8 +68,9 @@ class Base(unittest.TestCase):
             capability=token, **kw)
 
     def retrieve_req(self, token, query, top_k=2, oid=OID, **kw):
+        kw.setdefault("contract_version", version())
         return rpb.RetrievalRequest(
-            contract_version=version(), query_id="q1", index_object_id=uid(oid),
+            query_id="q1", index_object_id=uid(oid),
             source_snapshot_id="snap-1", query_vectors=query, query_count=1, top_k=top_k,
             capability=token, **kw)
 
