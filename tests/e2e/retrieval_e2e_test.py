@@ -21,6 +21,8 @@ import grpc  # noqa: E402
 import retrieval_e2e as rt  # noqa: E402
 from sochdb.v1 import capability_pb2 as cpb  # noqa: E402
 from sochdb.v1 import common_pb2  # noqa: E402
+from sochdb.v1 import policy_pb2 as ppb  # noqa: E402
+from sochdb.v1 import policy_pb2_grpc as ppb_grpc  # noqa: E402
 from sochdb.v1 import retrieval_extension_pb2 as xpb  # noqa: E402
 from sochdb.v1 import retrieval_pb2 as rpb  # noqa: E402
 from sochdb.v1 import vector_index_pb2 as vpb  # noqa: E402
@@ -391,6 +393,40 @@ class Tenants(Base):
                          C.PERMISSION_DENIED)
         self.assertEqual(rt.status_of(v.retrieval.BindIndex, rpb.BindIndexRequest(
             index_object_id=uid((0, 9)), index_name="docs"))[0], C.PERMISSION_DENIED)
+
+    def test_policies_bind_v2_calls(self):
+        """Policies see v2 calls as VectorIndexService's: the index "<name>/" for a Retrieve,
+        "<name>/<id>" per vector for an Ingest, under service 'vector'."""
+        a = self.clients["alpha"]
+        self.create(a, "pol")
+        self.bind(a, "pol", (0, 77))
+        ingest, search = self.mint(a, "pol", INGEST), self.mint(a, "pol", SEARCH)
+        channel, keyed = sochdb_e2e.keyed_channel(self.server.address(), self.KEYS["alpha"][0])
+        self.addCleanup(channel.close)
+        policy = ppb_grpc.PolicyServiceStub(keyed)
+
+        def deny(name, pattern, trigger):
+            rule = ppb.PolicyRule(name=name, pattern=pattern, trigger=trigger,
+                                  default_action=ppb.POLICY_ACTION_DENY,
+                                  expression="service == 'vector'")
+            r = policy.RegisterPolicy(ppb.RegisterPolicyRequest(policy=rule))
+            self.assertTrue(r.success, r)
+            return r.policy_id
+
+        write = deny("no pol 5x", "pol/5?", ppb.POLICY_TRIGGER_BEFORE_WRITE)
+        self.assertTrue(a.retrieval.Ingest(self.ingest_req(ingest, [40], [1, 0, 0, 0], 1,
+                                                           oid=(0, 77))).applied)
+        self.assertEqual(rt.status_of(a.retrieval.Ingest, self.ingest_req(
+            ingest, [41, 52], [1, 0, 0, 0] * 2, 2, oid=(0, 77))),
+            (C.PERMISSION_DENIED, "Denied by policy: no pol 5x"))
+        read = deny("no pol reads", "pol/*", ppb.POLICY_TRIGGER_BEFORE_READ)
+        self.assertEqual(rt.status_of(a.retrieval.Retrieve, self.retrieve_req(
+            search, [1, 0, 0, 0], oid=(0, 77))), (C.PERMISSION_DENIED,
+                                                  "Denied by policy: no pol reads"))
+        for pid in (write, read):
+            policy.DeletePolicy(ppb.DeletePolicyRequest(policy_id=pid))
+        self.assertEqual(len(a.retrieval.Retrieve(self.retrieve_req(
+            search, [1, 0, 0, 0], oid=(0, 77))).candidates), 1)
 
 
 if __name__ == "__main__":
