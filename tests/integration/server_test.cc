@@ -69,6 +69,9 @@ TEST_CASE("reflection lists the live services and describes them (grpcurl list/d
   CHECK(names.count("sochdb.v1.ContextExtensionService") == 1);
   CHECK(names.count("sochdb.v1.SemanticCacheService") == 1);
   CHECK(names.count("sochdb.v1.SemanticCacheExtensionService") == 1);
+  CHECK(names.count("sochdb.v1.RetrievalService") == 1);
+  CHECK(names.count("sochdb.v1.RetrievalExtensionService") == 1);
+  CHECK(names.count("sochdb.v1.CapabilityService") == 1);
   CHECK(names.count("sochdb.v1.TraceService") == 0);  // not implemented yet: not served
 
   reflection::ServerReflectionRequest describe;
