@@ -23,6 +23,7 @@
 #include "grpcpp/security/credentials.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "sochdb/v1/capability.grpc.pb.h"
 #include "sochdb/v1/kv.grpc.pb.h"
 #include "sochdb/v1/trace.grpc.pb.h"
 #include "tests/integration/server_process.h"
@@ -274,6 +275,32 @@ TEST_CASE("services not implemented yet answer UNIMPLEMENTED") {
   v1::StartTraceResponse resp;
   CHECK(stub->StartTrace(MakeContext().get(), req, &resp).error_code() ==
         grpc::StatusCode::UNIMPLEMENTED);
+}
+
+TEST_CASE("CapabilityService answers the manifest and is labelled in the metrics") {
+  ServerProcessOptions options;
+  options.metrics = true;
+  ServerProcess server(options);
+  StartOrFail(server);
+  auto stub = v1::CapabilityService::NewStub(server.Channel());
+  v1::CapabilityManifest manifest;
+  REQUIRE(stub->GetCapabilities(MakeContext().get(), v1::GetCapabilitiesRequest(), &manifest)
+              .ok());
+  std::set<std::string> names;
+  for (const auto& d : manifest.capabilities()) names.insert(d.name());
+  CHECK(names.count("retrieval.protocol.v2") == 1);
+  CHECK(names.count("graph.service") == 1);
+  std::string body;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    body = HttpGet(server.metrics_port(), "/metrics").value_or("");
+    if (body.find("method=\"GetCapabilities\"") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  INFO(body);
+  CHECK(body.find("sochdb_grpc_requests_total{code=\"OK\",method=\"GetCapabilities\","
+                  "service=\"sochdb.v1.CapabilityService\"} 1") != std::string::npos);
+  CHECK(body.find("sochdb_grpc_inflight{method=\"Retrieve\",service=\"sochdb.v1.RetrievalService\"} 0") !=
+        std::string::npos);
 }
 
 TEST_CASE("the metrics endpoint shows KV counters, latency and storage gauges") {
