@@ -277,6 +277,18 @@ TEST_CASE("services not implemented yet answer UNIMPLEMENTED") {
         grpc::StatusCode::UNIMPLEMENTED);
 }
 
+// /metrics once it shows `needle` (a call's counter is added as the call ends, after the client
+// has its answer), or after two seconds as it is then.
+std::string ScrapeUntil(const ServerProcess& server, const std::string& needle) {
+  std::string body;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    body = HttpGet(server.metrics_port(), "/metrics").value_or("");
+    if (body.find(needle) != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return body;
+}
+
 TEST_CASE("CapabilityService answers the manifest and is labelled in the metrics") {
   ServerProcessOptions options;
   options.metrics = true;
@@ -290,12 +302,7 @@ TEST_CASE("CapabilityService answers the manifest and is labelled in the metrics
   for (const auto& d : manifest.capabilities()) names.insert(d.name());
   CHECK(names.count("retrieval.protocol.v2") == 1);
   CHECK(names.count("graph.service") == 1);
-  std::string body;
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    body = HttpGet(server.metrics_port(), "/metrics").value_or("");
-    if (body.find("method=\"GetCapabilities\"") != std::string::npos) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  const std::string body = ScrapeUntil(server, "method=\"GetCapabilities\"");
   INFO(body);
   CHECK(body.find("sochdb_grpc_requests_total{code=\"OK\",method=\"GetCapabilities\","
                   "service=\"sochdb.v1.CapabilityService\"} 1") != std::string::npos);
@@ -310,12 +317,7 @@ TEST_CASE("the metrics endpoint shows KV counters, latency and storage gauges") 
   StartOrFail(server);
   for (int i = 0; i < 3; ++i) REQUIRE(KvPut(server, absl::StrCat("m", i), "metrics").ok());
   CHECK(KvPut(server, "", "metrics").error_code() == grpc::StatusCode::INVALID_ARGUMENT);
-  std::string body;
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    body = HttpGet(server.metrics_port(), "/metrics").value_or("");
-    if (body.find("code=\"INVALID_ARGUMENT\",method=\"Put\"") != std::string::npos) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  const std::string body = ScrapeUntil(server, "code=\"INVALID_ARGUMENT\",method=\"Put\"");
   INFO(body);
   CHECK(body.find("sochdb_grpc_requests_total{code=\"OK\",method=\"Put\",service=\"sochdb.v1.KvService\"} 3") !=
         std::string::npos);
