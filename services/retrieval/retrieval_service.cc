@@ -44,17 +44,18 @@ RetrievalService::RetrievalService(retrieval::RetrievalStore* retrieval)
     : retrieval_(retrieval) {}
 
 void RetrievalService::Register(server::GrpcServer& server) {
-  // Like VectorIndexService: a bind is one synced write (the pool), a batch may take long (the
-  // long lane), a single search is short and CPU-bound (inline). Policies see the index the
-  // token grants (convert.h).
+  // A bind is one synced write and a Retrieve reads its binding from the store before its
+  // search (a read that may wait for the disk): the pool, never the poller. A batch may take
+  // long: the long lane. Policies see the index the token grants (convert.h).
   constexpr Execution kPool = Execution::kWorkerPool;
   constexpr Execution kLong = Execution::kLongWork;
   auto r = server.AddService<v1::RetrievalService>();
   r.Unary("BindIndex", {Capability::kManageCollections, Access::kWrite, nullptr,
                         &v1::BindIndexRequest::index_name, kPool},
           this, &RetrievalService::BindIndex);
-  r.Unary("Retrieve", {Capability::kRead, Access::kRead, nullptr, &convert::RetrieveSubjects},
-          this, &RetrievalService::Retrieve);
+  r.Unary("Retrieve",
+          {Capability::kRead, Access::kRead, nullptr, &convert::RetrieveSubjects, kPool}, this,
+          &RetrievalService::Retrieve);
   r.Unary("Ingest", {Capability::kWrite, Access::kWrite, nullptr, &convert::IngestSubjects, kLong},
           this, &RetrievalService::Ingest);
 }
