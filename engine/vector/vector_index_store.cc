@@ -426,7 +426,7 @@ absl::StatusOr<size_t> VectorIndexStore::Insert(const std::string& tenant,
 absl::StatusOr<uint64_t> VectorIndexStore::Generation(const std::string& tenant,
                                                       const std::string& name) const {
   SOCHDB_ASSIGN_OR_RETURN(std::shared_ptr<VectorSpace> space, SpaceFor(tenant, name));
-  return space->Stats().last_sequence;
+  return space->last_sequence();
 }
 
 absl::StatusOr<VectorIndexDefinition> VectorIndexStore::Definition(const std::string& tenant,

@@ -393,6 +393,11 @@ VectorSpaceStats VectorSpace::Stats() const {
   return stats;
 }
 
+uint64_t VectorSpace::last_sequence() const {
+  absl::MutexLock stats_lock(&stats_mu_);
+  return published_.last_sequence;
+}
+
 absl::Status VectorSpace::ForEach(
     const std::function<void(std::string_view id, std::string_view extra)>& fn) const {
   std::unique_ptr<storage::Snapshot> view = store_->GetSnapshot();

@@ -228,6 +228,9 @@ class VectorSpace {
   // index lock is free, and while a writer holds or waits for it they are those of the last
   // read (at most the batch in progress behind).
   VectorSpaceStats Stats() const ABSL_LOCKS_EXCLUDED(index_mu_, stats_mu_);
+  // The last committed change's sequence (Stats().last_sequence) without Stats' walk of the
+  // index: cheap enough for every search to read.
+  uint64_t last_sequence() const ABSL_LOCKS_EXCLUDED(stats_mu_);
   // Searches waiting for or holding the index at this moment.
   int searches_in_flight() const { return searches_in_flight_.load(std::memory_order_relaxed); }
 
