@@ -128,6 +128,10 @@ void DefineSecurityOptions(CLI::App& app, ServerConfig& c) {
   app.add_option("--tls-key", c.tls_key, "server private key (PEM)")->check(CLI::ExistingFile);
   app.add_option("--tls-ca", c.tls_ca, "require client certificates signed by this CA (PEM)")
       ->check(CLI::ExistingFile);
+  app.add_option("--retrieval-signing-key-file", c.retrieval_signing_key_file,
+                 "key (at least 32 bytes) signing retrieval v2 capability tokens; none = a "
+                 "random key per process")
+      ->check(CLI::ExistingFile);
 }
 
 void DefineOptions(CLI::App& app, ServerConfig& c) {

@@ -38,6 +38,9 @@ struct ServerConfig {
   std::string tls_cert;                // --tls-cert (PEM)
   std::string tls_key;                 // --tls-key (PEM)
   std::string tls_ca;                  // --tls-ca: require client certificates signed by it
+  // --retrieval-signing-key-file: the key (>= 32 bytes, one trailing newline ignored) that signs
+  // retrieval v2 capability tokens; empty = a random key per process (tokens die at restart).
+  std::string retrieval_signing_key_file;
   int shutdown_grace_s = 10;           // --shutdown-grace-s
   int max_call_s = 300;                // --max-call-s: server-side maximum deadline
   int max_connections = 0;             // --max-connections (0 = from the open-file limit)

@@ -23,11 +23,13 @@
 #include "server/open_files.h"
 #include "server/rpc/grpc_server.h"
 #include "server/rpc/rpc_metrics.h"
+#include "server/signing_key.h"
 #include "server/tls_credentials.h"
 #include "server/tokenizer_dir.h"
 #include "services/collection/collection_service.h"
 #include "services/cache/semantic_cache_extension_service.h"
 #include "services/cache/semantic_cache_service.h"
+#include "services/capability/capability_service.h"
 #include "services/context/context_extension_service.h"
 #include "services/context/context_service.h"
 #include "services/graph/graph_extension_service.h"
@@ -36,6 +38,7 @@
 #include "services/kv/convert.h"
 #include "services/kv/kv_service.h"
 #include "services/policy/policy_service.h"
+#include "services/retrieval/retrieval_service.h"
 #include "services/vector/vector_index_service.h"
 #include "spdlog/spdlog.h"
 
@@ -210,8 +213,24 @@ void LogConnectionLimits(const ServerConfig& config, const OpenFileLimit& files,
   }
 }
 
+// Retrieval v2 (RetrievalService and its MintToken extension) over the engine's vector indexes.
+void RegisterRetrieval(GrpcServer& server, Engine& engine, retrieval::TokenSigner signer,
+                       std::vector<std::shared_ptr<void>>* keep_alive) {
+  auto store = std::make_shared<retrieval::RetrievalStore>(&engine.store(),
+                                                           &engine.vector_indexes(),
+                                                           std::move(signer));
+  keep_alive->push_back(store);
+  auto retrieval = std::make_shared<services::RetrievalService>(store.get());
+  retrieval->Register(server);
+  keep_alive->push_back(retrieval);
+  auto extensions = std::make_shared<services::RetrievalExtensionService>(
+      &store->signer(), &engine.vector_indexes());
+  extensions->Register(server);
+  keep_alive->push_back(extensions);
+}
+
 // Registers every live service (the README's service table lists the same ones).
-void RegisterServices(GrpcServer& server, Engine& engine,
+void RegisterServices(GrpcServer& server, Engine& engine, retrieval::TokenSigner signer,
                       std::vector<std::shared_ptr<void>>* keep_alive) {
   auto kv = std::make_shared<services::KvService>(&engine.kv());
   kv->Register(server);
@@ -249,6 +268,11 @@ void RegisterServices(GrpcServer& server, Engine& engine,
   auto context_extensions = std::make_shared<services::ContextExtensionService>(&engine.memory());
   context_extensions->Register(server);
   keep_alive->push_back(context_extensions);
+  RegisterRetrieval(server, engine, std::move(signer), keep_alive);
+  // Last: its manifest lists what the services registered above offer.
+  auto capabilities = std::make_shared<services::CapabilityService>();
+  capabilities->Register(server);
+  keep_alive->push_back(capabilities);
 }
 
 // Runs the gRPC server until SIGTERM/SIGINT, then shuts it down gracefully.
@@ -291,10 +315,13 @@ int RunServer(const ServerConfig& config) {
   absl::StatusOr<storage::SyncMode> sync = storage::ParseSyncMode(config.sync);
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       LoadServerCredentials(config);
+  absl::StatusOr<retrieval::TokenSigner> signer =
+      LoadRetrievalSigner(config.retrieval_signing_key_file);
   // Before the database opens, like every other bad setting (Start would refuse it later).
   const absl::Status metrics_host =
       config.metrics_port == 0 ? absl::OkStatus() : CheckMetricsHost(config.metrics_host);
-  for (const absl::Status& s : {keys.status(), sync.status(), credentials.status(), metrics_host}) {
+  for (const absl::Status& s :
+       {keys.status(), sync.status(), credentials.status(), signer.status(), metrics_host}) {
     if (!s.ok()) {
       spdlog::critical("{}", s.ToString());
       return 2;
@@ -337,7 +364,7 @@ int RunServer(const ServerConfig& config) {
     options.credentials = *credentials;
     GrpcServer server(options, &authorizer, &rpc_metrics, &(*engine)->governance());
     std::vector<std::shared_ptr<void>> services;
-    RegisterServices(server, **engine, &services);
+    RegisterServices(server, **engine, *std::move(signer), &services);
     code = Serve(config, server, authorizer, options);
   }
   if (*exporter != nullptr) (*exporter)->Unregister(engine_metrics);

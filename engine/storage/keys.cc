@@ -53,6 +53,8 @@ bool IsKnownFamily(uint8_t byte) {
     case KeyFamily::kEpisodeTrigram:
     case KeyFamily::kEpisodeTime:
     case KeyFamily::kEpisodePosting:
+    case KeyFamily::kRetrievalBinding:
+    case KeyFamily::kRetrievalApplied:
       return true;
   }
   return false;

@@ -49,6 +49,9 @@ enum class KeyFamily : uint8_t {
   kEpisodeTrigram = 0x72,  // Name(ns) Name(trigram) U64(~id)    -> U64(t_valid_from)
   kEpisodeTime = 0x73,     // Name(ns) U64(~t_valid_from) U64(~id)      -> "" (Latest, as_of)
   kEpisodePosting = 0x74,  // Name(ns) ...  BM25 postings of episodes (engine/text scope)
+  // Retrieval protocol v2 (engine/retrieval), tenant-first like the vector indexes they name.
+  kRetrievalBinding = 0x80,  // Name(tenant) U64(id high) U64(id low)  -> index name, incarnation
+  kRetrievalApplied = 0x81,  // Name(tenant) Raw(operation id, 32 bytes) -> inserted, generation
 };
 
 // The families whose keys begin with Name(namespace) right after the family byte and whose data

@@ -387,7 +387,8 @@ absl::StatusOr<size_t> VectorIndexStore::Insert(const std::string& tenant,
                                                 absl::Span<const uint64_t> ids,
                                                 absl::Span<const float> vectors,
                                                 absl::Span<const VectorMetadata> metadata,
-                                                std::optional<uint64_t> incarnation) {
+                                                std::optional<uint64_t> incarnation,
+                                                const BatchSeal* seal) {
   SOCHDB_ASSIGN_OR_RETURN(std::shared_ptr<VectorSpace> space,
                           SpaceFor(tenant, name, nullptr, incarnation));
   const uint32_t dimension = space->spec().dimension;
@@ -416,10 +417,16 @@ absl::StatusOr<size_t> VectorIndexStore::Insert(const std::string& tenant,
     items[i] = VectorItem{keys[i], vectors.subspan(i * dimension, dimension), extras[i]};
   }
   storage::WriteBatch batch;
-  const absl::Status upserted = space->Upsert(items, &batch);
+  const absl::Status upserted = space->Upsert(items, &batch, seal);
   if (absl::IsNotFound(upserted)) return NotFound(tenant, name);  // dropped meanwhile
   SOCHDB_RETURN_IF_ERROR(upserted);
   return ids.size();
+}
+
+absl::StatusOr<uint64_t> VectorIndexStore::Generation(const std::string& tenant,
+                                                      const std::string& name) const {
+  SOCHDB_ASSIGN_OR_RETURN(std::shared_ptr<VectorSpace> space, SpaceFor(tenant, name));
+  return space->last_sequence();
 }
 
 absl::StatusOr<VectorIndexDefinition> VectorIndexStore::Definition(const std::string& tenant,

@@ -165,10 +165,19 @@ class VectorIndexStore {
   // creation of the index, as a stream that looked it up once is: after a drop, an index
   // created since under the same name is not written either (NOT_FOUND "Index not found:
   // <tenant>:<name> (the index was dropped; one of that name was created since)").
+  // `seal` (optional) adds the caller's records to the batch (see BatchSeal; it must not
+  // return NOT_FOUND, which means the index was dropped); its `last_sequence` is the Generation
+  // the index will be at.
   absl::StatusOr<size_t> Insert(const std::string& tenant, const std::string& name,
                                 absl::Span<const uint64_t> ids, absl::Span<const float> vectors,
                                 absl::Span<const VectorMetadata> metadata,
-                                std::optional<uint64_t> incarnation = std::nullopt);
+                                std::optional<uint64_t> incarnation = std::nullopt,
+                                const BatchSeal* seal = nullptr);
+
+  // The index's generation: the sequence of its last committed change (0 before the first).
+  // Durable and never decreasing for one creation of the index, so an answer can name the
+  // state it came from. Errors as Definition's.
+  absl::StatusOr<uint64_t> Generation(const std::string& tenant, const std::string& name) const;
 
   // INVALID_ARGUMENT for a query of the wrong dimension or with a non-finite component, k over
   // kMaxK, ef over kMaxEf, a bad grouping.

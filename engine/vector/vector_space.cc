@@ -115,8 +115,9 @@ std::string VectorSpace::LogKey(uint64_t sequence) const {
   return std::move(KeyBuilder::After(log_prefix_).U64(sequence)).Build();
 }
 
-absl::Status VectorSpace::Upsert(absl::Span<const VectorItem> items, storage::WriteBatch* batch) {
-  return Apply(items, {}, batch);
+absl::Status VectorSpace::Upsert(absl::Span<const VectorItem> items, storage::WriteBatch* batch,
+                                 const BatchSeal* seal) {
+  return Commit(items, {}, batch, seal).status();
 }
 
 absl::StatusOr<size_t> VectorSpace::Delete(absl::Span<const std::string_view> ids,
@@ -132,14 +133,14 @@ absl::Status VectorSpace::Apply(absl::Span<const VectorItem> upserts,
 
 absl::StatusOr<size_t> VectorSpace::Commit(absl::Span<const VectorItem> upserts,
                                            absl::Span<const std::string_view> deletes,
-                                           storage::WriteBatch* batch) {
+                                           storage::WriteBatch* batch, const BatchSeal* seal) {
   SOCHDB_RETURN_IF_ERROR(ValidateItems(upserts, options_.spec.dimension));
   observer_->BeforeCommit();
   absl::MutexLock write_lock(&write_mu_);
   // A write that lost the race with a drop writes nothing: its records would outlive the space.
   if (retired()) return absl::NotFoundError("the vector space was dropped");
   SOCHDB_ASSIGN_OR_RETURN(const std::vector<std::string_view> present, RecordedIds(deletes));
-  SOCHDB_RETURN_IF_ERROR(WriteRecords(upserts, present, batch));
+  SOCHDB_RETURN_IF_ERROR(WriteRecords(upserts, present, batch, seal));
   WaitOutSnapshotRead();
   // The change is durable from here on, so it is acknowledged even if the in-memory index
   // cannot take it: the index is then marked stale and rebuilt from the records.
@@ -173,7 +174,7 @@ absl::StatusOr<std::vector<std::string_view>> VectorSpace::RecordedIds(
 
 absl::Status VectorSpace::WriteRecords(absl::Span<const VectorItem> upserts,
                                        absl::Span<const std::string_view> deletes,
-                                       storage::WriteBatch* batch) {
+                                       storage::WriteBatch* batch, const BatchSeal* seal) {
   uint64_t sequence = last_sequence_;
   for (std::string_view id : deletes) {
     batch->Delete(RecordKey(id));
@@ -183,6 +184,7 @@ absl::Status VectorSpace::WriteRecords(absl::Span<const VectorItem> upserts,
     batch->Put(RecordKey(item.id), EncodeVectorRecord(item.vector, item.extra));
     batch->Put(LogKey(++sequence), EncodeLogEntry(kLogUpsert, item.id));
   }
+  if (seal != nullptr) SOCHDB_RETURN_IF_ERROR((*seal)(sequence, batch));
   SOCHDB_RETURN_IF_ERROR(store_->Write(batch));
   last_sequence_ = sequence;
   PublishProgress();
@@ -389,6 +391,11 @@ VectorSpaceStats VectorSpace::Stats() const {
   VectorSpaceStats stats = published_;
   stats.vectors = size();
   return stats;
+}
+
+uint64_t VectorSpace::last_sequence() const {
+  absl::MutexLock stats_lock(&stats_mu_);
+  return published_.last_sequence;
 }
 
 absl::Status VectorSpace::ForEach(

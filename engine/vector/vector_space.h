@@ -135,6 +135,12 @@ struct StoredVector {
   std::string extra;
 };
 
+// Called by a write under the space's write lock, just before its batch commits, with the change
+// sequence the space will be at once it has: the caller adds records of its own that must commit
+// with the vectors (and only if they do). A non-OK status cancels the write (nothing is written)
+// and is returned from it.
+using BatchSeal = std::function<absl::Status(uint64_t last_sequence, storage::WriteBatch* batch)>;
+
 struct VectorSpaceStats {
   AnnStats ann;
   uint64_t vectors = 0;           // live ids
@@ -160,7 +166,9 @@ class VectorSpace {
   // `batch` (may be empty, not null). Validates everything first (dimension, finite values,
   // non-empty ids, no id twice in one call: INVALID_ARGUMENT naming the item); nothing is written
   // on error. Replacing an existing id is allowed.
-  absl::Status Upsert(absl::Span<const VectorItem> items, storage::WriteBatch* batch);
+  // `seal` (optional): see BatchSeal.
+  absl::Status Upsert(absl::Span<const VectorItem> items, storage::WriteBatch* batch,
+                      const BatchSeal* seal = nullptr);
 
   // Deletes `ids` (absent ones are skipped) in one batch with the caller's `batch`. Returns how
   // many existed. Existence is decided by the stored records (one read per id), never by the
@@ -220,6 +228,9 @@ class VectorSpace {
   // index lock is free, and while a writer holds or waits for it they are those of the last
   // read (at most the batch in progress behind).
   VectorSpaceStats Stats() const ABSL_LOCKS_EXCLUDED(index_mu_, stats_mu_);
+  // The last committed change's sequence (Stats().last_sequence) without Stats' walk of the
+  // index: cheap enough for every search to read.
+  uint64_t last_sequence() const ABSL_LOCKS_EXCLUDED(stats_mu_);
   // Searches waiting for or holding the index at this moment.
   int searches_in_flight() const { return searches_in_flight_.load(std::memory_order_relaxed); }
 
@@ -251,14 +262,15 @@ class VectorSpace {
   // Apply's body: one batch of deletes then upserts; returns how many deleted ids existed.
   absl::StatusOr<size_t> Commit(absl::Span<const VectorItem> upserts,
                                 absl::Span<const std::string_view> deletes,
-                                storage::WriteBatch* batch);
+                                storage::WriteBatch* batch, const BatchSeal* seal = nullptr);
   // Commit's steps. The distinct `ids` that have a record (the ones a delete removes).
   absl::StatusOr<std::vector<std::string_view>> RecordedIds(
       absl::Span<const std::string_view> ids) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // The records and log entries of the change, committed to the store in `batch`.
   absl::Status WriteRecords(absl::Span<const VectorItem> upserts,
                             absl::Span<const std::string_view> deletes,
-                            storage::WriteBatch* batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+                            storage::WriteBatch* batch, const BatchSeal* seal)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // The committed change applied to the in-memory index: the first error, if any.
   absl::Status ApplyToIndex(absl::Span<const VectorItem> upserts,
                             absl::Span<const std::string_view> deletes)

@@ -23,6 +23,7 @@
 #include "grpcpp/security/credentials.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "sochdb/v1/capability.grpc.pb.h"
 #include "sochdb/v1/kv.grpc.pb.h"
 #include "sochdb/v1/trace.grpc.pb.h"
 #include "tests/integration/server_process.h"
@@ -69,6 +70,9 @@ TEST_CASE("reflection lists the live services and describes them (grpcurl list/d
   CHECK(names.count("sochdb.v1.ContextExtensionService") == 1);
   CHECK(names.count("sochdb.v1.SemanticCacheService") == 1);
   CHECK(names.count("sochdb.v1.SemanticCacheExtensionService") == 1);
+  CHECK(names.count("sochdb.v1.RetrievalService") == 1);
+  CHECK(names.count("sochdb.v1.RetrievalExtensionService") == 1);
+  CHECK(names.count("sochdb.v1.CapabilityService") == 1);
   CHECK(names.count("sochdb.v1.TraceService") == 0);  // not implemented yet: not served
 
   reflection::ServerReflectionRequest describe;
@@ -273,6 +277,39 @@ TEST_CASE("services not implemented yet answer UNIMPLEMENTED") {
         grpc::StatusCode::UNIMPLEMENTED);
 }
 
+// /metrics once it shows `needle` (a call's counter is added as the call ends, after the client
+// has its answer), or after two seconds as it is then.
+std::string ScrapeUntil(const ServerProcess& server, const std::string& needle) {
+  std::string body;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    body = HttpGet(server.metrics_port(), "/metrics").value_or("");
+    if (body.find(needle) != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return body;
+}
+
+TEST_CASE("CapabilityService answers the manifest and is labelled in the metrics") {
+  ServerProcessOptions options;
+  options.metrics = true;
+  ServerProcess server(options);
+  StartOrFail(server);
+  auto stub = v1::CapabilityService::NewStub(server.Channel());
+  v1::CapabilityManifest manifest;
+  REQUIRE(stub->GetCapabilities(MakeContext().get(), v1::GetCapabilitiesRequest(), &manifest)
+              .ok());
+  std::set<std::string> names;
+  for (const auto& d : manifest.capabilities()) names.insert(d.name());
+  CHECK(names.count("retrieval.protocol.v2") == 1);
+  CHECK(names.count("graph.service") == 1);
+  const std::string body = ScrapeUntil(server, "method=\"GetCapabilities\"");
+  INFO(body);
+  CHECK(body.find("sochdb_grpc_requests_total{code=\"OK\",method=\"GetCapabilities\","
+                  "service=\"sochdb.v1.CapabilityService\"} 1") != std::string::npos);
+  CHECK(body.find("sochdb_grpc_inflight{method=\"Retrieve\",service=\"sochdb.v1.RetrievalService\"} 0") !=
+        std::string::npos);
+}
+
 TEST_CASE("the metrics endpoint shows KV counters, latency and storage gauges") {
   ServerProcessOptions options;
   options.metrics = true;
@@ -280,12 +317,7 @@ TEST_CASE("the metrics endpoint shows KV counters, latency and storage gauges") 
   StartOrFail(server);
   for (int i = 0; i < 3; ++i) REQUIRE(KvPut(server, absl::StrCat("m", i), "metrics").ok());
   CHECK(KvPut(server, "", "metrics").error_code() == grpc::StatusCode::INVALID_ARGUMENT);
-  std::string body;
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    body = HttpGet(server.metrics_port(), "/metrics").value_or("");
-    if (body.find("code=\"INVALID_ARGUMENT\",method=\"Put\"") != std::string::npos) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  const std::string body = ScrapeUntil(server, "code=\"INVALID_ARGUMENT\",method=\"Put\"");
   INFO(body);
   CHECK(body.find("sochdb_grpc_requests_total{code=\"OK\",method=\"Put\",service=\"sochdb.v1.KvService\"} 3") !=
         std::string::npos);
