@@ -62,7 +62,9 @@ const std::vector<Entry>& Catalogue() {
         "token counts are exact cl100k_base / o200k_base counts when the tables are loaded"},
        {"SELECT sections are UNIMPLEMENTED (no query service)",
         "64 sections a query; literal text 4 MiB; episodes 1 MiB",
-        "needs the BPE tables (--tokenizer-dir)"}},
+        "needs the BPE tables (--tokenizer-dir)",
+        "BM25 and trigram lanes held in memory (~1 KB an episode), built on a namespace's first "
+        "use after a start"}},
       {"cache.semantic", 1, 0, kSupported, kDurable,
        {"SemanticCacheService", "SemanticCacheExtensionService"},
        {"entries survive restarts and kill -9", "an exact match on the query text comes first"},
