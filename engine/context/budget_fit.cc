@@ -87,6 +87,7 @@ std::string BudgetFit::Render(const std::vector<SectionData>& sections) const {
 // away from it, doubling the step, then bisects: a good guess costs two probes (the guess
 // and the one after it), where bisecting the whole range would cost log2(high).
 size_t BudgetFit::LargestFitting(size_t high, size_t guess, absl::FunctionRef<bool(size_t)> fits) {
+  if (high == 0) return 0;  // (callers pass >= 1: fits(0) and not fits(high))
   size_t low = 0;
   guess = std::min(guess, high - 1);
   if (guess > 0) (fits(guess) ? low : high) = guess;
@@ -145,7 +146,7 @@ SectionData BudgetFit::CutTo(const SectionData& section, size_t cost, size_t bud
   const size_t n = section.items.size();
   const size_t header = Cost(Trimmed(section, 0, keep_end, 0));
   if (header > budget) return Dropped(section);
-  if (cost <= budget) return section;
+  if (cost <= budget || n == 0) return section;  // (no items: the header is all of it)
   // Guess the whole items that fit by sharing the items' cost in proportion to their bytes,
   // then probe (costs remembered: the text's cut needs two of them).
   std::vector<size_t> weights;

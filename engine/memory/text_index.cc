@@ -59,17 +59,6 @@ void Renumber(const std::vector<uint32_t>& renumbered, std::vector<uint32_t>& sl
   }
 }
 
-// Removes `slot` from the list of each of `keys` in `map`; an emptied list goes.
-template <typename Map, typename Keys>
-void EraseFromLists(Map& map, const Keys& keys, uint32_t slot) {
-  for (const auto& key : keys) {
-    auto it = map.find(key);
-    if (it == map.end()) continue;
-    EraseSlot(it->second, slot);
-    if (it->second.empty()) map.erase(it);
-  }
-}
-
 template <typename Map>
 void RenumberLists(const std::vector<uint32_t>& renumbered, Map& map) {
   for (auto it = map.begin(); it != map.end();) {
@@ -160,7 +149,6 @@ absl::Status EpisodeTextIndex::Add(uint64_t id, std::string_view text, uint64_t 
 
 absl::Status EpisodeTextIndex::Remove(uint64_t id, std::string_view text) {
   const std::vector<std::string> tokens = text::Tokenize(text);
-  const Grams grams = GramsOf(text);
   absl::MutexLock lock(&mu_);
   const std::optional<uint32_t> slot = SlotOf(id);
   if (!slot.has_value()) {
@@ -172,8 +160,8 @@ absl::Status EpisodeTextIndex::Remove(uint64_t id, std::string_view text) {
     EraseSlot(it->second.slots, *slot, &it->second.frequencies);
     if (it->second.slots.empty()) terms_.erase(it);
   }
-  EraseFromLists(packed_trigrams_, grams.packed, *slot);
-  EraseFromLists(long_trigrams_, grams.long_ones, *slot);
+  // Trigram postings stay until the next renumbering (Matches skips a dead slot): erasing
+  // from every common trigram's list would shift most of each list under the write lock.
   live_[*slot] = false;
   --live_count_;
   total_tokens_ -= std::min<uint64_t>(total_tokens_, lengths_[*slot]);
@@ -237,19 +225,26 @@ std::vector<uint64_t> EpisodeTextIndex::Bm25(std::string_view query, size_t k,
   absl::ReaderMutexLock lock(&mu_);
   if (live_count_ == 0 || k == 0) return best;
   const double n = static_cast<double>(live_count_);
-  const double avgdl = static_cast<double>(total_tokens_) / n;
+  const double avgdl = std::max(1.0, static_cast<double>(total_tokens_)) / n;  // as Bm25Index
   // Dense accumulators, kept per thread (a query of common words touches most slots: a fresh
   // array per query costs its page faults). Every contribution is positive (idf > 0, tf >= 1),
   // so a zero score means "not touched yet"; the touched entries are zeroed again below.
   thread_local std::vector<double> scores;
   thread_local std::vector<uint32_t> touched;
   if (scores.size() < ids_.size()) scores.resize(ids_.size(), 0.0);
+  if (scores.size() > 2 * ids_.size() + (1u << 16)) {  // a far larger namespace was searched
+    scores.assign(ids_.size(), 0.0);                    // (all zero: nothing to keep)
+    scores.shrink_to_fit();
+    touched.shrink_to_fit();
+  }
   touched.clear();
   for (const std::string& term : terms) {  // in term order: sums as Bm25Index's
     const auto it = terms_.find(term);
     if (it == terms_.end()) continue;
     const TermPostings& postings = it->second;
-    const double idf = text::Bm25Idf(n, postings.slots.size());
+    // A dead slot left in a list (Remove given another text than Add's) must not push df
+    // past N: idf stays positive, so every contribution is, and 0.0 still means untouched.
+    const double idf = text::Bm25Idf(n, std::min<uint64_t>(postings.slots.size(), live_count_));
     for (size_t i = 0; i < postings.slots.size(); ++i) {
       const uint32_t slot = postings.slots[i];
       if (scores[slot] == 0.0) touched.push_back(slot);

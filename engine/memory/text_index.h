@@ -13,8 +13,9 @@
 // Layout. Episodes get dense slots in id order (ids only grow, so a new one appends). A term's
 // postings are (slot, term frequency) sorted by slot; a trigram's are slots. A slot keeps the
 // episode's id, length in tokens and t_valid_from, so the as_of filter needs no read. A deleted
-// episode leaves its postings at once and its slot until dead slots outnumber live ones, when
-// the slots are renumbered (every posting rewritten: amortised, a delete's share is constant).
+// episode leaves its term postings at once (df stays exact), its trigram postings and its slot
+// when dead slots outnumber live ones and the slots are renumbered (every posting rewritten:
+// amortised, a delete's share is constant); searches skip dead slots meanwhile.
 // Memory: ~4 bytes per distinct trigram and ~8 per distinct term of each episode, plus 21 per
 // slot (a paragraph of 300 characters: ~1 KB; 100k of them: ~100 MB; stats() reports it).
 //
@@ -55,7 +56,7 @@ class EpisodeTextIndex {
   // added before: ids only grow, and slots follow them.
   absl::Status Add(uint64_t id, std::string_view text, uint64_t t_valid_from_ms)
       ABSL_LOCKS_EXCLUDED(mu_);
-  // Removes episode `id`, whose text is `text` (its terms and trigrams name its postings).
+  // Removes episode `id`, whose text is `text` (its terms name its BM25 postings).
   // NOT_FOUND when it is not indexed.
   absl::Status Remove(uint64_t id, std::string_view text) ABSL_LOCKS_EXCLUDED(mu_);
 
