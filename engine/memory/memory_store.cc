@@ -171,7 +171,7 @@ absl::StatusOr<std::shared_ptr<MemoryStore::Space>> MemoryStore::LoadSpace(
   if (meta_record.has_value()) {
     const int64_t started_ns = absl::GetCurrentTimeNanos();
     SOCHDB_RETURN_IF_ERROR(IndexRecords(ns, space->text));
-    const internal::EpisodeTextIndex::Stats stats = space->text.stats();
+    const TextIndexStats stats = space->text.stats();
     if (stats.episodes >= 10'000) {
       spdlog::info("episodes of '{}': {} indexed in {} ms ({} MiB in memory)", ns, stats.episodes,
                    (absl::GetCurrentTimeNanos() - started_ns) / 1'000'000,
@@ -312,11 +312,11 @@ absl::StatusOr<uint64_t> MemoryStore::Commit(std::string_view ns, Space& space,
   batch.Put(internal::MetaKey(ns), internal::EncodeMeta(meta));
   StageTimeEntry(ns, id, record, /*put=*/true, &batch);
   absl::Status written;
-  const std::string valid_from = internal::IdBytes(record.t_valid_from_ms);
   if (embedding.empty()) {
     written = store_->Write(&batch);
   } else {
-    const vector::VectorItem item{id_bytes, embedding, valid_from};
+    // No extra: as_of reads t_valid_from from the text index.
+    const vector::VectorItem item{id_bytes, embedding, ""};
     written = vectors->Upsert({item}, &batch);
   }
   if (!written.ok()) {
@@ -463,16 +463,10 @@ absl::StatusOr<std::vector<Episode>> MemoryStore::Latest(absl::string_view ns_vi
   return latest;
 }
 
-namespace {
-TextIndexStats ToStats(const internal::EpisodeTextIndex::Stats& from) {
-  return TextIndexStats{from.episodes, from.tokens, from.memory_bytes};
-}
-}  // namespace
-
 absl::StatusOr<TextIndexStats> MemoryStore::IndexStats(absl::string_view ns) const {
   SOCHDB_ASSIGN_OR_RETURN(std::shared_ptr<Space> space, GetSpace(View(ns), /*create=*/false));
   if (space == nullptr) return TextIndexStats{};
-  return ToStats(space->text.stats());
+  return space->text.stats();
 }
 
 TextIndexStats MemoryStore::IndexStats() const {
@@ -483,7 +477,7 @@ TextIndexStats MemoryStore::IndexStats() const {
   }
   TextIndexStats total;
   for (const std::shared_ptr<Space>& space : spaces) {
-    const TextIndexStats one = ToStats(space->text.stats());
+    const TextIndexStats one = space->text.stats();
     total.episodes += one.episodes;
     total.tokens += one.tokens;
     total.memory_bytes += one.memory_bytes;

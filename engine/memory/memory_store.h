@@ -69,6 +69,7 @@
 #include "engine/common/clock.h"
 #include "engine/common/file_system.h"
 #include "engine/namespace/namespace_data_owner.h"
+#include "engine/memory/text_index.h"
 #include "engine/namespace/usage_ledger.h"
 #include "engine/storage/store.h"
 
@@ -80,7 +81,6 @@ namespace sochdb::memory {
 namespace internal {
 struct EpisodeRecord;
 struct Meta;
-class EpisodeTextIndex;
 }  // namespace internal
 
 // Hits each lane contributes to the fusion (upstream's 2k with k = 32).
@@ -159,13 +159,6 @@ struct SearchOptions {
 struct ScoredEpisode {
   Episode episode;
   double score = 0;  // fused RRF score, best first
-};
-
-// A namespace's in-memory text index (text_index.h).
-struct TextIndexStats {
-  uint64_t episodes = 0;      // indexed: the namespace's live episodes
-  uint64_t tokens = 0;        // their total length in BM25 tokens
-  uint64_t memory_bytes = 0;  // postings and per-episode slots, as allocated
 };
 
 struct EpisodePage {

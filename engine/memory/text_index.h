@@ -42,15 +42,20 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 
-namespace sochdb::memory::internal {
+namespace sochdb::memory {
+
+// A namespace's text index (MemoryStore::IndexStats).
+struct TextIndexStats {
+  uint64_t episodes = 0;      // indexed: the namespace's live episodes (N)
+  uint64_t tokens = 0;        // their total length in BM25 tokens
+  uint64_t memory_bytes = 0;  // postings and per-episode slots, as allocated
+};
+
+namespace internal {
 
 class EpisodeTextIndex {
  public:
-  struct Stats {
-    uint64_t episodes = 0;      // N
-    uint64_t tokens = 0;        // their total length in tokens
-    uint64_t memory_bytes = 0;  // postings and slots, as allocated
-  };
+  using Stats = TextIndexStats;
 
   // Indexes episode `id`. FAILED_PRECONDITION (nothing added) when `id` is not above every id
   // added before: ids only grow, and slots follow them.
@@ -109,6 +114,7 @@ class EpisodeTextIndex {
   absl::flat_hash_map<std::string, std::vector<uint32_t>> long_trigrams_ ABSL_GUARDED_BY(mu_);
 };
 
-}  // namespace sochdb::memory::internal
+}  // namespace internal
+}  // namespace sochdb::memory
 
 #endif  // SOCHDB_ENGINE_MEMORY_TEXT_INDEX_H_
